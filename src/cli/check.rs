@@ -1,0 +1,111 @@
+//! `stackmigrate check`: everything a migration needs, tried for real, one
+//! line per item. Runs the two clouds' checks concurrently.
+
+use crate::config::{CloudConfig, Config};
+use crate::openstack::{Service, Session};
+use crate::storage::{free_bytes, is_writable, RbdCli};
+
+/// One checked item: ✔ or ✘ and what was seen (or what to fix).
+#[derive(Debug, Clone)]
+pub struct CheckLine {
+    pub ok: bool,
+    pub text: String,
+}
+
+impl std::fmt::Display for CheckLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", if self.ok { "✔" } else { "✘" }, self.text)
+    }
+}
+
+fn line(ok: bool, text: String) -> CheckLine {
+    CheckLine { ok, text }
+}
+
+/// Runs every check; the command exits 0 only if all lines are ✔.
+pub async fn run_check(cfg: &Config) -> Vec<CheckLine> {
+    let (old, new) = tokio::join!(
+        check_cloud("old", &cfg.old_cloud, true),
+        check_cloud("new", &cfg.new_cloud, false)
+    );
+    let mut lines = old;
+    lines.extend(new);
+    for (label, dir) in [("work dir", &cfg.work_dir), ("export dir", &cfg.export_dir)] {
+        lines.push(match is_writable(dir).and_then(|_| free_bytes(dir)) {
+            Ok(free) => line(
+                true,
+                format!(
+                    "{label} {} is writable, {:.1} GiB free",
+                    dir.display(),
+                    free as f64 / (1u64 << 30) as f64
+                ),
+            ),
+            Err(e) => line(
+                false,
+                format!(
+                    "{label} {}: {e}; create it or fix its permissions",
+                    dir.display()
+                ),
+            ),
+        });
+    }
+    lines
+}
+
+async fn check_cloud(name: &str, cloud: &CloudConfig, needs_compute: bool) -> Vec<CheckLine> {
+    let mut lines = Vec::new();
+    match Session::new(name, cloud) {
+        Err(e) => lines.push(line(false, e.to_string())),
+        Ok(session) => match session.token().await {
+            Err(e) => lines.push(line(false, e.to_string())),
+            Ok(token) => {
+                let project = token
+                    .project
+                    .as_ref()
+                    .map(|p| format!("{} ({})", p.name.as_deref().unwrap_or("?"), p.id))
+                    .unwrap_or_else(|| "(unscoped)".into());
+                lines.push(line(
+                    true,
+                    format!(
+                        "{name} cloud: Keystone {} authenticated as {}, project {project}, roles {}",
+                        session.auth_url(),
+                        token.user.name.as_deref().unwrap_or(&token.user.id),
+                        token.roles.join(",")
+                    ),
+                ));
+                let mut services = vec![Service::BlockStorage];
+                if needs_compute {
+                    services.push(Service::Compute);
+                }
+                for s in services {
+                    lines.push(match session.endpoint(s).await {
+                        Ok(url) => line(true, format!("{name} cloud: {} endpoint {url}", s.name())),
+                        Err(e) => line(false, e.to_string()),
+                    });
+                }
+            }
+        },
+    }
+    lines.push(match &cloud.ceph {
+        None => line(
+            false,
+            format!(
+                "{name} cloud: no ceph section; add {name}_cloud.ceph {{conf, id, keyring, pool}}"
+            ),
+        ),
+        Some(ceph) => match RbdCli::new(ceph).ls().await {
+            Ok(images) => line(
+                true,
+                format!(
+                    "{name} cloud: rbd ls {} via {} as client.{}: {} images",
+                    ceph.pool,
+                    ceph.conf.display(),
+                    ceph.id,
+                    images.len()
+                ),
+            ),
+            Err(e) => line(false, format!("{name} cloud: {e}")),
+        },
+    });
+    lines
+}

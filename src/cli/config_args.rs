@@ -1,0 +1,101 @@
+//! Where the config comes from: `--config FILE` (credentials.json), or
+//! `--old-cloud/--new-cloud` from clouds.yaml, or `OS_*` for a single cloud.
+
+use crate::config::{self, CloudConfig, Concurrency, Config, ConfigError, ImportStrategy};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// A credentials.json (see credentials.example.json). Default: ./credentials.json if present.
+    #[arg(long, global = true, env = "STACKMIGRATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The old cloud's name in clouds.yaml.
+    #[arg(long, global = true)]
+    pub old_cloud: Option<String>,
+    /// The new cloud's name in clouds.yaml.
+    #[arg(long, global = true)]
+    pub new_cloud: Option<String>,
+    /// Work directory when no credentials.json gives one.
+    #[arg(long, global = true)]
+    pub work_dir: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    fn config_file(&self) -> Option<PathBuf> {
+        self.config.clone().or_else(|| {
+            let p = PathBuf::from("credentials.json");
+            p.is_file().then_some(p)
+        })
+    }
+
+    /// The full two-cloud config. Clouds named with `--old-cloud/--new-cloud`
+    /// replace those of the credentials file, whose other settings still apply.
+    pub fn load(&self) -> Result<(Config, Vec<String>), ConfigError> {
+        let (mut cfg, warnings) = match self.config_file() {
+            Some(f) => Config::from_json_file(&f)?,
+            None => {
+                let (Some(old), Some(new)) = (&self.old_cloud, &self.new_cloud) else {
+                    return Err(ConfigError::Env(
+                        "no config: pass --config FILE, or --old-cloud NAME --new-cloud NAME (clouds.yaml)".into(),
+                    ));
+                };
+                let search = config::find_clouds_yaml();
+                let work = self
+                    .work_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("stackmigrate-work"));
+                let cfg = Config {
+                    old_cloud: config::load_cloud_from_yaml(old, &search)?,
+                    new_cloud: config::load_cloud_from_yaml(new, &search)?,
+                    export_dir: work.join("exports"),
+                    work_dir: work,
+                    usage: None,
+                    tape: None,
+                    import_strategy: ImportStrategy::Replace,
+                    volume_type_map: Default::default(),
+                    concurrency: Concurrency::default(),
+                };
+                return Ok((cfg, Vec::new()));
+            }
+        };
+        let search = config::find_clouds_yaml();
+        if let Some(old) = &self.old_cloud {
+            cfg.old_cloud = config::load_cloud_from_yaml(old, &search)?;
+        }
+        if let Some(new) = &self.new_cloud {
+            cfg.new_cloud = config::load_cloud_from_yaml(new, &search)?;
+        }
+        if let Some(w) = &self.work_dir {
+            cfg.work_dir = w.clone();
+        }
+        Ok((cfg, warnings))
+    }
+
+    /// The old cloud alone (for `projects`, `volumes`): from the credentials
+    /// file, `--old-cloud`, `OS_CLOUD`, or `OS_*` variables, in that order.
+    pub fn load_old_cloud(&self) -> Result<(CloudConfig, Vec<String>), ConfigError> {
+        if self.old_cloud.is_none() {
+            if let Some(f) = self.config_file() {
+                let (cfg, w) = Config::from_json_file(&f)?;
+                return Ok((cfg.old_cloud, w));
+            }
+        }
+        let name = self
+            .old_cloud
+            .clone()
+            .or_else(|| std::env::var("OS_CLOUD").ok());
+        if let Some(name) = name {
+            return Ok((
+                config::load_cloud_from_yaml(&name, &config::find_clouds_yaml())?,
+                Vec::new(),
+            ));
+        }
+        match config::cloud_from_env(|k| std::env::var(k).ok())? {
+            Some(c) => Ok((c, Vec::new())),
+            None => Err(ConfigError::Env(
+                "no cloud configured: pass --config FILE, --old-cloud NAME, or set OS_CLOUD / OS_AUTH_URL".into(),
+            )),
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The command line: argument types (clap) and one function per subcommand.
+//! Commands print for people, or JSON with `--json`; they return
+//! `color_eyre`-free library errors so `main` decides how to show them.
+
+mod check;
+mod config_args;
+mod inventory_cmd;
+
+pub use check::run_check;
+pub use check::CheckLine;
+pub use config_args::ConfigArgs;
+pub use inventory_cmd::{project_volumes, run_projects, run_volumes, VolumeRow};
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stackmigrate",
+    version,
+    about = "Move one OpenStack project's volumes and usage history to a new cloud"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Log file (default: <work_dir>/stackmigrate.log).
+    #[arg(long, global = true)]
+    pub log_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Config file checks.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Authenticate to both clouds, reach both Ceph clusters, check the export dir.
+    Check,
+    /// List the old cloud's projects.
+    Projects {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List one old-cloud project's volumes.
+    Volumes {
+        /// Project name or id.
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate a credentials.json; exits non-zero with one line naming the problem.
+    Validate { file: PathBuf },
+}

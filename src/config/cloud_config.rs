@@ -1,0 +1,145 @@
+//! One cloud's connection settings: Keystone auth, scope, endpoint selection
+//! and the Ceph cluster behind its Cinder.
+
+use super::Secret;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudConfig {
+    /// Keystone v3 URL, e.g. `https://keystone.example.org:5000/v3`.
+    pub auth_url: String,
+    pub auth: AuthMethod,
+    #[serde(default)]
+    pub project_name: Option<String>,
+    #[serde(default)]
+    pub project_id: Option<String>,
+    #[serde(default = "default_domain")]
+    pub project_domain_name: String,
+    /// Takes precedence over `project_domain_name` when set.
+    #[serde(default)]
+    pub project_domain_id: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub interface: Interface,
+    #[serde(default)]
+    pub cacert: Option<PathBuf>,
+    #[serde(default)]
+    pub insecure: bool,
+    #[serde(default)]
+    pub ceph: Option<CephConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthMethod {
+    Password {
+        username: String,
+        password: Secret,
+        #[serde(default = "default_domain")]
+        user_domain_name: String,
+        /// Takes precedence over `user_domain_name` when set.
+        #[serde(default)]
+        user_domain_id: Option<String>,
+    },
+    ApplicationCredential {
+        application_credential_id: String,
+        application_credential_secret: Secret,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interface {
+    #[default]
+    Public,
+    Internal,
+    Admin,
+}
+
+impl Interface {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interface::Public => "public",
+            Interface::Internal => "internal",
+            Interface::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim_end_matches("URL") {
+            "public" => Some(Interface::Public),
+            "internal" => Some(Interface::Internal),
+            "admin" => Some(Interface::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// How to reach the Ceph cluster that backs this cloud's Cinder.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CephConfig {
+    pub conf: PathBuf,
+    #[serde(default = "default_ceph_id")]
+    pub id: String,
+    #[serde(default)]
+    pub keyring: Option<PathBuf>,
+    #[serde(default = "default_pool")]
+    pub pool: String,
+}
+
+/// The project a token is scoped to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectScope {
+    Id(String),
+    Name {
+        name: String,
+        domain: Domain,
+    },
+    /// Application credentials carry their own scope.
+    Implied,
+}
+
+impl CloudConfig {
+    pub fn scope(&self) -> ProjectScope {
+        if let Some(id) = &self.project_id {
+            ProjectScope::Id(id.clone())
+        } else if let Some(name) = &self.project_name {
+            ProjectScope::Name {
+                name: name.clone(),
+                domain: Domain::new(self.project_domain_id.as_deref(), &self.project_domain_name),
+            }
+        } else {
+            ProjectScope::Implied
+        }
+    }
+}
+
+/// A Keystone domain reference: by id when known, else by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Domain {
+    Id(String),
+    Name(String),
+}
+
+impl Domain {
+    pub fn new(id: Option<&str>, name: &str) -> Self {
+        match id {
+            Some(id) => Domain::Id(id.to_string()),
+            None => Domain::Name(name.to_string()),
+        }
+    }
+}
+
+pub(crate) fn default_domain() -> String {
+    "Default".to_string()
+}
+fn default_ceph_id() -> String {
+    "admin".to_string()
+}
+fn default_pool() -> String {
+    "volumes".to_string()
+}

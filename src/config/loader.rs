@@ -1,0 +1,111 @@
+//! Reads `credentials.json` into a [`Config`]: syntax and type errors come from
+//! serde with their position, semantic ones from `validate` with a position
+//! found by the locator.
+
+use super::{json_locator::locate, validate::validate, Config, ConfigError};
+use std::path::Path;
+
+impl Config {
+    /// Loads and validates a credentials file. Returns the config and any
+    /// warnings (such as loose file permissions) for the caller to print.
+    pub fn from_json_file(path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        let config = Self::from_json_str(&text, path)?;
+        let warnings = permission_warning(path).into_iter().collect();
+        Ok((config, warnings))
+    }
+
+    /// Parses `text` as if read from `file` (used in error messages).
+    pub fn from_json_str(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let inner = e.inner();
+            // A syntax error leaves unknown (`?`) segments in the path.
+            let mut field = e
+                .path()
+                .to_string()
+                .split('.')
+                .filter(|s| !s.is_empty() && *s != "?")
+                .collect::<Vec<_>>()
+                .join(".");
+            let message = inner.to_string();
+            // serde names a missing or unknown field in the message, not the path.
+            let named = backticked(&message, "missing field `").or_else(|| backticked(&message, "unknown field `"));
+            if let Some(name) = named {
+                if !field.ends_with(&name) {
+                    field = join(&field, &name);
+                }
+            }
+            let message = strip_position(&message);
+            let position = (inner.line() > 0).then(|| (inner.line(), inner.column()));
+            ConfigError::Invalid {
+                file: file.to_path_buf(),
+                position,
+                message: hint(inner.classify(), message),
+                field,
+            }
+        })?;
+        if let Some((path, message)) = validate(&config).into_iter().next() {
+            let parts: Vec<&str> = path.split('.').collect();
+            return Err(ConfigError::Invalid {
+                file: file.to_path_buf(),
+                position: locate(text, &parts),
+                field: path,
+                message,
+            });
+        }
+        Ok(config)
+    }
+}
+
+/// A credentials file readable by group or others gets a warning: it holds
+/// passwords. Returns `None` when the mode is fine or cannot be read.
+pub fn permission_warning(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "warning: {} is readable by group or others (mode {:o}) and holds secrets; run: chmod 600 {}",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        )
+    })
+}
+
+fn backticked(message: &str, prefix: &str) -> Option<String> {
+    let rest = message.split_once(prefix)?.1;
+    Some(rest.split_once('`')?.0.to_string())
+}
+
+fn join(parent: &str, child: &str) -> String {
+    if parent.is_empty() {
+        child.to_string()
+    } else {
+        format!("{parent}.{child}")
+    }
+}
+
+/// serde_json appends " at line L column C"; we print the position up front.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn hint(class: serde_json::error::Category, message: String) -> String {
+    use serde_json::error::Category;
+    match class {
+        Category::Syntax | Category::Eof => {
+            format!("{message}; the file is not valid JSON, fix the syntax there")
+        }
+        Category::Data => {
+            format!("{message}; see credentials.example.json for every key and its type")
+        }
+        Category::Io => message,
+    }
+}

@@ -1,0 +1,141 @@
+//! Configuration: the first thing every command loads. Three sources end in one
+//! validated [`Config`]: a seed-compatible `credentials.json`
+//! ([`Config::from_json_file`]), clouds.yaml (`clouds_yaml`), and `OS_*`
+//! variables for a single cloud (`os_env`).
+
+mod cloud_config;
+mod clouds_yaml;
+mod config_error;
+mod json_locator;
+mod loader;
+mod os_env;
+mod secret;
+mod validate;
+
+pub use cloud_config::{AuthMethod, CephConfig, CloudConfig, Domain, Interface, ProjectScope};
+pub use clouds_yaml::{find_clouds_yaml, load_cloud as load_cloud_from_yaml, CloudsYamlSearch};
+pub use config_error::ConfigError;
+pub use json_locator::locate;
+pub use loader::permission_warning;
+pub use os_env::cloud_from_env;
+pub use secret::Secret;
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Everything one migration run needs, validated.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub old_cloud: CloudConfig,
+    pub new_cloud: CloudConfig,
+    pub work_dir: PathBuf,
+    pub export_dir: PathBuf,
+    #[serde(default)]
+    pub usage: Option<UsagePeriod>,
+    /// `None` (or `null`) disables the tape copy.
+    #[serde(default)]
+    pub tape: Option<TapeConfig>,
+    #[serde(default)]
+    pub import_strategy: ImportStrategy,
+    /// Old volume type name → new volume type name. Unmapped types are sent as-is.
+    #[serde(default)]
+    pub volume_type_map: BTreeMap<String, String>,
+    #[serde(default)]
+    pub concurrency: Concurrency,
+}
+
+/// The usage-archive period. Nova wants naive UTC timestamps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsagePeriod {
+    #[serde(with = "naive_time")]
+    pub start: NaiveDateTime,
+    #[serde(with = "naive_time")]
+    pub end: NaiveDateTime,
+}
+
+/// The tape command as an argv template. `{file}` is replaced by the export's
+/// path; without a `{file}` argument the export is fed on stdin.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TapeConfig {
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStrategy {
+    /// Create a Cinder volume, then replace its RBD image (member role suffices).
+    #[default]
+    Replace,
+    /// Import the image under a temporary name and let Cinder adopt it (admin).
+    Manage,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Concurrency {
+    #[serde(default = "two")]
+    pub exports: usize,
+    #[serde(default = "two")]
+    pub imports: usize,
+    #[serde(default = "one")]
+    pub tapes: usize,
+    #[serde(default = "four")]
+    pub usage_queries: usize,
+}
+
+impl Default for Concurrency {
+    fn default() -> Self {
+        Self {
+            exports: 2,
+            imports: 2,
+            tapes: 1,
+            usage_queries: 4,
+        }
+    }
+}
+
+fn one() -> usize {
+    1
+}
+fn two() -> usize {
+    2
+}
+fn four() -> usize {
+    4
+}
+
+/// Accepts `YYYY-MM-DDTHH:MM:SS[.ffffff]` or a bare `YYYY-MM-DD` (midnight).
+/// A zone suffix is refused here, because Nova refuses it too.
+pub mod naive_time {
+    use chrono::{NaiveDate, NaiveDateTime};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub const FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
+
+    pub fn parse(s: &str) -> Result<NaiveDateTime, String> {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+            .or_else(|_| {
+                NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .map(|d| d.and_time(chrono::NaiveTime::MIN))
+            })
+            .map_err(|_| {
+                format!(
+                    "invalid date {s:?}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC, no zone suffix)"
+                )
+            })
+    }
+
+    pub fn serialize<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.format(FORMAT).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDateTime, D::Error> {
+        let s = String::deserialize(d)?;
+        parse(&s).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,84 @@
+//! Rules that types alone cannot express. Each returns the dotted field path
+//! and a message that says what to do.
+
+use super::{AuthMethod, CloudConfig, Config};
+
+pub(super) fn validate(config: &Config) -> Vec<(String, String)> {
+    let mut errors = Vec::new();
+    cloud(&mut errors, "old_cloud", &config.old_cloud);
+    cloud(&mut errors, "new_cloud", &config.new_cloud);
+    if let Some(usage) = &config.usage {
+        if usage.start >= usage.end {
+            errors.push((
+                "usage.end".into(),
+                format!(
+                    "start ({}) must be before end ({}); fix usage.start or usage.end",
+                    usage.start, usage.end
+                ),
+            ));
+        }
+    }
+    if let Some(tape) = &config.tape {
+        if tape.command.first().is_none_or(|c| c.trim().is_empty()) {
+            errors.push((
+                "tape.command".into(),
+                "the tape command is empty; give an argv such as [\"dd\", \"if={file}\", \"of=/dev/nst0\"] or set tape to null to disable it".into(),
+            ));
+        }
+    }
+    for (name, value) in [
+        ("exports", config.concurrency.exports),
+        ("imports", config.concurrency.imports),
+        ("tapes", config.concurrency.tapes),
+        ("usage_queries", config.concurrency.usage_queries),
+    ] {
+        if value == 0 || value > 64 {
+            errors.push((
+                format!("concurrency.{name}"),
+                format!("{value} is out of range; use a number from 1 to 64"),
+            ));
+        }
+    }
+    for (field, dir) in [
+        ("work_dir", &config.work_dir),
+        ("export_dir", &config.export_dir),
+    ] {
+        if dir.as_os_str().is_empty() {
+            errors.push((
+                field.into(),
+                "must not be empty; give a directory path".into(),
+            ));
+        }
+    }
+    errors
+}
+
+fn cloud(errors: &mut Vec<(String, String)>, name: &str, cloud: &CloudConfig) {
+    match url::Url::parse(&cloud.auth_url) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+        _ => errors.push((
+            format!("{name}.auth_url"),
+            format!(
+                "{:?} is not an http(s) URL; use the Keystone v3 URL such as https://keystone.example.org:5000/v3",
+                cloud.auth_url
+            ),
+        )),
+    }
+    if let AuthMethod::Password { .. } = cloud.auth {
+        if cloud.project_name.is_none() && cloud.project_id.is_none() {
+            errors.push((
+                format!("{name}.project_name"),
+                "password auth needs a project to scope to; set project_name (or project_id)"
+                    .into(),
+            ));
+        }
+    }
+    if let Some(ceph) = &cloud.ceph {
+        if ceph.pool.is_empty() {
+            errors.push((
+                format!("{name}.ceph.pool"),
+                "must not be empty; the RADOS pool of Cinder's volumes, usually \"volumes\"".into(),
+            ));
+        }
+    }
+}

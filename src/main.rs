@@ -1,0 +1,108 @@
+//! The binary's edge: parse the command line, install color-eyre and file
+//! logging, run one command, turn library errors into an exit status.
+
+use clap::Parser;
+use color_eyre::eyre::{eyre, Result};
+use stackmigrate::cli::{self, Cli, Command, ConfigAction};
+use stackmigrate::config::Config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    if let Err(e) = color_eyre::install() {
+        eprintln!("cannot install error reporting: {e}");
+    }
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            // One line for the operator; the chain holds the cause.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start_logging(
+    cli: &Cli,
+    work_dir: Option<&PathBuf>,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let file = cli.log_file.clone().unwrap_or_else(|| match work_dir {
+        Some(w) => w.join("stackmigrate.log"),
+        None => std::env::temp_dir().join("stackmigrate.log"),
+    });
+    match stackmigrate::logging::init(&file) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            eprintln!("warning: cannot log to {}: {e}", file.display());
+            None
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Config {
+            action: ConfigAction::Validate { file },
+        } => match Config::from_json_file(file) {
+            Ok((_, warnings)) => {
+                for w in warnings {
+                    eprintln!("{w}");
+                }
+                println!("{}: OK", file.display());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        Command::Check => {
+            let (cfg, warnings) = cli.config.load()?;
+            warnings.iter().for_each(|w| eprintln!("{w}"));
+            let _guard = start_logging(&cli, Some(&cfg.work_dir));
+            let lines = cli::run_check(&cfg).await;
+            let failed = lines.iter().filter(|l| !l.ok).count();
+            for l in &lines {
+                println!("{l}");
+            }
+            if failed == 0 {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("{failed} problem(s) found");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        Command::Projects { json } => {
+            let (cloud, warnings) = cli.config.load_old_cloud()?;
+            warnings.iter().for_each(|w| eprintln!("{w}"));
+            let _guard = start_logging(&cli, None);
+            print!(
+                "{}",
+                cli::run_projects(&cloud, *json)
+                    .await
+                    .map_err(|e| eyre!(e))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Volumes { project, json } => {
+            let (cloud, warnings) = cli.config.load_old_cloud()?;
+            warnings.iter().for_each(|w| eprintln!("{w}"));
+            let _guard = start_logging(&cli, None);
+            print!(
+                "{}",
+                cli::run_volumes(&cloud, project, *json)
+                    .await
+                    .map_err(|e| eyre!(e))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

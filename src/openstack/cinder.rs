@@ -1,0 +1,300 @@
+//! Cinder v3: the volume calls of phases 1 and 3. Every call sends
+//! `OpenStack-API-Version: volume 3.8`: the lowest version with
+//! manage-existing, so it also works on old clouds.
+
+use super::catalog::Service;
+use super::session::{Call, Session};
+use super::volume::{Manageable, NewVolume, Pool, Volume, VolumeQuota};
+use super::{OpenStackError, Result};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub const VOLUME_MICROVERSION: &str = "volume 3.8";
+
+pub struct Cinder<'a> {
+    session: &'a Session,
+}
+
+#[derive(Deserialize)]
+struct Link {
+    rel: String,
+    href: String,
+}
+
+fn next_link(links: &[Link]) -> Option<String> {
+    links
+        .iter()
+        .find(|l| l.rel == "next")
+        .map(|l| l.href.clone())
+}
+
+/// Adds the optional fields of `new` that are set.
+fn put_optional(body: &mut Value, new: &NewVolume) {
+    let fields = [
+        ("name", &new.name),
+        ("description", &new.description),
+        ("volume_type", &new.volume_type),
+        ("availability_zone", &new.availability_zone),
+    ];
+    for (k, v) in fields {
+        if let Some(v) = v {
+            body[k] = json!(v);
+        }
+    }
+}
+
+impl<'a> Cinder<'a> {
+    pub fn new(session: &'a Session) -> Self {
+        Self { session }
+    }
+
+    fn call(&self, method: Method, path: impl Into<String>) -> Call {
+        Call::new(Service::BlockStorage, method, path).microversion(VOLUME_MICROVERSION)
+    }
+
+    /// Volumes with details, as raw JSON (kept verbatim for the inventory
+    /// archive). With `project` set, lists that project admin-style
+    /// (`all_tenants=1&project_id=`); otherwise the token's own project.
+    /// Follows `volumes_links` pages.
+    pub async fn list_volumes_raw(&self, project: Option<&str>) -> Result<Vec<Value>> {
+        #[derive(Deserialize)]
+        struct Page {
+            volumes: Vec<Value>,
+            #[serde(default)]
+            volumes_links: Vec<Link>,
+        }
+        let mut call = self.call(Method::GET, "/volumes/detail");
+        if let Some(p) = project {
+            call = call.query("all_tenants", "1").query("project_id", p);
+        }
+        let mut out = Vec::new();
+        loop {
+            let page: Page = self.session.json(&call).await?;
+            out.extend(page.volumes);
+            match next_link(&page.volumes_links) {
+                Some(href) => call = self.call(Method::GET, href),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn list_volumes(&self, project: Option<&str>) -> Result<Vec<Volume>> {
+        self.list_volumes_raw(project)
+            .await?
+            .into_iter()
+            .map(|v| {
+                serde_json::from_value(v).map_err(|e| OpenStackError::Decode {
+                    cloud: self.session.name().into(),
+                    request: "GET /volumes/detail".into(),
+                    message: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn get_volume(&self, id: &str) -> Result<Volume> {
+        #[derive(Deserialize)]
+        struct One {
+            volume: Volume,
+        }
+        let one: One = self
+            .session
+            .json(&self.call(Method::GET, format!("/volumes/{id}")))
+            .await?;
+        Ok(one.volume)
+    }
+
+    pub async fn create_volume(&self, new: &NewVolume) -> Result<Volume> {
+        let mut body = json!({ "size": new.size, "metadata": new.metadata });
+        put_optional(&mut body, new);
+        #[derive(Deserialize)]
+        struct One {
+            volume: Volume,
+        }
+        let call = self
+            .call(Method::POST, "/volumes")
+            .body(json!({ "volume": body }));
+        let one: One = self.session.json(&call).await?;
+        tracing::info!(cloud = self.session.name(), volume = %one.volume.id, size = new.size, "volume created");
+        Ok(one.volume)
+    }
+
+    pub async fn delete_volume(&self, id: &str) -> Result<()> {
+        self.session
+            .send(&self.call(Method::DELETE, format!("/volumes/{id}")))
+            .await?;
+        tracing::info!(cloud = self.session.name(), volume = %id, "volume delete requested");
+        Ok(())
+    }
+
+    /// Merges `metadata` into the volume's metadata.
+    pub async fn set_metadata(&self, id: &str, metadata: &BTreeMap<String, String>) -> Result<()> {
+        let call = self
+            .call(Method::POST, format!("/volumes/{id}/metadata"))
+            .body(json!({ "metadata": metadata }));
+        self.session.send(&call).await?;
+        Ok(())
+    }
+
+    async fn action(&self, id: &str, body: Value) -> Result<()> {
+        let call = self
+            .call(Method::POST, format!("/volumes/{id}/action"))
+            .body(body);
+        self.session.send(&call).await?;
+        Ok(())
+    }
+
+    pub async fn set_bootable(&self, id: &str, bootable: bool) -> Result<()> {
+        self.action(id, json!({ "os-set_bootable": { "bootable": bootable } }))
+            .await
+    }
+
+    pub async fn set_image_metadata(
+        &self,
+        id: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        self.action(
+            id,
+            json!({ "os-set_image_metadata": { "metadata": metadata } }),
+        )
+        .await
+    }
+
+    /// Polls until the volume's status is one of `wanted`, with backoff up to
+    /// 5 s. Status `error*` fails at once with a distinct error.
+    pub async fn wait_for_status(
+        &self,
+        id: &str,
+        wanted: &[&str],
+        deadline: Duration,
+    ) -> Result<Volume> {
+        let start = tokio::time::Instant::now();
+        let mut delay = Duration::from_millis(250);
+        loop {
+            let v = self.get_volume(id).await?;
+            if wanted.contains(&v.status.as_str()) {
+                return Ok(v);
+            }
+            if v.status.starts_with("error") {
+                return Err(OpenStackError::VolumeError {
+                    id: id.into(),
+                    status: v.status,
+                    wanted: wanted.join("|"),
+                });
+            }
+            if start.elapsed() + delay > deadline {
+                return Err(OpenStackError::WaitTimeout {
+                    id: id.into(),
+                    wanted: wanted.join("|"),
+                    status: v.status,
+                    seconds: deadline.as_secs(),
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Waits until `GET` answers 404.
+    pub async fn wait_deleted(&self, id: &str, deadline: Duration) -> Result<()> {
+        let start = tokio::time::Instant::now();
+        loop {
+            match self.get_volume(id).await {
+                Err(OpenStackError::Api(e)) if e.is_not_found() => return Ok(()),
+                Err(e) => return Err(e),
+                Ok(v) if v.status == "error_deleting" || start.elapsed() > deadline => {
+                    return Err(OpenStackError::WaitTimeout {
+                        id: id.into(),
+                        wanted: "deleted".into(),
+                        status: v.status,
+                        seconds: deadline.as_secs(),
+                    })
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+    }
+
+    pub async fn quota_usage(&self, project: &str) -> Result<VolumeQuota> {
+        #[derive(Deserialize)]
+        struct Body {
+            quota_set: VolumeQuota,
+        }
+        let call = self
+            .call(Method::GET, format!("/os-quota-sets/{project}"))
+            .query("usage", "true");
+        Ok(self.session.json::<Body>(&call).await?.quota_set)
+    }
+
+    /// Backend pools; the `name` is the host string manage-existing needs.
+    pub async fn pools(&self) -> Result<Vec<Pool>> {
+        #[derive(Deserialize)]
+        struct Body {
+            pools: Vec<Pool>,
+        }
+        let call = self
+            .call(Method::GET, "/scheduler-stats/get_pools")
+            .query("detail", "true");
+        Ok(self.session.json::<Body>(&call).await?.pools)
+    }
+
+    /// The Cinder pool whose RBD driver stores into RADOS pool `rados_pool`.
+    pub async fn pool_for_rados(&self, rados_pool: &str) -> Result<Pool> {
+        let pools = self.pools().await?;
+        let names: Vec<String> = pools.iter().map(|p| p.name.clone()).collect();
+        pools
+            .into_iter()
+            .find(|p| p.rados_pool() == Some(rados_pool))
+            .ok_or_else(|| {
+                OpenStackError::Config(format!(
+                    "{} cloud: no Cinder pool stores into RADOS pool {rados_pool:?} (pools: {}); check new_cloud.ceph.pool",
+                    self.session.name(),
+                    names.join(", ")
+                ))
+            })
+    }
+
+    /// `manageable_volumes/detail?host=` (3.8+). `host` is `<host>@<backend>`.
+    pub async fn manageable(&self, host: &str) -> Result<Vec<Manageable>> {
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(rename = "manageable-volumes")]
+            items: Vec<Manageable>,
+        }
+        let call = self
+            .call(Method::GET, "/manageable_volumes/detail")
+            .query("host", host);
+        Ok(self.session.json::<Body>(&call).await?.items)
+    }
+
+    /// Asks Cinder to adopt the backend image `source_name` on `pool_host`
+    /// (`<host>@<backend>#<pool>`). The volume lands in the token's project.
+    pub async fn manage_existing(
+        &self,
+        pool_host: &str,
+        source_name: &str,
+        new: &NewVolume,
+    ) -> Result<Volume> {
+        let mut body = json!({
+            "host": pool_host,
+            "ref": { "source-name": source_name },
+            "metadata": new.metadata,
+        });
+        put_optional(&mut body, new);
+        #[derive(Deserialize)]
+        struct One {
+            volume: Volume,
+        }
+        let call = self
+            .call(Method::POST, "/manageable_volumes")
+            .body(json!({ "volume": body }));
+        let one: One = self.session.json(&call).await?;
+        tracing::info!(cloud = self.session.name(), volume = %one.volume.id, source = source_name, "manage-existing requested");
+        Ok(one.volume)
+    }
+}
