@@ -60,6 +60,15 @@ impl<'a> Cinder<'a> {
     /// (`all_tenants=1&project_id=`); otherwise the token's own project.
     /// Follows `volumes_links` pages.
     pub async fn list_volumes_raw(&self, project: Option<&str>) -> Result<Vec<Value>> {
+        self.list_volumes_paged(project, None).await
+    }
+
+    /// As [`Self::list_volumes_raw`], asking for pages of `limit` volumes.
+    pub async fn list_volumes_paged(
+        &self,
+        project: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Vec<Value>> {
         #[derive(Deserialize)]
         struct Page {
             volumes: Vec<Value>,
@@ -69,6 +78,9 @@ impl<'a> Cinder<'a> {
         let mut call = self.call(Method::GET, "/volumes/detail");
         if let Some(p) = project {
             call = call.query("all_tenants", "1").query("project_id", p);
+        }
+        if let Some(l) = limit {
+            call = call.query("limit", l.to_string());
         }
         let mut out = Vec::new();
         loop {

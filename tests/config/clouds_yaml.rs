@@ -1,6 +1,8 @@
 //! clouds.yaml + secure.yaml, the openstackclient convention.
 
-use stackmigrate::config::{load_cloud_from_yaml, AuthMethod, CloudsYamlSearch, ConfigError, Interface};
+use stackmigrate::config::{
+    load_cloud_from_yaml, AuthMethod, CloudsYamlSearch, ConfigError, Interface,
+};
 use std::path::Path;
 
 const CLOUDS: &str = r#"
@@ -53,7 +55,9 @@ fn secure_yaml_is_merged_in() {
     let s = search(dir.path(), CLOUDS, Some(SECURE));
     let old = load_cloud_from_yaml("old", &s).expect("old cloud");
     match &old.auth {
-        AuthMethod::Password { username, password, .. } => {
+        AuthMethod::Password {
+            username, password, ..
+        } => {
             assert_eq!(username, "operator");
             assert_eq!(password.expose(), "from-secure");
         }
@@ -64,7 +68,9 @@ fn secure_yaml_is_merged_in() {
     assert_eq!(old.ceph.as_ref().map(|c| c.id.as_str()), Some("admin"));
     let app = load_cloud_from_yaml("appcred", &s).expect("appcred cloud");
     assert!(app.insecure, "verify: false means insecure");
-    assert!(matches!(app.auth, AuthMethod::ApplicationCredential { ref application_credential_secret, .. } if application_credential_secret.expose() == "app-secret"));
+    assert!(
+        matches!(app.auth, AuthMethod::ApplicationCredential { ref application_credential_secret, .. } if application_credential_secret.expose() == "app-secret")
+    );
 }
 
 #[test]
@@ -72,7 +78,10 @@ fn a_missing_password_names_the_field_and_secure_yaml() {
     let dir = tempfile::tempdir().expect("tmp");
     let s = search(dir.path(), CLOUDS, None);
     let e = load_cloud_from_yaml("old", &s).expect_err("no password");
-    assert!(e.to_string().contains("clouds.old.auth.password") && e.to_string().contains("secure.yaml"), "{e}");
+    assert!(
+        e.to_string().contains("clouds.old.auth.password") && e.to_string().contains("secure.yaml"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -90,8 +99,20 @@ fn broken_yaml_names_line_and_column() {
     let s = search(dir.path(), "clouds:\n  old:\n    auth: [unclosed\n", None);
     let e = load_cloud_from_yaml("old", &s).expect_err("bad yaml");
     let text = e.to_string();
-    assert!(text.contains("clouds.yaml:") && text.contains("not valid YAML"), "{text}");
-    assert!(matches!(e, ConfigError::Invalid { position: Some(_), .. }), "{text}");
+    assert!(
+        text.contains("clouds.yaml:") && text.contains("not valid YAML"),
+        "{text}"
+    );
+    assert!(
+        matches!(
+            e,
+            ConfigError::Invalid {
+                position: Some(_),
+                ..
+            }
+        ),
+        "{text}"
+    );
 }
 
 #[test]

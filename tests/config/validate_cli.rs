@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn example() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("credentials.example.json")).expect("example")
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("credentials.example.json"))
+        .expect("example")
 }
 
 fn validate(path: &Path) -> (i32, String, String) {
@@ -37,7 +38,10 @@ fn the_example_validates() {
     let (code, stdout, stderr) = validate(&p);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("OK"), "{stdout}");
-    assert!(stderr.is_empty(), "no warning expected for mode 600: {stderr}");
+    assert!(
+        stderr.is_empty(),
+        "no warning expected for mode 600: {stderr}"
+    );
 }
 
 #[test]
@@ -45,16 +49,78 @@ fn each_broken_file_names_file_line_column_and_field() {
     let dir = tempfile::tempdir().expect("tmp");
     let ex = example();
     let cases: Vec<(&str, String, &str, &str)> = vec![
-        ("bad-json.json", ex.replacen("\"insecure\": false,", "\"insecure\": false", 1), ":16:5: old_cloud:", "not valid JSON"),
-        ("missing.json", ex.replacen("\"username\": \"migration-operator\",", "", 1), ": old_cloud.auth.username:", "missing field"),
-        ("wrong-type.json", ex.replacen("\"pool\": \"volumes\"", "\"pool\": 7", 1), ":20:15: old_cloud.ceph.pool:", "invalid type"),
-        ("unknown-key.json", ex.replacen("\"tapes\": 1,", "\"tapes\": 1, \"tape_drives\": 2,", 1), ": concurrency.tape_drives:", "unknown field"),
-        ("start-after-end.json", ex.replacen("\"end\": \"2026-10-01T00:00:00\"", "\"end\": \"2019-01-01T00:00:00\"", 1), ":47:12: usage.end:", "must be before end"),
-        ("zone-date.json", ex.replacen("2019-03-01T00:00:00", "2019-03-01T00:00:00Z", 1), ": usage.start:", "no zone suffix"),
-        ("empty-tape.json", ex.replacen("[\"dd\", \"if={file}\", \"of=/dev/nst0\", \"bs=1M\"]", "[]", 1), ": tape.command:", "tape command is empty"),
-        ("zero-concurrency.json", ex.replacen("\"exports\": 2", "\"exports\": 0", 1), ": concurrency.exports:", "out of range"),
-        ("bad-url.json", ex.replacen("https://keystone.old.example.org:5000/v3", "keystone-old", 1), ": old_cloud.auth_url:", "not an http(s) URL"),
-        ("truncated.json", ex[..ex.len() / 2].to_string(), "truncated.json:", "not valid JSON"),
+        (
+            "bad-json.json",
+            ex.replacen("\"insecure\": false,", "\"insecure\": false", 1),
+            ":16:5: old_cloud:",
+            "not valid JSON",
+        ),
+        (
+            "missing.json",
+            ex.replacen("\"username\": \"migration-operator\",", "", 1),
+            ": old_cloud.auth.username:",
+            "missing field",
+        ),
+        (
+            "wrong-type.json",
+            ex.replacen("\"pool\": \"volumes\"", "\"pool\": 7", 1),
+            ":20:15: old_cloud.ceph.pool:",
+            "invalid type",
+        ),
+        (
+            "unknown-key.json",
+            ex.replacen("\"tapes\": 1,", "\"tapes\": 1, \"tape_drives\": 2,", 1),
+            ": concurrency.tape_drives:",
+            "unknown field",
+        ),
+        (
+            "start-after-end.json",
+            ex.replacen(
+                "\"end\": \"2026-10-01T00:00:00\"",
+                "\"end\": \"2019-01-01T00:00:00\"",
+                1,
+            ),
+            ":47:12: usage.end:",
+            "must be before end",
+        ),
+        (
+            "zone-date.json",
+            ex.replacen("2019-03-01T00:00:00", "2019-03-01T00:00:00Z", 1),
+            ": usage.start:",
+            "no zone suffix",
+        ),
+        (
+            "empty-tape.json",
+            ex.replacen(
+                "[\"dd\", \"if={file}\", \"of=/dev/nst0\", \"bs=1M\"]",
+                "[]",
+                1,
+            ),
+            ": tape.command:",
+            "tape command is empty",
+        ),
+        (
+            "zero-concurrency.json",
+            ex.replacen("\"exports\": 2", "\"exports\": 0", 1),
+            ": concurrency.exports:",
+            "out of range",
+        ),
+        (
+            "bad-url.json",
+            ex.replacen(
+                "https://keystone.old.example.org:5000/v3",
+                "keystone-old",
+                1,
+            ),
+            ": old_cloud.auth_url:",
+            "not an http(s) URL",
+        ),
+        (
+            "truncated.json",
+            ex[..ex.len() / 2].to_string(),
+            "truncated.json:",
+            "not valid JSON",
+        ),
     ];
     for (name, text, position_and_field, message) in cases {
         let p = write(dir.path(), name, &text);
@@ -62,9 +128,18 @@ fn each_broken_file_names_file_line_column_and_field() {
         assert_ne!(code, 0, "{name} must fail");
         let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{name}: exactly one line, got {stderr:?}");
-        assert!(lines[0].starts_with(&p.display().to_string()), "{name}: names the file: {stderr}");
-        assert!(lines[0].contains(position_and_field), "{name}: want {position_and_field:?} in {stderr}");
-        assert!(lines[0].contains(message), "{name}: want {message:?} in {stderr}");
+        assert!(
+            lines[0].starts_with(&p.display().to_string()),
+            "{name}: names the file: {stderr}"
+        );
+        assert!(
+            lines[0].contains(position_and_field),
+            "{name}: want {position_and_field:?} in {stderr}"
+        );
+        assert!(
+            lines[0].contains(message),
+            "{name}: want {message:?} in {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     }
 }
@@ -73,7 +148,10 @@ fn each_broken_file_names_file_line_column_and_field() {
 fn a_missing_file_is_a_clear_error() {
     let (code, _, stderr) = validate(Path::new("/nonexistent/credentials.json"));
     assert_ne!(code, 0);
-    assert!(stderr.contains("/nonexistent/credentials.json: cannot read"), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/credentials.json: cannot read"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -84,7 +162,10 @@ fn group_readable_file_warns_but_validates() {
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let (code, _, stderr) = validate(&p);
     assert_eq!(code, 0);
-    assert!(stderr.contains("readable by group or others") && stderr.contains("chmod 600"), "{stderr}");
+    assert!(
+        stderr.contains("readable by group or others") && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
 }
 
 /// Every prefix of the example is an error or a config, never a panic.
@@ -96,15 +177,22 @@ fn no_prefix_of_the_example_panics() {
     for (i, _) in ex.char_indices().take_while(|(i, _)| *i < complete) {
         let r = std::panic::catch_unwind(|| Config::from_json_str(&ex[..i], file));
         assert!(r.is_ok(), "panicked on a prefix of {i} bytes");
-        assert!(r.expect("no panic").is_err(), "prefix of {i} bytes accepted");
+        assert!(
+            r.expect("no panic").is_err(),
+            "prefix of {i} bytes accepted"
+        );
     }
 }
 
 #[test]
 fn secrets_are_redacted_in_debug_output() {
-    let cfg = Config::from_json_str(&example(), Path::new("credentials.json")).expect("example parses");
+    let cfg =
+        Config::from_json_str(&example(), Path::new("credentials.json")).expect("example parses");
     let dump = format!("{cfg:?}");
-    assert!(!dump.contains("s3cret-old") && !dump.contains("s3cret-new"), "{dump}");
+    assert!(
+        !dump.contains("s3cret-old") && !dump.contains("s3cret-new"),
+        "{dump}"
+    );
     let json = serde_json::to_string(&cfg).expect("serialize");
     assert!(!json.contains("s3cret"), "{json}");
 }

@@ -1,1 +1,11 @@
+//! The OpenStack client and the CLI against the real testbed: two Keystones,
+//! two Cinders with the RBD driver on two Ceph clusters, and nova-api.
+//! Start it with `testbed/up.sh` (scripts/test.sh does). A missing testbed
+//! fails these tests: it is never a silent skip.
 
+mod cinder;
+mod cli;
+mod keystone;
+mod manage;
+mod nova;
+mod testbed;

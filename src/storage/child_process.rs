@@ -1,0 +1,227 @@
+//! A child process of the data path (`rbd`, the tape command): spawned from an
+//! argv (never a shell) in its own process group, its stderr kept as a
+//! bounded tail, and cancellable: SIGTERM to the group, a grace period, then
+//! SIGKILL. `kill_on_drop` is the backstop if the future is dropped.
+
+use rustix::process::{kill_process_group, Pid, Signal};
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Lines of stderr kept per child, for the error message and the log pane.
+const STDERR_LINES: usize = 20;
+pub const GRACE: Duration = Duration::from_secs(5);
+
+/// How a child ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChildExit {
+    /// Exit code (`None` when killed by a signal) and the stderr tail.
+    Exited { code: Option<i32>, stderr: String },
+    /// Stopped because the cancellation token fired.
+    Cancelled { stderr: String },
+}
+
+impl ChildExit {
+    pub fn success(&self) -> bool {
+        matches!(self, ChildExit::Exited { code: Some(0), .. })
+    }
+}
+
+pub struct ChildProcess {
+    child: Child,
+    pgid: Option<Pid>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+    stderr_task: Option<JoinHandle<()>>,
+    pub label: String,
+}
+
+impl ChildProcess {
+    /// Spawns `argv` with piped stdin/stdout as asked; stderr is always captured.
+    pub fn spawn(argv: &[String], stdin: bool, stdout: bool) -> std::io::Result<Self> {
+        let (program, args) = argv
+            .split_first()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty argv"))?;
+        let pipe = |p: bool| if p { Stdio::piped() } else { Stdio::null() };
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(pipe(stdin))
+            .stdout(pipe(stdout))
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()?;
+        let pgid = child.id().and_then(|id| Pid::from_raw(id as i32));
+        let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        let stderr_task = child.stderr.take().map(|mut err| {
+            let tail = stderr.clone();
+            let label = program.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut pending = String::new();
+                while let Ok(n) = err.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    pending.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    // rbd separates progress updates with '\r'.
+                    while let Some(i) = pending.find(['\n', '\r']) {
+                        let line: String = pending.drain(..=i).collect();
+                        push_line(&tail, &label, line.trim());
+                    }
+                }
+                push_line(&tail, &label, pending.trim());
+            })
+        });
+        Ok(Self {
+            child,
+            pgid,
+            stderr,
+            stderr_task,
+            label: argv.join(" "),
+        })
+    }
+
+    /// The child's stdout as a blocking file, for a reader thread.
+    pub fn take_stdout(&mut self) -> Option<std::fs::File> {
+        let out = self.child.stdout.take()?;
+        out.into_owned_fd().ok().map(std::fs::File::from)
+    }
+
+    /// The child's stdin as a blocking file, for a writer thread.
+    pub fn take_stdin(&mut self) -> Option<std::fs::File> {
+        let input = self.child.stdin.take()?;
+        input.into_owned_fd().ok().map(std::fs::File::from)
+    }
+
+    fn tail(&self) -> String {
+        self.stderr
+            .lock()
+            .map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default()
+    }
+
+    fn signal(&self, sig: Signal) {
+        if let Some(pgid) = self.pgid {
+            // ESRCH (already gone) is fine.
+            let _ = kill_process_group(pgid, sig);
+        }
+    }
+
+    /// Waits for the child, or stops its whole group when `cancel` fires.
+    pub async fn wait(mut self, cancel: &CancellationToken) -> std::io::Result<ChildExit> {
+        let status = tokio::select! {
+            status = self.child.wait() => Some(status?),
+            // Why the group: rbd may fork helpers; the tape command may be a pipeline.
+            _ = cancel.cancelled() => None,
+        };
+        let Some(status) = status else {
+            self.signal(Signal::TERM);
+            if tokio::time::timeout(GRACE, self.child.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!(child = %self.label, "no exit {} s after SIGTERM; sending SIGKILL", GRACE.as_secs());
+                self.signal(Signal::KILL);
+                let _ = self.child.wait().await;
+            }
+            self.join_stderr().await;
+            return Ok(ChildExit::Cancelled {
+                stderr: self.tail(),
+            });
+        };
+        self.join_stderr().await;
+        Ok(ChildExit::Exited {
+            code: status.code(),
+            stderr: self.tail(),
+        })
+    }
+
+    async fn join_stderr(&mut self) {
+        if let Some(t) = self.stderr_task.take() {
+            // A grandchild may keep stderr open; don't wait forever for it.
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+    }
+}
+
+fn push_line(tail: &Mutex<VecDeque<String>>, label: &str, line: &str) {
+    if line.is_empty() || line.contains("% complete") {
+        return;
+    }
+    tracing::debug!(child = label, "{line}");
+    if let Ok(mut t) = tail.lock() {
+        if t.len() == STDERR_LINES {
+            t.pop_front();
+        }
+        t.push_back(line.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn exit_code_and_stderr_tail_are_kept() {
+        let c = ChildProcess::spawn(
+            &argv(&["sh", "-c", "echo one >&2; echo two >&2; exit 3"]),
+            false,
+            false,
+        )
+        .expect("spawn");
+        let exit = c.wait(&CancellationToken::new()).await.expect("wait");
+        assert_eq!(
+            exit,
+            ChildExit::Exited {
+                code: Some(3),
+                stderr: "one\ntwo".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn cancel_stops_the_whole_group_even_if_term_is_ignored() {
+        // The shell ignores TERM and its child sleeps: only the group SIGKILL ends both.
+        let mut c = ChildProcess::spawn(
+            &argv(&["sh", "-c", "trap '' TERM; sleep 30 & echo $!; wait"]),
+            false,
+            true,
+        )
+        .expect("spawn");
+        let mut out = c.take_stdout().expect("stdout");
+        let sleeper: u32 = tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            let mut line = String::new();
+            std::io::BufReader::new(&mut out)
+                .read_line(&mut line)
+                .expect("read pid");
+            line.trim().parse().expect("pid")
+        })
+        .await
+        .expect("join");
+        let token = CancellationToken::new();
+        token.cancel();
+        let exit = c.wait(&token).await.expect("wait");
+        assert!(matches!(exit, ChildExit::Cancelled { .. }), "{exit:?}");
+        // The grandchild was in the group: it is gone (or a zombie about to be reaped).
+        let mut alive = true;
+        for _ in 0..50 {
+            let stat = std::fs::read_to_string(format!("/proc/{sleeper}/stat")).unwrap_or_default();
+            alive = !stat.is_empty() && !stat.contains(") Z ");
+            if !alive {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(!alive, "sleep {sleeper} survived the group kill");
+    }
+}

@@ -1,0 +1,192 @@
+//! Raw image files written sparse (all-zero blocks are never written, so the
+//! file's allocation follows the data) and read back by data extent
+//! (SEEK_DATA / SEEK_HOLE), so reading costs what the data costs.
+
+use super::rbd_diff::DiffSink;
+use super::sparse_hash::{SparseHasher, BLOCK};
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// Writes an image to `<path>.partial`; [`SparseWriter::commit`] fsyncs and
+/// renames it to `path`, so a half-written export never has the final name.
+pub struct SparseWriter {
+    file: File,
+    partial: PathBuf,
+    path: PathBuf,
+    hasher: SparseHasher,
+    size: u64,
+}
+
+pub fn partial_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".partial");
+    PathBuf::from(p)
+}
+
+impl SparseWriter {
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let partial = partial_path(path);
+        let file = File::create(&partial)?;
+        Ok(Self {
+            file,
+            partial,
+            path: path.to_path_buf(),
+            hasher: SparseHasher::new(),
+            size: 0,
+        })
+    }
+
+    /// Fsyncs, renames into place, fsyncs the directory; returns the hash.
+    pub fn commit(self) -> io::Result<String> {
+        self.file.set_len(self.size)?;
+        self.file.sync_all()?;
+        std::fs::rename(&self.partial, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(self.hasher.finish(self.size))
+    }
+
+    /// Removes the partial file (after a failure).
+    pub fn discard(self) {
+        let _ = std::fs::remove_file(&self.partial);
+    }
+}
+
+impl DiffSink for SparseWriter {
+    fn size(&mut self, size: u64) -> io::Result<()> {
+        self.size = size;
+        Ok(())
+    }
+
+    fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.hasher.write_at(offset, data);
+        // Write only the non-zero blocks (aligned to BLOCK within the image).
+        let mut pos = 0usize;
+        while pos < data.len() {
+            let abs = offset + pos as u64;
+            let n = ((BLOCK - abs % BLOCK) as usize).min(data.len() - pos);
+            let chunk = &data[pos..pos + n];
+            if chunk.iter().any(|&b| b != 0) {
+                self.file.write_all_at(chunk, abs)?;
+            }
+            pos += n;
+        }
+        self.size = self.size.max(offset + data.len() as u64);
+        Ok(())
+    }
+}
+
+/// Only hashes (verification of a new image).
+impl DiffSink for SparseHasher {
+    fn size(&mut self, _size: u64) -> io::Result<()> {
+        Ok(())
+    }
+    fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.write_at(offset, data);
+        Ok(())
+    }
+}
+
+/// The data extents `(offset, len)` of a file, found lazily with SEEK_DATA/SEEK_HOLE.
+pub struct DataExtents<'a> {
+    file: &'a File,
+    pos: u64,
+    len: u64,
+}
+
+impl<'a> DataExtents<'a> {
+    pub fn new(file: &'a File) -> io::Result<Self> {
+        Ok(Self {
+            file,
+            pos: 0,
+            len: file.metadata()?.len(),
+        })
+    }
+}
+
+impl Iterator for DataExtents<'_> {
+    type Item = io::Result<(u64, u64)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        use rustix::fs::{seek, SeekFrom};
+        if self.pos >= self.len {
+            return None;
+        }
+        let start = match seek(self.file, SeekFrom::Data(self.pos)) {
+            Ok(s) => s,
+            // ENXIO: no data after pos.
+            Err(rustix::io::Errno::NXIO) => return None,
+            Err(e) => return Some(Err(e.into())),
+        };
+        let end = match seek(self.file, SeekFrom::Hole(start)) {
+            Ok(e) => e.min(self.len),
+            Err(e) => return Some(Err(e.into())),
+        };
+        self.pos = end;
+        (end > start).then_some(Ok((start, end - start)))
+    }
+}
+
+/// Hashes a file (sparse or not), reading only its data extents.
+pub fn hash_file(path: &Path) -> io::Result<String> {
+    let file = File::open(path)?;
+    let size = file.metadata()?.len();
+    let mut hasher = SparseHasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    for extent in DataExtents::new(&file)? {
+        let (mut off, len) = extent?;
+        let end = off + len;
+        while off < end {
+            let n = buf.len().min((end - off) as usize);
+            file.read_exact_at(&mut buf[..n], off)?;
+            hasher.write_at(off, &buf[..n]);
+            off += n as u64;
+        }
+    }
+    Ok(hasher.finish(size))
+}
+
+/// Bytes actually allocated on disk.
+pub fn allocated_bytes(path: &Path) -> io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(std::fs::metadata(path)?.blocks() * 512)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::rbd_diff::{read_diff, DiffWriter};
+
+    #[test]
+    fn written_sparse_and_hashed_the_same_either_way() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("img");
+        let size = 64u64 << 20;
+        let mut stream = DiffWriter::new(Vec::new(), size).expect("w");
+        stream
+            .data(0, &vec![0u8; 1 << 20])
+            .expect("zeros written as data");
+        stream.data(3 << 20, &vec![9u8; 300_001]).expect("w");
+        let stream = stream.finish().expect("f");
+        let mut w = SparseWriter::create(&path).expect("create");
+        read_diff(stream.as_slice(), &mut w, &mut vec![0u8; 65536]).expect("read");
+        assert!(
+            partial_path(&path).exists() && !path.exists(),
+            "partial until commit"
+        );
+        let hash = w.commit().expect("commit");
+        assert_eq!(std::fs::metadata(&path).expect("meta").len(), size);
+        assert!(
+            allocated_bytes(&path).expect("alloc") < 2 << 20,
+            "zeros not allocated"
+        );
+        assert_eq!(hash_file(&path).expect("hash"), hash);
+        let full = std::fs::read(&path).expect("read");
+        let mut h = SparseHasher::new();
+        h.write_at(0, &full);
+        assert_eq!(h.finish(size), hash, "a full read hashes the same");
+    }
+}
