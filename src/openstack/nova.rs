@@ -54,13 +54,17 @@ impl<'a> Nova<'a> {
 
     /// Servers with details as raw JSON, admin-style for `project` when given.
     pub async fn list_servers_raw(&self, project: Option<&str>) -> Result<Vec<Value>> {
+        self.servers_pages("/servers/detail", project).await
+    }
+
+    async fn servers_pages(&self, path: &str, project: Option<&str>) -> Result<Vec<Value>> {
         #[derive(Deserialize)]
         struct Page {
             servers: Vec<Value>,
             #[serde(default)]
             servers_links: Vec<Link>,
         }
-        let mut call = self.call("/servers/detail");
+        let mut call = self.call(path);
         if let Some(p) = project {
             call = call.query("all_tenants", "1").query("project_id", p);
         }
@@ -76,9 +80,11 @@ impl<'a> Nova<'a> {
         Ok(out)
     }
 
+    /// Server ids and names (`GET /servers`): enough to name attachments, and
+    /// unlike `/servers/detail` it needs no Neutron behind Nova.
     pub async fn list_servers(&self, project: Option<&str>) -> Result<Vec<Server>> {
         Ok(self
-            .list_servers_raw(project)
+            .servers_pages("/servers", project)
             .await?
             .into_iter()
             .filter_map(|v| serde_json::from_value(v).ok())

@@ -86,6 +86,10 @@ impl ChildProcess {
         })
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// The child's stdout as a blocking file, for a reader thread.
     pub fn take_stdout(&mut self) -> Option<std::fs::File> {
         let out = self.child.stdout.take()?;

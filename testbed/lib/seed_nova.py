@@ -16,6 +16,7 @@ import uuid
 import warnings
 
 from nova import config, context as nova_context, exception, objects
+from nova.network import model as network_model
 
 warnings.simplefilter('ignore')
 UTC = datetime.timezone.utc
@@ -80,7 +81,9 @@ with nova_context.target_cell(ctxt, cell) as cctxt:
                                 power_state=1, task_state=None, host='compute-1', availability_zone='nova',
                                 launched_at=dt(launched), created_at=dt(launched),
                                 image_ref='155d900f-4e14-4e4c-a73d-069cbf4541e6',
-                                system_metadata={}, metadata={})
+                                system_metadata={}, metadata={},
+                                # an empty network cache: GET /servers/detail needs one
+                                info_cache=objects.InstanceInfoCache(network_info=network_model.NetworkInfo()))
         inst.create()
         objects.InstanceMapping(ctxt, instance_uuid=iu, cell_mapping=cell, project_id=project, user_id=user,
                                 queued_for_delete=terminated is not None).create()

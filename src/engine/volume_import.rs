@@ -1,0 +1,239 @@
+//! Phase 3's import half, for both strategies, and the verification that
+//! alone makes a copy count as migrated.
+
+use super::volume_pipeline::{
+    human, ImportedVolume, VolumeExport, VolumePipeline, SOURCE_KEY, STATE_KEY,
+};
+use super::{with_progress, Stage, StageError};
+use crate::config::ImportStrategy;
+use crate::openstack::{Cinder, NewVolume, OpenStackError, Volume};
+use crate::storage::{Counter, DataPathError};
+use std::collections::BTreeMap;
+use tokio_util::sync::CancellationToken;
+
+const GIB: u64 = 1 << 30;
+
+impl VolumePipeline {
+    /// The new volume's fields: the source's, the mapped type, our markers.
+    pub fn new_volume_fields(&self, vol: &Volume) -> NewVolume {
+        let mut metadata = vol.metadata.clone();
+        metadata.insert(SOURCE_KEY.into(), vol.id.clone());
+        metadata.insert(STATE_KEY.into(), "importing".into());
+        let volume_type = vol.volume_type.as_ref().map(|t| {
+            self.settings
+                .volume_type_map
+                .get(t)
+                .cloned()
+                .unwrap_or_else(|| t.clone())
+        });
+        NewVolume {
+            size: vol.size,
+            name: vol.name.clone(),
+            description: vol.description.clone(),
+            volume_type,
+            availability_zone: self.settings.availability_zone.clone(),
+            metadata,
+        }
+    }
+
+    /// Creates the new volume and fills it by the configured strategy, then
+    /// verifies. Only a matching checksum sets `stackmigrate.state=verified`.
+    pub async fn import(
+        &self,
+        vol: &Volume,
+        export: &VolumeExport,
+        cancel: &CancellationToken,
+    ) -> Result<ImportedVolume, StageError> {
+        let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
+        self.started(vol, Stage::Import).await;
+        let cinder = Cinder::new(&self.new_session);
+        let new_id = match self.settings.strategy {
+            ImportStrategy::Replace => self.import_replace(vol, export, &cinder, cancel).await?,
+            ImportStrategy::Manage => self.import_manage(vol, export, &cinder, cancel).await?,
+        };
+        if vol.bootable {
+            cinder
+                .set_bootable(&new_id, true)
+                .await
+                .map_err(|e| fail(&e))?;
+        }
+        if let Some(meta) = vol.volume_image_metadata.as_ref().filter(|m| !m.is_empty()) {
+            cinder
+                .set_image_metadata(&new_id, meta)
+                .await
+                .map_err(|e| fail(&e))?;
+        }
+        self.finished(vol, Stage::Import).await;
+        let hash = self.verify(vol, export, &new_id, cancel).await?;
+        let verified = BTreeMap::from([(STATE_KEY.to_string(), "verified".to_string())]);
+        cinder
+            .set_metadata(&new_id, &verified)
+            .await
+            .map_err(|e| StageError::new(Stage::Verify, &vol.id, e))?;
+        self.log(
+            vol,
+            format!("verified: new volume {new_id} matches the export ({hash})"),
+        )
+        .await;
+        self.finished(vol, Stage::Verify).await;
+        Ok(ImportedVolume { new_id, hash })
+    }
+
+    /// `replace`: Cinder creates an empty volume; its image is swapped for
+    /// ours. The data goes to a temporary image first, so `volume-<id>` is
+    /// never half-written.
+    async fn import_replace(
+        &self,
+        vol: &Volume,
+        export: &VolumeExport,
+        cinder: &Cinder<'_>,
+        cancel: &CancellationToken,
+    ) -> Result<String, StageError> {
+        let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
+        if export.size != vol.size * GIB {
+            return Err(fail(&format!(
+                "the source image holds {} bytes but the volume is {} GiB; Cinder keeps its recorded size after the image swap, so this copy is refused (use the manage strategy, or fix the source volume's size)",
+                export.size, vol.size
+            )));
+        }
+        let created = cinder
+            .create_volume(&self.new_volume_fields(vol))
+            .await
+            .map_err(|e| fail(&cinder_hint(e)))?;
+        self.log(
+            vol,
+            format!("created new volume {} ({} GiB)", created.id, vol.size),
+        )
+        .await;
+        let available = cinder
+            .wait_for_status(&created.id, &["available"], self.settings.wait)
+            .await
+            .map_err(|e| fail(&e))?;
+        let final_name = format!("volume-{}", available.id);
+        let tmp = format!("stackmigrate-tmp-{}", available.id);
+        self.fill_image(vol, export, &tmp, cancel).await?;
+        self.new.remove(&final_name).await.map_err(|e| fail(&e))?;
+        self.new
+            .rename(&tmp, &final_name)
+            .await
+            .map_err(|e| fail(&e))?;
+        Ok(available.id)
+    }
+
+    /// `manage`: the data goes to `stackmigrate-<old id>`, then Cinder adopts
+    /// it (and renames it to `volume-<new id>`). Needs an admin token scoped
+    /// to the target project.
+    async fn import_manage(
+        &self,
+        vol: &Volume,
+        export: &VolumeExport,
+        cinder: &Cinder<'_>,
+        cancel: &CancellationToken,
+    ) -> Result<String, StageError> {
+        let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
+        let image = format!("stackmigrate-{}", vol.id);
+        self.fill_image(vol, export, &image, cancel).await?;
+        let pool = cinder
+            .pool_for_rados(self.new.cli().pool())
+            .await
+            .map_err(|e| fail(&e))?;
+        let requested = cinder
+            .manage_existing(&pool.name, &image, &self.new_volume_fields(vol))
+            .await
+            .map_err(|e| fail(&cinder_hint(e)))?;
+        self.log(
+            vol,
+            format!(
+                "manage-existing of {image} requested as volume {}",
+                requested.id
+            ),
+        )
+        .await;
+        match cinder.wait_for_status(&requested.id, &["available"], self.settings.wait).await {
+            Ok(v) => Ok(v.id),
+            Err(OpenStackError::VolumeError { status, .. }) => Err(fail(&format!(
+                "Cinder accepted manage-existing of image {image} but volume {} went to {status}; the image is kept in pool {} for inspection, see the new cloud's cinder-volume log",
+                requested.id,
+                self.new.cli().pool()
+            ))),
+            Err(e) => Err(fail(&e)),
+        }
+    }
+
+    /// Imports the sparse export into `image` on the new cluster.
+    async fn fill_image(
+        &self,
+        vol: &Volume,
+        export: &VolumeExport,
+        image: &str,
+        cancel: &CancellationToken,
+    ) -> Result<(), StageError> {
+        let counter: Counter = Default::default();
+        let work = self
+            .new
+            .import_from_file(&export.path, image, counter.clone(), cancel);
+        with_progress(
+            work,
+            &counter,
+            export.data_bytes,
+            &vol.id,
+            Stage::Import,
+            &self.events,
+        )
+        .await
+        .map_err(|e| match e {
+            DataPathError::Cancelled => {
+                StageError::new(Stage::Import, &vol.id, "cancelled by the operator")
+            }
+            e => StageError::new(Stage::Import, &vol.id, e),
+        })?;
+        self.log(vol, format!("imported {} into {image}", human(export.size)))
+            .await;
+        Ok(())
+    }
+
+    /// Reads the new image back and compares checksums. A mismatch keeps
+    /// everything for inspection.
+    pub async fn verify(
+        &self,
+        vol: &Volume,
+        export: &VolumeExport,
+        new_id: &str,
+        cancel: &CancellationToken,
+    ) -> Result<String, StageError> {
+        self.started(vol, Stage::Verify).await;
+        let image = format!("volume-{new_id}");
+        let counter: Counter = Default::default();
+        let work = self.new.hash_image(&image, counter.clone(), cancel);
+        let (hash, size) = with_progress(
+            work,
+            &counter,
+            export.data_bytes,
+            &vol.id,
+            Stage::Verify,
+            &self.events,
+        )
+        .await
+        .map_err(|e| StageError::new(Stage::Verify, &vol.id, e))?;
+        if hash != export.hash || size != export.size {
+            return Err(StageError::new(
+                Stage::Verify,
+                &vol.id,
+                format!(
+                    "checksum mismatch: export {} ({} bytes) vs new image {image} {hash} ({size} bytes); nothing was deleted, inspect both and retry",
+                    export.hash, export.size
+                ),
+            ));
+        }
+        Ok(hash)
+    }
+}
+
+/// Adds the next step to the Cinder errors an operator can act on.
+fn cinder_hint(e: OpenStackError) -> String {
+    match e.status() {
+        Some(413) => format!("{e}; raise the new project's volume quota or select fewer volumes"),
+        Some(403) => format!("{e}; the user lacks the role for this call (manage needs admin)"),
+        _ => e.to_string(),
+    }
+}

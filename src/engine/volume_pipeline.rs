@@ -1,0 +1,217 @@
+//! One volume's migration: export from the old cluster, then import (with
+//! verification) and the tape copy side by side. The engine drives many of
+//! these; a test can drive one.
+
+use super::{with_progress, EngineEvent, Stage, StageError};
+use crate::config::{ImportStrategy, TapeConfig};
+use crate::openstack::{Session, Volume};
+use crate::storage::{run_tape, Counter, DataPathError, RbdError, RbdStore};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::Sender;
+use tokio_util::sync::CancellationToken;
+
+/// Metadata key on the new volume naming its source: how a re-run finds it.
+pub const SOURCE_KEY: &str = "stackmigrate.source_volume_id";
+/// Metadata key on the new volume: `importing`, then `verified`.
+pub const STATE_KEY: &str = "stackmigrate.state";
+/// The snapshot taken for a consistent export, removed right after.
+pub const EXPORT_SNAP: &str = "stackmigrate-export";
+
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    pub export_dir: PathBuf,
+    pub strategy: ImportStrategy,
+    pub volume_type_map: BTreeMap<String, String>,
+    pub availability_zone: Option<String>,
+    pub tape: Option<TapeConfig>,
+    /// How long to wait for Cinder to make a volume available.
+    pub wait: Duration,
+}
+
+/// The export file of one volume and its checksum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeExport {
+    pub path: PathBuf,
+    pub size: u64,
+    pub data_bytes: u64,
+    pub hash: String,
+}
+
+/// The verified copy in the new cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedVolume {
+    pub new_id: String,
+    pub hash: String,
+}
+
+pub struct VolumePipeline {
+    pub old: RbdStore,
+    pub new: RbdStore,
+    /// Scoped to the target project (an admin's token for `manage`).
+    pub new_session: Arc<Session>,
+    pub settings: PipelineSettings,
+    pub events: Sender<EngineEvent>,
+}
+
+impl VolumePipeline {
+    pub(super) async fn emit(&self, e: EngineEvent) {
+        let _ = self.events.send(e).await;
+    }
+
+    pub(super) async fn log(&self, vol: &Volume, line: impl Into<String>) {
+        let line = line.into();
+        tracing::info!(volume = %vol.id, "{line}");
+        self.emit(EngineEvent::Log {
+            volume: Some(vol.id.clone()),
+            line,
+        })
+        .await;
+    }
+
+    pub(super) async fn started(&self, vol: &Volume, stage: Stage) {
+        self.emit(EngineEvent::StageStarted {
+            volume: vol.id.clone(),
+            stage,
+        })
+        .await;
+    }
+
+    pub(super) async fn finished(&self, vol: &Volume, stage: Stage) {
+        self.emit(EngineEvent::StageFinished {
+            volume: vol.id.clone(),
+            stage,
+        })
+        .await;
+    }
+
+    pub fn export_path(&self, vol: &Volume) -> PathBuf {
+        self.settings
+            .export_dir
+            .join(format!("volume-{}.raw", vol.id))
+    }
+
+    /// Phase 2: a snapshot for consistency, `export-diff` of it into a sparse
+    /// file, the snapshot removed again (also on failure).
+    pub async fn export(
+        &self,
+        vol: &Volume,
+        cancel: &CancellationToken,
+    ) -> Result<VolumeExport, StageError> {
+        let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Export, &vol.id, e);
+        self.started(vol, Stage::Export).await;
+        let image = format!("volume-{}", vol.id);
+        let total = self.old.used_bytes(&image).await.map_err(|e| fail(&e))?;
+        match self.old.snap_create(&image, EXPORT_SNAP).await {
+            // A snapshot left by a crashed run is from an older point in time.
+            Err(RbdError::AlreadyExists { .. }) => {
+                self.old
+                    .snap_remove(&image, EXPORT_SNAP)
+                    .await
+                    .map_err(|e| fail(&e))?;
+                self.old
+                    .snap_create(&image, EXPORT_SNAP)
+                    .await
+                    .map_err(|e| fail(&e))?;
+            }
+            other => other.map_err(|e| fail(&e))?,
+        }
+        let path = self.export_path(vol);
+        let counter: Counter = Default::default();
+        let spec = format!("{image}@{EXPORT_SNAP}");
+        let work = self
+            .old
+            .export_to_file(&spec, &path, counter.clone(), cancel);
+        let result =
+            with_progress(work, &counter, total, &vol.id, Stage::Export, &self.events).await;
+        if let Err(e) = self.old.snap_remove(&image, EXPORT_SNAP).await {
+            self.log(
+                vol,
+                format!("cannot remove snapshot {spec}: {e}; remove it by hand"),
+            )
+            .await;
+        }
+        let exported = result.map_err(|e| match e {
+            DataPathError::Cancelled => fail(&"cancelled by the operator"),
+            e => fail(&e),
+        })?;
+        self.log(
+            vol,
+            format!(
+                "exported {} ({} bytes of data) to {}, {}",
+                human(exported.size),
+                exported.data_bytes,
+                path.display(),
+                exported.hash
+            ),
+        )
+        .await;
+        self.finished(vol, Stage::Export).await;
+        Ok(VolumeExport {
+            path,
+            size: exported.size,
+            data_bytes: exported.data_bytes,
+            hash: exported.hash,
+        })
+    }
+
+    /// Phase 3's tape half. A failure here is the volume's `backup-failed`.
+    pub async fn tape(
+        &self,
+        vol: &Volume,
+        export: &VolumeExport,
+        cancel: &CancellationToken,
+    ) -> Result<(), StageError> {
+        let Some(tape) = &self.settings.tape else {
+            return Ok(());
+        };
+        self.started(vol, Stage::Tape).await;
+        let counter: Counter = Default::default();
+        let work = run_tape(&tape.command, &export.path, counter.clone(), cancel);
+        with_progress(
+            work,
+            &counter,
+            export.size,
+            &vol.id,
+            Stage::Tape,
+            &self.events,
+        )
+        .await
+        .map_err(|e| {
+            StageError::new(
+                Stage::Tape,
+                &vol.id,
+                format!("{e}; the export is kept until a tape copy succeeds"),
+            )
+        })?;
+        self.finished(vol, Stage::Tape).await;
+        Ok(())
+    }
+
+    /// Phase 3: the import (with verification) and the tape copy in parallel.
+    /// Returns the import's result and the tape's separately: a failed tape
+    /// does not undo a verified import.
+    pub async fn import_and_tape(
+        &self,
+        vol: &Volume,
+        export: &VolumeExport,
+        cancel: &CancellationToken,
+    ) -> (Result<ImportedVolume, StageError>, Result<(), StageError>) {
+        tokio::join!(
+            self.import(vol, export, cancel),
+            self.tape(vol, export, cancel)
+        )
+    }
+}
+
+pub(super) fn human(bytes: u64) -> String {
+    const GIB: f64 = (1u64 << 30) as f64;
+    const MIB: f64 = (1u64 << 20) as f64;
+    if bytes as f64 >= GIB {
+        format!("{:.1} GiB", bytes as f64 / GIB)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / MIB)
+    }
+}

@@ -1,0 +1,377 @@
+//! One Ceph pool through the `rbd` CLI: image info and usage, create, remove,
+//! rename, snapshots, and the streaming data path. Export reads
+//! `rbd export-diff` (allocated extents only) into a sparse file; import
+//! feeds the file's data extents to `rbd import-diff`; verification hashes a
+//! fresh `export-diff` of the new image. All three cost what the data costs.
+
+use super::child_process::{ChildExit, ChildProcess};
+use super::data_path_error::DataPathError;
+use super::rbd_diff::{read_diff, DiffSink, DiffWriter};
+use super::sparse_file::{DataExtents, SparseWriter};
+use super::sparse_hash::{SparseHasher, BLOCK};
+use super::{RbdCli, RbdError};
+use crate::config::CephConfig;
+use serde::Deserialize;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Bytes moved so far, shared with whoever shows progress.
+pub type Counter = Arc<AtomicU64>;
+
+/// Size and feature list from `rbd info --format json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ImageInfo {
+    pub size: u64,
+    #[serde(default)]
+    pub features: Vec<String>,
+}
+
+/// What an export produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exported {
+    pub size: u64,
+    /// Data bytes read from the cluster (allocated extents).
+    pub data_bytes: u64,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RbdStore {
+    cli: RbdCli,
+}
+
+/// Counts data bytes into `counter` while passing them to `inner`.
+struct Counting<'a, S> {
+    inner: S,
+    counter: &'a AtomicU64,
+}
+
+impl<S: DiffSink> DiffSink for Counting<'_, S> {
+    fn size(&mut self, size: u64) -> std::io::Result<()> {
+        self.inner.size(size)
+    }
+    fn data(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.counter.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.inner.data(offset, data)
+    }
+}
+
+impl RbdStore {
+    pub fn new(ceph: &CephConfig) -> Self {
+        Self {
+            cli: RbdCli::new(ceph),
+        }
+    }
+
+    pub fn cli(&self) -> &RbdCli {
+        &self.cli
+    }
+
+    fn spec(&self, image: &str) -> String {
+        format!("{}/{image}", self.cli.pool())
+    }
+
+    fn argv(&self, args: &[&str]) -> Vec<String> {
+        let mut v = vec!["rbd".to_string()];
+        v.extend(self.cli.base_args());
+        v.extend(args.iter().map(|s| s.to_string()));
+        v
+    }
+
+    pub async fn info(&self, image: &str) -> Result<ImageInfo, RbdError> {
+        let out = self
+            .cli
+            .run("info", &["info", "--format", "json", &self.spec(image)])
+            .await?;
+        serde_json::from_str(&out).map_err(|e| RbdError::Other {
+            op: "info".into(),
+            code: None,
+            stderr: format!("unexpected output: {e}"),
+        })
+    }
+
+    pub async fn exists(&self, image: &str) -> Result<bool, RbdError> {
+        match self.info(image).await {
+            Ok(_) => Ok(true),
+            Err(RbdError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Allocated bytes of the image head (`rbd du`; fast with fast-diff).
+    pub async fn used_bytes(&self, image: &str) -> Result<u64, RbdError> {
+        #[derive(Deserialize)]
+        struct Du {
+            images: Vec<DuImage>,
+        }
+        #[derive(Deserialize)]
+        struct DuImage {
+            #[serde(default)]
+            snapshot: Option<String>,
+            used_size: u64,
+        }
+        let out = self
+            .cli
+            .run("du", &["du", "--format", "json", &self.spec(image)])
+            .await?;
+        let du: Du = serde_json::from_str(&out).map_err(|e| RbdError::Other {
+            op: "du".into(),
+            code: None,
+            stderr: format!("unexpected output: {e}"),
+        })?;
+        Ok(du
+            .images
+            .iter()
+            .filter(|i| i.snapshot.is_none())
+            .map(|i| i.used_size)
+            .sum())
+    }
+
+    pub async fn create(&self, image: &str, size: u64) -> Result<(), RbdError> {
+        self.cli
+            .run(
+                "create",
+                &["create", "--size", &format!("{size}B"), &self.spec(image)],
+            )
+            .await
+            .map(drop)
+    }
+
+    pub async fn remove(&self, image: &str) -> Result<(), RbdError> {
+        self.cli
+            .run("rm", &["rm", "--no-progress", &self.spec(image)])
+            .await
+            .map(drop)
+    }
+
+    pub async fn rename(&self, from: &str, to: &str) -> Result<(), RbdError> {
+        self.cli
+            .run("rename", &["rename", &self.spec(from), &self.spec(to)])
+            .await
+            .map(drop)
+    }
+
+    pub async fn snap_create(&self, image: &str, snap: &str) -> Result<(), RbdError> {
+        let spec = format!("{}@{snap}", self.spec(image));
+        self.cli
+            .run("snap create", &["snap", "create", "--no-progress", &spec])
+            .await
+            .map(drop)
+    }
+
+    pub async fn snap_remove(&self, image: &str, snap: &str) -> Result<(), RbdError> {
+        let spec = format!("{}@{snap}", self.spec(image));
+        self.cli
+            .run("snap rm", &["snap", "rm", "--no-progress", &spec])
+            .await
+            .map(drop)
+    }
+
+    /// Runs `rbd export-diff <image[@snap]> -` into `sink` on a blocking thread.
+    async fn read_image<S: DiffSink + Send + 'static>(
+        &self,
+        image_spec: &str,
+        sink: S,
+        counter: Counter,
+        cancel: &CancellationToken,
+    ) -> Result<(S, u64, u64), DataPathError> {
+        let spec = self.spec(image_spec);
+        let mut child = ChildProcess::spawn(
+            &self.argv(&["export-diff", "--no-progress", &spec, "-"]),
+            false,
+            true,
+        )
+        .map_err(|e| RbdError::Spawn {
+            op: "export-diff".into(),
+            message: e.to_string(),
+        })?;
+        let stdout = child
+            .take_stdout()
+            .ok_or_else(|| DataPathError::Child("no stdout".into()))?;
+        let reader = tokio::task::spawn_blocking(move || {
+            let mut sink = Counting {
+                inner: sink,
+                counter: &counter,
+            };
+            let mut buf = vec![0u8; 1 << 20];
+            let r = read_diff(
+                std::io::BufReader::with_capacity(1 << 20, stdout),
+                &mut sink,
+                &mut buf,
+            );
+            r.map(|(size, bytes)| (sink.inner, size, bytes))
+        });
+        let exit = child
+            .wait(cancel)
+            .await
+            .map_err(|e| DataPathError::Child(e.to_string()))?;
+        let read = reader
+            .await
+            .map_err(|e| DataPathError::Child(e.to_string()))?;
+        match exit {
+            ChildExit::Cancelled { .. } => Err(DataPathError::Cancelled),
+            ChildExit::Exited { code, stderr } if code != Some(0) => {
+                Err(RbdError::from_exit("export-diff", code, &stderr).into())
+            }
+            ChildExit::Exited { .. } => read.map_err(|source| DataPathError::Diff {
+                what: format!("rbd export-diff {spec}"),
+                source,
+            }),
+        }
+    }
+
+    /// Exports `image_spec` into the sparse file `dest` (written as
+    /// `dest.partial`, renamed only when complete), hashing on the way.
+    pub async fn export_to_file(
+        &self,
+        image_spec: &str,
+        dest: &Path,
+        counter: Counter,
+        cancel: &CancellationToken,
+    ) -> Result<Exported, DataPathError> {
+        let writer = SparseWriter::create(dest).map_err(|e| DataPathError::io(dest, e))?;
+        let partial = super::sparse_file::partial_path(dest);
+        match self.read_image(image_spec, writer, counter, cancel).await {
+            Ok((writer, size, data_bytes)) => {
+                let hash = writer.commit().map_err(|e| DataPathError::io(dest, e))?;
+                Ok(Exported {
+                    size,
+                    data_bytes,
+                    hash,
+                })
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                Err(e)
+            }
+        }
+    }
+
+    /// The sparse hash of an image, read with `export-diff`.
+    pub async fn hash_image(
+        &self,
+        image_spec: &str,
+        counter: Counter,
+        cancel: &CancellationToken,
+    ) -> Result<(String, u64), DataPathError> {
+        let (hasher, size, _) = self
+            .read_image(image_spec, SparseHasher::new(), counter, cancel)
+            .await?;
+        Ok((hasher.finish(size), size))
+    }
+
+    /// Creates `image` with the file's size and fills it with the file's
+    /// non-zero data through `rbd import-diff -`. On failure the image is removed.
+    pub async fn import_from_file(
+        &self,
+        src: &Path,
+        image: &str,
+        counter: Counter,
+        cancel: &CancellationToken,
+    ) -> Result<u64, DataPathError> {
+        let file = std::fs::File::open(src).map_err(|e| DataPathError::io(src, e))?;
+        let size = file
+            .metadata()
+            .map_err(|e| DataPathError::io(src, e))?
+            .len();
+        self.create(image, size).await?;
+        let r = self.feed_import(file, size, image, counter, cancel).await;
+        if r.is_err() {
+            if let Err(e) = self.remove(image).await {
+                tracing::warn!(image, error = %e, "cannot remove the half-imported image");
+            }
+        }
+        r.map_err(|e| match e {
+            DataPathError::Io { source, .. } => DataPathError::io(src, source),
+            other => other,
+        })
+    }
+
+    async fn feed_import(
+        &self,
+        file: std::fs::File,
+        size: u64,
+        image: &str,
+        counter: Counter,
+        cancel: &CancellationToken,
+    ) -> Result<u64, DataPathError> {
+        let spec = self.spec(image);
+        let mut child = ChildProcess::spawn(
+            &self.argv(&["import-diff", "--no-progress", "-", &spec]),
+            true,
+            false,
+        )
+        .map_err(|e| RbdError::Spawn {
+            op: "import-diff".into(),
+            message: e.to_string(),
+        })?;
+        let stdin = child
+            .take_stdin()
+            .ok_or_else(|| DataPathError::Child("no stdin".into()))?;
+        let writer =
+            tokio::task::spawn_blocking(move || write_extents(&file, size, stdin, &counter));
+        let exit = child
+            .wait(cancel)
+            .await
+            .map_err(|e| DataPathError::Child(e.to_string()))?;
+        let written = writer
+            .await
+            .map_err(|e| DataPathError::Child(e.to_string()))?;
+        match exit {
+            ChildExit::Cancelled { .. } => Err(DataPathError::Cancelled),
+            ChildExit::Exited { code, stderr } if code != Some(0) => {
+                Err(RbdError::from_exit("import-diff", code, &stderr).into())
+            }
+            ChildExit::Exited { .. } => written.map_err(|e| DataPathError::io(Path::new(&spec), e)),
+        }
+    }
+}
+
+/// Streams the non-zero 64 KiB blocks of `file` as a diff into `out`.
+fn write_extents(
+    file: &std::fs::File,
+    size: u64,
+    out: std::fs::File,
+    counter: &AtomicU64,
+) -> std::io::Result<u64> {
+    let mut w = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, out), size)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut sent = 0u64;
+    for extent in DataExtents::new(file)? {
+        let (mut off, len) = extent?;
+        let end = off + len;
+        while off < end {
+            let n = buf.len().min((end - off) as usize);
+            file.read_exact_at(&mut buf[..n], off)?;
+            // Send runs of non-zero blocks; zeros inside an extent are skipped too.
+            let mut run: Option<usize> = None;
+            let mut pos = 0usize;
+            while pos < n {
+                let block_end = (pos + (BLOCK - (off + pos as u64) % BLOCK) as usize).min(n);
+                let nonzero = buf[pos..block_end].iter().any(|&b| b != 0);
+                match (nonzero, run) {
+                    (true, None) => run = Some(pos),
+                    (false, Some(start)) => {
+                        w.data(off + start as u64, &buf[start..pos])?;
+                        sent += (pos - start) as u64;
+                        run = None;
+                    }
+                    _ => {}
+                }
+                pos = block_end;
+            }
+            if let Some(start) = run {
+                w.data(off + start as u64, &buf[start..n])?;
+                sent += (n - start) as u64;
+            }
+            counter.store(sent, Ordering::Relaxed);
+            off += n as u64;
+        }
+    }
+    w.finish()?.flush()?;
+    Ok(sent)
+}
