@@ -8,4 +8,5 @@ mod cli;
 mod keystone;
 mod manage;
 mod nova;
+#[path = "../common/testbed.rs"]
 mod testbed;

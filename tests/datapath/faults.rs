@@ -1,0 +1,169 @@
+//! Faults: an export stopped midway, a 413 on create, a failing tape
+//! command, and a tampered new image.
+
+use crate::fixtures::*;
+use crate::testbed::{unique, Testbed};
+use stackmigrate::config::ImportStrategy;
+use stackmigrate::engine::{EngineEvent, Stage, VolumeExport};
+use stackmigrate::openstack::{Cinder, Volume};
+use stackmigrate::storage::sparse_file::partial_path;
+use tokio_util::sync::CancellationToken;
+
+/// Runs an export and, once it has moved some data, either cancels it or
+/// SIGKILLs its rbd process; returns the export's result.
+async fn export_interrupted(
+    tb: &Testbed,
+    src: &Volume,
+    kill: bool,
+) -> (
+    Result<VolumeExport, stackmigrate::engine::StageError>,
+    std::path::PathBuf,
+) {
+    let mut r = rig(tb, ImportStrategy::Replace, None);
+    let path = r.pipeline.export_path(src);
+    let cancel = CancellationToken::new();
+    let watcher_cancel = cancel.clone();
+    let mut events = std::mem::replace(&mut r.events, tokio::sync::mpsc::channel(1).1);
+    let image = format!("volume-{}", src.id);
+    let watcher = tokio::spawn(async move {
+        while let Some(e) = events.recv().await {
+            if let EngineEvent::Progress {
+                stage: Stage::Export,
+                bytes,
+                ..
+            } = e
+            {
+                if bytes > 0 {
+                    if kill {
+                        let _ = std::process::Command::new("pkill")
+                            .args(["-KILL", "-f", &format!("export-diff.*{image}")])
+                            .status();
+                    } else {
+                        watcher_cancel.cancel();
+                    }
+                    return true;
+                }
+            }
+        }
+        false
+    });
+    let result = r.pipeline.export(src, &cancel).await;
+    drop(r.pipeline);
+    assert!(
+        watcher.await.expect("watcher"),
+        "the export was interrupted after moving data"
+    );
+    (result, path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_stopped_midway_fails_cleanly() {
+    let tb = Testbed::get();
+    let regions: Vec<(u64, Vec<u8>)> = (0..24)
+        .map(|i| (i * (64 << 20), noise(i + 10, 32 << 20)))
+        .collect();
+    let src = source_volume(&tb, &unique("big"), 2, &regions, false).await;
+    for kill in [false, true] {
+        let (result, path) = export_interrupted(&tb, &src, kill).await;
+        let e = result.expect_err("interrupted export must fail");
+        assert_eq!(e.stage, Stage::Export, "{e}");
+        if !kill {
+            assert!(e.message.contains("cancelled"), "{e}");
+        }
+        assert!(!path.exists(), "no file under the final name");
+        assert!(!partial_path(&path).exists(), "no partial file left");
+    }
+    let snaps = rbd(&tb.var("OLD_CEPH_CONF"))
+        .args(["snap", "ls", &format!("volumes/volume-{}", src.id)])
+        .output()
+        .expect("snap ls");
+    assert!(
+        String::from_utf8_lossy(&snaps.stdout).trim().is_empty(),
+        "snapshot removed after the failure"
+    );
+    delete_volumes(&tb.operator("old"), &[&src.id]).await;
+}
+
+#[tokio::test]
+async fn over_quota_create_fails_the_import_with_cinder_s_message() {
+    let tb = Testbed::get();
+    let r = rig(&tb, ImportStrategy::Replace, None);
+    let huge: Volume = serde_json::from_value(serde_json::json!({
+        "id": "00000000-0000-4000-8000-000000000413", "size": 5000, "status": "available", "name": "huge"
+    }))
+    .expect("volume");
+    let export = VolumeExport {
+        path: r.export_dir().join("none.raw"),
+        size: 5000 * GIB,
+        data_bytes: 0,
+        hash: "x".into(),
+    };
+    let e = r
+        .pipeline
+        .import(&huge, &export, &CancellationToken::new())
+        .await
+        .expect_err("413");
+    assert_eq!(e.stage, Stage::Import);
+    assert!(
+        e.message.contains("VolumeSizeExceedsAvailableQuota")
+            && e.message.contains("raise the new project's volume quota"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_tape_and_a_tampered_image_are_reported_and_nothing_is_deleted() {
+    let tb = Testbed::get();
+    let src = source_volume(
+        &tb,
+        &unique("tape fails"),
+        1,
+        &[(0, noise(7, 2 << 20))],
+        false,
+    )
+    .await;
+    let tape = vec![
+        "sh".into(),
+        "-c".into(),
+        "echo 'tape drive offline' >&2; exit 3".into(),
+        "{file}".into(),
+    ];
+    let r = rig(&tb, ImportStrategy::Replace, Some(tape));
+    let cancel = CancellationToken::new();
+    let export = r.pipeline.export(&src, &cancel).await.expect("export");
+    let (imported, taped) = r.pipeline.import_and_tape(&src, &export, &cancel).await;
+    let imported = imported.expect("the import does not depend on the tape");
+    let e = taped.expect_err("tape fails");
+    assert_eq!(e.stage, Stage::Tape);
+    assert!(
+        e.message.contains("tape drive offline") && e.message.contains("export is kept"),
+        "{e}"
+    );
+
+    // Tamper with the new image, then verify again.
+    let new_conf = tb.var("NEW_CEPH_CONF");
+    write_regions(
+        &new_conf,
+        &format!("volume-{}", imported.new_id),
+        GIB,
+        &[(4096, b"tampered".to_vec())],
+    );
+    let e = r
+        .pipeline
+        .verify(&src, &export, &imported.new_id, &cancel)
+        .await
+        .expect_err("mismatch");
+    assert_eq!(e.stage, Stage::Verify);
+    assert!(
+        e.message.contains("checksum mismatch") && e.message.contains("nothing was deleted"),
+        "{e}"
+    );
+    assert!(export.path.exists(), "the export is kept");
+    let op = tb.operator("new");
+    assert!(
+        Cinder::new(&op).get_volume(&imported.new_id).await.is_ok(),
+        "the new volume is kept"
+    );
+    delete_volumes(&tb.operator("old"), &[&src.id]).await;
+    delete_volumes(&op, &[&imported.new_id]).await;
+}

@@ -1,0 +1,202 @@
+//! Source volumes with known content, and a pipeline wired to the testbed.
+
+use crate::testbed::Testbed;
+use stackmigrate::config::{ImportStrategy, TapeConfig};
+use stackmigrate::engine::{EngineEvent, PipelineSettings, VolumePipeline};
+use stackmigrate::openstack::{Cinder, NewVolume, Session, Volume};
+use stackmigrate::storage::rbd_diff::DiffWriter;
+use stackmigrate::storage::sparse_hash::hash_stream;
+use stackmigrate::storage::RbdStore;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::Receiver;
+
+pub const GIB: u64 = 1 << 30;
+pub const WAIT: Duration = Duration::from_secs(120);
+
+/// Deterministic pseudo-random bytes (xorshift), so no crate is needed.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// rbd argv for one cluster, as an operator would type it.
+pub fn rbd(ceph_conf: &str) -> Command {
+    let mut c = Command::new("rbd");
+    c.args(["--conf", ceph_conf, "--id", "admin"]);
+    c
+}
+
+/// Writes `(offset, bytes)` regions into an existing image with `rbd import-diff`.
+pub fn write_regions(conf: &str, image: &str, size: u64, regions: &[(u64, Vec<u8>)]) {
+    let mut child = rbd(conf)
+        .args([
+            "import-diff",
+            "--no-progress",
+            "-",
+            &format!("volumes/{image}"),
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("rbd import-diff");
+    let stdin = child.stdin.take().expect("stdin");
+    let mut w = DiffWriter::new(stdin, size).expect("diff");
+    for (off, data) in regions {
+        w.data(*off, data).expect("write");
+    }
+    w.finish().expect("finish").flush().expect("flush");
+    assert!(child.wait().expect("wait").success(), "import-diff failed");
+}
+
+/// The sparse hash of an image read with plain `rbd export -` (not our reader).
+pub async fn image_hash(conf: &str, image: &str) -> String {
+    let mut child = tokio::process::Command::new("rbd")
+        .args([
+            "--conf",
+            conf,
+            "--id",
+            "admin",
+            "export",
+            "--no-progress",
+            &format!("volumes/{image}"),
+            "-",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("rbd export");
+    let out = child.stdout.take().expect("stdout");
+    let (hash, _) = hash_stream(out).await.expect("read");
+    assert!(child.wait().await.expect("wait").success());
+    hash
+}
+
+/// The sparse hash of a plain file read from start to end.
+pub async fn file_hash(path: &Path) -> String {
+    hash_stream(tokio::fs::File::open(path).await.expect("open"))
+        .await
+        .expect("read")
+        .0
+}
+
+/// Creates a volume in the old research project and writes `regions` into it.
+pub async fn source_volume(
+    tb: &Testbed,
+    name: &str,
+    size_gib: u64,
+    regions: &[(u64, Vec<u8>)],
+    bootable: bool,
+) -> Volume {
+    let s = tb.operator("old");
+    let c = Cinder::new(&s);
+    let v = c
+        .create_volume(&NewVolume {
+            size: size_gib,
+            name: Some(name.to_string()),
+            description: Some("datapath test source".into()),
+            metadata: [("owner".to_string(), "team ü".to_string())].into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create source");
+    c.wait_for_status(&v.id, &["available"], WAIT)
+        .await
+        .expect("available");
+    if bootable {
+        c.set_bootable(&v.id, true).await.expect("bootable");
+        c.set_image_metadata(
+            &v.id,
+            &[("os_distro".to_string(), "debian".to_string())].into(),
+        )
+        .await
+        .expect("image metadata");
+    }
+    if !regions.is_empty() {
+        write_regions(
+            &tb.var("OLD_CEPH_CONF"),
+            &format!("volume-{}", v.id),
+            size_gib * GIB,
+            regions,
+        );
+    }
+    c.get_volume(&v.id).await.expect("get")
+}
+
+pub struct Rig {
+    pub pipeline: VolumePipeline,
+    pub events: Receiver<EngineEvent>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Rig {
+    pub fn export_dir(&self) -> PathBuf {
+        self.dir.path().join("exports")
+    }
+    pub fn tape_dir(&self) -> PathBuf {
+        self.dir.path().join("tape")
+    }
+    /// Every event sent so far.
+    pub fn drain(&mut self) -> Vec<EngineEvent> {
+        let mut out = Vec::new();
+        while let Ok(e) = self.events.try_recv() {
+            out.push(e);
+        }
+        out
+    }
+}
+
+/// A pipeline on the testbed with a `cp` tape target, or `tape` if given.
+pub fn rig(tb: &Testbed, strategy: ImportStrategy, tape: Option<Vec<String>>) -> Rig {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(dir.path().join("exports")).expect("mkdir");
+    std::fs::create_dir_all(dir.path().join("tape")).expect("mkdir");
+    let cfg = tb.admin_config();
+    let new_session: Session = match strategy {
+        ImportStrategy::Replace => tb.operator("new"),
+        ImportStrategy::Manage => tb.admin("new").rescoped(&tb.var("NEW_RESEARCH_ID")),
+    };
+    let command = tape.unwrap_or_else(|| {
+        vec![
+            "cp".into(),
+            "--sparse=always".into(),
+            "{file}".into(),
+            format!("{}/", dir.path().join("tape").display()),
+        ]
+    });
+    let (tx, rx) = tokio::sync::mpsc::channel(100_000);
+    Rig {
+        pipeline: VolumePipeline {
+            old: RbdStore::new(cfg.old_cloud.ceph.as_ref().expect("ceph")),
+            new: RbdStore::new(cfg.new_cloud.ceph.as_ref().expect("ceph")),
+            new_session: Arc::new(new_session),
+            settings: PipelineSettings {
+                export_dir: dir.path().join("exports"),
+                strategy,
+                volume_type_map: Default::default(),
+                availability_zone: None,
+                tape: Some(TapeConfig { command }),
+                wait: WAIT,
+            },
+            events: tx,
+        },
+        events: rx,
+        dir,
+    }
+}
+
+/// Deletes volumes by id in a cloud (best effort, for cleanup at a test's end).
+pub async fn delete_volumes(s: &Session, ids: &[&str]) {
+    let c = Cinder::new(s);
+    for id in ids {
+        let _ = c.delete_volume(id).await;
+    }
+}
