@@ -1,0 +1,154 @@
+//! Data-path benchmark on the real testbed (`bash testbed/up.sh` first, or
+//! run `scripts/bench-datapath.sh`). Prints, in one run:
+//! - a raw `rbd export - | rbd import -` pipe between the two clusters against
+//!   stackmigrate's export + import (and + verify) of the same 1 GiB random image;
+//! - an 8 GiB image holding 256 MiB against a fully written 256 MiB image;
+//! - the peak RSS of this process, which runs the whole data path in-process.
+
+use stackmigrate::config::CephConfig;
+use stackmigrate::storage::rbd_diff::DiffWriter;
+use stackmigrate::storage::{Counter, RbdStore};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+const MIB: u64 = 1 << 20;
+const RUNS: usize = 3;
+
+fn env() -> HashMap<String, String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testbed/.state/env");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; start the testbed with `bash testbed/up.sh`", path.display()));
+    text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn ceph(conf: &str) -> CephConfig {
+    CephConfig { conf: conf.into(), id: "admin".into(), keyring: None, pool: "volumes".into() }
+}
+
+fn rbd(conf: &str, args: &[&str]) {
+    let ok = Command::new("rbd").args(["--conf", conf, "--id", "admin"]).args(args).status().expect("rbd").success();
+    assert!(ok, "rbd {args:?} failed");
+}
+
+/// Creates `image` of `size` bytes with `data` bytes of pseudo-random content
+/// spread in 4 MiB runs every `stride` bytes.
+fn make_image(conf: &str, image: &str, size: u64, data: u64, stride: u64) {
+    rbd(conf, &["create", "--size", &format!("{size}B"), &format!("volumes/{image}")]);
+    let mut child = Command::new("rbd")
+        .args(["--conf", conf, "--id", "admin", "import-diff", "--no-progress", "-", &format!("volumes/{image}")])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("import-diff");
+    let mut w = DiffWriter::new(std::io::BufWriter::new(child.stdin.take().expect("stdin")), size).expect("w");
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut chunk = vec![0u8; (4 * MIB) as usize];
+    let mut written = 0;
+    let mut off = 0;
+    while written < data {
+        for b in chunk.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = (x >> 32) as u8;
+        }
+        w.data(off, &chunk).expect("data");
+        written += chunk.len() as u64;
+        off += stride;
+    }
+    w.finish().expect("finish").flush().expect("flush");
+    assert!(child.wait().expect("wait").success());
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn raw_pipe(old: &str, new: &str, image: &str, dest: &str) -> f64 {
+    let start = Instant::now();
+    let mut export = Command::new("rbd")
+        .args(["--conf", old, "--id", "admin", "export", "--no-progress", &format!("volumes/{image}"), "-"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("export");
+    let import = Command::new("rbd")
+        .args(["--conf", new, "--id", "admin", "import", "--no-progress", "-", &format!("volumes/{dest}")])
+        .stdin(export.stdout.take().expect("stdout"))
+        .status()
+        .expect("import");
+    assert!(export.wait().expect("wait").success() && import.success());
+    let t = start.elapsed().as_secs_f64();
+    rbd(new, &["rm", "--no-progress", &format!("volumes/{dest}")]);
+    t
+}
+
+/// stackmigrate's export then import (and the verify read) of `image`.
+async fn ours(old: &RbdStore, new: &RbdStore, dir: &std::path::Path, image: &str, dest: &str) -> (f64, f64) {
+    let cancel = CancellationToken::new();
+    let file = dir.join(format!("{image}.raw"));
+    let start = Instant::now();
+    let exported = old.export_to_file(image, &file, Counter::default(), &cancel).await.expect("export");
+    new.import_from_file(&file, dest, Counter::default(), &cancel).await.expect("import");
+    let copy = start.elapsed().as_secs_f64();
+    let (hash, _) = new.hash_image(dest, Counter::default(), &cancel).await.expect("verify");
+    assert_eq!(hash, exported.hash, "verified");
+    let with_verify = start.elapsed().as_secs_f64();
+    new.remove(dest).await.expect("rm");
+    std::fs::remove_file(&file).expect("rm file");
+    (copy, with_verify)
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+#[tokio::main]
+async fn main() {
+    let env = env();
+    let (old_conf, new_conf) = (env["OLD_CEPH_CONF"].clone(), env["NEW_CEPH_CONF"].clone());
+    let (old, new) = (RbdStore::new(&ceph(&old_conf)), RbdStore::new(&ceph(&new_conf)));
+    let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into())).expect("tmp");
+    let tag = std::process::id();
+    let (random, sparse, full) = (format!("bench-random-{tag}"), format!("bench-sparse-{tag}"), format!("bench-full-{tag}"));
+    make_image(&old_conf, &random, 1024 * MIB, 1024 * MIB, 4 * MIB);
+    make_image(&old_conf, &sparse, 8192 * MIB, 256 * MIB, 128 * MIB);
+    make_image(&old_conf, &full, 256 * MIB, 256 * MIB, 4 * MIB);
+
+    let (mut pipe, mut copy, mut verify) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..RUNS {
+        pipe.push(raw_pipe(&old_conf, &new_conf, &random, &format!("bench-raw-{tag}-{i}")));
+        let (c, v) = ours(&old, &new, dir.path(), &random, &format!("bench-ours-{tag}-{i}")).await;
+        copy.push(c);
+        verify.push(v);
+    }
+    let (p, c, v) = (median(pipe), median(copy), median(verify));
+    println!("1 GiB random image, median of {RUNS}:");
+    println!("  raw rbd export - | rbd import -        {p:6.2} s  {:7.1} MiB/s", 1024.0 / p);
+    println!("  stackmigrate export + import           {c:6.2} s  {:7.1} MiB/s   throughput ratio {:.2} (goal >= 0.95)", 1024.0 / c, p / c);
+    println!("  stackmigrate export + import + verify  {v:6.2} s  {:7.1} MiB/s   throughput ratio {:.2}", 1024.0 / v, p / v);
+
+    let (mut s8, mut f256) = (Vec::new(), Vec::new());
+    for i in 0..RUNS {
+        s8.push(ours(&old, &new, dir.path(), &sparse, &format!("bench-s-{tag}-{i}")).await.0);
+        f256.push(ours(&old, &new, dir.path(), &full, &format!("bench-f-{tag}-{i}")).await.0);
+    }
+    let (s, f) = (median(s8), median(f256));
+    println!("used bytes, not provisioned size, median of {RUNS}:");
+    println!("  8 GiB image holding 256 MiB            {s:6.2} s");
+    println!("  fully written 256 MiB image            {f:6.2} s");
+    println!("  cost ratio {:.2} (provisioned ratio 32; goal: far below 32)", s / f);
+    println!("peak RSS of the data path: {:.1} MiB (goal <= 64 MiB)", peak_rss_mib());
+    for image in [&random, &sparse, &full] {
+        rbd(&old_conf, &["rm", "--no-progress", &format!("volumes/{image}")]);
+    }
+}
