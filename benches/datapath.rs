@@ -22,24 +22,49 @@ fn env() -> HashMap<String, String> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testbed/.state/env");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e}; start the testbed with `bash testbed/up.sh`", path.display()));
-    text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn ceph(conf: &str) -> CephConfig {
-    CephConfig { conf: conf.into(), id: "admin".into(), keyring: None, pool: "volumes".into() }
+    CephConfig {
+        conf: conf.into(),
+        id: "admin".into(),
+        keyring: None,
+        pool: "volumes".into(),
+    }
 }
 
 fn rbd(conf: &str, args: &[&str]) {
-    let ok = Command::new("rbd").args(["--conf", conf, "--id", "admin"]).args(args).status().expect("rbd").success();
+    let ok = Command::new("rbd")
+        .args(["--conf", conf, "--id", "admin"])
+        .args(args)
+        .status()
+        .expect("rbd")
+        .success();
     assert!(ok, "rbd {args:?} failed");
 }
 
 /// Creates `image` of `size` bytes with `data` bytes of pseudo-random content
 /// spread in 4 MiB runs every `stride` bytes.
 fn make_image(conf: &str, image: &str, size: u64, data: u64, stride: u64) {
-    rbd(conf, &["create", "--size", &format!("{size}B"), &format!("volumes/{image}")]);
+    rbd(
+        conf,
+        &["create", "--size", &format!("{size}B"), &format!("volumes/{image}")],
+    );
     let mut child = Command::new("rbd")
-        .args(["--conf", conf, "--id", "admin", "import-diff", "--no-progress", "-", &format!("volumes/{image}")])
+        .args([
+            "--conf",
+            conf,
+            "--id",
+            "admin",
+            "import-diff",
+            "--no-progress",
+            "-",
+            &format!("volumes/{image}"),
+        ])
         .stdin(Stdio::piped())
         .spawn()
         .expect("import-diff");
@@ -71,12 +96,30 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn raw_pipe(old: &str, new: &str, image: &str, dest: &str) -> f64 {
     let start = Instant::now();
     let mut export = Command::new("rbd")
-        .args(["--conf", old, "--id", "admin", "export", "--no-progress", &format!("volumes/{image}"), "-"])
+        .args([
+            "--conf",
+            old,
+            "--id",
+            "admin",
+            "export",
+            "--no-progress",
+            &format!("volumes/{image}"),
+            "-",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("export");
     let import = Command::new("rbd")
-        .args(["--conf", new, "--id", "admin", "import", "--no-progress", "-", &format!("volumes/{dest}")])
+        .args([
+            "--conf",
+            new,
+            "--id",
+            "admin",
+            "import",
+            "--no-progress",
+            "-",
+            &format!("volumes/{dest}"),
+        ])
         .stdin(export.stdout.take().expect("stdout"))
         .status()
         .expect("import");
@@ -91,8 +134,13 @@ async fn ours(old: &RbdStore, new: &RbdStore, dir: &std::path::Path, image: &str
     let cancel = CancellationToken::new();
     let file = dir.join(format!("{image}.raw"));
     let start = Instant::now();
-    let exported = old.export_to_file(image, &file, Counter::default(), &cancel).await.expect("export");
-    new.import_from_file(&file, dest, Counter::default(), &cancel).await.expect("import");
+    let exported = old
+        .export_to_file(image, &file, Counter::default(), &cancel)
+        .await
+        .expect("export");
+    new.import_from_file(&file, dest, Counter::default(), &cancel)
+        .await
+        .expect("import");
     let copy = start.elapsed().as_secs_f64();
     let (hash, _) = new.hash_image(dest, Counter::default(), &cancel).await.expect("verify");
     assert_eq!(hash, exported.hash, "verified");
@@ -119,7 +167,11 @@ async fn main() {
     let (old, new) = (RbdStore::new(&ceph(&old_conf)), RbdStore::new(&ceph(&new_conf)));
     let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into())).expect("tmp");
     let tag = std::process::id();
-    let (random, sparse, full) = (format!("bench-random-{tag}"), format!("bench-sparse-{tag}"), format!("bench-full-{tag}"));
+    let (random, sparse, full) = (
+        format!("bench-random-{tag}"),
+        format!("bench-sparse-{tag}"),
+        format!("bench-full-{tag}"),
+    );
     make_image(&old_conf, &random, 1024 * MIB, 1024 * MIB, 4 * MIB);
     make_image(&old_conf, &sparse, 8192 * MIB, 256 * MIB, 128 * MIB);
     make_image(&old_conf, &full, 256 * MIB, 256 * MIB, 4 * MIB);
@@ -133,14 +185,33 @@ async fn main() {
     }
     let (p, c, v) = (median(pipe), median(copy), median(verify));
     println!("1 GiB random image, median of {RUNS}:");
-    println!("  raw rbd export - | rbd import -        {p:6.2} s  {:7.1} MiB/s", 1024.0 / p);
-    println!("  stackmigrate export + import           {c:6.2} s  {:7.1} MiB/s   throughput ratio {:.2} (goal >= 0.95)", 1024.0 / c, p / c);
-    println!("  stackmigrate export + import + verify  {v:6.2} s  {:7.1} MiB/s   throughput ratio {:.2}", 1024.0 / v, p / v);
+    println!(
+        "  raw rbd export - | rbd import -        {p:6.2} s  {:7.1} MiB/s",
+        1024.0 / p
+    );
+    println!(
+        "  stackmigrate export + import           {c:6.2} s  {:7.1} MiB/s   throughput ratio {:.2} (goal >= 0.95)",
+        1024.0 / c,
+        p / c
+    );
+    println!(
+        "  stackmigrate export + import + verify  {v:6.2} s  {:7.1} MiB/s   throughput ratio {:.2}",
+        1024.0 / v,
+        p / v
+    );
 
     let (mut s8, mut f256) = (Vec::new(), Vec::new());
     for i in 0..RUNS {
-        s8.push(ours(&old, &new, dir.path(), &sparse, &format!("bench-s-{tag}-{i}")).await.0);
-        f256.push(ours(&old, &new, dir.path(), &full, &format!("bench-f-{tag}-{i}")).await.0);
+        s8.push(
+            ours(&old, &new, dir.path(), &sparse, &format!("bench-s-{tag}-{i}"))
+                .await
+                .0,
+        );
+        f256.push(
+            ours(&old, &new, dir.path(), &full, &format!("bench-f-{tag}-{i}"))
+                .await
+                .0,
+        );
     }
     let (s, f) = (median(s8), median(f256));
     println!("used bytes, not provisioned size, median of {RUNS}:");

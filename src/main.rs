@@ -30,10 +30,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn start_logging(
-    cli: &Cli,
-    work_dir: Option<&PathBuf>,
-) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+fn start_logging(cli: &Cli, work_dir: Option<&PathBuf>) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let file = cli.log_file.clone().unwrap_or_else(|| match work_dir {
         Some(w) => w.join("stackmigrate.log"),
         None => std::env::temp_dir().join("stackmigrate.log"),
@@ -84,12 +81,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (cloud, warnings) = cli.config.load_old_cloud()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));
             let _guard = start_logging(&cli, None);
-            print!(
-                "{}",
-                cli::run_projects(&cloud, *json)
-                    .await
-                    .map_err(|e| eyre!(e))?
-            );
+            print!("{}", cli::run_projects(&cloud, *json).await.map_err(|e| eyre!(e))?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Volumes { project, json } => {
@@ -98,9 +90,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let _guard = start_logging(&cli, None);
             print!(
                 "{}",
-                cli::run_volumes(&cloud, project, *json)
-                    .await
-                    .map_err(|e| eyre!(e))?
+                cli::run_volumes(&cloud, project, *json).await.map_err(|e| eyre!(e))?
             );
             Ok(ExitCode::SUCCESS)
         }

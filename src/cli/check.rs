@@ -42,10 +42,7 @@ pub async fn run_check(cfg: &Config) -> Vec<CheckLine> {
             ),
             Err(e) => line(
                 false,
-                format!(
-                    "{label} {}: {e}; create it or fix its permissions",
-                    dir.display()
-                ),
+                format!("{label} {}: {e}; create it or fix its permissions", dir.display()),
             ),
         });
     }
@@ -89,9 +86,7 @@ async fn check_cloud(name: &str, cloud: &CloudConfig, needs_compute: bool) -> Ve
     lines.push(match &cloud.ceph {
         None => line(
             false,
-            format!(
-                "{name} cloud: no ceph section; add {name}_cloud.ceph {{conf, id, keyring, pool}}"
-            ),
+            format!("{name} cloud: no ceph section; add {name}_cloud.ceph {{conf, id, keyring, pool}}"),
         ),
         Some(ceph) => match RbdCli::new(ceph).ls().await {
             Ok(images) => line(

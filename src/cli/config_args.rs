@@ -81,10 +81,7 @@ impl ConfigArgs {
                 return Ok((cfg.old_cloud, w));
             }
         }
-        let name = self
-            .old_cloud
-            .clone()
-            .or_else(|| std::env::var("OS_CLOUD").ok());
+        let name = self.old_cloud.clone().or_else(|| std::env::var("OS_CLOUD").ok());
         if let Some(name) = name {
             return Ok((
                 config::load_cloud_from_yaml(&name, &config::find_clouds_yaml())?,

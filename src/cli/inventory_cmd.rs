@@ -10,13 +10,9 @@ pub async fn run_projects(cloud: &CloudConfig, json: bool) -> Result<String, Ope
     let session = Session::new("old", cloud)?;
     let projects = Keystone::new(&session).list_projects().await?;
     if json {
-        return serde_json::to_string_pretty(&projects)
-            .map_err(|e| OpenStackError::Config(e.to_string()));
+        return serde_json::to_string_pretty(&projects).map_err(|e| OpenStackError::Config(e.to_string()));
     }
-    let mut out = format!(
-        "{:<24} {:<34} {:<10} {}\n",
-        "NAME", "ID", "DOMAIN", "ENABLED"
-    );
+    let mut out = format!("{:<24} {:<34} {:<10} {}\n", "NAME", "ID", "DOMAIN", "ENABLED");
     for p in &projects {
         out.push_str(&format!(
             "{:<24} {:<34} {:<10} {}\n",
@@ -40,10 +36,7 @@ pub struct VolumeRow {
 
 /// Lists a project's volumes: directly when the token is scoped to it,
 /// admin-style when the user is an admin elsewhere, else by re-scoping.
-pub async fn project_volumes(
-    session: &Session,
-    project: &Project,
-) -> Result<Vec<VolumeRow>, OpenStackError> {
+pub async fn project_volumes(session: &Session, project: &Project) -> Result<Vec<VolumeRow>, OpenStackError> {
     let token = session.token().await?;
     let scoped;
     let (s, filter) = if token.project_id() == Some(project.id.as_str()) {
@@ -71,25 +64,17 @@ pub async fn project_volumes(
                 .filter_map(|a| a.server_id.as_ref())
                 .map(|id| servers.get(id).cloned().unwrap_or_else(|| id.clone()))
                 .collect();
-            VolumeRow {
-                volume: v,
-                attached_to,
-            }
+            VolumeRow { volume: v, attached_to }
         })
         .collect())
 }
 
-pub async fn run_volumes(
-    cloud: &CloudConfig,
-    project: &str,
-    json: bool,
-) -> Result<String, OpenStackError> {
+pub async fn run_volumes(cloud: &CloudConfig, project: &str, json: bool) -> Result<String, OpenStackError> {
     let session = Session::new("old", cloud)?;
     let project = Keystone::new(&session).find_project(project).await?;
     let rows = project_volumes(&session, &project).await?;
     if json {
-        return serde_json::to_string_pretty(&rows)
-            .map_err(|e| OpenStackError::Config(e.to_string()));
+        return serde_json::to_string_pretty(&rows).map_err(|e| OpenStackError::Config(e.to_string()));
     }
     let mut out = format!(
         "{:<20} {:<8} {:>6} {:<12} {:<10} {:<16} {}\n",

@@ -72,14 +72,13 @@ struct YamlAuth {
 
 /// Loads cloud `name` from the first clouds.yaml found by `search`.
 pub fn load_cloud(name: &str, search: &CloudsYamlSearch) -> Result<CloudConfig, ConfigError> {
-    let file =
-        search
-            .clouds
-            .iter()
-            .find(|p| p.is_file())
-            .ok_or_else(|| ConfigError::NoCloudsYaml {
-                searched: list(&search.clouds),
-            })?;
+    let file = search
+        .clouds
+        .iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| ConfigError::NoCloudsYaml {
+            searched: list(&search.clouds),
+        })?;
     let mut doc = read_yaml(file)?;
     if let Some(secure) = search.secure.iter().find(|p| p.is_file()) {
         merge(&mut doc, read_yaml(secure)?);
@@ -98,9 +97,7 @@ pub fn load_cloud(name: &str, search: &CloudsYamlSearch) -> Result<CloudConfig, 
         ConfigError::Invalid {
             file: file.clone(),
             position: None,
-            field: format!("clouds.{name}.{path}")
-                .trim_end_matches(".")
-                .to_string(),
+            field: format!("clouds.{name}.{path}").trim_end_matches(".").to_string(),
             message: e.into_inner().to_string(),
         }
     })?;
@@ -122,12 +119,9 @@ fn convert(c: YamlCloud, file: &Path, name: &str) -> Result<CloudConfig, ConfigE
         || a.application_credential_id.is_some();
     let auth = if is_app_cred {
         AuthMethod::ApplicationCredential {
-            application_credential_id: a.application_credential_id.ok_or_else(|| {
-                invalid(
-                    "auth.application_credential_id",
-                    "missing; add it or use password auth",
-                )
-            })?,
+            application_credential_id: a
+                .application_credential_id
+                .ok_or_else(|| invalid("auth.application_credential_id", "missing; add it or use password auth"))?,
             application_credential_secret: a.application_credential_secret.ok_or_else(|| {
                 invalid(
                     "auth.application_credential_secret",
@@ -140,17 +134,16 @@ fn convert(c: YamlCloud, file: &Path, name: &str) -> Result<CloudConfig, ConfigE
             username: a
                 .username
                 .ok_or_else(|| invalid("auth.username", "missing; add the user name"))?,
-            password: a.password.ok_or_else(|| {
-                invalid("auth.password", "missing; add it here or in secure.yaml")
-            })?,
+            password: a
+                .password
+                .ok_or_else(|| invalid("auth.password", "missing; add it here or in secure.yaml"))?,
             user_domain_name: a.user_domain_name.unwrap_or_else(default_domain),
             user_domain_id: a.user_domain_id,
         }
     };
     let interface = match c.interface.as_deref() {
         None => Interface::Public,
-        Some(i) => Interface::parse(i)
-            .ok_or_else(|| invalid("interface", "use public, internal or admin"))?,
+        Some(i) => Interface::parse(i).ok_or_else(|| invalid("interface", "use public, internal or admin"))?,
     };
     Ok(CloudConfig {
         auth_url: a.auth_url,
@@ -201,11 +194,7 @@ fn known_clouds(doc: &Value) -> String {
     let names: Vec<String> = doc
         .get("clouds")
         .and_then(Value::as_mapping)
-        .map(|m| {
-            m.keys()
-                .filter_map(|k| k.as_str().map(str::to_string))
-                .collect()
-        })
+        .map(|m| m.keys().filter_map(|k| k.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
     if names.is_empty() {
         "(none)".into()

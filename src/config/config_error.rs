@@ -21,26 +21,13 @@ pub enum ConfigError {
     #[error("clouds.yaml: no file found (searched {searched}); create one or pass --config FILE")]
     NoCloudsYaml { searched: String },
     #[error("{}: cloud {name:?} not found; known clouds: {known}", file.display())]
-    CloudNotFound {
-        file: PathBuf,
-        name: String,
-        known: String,
-    },
+    CloudNotFound { file: PathBuf, name: String, known: String },
     #[error("OS_* environment: {0}")]
     Env(String),
 }
 
-fn render_invalid(
-    file: &std::path::Path,
-    position: Option<(usize, usize)>,
-    field: &str,
-    message: &str,
-) -> String {
-    let field = if field.is_empty() {
-        "(top level)"
-    } else {
-        field
-    };
+fn render_invalid(file: &std::path::Path, position: Option<(usize, usize)>, field: &str, message: &str) -> String {
+    let field = if field.is_empty() { "(top level)" } else { field };
     match position {
         Some((line, col)) => format!("{}:{line}:{col}: {field}: {message}", file.display()),
         None => format!("{}: {field}: {message}", file.display()),

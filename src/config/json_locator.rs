@@ -2,13 +2,8 @@
 //! (start ≥ end, an empty tape command) still point at a line and column.
 
 enum Frame {
-    Object {
-        key: Option<String>,
-        expect_key: bool,
-    },
-    Array {
-        index: usize,
-    },
+    Object { key: Option<String>, expect_key: bool },
+    Array { index: usize },
 }
 
 fn path_of(stack: &[Frame]) -> Vec<String> {
@@ -54,11 +49,7 @@ pub fn locate(text: &str, path: &[&str]) -> Option<(usize, usize)> {
                         }
                     }
                 }
-                if path_of(&stack)
-                    .iter()
-                    .map(String::as_str)
-                    .eq(path.iter().copied())
-                {
+                if path_of(&stack).iter().map(String::as_str).eq(path.iter().copied()) {
                     return Some((line, col));
                 }
                 match c {

@@ -33,8 +33,7 @@ impl Config {
                 .join(".");
             let message = inner.to_string();
             // serde names a missing or unknown field in the message, not the path.
-            let named = backticked(&message, "missing field `")
-                .or_else(|| backticked(&message, "unknown field `"));
+            let named = backticked(&message, "missing field `").or_else(|| backticked(&message, "unknown field `"));
             if let Some(name) = named {
                 if !field.ends_with(&name) {
                     field = join(&field, &name);

@@ -119,14 +119,9 @@ pub mod naive_time {
 
     pub fn parse(s: &str) -> Result<NaiveDateTime, String> {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
-            .or_else(|_| {
-                NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                    .map(|d| d.and_time(chrono::NaiveTime::MIN))
-            })
+            .or_else(|_| NaiveDate::parse_from_str(s, "%Y-%m-%d").map(|d| d.and_time(chrono::NaiveTime::MIN)))
             .map_err(|_| {
-                format!(
-                    "invalid date {s:?}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC, no zone suffix)"
-                )
+                format!("invalid date {s:?}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC, no zone suffix)")
             })
     }
 

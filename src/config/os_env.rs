@@ -6,14 +6,11 @@ use std::path::PathBuf;
 
 /// Builds a cloud from `OS_*` variables, read through `get` (so tests can
 /// pass a map). `Ok(None)` when `OS_AUTH_URL` is unset.
-pub fn cloud_from_env(
-    get: impl Fn(&str) -> Option<String>,
-) -> Result<Option<CloudConfig>, ConfigError> {
+pub fn cloud_from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<CloudConfig>, ConfigError> {
     let Some(auth_url) = get("OS_AUTH_URL") else {
         return Ok(None);
     };
-    let missing =
-        |v: &str| ConfigError::Env(format!("{v} is not set; set it or use --config FILE"));
+    let missing = |v: &str| ConfigError::Env(format!("{v} is not set; set it or use --config FILE"));
     let auth = match (
         get("OS_APPLICATION_CREDENTIAL_ID"),
         get("OS_APPLICATION_CREDENTIAL_SECRET"),
@@ -32,15 +29,10 @@ pub fn cloud_from_env(
     };
     let interface = match get("OS_INTERFACE").or_else(|| get("OS_ENDPOINT_TYPE")) {
         None => Interface::Public,
-        Some(i) => Interface::parse(&i).ok_or_else(|| {
-            ConfigError::Env(format!(
-                "OS_INTERFACE={i:?} is not public, internal or admin"
-            ))
-        })?,
+        Some(i) => Interface::parse(&i)
+            .ok_or_else(|| ConfigError::Env(format!("OS_INTERFACE={i:?} is not public, internal or admin")))?,
     };
-    let truthy = |v: Option<String>| {
-        v.is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-    };
+    let truthy = |v: Option<String>| v.is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"));
     Ok(Some(CloudConfig {
         auth_url,
         auth,
@@ -62,10 +54,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| m.get(k).cloned()
     }
 
@@ -94,8 +83,7 @@ mod tests {
 
     #[test]
     fn missing_password_names_the_variable() {
-        let e = cloud_from_env(env(&[("OS_AUTH_URL", "http://k/v3"), ("OS_USERNAME", "u")]))
-            .expect_err("must fail");
+        let e = cloud_from_env(env(&[("OS_AUTH_URL", "http://k/v3"), ("OS_USERNAME", "u")])).expect_err("must fail");
         assert!(e.to_string().contains("OS_PASSWORD"), "{e}");
     }
 }

@@ -39,15 +39,9 @@ pub(super) fn validate(config: &Config) -> Vec<(String, String)> {
             ));
         }
     }
-    for (field, dir) in [
-        ("work_dir", &config.work_dir),
-        ("export_dir", &config.export_dir),
-    ] {
+    for (field, dir) in [("work_dir", &config.work_dir), ("export_dir", &config.export_dir)] {
         if dir.as_os_str().is_empty() {
-            errors.push((
-                field.into(),
-                "must not be empty; give a directory path".into(),
-            ));
+            errors.push((field.into(), "must not be empty; give a directory path".into()));
         }
     }
     errors
@@ -68,8 +62,7 @@ fn cloud(errors: &mut Vec<(String, String)>, name: &str, cloud: &CloudConfig) {
         if cloud.project_name.is_none() && cloud.project_id.is_none() {
             errors.push((
                 format!("{name}.project_name"),
-                "password auth needs a project to scope to; set project_name (or project_id)"
-                    .into(),
+                "password auth needs a project to scope to; set project_name (or project_id)".into(),
             ));
         }
     }

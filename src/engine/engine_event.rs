@@ -1,10 +1,10 @@
 //! What the engine tells its clients. Messages carry data: a client never
 //! has to reach back into the engine for state.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A stage of one volume's migration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Export,

@@ -1,13 +1,11 @@
 //! Phase 3's import half, for both strategies, and the verification that
 //! alone makes a copy count as migrated.
 
-use super::volume_pipeline::{
-    human, ImportedVolume, VolumeExport, VolumePipeline, SOURCE_KEY, STATE_KEY,
-};
+use super::volume_pipeline::{human, ImportedVolume, VolumeExport, VolumePipeline, SOURCE_KEY, STATE_KEY};
 use super::{with_progress, Stage, StageError};
 use crate::config::ImportStrategy;
 use crate::openstack::{Cinder, NewVolume, OpenStackError, Volume};
-use crate::storage::{Counter, DataPathError};
+use crate::storage::{Counter, DataPathError, RbdError};
 use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
 
@@ -47,21 +45,34 @@ impl VolumePipeline {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
         self.started(vol, Stage::Import).await;
         let cinder = Cinder::new(&self.new_session);
+        // A re-run finds the copy an earlier run made instead of making another.
+        let existing = self.find_existing(&cinder, vol).await.map_err(|e| fail(&e))?;
+        if let Some(done) = existing
+            .as_ref()
+            .filter(|v| v.metadata.get(STATE_KEY).map(String::as_str) == Some("verified"))
+        {
+            self.log(
+                vol,
+                format!("already migrated as {}; checking its checksum only", done.id),
+            )
+            .await;
+            self.finished(vol, Stage::Import).await;
+            let hash = self.verify(vol, export, &done.id, cancel).await?;
+            self.finished(vol, Stage::Verify).await;
+            return Ok(ImportedVolume {
+                new_id: done.id.clone(),
+                hash,
+            });
+        }
         let new_id = match self.settings.strategy {
-            ImportStrategy::Replace => self.import_replace(vol, export, &cinder, cancel).await?,
-            ImportStrategy::Manage => self.import_manage(vol, export, &cinder, cancel).await?,
+            ImportStrategy::Replace => self.import_replace(vol, export, &cinder, existing, cancel).await?,
+            ImportStrategy::Manage => self.import_manage(vol, export, &cinder, existing, cancel).await?,
         };
         if vol.bootable {
-            cinder
-                .set_bootable(&new_id, true)
-                .await
-                .map_err(|e| fail(&e))?;
+            cinder.set_bootable(&new_id, true).await.map_err(|e| fail(&e))?;
         }
         if let Some(meta) = vol.volume_image_metadata.as_ref().filter(|m| !m.is_empty()) {
-            cinder
-                .set_image_metadata(&new_id, meta)
-                .await
-                .map_err(|e| fail(&e))?;
+            cinder.set_image_metadata(&new_id, meta).await.map_err(|e| fail(&e))?;
         }
         self.finished(vol, Stage::Import).await;
         let hash = self.verify(vol, export, &new_id, cancel).await?;
@@ -82,11 +93,33 @@ impl VolumePipeline {
     /// `replace`: Cinder creates an empty volume; its image is swapped for
     /// ours. The data goes to a temporary image first, so `volume-<id>` is
     /// never half-written.
+    /// The new volume an earlier run created for `vol`, found by its
+    /// `stackmigrate.source_volume_id` metadata in the target project.
+    async fn find_existing(&self, cinder: &Cinder<'_>, vol: &Volume) -> Result<Option<Volume>, OpenStackError> {
+        let mut found: Vec<Volume> = cinder
+            .list_volumes(None)
+            .await?
+            .into_iter()
+            .filter(|v| v.metadata.get(SOURCE_KEY) == Some(&vol.id))
+            .collect();
+        found.sort_by_key(|v| v.created_at);
+        if found.len() > 1 {
+            let ids: Vec<&str> = found.iter().map(|v| v.id.as_str()).collect();
+            let line = format!(
+                "several new volumes claim this source ({}); using the oldest",
+                ids.join(", ")
+            );
+            self.log(vol, line).await;
+        }
+        Ok(found.into_iter().next())
+    }
+
     async fn import_replace(
         &self,
         vol: &Volume,
         export: &VolumeExport,
         cinder: &Cinder<'_>,
+        existing: Option<Volume>,
         cancel: &CancellationToken,
     ) -> Result<String, StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
@@ -96,15 +129,22 @@ impl VolumePipeline {
                 export.size, vol.size
             )));
         }
-        let created = cinder
-            .create_volume(&self.new_volume_fields(vol))
-            .await
-            .map_err(|e| fail(&cinder_hint(e)))?;
-        self.log(
-            vol,
-            format!("created new volume {} ({} GiB)", created.id, vol.size),
-        )
-        .await;
+        let created = match existing {
+            Some(v) => {
+                self.log(vol, format!("reusing new volume {} from an earlier run", v.id))
+                    .await;
+                v
+            }
+            None => {
+                let v = cinder
+                    .create_volume(&self.new_volume_fields(vol))
+                    .await
+                    .map_err(|e| fail(&cinder_hint(e)))?;
+                self.log(vol, format!("created new volume {} ({} GiB)", v.id, vol.size))
+                    .await;
+                v
+            }
+        };
         let available = cinder
             .wait_for_status(&created.id, &["available"], self.settings.wait)
             .await
@@ -112,11 +152,12 @@ impl VolumePipeline {
         let final_name = format!("volume-{}", available.id);
         let tmp = format!("stackmigrate-tmp-{}", available.id);
         self.fill_image(vol, export, &tmp, cancel).await?;
-        self.new.remove(&final_name).await.map_err(|e| fail(&e))?;
-        self.new
-            .rename(&tmp, &final_name)
-            .await
-            .map_err(|e| fail(&e))?;
+        match self.new.remove(&final_name).await {
+            // A run that crashed between remove and rename already removed it.
+            Ok(()) | Err(RbdError::NotFound { .. }) => {}
+            Err(e) => return Err(fail(&e)),
+        }
+        self.new.rename(&tmp, &final_name).await.map_err(|e| fail(&e))?;
         Ok(available.id)
     }
 
@@ -128,27 +169,33 @@ impl VolumePipeline {
         vol: &Volume,
         export: &VolumeExport,
         cinder: &Cinder<'_>,
+        existing: Option<Volume>,
         cancel: &CancellationToken,
     ) -> Result<String, StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
         let image = format!("stackmigrate-{}", vol.id);
-        self.fill_image(vol, export, &image, cancel).await?;
-        let pool = cinder
-            .pool_for_rados(self.new.cli().pool())
-            .await
-            .map_err(|e| fail(&e))?;
-        let requested = cinder
-            .manage_existing(&pool.name, &image, &self.new_volume_fields(vol))
-            .await
-            .map_err(|e| fail(&cinder_hint(e)))?;
-        self.log(
-            vol,
-            format!(
-                "manage-existing of {image} requested as volume {}",
-                requested.id
-            ),
-        )
-        .await;
+        let requested = match existing {
+            // Cinder already adopted (and renamed) the image in an earlier run.
+            Some(v) => {
+                self.log(vol, format!("reusing managed volume {} from an earlier run", v.id))
+                    .await;
+                v
+            }
+            None => {
+                self.fill_image(vol, export, &image, cancel).await?;
+                let pool = cinder
+                    .pool_for_rados(self.new.cli().pool())
+                    .await
+                    .map_err(|e| fail(&e))?;
+                let v = cinder
+                    .manage_existing(&pool.name, &image, &self.new_volume_fields(vol))
+                    .await
+                    .map_err(|e| fail(&cinder_hint(e)))?;
+                self.log(vol, format!("manage-existing of {image} requested as volume {}", v.id))
+                    .await;
+                v
+            }
+        };
         match cinder.wait_for_status(&requested.id, &["available"], self.settings.wait).await {
             Ok(v) => Ok(v.id),
             Err(OpenStackError::VolumeError { status, .. }) => Err(fail(&format!(
@@ -168,25 +215,20 @@ impl VolumePipeline {
         image: &str,
         cancel: &CancellationToken,
     ) -> Result<(), StageError> {
+        // Only our own temporary names reach here; a leftover is a crashed run's.
+        match self.new.remove(image).await {
+            Ok(()) => self.log(vol, format!("removed {image} left by an earlier run")).await,
+            Err(RbdError::NotFound { .. }) => {}
+            Err(e) => return Err(StageError::new(Stage::Import, &vol.id, e)),
+        }
         let counter: Counter = Default::default();
-        let work = self
-            .new
-            .import_from_file(&export.path, image, counter.clone(), cancel);
-        with_progress(
-            work,
-            &counter,
-            export.data_bytes,
-            &vol.id,
-            Stage::Import,
-            &self.events,
-        )
-        .await
-        .map_err(|e| match e {
-            DataPathError::Cancelled => {
-                StageError::new(Stage::Import, &vol.id, "cancelled by the operator")
-            }
-            e => StageError::new(Stage::Import, &vol.id, e),
-        })?;
+        let work = self.new.import_from_file(&export.path, image, counter.clone(), cancel);
+        with_progress(work, &counter, export.data_bytes, &vol.id, Stage::Import, &self.events)
+            .await
+            .map_err(|e| match e {
+                DataPathError::Cancelled => StageError::new(Stage::Import, &vol.id, "cancelled by the operator"),
+                e => StageError::new(Stage::Import, &vol.id, e),
+            })?;
         self.log(vol, format!("imported {} into {image}", human(export.size)))
             .await;
         Ok(())
@@ -205,16 +247,9 @@ impl VolumePipeline {
         let image = format!("volume-{new_id}");
         let counter: Counter = Default::default();
         let work = self.new.hash_image(&image, counter.clone(), cancel);
-        let (hash, size) = with_progress(
-            work,
-            &counter,
-            export.data_bytes,
-            &vol.id,
-            Stage::Verify,
-            &self.events,
-        )
-        .await
-        .map_err(|e| StageError::new(Stage::Verify, &vol.id, e))?;
+        let (hash, size) = with_progress(work, &counter, export.data_bytes, &vol.id, Stage::Verify, &self.events)
+            .await
+            .map_err(|e| StageError::new(Stage::Verify, &vol.id, e))?;
         if hash != export.hash || size != export.size {
             return Err(StageError::new(
                 Stage::Verify,

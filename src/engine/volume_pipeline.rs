@@ -88,18 +88,12 @@ impl VolumePipeline {
     }
 
     pub fn export_path(&self, vol: &Volume) -> PathBuf {
-        self.settings
-            .export_dir
-            .join(format!("volume-{}.raw", vol.id))
+        self.settings.export_dir.join(format!("volume-{}.raw", vol.id))
     }
 
     /// Phase 2: a snapshot for consistency, `export-diff` of it into a sparse
     /// file, the snapshot removed again (also on failure).
-    pub async fn export(
-        &self,
-        vol: &Volume,
-        cancel: &CancellationToken,
-    ) -> Result<VolumeExport, StageError> {
+    pub async fn export(&self, vol: &Volume, cancel: &CancellationToken) -> Result<VolumeExport, StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Export, &vol.id, e);
         self.started(vol, Stage::Export).await;
         let image = format!("volume-{}", vol.id);
@@ -107,31 +101,19 @@ impl VolumePipeline {
         match self.old.snap_create(&image, EXPORT_SNAP).await {
             // A snapshot left by a crashed run is from an older point in time.
             Err(RbdError::AlreadyExists { .. }) => {
-                self.old
-                    .snap_remove(&image, EXPORT_SNAP)
-                    .await
-                    .map_err(|e| fail(&e))?;
-                self.old
-                    .snap_create(&image, EXPORT_SNAP)
-                    .await
-                    .map_err(|e| fail(&e))?;
+                self.old.snap_remove(&image, EXPORT_SNAP).await.map_err(|e| fail(&e))?;
+                self.old.snap_create(&image, EXPORT_SNAP).await.map_err(|e| fail(&e))?;
             }
             other => other.map_err(|e| fail(&e))?,
         }
         let path = self.export_path(vol);
         let counter: Counter = Default::default();
         let spec = format!("{image}@{EXPORT_SNAP}");
-        let work = self
-            .old
-            .export_to_file(&spec, &path, counter.clone(), cancel);
-        let result =
-            with_progress(work, &counter, total, &vol.id, Stage::Export, &self.events).await;
+        let work = self.old.export_to_file(&spec, &path, counter.clone(), cancel);
+        let result = with_progress(work, &counter, total, &vol.id, Stage::Export, &self.events).await;
         if let Err(e) = self.old.snap_remove(&image, EXPORT_SNAP).await {
-            self.log(
-                vol,
-                format!("cannot remove snapshot {spec}: {e}; remove it by hand"),
-            )
-            .await;
+            self.log(vol, format!("cannot remove snapshot {spec}: {e}; remove it by hand"))
+                .await;
         }
         let exported = result.map_err(|e| match e {
             DataPathError::Cancelled => fail(&"cancelled by the operator"),
@@ -170,22 +152,15 @@ impl VolumePipeline {
         self.started(vol, Stage::Tape).await;
         let counter: Counter = Default::default();
         let work = run_tape(&tape.command, &export.path, counter.clone(), cancel);
-        with_progress(
-            work,
-            &counter,
-            export.size,
-            &vol.id,
-            Stage::Tape,
-            &self.events,
-        )
-        .await
-        .map_err(|e| {
-            StageError::new(
-                Stage::Tape,
-                &vol.id,
-                format!("{e}; the export is kept until a tape copy succeeds"),
-            )
-        })?;
+        with_progress(work, &counter, export.size, &vol.id, Stage::Tape, &self.events)
+            .await
+            .map_err(|e| {
+                StageError::new(
+                    Stage::Tape,
+                    &vol.id,
+                    format!("{e}; the export is kept until a tape copy succeeds"),
+                )
+            })?;
         self.finished(vol, Stage::Tape).await;
         Ok(())
     }
@@ -199,10 +174,7 @@ impl VolumePipeline {
         export: &VolumeExport,
         cancel: &CancellationToken,
     ) -> (Result<ImportedVolume, StageError>, Result<(), StageError>) {
-        tokio::join!(
-            self.import(vol, export, cancel),
-            self.tape(vol, export, cancel)
-        )
+        tokio::join!(self.import(vol, export, cancel), self.tape(vol, export, cancel))
     }
 }
 

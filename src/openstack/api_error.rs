@@ -35,20 +35,10 @@ impl std::fmt::Display for ApiError {
 
 impl ApiError {
     /// Builds the error from a status, the response headers and body text.
-    pub fn parse(
-        status: StatusCode,
-        headers: &reqwest::header::HeaderMap,
-        body: &str,
-        request: String,
-    ) -> Self {
+    pub fn parse(status: StatusCode, headers: &reqwest::header::HeaderMap, body: &str, request: String) -> Self {
         let request_id = ["x-openstack-request-id", "x-compute-request-id"]
             .iter()
-            .find_map(|h| {
-                headers
-                    .get(*h)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-            });
+            .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()).map(str::to_string));
         let (kind, message) = parse_body(body).unwrap_or_else(|| {
             let text: String = body.trim().chars().take(300).collect();
             let text = if text.is_empty() {

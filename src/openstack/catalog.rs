@@ -52,12 +52,7 @@ impl Service {
 
 impl Catalog {
     /// The endpoint URL for `service`, without a trailing slash.
-    pub fn find(
-        &self,
-        service: Service,
-        interface: Interface,
-        region: Option<&str>,
-    ) -> Option<String> {
+    pub fn find(&self, service: Service, interface: Interface, region: Option<&str>) -> Option<String> {
         service.aliases().iter().find_map(|alias| {
             self.0
                 .iter()
@@ -65,9 +60,7 @@ impl Catalog {
                 .flat_map(|e| e.endpoints.iter())
                 .find(|ep| {
                     ep.interface == interface.as_str()
-                        && region.is_none_or(|r| {
-                            ep.region_id.as_deref() == Some(r) || ep.region.as_deref() == Some(r)
-                        })
+                        && region.is_none_or(|r| ep.region_id.as_deref() == Some(r) || ep.region.as_deref() == Some(r))
                 })
                 .map(|ep| ep.url.trim_end_matches('/').to_string())
         })
@@ -108,13 +101,11 @@ mod tests {
             Some("http://c1/v3/p")
         );
         assert_eq!(
-            c.find(Service::BlockStorage, Interface::Internal, None)
-                .as_deref(),
+            c.find(Service::BlockStorage, Interface::Internal, None).as_deref(),
             Some("http://ci/v3/p")
         );
         assert_eq!(
-            c.find(Service::Identity, Interface::Public, None)
-                .as_deref(),
+            c.find(Service::Identity, Interface::Public, None).as_deref(),
             Some("http://k/v3")
         );
         assert_eq!(

@@ -25,10 +25,7 @@ struct Link {
 }
 
 fn next_link(links: &[Link]) -> Option<String> {
-    links
-        .iter()
-        .find(|l| l.rel == "next")
-        .map(|l| l.href.clone())
+    links.iter().find(|l| l.rel == "next").map(|l| l.href.clone())
 }
 
 /// Adds the optional fields of `new` that are set.
@@ -64,11 +61,7 @@ impl<'a> Cinder<'a> {
     }
 
     /// As [`Self::list_volumes_raw`], asking for pages of `limit` volumes.
-    pub async fn list_volumes_paged(
-        &self,
-        project: Option<&str>,
-        limit: Option<u32>,
-    ) -> Result<Vec<Value>> {
+    pub async fn list_volumes_paged(&self, project: Option<&str>, limit: Option<u32>) -> Result<Vec<Value>> {
         #[derive(Deserialize)]
         struct Page {
             volumes: Vec<Value>,
@@ -127,9 +120,7 @@ impl<'a> Cinder<'a> {
         struct One {
             volume: Volume,
         }
-        let call = self
-            .call(Method::POST, "/volumes")
-            .body(json!({ "volume": body }));
+        let call = self.call(Method::POST, "/volumes").body(json!({ "volume": body }));
         let one: One = self.session.json(&call).await?;
         tracing::info!(cloud = self.session.name(), volume = %one.volume.id, size = new.size, "volume created");
         Ok(one.volume)
@@ -153,9 +144,7 @@ impl<'a> Cinder<'a> {
     }
 
     async fn action(&self, id: &str, body: Value) -> Result<()> {
-        let call = self
-            .call(Method::POST, format!("/volumes/{id}/action"))
-            .body(body);
+        let call = self.call(Method::POST, format!("/volumes/{id}/action")).body(body);
         self.session.send(&call).await?;
         Ok(())
     }
@@ -165,26 +154,14 @@ impl<'a> Cinder<'a> {
             .await
     }
 
-    pub async fn set_image_metadata(
-        &self,
-        id: &str,
-        metadata: &BTreeMap<String, String>,
-    ) -> Result<()> {
-        self.action(
-            id,
-            json!({ "os-set_image_metadata": { "metadata": metadata } }),
-        )
-        .await
+    pub async fn set_image_metadata(&self, id: &str, metadata: &BTreeMap<String, String>) -> Result<()> {
+        self.action(id, json!({ "os-set_image_metadata": { "metadata": metadata } }))
+            .await
     }
 
     /// Polls until the volume's status is one of `wanted`, with backoff up to
     /// 5 s. Status `error*` fails at once with a distinct error.
-    pub async fn wait_for_status(
-        &self,
-        id: &str,
-        wanted: &[&str],
-        deadline: Duration,
-    ) -> Result<Volume> {
+    pub async fn wait_for_status(&self, id: &str, wanted: &[&str], deadline: Duration) -> Result<Volume> {
         let start = tokio::time::Instant::now();
         let mut delay = Duration::from_millis(250);
         loop {
@@ -278,20 +255,13 @@ impl<'a> Cinder<'a> {
             #[serde(rename = "manageable-volumes")]
             items: Vec<Manageable>,
         }
-        let call = self
-            .call(Method::GET, "/manageable_volumes/detail")
-            .query("host", host);
+        let call = self.call(Method::GET, "/manageable_volumes/detail").query("host", host);
         Ok(self.session.json::<Body>(&call).await?.items)
     }
 
     /// Asks Cinder to adopt the backend image `source_name` on `pool_host`
     /// (`<host>@<backend>#<pool>`). The volume lands in the token's project.
-    pub async fn manage_existing(
-        &self,
-        pool_host: &str,
-        source_name: &str,
-        new: &NewVolume,
-    ) -> Result<Volume> {
+    pub async fn manage_existing(&self, pool_host: &str, source_name: &str, new: &NewVolume) -> Result<Volume> {
         let mut body = json!({
             "host": pool_host,
             "ref": { "source-name": source_name },

@@ -63,10 +63,7 @@ impl<'a> Keystone<'a> {
         let mut out = Vec::new();
         let mut next = Some(path.to_string());
         while let Some(p) = next.take() {
-            let page: ProjectsPage = self
-                .session
-                .json(&Call::new(Service::Identity, Method::GET, p))
-                .await?;
+            let page: ProjectsPage = self.session.json(&Call::new(Service::Identity, Method::GET, p)).await?;
             out.extend(page.projects);
             next = page.links.and_then(|l| l.next);
         }

@@ -25,10 +25,7 @@ struct Link {
 }
 
 fn next_link(links: &[Link]) -> Option<String> {
-    links
-        .iter()
-        .find(|l| l.rel == "next")
-        .map(|l| l.href.clone())
+    links.iter().find(|l| l.rel == "next").map(|l| l.href.clone())
 }
 
 pub struct Nova<'a> {
@@ -106,12 +103,7 @@ impl<'a> Nova<'a> {
             #[serde(default)]
             tenant_usage_links: Vec<Link>,
         }
-        let mut call = self.usage_call(
-            &format!("/os-simple-tenant-usage/{project}"),
-            start,
-            end,
-            limit,
-        );
+        let mut call = self.usage_call(&format!("/os-simple-tenant-usage/{project}"), start, end, limit);
         let mut total = TenantUsage::default();
         loop {
             let page: Page = self.session.json(&call).await?;
@@ -150,13 +142,7 @@ impl<'a> Nova<'a> {
         Ok(merge_by_tenant(all))
     }
 
-    fn usage_call(
-        &self,
-        path: &str,
-        start: &NaiveDateTime,
-        end: &NaiveDateTime,
-        limit: Option<u32>,
-    ) -> Call {
+    fn usage_call(&self, path: &str, start: &NaiveDateTime, end: &NaiveDateTime, limit: Option<u32>) -> Call {
         let mut call = self
             .call(path)
             .query("start", nova_time(start))

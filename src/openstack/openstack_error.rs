@@ -35,11 +35,7 @@ pub enum OpenStackError {
         offered: String,
     },
     #[error("volume {id} went to status {status:?} while waiting for {wanted}; see the Cinder volume log")]
-    VolumeError {
-        id: String,
-        status: String,
-        wanted: String,
-    },
+    VolumeError { id: String, status: String, wanted: String },
     #[error("volume {id} did not reach {wanted} within {seconds} s (last status {status:?})")]
     WaitTimeout {
         id: String,

@@ -79,10 +79,7 @@ impl Session {
                 ))
             })?;
             let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-                OpenStackError::Config(format!(
-                    "{name} cloud: cacert {} is not PEM: {e}",
-                    ca.display()
-                ))
+                OpenStackError::Config(format!("{name} cloud: cacert {} is not PEM: {e}", ca.display()))
             })?;
             builder = builder.add_root_certificate(cert);
         }
@@ -218,11 +215,7 @@ impl Session {
             } else if call.service == Service::Identity {
                 format!("{}{}", self.auth_url(), call.path)
             } else {
-                format!(
-                    "{}{}",
-                    self.endpoint_in(&token.catalog, call.service)?,
-                    call.path
-                )
+                format!("{}{}", self.endpoint_in(&token.catalog, call.service)?, call.path)
             };
             let request = format!("{} {url}", call.method);
             let resp = self
@@ -243,9 +236,7 @@ impl Session {
                 continue;
             }
             if !status.is_success() {
-                return Err(OpenStackError::Api(Box::new(
-                    self.api_error(resp, request).await,
-                )));
+                return Err(OpenStackError::Api(Box::new(self.api_error(resp, request).await)));
             }
             return Ok(resp);
         }
@@ -284,12 +275,7 @@ impl Session {
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = resp.text().await.unwrap_or_default();
-        ApiError::parse(
-            status,
-            &headers,
-            &body,
-            format!("{} cloud: {request}", self.name),
-        )
+        ApiError::parse(status, &headers, &body, format!("{} cloud: {request}", self.name))
     }
 
     fn decode_error(&self, request: &str, message: &str) -> OpenStackError {

@@ -150,10 +150,7 @@ mod tests {
             domain: Domain::Id("default".into()),
         };
         let b = auth_body(&auth, &scope);
-        assert_eq!(
-            b["auth"]["identity"]["password"]["user"]["domain"]["name"],
-            "Default"
-        );
+        assert_eq!(b["auth"]["identity"]["password"]["user"]["domain"]["name"], "Default");
         assert_eq!(b["auth"]["scope"]["project"]["domain"]["id"], "default");
         let app = AuthMethod::ApplicationCredential {
             application_credential_id: "i".into(),

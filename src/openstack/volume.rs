@@ -47,10 +47,7 @@ pub struct Attachment {
 
 impl Volume {
     pub fn display_name(&self) -> &str {
-        self.name
-            .as_deref()
-            .filter(|n| !n.is_empty())
-            .unwrap_or(&self.id)
+        self.name.as_deref().filter(|n| !n.is_empty()).unwrap_or(&self.id)
     }
 }
 
@@ -115,9 +112,7 @@ impl Pool {
     /// (`ceph:<conf>:<fsid>:<user>:<pool>`).
     pub fn rados_pool(&self) -> Option<&str> {
         let info = self.capabilities.get("location_info")?.as_str()?;
-        info.starts_with("ceph:")
-            .then(|| info.rsplit(':').next())
-            .flatten()
+        info.starts_with("ceph:").then(|| info.rsplit(':').next()).flatten()
     }
 }
 
@@ -145,17 +140,13 @@ mod tests {
 
     #[test]
     fn parses_the_real_cinder_sample() {
-        let v: serde_json::Value = serde_json::from_str(include_str!(
-            "../../tests/fixtures/cinder_volume_get_admin_v3.71.json"
-        ))
-        .expect("json");
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/cinder_volume_get_admin_v3.71.json"))
+                .expect("json");
         let vol: Volume = serde_json::from_value(v["volume"].clone()).expect("volume");
         assert!(!vol.bootable);
         assert_eq!(vol.size, 1);
-        assert_eq!(
-            vol.project_id.as_deref(),
-            Some("31b933b6dc9041b79706fd6d2d2b161e")
-        );
+        assert_eq!(vol.project_id.as_deref(), Some("31b933b6dc9041b79706fd6d2d2b161e"));
         assert_eq!(vol.metadata.get("purpose").map(String::as_str), Some("e2e"));
         assert!(vol.created_at.is_some());
     }
@@ -167,10 +158,9 @@ mod tests {
         )
         .expect("v");
         assert!(v.bootable);
-        let v: Volume = serde_json::from_value(
-            serde_json::json!({"id": "a", "size": 1, "status": "available", "bootable": true}),
-        )
-        .expect("v");
+        let v: Volume =
+            serde_json::from_value(serde_json::json!({"id": "a", "size": 1, "status": "available", "bootable": true}))
+                .expect("v");
         assert!(v.bootable);
     }
 

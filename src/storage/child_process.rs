@@ -125,18 +125,13 @@ impl ChildProcess {
         };
         let Some(status) = status else {
             self.signal(Signal::TERM);
-            if tokio::time::timeout(GRACE, self.child.wait())
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(GRACE, self.child.wait()).await.is_err() {
                 tracing::warn!(child = %self.label, "no exit {} s after SIGTERM; sending SIGKILL", GRACE.as_secs());
                 self.signal(Signal::KILL);
                 let _ = self.child.wait().await;
             }
             self.join_stderr().await;
-            return Ok(ChildExit::Cancelled {
-                stderr: self.tail(),
-            });
+            return Ok(ChildExit::Cancelled { stderr: self.tail() });
         };
         self.join_stderr().await;
         Ok(ChildExit::Exited {
@@ -176,12 +171,8 @@ mod tests {
 
     #[tokio::test]
     async fn exit_code_and_stderr_tail_are_kept() {
-        let c = ChildProcess::spawn(
-            &argv(&["sh", "-c", "echo one >&2; echo two >&2; exit 3"]),
-            false,
-            false,
-        )
-        .expect("spawn");
+        let c = ChildProcess::spawn(&argv(&["sh", "-c", "echo one >&2; echo two >&2; exit 3"]), false, false)
+            .expect("spawn");
         let exit = c.wait(&CancellationToken::new()).await.expect("wait");
         assert_eq!(
             exit,

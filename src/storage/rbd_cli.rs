@@ -88,10 +88,6 @@ impl RbdCli {
     /// Image names in the pool.
     pub async fn ls(&self) -> Result<Vec<String>, RbdError> {
         let out = self.run("ls", &["ls", "--pool", &self.ceph.pool]).await?;
-        Ok(out
-            .lines()
-            .map(str::to_string)
-            .filter(|l| !l.is_empty())
-            .collect())
+        Ok(out.lines().map(str::to_string).filter(|l| !l.is_empty()).collect())
     }
 }

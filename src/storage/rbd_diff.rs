@@ -42,11 +42,7 @@ fn u64_le<R: Read>(r: &mut R) -> Result<u64, DiffError> {
 
 /// Reads a whole diff stream into `sink`, `buf.len()` bytes at a time.
 /// Returns the image size and the data bytes seen.
-pub fn read_diff<R: Read, S: DiffSink>(
-    mut r: R,
-    sink: &mut S,
-    buf: &mut [u8],
-) -> Result<(u64, u64), DiffError> {
+pub fn read_diff<R: Read, S: DiffSink>(mut r: R, sink: &mut S, buf: &mut [u8]) -> Result<(u64, u64), DiffError> {
     let mut header = [0u8; HEADER.len()];
     read_exact_or_truncated(&mut r, &mut header)?;
     if header != HEADER {
@@ -61,10 +57,7 @@ pub fn read_diff<R: Read, S: DiffSink>(
             b'f' | b't' => {
                 let mut len = [0u8; 4];
                 read_exact_or_truncated(&mut r, &mut len)?;
-                io::copy(
-                    &mut (&mut r).take(u64::from(u32::from_le_bytes(len))),
-                    &mut io::sink(),
-                )?;
+                io::copy(&mut (&mut r).take(u64::from(u32::from_le_bytes(len))), &mut io::sink())?;
             }
             b's' => {
                 size = u64_le(&mut r)?;
@@ -173,10 +166,7 @@ mod tests {
         s.extend(50u64.to_le_bytes());
         s.extend(b"e");
         let mut c = Collect::default();
-        assert_eq!(
-            read_diff(s.as_slice(), &mut c, &mut [0u8; 8]).expect("read"),
-            (100, 0)
-        );
+        assert_eq!(read_diff(s.as_slice(), &mut c, &mut [0u8; 8]).expect("read"), (100, 0));
     }
 
     #[test]
@@ -185,10 +175,7 @@ mod tests {
         for cut in 0..full.len() {
             let mut c = Collect::default();
             let r = read_diff(&full[..cut], &mut c, &mut [0u8; 16]);
-            assert!(
-                matches!(r, Err(DiffError::Truncated)),
-                "cut at {cut}: {r:?}"
-            );
+            assert!(matches!(r, Err(DiffError::Truncated)), "cut at {cut}: {r:?}");
         }
         let mut bad = full.clone();
         bad[0] = b'x';

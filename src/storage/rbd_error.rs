@@ -10,9 +10,7 @@ pub enum RbdError {
     HasSnapshots { op: String, stderr: String },
     #[error("rbd {op}: broken pipe: {stderr}")]
     BrokenPipe { op: String, stderr: String },
-    #[error(
-        "rbd {op}: timed out reaching the cluster: {stderr}; check the monitors in the ceph conf"
-    )]
+    #[error("rbd {op}: timed out reaching the cluster: {stderr}; check the monitors in the ceph conf")]
     Timeout { op: String, stderr: String },
     #[error("rbd {op}: bad configuration or arguments: {stderr}; check ceph conf, id and keyring")]
     Config { op: String, stderr: String },
@@ -65,9 +63,7 @@ mod tests {
             Some(2),
             "rbd: error opening image volume-x: (2) No such file or directory\n",
         );
-        assert!(
-            matches!(e, RbdError::NotFound { ref stderr, .. } if stderr.contains("No such file"))
-        );
+        assert!(matches!(e, RbdError::NotFound { ref stderr, .. } if stderr.contains("No such file")));
         assert!(matches!(
             RbdError::from_exit("import", Some(17), ""),
             RbdError::AlreadyExists { .. }

@@ -62,9 +62,7 @@ impl<S: DiffSink> DiffSink for Counting<'_, S> {
 
 impl RbdStore {
     pub fn new(ceph: &CephConfig) -> Self {
-        Self {
-            cli: RbdCli::new(ceph),
-        }
+        Self { cli: RbdCli::new(ceph) }
     }
 
     pub fn cli(&self) -> &RbdCli {
@@ -133,10 +131,7 @@ impl RbdStore {
 
     pub async fn create(&self, image: &str, size: u64) -> Result<(), RbdError> {
         self.cli
-            .run(
-                "create",
-                &["create", "--size", &format!("{size}B"), &self.spec(image)],
-            )
+            .run("create", &["create", "--size", &format!("{size}B"), &self.spec(image)])
             .await
             .map(drop)
     }
@@ -180,15 +175,11 @@ impl RbdStore {
         cancel: &CancellationToken,
     ) -> Result<(S, u64, u64), DataPathError> {
         let spec = self.spec(image_spec);
-        let mut child = ChildProcess::spawn(
-            &self.argv(&["export-diff", "--no-progress", &spec, "-"]),
-            false,
-            true,
-        )
-        .map_err(|e| RbdError::Spawn {
-            op: "export-diff".into(),
-            message: e.to_string(),
-        })?;
+        let mut child = ChildProcess::spawn(&self.argv(&["export-diff", "--no-progress", &spec, "-"]), false, true)
+            .map_err(|e| RbdError::Spawn {
+                op: "export-diff".into(),
+                message: e.to_string(),
+            })?;
         let stdout = child
             .take_stdout()
             .ok_or_else(|| DataPathError::Child("no stdout".into()))?;
@@ -198,20 +189,14 @@ impl RbdStore {
                 counter: &counter,
             };
             let mut buf = vec![0u8; 1 << 20];
-            let r = read_diff(
-                std::io::BufReader::with_capacity(1 << 20, stdout),
-                &mut sink,
-                &mut buf,
-            );
+            let r = read_diff(std::io::BufReader::with_capacity(1 << 20, stdout), &mut sink, &mut buf);
             r.map(|(size, bytes)| (sink.inner, size, bytes))
         });
         let exit = child
             .wait(cancel)
             .await
             .map_err(|e| DataPathError::Child(e.to_string()))?;
-        let read = reader
-            .await
-            .map_err(|e| DataPathError::Child(e.to_string()))?;
+        let read = reader.await.map_err(|e| DataPathError::Child(e.to_string()))?;
         match exit {
             ChildExit::Cancelled { .. } => Err(DataPathError::Cancelled),
             ChildExit::Exited { code, stderr } if code != Some(0) => {
@@ -238,11 +223,7 @@ impl RbdStore {
         match self.read_image(image_spec, writer, counter, cancel).await {
             Ok((writer, size, data_bytes)) => {
                 let hash = writer.commit().map_err(|e| DataPathError::io(dest, e))?;
-                Ok(Exported {
-                    size,
-                    data_bytes,
-                    hash,
-                })
+                Ok(Exported { size, data_bytes, hash })
             }
             Err(e) => {
                 let _ = std::fs::remove_file(&partial);
@@ -274,10 +255,7 @@ impl RbdStore {
         cancel: &CancellationToken,
     ) -> Result<u64, DataPathError> {
         let file = std::fs::File::open(src).map_err(|e| DataPathError::io(src, e))?;
-        let size = file
-            .metadata()
-            .map_err(|e| DataPathError::io(src, e))?
-            .len();
+        let size = file.metadata().map_err(|e| DataPathError::io(src, e))?.len();
         self.create(image, size).await?;
         let r = self.feed_import(file, size, image, counter, cancel).await;
         if r.is_err() {
@@ -300,27 +278,20 @@ impl RbdStore {
         cancel: &CancellationToken,
     ) -> Result<u64, DataPathError> {
         let spec = self.spec(image);
-        let mut child = ChildProcess::spawn(
-            &self.argv(&["import-diff", "--no-progress", "-", &spec]),
-            true,
-            false,
-        )
-        .map_err(|e| RbdError::Spawn {
-            op: "import-diff".into(),
-            message: e.to_string(),
-        })?;
+        let mut child = ChildProcess::spawn(&self.argv(&["import-diff", "--no-progress", "-", &spec]), true, false)
+            .map_err(|e| RbdError::Spawn {
+                op: "import-diff".into(),
+                message: e.to_string(),
+            })?;
         let stdin = child
             .take_stdin()
             .ok_or_else(|| DataPathError::Child("no stdin".into()))?;
-        let writer =
-            tokio::task::spawn_blocking(move || write_extents(&file, size, stdin, &counter));
+        let writer = tokio::task::spawn_blocking(move || write_extents(&file, size, stdin, &counter));
         let exit = child
             .wait(cancel)
             .await
             .map_err(|e| DataPathError::Child(e.to_string()))?;
-        let written = writer
-            .await
-            .map_err(|e| DataPathError::Child(e.to_string()))?;
+        let written = writer.await.map_err(|e| DataPathError::Child(e.to_string()))?;
         match exit {
             ChildExit::Cancelled { .. } => Err(DataPathError::Cancelled),
             ChildExit::Exited { code, stderr } if code != Some(0) => {
@@ -332,12 +303,7 @@ impl RbdStore {
 }
 
 /// Streams the non-zero 64 KiB blocks of `file` as a diff into `out`.
-fn write_extents(
-    file: &std::fs::File,
-    size: u64,
-    out: std::fs::File,
-    counter: &AtomicU64,
-) -> std::io::Result<u64> {
+fn write_extents(file: &std::fs::File, size: u64, out: std::fs::File, counter: &AtomicU64) -> std::io::Result<u64> {
     let mut w = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, out), size)?;
     let mut buf = vec![0u8; 1 << 20];
     let mut sent = 0u64;

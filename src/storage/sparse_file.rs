@@ -166,23 +166,15 @@ mod tests {
         let path = dir.path().join("img");
         let size = 64u64 << 20;
         let mut stream = DiffWriter::new(Vec::new(), size).expect("w");
-        stream
-            .data(0, &vec![0u8; 1 << 20])
-            .expect("zeros written as data");
+        stream.data(0, &vec![0u8; 1 << 20]).expect("zeros written as data");
         stream.data(3 << 20, &vec![9u8; 300_001]).expect("w");
         let stream = stream.finish().expect("f");
         let mut w = SparseWriter::create(&path).expect("create");
         read_diff(stream.as_slice(), &mut w, &mut vec![0u8; 65536]).expect("read");
-        assert!(
-            partial_path(&path).exists() && !path.exists(),
-            "partial until commit"
-        );
+        assert!(partial_path(&path).exists() && !path.exists(), "partial until commit");
         let hash = w.commit().expect("commit");
         assert_eq!(std::fs::metadata(&path).expect("meta").len(), size);
-        assert!(
-            allocated_bytes(&path).expect("alloc") < 2 << 20,
-            "zeros not allocated"
-        );
+        assert!(allocated_bytes(&path).expect("alloc") < 2 << 20, "zeros not allocated");
         assert_eq!(hash_file(&path).expect("hash"), hash);
         let full = std::fs::read(&path).expect("read");
         let mut h = SparseHasher::new();

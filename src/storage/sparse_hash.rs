@@ -84,9 +84,7 @@ impl SparseHasher {
 }
 
 /// The sparse hash of a plain byte stream (a full `rbd export -`, a tape copy).
-pub async fn hash_stream<R: tokio::io::AsyncRead + Unpin>(
-    mut r: R,
-) -> std::io::Result<(String, u64)> {
+pub async fn hash_stream<R: tokio::io::AsyncRead + Unpin>(mut r: R) -> std::io::Result<(String, u64)> {
     use tokio::io::AsyncReadExt;
     let mut h = SparseHasher::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -138,11 +136,7 @@ mod tests {
         let base = hash_of(&a);
         let mut longer = a.clone();
         longer.extend_from_slice(&[0; 512]);
-        assert_ne!(
-            hash_of(&longer),
-            base,
-            "an unaligned zero tail changes the size"
-        );
+        assert_ne!(hash_of(&longer), base, "an unaligned zero tail changes the size");
         let mut moved = vec![0u8; 3 * BLOCK as usize];
         moved[BLOCK as usize + 10] = 1;
         assert_ne!(hash_of(&moved), base, "same bytes in another block");

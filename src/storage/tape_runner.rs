@@ -28,10 +28,7 @@ pub enum TapeError {
 pub fn tape_argv(template: &[String], file: &Path) -> (Vec<String>, bool) {
     let path = file.display().to_string();
     let uses_file = template.iter().any(|a| a.contains("{file}"));
-    let argv = template
-        .iter()
-        .map(|a| a.replace("{file}", &path))
-        .collect();
+    let argv = template.iter().map(|a| a.replace("{file}", &path)).collect();
     (argv, !uses_file)
 }
 
@@ -52,23 +49,21 @@ pub async fn run_tape(
         let mut input = child.take_stdin();
         let src = file.to_path_buf();
         let counter = counter.clone();
-        Some(tokio::task::spawn_blocking(
-            move || -> std::io::Result<()> {
-                let Some(mut input) = input.take() else {
+        Some(tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let Some(mut input) = input.take() else {
+                return Ok(());
+            };
+            let mut f = std::fs::File::open(src)?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
                     return Ok(());
-                };
-                let mut f = std::fs::File::open(src)?;
-                let mut buf = vec![0u8; 1 << 20];
-                loop {
-                    let n = f.read(&mut buf)?;
-                    if n == 0 {
-                        return Ok(());
-                    }
-                    input.write_all(&buf[..n])?;
-                    counter.fetch_add(n as u64, Ordering::Relaxed);
                 }
-            },
-        ))
+                input.write_all(&buf[..n])?;
+                counter.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }))
     } else {
         None
     };
@@ -129,11 +124,8 @@ fn file_offset(pid: u32, target: &Path) -> Option<u64> {
     let dir = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
     for entry in dir.flatten() {
         if std::fs::read_link(entry.path()).ok().as_deref() == Some(target) {
-            let info = std::fs::read_to_string(format!(
-                "/proc/{pid}/fdinfo/{}",
-                entry.file_name().to_string_lossy()
-            ))
-            .ok()?;
+            let info =
+                std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", entry.file_name().to_string_lossy())).ok()?;
             return info
                 .lines()
                 .find_map(|l| l.strip_prefix("pos:"))
@@ -150,20 +142,11 @@ mod tests {
     #[test]
     fn file_placeholder_or_stdin() {
         let t = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let (argv, stdin) = tape_argv(
-            &t(&["tar", "-cf", "/dev/nst0", "{file}"]),
-            Path::new("/x/v.raw"),
-        );
-        assert_eq!(
-            (argv, stdin),
-            (t(&["tar", "-cf", "/dev/nst0", "/x/v.raw"]), false)
-        );
+        let (argv, stdin) = tape_argv(&t(&["tar", "-cf", "/dev/nst0", "{file}"]), Path::new("/x/v.raw"));
+        assert_eq!((argv, stdin), (t(&["tar", "-cf", "/dev/nst0", "/x/v.raw"]), false));
         let (argv, stdin) = tape_argv(&t(&["dd", "of=/dev/nst0", "bs=1M"]), Path::new("/x/v.raw"));
         assert_eq!((argv, stdin), (t(&["dd", "of=/dev/nst0", "bs=1M"]), true));
-        let (argv, _) = tape_argv(
-            &t(&["dd", "if={file}", "of=/dev/nst0"]),
-            Path::new("/x/v.raw"),
-        );
+        let (argv, _) = tape_argv(&t(&["dd", "if={file}", "of=/dev/nst0"]), Path::new("/x/v.raw"));
         assert_eq!(argv[1], "if=/x/v.raw");
     }
 
@@ -183,10 +166,7 @@ mod tests {
         run_tape(&argv, &src, c.clone(), &CancellationToken::new())
             .await
             .expect("dd via stdin");
-        assert_eq!(
-            std::fs::read(&out).expect("read"),
-            std::fs::read(&src).expect("read")
-        );
+        assert_eq!(std::fs::read(&out).expect("read"), std::fs::read(&src).expect("read"));
         assert_eq!(c.load(Ordering::Relaxed), 3 << 20);
         let c: Counter = Default::default();
         let out2 = dir.path().join("tape2");

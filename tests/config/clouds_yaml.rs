@@ -1,8 +1,6 @@
 //! clouds.yaml + secure.yaml, the openstackclient convention.
 
-use stackmigrate::config::{
-    load_cloud_from_yaml, AuthMethod, CloudsYamlSearch, ConfigError, Interface,
-};
+use stackmigrate::config::{load_cloud_from_yaml, AuthMethod, CloudsYamlSearch, ConfigError, Interface};
 use std::path::Path;
 
 const CLOUDS: &str = r#"
@@ -55,9 +53,7 @@ fn secure_yaml_is_merged_in() {
     let s = search(dir.path(), CLOUDS, Some(SECURE));
     let old = load_cloud_from_yaml("old", &s).expect("old cloud");
     match &old.auth {
-        AuthMethod::Password {
-            username, password, ..
-        } => {
+        AuthMethod::Password { username, password, .. } => {
             assert_eq!(username, "operator");
             assert_eq!(password.expose(), "from-secure");
         }
@@ -103,16 +99,7 @@ fn broken_yaml_names_line_and_column() {
         text.contains("clouds.yaml:") && text.contains("not valid YAML"),
         "{text}"
     );
-    assert!(
-        matches!(
-            e,
-            ConfigError::Invalid {
-                position: Some(_),
-                ..
-            }
-        ),
-        "{text}"
-    );
+    assert!(matches!(e, ConfigError::Invalid { position: Some(_), .. }), "{text}");
 }
 
 #[test]

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn example() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("credentials.example.json"))
-        .expect("example")
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("credentials.example.json")).expect("example")
 }
 
 fn validate(path: &Path) -> (i32, String, String) {
@@ -38,10 +37,7 @@ fn the_example_validates() {
     let (code, stdout, stderr) = validate(&p);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("OK"), "{stdout}");
-    assert!(
-        stderr.is_empty(),
-        "no warning expected for mode 600: {stderr}"
-    );
+    assert!(stderr.is_empty(), "no warning expected for mode 600: {stderr}");
 }
 
 #[test]
@@ -91,11 +87,7 @@ fn each_broken_file_names_file_line_column_and_field() {
         ),
         (
             "empty-tape.json",
-            ex.replacen(
-                "[\"dd\", \"if={file}\", \"of=/dev/nst0\", \"bs=1M\"]",
-                "[]",
-                1,
-            ),
+            ex.replacen("[\"dd\", \"if={file}\", \"of=/dev/nst0\", \"bs=1M\"]", "[]", 1),
             ": tape.command:",
             "tape command is empty",
         ),
@@ -107,11 +99,7 @@ fn each_broken_file_names_file_line_column_and_field() {
         ),
         (
             "bad-url.json",
-            ex.replacen(
-                "https://keystone.old.example.org:5000/v3",
-                "keystone-old",
-                1,
-            ),
+            ex.replacen("https://keystone.old.example.org:5000/v3", "keystone-old", 1),
             ": old_cloud.auth_url:",
             "not an http(s) URL",
         ),
@@ -136,10 +124,7 @@ fn each_broken_file_names_file_line_column_and_field() {
             lines[0].contains(position_and_field),
             "{name}: want {position_and_field:?} in {stderr}"
         );
-        assert!(
-            lines[0].contains(message),
-            "{name}: want {message:?} in {stderr}"
-        );
+        assert!(lines[0].contains(message), "{name}: want {message:?} in {stderr}");
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     }
 }
@@ -177,22 +162,15 @@ fn no_prefix_of_the_example_panics() {
     for (i, _) in ex.char_indices().take_while(|(i, _)| *i < complete) {
         let r = std::panic::catch_unwind(|| Config::from_json_str(&ex[..i], file));
         assert!(r.is_ok(), "panicked on a prefix of {i} bytes");
-        assert!(
-            r.expect("no panic").is_err(),
-            "prefix of {i} bytes accepted"
-        );
+        assert!(r.expect("no panic").is_err(), "prefix of {i} bytes accepted");
     }
 }
 
 #[test]
 fn secrets_are_redacted_in_debug_output() {
-    let cfg =
-        Config::from_json_str(&example(), Path::new("credentials.json")).expect("example parses");
+    let cfg = Config::from_json_str(&example(), Path::new("credentials.json")).expect("example parses");
     let dump = format!("{cfg:?}");
-    assert!(
-        !dump.contains("s3cret-old") && !dump.contains("s3cret-new"),
-        "{dump}"
-    );
+    assert!(!dump.contains("s3cret-old") && !dump.contains("s3cret-new"), "{dump}");
     let json = serde_json::to_string(&cfg).expect("serialize");
     assert!(!json.contains("s3cret"), "{json}");
 }

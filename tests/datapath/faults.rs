@@ -59,9 +59,7 @@ async fn export_interrupted(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_stopped_midway_fails_cleanly() {
     let tb = Testbed::get();
-    let regions: Vec<(u64, Vec<u8>)> = (0..24)
-        .map(|i| (i * (64 << 20), noise(i + 10, 32 << 20)))
-        .collect();
+    let regions: Vec<(u64, Vec<u8>)> = (0..24).map(|i| (i * (64 << 20), noise(i + 10, 32 << 20))).collect();
     let src = source_volume(&tb, &unique("big"), 2, &regions, false).await;
     for kill in [false, true] {
         let (result, path) = export_interrupted(&tb, &src, kill).await;
@@ -114,14 +112,7 @@ async fn over_quota_create_fails_the_import_with_cinder_s_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_tape_and_a_tampered_image_are_reported_and_nothing_is_deleted() {
     let tb = Testbed::get();
-    let src = source_volume(
-        &tb,
-        &unique("tape fails"),
-        1,
-        &[(0, noise(7, 2 << 20))],
-        false,
-    )
-    .await;
+    let src = source_volume(&tb, &unique("tape fails"), 1, &[(0, noise(7, 2 << 20))], false).await;
     let tape = vec![
         "sh".into(),
         "-c".into(),

@@ -40,12 +40,7 @@ pub fn rbd(ceph_conf: &str) -> Command {
 /// Writes `(offset, bytes)` regions into an existing image with `rbd import-diff`.
 pub fn write_regions(conf: &str, image: &str, size: u64, regions: &[(u64, Vec<u8>)]) {
     let mut child = rbd(conf)
-        .args([
-            "import-diff",
-            "--no-progress",
-            "-",
-            &format!("volumes/{image}"),
-        ])
+        .args(["import-diff", "--no-progress", "-", &format!("volumes/{image}")])
         .stdin(Stdio::piped())
         .spawn()
         .expect("rbd import-diff");
@@ -108,17 +103,12 @@ pub async fn source_volume(
         })
         .await
         .expect("create source");
-    c.wait_for_status(&v.id, &["available"], WAIT)
-        .await
-        .expect("available");
+    c.wait_for_status(&v.id, &["available"], WAIT).await.expect("available");
     if bootable {
         c.set_bootable(&v.id, true).await.expect("bootable");
-        c.set_image_metadata(
-            &v.id,
-            &[("os_distro".to_string(), "debian".to_string())].into(),
-        )
-        .await
-        .expect("image metadata");
+        c.set_image_metadata(&v.id, &[("os_distro".to_string(), "debian".to_string())].into())
+            .await
+            .expect("image metadata");
     }
     if !regions.is_empty() {
         write_regions(

@@ -18,11 +18,7 @@ async fn migrate_and_check(tb: &Testbed, src: &Volume, strategy: ImportStrategy)
     let export = rig.pipeline.export(src, &cancel).await.expect("export");
     assert_eq!(export.hash, source_hash, "export hash = source");
     assert_eq!(export.size, src.size * GIB);
-    assert_eq!(
-        file_hash(&export.path).await,
-        source_hash,
-        "export file = source"
-    );
+    assert_eq!(file_hash(&export.path).await, source_hash, "export file = source");
     let allocated = allocated_bytes(&export.path).expect("allocated");
     assert!(
         allocated <= export.data_bytes + (1 << 20),
@@ -41,11 +37,7 @@ async fn migrate_and_check(tb: &Testbed, src: &Volume, strategy: ImportStrategy)
         "new image = source"
     );
     let tape_copy = rig.tape_dir().join(export.path.file_name().expect("name"));
-    assert_eq!(
-        file_hash(&tape_copy).await,
-        source_hash,
-        "tape copy = source"
-    );
+    assert_eq!(file_hash(&tape_copy).await, source_hash, "tape copy = source");
 
     let op = tb.operator("new");
     let new = Cinder::new(&op)
@@ -58,10 +50,7 @@ async fn migrate_and_check(tb: &Testbed, src: &Volume, strategy: ImportStrategy)
     );
     assert_eq!(new.bootable, src.bootable);
     assert_eq!(new.metadata.get(SOURCE_KEY), Some(&src.id));
-    assert_eq!(
-        new.metadata.get(STATE_KEY).map(String::as_str),
-        Some("verified")
-    );
+    assert_eq!(new.metadata.get(STATE_KEY).map(String::as_str), Some("verified"));
     assert_eq!(new.metadata.get("owner"), src.metadata.get("owner"));
     if src.bootable {
         assert_eq!(
@@ -121,14 +110,7 @@ fn varied_regions() -> Vec<(u64, Vec<u8>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replace_strategy_with_random_zero_and_unaligned_data() {
     let tb = Testbed::get();
-    let src = source_volume(
-        &tb,
-        &unique("données de test ✓"),
-        1,
-        &varied_regions(),
-        true,
-    )
-    .await;
+    let src = source_volume(&tb, &unique("données de test ✓"), 1, &varied_regions(), true).await;
     let new_id = migrate_and_check(&tb, &src, ImportStrategy::Replace).await;
     delete_volumes(&tb.operator("old"), &[&src.id]).await;
     delete_volumes(&tb.operator("new"), &[&new_id]).await;
@@ -137,14 +119,7 @@ async fn replace_strategy_with_random_zero_and_unaligned_data() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manage_strategy_with_random_zero_and_unaligned_data() {
     let tb = Testbed::get();
-    let src = source_volume(
-        &tb,
-        &unique("managed volume ☃"),
-        1,
-        &varied_regions(),
-        false,
-    )
-    .await;
+    let src = source_volume(&tb, &unique("managed volume ☃"), 1, &varied_regions(), false).await;
     let new_id = migrate_and_check(&tb, &src, ImportStrategy::Manage).await;
     delete_volumes(&tb.operator("old"), &[&src.id]).await;
     delete_volumes(&tb.operator("new"), &[&new_id]).await;
@@ -154,10 +129,7 @@ async fn manage_strategy_with_random_zero_and_unaligned_data() {
 async fn never_written_and_big_sparse_volumes() {
     let tb = Testbed::get();
     let empty = source_volume(&tb, &unique("empty"), 1, &[], false).await;
-    let sparse_regions = vec![
-        (7 << 20, noise(4, 1 << 20)),
-        ((3 * GIB) + 4095, noise(5, 8192)),
-    ];
+    let sparse_regions = vec![(7 << 20, noise(4, 1 << 20)), ((3 * GIB) + 4095, noise(5, 8192))];
     let sparse = source_volume(&tb, &unique("sparse 4 GiB"), 4, &sparse_regions, false).await;
     let a = migrate_and_check(&tb, &empty, ImportStrategy::Replace).await;
     let b = migrate_and_check(&tb, &sparse, ImportStrategy::Replace).await;

@@ -29,10 +29,7 @@ async fn create_list_page_update_and_delete() {
         ids.push(v.id);
     }
     for id in &ids {
-        let v = c
-            .wait_for_status(id, &["available"], WAIT)
-            .await
-            .expect("available");
+        let v = c.wait_for_status(id, &["available"], WAIT).await.expect("available");
         assert_eq!(v.size, 1);
         assert_eq!(v.metadata.get("purpose").map(String::as_str), Some("test"));
     }
@@ -77,11 +74,7 @@ async fn create_list_page_update_and_delete() {
         .list_volumes_paged(Some(&research), Some(1))
         .await
         .expect("paged list");
-    assert_eq!(
-        all.len(),
-        paged.len(),
-        "following volumes_links gives the same volumes"
-    );
+    assert_eq!(all.len(), paged.len(), "following volumes_links gives the same volumes");
     for id in &ids {
         assert!(paged.iter().any(|v| v["id"] == id.as_str()), "{id} listed");
     }
@@ -101,10 +94,7 @@ async fn quota_usage_and_a_413_over_quota() {
     let tb = Testbed::get();
     let s = tb.operator("new");
     let c = Cinder::new(&s);
-    let q = c
-        .quota_usage(&tb.var("NEW_RESEARCH_ID"))
-        .await
-        .expect("quota");
+    let q = c.quota_usage(&tb.var("NEW_RESEARCH_ID")).await.expect("quota");
     assert_eq!(q.gigabytes.limit, 1000);
     assert_eq!(q.volumes.limit, 100);
     let e = c
@@ -124,9 +114,7 @@ async fn quota_usage_and_a_413_over_quota() {
         api.message
     );
     assert!(
-        api.request_id
-            .as_deref()
-            .is_some_and(|r| r.starts_with("req-")),
+        api.request_id.as_deref().is_some_and(|r| r.starts_with("req-")),
         "{api:?}"
     );
 }
@@ -143,10 +131,7 @@ async fn a_missing_volume_is_a_typed_404() {
         OpenStackError::Api(api) => {
             assert!(api.is_not_found());
             assert_eq!(api.kind.as_deref(), Some("itemNotFound"));
-            assert!(
-                api.to_string().contains("old cloud: GET http://127.0.0.1"),
-                "{api}"
-            );
+            assert!(api.to_string().contains("old cloud: GET http://127.0.0.1"), "{api}");
         }
         other => panic!("expected an API error, got {other}"),
     }
@@ -165,9 +150,7 @@ async fn waiting_times_out_with_the_last_status() {
         })
         .await
         .expect("create");
-    c.wait_for_status(&v.id, &["available"], WAIT)
-        .await
-        .expect("available");
+    c.wait_for_status(&v.id, &["available"], WAIT).await.expect("available");
     let e = c
         .wait_for_status(&v.id, &["in-use"], Duration::from_secs(1))
         .await

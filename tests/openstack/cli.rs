@@ -27,11 +27,7 @@ fn check_passes_on_the_testbed_and_secrets_stay_out_of_the_log() {
     let creds = tb.credentials().display().to_string();
     let out = run(&["--config", &creds, "check"], &log);
     let stdout = text(&out.stdout);
-    assert!(
-        out.status.success(),
-        "check failed:\n{stdout}\n{}",
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "check failed:\n{stdout}\n{}", text(&out.stderr));
     for want in [
         "old cloud: Keystone",
         "new cloud: Keystone",
@@ -60,10 +56,7 @@ fn check_passes_on_the_testbed_and_secrets_stay_out_of_the_log() {
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     let logged = std::fs::read_to_string(&log).expect("log written");
-    assert!(
-        logged.contains("authenticated"),
-        "the log has content: {logged}"
-    );
+    assert!(logged.contains("authenticated"), "the log has content: {logged}");
     for secret in [
         tb.var("OPERATOR_PASSWORD"),
         tb.var("ADMIN_PASSWORD"),
@@ -79,8 +72,7 @@ fn check_names_each_problem_and_fails() {
     let tb = Testbed::get();
     let dir = tempfile::tempdir().expect("tmp");
     let mut cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(tb.credentials()).expect("read"))
-            .expect("json");
+        serde_json::from_str(&std::fs::read_to_string(tb.credentials()).expect("read")).expect("json");
     cfg["new_cloud"]["ceph"]["conf"] = "/nonexistent/ceph.conf".into();
     cfg["old_cloud"]["auth"]["password"] = "wrong".into();
     let file = dir.path().join("broken.json");
@@ -91,10 +83,7 @@ fn check_names_each_problem_and_fails() {
     );
     let stdout = text(&out.stdout);
     assert!(!out.status.success(), "{stdout}");
-    assert!(
-        stdout.contains("✘ old cloud: authentication failed"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("✘ old cloud: authentication failed"), "{stdout}");
     assert!(stdout.contains("✘ new cloud: rbd ls"), "{stdout}");
     assert!(
         stdout.contains("✔ new cloud: Keystone"),
@@ -124,10 +113,7 @@ fn projects_and_volumes_as_json() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    assert!(
-        names.contains(&"research") && names.contains(&"other"),
-        "{names:?}"
-    );
+    assert!(names.contains(&"research") && names.contains(&"other"), "{names:?}");
 
     let out = run(
         &[

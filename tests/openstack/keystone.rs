@@ -18,10 +18,7 @@ async fn operator_tokens_are_scoped_to_research_in_both_clouds() {
         assert_eq!(t.project_id(), Some(want.as_str()), "{cloud}");
         assert!(t.roles.contains(&"member".to_string()), "{:?}", t.roles);
         assert!(!t.is_admin());
-        let bs = s
-            .endpoint(Service::BlockStorage)
-            .await
-            .expect("block storage endpoint");
+        let bs = s.endpoint(Service::BlockStorage).await.expect("block storage endpoint");
         assert!(bs.ends_with(&format!("/v3/{want}")), "{bs}");
         assert!(
             bs.starts_with(&tb.var(&format!("{}_CINDER", cloud.to_uppercase()))[..20]),
@@ -56,14 +53,8 @@ async fn wrong_password_is_an_auth_error_naming_the_cloud() {
         .expect_err("must fail");
     assert_eq!(e.status(), Some(401));
     let text = e.to_string();
-    assert!(
-        text.starts_with("old cloud: authentication failed"),
-        "{text}"
-    );
-    assert!(
-        !text.contains("wrong"),
-        "the password must not be echoed: {text}"
-    );
+    assert!(text.starts_with("old cloud: authentication failed"), "{text}");
+    assert!(!text.contains("wrong"), "the password must not be echoed: {text}");
 }
 
 #[tokio::test]
@@ -102,10 +93,7 @@ async fn admin_rescopes_to_the_target_project() {
     admin_cloud.project_name = Some("admin".into());
     let s = Session::new("new", &admin_cloud).expect("session");
     let t = s.token().await.expect("admin token");
-    assert_eq!(
-        t.project_id(),
-        Some(tb.var("NEW_ADMIN_PROJECT_ID").as_str())
-    );
+    assert_eq!(t.project_id(), Some(tb.var("NEW_ADMIN_PROJECT_ID").as_str()));
     let research = tb.var("NEW_RESEARCH_ID");
     let r = s.rescoped(&research);
     assert_eq!(
@@ -162,20 +150,14 @@ async fn a_revoked_token_gets_a_401_then_one_transparent_reauth() {
     let tb = Testbed::get();
     let s = tb.operator("new");
     let first = s.token().await.expect("token");
-    Cinder::new(&s)
-        .list_volumes(None)
-        .await
-        .expect("works before");
+    Cinder::new(&s).list_volumes(None).await.expect("works before");
     Keystone::new(&tb.admin("new"))
         .revoke(&first.value)
         .await
         .expect("revoke");
     // The session still holds the revoked token: Cinder answers 401, the
     // session re-authenticates once and the call succeeds.
-    Cinder::new(&s)
-        .list_volumes(None)
-        .await
-        .expect("works after re-auth");
+    Cinder::new(&s).list_volumes(None).await.expect("works after re-auth");
     let second = s.token().await.expect("token");
     assert_ne!(first.value, second.value, "a new token was issued");
 }

@@ -18,21 +18,13 @@ async fn manage_existing_adopts_an_imported_image() {
     let file = dir.path().join("img");
     let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
     std::fs::write(&file, &data).expect("write");
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&file)
-        .expect("open");
+    let f = std::fs::OpenOptions::new().write(true).open(&file).expect("open");
     f.set_len(1 << 30).expect("1 GiB sparse");
     let tmp_name = unique("import");
     let target = format!("{}/{tmp_name}", ceph.pool);
     rbd.run(
         "import",
-        &[
-            "import",
-            "--no-progress",
-            &file.display().to_string(),
-            &target,
-        ],
+        &["import", "--no-progress", &file.display().to_string(), &target],
     )
     .await
     .expect("rbd import");
@@ -68,19 +60,10 @@ async fn manage_existing_adopts_an_imported_image() {
         .await
         .expect("available");
     assert_eq!(v.size, 1);
-    assert_eq!(
-        v.project_id.as_deref(),
-        Some(tb.var("NEW_RESEARCH_ID").as_str())
-    );
+    assert_eq!(v.project_id.as_deref(), Some(tb.var("NEW_RESEARCH_ID").as_str()));
     let images = rbd.ls().await.expect("ls");
-    assert!(
-        images.contains(&format!("volume-{}", v.id)),
-        "renamed: {images:?}"
-    );
-    assert!(
-        !images.contains(&tmp_name),
-        "temporary name gone: {images:?}"
-    );
+    assert!(images.contains(&format!("volume-{}", v.id)), "renamed: {images:?}");
+    assert!(!images.contains(&tmp_name), "temporary name gone: {images:?}");
     // The operator (member) sees it in research.
     let op = tb.operator("new");
     assert!(Cinder::new(&op)
@@ -90,9 +73,7 @@ async fn manage_existing_adopts_an_imported_image() {
         .iter()
         .any(|x| x.id == v.id));
     c.delete_volume(&v.id).await.expect("delete");
-    c.wait_deleted(&v.id, Duration::from_secs(60))
-        .await
-        .expect("deleted");
+    c.wait_deleted(&v.id, Duration::from_secs(60)).await.expect("deleted");
 }
 
 #[tokio::test]
@@ -116,9 +97,7 @@ async fn a_bad_reference_ends_in_a_distinct_volume_error() {
         matches!(e, OpenStackError::VolumeError { ref status, .. } if status == "error"),
         "{e}"
     );
-    c.delete_volume(&v.id)
-        .await
-        .expect("delete the errored volume");
+    c.delete_volume(&v.id).await.expect("delete the errored volume");
 }
 
 #[tokio::test]
@@ -126,11 +105,7 @@ async fn a_member_may_not_manage() {
     let tb = Testbed::get();
     let op = tb.operator("new");
     let e = Cinder::new(&op)
-        .manage_existing(
-            &tb.var("NEW_CINDER_HOST"),
-            "anything",
-            &NewVolume::default(),
-        )
+        .manage_existing(&tb.var("NEW_CINDER_HOST"), "anything", &NewVolume::default())
         .await
         .expect_err("403");
     assert_eq!(e.status(), Some(403), "{e}");

@@ -16,10 +16,7 @@ async fn project_usage_matches_the_seeded_history_and_paging_changes_nothing() {
     let nova = Nova::new(&s);
     let research = tb.var("OLD_RESEARCH_ID");
     let (start, end) = (t("2025-01-01T00:00:00"), t("2025-07-01T00:00:00"));
-    let u = nova
-        .usage_show(&research, &start, &end, None)
-        .await
-        .expect("usage");
+    let u = nova.usage_show(&research, &start, &end, None).await.expect("usage");
     assert_eq!(u.tenant_id, research);
     assert_eq!(
         (
@@ -37,11 +34,7 @@ async fn project_usage_matches_the_seeded_history_and_paging_changes_nothing() {
         .expect("paged usage");
     // `uptime` of the running server grows between the two calls.
     let mut u = u;
-    for s in paged
-        .server_usages
-        .iter_mut()
-        .chain(u.server_usages.iter_mut())
-    {
+    for s in paged.server_usages.iter_mut().chain(u.server_usages.iter_mut()) {
         s.as_object_mut().map(|o| o.remove("uptime"));
     }
     assert_eq!(paged, u, "limit=1 pages merge to the unpaged answer");
@@ -85,11 +78,7 @@ async fn start_after_end_is_a_400_with_nova_s_message() {
         .await
         .expect_err("400");
     let api = e.api().expect("api error");
-    assert_eq!(
-        (api.status, api.kind.as_deref()),
-        (400, Some("badRequest")),
-        "{api}"
-    );
+    assert_eq!((api.status, api.kind.as_deref()), (400, Some("badRequest")), "{api}");
 }
 
 #[tokio::test]

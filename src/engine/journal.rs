@@ -1,0 +1,199 @@
+//! The durable journal: one JSON line per transition, fsync'd before the
+//! engine tells anyone about it. Replaying it through the reducer rebuilds
+//! every volume's record after a crash; a torn last line (the crash hit
+//! mid-write) is dropped, since its event was never sent.
+
+use super::volume_state::{apply, Transition, VolumeRecord};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Entry {
+    seq: u64,
+    at: String,
+    volume: String,
+    #[serde(flatten)]
+    transition: Transition,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("journal {}:{line}: {message}; move the journal aside to start over (the new cloud is searched for existing copies either way)", path.display())]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error(transparent)]
+    Illegal(#[from] super::IllegalTransition),
+}
+
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+    seq: u64,
+    records: BTreeMap<String, VolumeRecord>,
+}
+
+impl Journal {
+    /// Opens (or creates) the journal at `path` and replays it.
+    pub fn open(path: &Path) -> Result<Self, JournalError> {
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut records = BTreeMap::new();
+        let (mut seq, mut good_len) = (0u64, 0u64);
+        if path.exists() {
+            let reader = BufReader::new(File::open(path).map_err(io)?);
+            let mut lines = reader.split(b'\n').enumerate().peekable();
+            while let Some((i, line)) = lines.next() {
+                let line = line.map_err(io)?;
+                let last = lines.peek().is_none();
+                match serde_json::from_slice::<Entry>(&line) {
+                    Ok(e) => {
+                        let r = records
+                            .entry(e.volume.clone())
+                            .or_insert_with(|| VolumeRecord::new(&e.volume));
+                        apply(r, &e.transition).map_err(|err| JournalError::Corrupt {
+                            path: path.to_path_buf(),
+                            line: i + 1,
+                            message: err.to_string(),
+                        })?;
+                        seq = e.seq;
+                        good_len += line.len() as u64 + 1;
+                    }
+                    Err(_) if last => {
+                        tracing::warn!(journal = %path.display(), line = i + 1, "dropping a torn last line");
+                    }
+                    Err(err) => {
+                        return Err(JournalError::Corrupt {
+                            path: path.to_path_buf(),
+                            line: i + 1,
+                            message: err.to_string(),
+                        })
+                    }
+                }
+            }
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        // Cut a torn tail so the next append starts on a fresh line.
+        if file.metadata().map_err(io)?.len() > good_len {
+            file.set_len(good_len).map_err(io)?;
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            seq,
+            records,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn get(&self, volume: &str) -> Option<&VolumeRecord> {
+        self.records.get(volume)
+    }
+
+    pub fn records(&self) -> impl Iterator<Item = &VolumeRecord> {
+        self.records.values()
+    }
+
+    /// Applies `t` to `volume` if legal, then appends and fsyncs it. Only
+    /// after this returns may the engine emit the matching event.
+    pub fn record(&mut self, volume: &str, t: Transition) -> Result<VolumeRecord, JournalError> {
+        let mut next = self
+            .records
+            .get(volume)
+            .cloned()
+            .unwrap_or_else(|| VolumeRecord::new(volume));
+        apply(&mut next, &t)?;
+        let entry = Entry {
+            seq: self.seq + 1,
+            at: chrono::Utc::now().to_rfc3339(),
+            volume: volume.to_string(),
+            transition: t,
+        };
+        let mut line = serde_json::to_vec(&entry).map_err(|e| JournalError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        line.push(b'\n');
+        let io = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        self.file.write_all(&line).map_err(io)?;
+        self.file.sync_data().map_err(io)?;
+        self.seq += 1;
+        self.records.insert(volume.to_string(), next.clone());
+        Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{ExportInfo, Phase};
+
+    #[test]
+    fn replays_after_reopen_and_drops_a_torn_tail() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("p/journal.jsonl");
+        let mut j = Journal::open(&path).expect("open");
+        j.record("a", Transition::ExportStarted).expect("ok");
+        let export = ExportInfo {
+            path: "/x".into(),
+            size: 1,
+            data_bytes: 1,
+            hash: "h".into(),
+        };
+        j.record("a", Transition::ExportDone { export, seconds: 0.5 })
+            .expect("ok");
+        j.record("b", Transition::ExportStarted).expect("ok");
+        assert!(
+            j.record("b", Transition::Cleaned).is_err(),
+            "illegal transitions are refused"
+        );
+        drop(j);
+        // A crash mid-write leaves half a line.
+        let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+        f.write_all(br#"{"seq":4,"at":"x","volume":"b","t":"exp"#)
+            .expect("write");
+        drop(f);
+        let mut j = Journal::open(&path).expect("reopen");
+        assert_eq!(j.get("a").map(|r| r.phase), Some(Phase::Exported));
+        assert_eq!(j.get("b").map(|r| r.phase), Some(Phase::Exporting));
+        j.record("b", Transition::Resumed).expect("appends after the cut tail");
+        drop(j);
+        let j = Journal::open(&path).expect("reopen");
+        assert_eq!(j.get("b").map(|r| r.phase), Some(Phase::Queued));
+    }
+
+    #[test]
+    fn a_corrupt_middle_line_names_the_file_and_line() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("journal.jsonl");
+        std::fs::write(
+            &path,
+            "garbage\n{\"seq\":1,\"at\":\"x\",\"volume\":\"a\",\"t\":\"export_started\"}\n",
+        )
+        .expect("write");
+        let e = Journal::open(&path).err().expect("corrupt");
+        assert!(e.to_string().contains("journal.jsonl:1"), "{e}");
+    }
+}

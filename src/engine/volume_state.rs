@@ -1,0 +1,483 @@
+//! One volume's state machine. Its record changes only through [`apply`],
+//! which rejects illegal transitions; the journal stores transitions, so
+//! replaying them through the same function rebuilds the state after a crash.
+//!
+//! ```text
+//! queued ─► exporting ─► exported ─► transferring (import+verify ∥ tape) ─► done ─► cleaned
+//!                                                          └─ tape failed ─► backup_failed
+//! any stage ─► failed{stage}   (retry resumes there)      any stage ─► aborted
+//! ```
+
+use super::Stage;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Queued,
+    Exporting,
+    Exported,
+    Transferring,
+    /// Verified in the new cloud, and taped (or tape disabled).
+    Done,
+    /// Verified in the new cloud, but the tape copy failed: the export stays.
+    BackupFailed,
+    Failed,
+    Aborted,
+    /// Done, and its export file removed.
+    Cleaned,
+}
+
+/// The import or tape half of `transferring`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Track {
+    #[default]
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Disabled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportInfo {
+    pub path: String,
+    pub size: u64,
+    pub data_bytes: u64,
+    pub hash: String,
+}
+
+/// Everything known about one volume's migration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeRecord {
+    pub id: String,
+    pub phase: Phase,
+    pub export: Option<ExportInfo>,
+    pub new_id: Option<String>,
+    pub verified_hash: Option<String>,
+    pub import: Track,
+    pub tape: Track,
+    pub error: Option<(Stage, String)>,
+    /// Attempts so far (1 on the first run, +1 per retry).
+    pub attempt: u32,
+    /// Seconds spent per stage (summed over attempts).
+    pub seconds: BTreeMap<String, f64>,
+}
+
+/// An input to the state machine. These are what the journal stores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum Transition {
+    ExportStarted,
+    ExportDone {
+        export: ExportInfo,
+        seconds: f64,
+    },
+    TransferStarted {
+        tape_enabled: bool,
+    },
+    ImportVerified {
+        new_id: String,
+        hash: String,
+        seconds: f64,
+    },
+    TapeDone {
+        seconds: f64,
+    },
+    TapeFailed {
+        error: String,
+    },
+    Failed {
+        stage: Stage,
+        error: String,
+    },
+    Aborted {
+        stage: Stage,
+    },
+    Retry,
+    /// Loaded from the journal of a run that stopped mid-stage: redo that stage.
+    Resumed,
+    /// The export file is gone or damaged: export again.
+    ExportLost,
+    Cleaned,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("volume {volume}: {transition} is not allowed in phase {phase:?}")]
+pub struct IllegalTransition {
+    pub volume: String,
+    pub phase: Phase,
+    pub transition: String,
+}
+
+impl VolumeRecord {
+    pub fn new(id: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            phase: Phase::Queued,
+            export: None,
+            new_id: None,
+            verified_hash: None,
+            import: Track::Pending,
+            tape: Track::Pending,
+            error: None,
+            attempt: 1,
+            seconds: BTreeMap::new(),
+        }
+    }
+
+    /// Verified in the new cloud: the copy counts as migrated.
+    pub fn is_verified(&self) -> bool {
+        self.verified_hash.is_some()
+    }
+
+    /// Finished for this run, well or not (nothing more will happen unless retried).
+    pub fn is_settled(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Done | Phase::BackupFailed | Phase::Failed | Phase::Aborted | Phase::Cleaned
+        )
+    }
+
+    fn add_seconds(&mut self, stage: Stage, s: f64) {
+        *self.seconds.entry(stage.as_str().to_string()).or_default() += s;
+    }
+
+    /// When both halves of the transfer are over, the phase follows.
+    fn settle_transfer(&mut self) {
+        let tape_over = matches!(self.tape, Track::Succeeded | Track::Disabled | Track::Failed);
+        if self.import == Track::Succeeded && tape_over {
+            self.phase = if self.tape == Track::Failed {
+                Phase::BackupFailed
+            } else {
+                Phase::Done
+            };
+        }
+    }
+}
+
+/// The one function that changes a [`VolumeRecord`].
+pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransition> {
+    use Phase::*;
+    let illegal = |r: &VolumeRecord| IllegalTransition {
+        volume: r.id.clone(),
+        phase: r.phase,
+        transition: format!("{t:?}"),
+    };
+    match (r.phase, t) {
+        (Queued, Transition::ExportStarted) => r.phase = Exporting,
+        (Exporting, Transition::ExportDone { export, seconds }) => {
+            r.export = Some(export.clone());
+            r.add_seconds(Stage::Export, *seconds);
+            r.phase = Exported;
+        }
+        (Exported, Transition::TransferStarted { tape_enabled }) => {
+            r.phase = Transferring;
+            if r.import != Track::Succeeded {
+                r.import = Track::Running;
+            }
+            if r.tape != Track::Succeeded {
+                r.tape = if *tape_enabled { Track::Running } else { Track::Disabled };
+            }
+        }
+        (Transferring, Transition::ImportVerified { new_id, hash, seconds }) => {
+            r.new_id = Some(new_id.clone());
+            r.verified_hash = Some(hash.clone());
+            r.import = Track::Succeeded;
+            r.add_seconds(Stage::Import, *seconds);
+            r.settle_transfer();
+        }
+        // The tape half may end after the import half failed or was aborted.
+        (Failed | Aborted, Transition::TapeDone { .. }) => r.tape = Track::Succeeded,
+        (Failed | Aborted, Transition::TapeFailed { .. }) => r.tape = Track::Failed,
+        (Transferring, Transition::TapeDone { seconds }) => {
+            r.tape = Track::Succeeded;
+            r.add_seconds(Stage::Tape, *seconds);
+            r.settle_transfer();
+        }
+        (Transferring, Transition::TapeFailed { error }) => {
+            r.tape = Track::Failed;
+            r.error = Some((Stage::Tape, error.clone()));
+            r.settle_transfer();
+        }
+        (Exporting | Transferring, Transition::Failed { stage, error }) => {
+            r.error = Some((*stage, error.clone()));
+            if *stage == Stage::Import || *stage == Stage::Verify {
+                r.import = Track::Failed;
+            }
+            r.phase = Failed;
+        }
+        (Queued | Exporting | Exported | Transferring, Transition::Aborted { stage }) => {
+            r.error = Some((*stage, "aborted by the operator".into()));
+            r.phase = Aborted;
+        }
+        // Retry resumes from what is already done: a kept export, a verified import.
+        (Failed | Aborted | BackupFailed, Transition::Retry) => {
+            r.attempt += 1;
+            r.error = None;
+            if r.import != Track::Succeeded {
+                r.import = Track::Pending;
+            }
+            if r.tape != Track::Succeeded {
+                r.tape = Track::Pending;
+            }
+            r.phase = if r.export.is_some() { Exported } else { Queued };
+        }
+        (Exporting, Transition::Resumed) => r.phase = Queued,
+        (Transferring, Transition::Resumed) => {
+            for track in [&mut r.import, &mut r.tape] {
+                if *track == Track::Running {
+                    *track = Track::Pending;
+                }
+            }
+            r.phase = Exported;
+        }
+        (Exported, Transition::ExportLost) => {
+            r.export = None;
+            r.phase = Queued;
+        }
+        (Done, Transition::Cleaned) => r.phase = Cleaned,
+        _ => return Err(illegal(r)),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn export() -> ExportInfo {
+        ExportInfo {
+            path: "/e/volume-v.raw".into(),
+            size: 1 << 30,
+            data_bytes: 5,
+            hash: "h".into(),
+        }
+    }
+
+    fn run(ts: &[Transition]) -> Result<VolumeRecord, IllegalTransition> {
+        let mut r = VolumeRecord::new("v");
+        for t in ts {
+            apply(&mut r, t)?;
+        }
+        Ok(r)
+    }
+
+    fn to_transferring(tape: bool) -> Vec<Transition> {
+        vec![
+            Transition::ExportStarted,
+            Transition::ExportDone {
+                export: export(),
+                seconds: 1.0,
+            },
+            Transition::TransferStarted { tape_enabled: tape },
+        ]
+    }
+
+    fn verified() -> Transition {
+        Transition::ImportVerified {
+            new_id: "n".into(),
+            hash: "h".into(),
+            seconds: 2.0,
+        }
+    }
+
+    #[test]
+    fn export_arms() {
+        let r = run(&[Transition::ExportStarted]).expect("ok");
+        assert_eq!(r.phase, Phase::Exporting);
+        let r = run(&to_transferring(true)[..2]).expect("ok");
+        assert_eq!((r.phase, r.export.clone()), (Phase::Exported, Some(export())));
+        assert_eq!(r.seconds.get("export"), Some(&1.0));
+        assert!(
+            run(&[Transition::ExportDone {
+                export: export(),
+                seconds: 0.0
+            }])
+            .is_err(),
+            "done before started"
+        );
+    }
+
+    #[test]
+    fn transfer_arms_and_both_orders_of_completion() {
+        let r = run(&to_transferring(true)).expect("ok");
+        assert_eq!(
+            (r.phase, &r.import, &r.tape),
+            (Phase::Transferring, &Track::Running, &Track::Running)
+        );
+        let mut ts = to_transferring(true);
+        ts.push(verified());
+        let r = run(&ts).expect("ok");
+        assert_eq!(
+            (r.phase, r.new_id.as_deref()),
+            (Phase::Transferring, Some("n")),
+            "tape still running"
+        );
+        ts.push(Transition::TapeDone { seconds: 3.0 });
+        let r = run(&ts).expect("ok");
+        assert_eq!(r.phase, Phase::Done);
+        assert!(r.is_verified() && r.is_settled());
+        let mut ts = to_transferring(true);
+        ts.push(Transition::TapeDone { seconds: 3.0 });
+        ts.push(verified());
+        assert_eq!(run(&ts).expect("ok").phase, Phase::Done, "tape first, import second");
+    }
+
+    #[test]
+    fn tape_disabled_finishes_on_verification() {
+        let mut ts = to_transferring(false);
+        ts.push(verified());
+        let r = run(&ts).expect("ok");
+        assert_eq!((r.phase, &r.tape), (Phase::Done, &Track::Disabled));
+    }
+
+    #[test]
+    fn tape_failure_is_backup_failed_and_retry_reruns_only_the_tape() {
+        let mut ts = to_transferring(true);
+        ts.push(verified());
+        ts.push(Transition::TapeFailed {
+            error: "offline".into(),
+        });
+        let r = run(&ts).expect("ok");
+        assert_eq!(r.phase, Phase::BackupFailed);
+        assert_eq!(r.error, Some((Stage::Tape, "offline".into())));
+        assert!(
+            run(&[ts.clone(), vec![Transition::Cleaned]].concat()).is_err(),
+            "never cleaned without a tape copy"
+        );
+        ts.push(Transition::Retry);
+        let r = run(&ts).expect("ok");
+        assert_eq!(
+            (r.phase, &r.import, &r.tape, r.attempt),
+            (Phase::Exported, &Track::Succeeded, &Track::Pending, 2)
+        );
+        ts.push(Transition::TransferStarted { tape_enabled: true });
+        ts.push(Transition::TapeDone { seconds: 1.0 });
+        assert_eq!(run(&ts).expect("ok").phase, Phase::Done);
+    }
+
+    #[test]
+    fn failures_at_each_stage_and_retry_from_there() {
+        let r = run(&[
+            Transition::ExportStarted,
+            Transition::Failed {
+                stage: Stage::Export,
+                error: "e".into(),
+            },
+        ])
+        .expect("ok");
+        assert_eq!(r.phase, Phase::Failed);
+        let mut with_retry = vec![
+            Transition::ExportStarted,
+            Transition::Failed {
+                stage: Stage::Export,
+                error: "e".into(),
+            },
+            Transition::Retry,
+        ];
+        assert_eq!(
+            run(&with_retry).expect("ok").phase,
+            Phase::Queued,
+            "no export yet: start over"
+        );
+        with_retry.push(Transition::ExportStarted);
+        assert!(run(&with_retry).is_ok());
+        for stage in [Stage::Import, Stage::Verify] {
+            let mut ts = to_transferring(true);
+            ts.push(Transition::Failed {
+                stage,
+                error: "x".into(),
+            });
+            let r = run(&ts).expect("ok");
+            assert_eq!((r.phase, &r.import), (Phase::Failed, &Track::Failed));
+            ts.push(Transition::Retry);
+            let r = run(&ts).expect("ok");
+            assert_eq!(
+                (r.phase, &r.import),
+                (Phase::Exported, &Track::Pending),
+                "the kept export is reused"
+            );
+        }
+        assert!(
+            run(&[Transition::Failed {
+                stage: Stage::Export,
+                error: "e".into()
+            }])
+            .is_err(),
+            "queued cannot fail"
+        );
+    }
+
+    #[test]
+    fn abort_from_every_active_phase_and_not_after() {
+        for prefix in [0, 1, 2, 3] {
+            let mut ts = to_transferring(true)[..prefix].to_vec();
+            ts.push(Transition::Aborted { stage: Stage::Export });
+            assert_eq!(run(&ts).expect("ok").phase, Phase::Aborted, "after {prefix} steps");
+        }
+        let mut ts = to_transferring(false);
+        ts.push(verified());
+        ts.push(Transition::Aborted { stage: Stage::Import });
+        assert!(run(&ts).is_err(), "a done volume cannot be aborted");
+    }
+
+    #[test]
+    fn resume_after_a_crash_mid_stage() {
+        let r = run(&[Transition::ExportStarted, Transition::Resumed]).expect("ok");
+        assert_eq!(r.phase, Phase::Queued);
+        let mut ts = to_transferring(true);
+        ts.push(Transition::TapeDone { seconds: 1.0 });
+        ts.push(Transition::Resumed);
+        let r = run(&ts).expect("ok");
+        assert_eq!(
+            (r.phase, &r.import, &r.tape),
+            (Phase::Exported, &Track::Pending, &Track::Succeeded)
+        );
+        assert!(run(&[Transition::Resumed]).is_err(), "nothing to resume");
+        let mut ts = to_transferring(true)[..2].to_vec();
+        ts.push(Transition::ExportLost);
+        let r = run(&ts).expect("ok");
+        assert_eq!((r.phase, r.export.clone()), (Phase::Queued, None));
+    }
+
+    #[test]
+    fn the_tape_half_may_finish_after_the_import_failed() {
+        let mut ts = to_transferring(true);
+        ts.push(Transition::Failed {
+            stage: Stage::Import,
+            error: "413".into(),
+        });
+        ts.push(Transition::TapeDone { seconds: 1.0 });
+        let r = run(&ts).expect("ok");
+        assert_eq!((r.phase, &r.tape), (Phase::Failed, &Track::Succeeded));
+        assert_eq!(r.error, Some((Stage::Import, "413".into())), "the import's error stays");
+        ts.push(Transition::Retry);
+        assert_eq!(
+            run(&ts).expect("ok").tape,
+            Track::Succeeded,
+            "retry keeps the tape copy"
+        );
+        let mut ts = to_transferring(true);
+        ts.push(Transition::Aborted { stage: Stage::Import });
+        ts.push(Transition::TapeFailed {
+            error: "cancelled".into(),
+        });
+        assert_eq!(run(&ts).expect("ok").tape, Track::Failed);
+    }
+
+    #[test]
+    fn cleaned_only_from_done() {
+        let mut ts = to_transferring(false);
+        ts.push(verified());
+        ts.push(Transition::Cleaned);
+        assert_eq!(run(&ts).expect("ok").phase, Phase::Cleaned);
+        assert!(run(&[Transition::Cleaned]).is_err());
+        assert!(
+            run(&[ts.clone(), vec![Transition::Retry]].concat()).is_err(),
+            "nothing to retry"
+        );
+    }
+}
