@@ -77,6 +77,20 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         }
+        Command::Migrate(args) => {
+            let (cfg, warnings) = cli.config.load()?;
+            warnings.iter().for_each(|w| eprintln!("{w}"));
+            let guard = start_logging(&cli, Some(&cfg.work_dir));
+            let code = match cli::run_migrate(&cfg, args).await {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    1
+                }
+            };
+            drop(guard);
+            Ok(ExitCode::from(code as u8))
+        }
         Command::Projects { json } => {
             let (cloud, warnings) = cli.config.load_old_cloud()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));

@@ -4,12 +4,16 @@
 
 mod check;
 mod config_args;
+mod event_printer;
 mod inventory_cmd;
+mod migrate_cmd;
 
 pub use check::run_check;
 pub use check::CheckLine;
 pub use config_args::ConfigArgs;
+pub use event_printer::EventPrinter;
 pub use inventory_cmd::{project_volumes, run_projects, run_volumes, VolumeRow};
+pub use migrate_cmd::{run_migrate, select, Fatal, MigrateArgs};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -44,6 +48,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Migrate a project's volumes (headless). Re-running resumes.
+    Migrate(MigrateArgs),
     /// List one old-cloud project's volumes.
     Volumes {
         /// Project name or id.

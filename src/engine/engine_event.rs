@@ -1,6 +1,7 @@
-//! What the engine tells its clients. Messages carry data: a client never
-//! has to reach back into the engine for state.
+//! What the engine tells its clients, and what they may ask of it. Messages
+//! carry data: a client never has to reach back into the engine for state.
 
+use super::Phase;
 use serde::{Deserialize, Serialize};
 
 /// A stage of one volume's migration.
@@ -32,9 +33,48 @@ impl std::fmt::Display for Stage {
     }
 }
 
+/// A volume as planned: enough for a client to draw its row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedVolume {
+    pub id: String,
+    pub name: String,
+    pub size_gib: u64,
+    pub phase: Phase,
+}
+
+/// How a run ended, and where its report is.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Summary {
+    pub total: usize,
+    /// Verified in the new cloud (done, cleaned, or verified without tape copy).
+    pub verified: usize,
+    pub backup_failed: usize,
+    pub failed: usize,
+    pub aborted: usize,
+    pub report_json: String,
+    pub report_md: String,
+}
+
+/// What a client can ask of a running engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineCommand {
+    Abort(String),
+    Retry(String),
+    Shutdown,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EngineEvent {
+    Planned {
+        project: String,
+        volumes: Vec<PlannedVolume>,
+    },
+    /// Journaled before it is sent.
+    StateChanged {
+        volume: String,
+        phase: Phase,
+    },
     StageStarted {
         volume: String,
         stage: Stage,
@@ -59,4 +99,9 @@ pub enum EngineEvent {
         error: String,
         attempt: u32,
     },
+    CleanupAction {
+        volume: Option<String>,
+        action: String,
+    },
+    Finished(Summary),
 }

@@ -3,16 +3,25 @@
 //! the tests are all clients of the same events.
 
 mod engine_event;
+mod inventory;
 mod journal;
+mod migration;
+mod preflight;
 mod progress;
+mod report;
 mod stage_error;
 mod volume_import;
 mod volume_pipeline;
 mod volume_state;
+mod worker;
 
-pub use engine_event::{EngineEvent, Stage};
+pub use engine_event::{EngineCommand, EngineEvent, PlannedVolume, Stage, Summary};
+pub use inventory::write_inventory;
 pub use journal::{Journal, JournalError};
+pub use migration::{run_migration, EngineError, Plan};
+pub use preflight::{Preflight, PreflightLine};
 pub use progress::with_progress;
+pub use report::write_atomic;
 pub use stage_error::StageError;
 pub use volume_pipeline::{ImportedVolume, PipelineSettings, VolumeExport, VolumePipeline, SOURCE_KEY, STATE_KEY};
 pub use volume_state::{apply, ExportInfo, IllegalTransition, Phase, Track, Transition, VolumeRecord};

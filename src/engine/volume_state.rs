@@ -181,6 +181,8 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             if r.tape != Track::Succeeded {
                 r.tape = if *tape_enabled { Track::Running } else { Track::Disabled };
             }
+            // Nothing left to run (an earlier import, tape now disabled).
+            r.settle_transfer();
         }
         (Transferring, Transition::ImportVerified { new_id, hash, seconds }) => {
             r.new_id = Some(new_id.clone());

@@ -1,10 +1,14 @@
-//! One volume's data path on the real testbed: export from the old Ceph,
-//! import into the new cloud by both strategies, the tape copy, and the
-//! faults. Checksums are compared at the source, the export file, the tape
-//! copy and the new image, each read independently (`rbd export -`, files).
+//! The data path and the engine on the real testbed: one volume's export,
+//! import (both strategies), tape copy and faults; then whole runs of the
+//! `migrate` command, with abort, retry, kill -9 and resume. Checksums are
+//! compared at the source, the export file, the tape copy and the new
+//! image, each read independently (`rbd export -`, files).
 
+mod engine_run;
 mod faults;
+#[path = "../common/fixtures.rs"]
 mod fixtures;
 mod migrate_one;
+mod resume;
 #[path = "../common/testbed.rs"]
 mod testbed;

@@ -1,3 +1,4 @@
+#![allow(dead_code)] // shared by several test binaries; each uses a part
 //! Source volumes with known content, and a pipeline wired to the testbed.
 
 use crate::testbed::Testbed;
@@ -189,4 +190,56 @@ pub async fn delete_volumes(s: &Session, ids: &[&str]) {
     for id in ids {
         let _ = c.delete_volume(id).await;
     }
+}
+
+/// A credentials file for the `migrate` binary: the testbed's, with work,
+/// export and tape directories under `dir` and the given tape argv.
+pub fn migrate_config(tb: &Testbed, dir: &Path, tape: Option<Vec<String>>, admin: bool) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let src = if admin {
+        tb.admin_credentials()
+    } else {
+        tb.credentials()
+    };
+    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(src).expect("read")).expect("json");
+    let tape_dir = dir.join("tape");
+    std::fs::create_dir_all(&tape_dir).expect("mkdir");
+    cfg["work_dir"] = dir.join("work").display().to_string().into();
+    cfg["export_dir"] = dir.join("exports").display().to_string().into();
+    let command = tape.unwrap_or_else(|| {
+        vec![
+            "cp".into(),
+            "--sparse=always".into(),
+            "{file}".into(),
+            format!("{}/", tape_dir.display()),
+        ]
+    });
+    cfg["tape"] = serde_json::json!({ "command": command });
+    let path = dir.join("credentials.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&cfg).expect("json")).expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    path
+}
+
+/// New-cloud volumes that claim `source` as their origin.
+pub async fn copies_of(tb: &Testbed, source: &str) -> Vec<Volume> {
+    let s = tb.operator("new");
+    Cinder::new(&s)
+        .list_volumes(None)
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|v| v.metadata.get("stackmigrate.source_volume_id").map(String::as_str) == Some(source))
+        .collect()
+}
+
+/// Runs `stackmigrate <args> --log-file <dir>/log` to the end.
+pub fn stackmigrate(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_stackmigrate"))
+        .args(args)
+        .arg("--log-file")
+        .arg(dir.join("stackmigrate.log"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run stackmigrate")
 }

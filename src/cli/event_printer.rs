@@ -1,0 +1,112 @@
+//! Headless output: one JSON object per event (`--json`), or readable lines
+//! with progress at most every 2 s per volume and stage.
+
+use crate::engine::EngineEvent;
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Instant;
+
+pub struct EventPrinter {
+    json: bool,
+    last: HashMap<(String, &'static str), Instant>,
+    started: HashMap<(String, &'static str), Instant>,
+}
+
+impl EventPrinter {
+    pub fn new(json: bool) -> Self {
+        Self {
+            json,
+            last: HashMap::new(),
+            started: HashMap::new(),
+        }
+    }
+
+    pub fn print(&mut self, e: &EngineEvent) {
+        let line = if self.json {
+            serde_json::to_string(e).ok()
+        } else {
+            self.human(e)
+        };
+        if let Some(line) = line {
+            let mut out = std::io::stdout().lock();
+            // A closed stdout (piped into head) must not stop the migration.
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+    }
+
+    fn human(&mut self, e: &EngineEvent) -> Option<String> {
+        let short = |v: &str| v.get(..8).unwrap_or(v).to_string();
+        Some(match e {
+            EngineEvent::Planned { project, volumes } => {
+                format!("plan: {} volume(s) of project {project}", volumes.len())
+            }
+            EngineEvent::StateChanged { volume, phase } => format!("{} → {phase:?}", short(volume)),
+            EngineEvent::StageStarted { volume, stage } => {
+                let now = Instant::now();
+                self.started.insert((volume.clone(), stage.as_str()), now);
+                self.last.insert((volume.clone(), stage.as_str()), now);
+                format!("{} {stage} started", short(volume))
+            }
+            EngineEvent::Progress {
+                volume,
+                stage,
+                bytes,
+                total,
+            } => {
+                let key = (volume.clone(), stage.as_str());
+                let now = Instant::now();
+                if self
+                    .last
+                    .get(&key)
+                    .is_some_and(|t| now.duration_since(*t).as_secs() < 2)
+                {
+                    return None;
+                }
+                self.last.insert(key.clone(), now);
+                let secs = self
+                    .started
+                    .get(&key)
+                    .map_or(0.0, |t| now.duration_since(*t).as_secs_f64())
+                    .max(0.001);
+                let rate = *bytes as f64 / secs;
+                let pct = if *total > 0 {
+                    100.0 * *bytes as f64 / *total as f64
+                } else {
+                    0.0
+                };
+                let eta = if rate > 0.0 && total > bytes {
+                    format!(", ETA {:.0} s", (total - bytes) as f64 / rate)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{} {stage} {pct:5.1}% {:.0} MiB/s{eta}",
+                    short(volume),
+                    rate / (1u64 << 20) as f64
+                )
+            }
+            EngineEvent::Log { volume, line } => match volume {
+                Some(v) => format!("{} {line}", short(v)),
+                None => line.clone(),
+            },
+            EngineEvent::StageFinished { volume, stage } => format!("{} {stage} finished", short(volume)),
+            EngineEvent::VolumeFailed {
+                volume,
+                stage,
+                error,
+                attempt,
+            } => {
+                format!("{} FAILED at {stage} (attempt {attempt}): {error}", short(volume))
+            }
+            EngineEvent::CleanupAction { volume, action } => match volume {
+                Some(v) => format!("{} cleanup: {action}", short(v)),
+                None => format!("cleanup: {action}"),
+            },
+            EngineEvent::Finished(s) => format!(
+                "finished: {} of {} verified ({} without tape copy), {} failed, {} aborted; report {}",
+                s.verified, s.total, s.backup_failed, s.failed, s.aborted, s.report_md
+            ),
+        })
+    }
+}

@@ -1,0 +1,211 @@
+//! `stackmigrate migrate`: the headless client of the engine. Plans the
+//! selection, archives the inventory, runs pre-flight, then drives the engine
+//! and prints its events. Exit 0: all verified; 2: some volumes need
+//! attention; 1: fatal (config, auth, pre-flight).
+
+use super::event_printer::EventPrinter;
+use crate::config::{Config, ImportStrategy};
+use crate::engine::{run_migration, write_inventory, EngineCommand, PipelineSettings, Plan, Preflight, VolumePipeline};
+use crate::openstack::{Keystone, Session, Volume};
+use crate::storage::RbdStore;
+use clap::Args;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// Old-cloud project name or id.
+    #[arg(long)]
+    pub project: String,
+    /// `all`, or volume ids separated by commas.
+    #[arg(long, default_value = "all")]
+    pub volumes: String,
+    /// Overrides import_strategy from the config.
+    #[arg(long, value_parser = ["replace", "manage"])]
+    pub strategy: Option<String>,
+    /// Print the plan and the pre-flight results; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// One JSON object per event on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep export files after verification.
+    #[arg(long)]
+    pub keep_exports: bool,
+}
+
+/// A fatal error: one line for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Fatal(pub String);
+
+fn fatal(e: impl std::fmt::Display) -> Fatal {
+    Fatal(e.to_string())
+}
+
+/// Volumes in these states can be exported safely.
+const MIGRATABLE: &[&str] = &["available", "in-use"];
+
+pub fn select(all: &[Volume], spec: &str) -> Result<Vec<Volume>, Fatal> {
+    if spec == "all" {
+        return Ok(all
+            .iter()
+            .filter(|v| MIGRATABLE.contains(&v.status.as_str()))
+            .cloned()
+            .collect());
+    }
+    spec.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|id| {
+            let v = all.iter().find(|v| v.id == id || v.id.starts_with(id)).ok_or_else(|| {
+                Fatal(format!(
+                    "volume {id} is not in the project; run `stackmigrate volumes --project …` to list them"
+                ))
+            })?;
+            if !MIGRATABLE.contains(&v.status.as_str()) {
+                return Err(Fatal(format!(
+                    "volume {} ({}) is in status {:?}; only available or in-use volumes can be migrated",
+                    v.display_name(),
+                    v.id,
+                    v.status
+                )));
+            }
+            Ok(v.clone())
+        })
+        .collect()
+}
+
+pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal> {
+    let mut printer = EventPrinter::new(args.json);
+    let old = Session::new("old", &cfg.old_cloud).map_err(fatal)?;
+    let new = Session::new("new", &cfg.new_cloud).map_err(fatal)?;
+    let project = Keystone::new(&old).find_project(&args.project).await.map_err(fatal)?;
+    let rows = super::project_volumes(&old, &project).await.map_err(fatal)?;
+    let all: Vec<Volume> = rows.into_iter().map(|r| r.volume).collect();
+    let volumes = select(&all, &args.volumes)?;
+    if volumes.is_empty() {
+        return Err(Fatal(format!("project {} has no volume to migrate", project.name)));
+    }
+    let (Some(old_ceph), Some(new_ceph)) = (&cfg.old_cloud.ceph, &cfg.new_cloud.ceph) else {
+        return Err(Fatal(
+            "both clouds need a ceph section (conf, id, keyring, pool)".into(),
+        ));
+    };
+    let project_dir = cfg.work_dir.join(&project.id);
+    let export_dir = cfg.export_dir.join(&project.id);
+    std::fs::create_dir_all(&export_dir).map_err(|e| fatal(format!("{}: {e}", export_dir.display())))?;
+    let strategy = match args.strategy.as_deref() {
+        Some("manage") => ImportStrategy::Manage,
+        Some(_) => ImportStrategy::Replace,
+        None => cfg.import_strategy,
+    };
+    let (old_store, new_store) = (RbdStore::new(old_ceph), RbdStore::new(new_ceph));
+    let inventory = write_inventory(&old, &project, &project_dir).await.map_err(fatal)?;
+    let checks = Preflight {
+        new_session: &new,
+        old: &old_store,
+        new: &new_store,
+        export_dir: &export_dir,
+        tape: cfg.tape.as_ref(),
+        exports_in_flight: cfg.concurrency.exports,
+    }
+    .run(&volumes)
+    .await;
+    let gib: u64 = volumes.iter().map(|v| v.size).sum();
+    if !args.json {
+        println!(
+            "project {} ({}): {} volume(s), {gib} GiB, strategy {strategy:?}",
+            project.name,
+            project.id,
+            volumes.len()
+        );
+        println!("inventory archived to {}", inventory.display());
+        checks.iter().for_each(|c| println!("{c}"));
+    }
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    if failed > 0 {
+        return Err(Fatal(format!("pre-flight: {failed} problem(s); nothing was started")));
+    }
+    if args.dry_run {
+        for v in &volumes {
+            println!(
+                "would migrate {} {} ({} GiB, {})",
+                v.id,
+                v.display_name(),
+                v.size,
+                v.status
+            );
+        }
+        return Ok(0);
+    }
+    if !args.yes {
+        use std::io::IsTerminal;
+        if !std::io::stdin().is_terminal() {
+            return Err(Fatal("not a terminal: pass --yes to start the migration".into()));
+        }
+        print!("start migrating {} volume(s)? [y/N] ", volumes.len());
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !answer.trim().eq_ignore_ascii_case("y") {
+            return Err(Fatal("not confirmed; nothing was started".into()));
+        }
+    }
+    let new_session = match strategy {
+        // manage-existing puts the volume in the token's project: scope explicitly.
+        ImportStrategy::Manage => {
+            let target = new.token().await.map_err(fatal)?.project_id().map(str::to_string);
+            Arc::new(
+                target
+                    .map_or_else(|| Session::new("new", &cfg.new_cloud), |p| Ok(new.rescoped(&p)))
+                    .map_err(fatal)?,
+            )
+        }
+        ImportStrategy::Replace => Arc::new(new),
+    };
+    let (events_tx, mut events) = tokio::sync::mpsc::channel(1024);
+    let pipeline = Arc::new(VolumePipeline {
+        old: old_store,
+        new: new_store,
+        new_session,
+        settings: PipelineSettings {
+            export_dir,
+            strategy,
+            volume_type_map: cfg.volume_type_map.clone(),
+            availability_zone: None,
+            tape: cfg.tape.clone(),
+            wait: Duration::from_secs(600),
+        },
+        events: events_tx,
+    });
+    let plan = Plan {
+        project_id: project.id.clone(),
+        project_name: project.name.clone(),
+        volumes,
+        project_dir,
+        keep_exports: args.keep_exports,
+        concurrency: cfg.concurrency,
+        stay_alive: false,
+    };
+    let (commands_tx, commands) = tokio::sync::mpsc::channel(8);
+    tokio::spawn(async move {
+        // Ctrl-C: stop children, keep what is done; a later run resumes.
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = commands_tx.send(EngineCommand::Shutdown).await;
+        }
+    });
+    let engine = tokio::spawn(run_migration(plan, pipeline, commands));
+    while let Some(e) = events.recv().await {
+        printer.print(&e);
+    }
+    let summary = engine.await.map_err(fatal)?.map_err(fatal)?;
+    Ok(if summary.verified == summary.total && summary.backup_failed == 0 {
+        0
+    } else {
+        2
+    })
+}

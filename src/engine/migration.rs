@@ -1,0 +1,261 @@
+//! The coordinator: owns the journal and the per-volume tokens, spawns one
+//! worker per volume, journals every transition a worker reports before any
+//! event about it goes out, and obeys `EngineCommand`s (abort, retry,
+//! shutdown). Volumes flow through the stages concurrently under the stage
+//! semaphores, so volume N+1 exports while volume N imports and tapes.
+
+use super::report::write_report;
+use super::volume_pipeline::VolumePipeline;
+use super::worker::{Limits, Report, Worker};
+use super::{
+    EngineCommand, EngineEvent, Journal, JournalError, Phase, PlannedVolume, Summary, Transition, VolumeRecord,
+};
+use crate::config::Concurrency;
+use crate::openstack::Volume;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// What to migrate, decided before the engine starts.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub project_id: String,
+    pub project_name: String,
+    pub volumes: Vec<Volume>,
+    /// `<work_dir>/<project id>`: journal, inventory, report, usage.
+    pub project_dir: PathBuf,
+    pub keep_exports: bool,
+    pub concurrency: Concurrency,
+    /// Keep running after every volume settled, for retries (the TUI).
+    pub stay_alive: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("report {}: {source}", path.display())]
+    Report { path: PathBuf, source: std::io::Error },
+}
+
+/// Brings journaled records of an earlier run to where this run resumes.
+fn resume(journal: &mut Journal, volumes: &[Volume]) -> Result<(), JournalError> {
+    for vol in volumes {
+        let Some(rec) = journal.get(&vol.id).cloned() else {
+            continue;
+        };
+        match rec.phase {
+            Phase::Exporting | Phase::Transferring => {
+                journal.record(&vol.id, Transition::Resumed)?;
+            }
+            Phase::Failed | Phase::Aborted | Phase::BackupFailed => {
+                journal.record(&vol.id, Transition::Retry)?;
+            }
+            _ => {}
+        }
+        let rec = journal
+            .get(&vol.id)
+            .cloned()
+            .unwrap_or_else(|| VolumeRecord::new(&vol.id));
+        if rec.phase == Phase::Exported {
+            let intact = rec
+                .export
+                .as_ref()
+                .is_some_and(|e| std::fs::metadata(&e.path).is_ok_and(|m| m.len() == e.size));
+            if !intact {
+                journal.record(&vol.id, Transition::ExportLost)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Coordinator {
+    journal: Journal,
+    worker: Arc<Worker>,
+    events: mpsc::Sender<EngineEvent>,
+    root: CancellationToken,
+    tokens: HashMap<String, CancellationToken>,
+    tasks: JoinSet<String>,
+    volumes: HashMap<String, Volume>,
+}
+
+impl Coordinator {
+    async fn emit(&self, e: EngineEvent) {
+        let _ = self.events.send(e).await;
+    }
+
+    fn spawn(&mut self, vol: Volume) {
+        let rec = self
+            .journal
+            .get(&vol.id)
+            .cloned()
+            .unwrap_or_else(|| VolumeRecord::new(&vol.id));
+        let token = self.root.child_token();
+        self.tokens.insert(vol.id.clone(), token.clone());
+        let worker = self.worker.clone();
+        worker.limits.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.tasks.spawn(async move {
+            let id = vol.id.clone();
+            worker.drive(vol, rec, token).await;
+            worker.limits.in_flight.fetch_sub(1, Ordering::Relaxed);
+            id
+        });
+    }
+
+    async fn on_report(&mut self, r: Report) -> Result<(), JournalError> {
+        let Some(t) = r.transition else {
+            let _ = r.ack.send(self.journal.get(&r.volume).cloned());
+            return Ok(());
+        };
+        match self.journal.record(&r.volume, t.clone()) {
+            Ok(rec) => {
+                self.emit(EngineEvent::StateChanged {
+                    volume: r.volume.clone(),
+                    phase: rec.phase,
+                })
+                .await;
+                let failed = match &t {
+                    Transition::Failed { stage, error } => Some((*stage, error.clone())),
+                    Transition::TapeFailed { error } => Some((super::Stage::Tape, error.clone())),
+                    _ => None,
+                };
+                if let Some((stage, error)) = failed {
+                    let e = EngineEvent::VolumeFailed {
+                        volume: r.volume.clone(),
+                        stage,
+                        error,
+                        attempt: rec.attempt,
+                    };
+                    self.emit(e).await;
+                }
+                let _ = r.ack.send(Some(rec));
+                Ok(())
+            }
+            Err(JournalError::Illegal(e)) => {
+                tracing::debug!("{e}");
+                let _ = r.ack.send(None);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn on_command(&mut self, cmd: EngineCommand) -> Result<bool, JournalError> {
+        let log = |line: String| EngineEvent::Log { volume: None, line };
+        match cmd {
+            EngineCommand::Abort(v) => match self.tokens.get(&v) {
+                Some(t) if self.journal.get(&v).is_none_or(|r| !r.is_settled()) => t.cancel(),
+                _ => {
+                    self.emit(log(format!("volume {v} is not running; nothing to abort")))
+                        .await
+                }
+            },
+            EngineCommand::Retry(v) => {
+                let retryable = self
+                    .journal
+                    .get(&v)
+                    .is_some_and(|r| matches!(r.phase, Phase::Failed | Phase::Aborted | Phase::BackupFailed));
+                match self.volumes.get(&v).cloned() {
+                    Some(vol) if retryable => {
+                        self.journal.record(&v, Transition::Retry)?;
+                        self.emit(EngineEvent::StateChanged {
+                            volume: v.clone(),
+                            phase: Phase::Exported,
+                        })
+                        .await;
+                        self.spawn(vol);
+                    }
+                    _ => self.emit(log(format!("volume {v} has nothing to retry"))).await,
+                }
+            }
+            EngineCommand::Shutdown => {
+                self.root.cancel();
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Runs the plan to the end (or to shutdown). Events go to `pipeline.events`.
+pub async fn run_migration(
+    plan: Plan,
+    pipeline: Arc<VolumePipeline>,
+    mut commands: mpsc::Receiver<EngineCommand>,
+) -> Result<Summary, EngineError> {
+    let mut journal = Journal::open(&plan.project_dir.join("journal.jsonl"))?;
+    resume(&mut journal, &plan.volumes)?;
+    let planned = plan
+        .volumes
+        .iter()
+        .map(|v| PlannedVolume {
+            id: v.id.clone(),
+            name: v.display_name().to_string(),
+            size_gib: v.size,
+            phase: journal.get(&v.id).map_or(Phase::Queued, |r| r.phase),
+        })
+        .collect();
+    let events = pipeline.events.clone();
+    let _ = events
+        .send(EngineEvent::Planned {
+            project: plan.project_name.clone(),
+            volumes: planned,
+        })
+        .await;
+    let (to_coordinator, mut reports) = mpsc::channel(256);
+    let c = &plan.concurrency;
+    let limits = Arc::new(Limits {
+        in_flight: Default::default(),
+        export: Semaphore::new(c.exports),
+        import: Semaphore::new(c.imports),
+        tape: Semaphore::new(c.tapes),
+    });
+    let worker = Arc::new(Worker {
+        pipeline,
+        limits,
+        to_coordinator,
+        keep_exports: plan.keep_exports,
+    });
+    let mut co = Coordinator {
+        journal,
+        worker,
+        events: events.clone(),
+        root: CancellationToken::new(),
+        tokens: HashMap::new(),
+        tasks: JoinSet::new(),
+        volumes: plan.volumes.iter().map(|v| (v.id.clone(), v.clone())).collect(),
+    };
+    for vol in &plan.volumes {
+        let phase = co.journal.get(&vol.id).map(|r| r.phase);
+        let finished = phase == Some(Phase::Cleaned) || (phase == Some(Phase::Done) && plan.keep_exports);
+        if !finished {
+            co.spawn(vol.clone());
+        }
+    }
+    let (mut shutdown, mut commands_open) = (false, true);
+    loop {
+        if co.tasks.is_empty() && (shutdown || !plan.stay_alive || !commands_open) {
+            break;
+        }
+        tokio::select! {
+            Some(r) = reports.recv() => co.on_report(r).await?,
+            Some(done) = co.tasks.join_next(), if !co.tasks.is_empty() => {
+                if let Err(e) = done {
+                    tracing::error!("a volume task panicked: {e}");
+                }
+            }
+            cmd = commands.recv(), if commands_open => match cmd {
+                Some(cmd) => shutdown |= co.on_command(cmd).await?,
+                None => commands_open = false,
+            },
+        }
+    }
+    let summary = write_report(&plan, &co.journal).map_err(|(path, source)| EngineError::Report { path, source })?;
+    let _ = events.send(EngineEvent::Finished(summary.clone())).await;
+    Ok(summary)
+}

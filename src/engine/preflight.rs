@@ -1,0 +1,162 @@
+//! Pre-flight: everything checked before anything is created. Failures are
+//! listed together, and the run does not start.
+
+use crate::config::TapeConfig;
+use crate::openstack::{Cinder, Session, Volume};
+use crate::storage::{free_bytes, is_writable, RbdStore};
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PreflightLine {
+    pub ok: bool,
+    pub text: String,
+}
+
+impl std::fmt::Display for PreflightLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", if self.ok { "✔" } else { "✘" }, self.text)
+    }
+}
+
+pub struct Preflight<'a> {
+    pub new_session: &'a Session,
+    pub old: &'a RbdStore,
+    pub new: &'a RbdStore,
+    pub export_dir: &'a Path,
+    pub tape: Option<&'a TapeConfig>,
+    /// Exports running at once: the export dir must hold the largest this many.
+    pub exports_in_flight: usize,
+}
+
+fn line(ok: bool, text: String) -> PreflightLine {
+    PreflightLine { ok, text }
+}
+
+impl Preflight<'_> {
+    /// Checks for `to_create`: the volumes that still need a new copy.
+    pub async fn run(&self, to_create: &[Volume]) -> Vec<PreflightLine> {
+        let mut out = Vec::new();
+        let target = match self.new_session.token().await {
+            Ok(t) => match t.project.clone() {
+                Some(p) => {
+                    out.push(line(
+                        true,
+                        format!(
+                            "target project {} ({}) exists in the new cloud",
+                            p.name.as_deref().unwrap_or("?"),
+                            p.id
+                        ),
+                    ));
+                    Some(p.id)
+                }
+                None => {
+                    out.push(line(
+                        false,
+                        "the new cloud's token has no project; set new_cloud.project_name".into(),
+                    ));
+                    None
+                }
+            },
+            Err(e) => {
+                out.push(line(false, e.to_string()));
+                None
+            }
+        };
+        if let Some(project) = target {
+            out.push(self.quota(&project, to_create).await);
+        }
+        out.push(self.space(to_create).await);
+        for (name, store) in [("old", self.old), ("new", self.new)] {
+            out.push(match store.cli().ls().await {
+                Ok(images) => line(
+                    true,
+                    format!(
+                        "rbd reaches the {name} cluster (pool {}, {} images)",
+                        store.cli().pool(),
+                        images.len()
+                    ),
+                ),
+                Err(e) => line(false, format!("{name} cluster: {e}")),
+            });
+        }
+        out.push(self.tape_runs());
+        out
+    }
+
+    async fn quota(&self, project: &str, to_create: &[Volume]) -> PreflightLine {
+        let gib: u64 = to_create.iter().map(|v| v.size).sum();
+        let count = to_create.len() as i64;
+        match Cinder::new(self.new_session).quota_usage(project).await {
+            Err(e) => line(false, format!("cannot read the new project's quota: {e}")),
+            Ok(q) => {
+                let vol_ok = q.volumes.free().is_none_or(|f| f >= count);
+                let gib_ok = q.gigabytes.free().is_none_or(|f| f >= gib as i64);
+                let show = |f: Option<i64>| f.map_or("unlimited".to_string(), |f| f.to_string());
+                let text = format!(
+                    "new-cloud quota: {count} volumes / {gib} GiB needed, {} volumes / {} GiB free",
+                    show(q.volumes.free()),
+                    show(q.gigabytes.free())
+                );
+                if vol_ok && gib_ok {
+                    line(true, text)
+                } else {
+                    line(false, format!("{text}; raise the quota or select fewer volumes"))
+                }
+            }
+        }
+    }
+
+    async fn space(&self, to_create: &[Volume]) -> PreflightLine {
+        if let Err(e) = is_writable(self.export_dir) {
+            return line(
+                false,
+                format!(
+                    "export dir {}: {e}; create it or fix its permissions",
+                    self.export_dir.display()
+                ),
+            );
+        }
+        let mut used = Vec::new();
+        for v in to_create {
+            match self.old.used_bytes(&format!("volume-{}", v.id)).await {
+                Ok(u) => used.push(u),
+                Err(e) => return line(false, format!("volume {} ({}): {e}", v.display_name(), v.id)),
+            }
+        }
+        used.sort_unstable_by(|a, b| b.cmp(a));
+        let need: u64 = used.iter().take(self.exports_in_flight.max(1)).sum();
+        let free = free_bytes(self.export_dir).unwrap_or(0);
+        let text = format!(
+            "export dir {}: {} MiB free, {} MiB needed for the {} largest exports in flight",
+            self.export_dir.display(),
+            free >> 20,
+            need >> 20,
+            self.exports_in_flight
+        );
+        if free >= need {
+            line(true, text)
+        } else {
+            line(false, format!("{text}; free space or choose another export_dir"))
+        }
+    }
+
+    fn tape_runs(&self) -> PreflightLine {
+        let Some(tape) = self.tape else {
+            return line(true, "tape copy disabled (tape is null)".into());
+        };
+        let program = tape.command.first().map(String::as_str).unwrap_or("");
+        let found = if program.contains('/') {
+            Path::new(program).is_file()
+        } else {
+            std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        };
+        if found {
+            line(true, format!("tape command {program} is installed"))
+        } else {
+            line(
+                false,
+                format!("tape command {program:?} not found; install it or fix tape.command"),
+            )
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! `report.json` and `report.md` in the project folder: per volume old → new
+//! id, name, size, used bytes, checksum, stage durations, throughput, tape
+//! result, final state and error; then totals.
+
+use super::migration::Plan;
+use super::{Journal, Phase, Summary, Track, VolumeRecord};
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Serialize)]
+struct Row<'a> {
+    old_id: &'a str,
+    new_id: Option<&'a str>,
+    name: &'a str,
+    size_gib: u64,
+    used_bytes: Option<u64>,
+    checksum: Option<&'a str>,
+    checksum_algorithm: &'static str,
+    seconds: &'a std::collections::BTreeMap<String, f64>,
+    throughput_mib_s: Option<f64>,
+    tape: &'a Track,
+    state: Phase,
+    attempts: u32,
+    error: Option<String>,
+}
+
+fn row<'a>(vol: &'a crate::openstack::Volume, r: Option<&'a VolumeRecord>) -> Row<'a> {
+    static EMPTY: std::sync::OnceLock<std::collections::BTreeMap<String, f64>> = std::sync::OnceLock::new();
+    let used = r.and_then(|r| r.export.as_ref()).map(|e| e.data_bytes);
+    let copy_secs: f64 = r
+        .map(|r| ["export", "import"].iter().filter_map(|s| r.seconds.get(*s)).sum())
+        .unwrap_or(0.0);
+    Row {
+        old_id: &vol.id,
+        new_id: r.and_then(|r| r.new_id.as_deref()),
+        name: vol.display_name(),
+        size_gib: vol.size,
+        used_bytes: used,
+        checksum: r.and_then(|r| r.verified_hash.as_deref()),
+        checksum_algorithm: crate::storage::sparse_hash::ALGORITHM,
+        seconds: r
+            .map(|r| &r.seconds)
+            .unwrap_or_else(|| EMPTY.get_or_init(Default::default)),
+        throughput_mib_s: used
+            .filter(|_| copy_secs > 0.0)
+            .map(|u| u as f64 / (1u64 << 20) as f64 / copy_secs),
+        tape: r.map(|r| &r.tape).unwrap_or(&Track::Pending),
+        state: r.map_or(Phase::Queued, |r| r.phase),
+        attempts: r.map_or(0, |r| r.attempt),
+        error: r.and_then(|r| r.error.as_ref()).map(|(s, e)| format!("{s}: {e}")),
+    }
+}
+
+/// Writes both reports (atomically) and returns the totals.
+pub(super) fn write_report(plan: &Plan, journal: &Journal) -> Result<Summary, (PathBuf, std::io::Error)> {
+    let rows: Vec<Row> = plan.volumes.iter().map(|v| row(v, journal.get(&v.id))).collect();
+    let count = |f: &dyn Fn(Phase) -> bool| rows.iter().filter(|r| f(r.state)).count();
+    let json_path = plan.project_dir.join("report.json");
+    let md_path = plan.project_dir.join("report.md");
+    let summary = Summary {
+        total: rows.len(),
+        verified: count(&|p| matches!(p, Phase::Done | Phase::Cleaned | Phase::BackupFailed)),
+        backup_failed: count(&|p| p == Phase::BackupFailed),
+        failed: count(&|p| p == Phase::Failed),
+        aborted: count(&|p| p == Phase::Aborted),
+        report_json: json_path.display().to_string(),
+        report_md: md_path.display().to_string(),
+    };
+    let doc = serde_json::json!({
+        "project": { "id": plan.project_id, "name": plan.project_name },
+        "generated_at": chrono::Utc::now().to_rfc3339(),
+        "volumes": rows,
+        "totals": {
+            "volumes": summary.total,
+            "verified": summary.verified,
+            "backup_failed": summary.backup_failed,
+            "failed": summary.failed,
+            "aborted": summary.aborted,
+            "size_gib": rows.iter().map(|r| r.size_gib).sum::<u64>(),
+            "used_bytes": rows.iter().filter_map(|r| r.used_bytes).sum::<u64>(),
+        },
+        "journal": journal.path().display().to_string(),
+    });
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| (json_path.clone(), std::io::Error::other(e)))?;
+    write_atomic(&json_path, &text)?;
+    write_atomic(&md_path, &markdown(plan, &rows, &summary))?;
+    Ok(summary)
+}
+
+fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
+    let mut md = format!(
+        "# stackmigrate report: {} ({})\n\n{} volumes: {} verified ({} without tape copy), {} failed, {} aborted.\n\n",
+        plan.project_name, plan.project_id, s.total, s.verified, s.backup_failed, s.failed, s.aborted
+    );
+    md.push_str("| old id | new id | name | GiB | used MiB | state | tape | MiB/s | checksum | error |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    for r in rows {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {:?} | {:?} | {} | {} | {} |\n",
+            r.old_id,
+            r.new_id.unwrap_or("-"),
+            r.name.replace('|', "\\|"),
+            r.size_gib,
+            r.used_bytes
+                .map_or("-".into(), |u| format!("{:.1}", u as f64 / (1u64 << 20) as f64)),
+            r.state,
+            r.tape,
+            r.throughput_mib_s.map_or("-".into(), |t| format!("{t:.0}")),
+            r.checksum.unwrap_or("-"),
+            r.error.as_deref().unwrap_or("").replace('|', "\\|"),
+        ));
+    }
+    md
+}
+
+/// Temporary file, fsync, rename: a crash leaves the old report or the new one.
+pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<(), (PathBuf, std::io::Error)> {
+    use std::io::Write;
+    let err = |e| (path.to_path_buf(), e);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(err)?;
+    f.write_all(text.as_bytes()).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}

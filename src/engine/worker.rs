@@ -1,0 +1,281 @@
+//! One volume's task: runs whatever its record says is left (export, the
+//! import and tape halves, cleanup), under the stage semaphores, reporting
+//! each transition to the coordinator and waiting until it is journaled.
+
+use super::volume_pipeline::{VolumeExport, VolumePipeline};
+use super::{EngineEvent, ExportInfo, Phase, Stage, Track, Transition, VolumeRecord};
+use crate::openstack::Volume;
+use crate::storage::free_bytes;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+/// A transition for the coordinator; the reply is the journaled record
+/// (`None` if the transition was refused).
+pub(super) struct Report {
+    pub volume: String,
+    /// `None` only asks for the current record.
+    pub transition: Option<Transition>,
+    pub ack: oneshot::Sender<Option<VolumeRecord>>,
+}
+
+pub(super) struct Limits {
+    /// Volumes whose worker is running.
+    pub in_flight: std::sync::atomic::AtomicUsize,
+    pub export: Semaphore,
+    pub import: Semaphore,
+    pub tape: Semaphore,
+}
+
+pub(super) struct Worker {
+    pub pipeline: Arc<VolumePipeline>,
+    pub limits: Arc<Limits>,
+    pub to_coordinator: mpsc::Sender<Report>,
+    pub keep_exports: bool,
+}
+
+impl Worker {
+    async fn record(&self, volume: &str, transition: Transition) -> Option<VolumeRecord> {
+        self.ask(volume, Some(transition)).await
+    }
+
+    async fn ask(&self, volume: &str, transition: Option<Transition>) -> Option<VolumeRecord> {
+        let (ack, reply) = oneshot::channel();
+        let report = Report {
+            volume: volume.to_string(),
+            transition,
+            ack,
+        };
+        self.to_coordinator.send(report).await.ok()?;
+        reply.await.ok().flatten()
+    }
+
+    /// Drives `vol` from `rec` to a settled phase.
+    pub async fn drive(&self, vol: Volume, mut rec: VolumeRecord, cancel: CancellationToken) {
+        let id = vol.id.clone();
+        if rec.phase == Phase::Queued {
+            match self.export(&vol, &cancel).await {
+                Some(r) => rec = r,
+                None => return,
+            }
+        }
+        if rec.phase == Phase::Exported {
+            let Some(export) = rec.export.clone() else { return };
+            let export = VolumeExport {
+                path: export.path.into(),
+                size: export.size,
+                data_bytes: export.data_bytes,
+                hash: export.hash,
+            };
+            let tape_enabled = self.pipeline.settings.tape.is_some();
+            let Some(r) = self.record(&id, Transition::TransferStarted { tape_enabled }).await else {
+                return;
+            };
+            tokio::join!(
+                self.import_half(&vol, &r, &export, &cancel),
+                self.tape_half(&vol, &r, &export, &cancel)
+            );
+            if cancel.is_cancelled() {
+                self.record(&id, Transition::Aborted { stage: Stage::Import }).await;
+                return;
+            }
+            let Some(r) = self.ask(&id, None).await else { return };
+            rec = r;
+        }
+        if rec.phase == Phase::Done {
+            self.cleanup(&vol).await;
+        }
+    }
+
+    async fn export(&self, vol: &Volume, cancel: &CancellationToken) -> Option<VolumeRecord> {
+        let id = &vol.id;
+        let _permit = tokio::select! {
+            p = self.limits.export.acquire() => p.ok()?,
+            _ = cancel.cancelled() => return self.record(id, Transition::Aborted { stage: Stage::Export }).await.and(None),
+        };
+        if let Err(message) = self.wait_for_space(vol, cancel).await {
+            let t = if cancel.is_cancelled() {
+                Transition::Aborted { stage: Stage::Export }
+            } else {
+                Transition::ExportStarted
+            };
+            let started = matches!(t, Transition::ExportStarted);
+            self.record(id, t).await;
+            if started {
+                self.record(
+                    id,
+                    Transition::Failed {
+                        stage: Stage::Export,
+                        error: message,
+                    },
+                )
+                .await;
+            }
+            return None;
+        }
+        self.record(id, Transition::ExportStarted).await?;
+        let start = Instant::now();
+        match self.pipeline.export(vol, cancel).await {
+            Ok(e) => {
+                let export = ExportInfo {
+                    path: e.path.display().to_string(),
+                    size: e.size,
+                    data_bytes: e.data_bytes,
+                    hash: e.hash,
+                };
+                let seconds = start.elapsed().as_secs_f64();
+                self.record(id, Transition::ExportDone { export, seconds }).await
+            }
+            Err(_) if cancel.is_cancelled() => self
+                .record(id, Transition::Aborted { stage: Stage::Export })
+                .await
+                .and(None),
+            Err(e) => self
+                .record(
+                    id,
+                    Transition::Failed {
+                        stage: e.stage,
+                        error: e.message,
+                    },
+                )
+                .await
+                .and(None),
+        }
+    }
+
+    /// Waits until the export dir has room for this volume's data. Gives up
+    /// (Err) only when nothing else is in flight to free space.
+    async fn wait_for_space(&self, vol: &Volume, cancel: &CancellationToken) -> Result<(), String> {
+        let dir = &self.pipeline.settings.export_dir;
+        let need = self
+            .pipeline
+            .old
+            .used_bytes(&format!("volume-{}", vol.id))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut waited = false;
+        loop {
+            let free = free_bytes(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            if free >= need + (64 << 20) {
+                return Ok(());
+            }
+            // Other volumes in flight will free space when they are cleaned up.
+            let others_in_flight = self.limits.in_flight.load(std::sync::atomic::Ordering::Relaxed) > 1;
+            if !others_in_flight && waited {
+                return Err(format!(
+                    "export dir {} has {} MiB free, {} MiB needed, and nothing in flight will free space; free space or choose another export_dir",
+                    dir.display(),
+                    free >> 20,
+                    need >> 20
+                ));
+            }
+            if !waited {
+                let line = format!(
+                    "waiting for {} MiB free in {} ({} MiB free)",
+                    need >> 20,
+                    dir.display(),
+                    free >> 20
+                );
+                let _ = self
+                    .pipeline
+                    .events
+                    .send(EngineEvent::Log {
+                        volume: Some(vol.id.clone()),
+                        line,
+                    })
+                    .await;
+            }
+            waited = true;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                _ = cancel.cancelled() => return Err("cancelled".into()),
+            }
+        }
+    }
+
+    async fn import_half(&self, vol: &Volume, rec: &VolumeRecord, export: &VolumeExport, cancel: &CancellationToken) {
+        if rec.import == Track::Succeeded {
+            return;
+        }
+        let Ok(_permit) = self.limits.import.acquire().await else {
+            return;
+        };
+        let start = Instant::now();
+        match self.pipeline.import(vol, export, cancel).await {
+            Ok(done) => {
+                let seconds = start.elapsed().as_secs_f64();
+                let t = Transition::ImportVerified {
+                    new_id: done.new_id,
+                    hash: done.hash,
+                    seconds,
+                };
+                self.record(&vol.id, t).await;
+            }
+            Err(_) if cancel.is_cancelled() => {}
+            Err(e) => {
+                self.record(
+                    &vol.id,
+                    Transition::Failed {
+                        stage: e.stage,
+                        error: e.message,
+                    },
+                )
+                .await;
+            }
+        }
+    }
+
+    async fn tape_half(&self, vol: &Volume, rec: &VolumeRecord, export: &VolumeExport, cancel: &CancellationToken) {
+        if rec.tape != Track::Running {
+            return;
+        }
+        let Ok(_permit) = self.limits.tape.acquire().await else {
+            return;
+        };
+        let start = Instant::now();
+        match self.pipeline.tape(vol, export, cancel).await {
+            Ok(()) => {
+                let seconds = start.elapsed().as_secs_f64();
+                self.record(&vol.id, Transition::TapeDone { seconds }).await;
+            }
+            Err(_) if cancel.is_cancelled() => {}
+            Err(e) => {
+                self.record(&vol.id, Transition::TapeFailed { error: e.message }).await;
+            }
+        }
+    }
+
+    /// Phase 5 for one volume: only a `Done` record (verified, and taped or
+    /// tape disabled) gets here; its export file goes unless kept.
+    async fn cleanup(&self, vol: &Volume) {
+        if self.keep_exports {
+            return;
+        }
+        let path = self.pipeline.export_path(vol);
+        let action = match std::fs::remove_file(&path) {
+            Ok(()) => format!("deleted export {}", path.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => format!("export {} already gone", path.display()),
+            Err(e) => {
+                let line = format!("cannot delete export {}: {e}", path.display());
+                let _ = self
+                    .pipeline
+                    .events
+                    .send(EngineEvent::Log {
+                        volume: Some(vol.id.clone()),
+                        line,
+                    })
+                    .await;
+                return;
+            }
+        };
+        tracing::info!(volume = %vol.id, "{action}");
+        if self.record(&vol.id, Transition::Cleaned).await.is_some() {
+            let event = EngineEvent::CleanupAction {
+                volume: Some(vol.id.clone()),
+                action,
+            };
+            let _ = self.pipeline.events.send(event).await;
+        }
+    }
+}
