@@ -91,6 +91,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             drop(guard);
             Ok(ExitCode::from(code as u8))
         }
+        Command::Cleanup { project } => {
+            let (cfg, warnings) = cli.config.load()?;
+            warnings.iter().for_each(|w| eprintln!("{w}"));
+            let _guard = start_logging(&cli, Some(&cfg.work_dir));
+            let code = cli::run_cleanup_cmd(&cfg, project).await.unwrap_or_else(|e| {
+                eprintln!("error: {e}");
+                1
+            });
+            Ok(ExitCode::from(code as u8))
+        }
         Command::Projects { json } => {
             let (cloud, warnings) = cli.config.load_old_cloud()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));

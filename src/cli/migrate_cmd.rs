@@ -209,3 +209,32 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         2
     })
 }
+
+/// `stackmigrate cleanup --project`: phase 5 over the project's journal.
+pub async fn run_cleanup_cmd(cfg: &Config, project: &str) -> Result<i32, Fatal> {
+    let old = Session::new("old", &cfg.old_cloud).map_err(fatal)?;
+    let project = Keystone::new(&old).find_project(project).await.map_err(fatal)?;
+    let path = cfg.work_dir.join(&project.id).join("journal.jsonl");
+    if !path.exists() {
+        return Err(Fatal(format!(
+            "no journal at {}: nothing was migrated for project {} yet",
+            path.display(),
+            project.name
+        )));
+    }
+    let (Some(old_ceph), Some(new_ceph)) = (&cfg.old_cloud.ceph, &cfg.new_cloud.ceph) else {
+        return Err(Fatal(
+            "both clouds need a ceph section (conf, id, keyring, pool)".into(),
+        ));
+    };
+    let mut journal = crate::engine::Journal::open(&path).map_err(fatal)?;
+    let actions = crate::engine::run_cleanup(&mut journal, &RbdStore::new(old_ceph), &RbdStore::new(new_ceph))
+        .await
+        .map_err(fatal)?;
+    for a in &actions {
+        tracing::info!("cleanup: {a}");
+        println!("{a}");
+    }
+    let kept = actions.iter().filter(|a| a.contains(" kept: ")).count();
+    Ok(if kept == 0 { 0 } else { 2 })
+}

@@ -13,7 +13,7 @@ pub use check::CheckLine;
 pub use config_args::ConfigArgs;
 pub use event_printer::EventPrinter;
 pub use inventory_cmd::{project_volumes, run_projects, run_volumes, VolumeRow};
-pub use migrate_cmd::{run_migrate, select, Fatal, MigrateArgs};
+pub use migrate_cmd::{run_cleanup_cmd, run_migrate, select, Fatal, MigrateArgs};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -50,6 +50,12 @@ pub enum Command {
     },
     /// Migrate a project's volumes (headless). Re-running resumes.
     Migrate(MigrateArgs),
+    /// Phase 5 alone: delete verified and taped exports, remove leftovers.
+    Cleanup {
+        /// Old-cloud project name or id.
+        #[arg(long)]
+        project: String,
+    },
     /// List one old-cloud project's volumes.
     Volumes {
         /// Project name or id.

@@ -2,6 +2,7 @@
 //! [`EngineEvent`]s. It never imports the UI; the TUI, the headless runner and
 //! the tests are all clients of the same events.
 
+mod cleanup;
 mod engine_event;
 mod inventory;
 mod journal;
@@ -15,6 +16,7 @@ mod volume_pipeline;
 mod volume_state;
 mod worker;
 
+pub use cleanup::run_cleanup;
 pub use engine_event::{EngineCommand, EngineEvent, PlannedVolume, Stage, Summary};
 pub use inventory::write_inventory;
 pub use journal::{Journal, JournalError};

@@ -181,6 +181,17 @@ async fn a_failing_tape_exits_2_and_keeps_the_export() {
         .join(format!("volume-{}.raw", v.id));
     assert!(export.exists(), "the export stays without a tape copy");
     assert_eq!(copies_of(&tb, &v.id).await.len(), 1, "the import itself is verified");
+    let out = stackmigrate(dir.path(), &["--config", &cfg, "cleanup", "--project", "research"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stdout).contains("its tape copy failed"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        export.exists(),
+        "cleanup refuses to delete an export without a tape copy"
+    );
     cleanup_pairs(&tb, std::slice::from_ref(&v.id)).await;
 }
 
@@ -245,4 +256,39 @@ async fn abort_one_volume_others_carry_on_then_retry_it() {
         assert_eq!(copies_of(&tb, &v.id).await.len(), 1);
     }
     cleanup_pairs(&tb, &[slow.id.clone(), other.id.clone()]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_exports_then_cleanup_alone() {
+    let tb = Testbed::get();
+    let v = source_volume(&tb, &unique("eng keep"), 1, &[(0, noise(71, 1 << 20))], false).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
+    let out = stackmigrate(
+        dir.path(),
+        &[
+            "--config",
+            &cfg,
+            "migrate",
+            "--project",
+            "research",
+            "--volumes",
+            &v.id,
+            "--yes",
+            "--keep-exports",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let export = dir
+        .path()
+        .join("exports")
+        .join(tb.var("OLD_RESEARCH_ID"))
+        .join(format!("volume-{}.raw", v.id));
+    assert!(export.exists(), "--keep-exports keeps the file");
+    let out = stackmigrate(dir.path(), &["--config", &cfg, "cleanup", "--project", "research"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("deleted export"), "{stdout}");
+    assert!(!export.exists());
+    cleanup_pairs(&tb, std::slice::from_ref(&v.id)).await;
 }

@@ -1,0 +1,56 @@
+//! Phase 5 on its own (`stackmigrate cleanup`): for each journaled volume of a
+//! project, delete the export only if the copy is verified and taped (or tape
+//! is disabled), and remove temporary images and snapshots that stackmigrate
+//! created. Names are ours by construction; nothing else is touched.
+
+use super::volume_pipeline::EXPORT_SNAP;
+use super::{Journal, JournalError, Phase, Transition};
+use crate::storage::{RbdError, RbdStore};
+
+/// Runs cleanup over every record in `journal`; returns one line per action.
+pub async fn run_cleanup(journal: &mut Journal, old: &RbdStore, new: &RbdStore) -> Result<Vec<String>, JournalError> {
+    let mut actions = Vec::new();
+    let records: Vec<_> = journal.records().cloned().collect();
+    for r in records {
+        // Leftovers of crashed runs: our temporary image names and snapshot.
+        for (store, image) in [(new, format!("stackmigrate-{}", r.id))]
+            .into_iter()
+            .chain(r.new_id.iter().map(|n| (new, format!("stackmigrate-tmp-{n}"))))
+        {
+            match store.remove(&image).await {
+                Ok(()) => actions.push(format!("{}: removed temporary image {image}", r.id)),
+                Err(RbdError::NotFound { .. }) => {}
+                Err(e) => actions.push(format!("{}: cannot remove {image}: {e}", r.id)),
+            }
+        }
+        match old.snap_remove(&format!("volume-{}", r.id), EXPORT_SNAP).await {
+            Ok(()) => actions.push(format!("{}: removed snapshot {EXPORT_SNAP}", r.id)),
+            Err(RbdError::NotFound { .. }) => {}
+            Err(e) => actions.push(format!("{}: cannot remove snapshot {EXPORT_SNAP}: {e}", r.id)),
+        }
+        let Some(export) = &r.export else { continue };
+        match r.phase {
+            Phase::Done => {
+                match std::fs::remove_file(&export.path) {
+                    Ok(()) => actions.push(format!("{}: deleted export {}", r.id, export.path)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        actions.push(format!("{}: cannot delete export {}: {e}", r.id, export.path));
+                        continue;
+                    }
+                }
+                journal.record(&r.id, Transition::Cleaned)?;
+            }
+            Phase::BackupFailed => actions.push(format!(
+                "{}: export {} kept: its tape copy failed; retry the tape (`stackmigrate migrate` again) first",
+                r.id, export.path
+            )),
+            Phase::Cleaned => {}
+            other => actions.push(format!(
+                "{}: export {} kept: the copy is not verified ({other:?})",
+                r.id, export.path
+            )),
+        }
+    }
+    Ok(actions)
+}
