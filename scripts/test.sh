@@ -17,8 +17,8 @@ echo "testbed up after $(( $(date +%s) - started )) s"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --all-targets --locked --no-fail-fast
+  cargo nextest run --lib --bins --tests --locked --no-fail-fast
 else
-  cargo test --all-targets --locked --no-fail-fast
+  cargo test --lib --bins --tests --locked --no-fail-fast
 fi
 echo "all tests done in $(( $(date +%s) - started )) s"

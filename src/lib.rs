@@ -10,3 +10,4 @@ pub mod engine;
 pub mod logging;
 pub mod openstack;
 pub mod storage;
+pub mod usage;

@@ -101,6 +101,25 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             });
             Ok(ExitCode::from(code as u8))
         }
+        Command::Usage(args) => {
+            let (cloud, warnings) = cli.config.load_old_cloud()?;
+            warnings.iter().for_each(|w| eprintln!("{w}"));
+            // The period, work dir and limits come from a credentials file when there is one.
+            let full = cli.config.load().ok().map(|(c, _)| c);
+            let work_dir = full
+                .as_ref()
+                .map_or_else(|| PathBuf::from("stackmigrate-work"), |c| c.work_dir.clone());
+            let _guard = start_logging(&cli, Some(&work_dir));
+            let period = full.as_ref().and_then(|c| c.usage);
+            let concurrency = full.as_ref().map_or(4, |c| c.concurrency.usage_queries);
+            let code = cli::run_usage(&cloud, period, &work_dir, concurrency, args)
+                .await
+                .unwrap_or_else(|e| {
+                    eprintln!("error: {e}");
+                    1
+                });
+            Ok(ExitCode::from(code as u8))
+        }
         Command::Projects { json } => {
             let (cloud, warnings) = cli.config.load_old_cloud()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));

@@ -103,6 +103,10 @@ impl EventPrinter {
                 Some(v) => format!("{} cleanup: {action}", short(v)),
                 None => format!("cleanup: {action}"),
             },
+            EngineEvent::UsageMonth(m) => format!(
+                "usage {}: {:.1} h, {:.1} vCPU-h, {} servers",
+                m.month, m.total_hours, m.total_vcpus_usage, m.servers
+            ),
             EngineEvent::Finished(s) => format!(
                 "finished: {} of {} verified ({} without tape copy), {} failed, {} aborted; report {}",
                 s.verified, s.total, s.backup_failed, s.failed, s.aborted, s.report_md

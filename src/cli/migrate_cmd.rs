@@ -5,9 +5,12 @@
 
 use super::event_printer::EventPrinter;
 use crate::config::{Config, ImportStrategy};
-use crate::engine::{run_migration, write_inventory, EngineCommand, PipelineSettings, Plan, Preflight, VolumePipeline};
+use crate::engine::{
+    run_migration, write_inventory, EngineCommand, EngineEvent, PipelineSettings, Plan, Preflight, VolumePipeline,
+};
 use crate::openstack::{Keystone, Session, Volume};
 use crate::storage::RbdStore;
+use crate::usage::{check_period, UsageArchive};
 use clap::Args;
 use std::sync::Arc;
 use std::time::Duration;
@@ -168,6 +171,8 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         ImportStrategy::Replace => Arc::new(new),
     };
     let (events_tx, mut events) = tokio::sync::mpsc::channel(1024);
+    let usage_tx = events_tx.clone();
+    let usage_dir = project_dir.join("usage");
     let pipeline = Arc::new(VolumePipeline {
         old: old_store,
         new: new_store,
@@ -199,15 +204,48 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         }
     });
     let engine = tokio::spawn(run_migration(plan, pipeline, commands));
-    while let Some(e) = events.recv().await {
-        printer.print(&e);
-    }
+    // Phase 4 runs alongside the data phases, on the same event stream.
+    let usage = async move {
+        let Some(p) = cfg.usage else { return Ok(()) };
+        let period = check_period(p.start, p.end, chrono::Utc::now().naive_utc())?;
+        if let Some(note) = &period.note {
+            let _ = usage_tx
+                .send(EngineEvent::Log {
+                    volume: None,
+                    line: note.clone(),
+                })
+                .await;
+        }
+        let dir = usage_dir;
+        let archive = UsageArchive {
+            session: &old,
+            project_id: &project.id,
+            dir: &dir,
+            concurrency: cfg.concurrency.usage_queries,
+            limit: None,
+        };
+        let summary = archive.run(&period, Some(&usage_tx)).await.map_err(|e| e.to_string())?;
+        let line = format!(
+            "usage archived to {} ({} months; sum of months {} the total)",
+            summary.dir,
+            summary.months.len(),
+            if summary.sums_match { "equals" } else { "DOES NOT equal" }
+        );
+        let _ = usage_tx.send(EngineEvent::Log { volume: None, line }).await;
+        Ok::<(), String>(())
+    };
+    let printing = async {
+        while let Some(e) = events.recv().await {
+            printer.print(&e);
+        }
+    };
+    let (usage, ()) = tokio::join!(usage, printing);
     let summary = engine.await.map_err(fatal)?.map_err(fatal)?;
-    Ok(if summary.verified == summary.total && summary.backup_failed == 0 {
-        0
-    } else {
-        2
-    })
+    if let Err(e) = &usage {
+        eprintln!("error: usage archive: {e}");
+    }
+    let all_verified = summary.verified == summary.total && summary.backup_failed == 0;
+    Ok(if all_verified && usage.is_ok() { 0 } else { 2 })
 }
 
 /// `stackmigrate cleanup --project`: phase 5 over the project's journal.

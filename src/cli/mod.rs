@@ -7,6 +7,7 @@ mod config_args;
 mod event_printer;
 mod inventory_cmd;
 mod migrate_cmd;
+mod usage_cmd;
 
 pub use check::run_check;
 pub use check::CheckLine;
@@ -14,6 +15,7 @@ pub use config_args::ConfigArgs;
 pub use event_printer::EventPrinter;
 pub use inventory_cmd::{project_volumes, run_projects, run_volumes, VolumeRow};
 pub use migrate_cmd::{run_cleanup_cmd, run_migrate, select, Fatal, MigrateArgs};
+pub use usage_cmd::{run_usage, UsageArgs};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -56,6 +58,8 @@ pub enum Command {
         #[arg(long)]
         project: String,
     },
+    /// Phase 4 alone: archive a project's usage history.
+    Usage(UsageArgs),
     /// List one old-cloud project's volumes.
     Volumes {
         /// Project name or id.

@@ -103,5 +103,7 @@ pub enum EngineEvent {
         volume: Option<String>,
         action: String,
     },
+    /// One month of the usage archive, in month order.
+    UsageMonth(crate::usage::MonthTotals),
     Finished(Summary),
 }

@@ -10,3 +10,4 @@ mod manage;
 mod nova;
 #[path = "../common/testbed.rs"]
 mod testbed;
+mod usage;
