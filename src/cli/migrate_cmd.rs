@@ -5,15 +5,11 @@
 
 use super::event_printer::EventPrinter;
 use crate::config::{Config, ImportStrategy};
-use crate::engine::{
-    run_migration, write_inventory, EngineCommand, EngineEvent, PipelineSettings, Plan, Preflight, VolumePipeline,
-};
+use crate::engine::{EngineCommand, RunSetup};
 use crate::openstack::{Keystone, Session, Volume};
 use crate::storage::RbdStore;
-use crate::usage::{check_period, UsageArchive};
 use clap::Args;
 use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Debug, Clone, Args)]
 pub struct MigrateArgs {
@@ -84,7 +80,7 @@ pub fn select(all: &[Volume], spec: &str) -> Result<Vec<Volume>, Fatal> {
 
 pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal> {
     let mut printer = EventPrinter::new(args.json);
-    let old = Session::new("old", &cfg.old_cloud).map_err(fatal)?;
+    let old = Arc::new(Session::new("old", &cfg.old_cloud).map_err(fatal)?);
     let new = Session::new("new", &cfg.new_cloud).map_err(fatal)?;
     let project = Keystone::new(&old).find_project(&args.project).await.map_err(fatal)?;
     let rows = super::project_volumes(&old, &project).await.map_err(fatal)?;
@@ -93,38 +89,23 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     if volumes.is_empty() {
         return Err(Fatal(format!("project {} has no volume to migrate", project.name)));
     }
-    let (Some(old_ceph), Some(new_ceph)) = (&cfg.old_cloud.ceph, &cfg.new_cloud.ceph) else {
-        return Err(Fatal(
-            "both clouds need a ceph section (conf, id, keyring, pool)".into(),
-        ));
-    };
-    let project_dir = cfg.work_dir.join(&project.id);
-    let export_dir = cfg.export_dir.join(&project.id);
-    std::fs::create_dir_all(&export_dir).map_err(|e| fatal(format!("{}: {e}", export_dir.display())))?;
     let strategy = match args.strategy.as_deref() {
-        Some("manage") => ImportStrategy::Manage,
-        Some(_) => ImportStrategy::Replace,
-        None => cfg.import_strategy,
+        Some("manage") => Some(ImportStrategy::Manage),
+        Some(_) => Some(ImportStrategy::Replace),
+        None => None,
     };
-    let (old_store, new_store) = (RbdStore::new(old_ceph), RbdStore::new(new_ceph));
-    let inventory = write_inventory(&old, &project, &project_dir).await.map_err(fatal)?;
-    let checks = Preflight {
-        new_session: &new,
-        old: &old_store,
-        new: &new_store,
-        export_dir: &export_dir,
-        tape: cfg.tape.as_ref(),
-        exports_in_flight: cfg.concurrency.exports,
-    }
-    .run(&volumes)
-    .await;
-    let gib: u64 = volumes.iter().map(|v| v.size).sum();
+    let setup = RunSetup::new(cfg, old, new, project, strategy).map_err(Fatal)?;
+    let inventory = setup.inventory().await.map_err(Fatal)?;
+    let checks = setup.preflight(cfg, &volumes).await;
     if !args.json {
+        let gib: u64 = volumes.iter().map(|v| v.size).sum();
+        let p = &setup.project;
         println!(
-            "project {} ({}): {} volume(s), {gib} GiB, strategy {strategy:?}",
-            project.name,
-            project.id,
-            volumes.len()
+            "project {} ({}): {} volume(s), {gib} GiB, strategy {:?}",
+            p.name,
+            p.id,
+            volumes.len(),
+            setup.strategy
         );
         println!("inventory archived to {}", inventory.display());
         checks.iter().for_each(|c| println!("{c}"));
@@ -158,89 +139,22 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
             return Err(Fatal("not confirmed; nothing was started".into()));
         }
     }
-    let new_session = match strategy {
-        // manage-existing puts the volume in the token's project: scope explicitly.
-        ImportStrategy::Manage => {
-            let target = new.token().await.map_err(fatal)?.project_id().map(str::to_string);
-            Arc::new(
-                target
-                    .map_or_else(|| Session::new("new", &cfg.new_cloud), |p| Ok(new.rescoped(&p)))
-                    .map_err(fatal)?,
-            )
-        }
-        ImportStrategy::Replace => Arc::new(new),
-    };
-    let (events_tx, mut events) = tokio::sync::mpsc::channel(1024);
-    let usage_tx = events_tx.clone();
-    let usage_dir = project_dir.join("usage");
-    let pipeline = Arc::new(VolumePipeline {
-        old: old_store,
-        new: new_store,
-        new_session,
-        settings: PipelineSettings {
-            export_dir,
-            strategy,
-            volume_type_map: cfg.volume_type_map.clone(),
-            availability_zone: None,
-            tape: cfg.tape.clone(),
-            wait: Duration::from_secs(600),
-        },
-        events: events_tx,
-    });
-    let plan = Plan {
-        project_id: project.id.clone(),
-        project_name: project.name.clone(),
-        volumes,
-        project_dir,
-        keep_exports: args.keep_exports,
-        concurrency: cfg.concurrency,
-        stay_alive: false,
-    };
-    let (commands_tx, commands) = tokio::sync::mpsc::channel(8);
+    let mut run = setup
+        .start(cfg, volumes, args.keep_exports, false)
+        .await
+        .map_err(Fatal)?;
+    let commands = run.commands.clone();
     tokio::spawn(async move {
         // Ctrl-C: stop children, keep what is done; a later run resumes.
         if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = commands_tx.send(EngineCommand::Shutdown).await;
+            let _ = commands.send(EngineCommand::Shutdown).await;
         }
     });
-    let engine = tokio::spawn(run_migration(plan, pipeline, commands));
-    // Phase 4 runs alongside the data phases, on the same event stream.
-    let usage = async move {
-        let Some(p) = cfg.usage else { return Ok(()) };
-        let period = check_period(p.start, p.end, chrono::Utc::now().naive_utc())?;
-        if let Some(note) = &period.note {
-            let _ = usage_tx
-                .send(EngineEvent::Log {
-                    volume: None,
-                    line: note.clone(),
-                })
-                .await;
-        }
-        let dir = usage_dir;
-        let archive = UsageArchive {
-            session: &old,
-            project_id: &project.id,
-            dir: &dir,
-            concurrency: cfg.concurrency.usage_queries,
-            limit: None,
-        };
-        let summary = archive.run(&period, Some(&usage_tx)).await.map_err(|e| e.to_string())?;
-        let line = format!(
-            "usage archived to {} ({} months; sum of months {} the total)",
-            summary.dir,
-            summary.months.len(),
-            if summary.sums_match { "equals" } else { "DOES NOT equal" }
-        );
-        let _ = usage_tx.send(EngineEvent::Log { volume: None, line }).await;
-        Ok::<(), String>(())
-    };
-    let printing = async {
-        while let Some(e) = events.recv().await {
-            printer.print(&e);
-        }
-    };
-    let (usage, ()) = tokio::join!(usage, printing);
-    let summary = engine.await.map_err(fatal)?.map_err(fatal)?;
+    while let Some(e) = run.events.recv().await {
+        printer.print(&e);
+    }
+    let summary = run.engine.await.map_err(fatal)?.map_err(fatal)?;
+    let usage = run.usage.await.map_err(fatal)?;
     if let Err(e) = &usage {
         eprintln!("error: usage archive: {e}");
     }

@@ -96,7 +96,10 @@ impl UsageArchive<'_> {
         let nova = Nova::new(self.session);
         let api = |what: &str| {
             let what = what.to_string();
-            move |source| UsageError::Api { what, source: Box::new(source) }
+            move |source| UsageError::Api {
+                what,
+                source: Box::new(source),
+            }
         };
         let query = json!({ "microversion": COMPUTE_MICROVERSION, "detailed": 1, "start": nova_time(&period.start), "end": nova_time(&period.end), "note": period.note });
         let total = nova

@@ -1,0 +1,164 @@
+//! Starting a run, shared by every client (headless `migrate`, the TUI, the
+//! demo): the stores and directories for a project, the inventory archive,
+//! pre-flight, then the engine and the usage archive on one event stream.
+
+use super::{
+    run_migration, write_inventory, EngineCommand, EngineError, EngineEvent, PipelineSettings, Plan, Preflight,
+    PreflightLine, Summary, VolumePipeline,
+};
+use crate::config::{Config, ImportStrategy};
+use crate::openstack::{Project, Session, Volume};
+use crate::storage::RbdStore;
+use crate::usage::{check_period, UsageArchive};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub struct RunSetup {
+    pub old: Arc<Session>,
+    pub new: Session,
+    pub project: Project,
+    pub strategy: ImportStrategy,
+    /// `<work_dir>/<project id>`.
+    pub project_dir: PathBuf,
+    /// `<export_dir>/<project id>`.
+    pub export_dir: PathBuf,
+    pub old_store: RbdStore,
+    pub new_store: RbdStore,
+}
+
+/// A started run: events to watch, commands to send, tasks to await.
+pub struct Running {
+    pub events: mpsc::Receiver<EngineEvent>,
+    pub commands: mpsc::Sender<EngineCommand>,
+    pub engine: JoinHandle<Result<Summary, EngineError>>,
+    /// Phase 4; `Ok(())` also when no usage period is configured.
+    pub usage: JoinHandle<Result<(), String>>,
+}
+
+impl RunSetup {
+    pub fn new(
+        cfg: &Config,
+        old: Arc<Session>,
+        new: Session,
+        project: Project,
+        strategy: Option<ImportStrategy>,
+    ) -> Result<Self, String> {
+        let (Some(old_ceph), Some(new_ceph)) = (&cfg.old_cloud.ceph, &cfg.new_cloud.ceph) else {
+            return Err("both clouds need a ceph section (conf, id, keyring, pool)".into());
+        };
+        let export_dir = cfg.export_dir.join(&project.id);
+        std::fs::create_dir_all(&export_dir).map_err(|e| format!("{}: {e}", export_dir.display()))?;
+        Ok(Self {
+            old,
+            new,
+            strategy: strategy.unwrap_or(cfg.import_strategy),
+            project_dir: cfg.work_dir.join(&project.id),
+            export_dir,
+            old_store: RbdStore::new(old_ceph),
+            new_store: RbdStore::new(new_ceph),
+            project,
+        })
+    }
+
+    /// Writes `inventory.json` (the old project as the API returned it).
+    pub async fn inventory(&self) -> Result<PathBuf, String> {
+        write_inventory(&self.old, &self.project, &self.project_dir)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    pub async fn preflight(&self, cfg: &Config, volumes: &[Volume]) -> Vec<PreflightLine> {
+        Preflight {
+            new_session: &self.new,
+            old: &self.old_store,
+            new: &self.new_store,
+            export_dir: &self.export_dir,
+            tape: cfg.tape.as_ref(),
+            exports_in_flight: cfg.concurrency.exports,
+        }
+        .run(volumes)
+        .await
+    }
+
+    /// Starts the engine on `volumes` and, when configured, the usage archive.
+    pub async fn start(
+        self,
+        cfg: &Config,
+        volumes: Vec<Volume>,
+        keep_exports: bool,
+        stay_alive: bool,
+    ) -> Result<Running, String> {
+        let new_session = match self.strategy {
+            // manage-existing puts the volume in the token's project: scope explicitly.
+            ImportStrategy::Manage => {
+                let token = self.new.token().await.map_err(|e| e.to_string())?;
+                match token.project_id() {
+                    Some(p) => self.new.rescoped(p),
+                    None => return Err("the new cloud's token has no project; set new_cloud.project_name".into()),
+                }
+            }
+            ImportStrategy::Replace => self.new,
+        };
+        let (events_tx, events) = mpsc::channel(1024);
+        let usage_tx = events_tx.clone();
+        let pipeline = Arc::new(VolumePipeline {
+            old: self.old_store,
+            new: self.new_store,
+            new_session: Arc::new(new_session),
+            settings: PipelineSettings {
+                export_dir: self.export_dir,
+                strategy: self.strategy,
+                volume_type_map: cfg.volume_type_map.clone(),
+                availability_zone: None,
+                tape: cfg.tape.clone(),
+                wait: Duration::from_secs(600),
+            },
+            events: events_tx,
+        });
+        let plan = Plan {
+            project_id: self.project.id.clone(),
+            project_name: self.project.name.clone(),
+            volumes,
+            project_dir: self.project_dir.clone(),
+            keep_exports,
+            concurrency: cfg.concurrency,
+            stay_alive,
+        };
+        let (commands, commands_rx) = mpsc::channel(16);
+        let engine = tokio::spawn(run_migration(plan, pipeline, commands_rx));
+        let (old, project_id, usage_dir) = (self.old, self.project.id, self.project_dir.join("usage"));
+        let (period, concurrency) = (cfg.usage, cfg.concurrency.usage_queries);
+        let usage = tokio::spawn(async move {
+            let Some(p) = period else { return Ok(()) };
+            let period = check_period(p.start, p.end, chrono::Utc::now().naive_utc())?;
+            if let Some(line) = period.note.clone() {
+                let _ = usage_tx.send(EngineEvent::Log { volume: None, line }).await;
+            }
+            let archive = UsageArchive {
+                session: &old,
+                project_id: &project_id,
+                dir: &usage_dir,
+                concurrency,
+                limit: None,
+            };
+            let summary = archive.run(&period, Some(&usage_tx)).await.map_err(|e| e.to_string())?;
+            let line = format!(
+                "usage archived to {} ({} months; sum of months {} the total)",
+                summary.dir,
+                summary.months.len(),
+                if summary.sums_match { "equals" } else { "DOES NOT equal" }
+            );
+            let _ = usage_tx.send(EngineEvent::Log { volume: None, line }).await;
+            Ok(())
+        });
+        Ok(Running {
+            events,
+            commands,
+            engine,
+            usage,
+        })
+    }
+}
