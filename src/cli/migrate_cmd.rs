@@ -7,7 +7,7 @@ use super::event_printer::EventPrinter;
 use crate::config::{Config, ImportStrategy};
 use crate::engine::{EngineCommand, RunSetup};
 use crate::openstack::{Keystone, Session, Volume};
-use crate::storage::RbdStore;
+use crate::storage::BlockStore;
 use clap::Args;
 use std::sync::Arc;
 
@@ -174,13 +174,16 @@ pub async fn run_cleanup_cmd(cfg: &Config, project: &str) -> Result<i32, Fatal> 
             project.name
         )));
     }
-    let (Some(old_ceph), Some(new_ceph)) = (&cfg.old_cloud.ceph, &cfg.new_cloud.ceph) else {
+    let (Some(old_store), Some(new_store)) = (
+        BlockStore::for_cloud(&cfg.old_cloud),
+        BlockStore::for_cloud(&cfg.new_cloud),
+    ) else {
         return Err(Fatal(
-            "both clouds need a ceph section (conf, id, keyring, pool)".into(),
+            "both clouds need a ceph section (conf, id, keyring, pool) or a files section".into(),
         ));
     };
     let mut journal = crate::engine::Journal::open(&path).map_err(fatal)?;
-    let actions = crate::engine::run_cleanup(&mut journal, &RbdStore::new(old_ceph), &RbdStore::new(new_ceph))
+    let actions = crate::engine::run_cleanup(&mut journal, &old_store, &new_store)
         .await
         .map_err(fatal)?;
     for a in &actions {

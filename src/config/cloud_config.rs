@@ -30,6 +30,19 @@ pub struct CloudConfig {
     pub insecure: bool,
     #[serde(default)]
     pub ceph: Option<CephConfig>,
+    /// Instead of `ceph`: a directory of raw `volume-<id>` files
+    /// (file-backed Cinder such as NFS, and the demo's simulated clouds).
+    #[serde(default)]
+    pub files: Option<FilesConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    pub dir: PathBuf,
+    /// Copy speed limit in MiB/s (the demo uses it to stay watchable).
+    #[serde(default)]
+    pub throttle_mib_s: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

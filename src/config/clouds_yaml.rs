@@ -157,6 +157,7 @@ fn convert(c: YamlCloud, file: &Path, name: &str) -> Result<CloudConfig, ConfigE
         cacert: c.cacert,
         insecure: c.insecure.unwrap_or(false) || c.verify == Some(false),
         ceph: c.ceph,
+        files: None,
     })
 }
 

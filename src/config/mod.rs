@@ -12,7 +12,7 @@ mod os_env;
 mod secret;
 mod validate;
 
-pub use cloud_config::{AuthMethod, CephConfig, CloudConfig, Domain, Interface, ProjectScope};
+pub use cloud_config::{AuthMethod, CephConfig, CloudConfig, Domain, FilesConfig, Interface, ProjectScope};
 pub use clouds_yaml::{find_clouds_yaml, load_cloud as load_cloud_from_yaml, CloudsYamlSearch};
 pub use config_error::ConfigError;
 pub use json_locator::locate;

@@ -45,6 +45,7 @@ pub fn cloud_from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<Clo
         cacert: get("OS_CACERT").map(PathBuf::from),
         insecure: truthy(get("OS_INSECURE")),
         ceph: None,
+        files: None,
     }))
 }
 

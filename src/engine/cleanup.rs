@@ -5,10 +5,14 @@
 
 use super::volume_pipeline::EXPORT_SNAP;
 use super::{Journal, JournalError, Phase, Transition};
-use crate::storage::{RbdError, RbdStore};
+use crate::storage::{BlockStore, RbdError};
 
 /// Runs cleanup over every record in `journal`; returns one line per action.
-pub async fn run_cleanup(journal: &mut Journal, old: &RbdStore, new: &RbdStore) -> Result<Vec<String>, JournalError> {
+pub async fn run_cleanup(
+    journal: &mut Journal,
+    old: &BlockStore,
+    new: &BlockStore,
+) -> Result<Vec<String>, JournalError> {
     let mut actions = Vec::new();
     let records: Vec<_> = journal.records().cloned().collect();
     for r in records {

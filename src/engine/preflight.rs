@@ -3,7 +3,7 @@
 
 use crate::config::TapeConfig;
 use crate::openstack::{Cinder, Session, Volume};
-use crate::storage::{free_bytes, is_writable, RbdStore};
+use crate::storage::{free_bytes, is_writable, BlockStore};
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -20,8 +20,8 @@ impl std::fmt::Display for PreflightLine {
 
 pub struct Preflight<'a> {
     pub new_session: &'a Session,
-    pub old: &'a RbdStore,
-    pub new: &'a RbdStore,
+    pub old: &'a BlockStore,
+    pub new: &'a BlockStore,
     pub export_dir: &'a Path,
     pub tape: Option<&'a TapeConfig>,
     /// Exports running at once: the export dir must hold the largest this many.
@@ -67,12 +67,12 @@ impl Preflight<'_> {
         }
         out.push(self.space(to_create).await);
         for (name, store) in [("old", self.old), ("new", self.new)] {
-            out.push(match store.cli().ls().await {
+            out.push(match store.ls().await {
                 Ok(images) => line(
                     true,
                     format!(
                         "rbd reaches the {name} cluster (pool {}, {} images)",
-                        store.cli().pool(),
+                        store.pool(),
                         images.len()
                     ),
                 ),

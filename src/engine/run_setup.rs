@@ -8,7 +8,7 @@ use super::{
 };
 use crate::config::{Config, ImportStrategy};
 use crate::openstack::{Project, Session, Volume};
-use crate::storage::RbdStore;
+use crate::storage::BlockStore;
 use crate::usage::{check_period, UsageArchive};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,8 +25,8 @@ pub struct RunSetup {
     pub project_dir: PathBuf,
     /// `<export_dir>/<project id>`.
     pub export_dir: PathBuf,
-    pub old_store: RbdStore,
-    pub new_store: RbdStore,
+    pub old_store: BlockStore,
+    pub new_store: BlockStore,
 }
 
 /// A started run: events to watch, commands to send, tasks to await.
@@ -46,8 +46,11 @@ impl RunSetup {
         project: Project,
         strategy: Option<ImportStrategy>,
     ) -> Result<Self, String> {
-        let (Some(old_ceph), Some(new_ceph)) = (&cfg.old_cloud.ceph, &cfg.new_cloud.ceph) else {
-            return Err("both clouds need a ceph section (conf, id, keyring, pool)".into());
+        let (Some(old_store), Some(new_store)) = (
+            BlockStore::for_cloud(&cfg.old_cloud),
+            BlockStore::for_cloud(&cfg.new_cloud),
+        ) else {
+            return Err("both clouds need a ceph section (conf, id, keyring, pool) or a files section (dir)".into());
         };
         let export_dir = cfg.export_dir.join(&project.id);
         std::fs::create_dir_all(&export_dir).map_err(|e| format!("{}: {e}", export_dir.display()))?;
@@ -57,8 +60,8 @@ impl RunSetup {
             strategy: strategy.unwrap_or(cfg.import_strategy),
             project_dir: cfg.work_dir.join(&project.id),
             export_dir,
-            old_store: RbdStore::new(old_ceph),
-            new_store: RbdStore::new(new_ceph),
+            old_store,
+            new_store,
             project,
         })
     }

@@ -183,10 +183,7 @@ impl VolumePipeline {
             }
             None => {
                 self.fill_image(vol, export, &image, cancel).await?;
-                let pool = cinder
-                    .pool_for_rados(self.new.cli().pool())
-                    .await
-                    .map_err(|e| fail(&e))?;
+                let pool = cinder.pool_for_rados(&self.new.pool()).await.map_err(|e| fail(&e))?;
                 let v = cinder
                     .manage_existing(&pool.name, &image, &self.new_volume_fields(vol))
                     .await
@@ -201,7 +198,7 @@ impl VolumePipeline {
             Err(OpenStackError::VolumeError { status, .. }) => Err(fail(&format!(
                 "Cinder accepted manage-existing of image {image} but volume {} went to {status}; the image is kept in pool {} for inspection, see the new cloud's cinder-volume log",
                 requested.id,
-                self.new.cli().pool()
+                self.new.pool()
             ))),
             Err(e) => Err(fail(&e)),
         }

@@ -5,7 +5,7 @@
 use super::{with_progress, EngineEvent, Stage, StageError};
 use crate::config::{ImportStrategy, TapeConfig};
 use crate::openstack::{Session, Volume};
-use crate::storage::{run_tape, Counter, DataPathError, RbdError, RbdStore};
+use crate::storage::{run_tape, BlockStore, Counter, DataPathError, RbdError};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,8 +48,8 @@ pub struct ImportedVolume {
 }
 
 pub struct VolumePipeline {
-    pub old: RbdStore,
-    pub new: RbdStore,
+    pub old: BlockStore,
+    pub new: BlockStore,
     /// Scoped to the target project (an admin's token for `manage`).
     pub new_session: Arc<Session>,
     pub settings: PipelineSettings,

@@ -2,9 +2,11 @@
 //! diff stream between them, the sparse checksum, child processes, and
 //! disk-space checks.
 
+mod block_store;
 mod child_process;
 mod data_path_error;
 mod disk_space;
+mod file_store;
 mod rbd_cli;
 pub mod rbd_diff;
 mod rbd_error;
@@ -13,9 +15,11 @@ pub mod sparse_file;
 pub mod sparse_hash;
 mod tape_runner;
 
+pub use block_store::BlockStore;
 pub use child_process::{ChildExit, ChildProcess, GRACE};
 pub use data_path_error::DataPathError;
 pub use disk_space::{free_bytes, is_writable};
+pub use file_store::FileStore;
 pub use rbd_cli::RbdCli;
 pub use rbd_error::RbdError;
 pub use rbd_store::{Counter, Exported, ImageInfo, RbdStore};

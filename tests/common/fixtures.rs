@@ -7,7 +7,7 @@ use stackmigrate::engine::{EngineEvent, PipelineSettings, VolumePipeline};
 use stackmigrate::openstack::{Cinder, NewVolume, Session, Volume};
 use stackmigrate::storage::rbd_diff::DiffWriter;
 use stackmigrate::storage::sparse_hash::hash_stream;
-use stackmigrate::storage::RbdStore;
+use stackmigrate::storage::BlockStore;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -166,8 +166,8 @@ pub fn rig(tb: &Testbed, strategy: ImportStrategy, tape: Option<Vec<String>>) ->
     let (tx, rx) = tokio::sync::mpsc::channel(100_000);
     Rig {
         pipeline: VolumePipeline {
-            old: RbdStore::new(cfg.old_cloud.ceph.as_ref().expect("ceph")),
-            new: RbdStore::new(cfg.new_cloud.ceph.as_ref().expect("ceph")),
+            old: BlockStore::for_cloud(&cfg.old_cloud).expect("ceph"),
+            new: BlockStore::for_cloud(&cfg.new_cloud).expect("ceph"),
             new_session: Arc::new(new_session),
             settings: PipelineSettings {
                 export_dir: dir.path().join("exports"),

@@ -1,0 +1,229 @@
+//! Raw image files in a directory: `volume-<id>` as file-backed Cinder (NFS)
+//! names them, and the demo's stand-in for a Ceph pool. Snapshots are sparse
+//! copies named `<image>@<snap>`. Every copy reads data extents only, so it
+//! costs what the data costs; an optional throttle makes the demo watchable.
+
+use super::data_path_error::DataPathError;
+use super::rbd_diff::DiffSink;
+use super::sparse_file::{DataExtents, SparseWriter};
+use super::sparse_hash::SparseHasher;
+use super::{Counter, Exported, RbdError};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    dir: PathBuf,
+    /// Bytes per second for data copies; `None` is full speed.
+    throttle: Option<u64>,
+}
+
+fn io_err(op: &str, image: &str, e: std::io::Error) -> RbdError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => RbdError::NotFound {
+            op: op.into(),
+            stderr: format!("{image}: {e}"),
+        },
+        std::io::ErrorKind::AlreadyExists => RbdError::AlreadyExists {
+            op: op.into(),
+            stderr: format!("{image}: {e}"),
+        },
+        _ => RbdError::Other {
+            op: op.into(),
+            code: None,
+            stderr: format!("{image}: {e}"),
+        },
+    }
+}
+
+impl FileStore {
+    pub fn new(dir: &Path, throttle: Option<u64>) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            throttle,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn path(&self, image: &str) -> PathBuf {
+        self.dir.join(image)
+    }
+
+    pub fn ls(&self) -> Result<Vec<String>, RbdError> {
+        let entries = std::fs::read_dir(&self.dir).map_err(|e| io_err("ls", &self.dir.display().to_string(), e))?;
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.contains('@'))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    pub fn used_bytes(&self, image: &str) -> Result<u64, RbdError> {
+        super::sparse_file::allocated_bytes(&self.path(image)).map_err(|e| io_err("du", image, e))
+    }
+
+    /// Creates an empty (all-hole) image of `size` bytes.
+    pub fn create(&self, image: &str, size: u64) -> Result<(), RbdError> {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(self.path(image))
+            .map_err(|e| io_err("create", image, e))?;
+        f.set_len(size).map_err(|e| io_err("create", image, e))
+    }
+
+    pub fn remove(&self, image: &str) -> Result<(), RbdError> {
+        std::fs::remove_file(self.path(image)).map_err(|e| io_err("rm", image, e))
+    }
+
+    pub fn rename(&self, from: &str, to: &str) -> Result<(), RbdError> {
+        if self.path(to).exists() {
+            return Err(RbdError::AlreadyExists {
+                op: "rename".into(),
+                stderr: to.into(),
+            });
+        }
+        std::fs::rename(self.path(from), self.path(to)).map_err(|e| io_err("rename", from, e))
+    }
+
+    pub async fn snap_create(&self, image: &str, snap: &str) -> Result<(), RbdError> {
+        let target = format!("{image}@{snap}");
+        if self.path(&target).exists() {
+            return Err(RbdError::AlreadyExists {
+                op: "snap create".into(),
+                stderr: target,
+            });
+        }
+        let counter = Counter::default();
+        let mut w = SparseWriter::create(&self.path(&target)).map_err(|e| io_err("snap create", &target, e))?;
+        match self
+            .copy_extents(image, &mut w, &counter, &CancellationToken::new())
+            .await
+        {
+            Ok(_) => w.commit().map(drop).map_err(|e| io_err("snap create", &target, e)),
+            Err(e) => {
+                w.discard();
+                Err(RbdError::Other {
+                    op: "snap create".into(),
+                    code: None,
+                    stderr: e.to_string(),
+                })
+            }
+        }
+    }
+
+    pub fn snap_remove(&self, image: &str, snap: &str) -> Result<(), RbdError> {
+        self.remove(&format!("{image}@{snap}"))
+    }
+
+    /// Feeds the image's size and data extents to `sink`; returns (size, data bytes).
+    async fn copy_extents<S: DiffSink>(
+        &self,
+        image: &str,
+        sink: &mut S,
+        counter: &Counter,
+        cancel: &CancellationToken,
+    ) -> Result<(u64, u64), DataPathError> {
+        let path = self.path(image);
+        let file = std::fs::File::open(&path).map_err(|e| DataPathError::Rbd(io_err("export", image, e)))?;
+        let size = file.metadata().map_err(|e| DataPathError::io(&path, e))?.len();
+        sink.size(size).map_err(|e| DataPathError::io(&path, e))?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut data = 0u64;
+        let start = tokio::time::Instant::now();
+        for extent in DataExtents::new(&file).map_err(|e| DataPathError::io(&path, e))? {
+            let (mut off, len) = extent.map_err(|e| DataPathError::io(&path, e))?;
+            let end = off + len;
+            while off < end {
+                if cancel.is_cancelled() {
+                    return Err(DataPathError::Cancelled);
+                }
+                let n = buf.len().min((end - off) as usize);
+                file.read_exact_at(&mut buf[..n], off)
+                    .map_err(|e| DataPathError::io(&path, e))?;
+                sink.data(off, &buf[..n]).map_err(|e| DataPathError::io(&path, e))?;
+                off += n as u64;
+                data += n as u64;
+                counter.fetch_add(n as u64, Ordering::Relaxed);
+                if let Some(rate) = self.throttle {
+                    let due = Duration::from_secs_f64(data as f64 / rate as f64);
+                    tokio::time::sleep_until(start + due).await;
+                }
+            }
+        }
+        Ok((size, data))
+    }
+
+    pub async fn export_to_file(
+        &self,
+        image: &str,
+        dest: &Path,
+        counter: Counter,
+        cancel: &CancellationToken,
+    ) -> Result<Exported, DataPathError> {
+        let mut w = SparseWriter::create(dest).map_err(|e| DataPathError::io(dest, e))?;
+        match self.copy_extents(image, &mut w, &counter, cancel).await {
+            Ok((size, data_bytes)) => {
+                let hash = w.commit().map_err(|e| DataPathError::io(dest, e))?;
+                Ok(Exported { size, data_bytes, hash })
+            }
+            Err(e) => {
+                w.discard();
+                Err(e)
+            }
+        }
+    }
+
+    pub async fn hash_image(
+        &self,
+        image: &str,
+        counter: Counter,
+        cancel: &CancellationToken,
+    ) -> Result<(String, u64), DataPathError> {
+        let mut h = SparseHasher::new();
+        let (size, _) = self.copy_extents(image, &mut h, &counter, cancel).await?;
+        Ok((h.finish(size), size))
+    }
+
+    /// Copies the sparse file `src` into a new image (removed again on failure).
+    pub async fn import_from_file(
+        &self,
+        src: &Path,
+        image: &str,
+        counter: Counter,
+        cancel: &CancellationToken,
+    ) -> Result<u64, DataPathError> {
+        let source = FileStore::new(src.parent().unwrap_or(Path::new(".")), self.throttle);
+        let name = src
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dest = self.path(image);
+        if dest.exists() {
+            return Err(RbdError::AlreadyExists {
+                op: "import".into(),
+                stderr: image.into(),
+            }
+            .into());
+        }
+        let mut w = SparseWriter::create(&dest).map_err(|e| DataPathError::io(&dest, e))?;
+        match source.copy_extents(&name, &mut w, &counter, cancel).await {
+            Ok((_, data)) => {
+                w.commit().map_err(|e| DataPathError::io(&dest, e))?;
+                Ok(data)
+            }
+            Err(e) => {
+                w.discard();
+                Err(e)
+            }
+        }
+    }
+}
