@@ -9,5 +9,6 @@ pub mod config;
 pub mod engine;
 pub mod logging;
 pub mod openstack;
+pub mod sim;
 pub mod storage;
 pub mod usage;

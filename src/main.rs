@@ -61,6 +61,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::FAILURE)
             }
         },
+        Command::Demo(args) => {
+            let log_dir = cli.config.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+            let _guard = start_logging(&cli, Some(&log_dir));
+            let code = cli::run_demo_headless(args, cli.config.work_dir.clone()).await.unwrap_or_else(|e| {
+                eprintln!("error: {e}");
+                1
+            });
+            Ok(ExitCode::from(code as u8))
+        }
         Command::Check => {
             let (cfg, warnings) = cli.config.load()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));

@@ -4,6 +4,7 @@
 
 mod check;
 mod config_args;
+mod demo_cmd;
 mod event_printer;
 mod inventory_cmd;
 mod migrate_cmd;
@@ -12,6 +13,7 @@ mod usage_cmd;
 pub use check::run_check;
 pub use check::CheckLine;
 pub use config_args::ConfigArgs;
+pub use demo_cmd::{run_demo_headless, start_demo, Demo, DemoArgs};
 pub use event_printer::EventPrinter;
 pub use inventory_cmd::{project_volumes, run_projects, run_volumes, VolumeRow};
 pub use migrate_cmd::{run_cleanup_cmd, run_migrate, select, Fatal, MigrateArgs};
@@ -43,6 +45,8 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// The whole job against simulated clouds (nothing to install).
+    Demo(DemoArgs),
     /// Authenticate to both clouds, reach both Ceph clusters, check the export dir.
     Check,
     /// List the old cloud's projects.

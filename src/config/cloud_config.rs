@@ -43,6 +43,10 @@ pub struct FilesConfig {
     /// Copy speed limit in MiB/s (the demo uses it to stay watchable).
     #[serde(default)]
     pub throttle_mib_s: Option<u64>,
+    /// Fault injection for the demo and tests: the first export of each of
+    /// these images fails midway.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inject_export_failure: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -42,6 +42,22 @@ pub enum EngineError {
     Report { path: PathBuf, source: std::io::Error },
 }
 
+/// Counts a running worker; dropped when the worker ends, even by panic.
+struct InFlight(Arc<Limits>);
+
+impl InFlight {
+    fn new(limits: Arc<Limits>) -> Self {
+        limits.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(limits)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Brings journaled records of an earlier run to where this run resumes.
 fn resume(journal: &mut Journal, volumes: &[Volume]) -> Result<(), JournalError> {
     for vol in volumes {
@@ -81,6 +97,7 @@ struct Coordinator {
     root: CancellationToken,
     tokens: HashMap<String, CancellationToken>,
     tasks: JoinSet<String>,
+    task_volume: HashMap<tokio::task::Id, String>,
     volumes: HashMap<String, Volume>,
 }
 
@@ -98,13 +115,33 @@ impl Coordinator {
         let token = self.root.child_token();
         self.tokens.insert(vol.id.clone(), token.clone());
         let worker = self.worker.clone();
-        worker.limits.in_flight.fetch_add(1, Ordering::Relaxed);
-        self.tasks.spawn(async move {
+        let id = vol.id.clone();
+        let handle = self.tasks.spawn(async move {
             let id = vol.id.clone();
+            let limits = worker.limits.clone();
+            // Decrement even if the worker panics.
+            let _guard = InFlight::new(limits);
             worker.drive(vol, rec, token).await;
-            worker.limits.in_flight.fetch_sub(1, Ordering::Relaxed);
             id
         });
+        self.task_volume.insert(handle.id(), id);
+    }
+
+    /// A worker that panicked leaves its volume mid-stage: record that as a
+    /// failure (or an abort, before any stage) so the run never ends quietly.
+    async fn on_panic(&mut self, task: tokio::task::Id, error: String) -> Result<(), JournalError> {
+        let Some(volume) = self.task_volume.remove(&task) else { return Ok(()) };
+        tracing::error!(volume, "internal error in the volume task: {error}");
+        let message = format!("internal error: {error}; see the log, then retry");
+        let phase = self.journal.get(&volume).map(|r| r.phase);
+        let t = match phase {
+            Some(Phase::Exporting) => Transition::Failed { stage: super::Stage::Export, error: message.clone() },
+            Some(Phase::Transferring) => Transition::Failed { stage: super::Stage::Import, error: message.clone() },
+            Some(p) if !matches!(p, Phase::Queued | Phase::Exported) => return Ok(()),
+            _ => Transition::Aborted { stage: super::Stage::Export },
+        };
+        let (ack, _) = tokio::sync::oneshot::channel();
+        self.on_report(Report { volume, transition: Some(t), ack }).await
     }
 
     async fn on_report(&mut self, r: Report) -> Result<(), JournalError> {
@@ -228,6 +265,7 @@ pub async fn run_migration(
         root: CancellationToken::new(),
         tokens: HashMap::new(),
         tasks: JoinSet::new(),
+        task_volume: HashMap::new(),
         volumes: plan.volumes.iter().map(|v| (v.id.clone(), v.clone())).collect(),
     };
     for vol in &plan.volumes {
@@ -244,11 +282,12 @@ pub async fn run_migration(
         }
         tokio::select! {
             Some(r) = reports.recv() => co.on_report(r).await?,
-            Some(done) = co.tasks.join_next(), if !co.tasks.is_empty() => {
-                if let Err(e) = done {
-                    tracing::error!("a volume task panicked: {e}");
+            Some(done) = co.tasks.join_next_with_id(), if !co.tasks.is_empty() => match done {
+                Ok((id, _)) => {
+                    co.task_volume.remove(&id);
                 }
-            }
+                Err(e) => co.on_panic(e.id(), e.to_string()).await?,
+            },
             cmd = commands.recv(), if commands_open => match cmd {
                 Some(cmd) => shutdown |= co.on_command(cmd).await?,
                 None => commands_open = false,

@@ -18,10 +18,11 @@ impl BlockStore {
     pub fn for_cloud(cloud: &crate::config::CloudConfig) -> Option<Self> {
         match (&cloud.ceph, &cloud.files) {
             (Some(ceph), _) => Some(BlockStore::Rbd(RbdStore::new(ceph))),
-            (None, Some(f)) => Some(BlockStore::File(FileStore::new(
-                &f.dir,
-                f.throttle_mib_s.map(|m| m << 20),
-            ))),
+            (None, Some(f)) => Some(BlockStore::File(
+                // 0 MiB/s means no limit.
+                FileStore::new(&f.dir, f.throttle_mib_s.filter(|m| *m > 0).map(|m| m << 20))
+                    .failing_exports(&f.inject_export_failure),
+            )),
             (None, None) => None,
         }
     }

@@ -9,7 +9,9 @@ use super::sparse_file::{DataExtents, SparseWriter};
 use super::sparse_hash::SparseHasher;
 use super::{Counter, Exported, RbdError};
 use std::os::unix::fs::FileExt;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +21,8 @@ pub struct FileStore {
     dir: PathBuf,
     /// Bytes per second for data copies; `None` is full speed.
     throttle: Option<u64>,
+    /// Images whose next export fails midway (fault injection).
+    fail_export: Arc<Mutex<BTreeSet<String>>>,
 }
 
 fn io_err(op: &str, image: &str, e: std::io::Error) -> RbdError {
@@ -41,10 +45,20 @@ fn io_err(op: &str, image: &str, e: std::io::Error) -> RbdError {
 
 impl FileStore {
     pub fn new(dir: &Path, throttle: Option<u64>) -> Self {
-        Self {
-            dir: dir.to_path_buf(),
-            throttle,
+        Self { dir: dir.to_path_buf(), throttle, fail_export: Default::default() }
+    }
+
+    /// Makes the first export of each of `images` fail midway.
+    pub fn failing_exports(self, images: &[String]) -> Self {
+        if let Ok(mut set) = self.fail_export.lock() {
+            set.extend(images.iter().cloned());
         }
+        self
+    }
+
+    fn take_fault(&self, image_spec: &str) -> bool {
+        let image = image_spec.split('@').next().unwrap_or(image_spec);
+        self.fail_export.lock().map(|mut s| s.remove(image)).unwrap_or(false)
     }
 
     pub fn dir(&self) -> &Path {
@@ -132,12 +146,25 @@ impl FileStore {
         counter: &Counter,
         cancel: &CancellationToken,
     ) -> Result<(u64, u64), DataPathError> {
+        self.copy_extents_failing(image, sink, counter, cancel, false).await
+    }
+
+    /// As `copy_extents`; with `fail_midway`, errors after half the data.
+    async fn copy_extents_failing<S: DiffSink>(
+        &self,
+        image: &str,
+        sink: &mut S,
+        counter: &Counter,
+        cancel: &CancellationToken,
+        fail_midway: bool,
+    ) -> Result<(u64, u64), DataPathError> {
         let path = self.path(image);
         let file = std::fs::File::open(&path).map_err(|e| DataPathError::Rbd(io_err("export", image, e)))?;
         let size = file.metadata().map_err(|e| DataPathError::io(&path, e))?.len();
         sink.size(size).map_err(|e| DataPathError::io(&path, e))?;
         let mut buf = vec![0u8; 1 << 20];
         let mut data = 0u64;
+        let fail_at = fail_midway.then(|| super::sparse_file::allocated_bytes(&path).unwrap_or(0) / 2);
         let start = tokio::time::Instant::now();
         for extent in DataExtents::new(&file).map_err(|e| DataPathError::io(&path, e))? {
             let (mut off, len) = extent.map_err(|e| DataPathError::io(&path, e))?;
@@ -145,6 +172,9 @@ impl FileStore {
             while off < end {
                 if cancel.is_cancelled() {
                     return Err(DataPathError::Cancelled);
+                }
+                if fail_at.is_some_and(|at| data >= at) {
+                    return Err(DataPathError::Child(format!("injected fault: reading {image} failed midway (demo --faults)")));
                 }
                 let n = buf.len().min((end - off) as usize);
                 file.read_exact_at(&mut buf[..n], off)
@@ -170,7 +200,8 @@ impl FileStore {
         cancel: &CancellationToken,
     ) -> Result<Exported, DataPathError> {
         let mut w = SparseWriter::create(dest).map_err(|e| DataPathError::io(dest, e))?;
-        match self.copy_extents(image, &mut w, &counter, cancel).await {
+        let fail = self.take_fault(image);
+        match self.copy_extents_failing(image, &mut w, &counter, cancel, fail).await {
             Ok((size, data_bytes)) => {
                 let hash = w.commit().map_err(|e| DataPathError::io(dest, e))?;
                 Ok(Exported { size, data_bytes, hash })

@@ -1,0 +1,316 @@
+//! Simulated Cinder v3 over a directory of `volume-<id>` files: volumes
+//! (list with paging, get, create, delete, metadata, actions), quota usage,
+//! pools, manage-existing. Shapes follow `api-samples/openstack/cinder_*`.
+
+use super::cloud_state::{naive, opt_naive, CloudState, SimToken, SimVolume};
+use super::http::{fault, lock, reply, token_header, unauthorized, Shared};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+const GIB: u64 = 1 << 30;
+const MV: &str = "volume 3.8";
+
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/v3/{p}/volumes/detail", get(list))
+        .route("/v3/{p}/volumes", post(create))
+        .route("/v3/{p}/volumes/{id}", get(show).delete(delete))
+        .route("/v3/{p}/volumes/{id}/metadata", post(metadata))
+        .route("/v3/{p}/volumes/{id}/action", post(action))
+        .route("/v3/{p}/os-quota-sets/{target}", get(quota))
+        .route("/v3/{p}/scheduler-stats/get_pools", get(pools))
+        .route("/v3/{p}/manageable_volumes/detail", get(manageable))
+        .route("/v3/{p}/manageable_volumes", post(manage))
+}
+
+type Q = Query<HashMap<String, String>>;
+
+/// Token valid and scoped to the URL's project, as keystonemiddleware + Cinder check.
+fn auth(s: &CloudState, headers: &HeaderMap, p: &str, rid: &str) -> Result<SimToken, Response> {
+    let t = s.check_token(token_header(headers).as_deref()).ok_or_else(|| unauthorized(rid))?;
+    if t.project_id != p {
+        return Err(fault(StatusCode::BAD_REQUEST, "badRequest", "Malformed request url", rid));
+    }
+    Ok(t)
+}
+
+fn ok(rid: &str, status: StatusCode, body: Value) -> Response {
+    reply(status, rid, body, &[("openstack-api-version", MV.to_string())])
+}
+
+pub fn volume_json(s: &CloudState, v: &SimVolume) -> Value {
+    let link = |rel: &str, prefix: &str| json!({"rel": rel, "href": format!("{}{prefix}/{}/volumes/{}", s.base, v.project_id, v.id)});
+    let attachments: Vec<Value> = v
+        .attachments
+        .iter()
+        .map(|(server, device)| json!({"server_id": server, "attachment_id": format!("att-{}", &v.id[..8]), "attached_at": naive(&v.created_at), "host_name": null, "volume_id": v.id, "device": device, "id": v.id}))
+        .collect();
+    let mut j = json!({
+        "id": v.id, "status": v.status, "size": v.size, "availability_zone": "nova",
+        "created_at": naive(&v.created_at), "updated_at": opt_naive(&v.updated_at),
+        "name": v.name, "description": v.description, "volume_type": v.volume_type,
+        "snapshot_id": null, "source_volid": null, "metadata": v.metadata,
+        "links": [link("self", "/v3"), link("bookmark", "")],
+        "user_id": v.user_id, "bootable": if v.bootable { "true" } else { "false" },
+        "encrypted": false, "replication_status": null, "consistencygroup_id": null, "multiattach": false,
+        "attachments": attachments, "migration_status": null, "group_id": null, "provider_id": null,
+        "shared_targets": true, "service_uuid": "5d0f1c2a-0000-4000-8000-000000000001", "cluster_name": null,
+        "volume_type_id": format!("type-{}", v.volume_type), "consumes_quota": true,
+        "os-vol-tenant-attr:tenant_id": v.project_id, "os-vol-mig-status-attr:migstat": null,
+        "os-vol-mig-status-attr:name_id": null, "os-vol-host-attr:host": s.host,
+    });
+    if !v.image_metadata.is_empty() {
+        j["volume_image_metadata"] = json!(v.image_metadata);
+    }
+    j
+}
+
+/// Promotes volumes whose simulated work is done (creating → available, manage results).
+fn settle(s: &mut CloudState) {
+    let now = chrono::Utc::now().naive_utc();
+    let ready: Vec<String> = s
+        .volumes
+        .values()
+        .filter(|v| v.status == "creating" && now - v.created_at >= chrono::Duration::milliseconds(150))
+        .map(|v| v.id.clone())
+        .collect();
+    for id in ready {
+        let dir = s.store_dir.clone();
+        let Some(v) = s.volumes.get_mut(&id) else { continue };
+        let path = dir.join(format!("volume-{id}"));
+        let source = v.metadata.remove("__manage_source");
+        v.status = match source {
+            Some(src) => match std::fs::metadata(dir.join(&src)) {
+                Ok(m) if std::fs::rename(dir.join(&src), &path).is_ok() => {
+                    v.size = m.len().div_ceil(GIB);
+                    "available".into()
+                }
+                _ => "error".into(),
+            },
+            None => match std::fs::File::create(&path).and_then(|f| f.set_len(v.size * GIB)) {
+                Ok(()) => "available".into(),
+                Err(_) => "error".into(),
+            },
+        };
+        v.updated_at = Some(now);
+    }
+}
+
+async fn list(State(st): State<Shared>, Path(p): Path<String>, Query(q): Q, headers: HeaderMap) -> Response {
+    let mut s = lock(&st);
+    let rid = s.request_id();
+    let t = match auth(&s, &headers, &p, &rid) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    settle(&mut s);
+    let project = match (q.get("all_tenants").map(String::as_str), CloudState::is_admin(&t)) {
+        (Some("1" | "true"), true) => q.get("project_id").cloned(),
+        _ => Some(t.project_id.clone()),
+    };
+    let mut vols: Vec<&SimVolume> = s.volumes.values().filter(|v| project.as_ref().is_none_or(|p| v.project_id == *p)).collect();
+    if let Some(marker) = q.get("marker") {
+        vols.retain(|v| v.id.as_str() > marker.as_str());
+    }
+    let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(1000);
+    let more = vols.len() > limit;
+    vols.truncate(limit);
+    let mut body = json!({"volumes": vols.iter().map(|v| volume_json(&s, v)).collect::<Vec<_>>()});
+    if let (true, Some(last)) = (more, vols.last()) {
+        let mut next = format!("{}/v3/{p}/volumes/detail?limit={limit}&marker={}", s.base, last.id);
+        if let Some(pid) = q.get("project_id") {
+            next.push_str(&format!("&all_tenants=1&project_id={pid}"));
+        }
+        body["volumes_links"] = json!([{"href": next, "rel": "next"}]);
+    }
+    ok(&rid, StatusCode::OK, body)
+}
+
+async fn show(State(st): State<Shared>, Path((p, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    let mut s = lock(&st);
+    let rid = s.request_id();
+    if let Err(r) = auth(&s, &headers, &p, &rid) {
+        return r;
+    }
+    settle(&mut s);
+    match s.volumes.get(&id) {
+        Some(v) => ok(&rid, StatusCode::OK, json!({"volume": volume_json(&s, v)})),
+        None => fault(StatusCode::NOT_FOUND, "itemNotFound", &format!("Volume {id} could not be found."), &rid),
+    }
+}
+
+fn new_volume(t: &SimToken, v: &Value) -> SimVolume {
+    let strings = |k: &str| -> BTreeMap<String, String> {
+        v[k].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()).unwrap_or_default()
+    };
+    SimVolume {
+        id: uuid::Uuid::new_v4().to_string(),
+        project_id: t.project_id.clone(),
+        user_id: t.user_id.clone(),
+        name: v["name"].as_str().unwrap_or_default().to_string(),
+        description: v["description"].as_str().map(str::to_string),
+        size: v["size"].as_u64().unwrap_or(0),
+        status: "creating".into(),
+        volume_type: v["volume_type"].as_str().unwrap_or("__DEFAULT__").to_string(),
+        bootable: false,
+        metadata: strings("metadata"),
+        image_metadata: BTreeMap::new(),
+        attachments: Vec::new(),
+        created_at: chrono::Utc::now().naive_utc(),
+        updated_at: None,
+    }
+}
+
+fn used_gib(s: &CloudState, project: &str) -> (i64, i64) {
+    let vols: Vec<&SimVolume> = s.volumes.values().filter(|v| v.project_id == project).collect();
+    (vols.len() as i64, vols.iter().map(|v| v.size as i64).sum())
+}
+
+async fn create(State(st): State<Shared>, Path(p): Path<String>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut s = lock(&st);
+    let rid = s.request_id();
+    let t = match auth(&s, &headers, &p, &rid) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let v = new_volume(&t, &body["volume"]);
+    let (count, gib) = used_gib(&s, &p);
+    if s.faults.quota.contains(&v.name) || gib + v.size as i64 > s.quota_gigabytes || count + 1 > s.quota_volumes {
+        let msg = format!(
+            "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota. Requested {}G, quota is {}G and {}G has been consumed.",
+            v.size, s.quota_gigabytes, gib
+        );
+        let body = json!({"overLimit": {"code": 413, "message": msg, "retryAfter": "0"}});
+        return reply(StatusCode::PAYLOAD_TOO_LARGE, &rid, body, &[("retry-after", "0".into())]);
+    }
+    let out = json!({"volume": volume_json(&s, &v)});
+    s.volumes.insert(v.id.clone(), v);
+    ok(&rid, StatusCode::ACCEPTED, out)
+}
+
+async fn delete(State(st): State<Shared>, Path((p, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    let mut s = lock(&st);
+    let rid = s.request_id();
+    if let Err(r) = auth(&s, &headers, &p, &rid) {
+        return r;
+    }
+    match s.volumes.remove(&id) {
+        Some(_) => {
+            let _ = std::fs::remove_file(s.store_dir.join(format!("volume-{id}")));
+            ok(&rid, StatusCode::ACCEPTED, Value::Null)
+        }
+        None => fault(StatusCode::NOT_FOUND, "itemNotFound", &format!("Volume {id} could not be found."), &rid),
+    }
+}
+
+async fn metadata(State(st): State<Shared>, Path((p, id)): Path<(String, String)>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut s = lock(&st);
+    let rid = s.request_id();
+    if let Err(r) = auth(&s, &headers, &p, &rid) {
+        return r;
+    }
+    let Some(v) = s.volumes.get_mut(&id) else {
+        return fault(StatusCode::NOT_FOUND, "itemNotFound", &format!("Volume {id} could not be found."), &rid);
+    };
+    if let Some(m) = body["metadata"].as_object() {
+        for (k, val) in m {
+            v.metadata.insert(k.clone(), val.as_str().unwrap_or_default().to_string());
+        }
+    }
+    let out = json!({"metadata": v.metadata});
+    ok(&rid, StatusCode::OK, out)
+}
+
+async fn action(State(st): State<Shared>, Path((p, id)): Path<(String, String)>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut s = lock(&st);
+    let rid = s.request_id();
+    if let Err(r) = auth(&s, &headers, &p, &rid) {
+        return r;
+    }
+    let Some(v) = s.volumes.get_mut(&id) else {
+        return fault(StatusCode::NOT_FOUND, "itemNotFound", &format!("Volume {id} could not be found."), &rid);
+    };
+    if let Some(b) = body["os-set_bootable"]["bootable"].as_bool() {
+        v.bootable = b;
+    } else if let Some(m) = body["os-set_image_metadata"]["metadata"].as_object() {
+        for (k, val) in m {
+            v.image_metadata.insert(k.clone(), val.as_str().unwrap_or_default().to_string());
+        }
+    } else {
+        return fault(StatusCode::BAD_REQUEST, "badRequest", "There is no such action", &rid);
+    }
+    ok(&rid, StatusCode::OK, Value::Null)
+}
+
+async fn quota(State(st): State<Shared>, Path((p, target)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    let mut s = lock(&st);
+    let rid = s.request_id();
+    if let Err(r) = auth(&s, &headers, &p, &rid) {
+        return r;
+    }
+    let (count, gib) = used_gib(&s, &target);
+    let item = |limit: i64, in_use: i64| json!({"limit": limit, "in_use": in_use, "reserved": 0});
+    let body = json!({"quota_set": {
+        "volumes": item(s.quota_volumes, count), "per_volume_gigabytes": item(-1, 0), "snapshots": item(10, 0),
+        "gigabytes": item(s.quota_gigabytes, gib), "backups": item(10, 0), "backup_gigabytes": item(1000, 0),
+        "groups": item(10, 0), "id": target,
+    }});
+    ok(&rid, StatusCode::OK, body)
+}
+
+async fn pools(State(st): State<Shared>, Path(p): Path<String>, headers: HeaderMap) -> Response {
+    let mut s = lock(&st);
+    let rid = s.request_id();
+    if let Err(r) = auth(&s, &headers, &p, &rid) {
+        return r;
+    }
+    let caps = json!({"pool_name": "files", "total_capacity_gb": 1000, "free_capacity_gb": 1000, "provisioned_capacity_gb": 0,
+        "reserved_percentage": 0, "QoS_support": false, "filter_function": null, "goodness_function": null,
+        "consistencygroup_support": false, "replication_enabled": false, "group_replication_enabled": false,
+        "thin_provisioning_support": true, "max_over_subscription_ratio": 20.0, "allocated_capacity_gb": 0,
+        "cacheable": true, "volume_backend_name": "files", "storage_protocol": "nfs", "vendor_name": "Open Source",
+        "driver_version": "1.0.0", "timestamp": naive(&chrono::Utc::now().naive_utc()),
+        "location_info": format!("ceph:sim:fsid:admin:{}", s.store_dir.display())});
+    ok(&rid, StatusCode::OK, json!({"pools": [{"name": s.host, "capabilities": caps}]}))
+}
+
+async fn manageable(State(st): State<Shared>, Path(p): Path<String>, headers: HeaderMap) -> Response {
+    let mut s = lock(&st);
+    let rid = s.request_id();
+    if let Err(r) = auth(&s, &headers, &p, &rid) {
+        return r;
+    }
+    let mut items = Vec::new();
+    for e in std::fs::read_dir(&s.store_dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let size = e.metadata().map(|m| m.len().div_ceil(GIB)).unwrap_or(0);
+        let managed = name.strip_prefix("volume-").map(str::to_string);
+        items.push(json!({"reference": {"source-name": name}, "size": size, "safe_to_manage": managed.is_none(),
+            "reason_not_safe": managed.as_ref().map(|_| "already managed"), "cinder_id": managed, "extra_info": null}));
+    }
+    ok(&rid, StatusCode::OK, json!({"manageable-volumes": items}))
+}
+
+async fn manage(State(st): State<Shared>, Path(p): Path<String>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut s = lock(&st);
+    let rid = s.request_id();
+    let t = match auth(&s, &headers, &p, &rid) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if !CloudState::is_admin(&t) {
+        return fault(StatusCode::FORBIDDEN, "forbidden", "Policy doesn't allow volume_extension:volume_manage to be performed.", &rid);
+    }
+    let mut v = new_volume(&t, &body["volume"]);
+    let source = body["volume"]["ref"]["source-name"].as_str().unwrap_or_default().to_string();
+    v.metadata.insert("__manage_source".into(), source);
+    let mut shown = volume_json(&s, &v);
+    shown["metadata"].as_object_mut().map(|m| m.remove("__manage_source"));
+    s.volumes.insert(v.id.clone(), v);
+    ok(&rid, StatusCode::ACCEPTED, json!({"volume": shown}))
+}

@@ -1,0 +1,141 @@
+//! Simulated clouds for `stackmigrate demo` and fault-injection tests: an
+//! "old" and a "new" cloud, each a Keystone + Cinder (+ Nova for the old one)
+//! served by axum on 127.0.0.1 with an ephemeral port, over directories of
+//! raw volume files. Never used against real clouds.
+
+mod cinder_api;
+mod cloud_state;
+mod demo_seed;
+mod faults;
+mod http;
+mod keystone_api;
+mod nova_api;
+
+pub use cloud_state::CloudState;
+pub use faults::Faults;
+pub use http::Shared;
+
+use crate::config::{AuthMethod, CloudConfig, Concurrency, Config, FilesConfig, ImportStrategy, Interface, Secret, TapeConfig, UsagePeriod};
+use chrono::{Datelike, NaiveDate};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Default)]
+pub struct SimOptions {
+    pub dir: PathBuf,
+    pub faults: Faults,
+    /// MiB/s for every data copy; `None` is full speed.
+    pub throttle_mib_s: Option<u64>,
+}
+
+/// Two running simulated clouds and a config that points at them.
+pub struct SimClouds {
+    pub old: Shared,
+    pub new: Shared,
+    pub config: Config,
+    stop: CancellationToken,
+}
+
+impl Drop for SimClouds {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn serve(state: Shared, listener: tokio::net::TcpListener, compute: bool, stop: CancellationToken) {
+    let mut router = axum::Router::new().merge(keystone_api::routes()).merge(cinder_api::routes());
+    if compute {
+        router = router.merge(nova_api::routes());
+    }
+    let app = router.with_state(state);
+    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await {
+        tracing::error!("simulated cloud stopped: {e}");
+    }
+}
+
+fn cloud_config(base: &str, user: &str, password: &str, pool: &Path, throttle: Option<u64>, fail: Vec<String>) -> CloudConfig {
+    CloudConfig {
+        auth_url: format!("{base}/v3"),
+        auth: AuthMethod::Password {
+            username: user.into(),
+            password: Secret::new(password),
+            user_domain_name: "Default".into(),
+            user_domain_id: None,
+        },
+        project_name: Some("research".into()),
+        project_id: None,
+        project_domain_name: "Default".into(),
+        project_domain_id: None,
+        region: Some("RegionOne".into()),
+        interface: Interface::Public,
+        cacert: None,
+        insecure: false,
+        ceph: None,
+        files: Some(FilesConfig { dir: pool.to_path_buf(), throttle_mib_s: throttle, inject_export_failure: fail }),
+    }
+}
+
+impl SimClouds {
+    pub async fn start(opts: SimOptions) -> std::io::Result<Self> {
+        let dir = &opts.dir;
+        for d in ["old-pool", "new-pool", "work", "exports", "tape"] {
+            std::fs::create_dir_all(dir.join(d))?;
+        }
+        let stop = CancellationToken::new();
+        let now = chrono::Utc::now().naive_utc();
+        let mut shared = Vec::new();
+        for (name, compute) in [("old", true), ("new", false)] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let base = format!("http://{}", listener.local_addr()?);
+            let mut s = CloudState::new(name, base, dir.join(format!("{name}-pool")), compute, opts.faults.clone());
+            demo_seed::users_and_projects(&mut s, compute);
+            if compute {
+                demo_seed::old_research(&mut s, now)?;
+                demo_seed::usage_history(&mut s, now);
+            }
+            let state: Shared = Arc::new(Mutex::new(s));
+            tokio::spawn(serve(state.clone(), listener, compute, stop.clone()));
+            shared.push(state);
+        }
+        let (old, new) = (shared[0].clone(), shared[1].clone());
+        if let Some(after) = opts.faults.token_expiry {
+            let (o, n, stop) = (old.clone(), new.clone(), stop.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(after) => {
+                        for c in [&o, &n] {
+                            http::lock(c).tokens.clear();
+                        }
+                        tracing::info!("simulated token expiry: every token is now invalid");
+                    }
+                    _ = stop.cancelled() => {}
+                }
+            });
+        }
+        let fail: Vec<String> = {
+            let s = http::lock(&old);
+            s.volumes.values().filter(|v| opts.faults.export_fail.contains(&v.name)).map(|v| format!("volume-{}", v.id)).collect()
+        };
+        let base = |c: &Shared| http::lock(c).base.clone();
+        let tape = if opts.faults.tape_fail {
+            vec!["sh".into(), "-c".into(), "echo 'simulated tape drive offline' >&2; exit 1".into(), "tape".into(), "{file}".into()]
+        } else {
+            vec!["cp".into(), "--sparse=always".into(), "{file}".into(), format!("{}/", dir.join("tape").display())]
+        };
+        let start = NaiveDate::from_ymd_opt(now.year() - 2, now.month(), 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or(now);
+        let end = NaiveDate::from_ymd_opt(now.year(), now.month(), 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or(now);
+        let config = Config {
+            old_cloud: cloud_config(&base(&old), "admin", "adminpass", &dir.join("old-pool"), opts.throttle_mib_s, fail),
+            new_cloud: cloud_config(&base(&new), "admin", "adminpass", &dir.join("new-pool"), opts.throttle_mib_s, Vec::new()),
+            work_dir: dir.join("work"),
+            export_dir: dir.join("exports"),
+            usage: Some(UsagePeriod { start, end }),
+            tape: Some(TapeConfig { command: tape }),
+            import_strategy: ImportStrategy::Replace,
+            volume_type_map: [("ceph-hdd".to_string(), "standard".to_string()), ("ceph-ssd".to_string(), "fast".to_string())].into(),
+            concurrency: Concurrency::default(),
+        };
+        Ok(Self { old, new, config, stop })
+    }
+}
