@@ -31,6 +31,8 @@ pub fn routes() -> Router<Shared> {
 type Q = Query<HashMap<String, String>>;
 
 /// Token valid and scoped to the URL's project, as keystonemiddleware + Cinder check.
+// An axum Response is a handler's natural error value.
+#[allow(clippy::result_large_err)]
 fn auth(s: &CloudState, headers: &HeaderMap, p: &str, rid: &str) -> Result<SimToken, Response> {
     let t = s.check_token(token_header(headers).as_deref()).ok_or_else(|| unauthorized(rid))?;
     if t.project_id != p {

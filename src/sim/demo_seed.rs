@@ -11,7 +11,9 @@ const GIB: u64 = 1 << 30;
 const MIB: u64 = 1 << 20;
 
 /// (name, GiB, type, MiB of data, attached server, bootable, status)
-const VOLUMES: &[(&str, u64, &str, u64, Option<&str>, bool, &str)] = &[
+type SeedVolume = (&'static str, u64, &'static str, u64, Option<&'static str>, bool, &'static str);
+
+const VOLUMES: &[SeedVolume] = &[
     ("db-data", 40, "ceph-ssd", 48, Some("db-1"), false, "in-use"),
     ("web-root", 10, "ceph-ssd", 24, Some("web-1"), true, "in-use"),
     ("logs", 20, "ceph-hdd", 32, Some("web-1"), false, "in-use"),
@@ -115,7 +117,8 @@ pub fn usage_history(s: &mut CloudState, now: NaiveDateTime) {
     let project = |n: &str| s.project(n).map(|p| p.id.clone()).unwrap_or_default();
     let (research, other) = (project("research"), project("other"));
     // (name, project, flavor, vcpus, MiB, GB, start day, end day or running)
-    let rows: Vec<(&str, &String, &'static str, u32, u64, u64, i64, Option<i64>)> = vec![
+    type Row<'a> = (&'a str, &'a String, &'static str, u32, u64, u64, i64, Option<i64>);
+    let rows: Vec<Row> = vec![
         ("db-1", &research, "m1.large", 4, 8192, 80, 3, None),
         ("web-1", &research, "m1.small", 1, 2048, 20, 40, None),
         ("gpu-1", &research, "g1.xlarge", 8, 32768, 160, 300, None),

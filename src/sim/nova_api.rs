@@ -23,6 +23,8 @@ pub fn routes() -> Router<Shared> {
 
 type Q = Query<HashMap<String, String>>;
 
+// An axum Response is a handler's natural error value.
+#[allow(clippy::result_large_err)]
 fn auth(s: &CloudState, headers: &HeaderMap, rid: &str) -> Result<SimToken, Response> {
     s.check_token(token_header(headers).as_deref()).ok_or_else(|| {
         unauthorized(rid)
@@ -67,6 +69,7 @@ async fn servers_detail(State(st): State<Shared>, Query(q): Q, headers: HeaderMa
     reply(StatusCode::OK, &rid, json!({"servers": list}), &[])
 }
 
+#[allow(clippy::result_large_err)]
 fn parse_period(q: &HashMap<String, String>, rid: &str) -> Result<(NaiveDateTime, NaiveDateTime), Response> {
     let bad = |m: &str| fault(StatusCode::BAD_REQUEST, "badRequest", m, rid);
     let parse = |k: &str| -> Result<NaiveDateTime, Response> {
