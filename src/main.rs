@@ -64,10 +64,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => {
             let log_dir = cli.config.work_dir.clone().unwrap_or_else(std::env::temp_dir);
             let _guard = start_logging(&cli, Some(&log_dir));
-            let code = cli::run_demo_headless(args, cli.config.work_dir.clone()).await.unwrap_or_else(|e| {
-                eprintln!("error: {e}");
-                1
-            });
+            let code = cli::run_demo_headless(args, cli.config.work_dir.clone())
+                .await
+                .unwrap_or_else(|e| {
+                    eprintln!("error: {e}");
+                    1
+                });
             Ok(ExitCode::from(code as u8))
         }
         Command::Check => {

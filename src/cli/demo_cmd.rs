@@ -19,7 +19,7 @@ pub struct DemoArgs {
     #[arg(long, default_value = "")]
     pub faults: String,
     /// Copy speed limit in MiB/s so the panes are watchable (0: unlimited).
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = 8)]
     pub throttle: u64,
 }
 
@@ -36,13 +36,26 @@ pub async fn start_demo(args: &DemoArgs, work_dir: Option<PathBuf>) -> Result<De
     let (dir, temp) = match work_dir {
         Some(d) => (d, None),
         None => {
-            let t = tempfile::Builder::new().prefix("stackmigrate-demo-").tempdir().map_err(|e| Fatal(format!("temporary directory: {e}")))?;
+            let t = tempfile::Builder::new()
+                .prefix("stackmigrate-demo-")
+                .tempdir()
+                .map_err(|e| Fatal(format!("temporary directory: {e}")))?;
             (t.path().to_path_buf(), Some(t))
         }
     };
-    let opts = SimOptions { dir: dir.clone(), faults, throttle_mib_s: Some(args.throttle) };
-    let clouds = SimClouds::start(opts).await.map_err(|e| Fatal(format!("simulated clouds in {}: {e}", dir.display())))?;
-    Ok(Demo { clouds, dir, _temp: temp })
+    let opts = SimOptions {
+        dir: dir.clone(),
+        faults,
+        throttle_mib_s: Some(args.throttle),
+    };
+    let clouds = SimClouds::start(opts)
+        .await
+        .map_err(|e| Fatal(format!("simulated clouds in {}: {e}", dir.display())))?;
+    Ok(Demo {
+        clouds,
+        dir,
+        _temp: temp,
+    })
 }
 
 /// The headless demo: migrate every volume of `research`; exit code as `migrate`.
@@ -61,7 +74,10 @@ pub async fn run_demo_headless(args: &DemoArgs, work_dir: Option<PathBuf>) -> Re
     if !args.json {
         match work_dir {
             Some(d) => println!("demo outputs kept in {}", d.display()),
-            None => println!("demo ran in {} (removed on exit; pass --work-dir DIR to keep it)", demo.dir.display()),
+            None => println!(
+                "demo ran in {} (removed on exit; pass --work-dir DIR to keep it)",
+                demo.dir.display()
+            ),
         }
     }
     Ok(code)

@@ -130,18 +130,33 @@ impl Coordinator {
     /// A worker that panicked leaves its volume mid-stage: record that as a
     /// failure (or an abort, before any stage) so the run never ends quietly.
     async fn on_panic(&mut self, task: tokio::task::Id, error: String) -> Result<(), JournalError> {
-        let Some(volume) = self.task_volume.remove(&task) else { return Ok(()) };
+        let Some(volume) = self.task_volume.remove(&task) else {
+            return Ok(());
+        };
         tracing::error!(volume, "internal error in the volume task: {error}");
         let message = format!("internal error: {error}; see the log, then retry");
         let phase = self.journal.get(&volume).map(|r| r.phase);
         let t = match phase {
-            Some(Phase::Exporting) => Transition::Failed { stage: super::Stage::Export, error: message.clone() },
-            Some(Phase::Transferring) => Transition::Failed { stage: super::Stage::Import, error: message.clone() },
+            Some(Phase::Exporting) => Transition::Failed {
+                stage: super::Stage::Export,
+                error: message.clone(),
+            },
+            Some(Phase::Transferring) => Transition::Failed {
+                stage: super::Stage::Import,
+                error: message.clone(),
+            },
             Some(p) if !matches!(p, Phase::Queued | Phase::Exported) => return Ok(()),
-            _ => Transition::Aborted { stage: super::Stage::Export },
+            _ => Transition::Aborted {
+                stage: super::Stage::Export,
+            },
         };
         let (ack, _) = tokio::sync::oneshot::channel();
-        self.on_report(Report { volume, transition: Some(t), ack }).await
+        self.on_report(Report {
+            volume,
+            transition: Some(t),
+            ack,
+        })
+        .await
     }
 
     async fn on_report(&mut self, r: Report) -> Result<(), JournalError> {

@@ -34,9 +34,16 @@ type Q = Query<HashMap<String, String>>;
 // An axum Response is a handler's natural error value.
 #[allow(clippy::result_large_err)]
 fn auth(s: &CloudState, headers: &HeaderMap, p: &str, rid: &str) -> Result<SimToken, Response> {
-    let t = s.check_token(token_header(headers).as_deref()).ok_or_else(|| unauthorized(rid))?;
+    let t = s
+        .check_token(token_header(headers).as_deref())
+        .ok_or_else(|| unauthorized(rid))?;
     if t.project_id != p {
-        return Err(fault(StatusCode::BAD_REQUEST, "badRequest", "Malformed request url", rid));
+        return Err(fault(
+            StatusCode::BAD_REQUEST,
+            "badRequest",
+            "Malformed request url",
+            rid,
+        ));
     }
     Ok(t)
 }
@@ -115,7 +122,11 @@ async fn list(State(st): State<Shared>, Path(p): Path<String>, Query(q): Q, head
         (Some("1" | "true"), true) => q.get("project_id").cloned(),
         _ => Some(t.project_id.clone()),
     };
-    let mut vols: Vec<&SimVolume> = s.volumes.values().filter(|v| project.as_ref().is_none_or(|p| v.project_id == *p)).collect();
+    let mut vols: Vec<&SimVolume> = s
+        .volumes
+        .values()
+        .filter(|v| project.as_ref().is_none_or(|p| v.project_id == *p))
+        .collect();
     if let Some(marker) = q.get("marker") {
         vols.retain(|v| v.id.as_str() > marker.as_str());
     }
@@ -142,13 +153,24 @@ async fn show(State(st): State<Shared>, Path((p, id)): Path<(String, String)>, h
     settle(&mut s);
     match s.volumes.get(&id) {
         Some(v) => ok(&rid, StatusCode::OK, json!({"volume": volume_json(&s, v)})),
-        None => fault(StatusCode::NOT_FOUND, "itemNotFound", &format!("Volume {id} could not be found."), &rid),
+        None => fault(
+            StatusCode::NOT_FOUND,
+            "itemNotFound",
+            &format!("Volume {id} could not be found."),
+            &rid,
+        ),
     }
 }
 
 fn new_volume(t: &SimToken, v: &Value) -> SimVolume {
     let strings = |k: &str| -> BTreeMap<String, String> {
-        v[k].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()).unwrap_or_default()
+        v[k].as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     SimVolume {
         id: uuid::Uuid::new_v4().to_string(),
@@ -173,7 +195,12 @@ fn used_gib(s: &CloudState, project: &str) -> (i64, i64) {
     (vols.len() as i64, vols.iter().map(|v| v.size as i64).sum())
 }
 
-async fn create(State(st): State<Shared>, Path(p): Path<String>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn create(
+    State(st): State<Shared>,
+    Path(p): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     let mut s = lock(&st);
     let rid = s.request_id();
     let t = match auth(&s, &headers, &p, &rid) {
@@ -188,7 +215,12 @@ async fn create(State(st): State<Shared>, Path(p): Path<String>, headers: Header
             v.size, s.quota_gigabytes, gib
         );
         let body = json!({"overLimit": {"code": 413, "message": msg, "retryAfter": "0"}});
-        return reply(StatusCode::PAYLOAD_TOO_LARGE, &rid, body, &[("retry-after", "0".into())]);
+        return reply(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &rid,
+            body,
+            &[("retry-after", "0".into())],
+        );
     }
     let out = json!({"volume": volume_json(&s, &v)});
     s.volumes.insert(v.id.clone(), v);
@@ -206,42 +238,69 @@ async fn delete(State(st): State<Shared>, Path((p, id)): Path<(String, String)>,
             let _ = std::fs::remove_file(s.store_dir.join(format!("volume-{id}")));
             ok(&rid, StatusCode::ACCEPTED, Value::Null)
         }
-        None => fault(StatusCode::NOT_FOUND, "itemNotFound", &format!("Volume {id} could not be found."), &rid),
+        None => fault(
+            StatusCode::NOT_FOUND,
+            "itemNotFound",
+            &format!("Volume {id} could not be found."),
+            &rid,
+        ),
     }
 }
 
-async fn metadata(State(st): State<Shared>, Path((p, id)): Path<(String, String)>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn metadata(
+    State(st): State<Shared>,
+    Path((p, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     let mut s = lock(&st);
     let rid = s.request_id();
     if let Err(r) = auth(&s, &headers, &p, &rid) {
         return r;
     }
     let Some(v) = s.volumes.get_mut(&id) else {
-        return fault(StatusCode::NOT_FOUND, "itemNotFound", &format!("Volume {id} could not be found."), &rid);
+        return fault(
+            StatusCode::NOT_FOUND,
+            "itemNotFound",
+            &format!("Volume {id} could not be found."),
+            &rid,
+        );
     };
     if let Some(m) = body["metadata"].as_object() {
         for (k, val) in m {
-            v.metadata.insert(k.clone(), val.as_str().unwrap_or_default().to_string());
+            v.metadata
+                .insert(k.clone(), val.as_str().unwrap_or_default().to_string());
         }
     }
     let out = json!({"metadata": v.metadata});
     ok(&rid, StatusCode::OK, out)
 }
 
-async fn action(State(st): State<Shared>, Path((p, id)): Path<(String, String)>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn action(
+    State(st): State<Shared>,
+    Path((p, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     let mut s = lock(&st);
     let rid = s.request_id();
     if let Err(r) = auth(&s, &headers, &p, &rid) {
         return r;
     }
     let Some(v) = s.volumes.get_mut(&id) else {
-        return fault(StatusCode::NOT_FOUND, "itemNotFound", &format!("Volume {id} could not be found."), &rid);
+        return fault(
+            StatusCode::NOT_FOUND,
+            "itemNotFound",
+            &format!("Volume {id} could not be found."),
+            &rid,
+        );
     };
     if let Some(b) = body["os-set_bootable"]["bootable"].as_bool() {
         v.bootable = b;
     } else if let Some(m) = body["os-set_image_metadata"]["metadata"].as_object() {
         for (k, val) in m {
-            v.image_metadata.insert(k.clone(), val.as_str().unwrap_or_default().to_string());
+            v.image_metadata
+                .insert(k.clone(), val.as_str().unwrap_or_default().to_string());
         }
     } else {
         return fault(StatusCode::BAD_REQUEST, "badRequest", "There is no such action", &rid);
@@ -260,6 +319,7 @@ async fn quota(State(st): State<Shared>, Path((p, target)): Path<(String, String
     let body = json!({"quota_set": {
         "volumes": item(s.quota_volumes, count), "per_volume_gigabytes": item(-1, 0), "snapshots": item(10, 0),
         "gigabytes": item(s.quota_gigabytes, gib), "backups": item(10, 0), "backup_gigabytes": item(1000, 0),
+        "volumes___DEFAULT__": item(-1, count), "gigabytes___DEFAULT__": item(-1, gib), "snapshots___DEFAULT__": item(-1, 0),
         "groups": item(10, 0), "id": target,
     }});
     ok(&rid, StatusCode::OK, body)
@@ -278,7 +338,11 @@ async fn pools(State(st): State<Shared>, Path(p): Path<String>, headers: HeaderM
         "cacheable": true, "volume_backend_name": "files", "storage_protocol": "nfs", "vendor_name": "Open Source",
         "driver_version": "1.0.0", "timestamp": naive(&chrono::Utc::now().naive_utc()),
         "location_info": format!("ceph:sim:fsid:admin:{}", s.store_dir.display())});
-    ok(&rid, StatusCode::OK, json!({"pools": [{"name": s.host, "capabilities": caps}]}))
+    ok(
+        &rid,
+        StatusCode::OK,
+        json!({"pools": [{"name": s.host, "capabilities": caps}]}),
+    )
 }
 
 async fn manageable(State(st): State<Shared>, Path(p): Path<String>, headers: HeaderMap) -> Response {
@@ -292,13 +356,20 @@ async fn manageable(State(st): State<Shared>, Path(p): Path<String>, headers: He
         let name = e.file_name().to_string_lossy().into_owned();
         let size = e.metadata().map(|m| m.len().div_ceil(GIB)).unwrap_or(0);
         let managed = name.strip_prefix("volume-").map(str::to_string);
-        items.push(json!({"reference": {"source-name": name}, "size": size, "safe_to_manage": managed.is_none(),
-            "reason_not_safe": managed.as_ref().map(|_| "already managed"), "cinder_id": managed, "extra_info": null}));
+        items.push(
+            json!({"reference": {"source-name": name}, "size": size, "safe_to_manage": managed.is_none(),
+            "reason_not_safe": managed.as_ref().map(|_| "already managed"), "cinder_id": managed, "extra_info": null}),
+        );
     }
     ok(&rid, StatusCode::OK, json!({"manageable-volumes": items}))
 }
 
-async fn manage(State(st): State<Shared>, Path(p): Path<String>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn manage(
+    State(st): State<Shared>,
+    Path(p): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     let mut s = lock(&st);
     let rid = s.request_id();
     let t = match auth(&s, &headers, &p, &rid) {
@@ -306,10 +377,18 @@ async fn manage(State(st): State<Shared>, Path(p): Path<String>, headers: Header
         Err(r) => return r,
     };
     if !CloudState::is_admin(&t) {
-        return fault(StatusCode::FORBIDDEN, "forbidden", "Policy doesn't allow volume_extension:volume_manage to be performed.", &rid);
+        return fault(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Policy doesn't allow volume_extension:volume_manage to be performed.",
+            &rid,
+        );
     }
     let mut v = new_volume(&t, &body["volume"]);
-    let source = body["volume"]["ref"]["source-name"].as_str().unwrap_or_default().to_string();
+    let source = body["volume"]["ref"]["source-name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     v.metadata.insert("__manage_source".into(), source);
     let mut shown = volume_json(&s, &v);
     shown["metadata"].as_object_mut().map(|m| m.remove("__manage_source"));

@@ -85,6 +85,8 @@ pub struct CloudState {
     pub store_dir: PathBuf,
     pub faults: Faults,
     pub requests: u64,
+    /// Tokens issued so far (tests check re-authentication with it).
+    pub tokens_issued: u64,
 }
 
 impl CloudState {
@@ -106,11 +108,14 @@ impl CloudState {
             store_dir,
             faults,
             requests: 0,
+            tokens_issued: 0,
         }
     }
 
     pub fn project(&self, name_or_id: &str) -> Option<&SimProject> {
-        self.projects.iter().find(|p| p.id == name_or_id || p.name == name_or_id)
+        self.projects
+            .iter()
+            .find(|p| p.id == name_or_id || p.name == name_or_id)
     }
 
     pub fn request_id(&mut self) -> String {

@@ -11,7 +11,15 @@ const GIB: u64 = 1 << 30;
 const MIB: u64 = 1 << 20;
 
 /// (name, GiB, type, MiB of data, attached server, bootable, status)
-type SeedVolume = (&'static str, u64, &'static str, u64, Option<&'static str>, bool, &'static str);
+type SeedVolume = (
+    &'static str,
+    u64,
+    &'static str,
+    u64,
+    Option<&'static str>,
+    bool,
+    &'static str,
+);
 
 const VOLUMES: &[SeedVolume] = &[
     ("db-data", 40, "ceph-ssd", 48, Some("db-1"), false, "in-use"),
@@ -30,7 +38,11 @@ const VOLUMES: &[SeedVolume] = &[
 
 fn id(kind: &str, name: &str) -> String {
     // Stable ids, so a demo re-run with --work-dir resumes the same volumes.
-    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("stackmigrate-demo/{kind}/{name}").as_bytes()).to_string()
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        format!("stackmigrate-demo/{kind}/{name}").as_bytes(),
+    )
+    .to_string()
 }
 
 pub fn users_and_projects(s: &mut CloudState, extra_project: bool) {
@@ -38,11 +50,26 @@ pub fn users_and_projects(s: &mut CloudState, extra_project: bool) {
     if extra_project {
         names.push("other");
     }
-    s.projects = names.iter().map(|n| SimProject { id: id(&format!("{}-project", s.name), n).replace('-', ""), name: n.to_string() }).collect();
-    let all: Vec<(String, Vec<String>)> = s.projects.iter().map(|p| (p.id.clone(), vec!["admin".into(), "member".into(), "reader".into()])).collect();
+    s.projects = names
+        .iter()
+        .map(|n| SimProject {
+            id: id(&format!("{}-project", s.name), n).replace('-', ""),
+            name: n.to_string(),
+        })
+        .collect();
+    let all: Vec<(String, Vec<String>)> = s
+        .projects
+        .iter()
+        .map(|p| (p.id.clone(), vec!["admin".into(), "member".into(), "reader".into()]))
+        .collect();
     let research = s.project("research").map(|p| p.id.clone()).unwrap_or_default();
     s.users = vec![
-        SimUser { id: id("user", "admin").replace('-', ""), name: "admin".into(), password: "adminpass".into(), roles: all },
+        SimUser {
+            id: id("user", "admin").replace('-', ""),
+            name: "admin".into(),
+            password: "adminpass".into(),
+            roles: all,
+        },
         SimUser {
             id: id("user", "operator").replace('-', ""),
             name: "operator".into(),
@@ -67,7 +94,12 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
 /// Volumes, their sparse files (data in a few places), and servers.
 pub fn old_research(s: &mut CloudState, now: NaiveDateTime) -> std::io::Result<()> {
     let research = s.project("research").map(|p| p.id.clone()).unwrap_or_default();
-    let user = s.users.iter().find(|u| u.name == "operator").map(|u| u.id.clone()).unwrap_or_default();
+    let user = s
+        .users
+        .iter()
+        .find(|u| u.name == "operator")
+        .map(|u| u.id.clone())
+        .unwrap_or_default();
     for (n, (name, gib, vtype, data_mib, server, bootable, status)) in VOLUMES.iter().enumerate() {
         let vid = id("volume", name);
         let path = s.store_dir.join(format!("volume-{vid}"));
@@ -75,7 +107,10 @@ pub fn old_research(s: &mut CloudState, now: NaiveDateTime) -> std::io::Result<(
         f.set_len(gib * GIB)?;
         // Data at the start, in the middle and near the end, the rest holes.
         let chunk = (data_mib * MIB / 3) as usize;
-        for (k, off) in [0, gib * GIB / 2 + 4096, gib * GIB - chunk as u64 - 777].into_iter().enumerate() {
+        for (k, off) in [0, gib * GIB / 2 + 4096, gib * GIB - chunk as u64 - 777]
+            .into_iter()
+            .enumerate()
+        {
             if chunk > 0 {
                 f.write_all_at(&noise((n * 3 + k) as u64 + 1, chunk), off)?;
             }
@@ -86,7 +121,9 @@ pub fn old_research(s: &mut CloudState, now: NaiveDateTime) -> std::io::Result<(
             image_metadata.insert("os_distro".into(), "debian".into());
             image_metadata.insert("hw_disk_bus".into(), "virtio".into());
         }
-        let attachments = server.map(|srv| vec![(id("server", srv), "/dev/vdb".to_string())]).unwrap_or_default();
+        let attachments = server
+            .map(|srv| vec![(id("server", srv), "/dev/vdb".to_string())])
+            .unwrap_or_default();
         s.volumes.insert(
             vid.clone(),
             SimVolume {
@@ -112,7 +149,9 @@ pub fn old_research(s: &mut CloudState, now: NaiveDateTime) -> std::io::Result<(
 
 /// Two years of servers coming and going in `research` and `other`.
 pub fn usage_history(s: &mut CloudState, now: NaiveDateTime) {
-    let base = NaiveDate::from_ymd_opt(now.year() - 2, now.month(), 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or(now);
+    let base = NaiveDate::from_ymd_opt(now.year() - 2, now.month(), 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or(now);
     let day = |d: i64| base + Duration::days(d);
     let project = |n: &str| s.project(n).map(|p| p.id.clone()).unwrap_or_default();
     let (research, other) = (project("research"), project("other"));

@@ -67,7 +67,14 @@ mod tests {
     #[test]
     fn parses_the_cli_form() {
         let f = Faults::parse("export-fail:db-data, quota:scratch,token-expiry:5,tape-fail").expect("ok");
-        assert_eq!(f, Faults::builder().export_fail("db-data").quota("scratch").token_expiry(Duration::from_secs(5)).tape_fail());
+        assert_eq!(
+            f,
+            Faults::builder()
+                .export_fail("db-data")
+                .quota("scratch")
+                .token_expiry(Duration::from_secs(5))
+                .tape_fail()
+        );
         assert!(Faults::parse("explode").expect_err("bad").contains("unknown fault"));
         assert!(Faults::parse("token-expiry:soon").is_err());
         assert_eq!(Faults::parse("").expect("empty"), Faults::default());

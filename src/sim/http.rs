@@ -16,7 +16,10 @@ pub fn lock(s: &Shared) -> MutexGuard<'_, CloudState> {
 
 pub fn reply(status: StatusCode, request_id: &str, body: Value, extra: &[(&'static str, String)]) -> Response {
     let mut headers = HeaderMap::new();
-    for (k, v) in extra.iter().chain([("x-openstack-request-id", request_id.to_string())].iter()) {
+    for (k, v) in extra
+        .iter()
+        .chain([("x-openstack-request-id", request_id.to_string())].iter())
+    {
         if let Ok(v) = HeaderValue::from_str(v) {
             headers.insert(*k, v);
         }
@@ -26,15 +29,28 @@ pub fn reply(status: StatusCode, request_id: &str, body: Value, extra: &[(&'stat
 
 /// Cinder and Nova style: `{"itemNotFound": {"code": 404, "message": "..."}}`.
 pub fn fault(status: StatusCode, kind: &str, message: &str, request_id: &str) -> Response {
-    reply(status, request_id, json!({ kind: { "code": status.as_u16(), "message": message } }), &[])
+    reply(
+        status,
+        request_id,
+        json!({ kind: { "code": status.as_u16(), "message": message } }),
+        &[],
+    )
 }
 
 /// Keystone and keystonemiddleware style.
 pub fn unauthorized(request_id: &str) -> Response {
     let body = json!({"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}});
-    reply(StatusCode::UNAUTHORIZED, request_id, body, &[("www-authenticate", "Keystone uri=\"sim\"".to_string())])
+    reply(
+        StatusCode::UNAUTHORIZED,
+        request_id,
+        body,
+        &[("www-authenticate", "Keystone uri=\"sim\"".to_string())],
+    )
 }
 
 pub fn token_header(headers: &HeaderMap) -> Option<String> {
-    headers.get("x-auth-token").and_then(|v| v.to_str().ok()).map(str::to_string)
+    headers
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }

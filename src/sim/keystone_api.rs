@@ -51,21 +51,41 @@ async fn issue(State(st): State<Shared>, Json(body): Json<Value>) -> Response {
     let mut s = lock(&st);
     let rid = s.request_id();
     let id = &body["auth"]["identity"];
-    let (user_name, password) = (id["password"]["user"]["name"].as_str(), id["password"]["user"]["password"].as_str());
-    let Some(user) = s.users.iter().find(|u| Some(u.name.as_str()) == user_name && Some(u.password.as_str()) == password).cloned() else {
+    let (user_name, password) = (
+        id["password"]["user"]["name"].as_str(),
+        id["password"]["user"]["password"].as_str(),
+    );
+    let Some(user) = s
+        .users
+        .iter()
+        .find(|u| Some(u.name.as_str()) == user_name && Some(u.password.as_str()) == password)
+        .cloned()
+    else {
         return unauthorized(&rid);
     };
     let scope = &body["auth"]["scope"]["project"];
     let wanted = scope["id"].as_str().or(scope["name"].as_str()).unwrap_or("");
-    let Some(project) = s.project(wanted).cloned() else { return unauthorized(&rid) };
+    let Some(project) = s.project(wanted).cloned() else {
+        return unauthorized(&rid);
+    };
     let Some((_, roles)) = user.roles.iter().find(|(p, _)| *p == project.id).cloned() else {
         return unauthorized(&rid);
     };
     let now = Utc::now();
-    let token = SimToken { user_id: user.id.clone(), project_id: project.id.clone(), roles: roles.clone(), issued_at: now, expires_at: now + s.token_lifetime };
+    let token = SimToken {
+        user_id: user.id.clone(),
+        project_id: project.id.clone(),
+        roles: roles.clone(),
+        issued_at: now,
+        expires_at: now + s.token_lifetime,
+    };
     let value = format!("gAAAAAsim{}", uuid::Uuid::new_v4().simple());
     s.tokens.insert(value.clone(), token.clone());
-    let roles: Vec<Value> = roles.iter().map(|r| json!({"id": format!("role-{r}"), "name": r})).collect();
+    s.tokens_issued += 1;
+    let roles: Vec<Value> = roles
+        .iter()
+        .map(|r| json!({"id": format!("role-{r}"), "name": r}))
+        .collect();
     let body = json!({"token": {
         "methods": ["password"],
         "user": {"domain": {"id": DOMAIN, "name": "Default"}, "id": user.id, "name": user.name, "password_expires_at": null},
@@ -95,20 +115,25 @@ async fn revoke(State(st): State<Shared>, headers: HeaderMap) -> Response {
 async fn projects(State(st): State<Shared>, headers: HeaderMap) -> Response {
     let mut s = lock(&st);
     let rid = s.request_id();
-    let Some(t) = s.check_token(token_header(&headers).as_deref()) else { return unauthorized(&rid) };
+    let Some(t) = s.check_token(token_header(&headers).as_deref()) else {
+        return unauthorized(&rid);
+    };
     if !CloudState::is_admin(&t) {
         let body = json!({"error": {"code": 403, "message": "You are not authorized to perform the requested action: identity:list_projects.", "title": "Forbidden"}});
         return reply(StatusCode::FORBIDDEN, &rid, body, &[]);
     }
     let list: Vec<Value> = s.projects.iter().map(|p| project_json(&s, p)).collect();
-    let body = json!({"projects": list, "links": {"next": null, "self": format!("{}/v3/projects", s.base), "previous": null}});
+    let body =
+        json!({"projects": list, "links": {"next": null, "self": format!("{}/v3/projects", s.base), "previous": null}});
     reply(StatusCode::OK, &rid, body, &[])
 }
 
 async fn auth_projects(State(st): State<Shared>, headers: HeaderMap) -> Response {
     let mut s = lock(&st);
     let rid = s.request_id();
-    let Some(t) = s.check_token(token_header(&headers).as_deref()) else { return unauthorized(&rid) };
+    let Some(t) = s.check_token(token_header(&headers).as_deref()) else {
+        return unauthorized(&rid);
+    };
     let user = s.users.iter().find(|u| u.id == t.user_id).cloned();
     let list: Vec<Value> = s
         .projects

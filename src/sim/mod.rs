@@ -15,7 +15,10 @@ pub use cloud_state::CloudState;
 pub use faults::Faults;
 pub use http::Shared;
 
-use crate::config::{AuthMethod, CloudConfig, Concurrency, Config, FilesConfig, ImportStrategy, Interface, Secret, TapeConfig, UsagePeriod};
+use crate::config::{
+    AuthMethod, CloudConfig, Concurrency, Config, FilesConfig, ImportStrategy, Interface, Secret, TapeConfig,
+    UsagePeriod,
+};
 use chrono::{Datelike, NaiveDate};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -44,17 +47,29 @@ impl Drop for SimClouds {
 }
 
 async fn serve(state: Shared, listener: tokio::net::TcpListener, compute: bool, stop: CancellationToken) {
-    let mut router = axum::Router::new().merge(keystone_api::routes()).merge(cinder_api::routes());
+    let mut router = axum::Router::new()
+        .merge(keystone_api::routes())
+        .merge(cinder_api::routes());
     if compute {
         router = router.merge(nova_api::routes());
     }
     let app = router.with_state(state);
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await {
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+    {
         tracing::error!("simulated cloud stopped: {e}");
     }
 }
 
-fn cloud_config(base: &str, user: &str, password: &str, pool: &Path, throttle: Option<u64>, fail: Vec<String>) -> CloudConfig {
+fn cloud_config(
+    base: &str,
+    user: &str,
+    password: &str,
+    pool: &Path,
+    throttle: Option<u64>,
+    fail: Vec<String>,
+) -> CloudConfig {
     CloudConfig {
         auth_url: format!("{base}/v3"),
         auth: AuthMethod::Password {
@@ -72,7 +87,11 @@ fn cloud_config(base: &str, user: &str, password: &str, pool: &Path, throttle: O
         cacert: None,
         insecure: false,
         ceph: None,
-        files: Some(FilesConfig { dir: pool.to_path_buf(), throttle_mib_s: throttle, inject_export_failure: fail }),
+        files: Some(FilesConfig {
+            dir: pool.to_path_buf(),
+            throttle_mib_s: throttle,
+            inject_export_failure: fail,
+        }),
     }
 }
 
@@ -88,7 +107,13 @@ impl SimClouds {
         for (name, compute) in [("old", true), ("new", false)] {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let base = format!("http://{}", listener.local_addr()?);
-            let mut s = CloudState::new(name, base, dir.join(format!("{name}-pool")), compute, opts.faults.clone());
+            let mut s = CloudState::new(
+                name,
+                base,
+                dir.join(format!("{name}-pool")),
+                compute,
+                opts.faults.clone(),
+            );
             demo_seed::users_and_projects(&mut s, compute);
             if compute {
                 demo_seed::old_research(&mut s, now)?;
@@ -115,25 +140,62 @@ impl SimClouds {
         }
         let fail: Vec<String> = {
             let s = http::lock(&old);
-            s.volumes.values().filter(|v| opts.faults.export_fail.contains(&v.name)).map(|v| format!("volume-{}", v.id)).collect()
+            s.volumes
+                .values()
+                .filter(|v| opts.faults.export_fail.contains(&v.name))
+                .map(|v| format!("volume-{}", v.id))
+                .collect()
         };
         let base = |c: &Shared| http::lock(c).base.clone();
         let tape = if opts.faults.tape_fail {
-            vec!["sh".into(), "-c".into(), "echo 'simulated tape drive offline' >&2; exit 1".into(), "tape".into(), "{file}".into()]
+            vec![
+                "sh".into(),
+                "-c".into(),
+                "echo 'simulated tape drive offline' >&2; exit 1".into(),
+                "tape".into(),
+                "{file}".into(),
+            ]
         } else {
-            vec!["cp".into(), "--sparse=always".into(), "{file}".into(), format!("{}/", dir.join("tape").display())]
+            vec![
+                "cp".into(),
+                "--sparse=always".into(),
+                "{file}".into(),
+                format!("{}/", dir.join("tape").display()),
+            ]
         };
-        let start = NaiveDate::from_ymd_opt(now.year() - 2, now.month(), 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or(now);
-        let end = NaiveDate::from_ymd_opt(now.year(), now.month(), 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or(now);
+        let start = NaiveDate::from_ymd_opt(now.year() - 2, now.month(), 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap_or(now);
+        let end = NaiveDate::from_ymd_opt(now.year(), now.month(), 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap_or(now);
         let config = Config {
-            old_cloud: cloud_config(&base(&old), "admin", "adminpass", &dir.join("old-pool"), opts.throttle_mib_s, fail),
-            new_cloud: cloud_config(&base(&new), "admin", "adminpass", &dir.join("new-pool"), opts.throttle_mib_s, Vec::new()),
+            old_cloud: cloud_config(
+                &base(&old),
+                "admin",
+                "adminpass",
+                &dir.join("old-pool"),
+                opts.throttle_mib_s,
+                fail,
+            ),
+            new_cloud: cloud_config(
+                &base(&new),
+                "admin",
+                "adminpass",
+                &dir.join("new-pool"),
+                opts.throttle_mib_s,
+                Vec::new(),
+            ),
             work_dir: dir.join("work"),
             export_dir: dir.join("exports"),
             usage: Some(UsagePeriod { start, end }),
             tape: Some(TapeConfig { command: tape }),
             import_strategy: ImportStrategy::Replace,
-            volume_type_map: [("ceph-hdd".to_string(), "standard".to_string()), ("ceph-ssd".to_string(), "fast".to_string())].into(),
+            volume_type_map: [
+                ("ceph-hdd".to_string(), "standard".to_string()),
+                ("ceph-ssd".to_string(), "fast".to_string()),
+            ]
+            .into(),
             concurrency: Concurrency::default(),
         };
         Ok(Self { old, new, config, stop })

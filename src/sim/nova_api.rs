@@ -26,9 +26,8 @@ type Q = Query<HashMap<String, String>>;
 // An axum Response is a handler's natural error value.
 #[allow(clippy::result_large_err)]
 fn auth(s: &CloudState, headers: &HeaderMap, rid: &str) -> Result<SimToken, Response> {
-    s.check_token(token_header(headers).as_deref()).ok_or_else(|| {
-        unauthorized(rid)
-    })
+    s.check_token(token_header(headers).as_deref())
+        .ok_or_else(|| unauthorized(rid))
 }
 
 fn visible<'a>(s: &'a CloudState, t: &SimToken, q: &HashMap<String, String>) -> Vec<&'a SimInstance> {
@@ -36,7 +35,10 @@ fn visible<'a>(s: &'a CloudState, t: &SimToken, q: &HashMap<String, String>) -> 
         Some(_) if CloudState::is_admin(t) => q.get("project_id").cloned(),
         _ => Some(t.project_id.clone()),
     };
-    s.instances.iter().filter(|i| i.ended_at.is_none() && project.as_ref().is_none_or(|p| i.project_id == *p)).collect()
+    s.instances
+        .iter()
+        .filter(|i| i.ended_at.is_none() && project.as_ref().is_none_or(|p| i.project_id == *p))
+        .collect()
 }
 
 async fn servers(State(st): State<Shared>, Query(q): Q, headers: HeaderMap) -> Response {
@@ -62,9 +64,11 @@ async fn servers_detail(State(st): State<Shared>, Query(q): Q, headers: HeaderMa
     };
     let list: Vec<Value> = visible(&s, &t, &q)
         .iter()
-        .map(|i| json!({"id": i.id, "name": i.name, "status": "ACTIVE", "tenant_id": i.project_id,
+        .map(|i| {
+            json!({"id": i.id, "name": i.name, "status": "ACTIVE", "tenant_id": i.project_id,
             "flavor": {"original_name": i.flavor, "vcpus": i.vcpus, "ram": i.memory_mb, "disk": i.local_gb},
-            "created": naive(&i.started_at), "addresses": {}}))
+            "created": naive(&i.started_at), "addresses": {}})
+        })
         .collect();
     reply(StatusCode::OK, &rid, json!({"servers": list}), &[])
 }
@@ -74,11 +78,14 @@ fn parse_period(q: &HashMap<String, String>, rid: &str) -> Result<(NaiveDateTime
     let bad = |m: &str| fault(StatusCode::BAD_REQUEST, "badRequest", m, rid);
     let parse = |k: &str| -> Result<NaiveDateTime, Response> {
         let v = q.get(k).map(String::as_str).unwrap_or_default();
-        NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f").map_err(|_| bad("Invalid datetime string: Datetime is in invalid format"))
+        NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f")
+            .map_err(|_| bad("Invalid datetime string: Datetime is in invalid format"))
     };
     let (start, end) = (parse("start")?, parse("end")?);
     if start >= end {
-        return Err(bad("Invalid start time. The start time cannot occur after the end time."));
+        return Err(bad(
+            "Invalid start time. The start time cannot occur after the end time.",
+        ));
     }
     Ok((start, end))
 }
@@ -92,9 +99,11 @@ fn server_usage(i: &SimInstance, start: NaiveDateTime, end: NaiveDateTime, now: 
     }
     let hours = (to - from).num_seconds() as f64 / 3600.0;
     let uptime = (i.ended_at.unwrap_or(now) - i.started_at).num_seconds();
-    Some(json!({"hours": hours, "flavor": i.flavor, "instance_id": i.id, "name": i.name, "tenant_id": i.project_id,
+    Some(
+        json!({"hours": hours, "flavor": i.flavor, "instance_id": i.id, "name": i.name, "tenant_id": i.project_id,
         "memory_mb": i.memory_mb, "local_gb": i.local_gb, "vcpus": i.vcpus, "started_at": naive(&i.started_at),
-        "ended_at": i.ended_at.as_ref().map(naive), "state": if i.ended_at.is_some() { "terminated" } else { "active" }, "uptime": uptime}))
+        "ended_at": i.ended_at.as_ref().map(naive), "state": if i.ended_at.is_some() { "terminated" } else { "active" }, "uptime": uptime}),
+    )
 }
 
 fn tenant_usage(project: &str, usages: &[Value], start: NaiveDateTime, end: NaiveDateTime) -> Value {
@@ -108,7 +117,13 @@ fn tenant_usage(project: &str, usages: &[Value], start: NaiveDateTime, end: Naiv
 }
 
 /// The usages on this page (by instance id after `marker`, `limit` of them) and the next marker.
-fn page(s: &CloudState, project: Option<&str>, q: &HashMap<String, String>, start: NaiveDateTime, end: NaiveDateTime) -> (Vec<Value>, Option<String>) {
+fn page(
+    s: &CloudState,
+    project: Option<&str>,
+    q: &HashMap<String, String>,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+) -> (Vec<Value>, Option<String>) {
     let now = chrono::Utc::now().naive_utc();
     let mut all: Vec<(&SimInstance, Value)> = s
         .instances
@@ -123,17 +138,30 @@ fn page(s: &CloudState, project: Option<&str>, q: &HashMap<String, String>, star
     let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(1000);
     let more = all.len() > limit;
     all.truncate(limit);
-    let next = if more { all.last().map(|(i, _)| i.id.clone()) } else { None };
+    let next = if more {
+        all.last().map(|(i, _)| i.id.clone())
+    } else {
+        None
+    };
     (all.into_iter().map(|(_, u)| u).collect(), next)
 }
 
 fn next_link(s: &CloudState, path: &str, q: &HashMap<String, String>, marker: &str) -> Value {
-    let mut params: Vec<String> = q.iter().filter(|(k, _)| *k != "marker").map(|(k, v)| format!("{k}={v}")).collect();
+    let mut params: Vec<String> = q
+        .iter()
+        .filter(|(k, _)| *k != "marker")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     params.sort();
     json!([{"rel": "next", "href": format!("{}{path}?{}&marker={marker}", s.base, params.join("&"))}])
 }
 
-async fn usage_show(State(st): State<Shared>, Path(project): Path<String>, Query(q): Q, headers: HeaderMap) -> Response {
+async fn usage_show(
+    State(st): State<Shared>,
+    Path(project): Path<String>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Response {
     let mut s = lock(&st);
     let rid = s.request_id();
     let t = match auth(&s, &headers, &rid) {
@@ -141,14 +169,23 @@ async fn usage_show(State(st): State<Shared>, Path(project): Path<String>, Query
         Err(r) => return r,
     };
     if t.project_id != project && !CloudState::is_admin(&t) {
-        return fault(StatusCode::FORBIDDEN, "forbidden", "Policy doesn't allow os_compute_api:os-simple-tenant-usage:show to be performed.", &rid);
+        return fault(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Policy doesn't allow os_compute_api:os-simple-tenant-usage:show to be performed.",
+            &rid,
+        );
     }
     let (start, end) = match parse_period(&q, &rid) {
         Ok(p) => p,
         Err(r) => return r,
     };
     let (usages, next) = page(&s, Some(&project), &q, start, end);
-    let mut body = if usages.is_empty() { json!({"tenant_usage": {}}) } else { json!({"tenant_usage": tenant_usage(&project, &usages, start, end)}) };
+    let mut body = if usages.is_empty() {
+        json!({"tenant_usage": {}})
+    } else {
+        json!({"tenant_usage": tenant_usage(&project, &usages, start, end)})
+    };
     if let Some(m) = next {
         body["tenant_usage_links"] = next_link(&s, &format!("/v2.1/os-simple-tenant-usage/{project}"), &q, &m);
     }
@@ -163,7 +200,12 @@ async fn usage_list(State(st): State<Shared>, Query(q): Q, headers: HeaderMap) -
         Err(r) => return r,
     };
     if !CloudState::is_admin(&t) {
-        return fault(StatusCode::FORBIDDEN, "forbidden", "Policy doesn't allow os_compute_api:os-simple-tenant-usage:list to be performed.", &rid);
+        return fault(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Policy doesn't allow os_compute_api:os-simple-tenant-usage:list to be performed.",
+            &rid,
+        );
     }
     let (start, end) = match parse_period(&q, &rid) {
         Ok(p) => p,
@@ -179,7 +221,11 @@ async fn usage_list(State(st): State<Shared>, Query(q): Q, headers: HeaderMap) -
     let list: Vec<Value> = tenants
         .iter()
         .map(|p| {
-            let mine: Vec<Value> = usages.iter().filter(|u| u["tenant_id"] == p.as_str()).cloned().collect();
+            let mine: Vec<Value> = usages
+                .iter()
+                .filter(|u| u["tenant_id"] == p.as_str())
+                .cloned()
+                .collect();
             tenant_usage(p, &mine, start, end)
         })
         .collect();

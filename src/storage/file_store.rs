@@ -8,11 +8,11 @@ use super::rbd_diff::DiffSink;
 use super::sparse_file::{DataExtents, SparseWriter};
 use super::sparse_hash::SparseHasher;
 use super::{Counter, Exported, RbdError};
-use std::os::unix::fs::FileExt;
 use std::collections::BTreeSet;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -45,7 +45,11 @@ fn io_err(op: &str, image: &str, e: std::io::Error) -> RbdError {
 
 impl FileStore {
     pub fn new(dir: &Path, throttle: Option<u64>) -> Self {
-        Self { dir: dir.to_path_buf(), throttle, fail_export: Default::default() }
+        Self {
+            dir: dir.to_path_buf(),
+            throttle,
+            fail_export: Default::default(),
+        }
     }
 
     /// Makes the first export of each of `images` fail midway.
@@ -174,7 +178,9 @@ impl FileStore {
                     return Err(DataPathError::Cancelled);
                 }
                 if fail_at.is_some_and(|at| data >= at) {
-                    return Err(DataPathError::Child(format!("injected fault: reading {image} failed midway (demo --faults)")));
+                    return Err(DataPathError::Child(format!(
+                        "injected fault: reading {image} failed midway (demo --faults)"
+                    )));
                 }
                 let n = buf.len().min((end - off) as usize);
                 file.read_exact_at(&mut buf[..n], off)

@@ -1,0 +1,185 @@
+//! The demo end to end, and the faults it can inject: a failed export that a
+//! retry fixes, a quota 413 that is reported, a token expiry that is invisible.
+
+use stackmigrate::engine::{EngineCommand, EngineEvent, Phase, RunSetup, Stage};
+use stackmigrate::openstack::{Keystone, Session};
+use stackmigrate::sim::{Faults, SimClouds, SimOptions};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[test]
+fn headless_demo_migrates_every_healthy_volume() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = Command::new(env!("CARGO_BIN_EXE_stackmigrate"))
+        .args(["demo", "--headless", "--json", "--throttle", "0", "--work-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<serde_json::Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let finished = events.iter().find(|e| e["event"] == "finished").expect("finished");
+    assert_eq!(
+        (finished["verified"].as_u64(), finished["total"].as_u64()),
+        (Some(11), Some(11)),
+        "the volume in error is not selectable"
+    );
+    assert_eq!(
+        events.iter().filter(|e| e["event"] == "usage_month").count(),
+        24,
+        "two years of usage"
+    );
+    let report = std::fs::read_dir(dir.path().join("work"))
+        .expect("work")
+        .flatten()
+        .next()
+        .expect("project dir")
+        .path();
+    let md = std::fs::read_to_string(report.join("report.md")).expect("report");
+    assert!(md.contains("11 verified"), "{md}");
+    assert!(report.join("usage/monthly.csv").is_file() && report.join("inventory.json").is_file());
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("new-pool")).expect("pool").count(),
+        11,
+        "11 volume files in the new pool"
+    );
+}
+
+/// Runs the whole demo project through the engine with `faults`; `on_event`
+/// may send commands. Returns every event.
+async fn run(
+    faults: Faults,
+    throttle: Option<u64>,
+    mut on_event: impl FnMut(&EngineEvent, &tokio::sync::mpsc::Sender<EngineCommand>),
+) -> (Vec<EngineEvent>, SimClouds, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = SimClouds::start(SimOptions {
+        dir: dir.path().to_path_buf(),
+        faults,
+        throttle_mib_s: throttle,
+    })
+    .await
+    .expect("sim");
+    let cfg = sim.config.clone();
+    let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
+    let new = Session::new("new", &cfg.new_cloud).expect("new");
+    let project = Keystone::new(&old).find_project("research").await.expect("project");
+    let rows = stackmigrate::cli::project_volumes(&old, &project)
+        .await
+        .expect("volumes");
+    let volumes =
+        stackmigrate::cli::select(&rows.into_iter().map(|r| r.volume).collect::<Vec<_>>(), "all").expect("select");
+    let setup = RunSetup::new(&cfg, old, new, project, None).expect("setup");
+    let mut running = setup.start(&cfg, volumes, false, true).await.expect("start");
+    let mut events = Vec::new();
+    while let Some(e) = running.events.recv().await {
+        on_event(&e, &running.commands);
+        events.push(e);
+    }
+    running.engine.await.expect("join").expect("engine");
+    (events, sim, dir)
+}
+
+fn settled_all(
+    events: &[EngineEvent],
+    commands: &tokio::sync::mpsc::Sender<EngineCommand>,
+    phases: &mut std::collections::HashMap<String, Phase>,
+    e: &EngineEvent,
+) {
+    if let EngineEvent::StateChanged { volume, phase } = e {
+        phases.insert(volume.clone(), *phase);
+    }
+    let _ = events;
+    let planned = 11;
+    let done = phases
+        .values()
+        .filter(|p| matches!(p, Phase::Cleaned | Phase::Failed | Phase::BackupFailed | Phase::Aborted))
+        .count();
+    if phases.len() == planned && done == planned {
+        let _ = commands.try_send(EngineCommand::Shutdown);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_injected_export_failure_is_fixed_by_a_retry() {
+    let mut phases = std::collections::HashMap::new();
+    let mut retried = false;
+    let (events, _sim, _dir) = run(Faults::builder().export_fail("wiki"), None, |e, cmd| {
+        if let EngineEvent::VolumeFailed {
+            volume,
+            stage: Stage::Export,
+            ..
+        } = e
+        {
+            assert!(!retried, "fails once only");
+            retried = true;
+            let _ = cmd.try_send(EngineCommand::Retry(volume.clone()));
+        }
+        settled_all(&[], cmd, &mut phases, e);
+    })
+    .await;
+    assert!(retried, "the export failure was reported");
+    let failed = events.iter().find_map(|e| match e {
+        EngineEvent::VolumeFailed { error, .. } => Some(error.clone()),
+        _ => None,
+    });
+    assert!(
+        failed.as_deref().is_some_and(|m| m.contains("injected fault")),
+        "{failed:?}"
+    );
+    let EngineEvent::Finished(s) = events.last().expect("events") else {
+        panic!("last event is Finished")
+    };
+    assert_eq!((s.verified, s.failed), (11, 0), "{s:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quota_413_is_reported_and_the_rest_carries_on() {
+    let mut phases = std::collections::HashMap::new();
+    let (events, _sim, _dir) = run(Faults::builder().quota("scratch"), None, |e, cmd| {
+        settled_all(&[], cmd, &mut phases, e)
+    })
+    .await;
+    let failure = events.iter().find_map(|e| match e {
+        EngineEvent::VolumeFailed { stage, error, .. } => Some((*stage, error.clone())),
+        _ => None,
+    });
+    let (stage, error) = failure.expect("a failure");
+    assert_eq!(stage, Stage::Import);
+    assert!(
+        error.contains("VolumeSizeExceedsAvailableQuota") && error.contains("raise the new project's volume quota"),
+        "{error}"
+    );
+    let EngineEvent::Finished(s) = events.last().expect("events") else {
+        panic!("last event is Finished")
+    };
+    assert_eq!((s.verified, s.failed), (10, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_renewed_without_anyone_noticing() {
+    let mut phases = std::collections::HashMap::new();
+    // Throttled so that the run outlives the token.
+    let (events, sim, _dir) = run(
+        Faults::builder().token_expiry(Duration::from_millis(1500)),
+        Some(64),
+        |e, cmd| settled_all(&[], cmd, &mut phases, e),
+    )
+    .await;
+    let EngineEvent::Finished(s) = events.last().expect("events") else {
+        panic!("last event is Finished")
+    };
+    assert_eq!((s.verified, s.failed), (11, 0), "{s:?}");
+    assert!(!events.iter().any(|e| matches!(e, EngineEvent::VolumeFailed { .. })));
+    let issued = sim.new.lock().map(|s| s.tokens_issued).unwrap_or(0);
+    assert!(
+        issued >= 2,
+        "the new cloud issued a fresh token after the expiry ({issued})"
+    );
+}

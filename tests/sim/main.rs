@@ -1,0 +1,5 @@
+//! The demo's simulated clouds: fidelity to the real services' responses,
+//! the headless demo end to end, and the injected faults.
+
+mod demo_run;
+mod fidelity;
