@@ -6,91 +6,25 @@
 //! - the peak RSS of this process, which runs the whole data path in-process.
 
 use stackmigrate::config::CephConfig;
-use stackmigrate::storage::rbd_diff::DiffWriter;
-use stackmigrate::storage::{Counter, RbdStore};
-use std::collections::HashMap;
-use std::io::Write;
-use std::path::PathBuf;
+use stackmigrate::storage::{BlockStore, Counter, RbdStore};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-const MIB: u64 = 1 << 20;
+#[path = "common.rs"]
+mod common;
+use common::{env, median, rbd, MIB};
+
 const RUNS: usize = 3;
 
-fn env() -> HashMap<String, String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testbed/.state/env");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; start the testbed with `bash testbed/up.sh`", path.display()));
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 fn ceph(conf: &str) -> CephConfig {
-    CephConfig {
-        conf: conf.into(),
-        id: "admin".into(),
-        keyring: None,
-        pool: "volumes".into(),
-    }
+    CephConfig { conf: conf.into(), id: "admin".into(), keyring: None, pool: "volumes".into() }
 }
 
-fn rbd(conf: &str, args: &[&str]) {
-    let ok = Command::new("rbd")
-        .args(["--conf", conf, "--id", "admin"])
-        .args(args)
-        .status()
-        .expect("rbd")
-        .success();
-    assert!(ok, "rbd {args:?} failed");
-}
-
-/// Creates `image` of `size` bytes with `data` bytes of pseudo-random content
-/// spread in 4 MiB runs every `stride` bytes.
+/// Creates `image` of `size` bytes holding `data` bytes in 4 MiB runs every `stride`.
 fn make_image(conf: &str, image: &str, size: u64, data: u64, stride: u64) {
-    rbd(
-        conf,
-        &["create", "--size", &format!("{size}B"), &format!("volumes/{image}")],
-    );
-    let mut child = Command::new("rbd")
-        .args([
-            "--conf",
-            conf,
-            "--id",
-            "admin",
-            "import-diff",
-            "--no-progress",
-            "-",
-            &format!("volumes/{image}"),
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("import-diff");
-    let mut w = DiffWriter::new(std::io::BufWriter::new(child.stdin.take().expect("stdin")), size).expect("w");
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let mut chunk = vec![0u8; (4 * MIB) as usize];
-    let mut written = 0;
-    let mut off = 0;
-    while written < data {
-        for b in chunk.iter_mut() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = (x >> 32) as u8;
-        }
-        w.data(off, &chunk).expect("data");
-        written += chunk.len() as u64;
-        off += stride;
-    }
-    w.finish().expect("finish").flush().expect("flush");
-    assert!(child.wait().expect("wait").success());
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    rbd(conf, &["create", "--size", &format!("{size}B"), &format!("volumes/{image}")]);
+    common::fill(conf, image, size, data, stride, 1);
 }
 
 fn raw_pipe(old: &str, new: &str, image: &str, dest: &str) -> f64 {
@@ -130,7 +64,7 @@ fn raw_pipe(old: &str, new: &str, image: &str, dest: &str) -> f64 {
 }
 
 /// stackmigrate's export then import (and the verify read) of `image`.
-async fn ours(old: &RbdStore, new: &RbdStore, dir: &std::path::Path, image: &str, dest: &str) -> (f64, f64) {
+async fn ours(old: &BlockStore, new: &BlockStore, dir: &std::path::Path, image: &str, dest: &str) -> (f64, f64) {
     let cancel = CancellationToken::new();
     let file = dir.join(format!("{image}.raw"));
     let start = Instant::now();
@@ -164,7 +98,7 @@ fn peak_rss_mib() -> f64 {
 async fn main() {
     let env = env();
     let (old_conf, new_conf) = (env["OLD_CEPH_CONF"].clone(), env["NEW_CEPH_CONF"].clone());
-    let (old, new) = (RbdStore::new(&ceph(&old_conf)), RbdStore::new(&ceph(&new_conf)));
+    let (old, new) = (BlockStore::Rbd(RbdStore::new(&ceph(&old_conf))), BlockStore::Rbd(RbdStore::new(&ceph(&new_conf))));
     let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into())).expect("tmp");
     let tag = std::process::id();
     let (random, sparse, full) = (

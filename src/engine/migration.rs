@@ -14,7 +14,6 @@ use crate::config::Concurrency;
 use crate::openstack::Volume;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
@@ -40,22 +39,6 @@ pub enum EngineError {
     Journal(#[from] JournalError),
     #[error("report {}: {source}", path.display())]
     Report { path: PathBuf, source: std::io::Error },
-}
-
-/// Counts a running worker; dropped when the worker ends, even by panic.
-struct InFlight(Arc<Limits>);
-
-impl InFlight {
-    fn new(limits: Arc<Limits>) -> Self {
-        limits.in_flight.fetch_add(1, Ordering::Relaxed);
-        Self(limits)
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// Brings journaled records of an earlier run to where this run resumes.
@@ -118,9 +101,6 @@ impl Coordinator {
         let id = vol.id.clone();
         let handle = self.tasks.spawn(async move {
             let id = vol.id.clone();
-            let limits = worker.limits.clone();
-            // Decrement even if the worker panics.
-            let _guard = InFlight::new(limits);
             worker.drive(vol, rec, token).await;
             id
         });

@@ -124,7 +124,8 @@ impl Preflight<'_> {
             }
         }
         used.sort_unstable_by(|a, b| b.cmp(a));
-        let need: u64 = used.iter().take(self.exports_in_flight.max(1)).sum();
+        let n = self.exports_in_flight.max(1);
+        let need: u64 = used.iter().take(n).sum::<u64>() + n as u64 * super::worker::EXPORT_MARGIN;
         let free = free_bytes(self.export_dir).unwrap_or(0);
         let text = format!(
             "export dir {}: {} MiB free, {} MiB needed for the {} largest exports in flight",

@@ -6,6 +6,7 @@ use super::volume_pipeline::{VolumeExport, VolumePipeline};
 use super::{EngineEvent, ExportInfo, Phase, Stage, Track, Transition, VolumeRecord};
 use crate::openstack::Volume;
 use crate::storage::free_bytes;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -20,8 +21,28 @@ pub(super) struct Report {
     pub ack: oneshot::Sender<Option<VolumeRecord>>,
 }
 
+/// Export-dir room kept free beyond a volume's data (file metadata, logs).
+pub const EXPORT_MARGIN: u64 = 16 << 20;
+
+/// Marks a volume as holding export-dir space (an export running or a file
+/// kept for import and tape). Dropped when its worker ends, even by panic.
+struct HoldingSpace(Arc<Limits>);
+
+impl HoldingSpace {
+    fn new(limits: &Arc<Limits>) -> Self {
+        limits.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(limits.clone())
+    }
+}
+
+impl Drop for HoldingSpace {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 pub(super) struct Limits {
-    /// Volumes whose worker is running.
+    /// Volumes holding export-dir space: what a waiting export can hope for.
     pub in_flight: std::sync::atomic::AtomicUsize,
     pub export: Semaphore,
     pub import: Semaphore,
@@ -54,8 +75,9 @@ impl Worker {
     /// Drives `vol` from `rec` to a settled phase.
     pub async fn drive(&self, vol: Volume, mut rec: VolumeRecord, cancel: CancellationToken) {
         let id = vol.id.clone();
+        let mut _holding = rec.export.is_some().then(|| HoldingSpace::new(&self.limits));
         if rec.phase == Phase::Queued {
-            match self.export(&vol, &cancel).await {
+            match self.export(&vol, &cancel, &mut _holding).await {
                 Some(r) => rec = r,
                 None => return,
             }
@@ -88,7 +110,7 @@ impl Worker {
         }
     }
 
-    async fn export(&self, vol: &Volume, cancel: &CancellationToken) -> Option<VolumeRecord> {
+    async fn export(&self, vol: &Volume, cancel: &CancellationToken, holding: &mut Option<HoldingSpace>) -> Option<VolumeRecord> {
         let id = &vol.id;
         let _permit = tokio::select! {
             p = self.limits.export.acquire() => p.ok()?,
@@ -114,6 +136,7 @@ impl Worker {
             }
             return None;
         }
+        *holding = Some(HoldingSpace::new(&self.limits));
         self.record(id, Transition::ExportStarted).await?;
         let start = Instant::now();
         match self.pipeline.export(vol, cancel).await {
@@ -157,12 +180,12 @@ impl Worker {
         let mut waited = false;
         loop {
             let free = free_bytes(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            if free >= need + (64 << 20) {
+            if free >= need + EXPORT_MARGIN {
                 return Ok(());
             }
-            // Other volumes in flight will free space when they are cleaned up.
-            let others_in_flight = self.limits.in_flight.load(std::sync::atomic::Ordering::Relaxed) > 1;
-            if !others_in_flight && waited {
+            // Volumes holding export space free it when they are cleaned up.
+            let others_hold_space = self.limits.in_flight.load(Ordering::Relaxed) > 0;
+            if !others_hold_space {
                 return Err(format!(
                     "export dir {} has {} MiB free, {} MiB needed, and nothing in flight will free space; free space or choose another export_dir",
                     dir.display(),

@@ -1,0 +1,54 @@
+//! Shared by the benchmarks: the testbed's env file and image filling.
+#![allow(dead_code)]
+
+use stackmigrate::storage::rbd_diff::DiffWriter;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+pub const MIB: u64 = 1 << 20;
+
+pub fn env() -> HashMap<String, String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testbed/.state/env");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; start the testbed with `bash testbed/up.sh`", path.display()));
+    text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+pub fn rbd(conf: &str, args: &[&str]) {
+    let ok = Command::new("rbd").args(["--conf", conf, "--id", "admin"]).args(args).status().expect("rbd").success();
+    assert!(ok, "rbd {args:?} failed");
+}
+
+/// Writes `data` bytes of pseudo-random content into an existing `image` of
+/// `size` bytes, in 4 MiB runs every `stride` bytes.
+pub fn fill(conf: &str, image: &str, size: u64, data: u64, stride: u64, seed: u64) {
+    let mut child = Command::new("rbd")
+        .args(["--conf", conf, "--id", "admin", "import-diff", "--no-progress", "-", &format!("volumes/{image}")])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("import-diff");
+    let mut w = DiffWriter::new(std::io::BufWriter::new(child.stdin.take().expect("stdin")), size).expect("w");
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D);
+    let mut chunk = vec![0u8; (4 * MIB) as usize];
+    let (mut written, mut off) = (0, 0);
+    while written < data && off < size {
+        for b in chunk.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = (x >> 32) as u8;
+        }
+        w.data(off, &chunk).expect("data");
+        written += chunk.len() as u64;
+        off += stride;
+    }
+    w.finish().expect("finish").flush().expect("flush");
+    assert!(child.wait().expect("wait").success());
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}

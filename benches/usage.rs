@@ -1,0 +1,49 @@
+//! Usage-archive benchmark on the real testbed's nova-api: 96 monthly
+//! queries (2018-01 .. 2025-12) sequential versus concurrent (limit 4), in
+//! one run. Goal: concurrent / sequential <= 0.35.
+
+use stackmigrate::config::Config;
+use stackmigrate::openstack::{Nova, Session};
+use stackmigrate::usage::months;
+use std::path::PathBuf;
+use std::time::Instant;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+async fn run(session: &Session, project: &str, limit: usize) -> f64 {
+    use futures_util::stream::{self, StreamExt};
+    let start = stackmigrate::config::naive_time::parse("2018-01-01").expect("start");
+    let end = stackmigrate::config::naive_time::parse("2026-01-01").expect("end");
+    let ms = months(start, end);
+    assert_eq!(ms.len(), 96);
+    let t = Instant::now();
+    let results: Vec<_> = stream::iter(ms)
+        .map(|m| async move { Nova::new(session).usage_show(project, &m.start, &m.end, None).await })
+        .buffered(limit)
+        .collect()
+        .await;
+    assert!(results.iter().all(Result::is_ok), "every query answered");
+    t.elapsed().as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() {
+    let creds = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testbed/.state/credentials-admin.json");
+    let (cfg, _) = Config::from_json_file(&creds).unwrap_or_else(|e| panic!("{e}; start the testbed with `bash testbed/up.sh`"));
+    let session = Session::new("old", &cfg.old_cloud).expect("session");
+    let project = session.token().await.expect("token").project_id().expect("project").to_string();
+    run(&session, &project, 4).await; // warm-up: token, connections
+    let (mut seq, mut conc) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        seq.push(run(&session, &project, 1).await);
+        conc.push(run(&session, &project, 4).await);
+    }
+    let (s, c) = (median(seq), median(conc));
+    println!("96 monthly usage queries against nova-api, median of 3:");
+    println!("  sequential            {s:6.2} s");
+    println!("  concurrent (limit 4)  {c:6.2} s");
+    println!("  ratio {:.2} (goal <= 0.35)", c / s);
+}
