@@ -119,7 +119,7 @@ nova_up() { # seed usage history, start gunicorn (needs old ids.json)
   # --no-control-socket: gunicorn 27 otherwise shares ~/.gunicorn/gunicorn.ctl with any other gunicorn
   daemon nova-api "$d" "$LOGS/nova-api.log" env OS_NOVA_CONFIG_DIR="$d" \
     OS_NOVA_CONFIG_FILES='api-paste.ini;nova.conf' PYTHONPATH="$TESTBED/lib" \
-    "$NOVA_VENV/bin/gunicorn" --bind "127.0.0.1:$NOVA_PORT" --workers 1 --worker-class gthread \
+    "$NOVA_VENV/bin/gunicorn" --bind "127.0.0.1:$NOVA_PORT" --workers 2 --worker-class gthread \
     --threads 4 --timeout 120 --no-control-socket nova_api_wsgi:application
   wait_http "http://127.0.0.1:$NOVA_PORT/" 200 60
 }

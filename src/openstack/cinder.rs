@@ -159,11 +159,11 @@ impl<'a> Cinder<'a> {
             .await
     }
 
-    /// Polls until the volume's status is one of `wanted`, with backoff up to
-    /// 5 s. Status `error*` fails at once with a distinct error.
+    /// Polls until the volume's status is one of `wanted`, with backoff (200 ms, x1.5, up to
+    /// 2 s). Status `error*` fails at once with a distinct error.
     pub async fn wait_for_status(&self, id: &str, wanted: &[&str], deadline: Duration) -> Result<Volume> {
         let start = tokio::time::Instant::now();
-        let mut delay = Duration::from_millis(250);
+        let mut delay = Duration::from_millis(200);
         loop {
             let v = self.get_volume(id).await?;
             if wanted.contains(&v.status.as_str()) {
@@ -185,7 +185,8 @@ impl<'a> Cinder<'a> {
                 });
             }
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
+            // Short polls: a volume is usually ready within seconds; minutes of waiting poll every 2 s.
+            delay = (delay * 3 / 2).min(Duration::from_secs(2));
         }
     }
 
