@@ -3,6 +3,7 @@
 //! manage-existing, so it also works on old clouds.
 
 use super::catalog::Service;
+use super::links::{next_link, Link};
 use super::session::{Call, Session};
 use super::volume::{Manageable, NewVolume, Pool, Volume, VolumeQuota};
 use super::{OpenStackError, Result};
@@ -16,16 +17,6 @@ pub const VOLUME_MICROVERSION: &str = "volume 3.8";
 
 pub struct Cinder<'a> {
     session: &'a Session,
-}
-
-#[derive(Deserialize)]
-struct Link {
-    rel: String,
-    href: String,
-}
-
-fn next_link(links: &[Link]) -> Option<String> {
-    links.iter().find(|l| l.rel == "next").map(|l| l.href.clone())
 }
 
 /// Adds the optional fields of `new` that are set.

@@ -6,6 +6,7 @@ mod api_error;
 mod catalog;
 mod cinder;
 mod keystone;
+mod links;
 mod nova;
 mod openstack_error;
 mod session;

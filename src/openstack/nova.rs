@@ -3,6 +3,7 @@
 //! `max_limit`.
 
 use super::catalog::Service;
+use super::links::{next_link, Link};
 use super::session::{Call, Session};
 use super::tenant_usage::{merge_by_tenant, TenantUsage};
 use super::Result;
@@ -16,16 +17,6 @@ pub const COMPUTE_MICROVERSION: &str = "compute 2.40";
 /// Nova wants naive timestamps with microseconds; `Z` or offsets give a 400.
 pub fn nova_time(t: &NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
-}
-
-#[derive(Deserialize)]
-struct Link {
-    rel: String,
-    href: String,
-}
-
-fn next_link(links: &[Link]) -> Option<String> {
-    links.iter().find(|l| l.rel == "next").map(|l| l.href.clone())
 }
 
 pub struct Nova<'a> {
