@@ -13,11 +13,19 @@ pub fn env() -> HashMap<String, String> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testbed/.state/env");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e}; start the testbed with `bash testbed/up.sh`", path.display()));
-    text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 pub fn rbd(conf: &str, args: &[&str]) {
-    let ok = Command::new("rbd").args(["--conf", conf, "--id", "admin"]).args(args).status().expect("rbd").success();
+    let ok = Command::new("rbd")
+        .args(["--conf", conf, "--id", "admin"])
+        .args(args)
+        .status()
+        .expect("rbd")
+        .success();
     assert!(ok, "rbd {args:?} failed");
 }
 
@@ -25,7 +33,16 @@ pub fn rbd(conf: &str, args: &[&str]) {
 /// `size` bytes, in 4 MiB runs every `stride` bytes.
 pub fn fill(conf: &str, image: &str, size: u64, data: u64, stride: u64, seed: u64) {
     let mut child = Command::new("rbd")
-        .args(["--conf", conf, "--id", "admin", "import-diff", "--no-progress", "-", &format!("volumes/{image}")])
+        .args([
+            "--conf",
+            conf,
+            "--id",
+            "admin",
+            "import-diff",
+            "--no-progress",
+            "-",
+            &format!("volumes/{image}"),
+        ])
         .stdin(Stdio::piped())
         .spawn()
         .expect("import-diff");

@@ -18,12 +18,20 @@ use common::{env, median, rbd, MIB};
 const RUNS: usize = 3;
 
 fn ceph(conf: &str) -> CephConfig {
-    CephConfig { conf: conf.into(), id: "admin".into(), keyring: None, pool: "volumes".into() }
+    CephConfig {
+        conf: conf.into(),
+        id: "admin".into(),
+        keyring: None,
+        pool: "volumes".into(),
+    }
 }
 
 /// Creates `image` of `size` bytes holding `data` bytes in 4 MiB runs every `stride`.
 fn make_image(conf: &str, image: &str, size: u64, data: u64, stride: u64) {
-    rbd(conf, &["create", "--size", &format!("{size}B"), &format!("volumes/{image}")]);
+    rbd(
+        conf,
+        &["create", "--size", &format!("{size}B"), &format!("volumes/{image}")],
+    );
     common::fill(conf, image, size, data, stride, 1);
 }
 
@@ -98,7 +106,10 @@ fn peak_rss_mib() -> f64 {
 async fn main() {
     let env = env();
     let (old_conf, new_conf) = (env["OLD_CEPH_CONF"].clone(), env["NEW_CEPH_CONF"].clone());
-    let (old, new) = (BlockStore::Rbd(RbdStore::new(&ceph(&old_conf))), BlockStore::Rbd(RbdStore::new(&ceph(&new_conf))));
+    let (old, new) = (
+        BlockStore::Rbd(RbdStore::new(&ceph(&old_conf))),
+        BlockStore::Rbd(RbdStore::new(&ceph(&new_conf))),
+    );
     let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into())).expect("tmp");
     let tag = std::process::id();
     let (random, sparse, full) = (

@@ -24,8 +24,18 @@ async fn sources(s: &Session, conf: &str) -> Vec<Volume> {
     let mut out = Vec::new();
     for i in 0..VOLUMES {
         let name = format!("bench-pipeline-{}-{i}", std::process::id());
-        let v = c.create_volume(&NewVolume { size: 1, name: Some(name), ..Default::default() }).await.expect("create");
-        let v = c.wait_for_status(&v.id, &["available"], Duration::from_secs(120)).await.expect("available");
+        let v = c
+            .create_volume(&NewVolume {
+                size: 1,
+                name: Some(name),
+                ..Default::default()
+            })
+            .await
+            .expect("create");
+        let v = c
+            .wait_for_status(&v.id, &["available"], Duration::from_secs(120))
+            .await
+            .expect("available");
         let data = (96 + 192 * i / (VOLUMES - 1)) * MIB; // 96 .. 288 MiB
         common::fill(conf, &format!("volume-{}", v.id), 1 << 30, data, 8 * MIB, i + 1);
         out.push(v);
@@ -38,7 +48,10 @@ fn seed_way(old: &str, new: &str, vols: &[Volume], dir: &std::path::Path) -> f64
     for v in vols {
         let file = dir.join(format!("seed-{}.raw", v.id));
         let f = file.display().to_string();
-        rbd(old, &["export", "--no-progress", &format!("volumes/volume-{}", v.id), &f]);
+        rbd(
+            old,
+            &["export", "--no-progress", &format!("volumes/volume-{}", v.id), &f],
+        );
         rbd(new, &["import", "--no-progress", &f, &format!("volumes/seed-{}", v.id)]);
         std::fs::remove_file(&file).expect("rm");
     }
@@ -82,7 +95,10 @@ async fn main() {
     let news = Session::new("new", &cfg.new_cloud).expect("new");
     let c_new = Cinder::new(&news);
     for v in c_new.list_volumes(None).await.expect("list") {
-        if v.metadata.get("stackmigrate.source_volume_id").is_some_and(|s| vols.iter().any(|x| &x.id == s)) {
+        if v.metadata
+            .get("stackmigrate.source_volume_id")
+            .is_some_and(|s| vols.iter().any(|x| &x.id == s))
+        {
             let _ = c_new.delete_volume(&v.id).await;
         }
     }

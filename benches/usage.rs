@@ -32,9 +32,16 @@ async fn run(session: &Session, project: &str, limit: usize) -> f64 {
 #[tokio::main]
 async fn main() {
     let creds = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testbed/.state/credentials-admin.json");
-    let (cfg, _) = Config::from_json_file(&creds).unwrap_or_else(|e| panic!("{e}; start the testbed with `bash testbed/up.sh`"));
+    let (cfg, _) =
+        Config::from_json_file(&creds).unwrap_or_else(|e| panic!("{e}; start the testbed with `bash testbed/up.sh`"));
     let session = Session::new("old", &cfg.old_cloud).expect("session");
-    let project = session.token().await.expect("token").project_id().expect("project").to_string();
+    let project = session
+        .token()
+        .await
+        .expect("token")
+        .project_id()
+        .expect("project")
+        .to_string();
     run(&session, &project, 4).await; // warm-up: token, connections
     let (mut seq, mut conc) = (Vec::new(), Vec::new());
     for _ in 0..3 {

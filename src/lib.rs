@@ -11,4 +11,5 @@ pub mod logging;
 pub mod openstack;
 pub mod sim;
 pub mod storage;
+pub mod tui;
 pub mod usage;

@@ -45,7 +45,18 @@ fn start_logging(cli: &Cli, work_dir: Option<&PathBuf>) -> Option<tracing_append
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        let (cfg, warnings) = cli.config.load()?;
+        warnings.iter().for_each(|w| eprintln!("{w}"));
+        let _guard = start_logging(&cli, Some(&cfg.work_dir));
+        let log = cli
+            .log_file
+            .clone()
+            .unwrap_or_else(|| cfg.work_dir.join("stackmigrate.log"));
+        let code = stackmigrate::tui::run(cfg, log).await?;
+        return Ok(ExitCode::from(code as u8));
+    };
+    match command {
         Command::Config {
             action: ConfigAction::Validate { file },
         } => match Config::from_json_file(file) {
@@ -64,12 +75,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => {
             let log_dir = cli.config.work_dir.clone().unwrap_or_else(std::env::temp_dir);
             let _guard = start_logging(&cli, Some(&log_dir));
-            let code = cli::run_demo_headless(args, cli.config.work_dir.clone())
-                .await
-                .unwrap_or_else(|e| {
-                    eprintln!("error: {e}");
-                    1
-                });
+            let work_dir = cli.config.work_dir.clone();
+            let result = if args.headless {
+                cli::run_demo_headless(args, work_dir).await
+            } else {
+                // The dashboard, against the simulated clouds (kept alive until it exits).
+                match cli::start_demo(args, work_dir).await {
+                    Ok(demo) => {
+                        let log = cli.log_file.clone().unwrap_or_else(|| log_dir.join("stackmigrate.log"));
+                        let code = stackmigrate::tui::run(demo.clouds.config.clone(), log).await?;
+                        Ok(code)
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            let code = result.unwrap_or_else(|e| {
+                eprintln!("error: {e}");
+                1
+            });
             Ok(ExitCode::from(code as u8))
         }
         Command::Check => {

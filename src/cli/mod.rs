@@ -34,8 +34,9 @@ pub struct Cli {
     /// Log file (default: <work_dir>/stackmigrate.log).
     #[arg(long, global = true)]
     pub log_file: Option<PathBuf>,
+    /// Without a command: the terminal dashboard.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]

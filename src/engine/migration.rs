@@ -194,10 +194,10 @@ impl Coordinator {
                     .is_some_and(|r| matches!(r.phase, Phase::Failed | Phase::Aborted | Phase::BackupFailed));
                 match self.volumes.get(&v).cloned() {
                     Some(vol) if retryable => {
-                        self.journal.record(&v, Transition::Retry)?;
+                        let rec = self.journal.record(&v, Transition::Retry)?;
                         self.emit(EngineEvent::StateChanged {
                             volume: v.clone(),
-                            phase: Phase::Exported,
+                            phase: rec.phase,
                         })
                         .await;
                         self.spawn(vol);

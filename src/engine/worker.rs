@@ -110,7 +110,12 @@ impl Worker {
         }
     }
 
-    async fn export(&self, vol: &Volume, cancel: &CancellationToken, holding: &mut Option<HoldingSpace>) -> Option<VolumeRecord> {
+    async fn export(
+        &self,
+        vol: &Volume,
+        cancel: &CancellationToken,
+        holding: &mut Option<HoldingSpace>,
+    ) -> Option<VolumeRecord> {
         let id = &vol.id;
         let _permit = tokio::select! {
             p = self.limits.export.acquire() => p.ok()?,
@@ -221,8 +226,10 @@ impl Worker {
         if rec.import == Track::Succeeded {
             return;
         }
-        let Ok(_permit) = self.limits.import.acquire().await else {
-            return;
+        // An abort must not wait for a free slot.
+        let _permit = tokio::select! {
+            p = self.limits.import.acquire() => match p { Ok(p) => p, Err(_) => return },
+            _ = cancel.cancelled() => return,
         };
         let start = Instant::now();
         match self.pipeline.import(vol, export, cancel).await {
@@ -253,8 +260,9 @@ impl Worker {
         if rec.tape != Track::Running {
             return;
         }
-        let Ok(_permit) = self.limits.tape.acquire().await else {
-            return;
+        let _permit = tokio::select! {
+            p = self.limits.tape.acquire() => match p { Ok(p) => p, Err(_) => return },
+            _ = cancel.cancelled() => return,
         };
         let start = Instant::now();
         match self.pipeline.tape(vol, export, cancel).await {

@@ -190,8 +190,15 @@ struct SmallDisk(std::path::PathBuf);
 impl SmallDisk {
     fn mount(path: &std::path::Path, size: &str) -> Self {
         std::fs::create_dir_all(path).expect("mkdir");
-        let ok = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(path).status().expect("mount");
-        assert!(ok.success(), "mounting a tmpfs needs root (the test machines run as root)");
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .status()
+            .expect("mount");
+        assert!(
+            ok.success(),
+            "mounting a tmpfs needs root (the test machines run as root)"
+        );
         Self(path.to_path_buf())
     }
 }
@@ -205,15 +212,24 @@ impl Drop for SmallDisk {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_wait_for_room_in_a_small_export_dir() {
     let dir = tempfile::tempdir().expect("tmp");
-    let sim = SimClouds::start(SimOptions { dir: dir.path().to_path_buf(), throttle_mib_s: Some(64), ..Default::default() }).await.expect("sim");
+    let sim = SimClouds::start(SimOptions {
+        dir: dir.path().to_path_buf(),
+        throttle_mib_s: Some(64),
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
     let mut cfg = sim.config.clone();
     cfg.export_dir = dir.path().join("small");
     let _disk = SmallDisk::mount(&cfg.export_dir, "128m");
     let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
     let new = Session::new("new", &cfg.new_cloud).expect("new");
     let project = Keystone::new(&old).find_project("research").await.expect("project");
-    let rows = stackmigrate::cli::project_volumes(&old, &project).await.expect("volumes");
-    let volumes = stackmigrate::cli::select(&rows.into_iter().map(|r| r.volume).collect::<Vec<_>>(), "all").expect("select");
+    let rows = stackmigrate::cli::project_volumes(&old, &project)
+        .await
+        .expect("volumes");
+    let volumes =
+        stackmigrate::cli::select(&rows.into_iter().map(|r| r.volume).collect::<Vec<_>>(), "all").expect("select");
     let setup = RunSetup::new(&cfg, old, new, project, None).expect("setup");
     let checks = setup.preflight(&cfg, &volumes).await;
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
@@ -226,5 +242,8 @@ async fn exports_wait_for_room_in_a_small_export_dir() {
     }
     let summary = running.engine.await.expect("join").expect("engine");
     assert_eq!((summary.verified, summary.failed), (11, 0), "{summary:?}");
-    assert!(waited, "with 128 MiB for ~270 MiB of exports, some export had to wait for room");
+    assert!(
+        waited,
+        "with 128 MiB for ~270 MiB of exports, some export had to wait for room"
+    );
 }

@@ -1,0 +1,72 @@
+//! Everything that can change the app: what a key means (from the keymap),
+//! time passing, and what background work and the engine report. One flat
+//! enum, folded into [`App`](super::App) by [`update`](super::update).
+
+use super::screens::{ProjectEntry, ReportRow, TargetInfo, VolumeEntry};
+use crate::engine::{EngineEvent, PreflightLine, Summary};
+use crossterm::event::KeyEvent;
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    // What keys mean (see `keymap`).
+    Quit,
+    Help,
+    Back,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Enter,
+    Refresh,
+    FilterStart,
+    FilterApply,
+    FilterClear,
+    /// A key typed into the filter.
+    Input(KeyEvent),
+    Toggle,
+    SelectAll,
+    SelectNone,
+    Confirm,
+    Abort,
+    Retry,
+    Finish,
+    Autoscroll,
+    Wrap,
+    SwitchPane,
+    DialogSwitch,
+    DialogChoose,
+    DialogCancel,
+
+    /// Once a second while something moves (a run, a flash waiting to expire).
+    Tick,
+    Resize(u16, u16),
+
+    // Background work, each answering an `Effect`.
+    CheckDone {
+        index: usize,
+        ok: bool,
+        text: String,
+    },
+    ProjectsLoaded(Result<Vec<ProjectEntry>, String>),
+    ProjectStats {
+        id: String,
+        stats: Result<(usize, u64), String>,
+    },
+    VolumesLoaded {
+        project_id: String,
+        result: Result<Vec<VolumeEntry>, String>,
+    },
+    TargetLoaded(TargetInfo),
+    PlanReady {
+        lines: Vec<PreflightLine>,
+        inventory: Result<String, String>,
+    },
+    RunStarted,
+    RunFailed(String),
+    Engine(EngineEvent),
+    EngineDone(Result<Summary, String>),
+    UsageDone(Result<(), String>),
+    ReportLoaded(Result<Vec<ReportRow>, String>),
+}

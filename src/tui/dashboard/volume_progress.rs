@@ -1,0 +1,206 @@
+//! One volume on the dashboard: its phase (from `StateChanged`, which the
+//! engine journals first), its four stage gauges, and the words and symbol
+//! the lists show for it.
+
+use super::StageProgress;
+use crate::engine::{Phase, Stage, Track};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VolumeProgress {
+    pub id: String,
+    pub name: String,
+    pub size_gib: u64,
+    pub phase: Phase,
+    pub export: StageProgress,
+    pub import: StageProgress,
+    pub verify: StageProgress,
+    pub tape: StageProgress,
+    pub error: Option<(Stage, String)>,
+    pub attempt: u32,
+}
+
+impl VolumeProgress {
+    pub fn new(id: &str, name: &str, size_gib: u64) -> Self {
+        Self {
+            id: id.to_string(),
+            name: name.to_string(),
+            size_gib,
+            phase: Phase::Queued,
+            export: StageProgress::default(),
+            import: StageProgress::default(),
+            verify: StageProgress::default(),
+            tape: StageProgress::default(),
+            error: None,
+            attempt: 1,
+        }
+    }
+
+    pub fn stage_mut(&mut self, stage: Stage) -> Option<&mut StageProgress> {
+        match stage {
+            Stage::Export => Some(&mut self.export),
+            Stage::Import => Some(&mut self.import),
+            Stage::Verify => Some(&mut self.verify),
+            Stage::Tape => Some(&mut self.tape),
+            Stage::Cleanup => None,
+        }
+    }
+
+    /// A new phase. Going back (retry, resume) resets the stages still to run.
+    pub fn set_phase(&mut self, phase: Phase) {
+        match phase {
+            Phase::Queued => {
+                self.error = None;
+                self.export = StageProgress::default();
+                self.reset_transfer();
+            }
+            Phase::Exported if self.is_settled() => {
+                self.error = None;
+                self.reset_transfer();
+            }
+            Phase::Exported => self.export.done_earlier(),
+            Phase::Done | Phase::Cleaned => {
+                for s in [&mut self.export, &mut self.import, &mut self.verify] {
+                    s.done_earlier();
+                }
+            }
+            _ => {}
+        }
+        self.phase = phase;
+    }
+
+    fn reset_transfer(&mut self) {
+        for s in [&mut self.import, &mut self.verify, &mut self.tape] {
+            if s.state != Track::Succeeded {
+                *s = StageProgress::default();
+            }
+        }
+    }
+
+    pub fn is_settled(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Done | Phase::BackupFailed | Phase::Failed | Phase::Aborted | Phase::Cleaned
+        )
+    }
+
+    pub fn retryable(&self) -> bool {
+        matches!(self.phase, Phase::Failed | Phase::Aborted | Phase::BackupFailed)
+    }
+
+    pub fn verified(&self) -> bool {
+        matches!(self.phase, Phase::Done | Phase::BackupFailed | Phase::Cleaned)
+    }
+
+    /// The import half's gauge: verification once it started, else the import.
+    pub fn import_gauge(&self) -> (&'static str, &StageProgress) {
+        if self.verify.state != Track::Pending {
+            ("verify", &self.verify)
+        } else {
+            ("import", &self.import)
+        }
+    }
+
+    pub fn symbol(&self) -> &'static str {
+        match self.phase {
+            Phase::Queued => "·",
+            Phase::Exporting | Phase::Exported | Phase::Transferring => "▶",
+            Phase::Done | Phase::Cleaned => "✔",
+            Phase::BackupFailed => "!",
+            Phase::Failed => "✘",
+            Phase::Aborted => "⊘",
+        }
+    }
+
+    /// What the import half and tape half are doing, in a word.
+    pub fn activity(&self) -> &'static str {
+        match self.phase {
+            Phase::Exported => "waiting",
+            Phase::Transferring => {
+                let (kind, g) = self.import_gauge();
+                match (g.is_running(), kind, self.tape.is_running()) {
+                    (true, "verify", _) => "verifying",
+                    (true, _, _) => "importing",
+                    (false, _, true) => "taping",
+                    _ => "waiting",
+                }
+            }
+            _ => "",
+        }
+    }
+
+    pub fn label(&self) -> String {
+        let pct = |s: &StageProgress| (s.ratio() * 100.0).floor() as u32;
+        match self.phase {
+            Phase::Queued => "queued".into(),
+            Phase::Exporting => format!("export {}%", pct(&self.export)),
+            Phase::Exported => "exported".into(),
+            Phase::Transferring => {
+                let (kind, g) = self.import_gauge();
+                if g.is_running() {
+                    format!("{kind} {}%", pct(g))
+                } else if self.tape.is_running() {
+                    format!("tape {}%", pct(&self.tape))
+                } else {
+                    "waiting".into()
+                }
+            }
+            Phase::Done => "verified".into(),
+            Phase::Cleaned => "done".into(),
+            Phase::BackupFailed => "tape failed".into(),
+            Phase::Failed => match &self.error {
+                Some((stage, _)) => format!("{stage} failed"),
+                None => "failed".into(),
+            },
+            Phase::Aborted => "aborted".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn labels_follow_phase_and_stages() {
+        let now = Instant::now();
+        let mut v = VolumeProgress::new("v", "data", 1);
+        assert_eq!((v.symbol(), v.label().as_str()), ("·", "queued"));
+        v.set_phase(Phase::Exporting);
+        v.export.start(now);
+        v.export.progress(1, 4, now);
+        assert_eq!(v.label(), "export 25%");
+        v.set_phase(Phase::Exported);
+        v.set_phase(Phase::Transferring);
+        assert_eq!(v.label(), "waiting");
+        v.tape.start(now);
+        assert_eq!(v.label(), "tape 0%");
+        v.import.start(now);
+        assert_eq!(v.label(), "import 0%");
+        v.verify.start(now);
+        assert_eq!(v.import_gauge().0, "verify");
+        v.error = Some((Stage::Verify, "mismatch".into()));
+        v.set_phase(Phase::Failed);
+        assert_eq!((v.symbol(), v.label().as_str()), ("✘", "verify failed"));
+        assert!(v.retryable() && v.is_settled());
+    }
+
+    #[test]
+    fn retry_resets_what_is_left() {
+        let now = Instant::now();
+        let mut v = VolumeProgress::new("v", "data", 1);
+        v.set_phase(Phase::Exported);
+        v.set_phase(Phase::Transferring);
+        v.tape.start(now);
+        v.tape.finish(now);
+        v.import.start(now);
+        v.import.fail(now);
+        v.error = Some((Stage::Import, "boom".into()));
+        v.set_phase(Phase::Failed);
+        v.set_phase(Phase::Exported);
+        assert_eq!(v.error, None);
+        assert_eq!(v.import.state, Track::Pending);
+        assert_eq!(v.tape.state, Track::Succeeded, "a finished tape copy stays");
+        assert_eq!(v.export.state, Track::Succeeded);
+    }
+}

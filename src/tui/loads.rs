@@ -1,0 +1,177 @@
+//! The background work behind each `Effect`: plain async functions that
+//! return what the screens show. The executor runs them off the UI loop.
+
+use super::screens::{CheckKind, ProjectEntry, ReportRow, TargetInfo, VolumeEntry};
+use crate::cli::project_volumes;
+use crate::config::{CloudConfig, Config};
+use crate::engine::{Journal, PreflightLine, RunSetup, Running};
+use crate::openstack::{Cinder, Keystone, Project, Service, Session, Volume};
+use crate::storage::{free_bytes, is_writable, BlockStore};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+async fn auth(name: &str, cloud: &CloudConfig, session: Option<&Session>) -> Result<String, String> {
+    let owned;
+    let session = match session {
+        Some(s) => s,
+        None => {
+            owned = Session::new(name, cloud).map_err(|e| e.to_string())?;
+            &owned
+        }
+    };
+    let token = session.token().await.map_err(|e| e.to_string())?;
+    let cinder = session
+        .endpoint(Service::BlockStorage)
+        .await
+        .map_err(|e| e.to_string())?;
+    let project = token.project.as_ref().map_or("(unscoped)".to_string(), |p| {
+        p.name.clone().unwrap_or_else(|| p.id.clone())
+    });
+    let cinder = url::Url::parse(&cinder)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
+        })
+        .unwrap_or(cinder);
+    Ok(format!(
+        "{} → {project} ({}) · cinder {cinder}",
+        token.user.name.as_deref().unwrap_or(&token.user.id),
+        token.roles.join(",")
+    ))
+}
+
+async fn store(name: &str, cloud: &CloudConfig) -> Result<String, String> {
+    let store = BlockStore::for_cloud(cloud)
+        .ok_or_else(|| format!("no ceph or files section: add {name}_cloud.ceph {{conf, id, keyring, pool}}"))?;
+    let images = store.ls().await.map_err(|e| e.to_string())?;
+    Ok(format!("pool {} reachable, {} images", store.pool(), images.len()))
+}
+
+/// The nearest existing directory at or above `dir`, for free-space checks
+/// before the directory is created.
+fn existing(dir: &Path) -> &Path {
+    dir.ancestors().find(|d| d.exists()).unwrap_or(dir)
+}
+
+fn directory(dir: &Path) -> Result<String, String> {
+    is_writable(dir).map_err(|e| format!("{}: {e}; create it or fix its permissions", dir.display()))?;
+    let free = free_bytes(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(format!(
+        "{} writable, {} free",
+        dir.display(),
+        super::format::bytes(free)
+    ))
+}
+
+/// One line of the connect screen.
+pub async fn check(kind: CheckKind, cfg: &Config, old: Option<&Session>) -> Result<String, String> {
+    match kind {
+        CheckKind::OldAuth => auth("old", &cfg.old_cloud, old).await,
+        CheckKind::NewAuth => auth("new", &cfg.new_cloud, None).await,
+        CheckKind::OldStore => store("old", &cfg.old_cloud).await,
+        CheckKind::NewStore => store("new", &cfg.new_cloud).await,
+        CheckKind::WorkDir => directory(&cfg.work_dir),
+        CheckKind::ExportDir => directory(&cfg.export_dir),
+    }
+}
+
+/// An earlier run's journal for `project` with a volume it did not finish.
+fn resumable(cfg: &Config, project: &Project) -> bool {
+    let path = cfg.work_dir.join(&project.id).join("journal.jsonl");
+    path.exists() && Journal::open(&path).is_ok_and(|j| j.records().any(|r| r.phase != crate::engine::Phase::Cleaned))
+}
+
+pub async fn projects(old: &Session, cfg: &Config) -> Result<Vec<ProjectEntry>, String> {
+    let list = Keystone::new(old).list_projects().await.map_err(|e| e.to_string())?;
+    Ok(list
+        .into_iter()
+        .map(|project| ProjectEntry {
+            resumable: resumable(cfg, &project),
+            project,
+        })
+        .collect())
+}
+
+pub async fn project_stats(old: &Session, project: &Project) -> Result<(usize, u64), String> {
+    let rows = project_volumes(old, project).await.map_err(|e| e.to_string())?;
+    Ok((rows.len(), rows.iter().map(|r| r.volume.size).sum()))
+}
+
+pub async fn volumes(old: &Session, cfg: &Config, project: &Project) -> Result<Vec<VolumeEntry>, String> {
+    let rows = project_volumes(old, project).await.map_err(|e| e.to_string())?;
+    // What an earlier run learnt: its phase, and the data size its export measured.
+    let path = cfg.work_dir.join(&project.id).join("journal.jsonl");
+    let known: HashMap<String, (crate::engine::Phase, Option<u64>)> = if path.exists() {
+        let journal = Journal::open(&path).map_err(|e| e.to_string())?;
+        journal
+            .records()
+            .map(|r| (r.id.clone(), (r.phase, r.export.as_ref().map(|e| e.data_bytes))))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let k = known.get(&row.volume.id);
+            VolumeEntry {
+                used: k.and_then(|k| k.1),
+                previous: k.map(|k| k.0),
+                row,
+            }
+        })
+        .collect())
+}
+
+pub async fn target(cfg: &Config) -> TargetInfo {
+    let quota = async {
+        let new = Session::new("new", &cfg.new_cloud).map_err(|e| e.to_string())?;
+        let token = new.token().await.map_err(|e| e.to_string())?;
+        let project = token
+            .project_id()
+            .ok_or("the new cloud's token has no project; set new_cloud.project_name")?
+            .to_string();
+        Cinder::new(&new).quota_usage(&project).await.map_err(|e| e.to_string())
+    }
+    .await;
+    let dir = existing(&cfg.export_dir);
+    TargetInfo {
+        quota,
+        export_free: free_bytes(dir).map_err(|e| format!("{}: {e}", dir.display())),
+    }
+}
+
+/// Inventory archive and pre-flight, exactly as `migrate` does them.
+pub async fn prepare(
+    cfg: &Config,
+    old: Arc<Session>,
+    project: Project,
+    volumes: &[Volume],
+) -> (Vec<PreflightLine>, Result<String, String>) {
+    let fail = |text: String| (vec![PreflightLine { ok: false, text }], Err("not written".to_string()));
+    let new = match Session::new("new", &cfg.new_cloud) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()),
+    };
+    let setup = match RunSetup::new(cfg, old, new, project, None) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let inventory = setup.inventory().await.map(|p| p.display().to_string());
+    (setup.preflight(cfg, volumes).await, inventory)
+}
+
+pub async fn start(cfg: &Config, old: Arc<Session>, project: Project, volumes: Vec<Volume>) -> Result<Running, String> {
+    let new = Session::new("new", &cfg.new_cloud).map_err(|e| e.to_string())?;
+    let setup = RunSetup::new(cfg, old, new, project, None)?;
+    // The TUI keeps the engine alive after every volume settled, so r can retry.
+    setup.start(cfg, volumes, false, true).await
+}
+
+pub fn report(path: &Path) -> Result<Vec<ReportRow>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_value(doc["volumes"].take()).map_err(|e| format!("{}: {e}", path.display()))
+}

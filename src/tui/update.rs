@@ -1,0 +1,378 @@
+//! The reducer: `update(&mut App, Action)`. Keys and background results
+//! change state here and only here; anything that needs the outside world
+//! becomes an `Effect` for the runtime.
+
+use super::app::{App, Screen};
+use super::chrome::{ConfirmDialog, DialogAction};
+use super::dashboard::Dashboard;
+use super::screens::{CheckKind, CheckState, UsageStatus};
+use super::{Action, Effect};
+use crate::engine::{EngineCommand, EngineEvent};
+
+pub fn update(app: &mut App, action: Action) {
+    app.dirty = true;
+    match action {
+        Action::Tick => tick(app),
+        Action::Resize(w, h) => app.size = (w, h),
+        Action::Help => app.help = !app.help,
+        Action::Quit => quit(app),
+        Action::DialogSwitch => {
+            if let Some(d) = app.dialog.as_mut() {
+                d.ok_focused = !d.ok_focused;
+            }
+        }
+        Action::DialogCancel => app.dialog = None,
+        Action::DialogChoose => choose(app),
+        Action::FilterStart | Action::FilterApply | Action::FilterClear | Action::Input(_) => filter(app, action),
+        Action::CheckDone { index, ok, text } => app.connect.set(index, ok, text),
+        Action::ProjectsLoaded(r) => app.projects.set(r),
+        Action::ProjectStats { id, stats } => app.projects.set_stats(&id, stats),
+        Action::VolumesLoaded { project_id, result } => {
+            if app.project.as_ref().is_some_and(|p| p.id == project_id) {
+                let resumed = app.volumes.set(result);
+                if resumed > 0 {
+                    app.flash(format!(
+                        "an earlier run did not finish: its {resumed} volume(s) are ticked; enter resumes them"
+                    ));
+                }
+            }
+        }
+        Action::TargetLoaded(t) => app.volumes.target = Some(t),
+        Action::PlanReady { lines, inventory } => {
+            app.plan.lines = Some(lines);
+            app.plan.inventory = Some(inventory);
+        }
+        Action::RunStarted => app.engine_live = true,
+        Action::RunFailed(e) => {
+            app.engine_live = false;
+            app.plan.starting = false;
+            app.dashboard = None;
+            app.screen = Screen::Plan;
+            app.flash_error(format!("the run did not start: {e}"));
+        }
+        Action::Engine(e) => engine_event(app, e),
+        Action::EngineDone(r) => {
+            app.engine_live = false;
+            if let Err(e) = r {
+                app.summary.engine_error = Some(e.clone());
+                app.screen = Screen::Summary;
+                app.flash_error(format!("the engine stopped: {e}"));
+            }
+        }
+        Action::UsageDone(r) => {
+            let status = match r {
+                Ok(()) if app.cfg.usage.is_some() => UsageStatus::Done,
+                Ok(()) => UsageStatus::Off,
+                Err(e) => UsageStatus::Failed(e),
+            };
+            if let Some(d) = app.dashboard.as_mut() {
+                d.usage.status = status.clone();
+            }
+            app.summary.usage = status;
+        }
+        Action::ReportLoaded(r) => app.summary.rows = Some(r),
+        other => match app.screen {
+            Screen::Connect => connect(app, other),
+            Screen::Projects => projects(app, other),
+            Screen::Volumes => volumes(app, other),
+            Screen::Plan => plan(app, other),
+            Screen::Dashboard => dashboard(app, other),
+            Screen::Summary => summary(app, other),
+        },
+    }
+}
+
+fn tick(app: &mut App) {
+    app.dirty = false;
+    if app.flash.as_ref().is_some_and(|f| f.until <= app.now) {
+        app.flash = None;
+        app.dirty = true;
+    }
+    if app.engine_live && app.screen == Screen::Dashboard {
+        if let Some(d) = app.dashboard.as_mut() {
+            d.tick(app.now);
+            app.dirty = true;
+        }
+    }
+}
+
+fn quit(app: &mut App) {
+    let Some(d) = app
+        .dashboard
+        .as_mut()
+        .filter(|_| app.screen == Screen::Dashboard && app.engine_live)
+    else {
+        app.quit = true;
+        return;
+    };
+    if d.stopping {
+        // A second q while stopping: leave now; dropping the engine stops its children.
+        app.quit = true;
+    } else if d.settled() {
+        finish(app);
+    } else {
+        app.dialog = Some(ConfirmDialog::stop());
+    }
+}
+
+fn finish(app: &mut App) {
+    if let Some(d) = app.dashboard.as_mut() {
+        d.stopping = true;
+    }
+    app.effects.push(Effect::Engine(EngineCommand::Shutdown));
+    app.flash("finishing: writing the report…");
+}
+
+fn choose(app: &mut App) {
+    let Some(dialog) = app.dialog.take() else { return };
+    if !dialog.ok_focused {
+        return;
+    }
+    match dialog.action {
+        DialogAction::Abort(id) => {
+            app.flash(format!(
+                "aborting {}",
+                app.dashboard.as_ref().map_or(id.clone(), |d| name(d, &id))
+            ));
+            app.effects.push(Effect::Engine(EngineCommand::Abort(id)));
+        }
+        DialogAction::Stop => {
+            if let Some(d) = app.dashboard.as_mut() {
+                d.stopping = true;
+            }
+            app.effects.push(Effect::Engine(EngineCommand::Shutdown));
+            app.flash("stopping: running stages end, finished work is kept; run again to resume (q again leaves now)");
+        }
+    }
+}
+
+fn name(d: &Dashboard, id: &str) -> String {
+    d.volumes
+        .iter()
+        .find(|v| v.id == id)
+        .map_or_else(|| id.to_string(), |v| v.name.clone())
+}
+
+fn filter(app: &mut App, action: Action) {
+    let (f, refilter): (_, fn(&mut App)) = match app.screen {
+        Screen::Projects => (&mut app.projects.filter, |a| a.projects.refilter()),
+        Screen::Volumes => (&mut app.volumes.filter, |a| a.volumes.refilter()),
+        _ => return,
+    };
+    match action {
+        Action::FilterStart => f.start(),
+        Action::FilterApply => f.apply(),
+        Action::FilterClear => f.clear(),
+        Action::Input(key) => {
+            if !f.key(key) {
+                return;
+            }
+        }
+        _ => return,
+    }
+    refilter(app);
+}
+
+fn connect(app: &mut App, action: Action) {
+    match action {
+        Action::Refresh => {
+            app.connect.restart();
+            app.effects.push(Effect::RunChecks);
+        }
+        Action::Enter => match app.connect.state(CheckKind::OldAuth) {
+            CheckState::Ok(_) => {
+                app.screen = Screen::Projects;
+                if app.projects.is_empty() && !app.projects.loading {
+                    app.projects.start_loading();
+                    app.effects.push(Effect::LoadProjects);
+                }
+            }
+            CheckState::Pending => app.flash("still checking the old cloud…"),
+            CheckState::Failed(_) => {
+                app.flash_error("the old cloud did not authenticate: fix the ✘ line, then r checks again")
+            }
+        },
+        _ => {}
+    }
+}
+
+fn projects(app: &mut App, action: Action) {
+    let page = app.page();
+    let p = &mut app.projects;
+    match action {
+        Action::Up => p.move_by(-1),
+        Action::Down => p.move_by(1),
+        Action::PageUp => p.move_by(-page),
+        Action::PageDown => p.move_by(page),
+        Action::Top => p.move_by(isize::MIN / 2),
+        Action::Bottom => p.move_by(isize::MAX / 2),
+        Action::Refresh => {
+            p.start_loading();
+            app.effects.push(Effect::LoadProjects);
+        }
+        Action::Back if p.filter.is_active() => {
+            p.filter.clear();
+            p.refilter();
+        }
+        Action::Back => app.screen = Screen::Connect,
+        Action::Enter => {
+            let Some(entry) = p.selected().cloned() else { return };
+            app.project = Some(entry.project.clone());
+            app.volumes.open(entry.project.clone(), app.cfg.concurrency.exports);
+            app.effects.push(Effect::LoadVolumes(entry.project));
+            app.effects.push(Effect::LoadTarget);
+            app.screen = Screen::Volumes;
+        }
+        _ => {}
+    }
+}
+
+fn volumes(app: &mut App, action: Action) {
+    let page = app.page();
+    let v = &mut app.volumes;
+    match action {
+        Action::Up => v.move_by(-1),
+        Action::Down => v.move_by(1),
+        Action::PageUp => v.move_by(-page),
+        Action::PageDown => v.move_by(page),
+        Action::Top => v.move_by(isize::MIN / 2),
+        Action::Bottom => v.move_by(isize::MAX / 2),
+        Action::Toggle => {
+            if let Err(e) = v.toggle() {
+                app.flash_error(e);
+            } else {
+                v.move_by(1);
+            }
+        }
+        Action::SelectAll => v.select_all(),
+        Action::SelectNone => v.select_none(),
+        Action::Refresh => {
+            if let Some(p) = v.project.clone() {
+                v.open(p.clone(), app.cfg.concurrency.exports);
+                app.effects.push(Effect::LoadVolumes(p));
+                app.effects.push(Effect::LoadTarget);
+            }
+        }
+        Action::Back if v.filter.is_active() => {
+            v.filter.clear();
+            v.refilter();
+        }
+        Action::Back => app.screen = Screen::Projects,
+        Action::Enter => {
+            let chosen = v.chosen();
+            let Some(project) = v.project.clone().filter(|_| !chosen.is_empty()) else {
+                app.flash_error("tick at least one volume (space), then enter");
+                return;
+            };
+            let volumes = chosen.iter().map(|e| e.volume().clone()).collect();
+            app.plan.open(project.clone(), chosen, &app.cfg);
+            app.effects.push(Effect::Prepare { project, volumes });
+            app.screen = Screen::Plan;
+        }
+        _ => {}
+    }
+}
+
+fn plan(app: &mut App, action: Action) {
+    match action {
+        Action::Up => app.plan.scroll = app.plan.scroll.saturating_sub(1),
+        Action::Down => app.plan.scroll = app.plan.scroll.saturating_add(1),
+        Action::Back if !app.plan.starting => app.screen = Screen::Volumes,
+        Action::Confirm if !app.plan.starting => match app.plan.failures() {
+            None => app.flash("pre-flight is still running"),
+            Some(n) if n > 0 => app.flash_error(format!("{n} pre-flight check(s) failed; nothing was started")),
+            Some(_) => start(app),
+        },
+        _ => {}
+    }
+}
+
+fn start(app: &mut App) {
+    let Some(project) = app.plan.project.clone() else {
+        return;
+    };
+    let volumes = app.plan.to_migrate();
+    let usage_months = app.cfg.usage.map(|u| crate::usage::months(u.start, u.end).len());
+    app.plan.starting = true;
+    let dir = app.cfg.work_dir.join(&project.id);
+    app.summary.usage_dir = dir.join("usage").display().to_string();
+    app.summary.journal = dir.join("journal.jsonl").display().to_string();
+    app.summary.usage = if usage_months.is_some() {
+        UsageStatus::Running
+    } else {
+        UsageStatus::Off
+    };
+    app.dashboard = Some(Dashboard::new(
+        &project.name,
+        &volumes,
+        app.cfg.tape.is_some(),
+        usage_months,
+        app.now,
+    ));
+    app.effects.push(Effect::Start { project, volumes });
+    app.screen = Screen::Dashboard;
+}
+
+fn dashboard(app: &mut App, action: Action) {
+    use super::keymap::When;
+    let page = app.page();
+    let live = |w| app.live(w);
+    let (abort, retry, settle) = (live(When::Abortable), live(When::Retryable), live(When::Settled));
+    let Some(d) = app.dashboard.as_mut() else { return };
+    let selected = d.selected().map(|v| (v.id.clone(), v.name.clone()));
+    match action {
+        Action::Up => d.move_by(-1),
+        Action::Down => d.move_by(1),
+        Action::Top => d.move_by(isize::MIN / 2),
+        Action::Bottom => d.move_by(isize::MAX / 2),
+        Action::PageUp => d.log.scroll(-page),
+        Action::PageDown => d.log.scroll(page),
+        Action::Autoscroll => d.log.toggle_autoscroll(),
+        Action::Wrap => d.log.wrap = !d.log.wrap,
+        Action::SwitchPane => d.show_usage = !d.show_usage,
+        Action::Abort if abort => {
+            if let Some((id, name)) = selected {
+                app.dialog = Some(ConfirmDialog::abort(&id, &name));
+            }
+        }
+        Action::Retry if retry => {
+            if let Some((id, name)) = selected {
+                app.effects.push(Effect::Engine(EngineCommand::Retry(id)));
+                app.flash(format!("retrying {name}"));
+            }
+        }
+        Action::Finish if settle => finish(app),
+        _ => {}
+    }
+}
+
+fn summary(app: &mut App, action: Action) {
+    let page = app.page();
+    match action {
+        Action::Up => app.summary.move_by(-1),
+        Action::Down => app.summary.move_by(1),
+        Action::PageUp => app.summary.move_by(-page),
+        Action::PageDown => app.summary.move_by(page),
+        Action::Top => app.summary.move_by(isize::MIN / 2),
+        Action::Bottom => app.summary.move_by(isize::MAX / 2),
+        _ => {}
+    }
+}
+
+fn engine_event(app: &mut App, e: EngineEvent) {
+    let now = app.now;
+    let Some(d) = app.dashboard.as_mut() else { return };
+    d.apply(&e, now);
+    if let EngineEvent::Finished(s) = e {
+        app.effects.push(Effect::LoadReport(s.report_json.clone().into()));
+        app.flash(format!("run finished; report in {}", s.report_md));
+        app.summary.summary = Some(s);
+        app.dialog = None;
+        app.screen = Screen::Summary;
+        return;
+    }
+    // Everything verified, taped and cleaned: nothing to retry, so finish.
+    if app.engine_live && d.all_clean() && !d.stopping && !d.finished {
+        finish(app);
+    }
+}

@@ -1,0 +1,225 @@
+//! The dashboard driven by synthetic engine events: export gauges with rate,
+//! ETA and sparkline; import and tape gauges; usage months; the log's
+//! autoscroll and wrap; abort with its dialog, retry, stop; then the summary.
+
+use crate::harness::*;
+use crossterm::event::KeyCode;
+use stackmigrate::engine::{EngineCommand, EngineEvent, Phase, PreflightLine, Stage};
+use stackmigrate::tui::{Action, Effect, Screen};
+use stackmigrate::usage::MonthTotals;
+
+/// On the dashboard of a started run of db-data, db-logs and web-root.
+fn running() -> Harness {
+    let mut h = Harness::new();
+    h.on_volumes();
+    h.keys("   ");
+    h.key(KeyCode::Enter);
+    h.act(Action::PlanReady {
+        lines: vec![PreflightLine {
+            ok: true,
+            text: "all good".into(),
+        }],
+        inventory: Ok("inventory.json".into()),
+    });
+    h.key(KeyCode::Char('y'));
+    h.act(Action::RunStarted);
+    h.take_effects();
+    h.event(planned(&[(1, "db-data"), (2, "db-logs"), (3, "web-root")]));
+    h
+}
+
+fn month(m: u32, hours: f64) -> EngineEvent {
+    EngineEvent::UsageMonth(MonthTotals {
+        month: format!("2025-{m:02}"),
+        start: format!("2025-{m:02}-01T00:00:00"),
+        end: format!("2025-{:02}-01T00:00:00", m + 1),
+        total_hours: hours,
+        total_vcpus_usage: hours * 2.0,
+        total_memory_mb_usage: hours * 4096.0,
+        total_local_gb_usage: hours * 20.0,
+        servers: 3,
+    })
+}
+
+/// Ten seconds of two exports, then db-logs moves on to import and tape.
+fn exporting(h: &mut Harness) {
+    h.event(state(1, Phase::Exporting)).event(started(1, Stage::Export));
+    h.event(state(2, Phase::Exporting)).event(started(2, Stage::Export));
+    for s in 1..=10u64 {
+        h.at(s as f64).act(Action::Tick);
+        h.event(progress(1, Stage::Export, 40 * s, 7168));
+        h.event(progress(2, Stage::Export, (25 * s).min(240), 240));
+    }
+}
+
+fn transferring(h: &mut Harness) {
+    h.at(10.5).event(finished(2, Stage::Export));
+    h.event(log(
+        2,
+        "exported 10.0 GiB (251658240 bytes of data) to /srv/stackmigrate/exports/volume-2.raw",
+    ));
+    h.event(state(2, Phase::Exported)).event(state(2, Phase::Transferring));
+    h.event(started(2, Stage::Import)).event(started(2, Stage::Tape));
+    h.event(log(2, "created new volume 7c1e3a2b (10 GiB, type standard)"));
+    for s in 11..=16u64 {
+        h.at(s as f64).act(Action::Tick);
+        h.event(progress(1, Stage::Export, 40 * s, 7168));
+        h.event(progress(2, Stage::Import, 30 * (s - 10), 240));
+        h.event(progress(2, Stage::Tape, 20 * (s - 10), 240));
+    }
+    h.event(month(1, 720.0)).event(month(2, 672.0)).event(month(3, 744.5));
+}
+
+#[test]
+fn exports_show_gauges_rates_eta_and_sparkline() {
+    let mut h = running();
+    h.snap("dashboard_planned");
+    exporting(&mut h);
+    h.snap("dashboard_exporting");
+}
+
+#[test]
+fn import_and_tape_side_by_side_then_usage_and_log_panes() {
+    let mut h = running();
+    exporting(&mut h);
+    transferring(&mut h);
+    h.snap("dashboard_import_and_tape");
+    h.key(KeyCode::Tab);
+    assert!(h.app.dashboard.as_ref().is_some_and(|d| d.show_usage));
+    h.snap("dashboard_usage_pane");
+    h.key(KeyCode::Tab).key(KeyCode::Char('w'));
+    h.snap("dashboard_log_wrapped");
+    h.key(KeyCode::Char('w')).key(KeyCode::PageUp);
+    let d = h.app.dashboard.as_ref().expect("dashboard");
+    assert!(!d.log.autoscroll, "scrolling up stops autoscroll");
+    h.key(KeyCode::Char('s'));
+    assert!(h.app.dashboard.as_ref().is_some_and(|d| d.log.autoscroll));
+}
+
+#[test]
+fn abort_asks_with_cancel_focused_then_sends_abort() {
+    let mut h = running();
+    exporting(&mut h);
+    h.key(KeyCode::Char('x'));
+    assert!(h.app.dialog.is_some());
+    h.snap("dashboard_abort_dialog");
+    h.key(KeyCode::Enter);
+    assert!(
+        h.app.dialog.is_none() && h.take_effects().is_empty(),
+        "enter on Cancel does nothing"
+    );
+    h.key(KeyCode::Char('x')).key(KeyCode::Tab);
+    h.snap("dashboard_abort_dialog_abort_focused");
+    h.key(KeyCode::Enter);
+    let effects = h.take_effects();
+    assert!(
+        matches!(effects.as_slice(), [Effect::Engine(EngineCommand::Abort(id))] if *id == vid(1)),
+        "{effects:?}"
+    );
+    h.event(EngineEvent::VolumeFailed {
+        volume: vid(1),
+        stage: Stage::Export,
+        error: "cancelled by the operator".into(),
+        attempt: 1,
+    });
+    h.event(state(1, Phase::Aborted));
+    h.snap("dashboard_aborted");
+}
+
+#[test]
+fn a_failed_volume_is_retried_with_r() {
+    let mut h = running();
+    exporting(&mut h);
+    transferring(&mut h);
+    h.at(17.0).event(EngineEvent::VolumeFailed {
+        volume: vid(2),
+        stage: Stage::Import,
+        error: "volume 7c1e3a2b did not become available within 600 s (status error)".into(),
+        attempt: 1,
+    });
+    h.event(state(2, Phase::Failed));
+    h.key(KeyCode::Down);
+    h.snap("dashboard_failed_selected");
+    h.key(KeyCode::Char('r'));
+    let effects = h.take_effects();
+    assert!(
+        matches!(effects.as_slice(), [Effect::Engine(EngineCommand::Retry(id))] if *id == vid(2)),
+        "{effects:?}"
+    );
+    h.event(state(2, Phase::Exported)).event(state(2, Phase::Transferring));
+    let v = &h.app.dashboard.as_ref().expect("dashboard").volumes[1];
+    assert_eq!((v.phase, v.error.clone()), (Phase::Transferring, None));
+    h.key(KeyCode::Char('r'));
+    assert!(h.take_effects().is_empty(), "r only for a failed volume");
+}
+
+#[test]
+fn q_asks_to_stop_then_finished_shows_the_summary() {
+    let mut h = running();
+    exporting(&mut h);
+    h.key(KeyCode::Char('q'));
+    h.snap("dashboard_stop_dialog");
+    h.key(KeyCode::Right).key(KeyCode::Enter);
+    assert!(matches!(
+        h.take_effects().as_slice(),
+        [Effect::Engine(EngineCommand::Shutdown)]
+    ));
+    assert!(!h.app.quit);
+    let summary = crate::screens::summary_of(0, 0);
+    h.event(EngineEvent::Finished(stackmigrate::engine::Summary {
+        total: 3,
+        aborted: 3,
+        ..summary
+    }));
+    assert_eq!(h.app.screen, Screen::Summary);
+    assert!(matches!(h.take_effects().as_slice(), [Effect::LoadReport(_)]));
+}
+
+#[test]
+fn all_volumes_cleaned_finishes_by_itself() {
+    let mut h = running();
+    for n in 1..=3 {
+        for p in [
+            Phase::Exporting,
+            Phase::Exported,
+            Phase::Transferring,
+            Phase::Done,
+            Phase::Cleaned,
+        ] {
+            h.event(state(n, p));
+        }
+        h.event(EngineEvent::CleanupAction {
+            volume: Some(vid(n)),
+            action: format!("deleted export /srv/stackmigrate/exports/volume-{n}.raw"),
+        });
+    }
+    assert!(matches!(
+        h.take_effects().as_slice(),
+        [Effect::Engine(EngineCommand::Shutdown)]
+    ));
+    h.snap("dashboard_all_done");
+}
+
+#[test]
+fn five_hundred_volumes_scroll_and_stay_idle_without_change() {
+    let mut h = Harness::new();
+    h.app.screen = Screen::Dashboard;
+    h.app.project = Some(project("research", PROJECT_ID));
+    let names: Vec<(usize, String)> = (1..=500).map(|n| (n, format!("vol-{n:03}"))).collect();
+    let refs: Vec<(usize, &str)> = names.iter().map(|(n, s)| (*n, s.as_str())).collect();
+    let volumes: Vec<_> = refs.iter().map(|(n, name)| volume(*n, name, 1, "available")).collect();
+    h.app.dashboard = Some(stackmigrate::tui::Dashboard::new(
+        "research", &volumes, true, None, h.t0,
+    ));
+    h.app.engine_live = true;
+    h.event(planned(&refs));
+    for n in 1..=40 {
+        h.event(state(n, Phase::Cleaned));
+    }
+    h.key(KeyCode::End);
+    h.snap("dashboard_500_volumes_last");
+    h.app.screen = Screen::Volumes;
+    h.app.dirty = false;
+    h.act(Action::Tick);
+    assert!(!h.app.dirty, "a tick with nothing moving draws nothing");
+}

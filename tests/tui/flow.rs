@@ -1,0 +1,63 @@
+//! The whole app as gitui's `gitui_starts` tests it: draw, inject what the
+//! background and the engine report and a key press, draw again; and check
+//! the effects asked of the runtime at each step.
+
+use crate::harness::*;
+use crossterm::event::{KeyCode, KeyModifiers};
+use stackmigrate::engine::{EngineEvent, Phase, Stage};
+use stackmigrate::tui::{Action, Effect, Screen};
+
+#[test]
+fn from_connect_to_summary() {
+    let mut h = Harness::new();
+    assert!(matches!(h.take_effects().as_slice(), [Effect::RunChecks]));
+    assert_eq!(h.app.screen, Screen::Connect);
+    h.on_projects();
+    assert!(matches!(h.take_effects().as_slice(), [Effect::LoadProjects]));
+    h.key(KeyCode::Enter);
+    assert!(matches!(
+        h.take_effects().as_slice(),
+        [Effect::LoadVolumes(p), Effect::LoadTarget] if p.name == "research"
+    ));
+    assert_eq!(h.app.screen, Screen::Volumes);
+    h.key(KeyCode::Esc);
+    assert_eq!(h.app.screen, Screen::Projects);
+    h.key(KeyCode::Enter);
+    h.act(Action::VolumesLoaded {
+        project_id: "some other project".into(),
+        result: Ok(vec![entry(9, "stale", 1, "available", &[])]),
+    });
+    assert!(
+        h.app.volumes.rows.is_empty(),
+        "a late answer for another project is dropped"
+    );
+    h.app.engine_live = false;
+    h.key_with(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(h.app.quit, "ctrl-c leaves when nothing runs");
+}
+
+#[test]
+fn ctrl_c_during_a_run_asks_first() {
+    let mut h = Harness::new();
+    h.on_volumes();
+    h.key(KeyCode::Char(' ')).key(KeyCode::Enter);
+    h.act(Action::PlanReady {
+        lines: vec![],
+        inventory: Ok("inventory.json".into()),
+    });
+    h.key(KeyCode::Char('y')).act(Action::RunStarted);
+    h.event(planned(&[(1, "db-data")]));
+    h.event(state(1, Phase::Exporting)).event(started(1, Stage::Export));
+    h.key_with(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(!h.app.quit);
+    assert!(h.app.dialog.is_some());
+    h.key(KeyCode::Esc);
+    assert!(h.app.dialog.is_none());
+    h.event(EngineEvent::Log {
+        volume: None,
+        line: "usage archived to /srv/stackmigrate/work/x/usage (6 months; sum of months equals the total)".into(),
+    });
+    h.act(Action::RunFailed("the new cloud's token has no project".into()));
+    assert_eq!(h.app.screen, Screen::Plan);
+    h.snap("plan_run_failed");
+}

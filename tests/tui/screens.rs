@@ -1,0 +1,277 @@
+//! Snapshots of the screens before and after a run: connect, projects,
+//! volumes, plan, summary, and the help overlay; plus what their keys do.
+
+use crate::harness::*;
+use crossterm::event::KeyCode;
+use stackmigrate::engine::{Phase, PreflightLine, Summary, Track};
+use stackmigrate::openstack::{QuotaItem, VolumeQuota};
+use stackmigrate::tui::{Action, Effect, ReportRow, Screen, TargetInfo, UsageStatus};
+
+fn quota(volumes_free: i64, gib_free: i64) -> VolumeQuota {
+    VolumeQuota {
+        volumes: QuotaItem {
+            limit: 10 + volumes_free,
+            in_use: 10,
+            reserved: 0,
+        },
+        gigabytes: QuotaItem {
+            limit: 100 + gib_free,
+            in_use: 100,
+            reserved: 0,
+        },
+    }
+}
+
+#[test]
+fn connect_while_checking_then_with_a_failure() {
+    let mut h = Harness::new();
+    h.snap("connect_checking");
+    h.act(Action::CheckDone {
+        index: 0,
+        ok: true,
+        text: "operator → research (reader,member) · cinder keystone.old.example:8776".into(),
+    });
+    h.act(Action::CheckDone {
+        index: 1,
+        ok: false,
+        text: "new cloud: POST https://keystone.new.example:5000/v3/auth/tokens: 401 Unauthorized \
+               (request req-5c1d): The request you have made requires authentication; check \
+               new_cloud.auth.username and password"
+            .into(),
+    });
+    for (index, text) in [
+        (2, "pool volumes reachable, 12 images"),
+        (3, "pool volumes reachable, 3 images"),
+        (4, "/srv/stackmigrate/work writable, 1.2 TiB free"),
+        (5, "/srv/stackmigrate/exports writable, 812.0 GiB free"),
+    ] {
+        h.act(Action::CheckDone {
+            index,
+            ok: true,
+            text: text.into(),
+        });
+    }
+    h.snap("connect_one_failed");
+}
+
+#[test]
+fn connect_enter_needs_the_old_cloud() {
+    let mut h = Harness::new();
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.screen, Screen::Connect);
+    assert!(h.app.flash.as_ref().is_some_and(|f| f.text.contains("still checking")));
+    h.act(Action::CheckDone {
+        index: 0,
+        ok: true,
+        text: "ok".into(),
+    });
+    h.take_effects();
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.screen, Screen::Projects);
+    assert!(matches!(h.take_effects().as_slice(), [Effect::LoadProjects]));
+    h.snap("projects_loading");
+}
+
+#[test]
+fn projects_table_filter_and_help() {
+    let mut h = Harness::new();
+    h.on_projects();
+    h.snap("projects");
+    h.keys("/tea");
+    h.snap("projects_filter_typing");
+    h.key(KeyCode::Enter);
+    assert!(!h.app.projects.filter.editing);
+    h.key(KeyCode::Char('?'));
+    h.snap("projects_help");
+    h.key(KeyCode::Esc);
+    assert!(!h.app.help);
+    h.key(KeyCode::Esc);
+    assert!(!h.app.projects.filter.is_active(), "esc clears an applied filter first");
+    h.key(KeyCode::Esc);
+    assert_eq!(h.app.screen, Screen::Connect);
+}
+
+#[test]
+fn volumes_ticks_filter_and_footer() {
+    let mut h = Harness::new();
+    h.on_volumes();
+    h.take_effects();
+    h.act(Action::TargetLoaded(TargetInfo {
+        quota: Ok(quota(8, 900)),
+        export_free: Ok(200 << 30),
+    }));
+    h.key(KeyCode::Char(' ')).key(KeyCode::Char(' '));
+    assert_eq!(h.app.volumes.selected.len(), 2, "space ticks and moves down");
+    h.snap("volumes_two_ticked");
+    h.key(KeyCode::Down).key(KeyCode::Char(' '));
+    assert!(h
+        .app
+        .flash
+        .as_ref()
+        .is_some_and(|f| f.text.contains("scratch is error")));
+    h.snap("volumes_cannot_tick_error");
+    h.key(KeyCode::Char('a'));
+    assert_eq!(h.app.volumes.selected.len(), 5, "all but the one in error");
+    h.keys("/db").key(KeyCode::Enter);
+    h.snap("volumes_filtered");
+    h.key(KeyCode::Char('n'));
+    assert!(h.app.volumes.selected.is_empty());
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.screen, Screen::Volumes, "nothing ticked: no plan");
+}
+
+#[test]
+fn volumes_footer_turns_red_when_short() {
+    let mut h = Harness::new();
+    h.on_volumes();
+    h.act(Action::TargetLoaded(TargetInfo {
+        quota: Ok(quota(2, 30)),
+        export_free: Ok(30 << 30),
+    }));
+    h.key(KeyCode::Char('a'));
+    assert!(h.app.volumes.quota_short() && h.app.volumes.space_short());
+    h.snap("volumes_short");
+}
+
+#[test]
+fn an_unfinished_earlier_run_is_offered_for_resume() {
+    let mut h = Harness::new();
+    h.on_projects().key(KeyCode::Enter);
+    let mut a = entry(1, "db-data", 40, "in-use", &["db-1"]);
+    a.previous = Some(Phase::Failed);
+    a.used = Some(7 << 30);
+    let mut b = entry(2, "db-logs", 10, "in-use", &["db-1"]);
+    b.previous = Some(Phase::Cleaned);
+    b.used = Some(1 << 30);
+    h.act(Action::VolumesLoaded {
+        project_id: PROJECT_ID.into(),
+        result: Ok(vec![a, b, entry(3, "web-root", 20, "available", &[])]),
+    });
+    assert_eq!(h.app.volumes.selected.len(), 1);
+    h.snap("volumes_resume_offered");
+    h.key(KeyCode::Enter);
+    h.snap("plan_resume");
+}
+
+fn preflight(ok: bool) -> Vec<PreflightLine> {
+    let line = |ok, text: &str| PreflightLine { ok, text: text.into() };
+    vec![
+        line(
+            true,
+            "target project research (b293e2866a1a4ae3940df9699bb19f26) exists in the new cloud",
+        ),
+        line(
+            ok,
+            if ok {
+                "new-cloud quota: 2 volumes / 50 GiB needed, 8 volumes / 900 GiB free"
+            } else {
+                "new-cloud quota: 2 volumes / 50 GiB needed, 1 volumes / 30 GiB free; raise the quota or select fewer volumes"
+            },
+        ),
+        line(
+            true,
+            "export dir /srv/stackmigrate/exports: 204800 MiB free, 12000 MiB needed",
+        ),
+        line(true, "rbd reaches the old cluster (pool volumes, 12 images)"),
+        line(true, "rbd reaches the new cluster (pool volumes, 3 images)"),
+        line(true, "tape command tape-copy is installed"),
+    ]
+}
+
+#[test]
+fn plan_waits_for_preflight_then_starts_on_y() {
+    let mut h = Harness::new();
+    h.on_volumes();
+    h.key(KeyCode::Char(' ')).key(KeyCode::Down).key(KeyCode::Char(' '));
+    h.take_effects();
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.screen, Screen::Plan);
+    assert!(matches!(h.take_effects().as_slice(), [Effect::Prepare { volumes, .. }] if volumes.len() == 2));
+    h.snap("plan_preflight_running");
+    h.key(KeyCode::Char('y'));
+    assert_eq!(h.app.screen, Screen::Plan, "y waits for pre-flight");
+    h.act(Action::PlanReady {
+        lines: preflight(false),
+        inventory: Ok("/srv/stackmigrate/work/9863486da0934ecda13801fdd6a89341/inventory.json".into()),
+    });
+    h.snap("plan_preflight_failed");
+    h.key(KeyCode::Char('y'));
+    assert_eq!(h.app.screen, Screen::Plan, "a failed check blocks y");
+    assert!(h.take_effects().is_empty());
+    h.act(Action::PlanReady {
+        lines: preflight(true),
+        inventory: Ok("/srv/stackmigrate/work/9863486da0934ecda13801fdd6a89341/inventory.json".into()),
+    });
+    h.snap("plan_ready");
+    h.key(KeyCode::Char('y'));
+    assert_eq!(h.app.screen, Screen::Dashboard);
+    assert!(matches!(h.take_effects().as_slice(), [Effect::Start { volumes, .. }] if volumes.len() == 2));
+}
+
+pub fn report_rows() -> Vec<ReportRow> {
+    let row = |n: usize, name: &str, state: Phase, error: Option<&str>| ReportRow {
+        old_id: vid(n),
+        new_id: (state != Phase::Failed).then(|| vid(n + 100)),
+        name: name.into(),
+        size_gib: 40,
+        used_bytes: Some(7 << 30),
+        checksum: (state != Phase::Failed)
+            .then(|| "8c6859cffa6757e408bcb7ed1648e6023f1c240457b343d106374fbd26ad589b".into()),
+        checksum_algorithm: "blake3-sparse-64k".into(),
+        seconds: [
+            ("export".to_string(), 61.0),
+            ("import".to_string(), 95.5),
+            ("tape".to_string(), 40.0),
+        ]
+        .into(),
+        throughput_mib_s: Some(45.9),
+        tape: if state == Phase::Failed {
+            Track::Pending
+        } else {
+            Track::Succeeded
+        },
+        state,
+        attempts: 1,
+        error: error.map(String::from),
+    };
+    vec![
+        row(1, "db-data", Phase::Cleaned, None),
+        row(
+            2,
+            "db-logs",
+            Phase::Failed,
+            Some("import: volume 0e8ad08d did not become available within 600 s (status error); check cinder-volume on the new cloud"),
+        ),
+        row(3, "web-root", Phase::Cleaned, None),
+    ]
+}
+
+pub fn summary_of(verified: usize, failed: usize) -> Summary {
+    Summary {
+        total: verified + failed,
+        verified,
+        backup_failed: 0,
+        failed,
+        aborted: 0,
+        report_json: format!("/srv/stackmigrate/work/{PROJECT_ID}/report.json"),
+        report_md: format!("/srv/stackmigrate/work/{PROJECT_ID}/report.md"),
+    }
+}
+
+#[test]
+fn summary_lists_old_to_new_with_the_failure_in_full() {
+    let mut h = Harness::new();
+    h.app.screen = Screen::Summary;
+    h.app.project = Some(project("research", PROJECT_ID));
+    h.app.summary.summary = Some(summary_of(2, 1));
+    h.app.summary.usage = UsageStatus::Done;
+    h.app.summary.usage_dir = format!("/srv/stackmigrate/work/{PROJECT_ID}/usage");
+    h.app.summary.journal = format!("/srv/stackmigrate/work/{PROJECT_ID}/journal.jsonl");
+    h.snap("summary_reading_report");
+    h.act(Action::ReportLoaded(Ok(report_rows())));
+    h.snap("summary");
+    h.key(KeyCode::Down);
+    h.snap("summary_failed_row_selected");
+    h.key(KeyCode::Char('q'));
+    assert!(h.app.quit);
+}
