@@ -208,6 +208,10 @@ impl Session {
     /// Sends `call`; a 401 invalidates the token and retries exactly once.
     pub async fn send(&self, call: &Call) -> Result<Response> {
         let mut retried = false;
+        // Reads are safe to repeat: a GET that meets a 502/503/504 or a dropped
+        // connection is tried again, 3 times in all, 0.5 s then 1 s apart.
+        let mut transient_left = if call.method == Method::GET { 2u32 } else { 0 };
+        let mut pause = Duration::from_millis(500);
         loop {
             let token = self.token().await?;
             let url = if call.path.starts_with("http://") || call.path.starts_with("https://") {
@@ -218,16 +222,31 @@ impl Session {
                 format!("{}{}", self.endpoint_in(&token.catalog, call.service)?, call.path)
             };
             let request = format!("{} {url}", call.method);
-            let resp = self
-                .build(call, &url, &token)
-                .send()
-                .await
-                .map_err(|source| OpenStackError::Transport {
-                    cloud: self.name.clone(),
-                    request: request.clone(),
-                    source,
-                })?;
+            let resp = match self.build(call, &url, &token).send().await {
+                Ok(r) => r,
+                Err(e) if transient_left > 0 && (e.is_connect() || e.is_request()) => {
+                    tracing::warn!(cloud = %self.name, %request, error = %e, "transport error; trying again");
+                    transient_left -= 1;
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                    continue;
+                }
+                Err(source) => {
+                    return Err(OpenStackError::Transport {
+                        cloud: self.name.clone(),
+                        request: request.clone(),
+                        source,
+                    })
+                }
+            };
             let status = resp.status();
+            if matches!(status.as_u16(), 502..=504) && transient_left > 0 {
+                tracing::warn!(cloud = %self.name, %request, status = status.as_u16(), "transient error; trying again");
+                transient_left -= 1;
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                continue;
+            }
             tracing::debug!(cloud = %self.name, %request, status = status.as_u16(), "openstack call");
             if status.as_u16() == 401 && !retried {
                 tracing::info!(cloud = %self.name, %request, "401: re-authenticating once");
