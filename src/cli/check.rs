@@ -3,7 +3,7 @@
 
 use crate::config::{CloudConfig, Config};
 use crate::openstack::{Service, Session};
-use crate::storage::{free_bytes, is_writable, RbdCli};
+use crate::storage::{free_bytes, is_writable, BlockStore};
 
 /// One checked item: ✔ or ✘ and what was seen (or what to fix).
 #[derive(Debug, Clone)]
@@ -83,12 +83,8 @@ async fn check_cloud(name: &str, cloud: &CloudConfig, needs_compute: bool) -> Ve
             }
         },
     }
-    lines.push(match &cloud.ceph {
-        None => line(
-            false,
-            format!("{name} cloud: no ceph section; add {name}_cloud.ceph {{conf, id, keyring, pool}}"),
-        ),
-        Some(ceph) => match RbdCli::new(ceph).ls().await {
+    lines.push(match (&cloud.ceph, BlockStore::for_cloud(cloud)) {
+        (Some(ceph), Some(store)) => match store.ls().await {
             Ok(images) => line(
                 true,
                 format!(
@@ -101,6 +97,23 @@ async fn check_cloud(name: &str, cloud: &CloudConfig, needs_compute: bool) -> Ve
             ),
             Err(e) => line(false, format!("{name} cloud: {e}")),
         },
+        (None, Some(store)) => match store.ls().await {
+            Ok(images) => line(
+                true,
+                format!(
+                    "{name} cloud: volume files in {}: {} images",
+                    store.pool(),
+                    images.len()
+                ),
+            ),
+            Err(e) => line(false, format!("{name} cloud: {e}")),
+        },
+        (_, None) => line(
+            false,
+            format!(
+                "{name} cloud: no ceph section; add {name}_cloud.ceph {{conf, id, keyring, pool}} (or files {{dir}})"
+            ),
+        ),
     });
     lines
 }

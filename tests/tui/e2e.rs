@@ -17,11 +17,15 @@ struct Tmux {
 
 impl Tmux {
     fn start(dir: &Path, config: &Path) -> Tmux {
+        Self::start_args(dir, &format!("--config {}", config.display()))
+    }
+
+    /// Runs `stackmigrate <args>` (args are trusted test text).
+    fn start_args(dir: &Path, args: &str) -> Tmux {
         let name = unique("smtui").replace('-', "_");
         let cmd = format!(
-            "{} --config {} --log-file {}; echo TUI-EXIT=$?; sleep 600",
+            "{} {args} --log-file {}; echo TUI-EXIT=$?; sleep 600",
             env!("CARGO_BIN_EXE_stackmigrate"),
-            config.display(),
             dir.join("stackmigrate.log").display()
         );
         let path = std::env::var("PATH").unwrap_or_default();
@@ -229,4 +233,45 @@ async fn tmux_aborts_one_volume_then_retries_it() {
     t.send(&["q"]);
     t.wait("the exit", Duration::from_secs(30), |s| s.contains("TUI-EXIT=0"));
     cleanup(&tb, &[&a.id, &b.id]).await;
+}
+
+/// `stackmigrate demo` as a newcomer would run it: the whole walk on the
+/// simulated clouds, with the dashboard checked mid-run and at the end.
+#[test]
+fn tmux_demo_walkthrough_with_the_dashboard_mid_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let t = Tmux::start_args(
+        dir.path(),
+        &format!("demo --throttle 8 --work-dir {}", dir.path().display()),
+    );
+    t.wait("the checks", Duration::from_secs(60), |s| {
+        s.contains("Checks: all passed")
+    });
+    t.send(&["Enter"]);
+    t.wait("the projects", Duration::from_secs(30), |s| {
+        s.contains("research") && s.contains("203")
+    });
+    t.type_text("/research");
+    t.send(&["Enter"]);
+    t.send(&["Enter"]);
+    t.wait("the volumes", Duration::from_secs(30), |s| {
+        s.contains("broken-vol") && s.contains("web-1")
+    });
+    t.send(&["a"]);
+    t.send(&["Enter"]);
+    t.wait("the plan", Duration::from_secs(60), |s| {
+        s.contains("Pre-flight") && s.contains("tape command cp is installed")
+    });
+    t.send(&["y"]);
+    let mid = t.wait("the dashboard mid-run", Duration::from_secs(60), |s| {
+        s.contains("Export ·")
+            && s.contains("Import + tape")
+            && s.contains("Usage ·")
+            && s.contains("MiB/s")
+            && s.contains('%')
+    });
+    assert!(mid.contains("Dashboard") && mid.contains("verified"), "{mid}");
+    println!("dashboard mid-run:\n{mid}");
+    let end = t.wait("the summary", SLOW, |s| s.contains("of 11 verified"));
+    assert!(end.contains("11 of 11 verified") && end.contains("0 failed"), "{end}");
 }
