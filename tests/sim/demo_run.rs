@@ -51,6 +51,19 @@ fn headless_demo_migrates_every_healthy_volume() {
     );
 }
 
+/// The demo project's setup and its migratable volumes, as `migrate` picks them.
+async fn prepare(cfg: &stackmigrate::config::Config) -> (RunSetup, Vec<stackmigrate::openstack::Volume>) {
+    let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
+    let new = Session::new("new", &cfg.new_cloud).expect("new");
+    let project = Keystone::new(&old).find_project("research").await.expect("project");
+    let rows = stackmigrate::cli::project_volumes(&old, &project)
+        .await
+        .expect("volumes");
+    let all: Vec<_> = rows.into_iter().map(|r| r.volume).collect();
+    let volumes = stackmigrate::cli::select(&all, "all").expect("select");
+    (RunSetup::new(cfg, old, new, project, None).expect("setup"), volumes)
+}
+
 /// Runs the whole demo project through the engine with `faults`; `on_event`
 /// may send commands. Returns every event.
 async fn run(
@@ -67,15 +80,7 @@ async fn run(
     .await
     .expect("sim");
     let cfg = sim.config.clone();
-    let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
-    let new = Session::new("new", &cfg.new_cloud).expect("new");
-    let project = Keystone::new(&old).find_project("research").await.expect("project");
-    let rows = stackmigrate::cli::project_volumes(&old, &project)
-        .await
-        .expect("volumes");
-    let volumes =
-        stackmigrate::cli::select(&rows.into_iter().map(|r| r.volume).collect::<Vec<_>>(), "all").expect("select");
-    let setup = RunSetup::new(&cfg, old, new, project, None).expect("setup");
+    let (setup, volumes) = prepare(&cfg).await;
     let mut running = setup.start(&cfg, volumes, false, true).await.expect("start");
     let mut events = Vec::new();
     while let Some(e) = running.events.recv().await {
@@ -222,15 +227,7 @@ async fn exports_wait_for_room_in_a_small_export_dir() {
     let mut cfg = sim.config.clone();
     cfg.export_dir = dir.path().join("small");
     let _disk = SmallDisk::mount(&cfg.export_dir, "128m");
-    let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
-    let new = Session::new("new", &cfg.new_cloud).expect("new");
-    let project = Keystone::new(&old).find_project("research").await.expect("project");
-    let rows = stackmigrate::cli::project_volumes(&old, &project)
-        .await
-        .expect("volumes");
-    let volumes =
-        stackmigrate::cli::select(&rows.into_iter().map(|r| r.volume).collect::<Vec<_>>(), "all").expect("select");
-    let setup = RunSetup::new(&cfg, old, new, project, None).expect("setup");
+    let (setup, volumes) = prepare(&cfg).await;
     let checks = setup.preflight(&cfg, &volumes).await;
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
     let mut running = setup.start(&cfg, volumes, false, false).await.expect("start");

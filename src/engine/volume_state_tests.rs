@@ -1,0 +1,235 @@
+//! Every arm of the volume reducer.
+use super::*;
+
+fn export() -> ExportInfo {
+    ExportInfo {
+        path: "/e/volume-v.raw".into(),
+        size: 1 << 30,
+        data_bytes: 5,
+        hash: "h".into(),
+    }
+}
+
+fn run(ts: &[Transition]) -> Result<VolumeRecord, IllegalTransition> {
+    let mut r = VolumeRecord::new("v");
+    for t in ts {
+        apply(&mut r, t)?;
+    }
+    Ok(r)
+}
+
+fn to_transferring(tape: bool) -> Vec<Transition> {
+    vec![
+        Transition::ExportStarted,
+        Transition::ExportDone {
+            export: export(),
+            seconds: 1.0,
+        },
+        Transition::TransferStarted { tape_enabled: tape },
+    ]
+}
+
+fn verified() -> Transition {
+    Transition::ImportVerified {
+        new_id: "n".into(),
+        hash: "h".into(),
+        seconds: 2.0,
+    }
+}
+
+#[test]
+fn export_arms() {
+    let r = run(&[Transition::ExportStarted]).expect("ok");
+    assert_eq!(r.phase, Phase::Exporting);
+    let r = run(&to_transferring(true)[..2]).expect("ok");
+    assert_eq!((r.phase, r.export.clone()), (Phase::Exported, Some(export())));
+    assert_eq!(r.seconds.get("export"), Some(&1.0));
+    assert!(
+        run(&[Transition::ExportDone {
+            export: export(),
+            seconds: 0.0
+        }])
+        .is_err(),
+        "done before started"
+    );
+}
+
+#[test]
+fn transfer_arms_and_both_orders_of_completion() {
+    let r = run(&to_transferring(true)).expect("ok");
+    assert_eq!(
+        (r.phase, &r.import, &r.tape),
+        (Phase::Transferring, &Track::Running, &Track::Running)
+    );
+    let mut ts = to_transferring(true);
+    ts.push(verified());
+    let r = run(&ts).expect("ok");
+    assert_eq!(
+        (r.phase, r.new_id.as_deref()),
+        (Phase::Transferring, Some("n")),
+        "tape still running"
+    );
+    ts.push(Transition::TapeDone { seconds: 3.0 });
+    let r = run(&ts).expect("ok");
+    assert_eq!(r.phase, Phase::Done);
+    assert!(r.is_verified() && r.is_settled());
+    let mut ts = to_transferring(true);
+    ts.push(Transition::TapeDone { seconds: 3.0 });
+    ts.push(verified());
+    assert_eq!(run(&ts).expect("ok").phase, Phase::Done, "tape first, import second");
+}
+
+#[test]
+fn tape_disabled_finishes_on_verification() {
+    let mut ts = to_transferring(false);
+    ts.push(verified());
+    let r = run(&ts).expect("ok");
+    assert_eq!((r.phase, &r.tape), (Phase::Done, &Track::Disabled));
+}
+
+#[test]
+fn tape_failure_is_backup_failed_and_retry_reruns_only_the_tape() {
+    let mut ts = to_transferring(true);
+    ts.push(verified());
+    ts.push(Transition::TapeFailed {
+        error: "offline".into(),
+    });
+    let r = run(&ts).expect("ok");
+    assert_eq!(r.phase, Phase::BackupFailed);
+    assert_eq!(r.error, Some((Stage::Tape, "offline".into())));
+    assert!(
+        run(&[ts.clone(), vec![Transition::Cleaned]].concat()).is_err(),
+        "never cleaned without a tape copy"
+    );
+    ts.push(Transition::Retry);
+    let r = run(&ts).expect("ok");
+    assert_eq!(
+        (r.phase, &r.import, &r.tape, r.attempt),
+        (Phase::Exported, &Track::Succeeded, &Track::Pending, 2)
+    );
+    ts.push(Transition::TransferStarted { tape_enabled: true });
+    ts.push(Transition::TapeDone { seconds: 1.0 });
+    assert_eq!(run(&ts).expect("ok").phase, Phase::Done);
+}
+
+#[test]
+fn failures_at_each_stage_and_retry_from_there() {
+    let r = run(&[
+        Transition::ExportStarted,
+        Transition::Failed {
+            stage: Stage::Export,
+            error: "e".into(),
+        },
+    ])
+    .expect("ok");
+    assert_eq!(r.phase, Phase::Failed);
+    let mut with_retry = vec![
+        Transition::ExportStarted,
+        Transition::Failed {
+            stage: Stage::Export,
+            error: "e".into(),
+        },
+        Transition::Retry,
+    ];
+    assert_eq!(
+        run(&with_retry).expect("ok").phase,
+        Phase::Queued,
+        "no export yet: start over"
+    );
+    with_retry.push(Transition::ExportStarted);
+    assert!(run(&with_retry).is_ok());
+    for stage in [Stage::Import, Stage::Verify] {
+        let mut ts = to_transferring(true);
+        ts.push(Transition::Failed {
+            stage,
+            error: "x".into(),
+        });
+        let r = run(&ts).expect("ok");
+        assert_eq!((r.phase, &r.import), (Phase::Failed, &Track::Failed));
+        ts.push(Transition::Retry);
+        let r = run(&ts).expect("ok");
+        assert_eq!(
+            (r.phase, &r.import),
+            (Phase::Exported, &Track::Pending),
+            "the kept export is reused"
+        );
+    }
+    assert!(
+        run(&[Transition::Failed {
+            stage: Stage::Export,
+            error: "e".into()
+        }])
+        .is_err(),
+        "queued cannot fail"
+    );
+}
+
+#[test]
+fn abort_from_every_active_phase_and_not_after() {
+    for prefix in [0, 1, 2, 3] {
+        let mut ts = to_transferring(true)[..prefix].to_vec();
+        ts.push(Transition::Aborted { stage: Stage::Export });
+        assert_eq!(run(&ts).expect("ok").phase, Phase::Aborted, "after {prefix} steps");
+    }
+    let mut ts = to_transferring(false);
+    ts.push(verified());
+    ts.push(Transition::Aborted { stage: Stage::Import });
+    assert!(run(&ts).is_err(), "a done volume cannot be aborted");
+}
+
+#[test]
+fn resume_after_a_crash_mid_stage() {
+    let r = run(&[Transition::ExportStarted, Transition::Resumed]).expect("ok");
+    assert_eq!(r.phase, Phase::Queued);
+    let mut ts = to_transferring(true);
+    ts.push(Transition::TapeDone { seconds: 1.0 });
+    ts.push(Transition::Resumed);
+    let r = run(&ts).expect("ok");
+    assert_eq!(
+        (r.phase, &r.import, &r.tape),
+        (Phase::Exported, &Track::Pending, &Track::Succeeded)
+    );
+    assert!(run(&[Transition::Resumed]).is_err(), "nothing to resume");
+    let mut ts = to_transferring(true)[..2].to_vec();
+    ts.push(Transition::ExportLost);
+    let r = run(&ts).expect("ok");
+    assert_eq!((r.phase, r.export.clone()), (Phase::Queued, None));
+}
+
+#[test]
+fn the_tape_half_may_finish_after_the_import_failed() {
+    let mut ts = to_transferring(true);
+    ts.push(Transition::Failed {
+        stage: Stage::Import,
+        error: "413".into(),
+    });
+    ts.push(Transition::TapeDone { seconds: 1.0 });
+    let r = run(&ts).expect("ok");
+    assert_eq!((r.phase, &r.tape), (Phase::Failed, &Track::Succeeded));
+    assert_eq!(r.error, Some((Stage::Import, "413".into())), "the import's error stays");
+    ts.push(Transition::Retry);
+    assert_eq!(
+        run(&ts).expect("ok").tape,
+        Track::Succeeded,
+        "retry keeps the tape copy"
+    );
+    let mut ts = to_transferring(true);
+    ts.push(Transition::Aborted { stage: Stage::Import });
+    ts.push(Transition::TapeFailed {
+        error: "cancelled".into(),
+    });
+    assert_eq!(run(&ts).expect("ok").tape, Track::Failed);
+}
+
+#[test]
+fn cleaned_only_from_done() {
+    let mut ts = to_transferring(false);
+    ts.push(verified());
+    ts.push(Transition::Cleaned);
+    assert_eq!(run(&ts).expect("ok").phase, Phase::Cleaned);
+    assert!(run(&[Transition::Cleaned]).is_err());
+    assert!(
+        run(&[ts.clone(), vec![Transition::Retry]].concat()).is_err(),
+        "nothing to retry"
+    );
+}
