@@ -244,3 +244,25 @@ async fn exports_wait_for_room_in_a_small_export_dir() {
         "with 128 MiB for ~270 MiB of exports, some export had to wait for room"
     );
 }
+
+#[tokio::test]
+async fn a_token_is_refreshed_before_it_expires() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = SimClouds::start(SimOptions {
+        dir: dir.path().to_path_buf(),
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    sim.old.lock().expect("lock").token_lifetime = chrono::Duration::seconds(4);
+    let s = Session::new("old", &sim.config.old_cloud).expect("session");
+    let first = s.token().await.expect("token");
+    assert_eq!(s.token().await.expect("token").value, first.value, "reused while fresh");
+    // Past lifetime minus the margin (a quarter of 4 s), still before expiry.
+    tokio::time::sleep(Duration::from_millis(3300)).await;
+    let second = s.token().await.expect("token");
+    assert_ne!(second.value, first.value, "refreshed before it expired");
+    assert!(second.expires_at > first.expires_at);
+    assert!(chrono::Utc::now() < first.expires_at, "the old one had not expired yet");
+    assert_eq!(sim.old.lock().expect("lock").tokens_issued, 2);
+}
