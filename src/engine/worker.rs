@@ -41,6 +41,15 @@ impl Drop for HoldingSpace {
     }
 }
 
+/// A stage slot, or `None` once the volume is cancelled: an abort must not
+/// wait for a free slot.
+async fn slot<'a>(sem: &'a Semaphore, cancel: &CancellationToken) -> Option<tokio::sync::SemaphorePermit<'a>> {
+    tokio::select! {
+        p = sem.acquire() => p.ok(),
+        _ = cancel.cancelled() => None,
+    }
+}
+
 pub(super) struct Limits {
     /// Volumes holding export-dir space: what a waiting export can hope for.
     pub in_flight: std::sync::atomic::AtomicUsize,
@@ -117,9 +126,11 @@ impl Worker {
         holding: &mut Option<HoldingSpace>,
     ) -> Option<VolumeRecord> {
         let id = &vol.id;
-        let _permit = tokio::select! {
-            p = self.limits.export.acquire() => p.ok()?,
-            _ = cancel.cancelled() => return self.record(id, Transition::Aborted { stage: Stage::Export }).await.and(None),
+        let Some(_permit) = slot(&self.limits.export, cancel).await else {
+            return self
+                .record(id, Transition::Aborted { stage: Stage::Export })
+                .await
+                .and(None);
         };
         if let Err(message) = self.wait_for_space(vol, cancel).await {
             let t = if cancel.is_cancelled() {
@@ -226,10 +237,8 @@ impl Worker {
         if rec.import == Track::Succeeded {
             return;
         }
-        // An abort must not wait for a free slot.
-        let _permit = tokio::select! {
-            p = self.limits.import.acquire() => match p { Ok(p) => p, Err(_) => return },
-            _ = cancel.cancelled() => return,
+        let Some(_permit) = slot(&self.limits.import, cancel).await else {
+            return;
         };
         let start = Instant::now();
         match self.pipeline.import(vol, export, cancel).await {
@@ -260,9 +269,8 @@ impl Worker {
         if rec.tape != Track::Running {
             return;
         }
-        let _permit = tokio::select! {
-            p = self.limits.tape.acquire() => match p { Ok(p) => p, Err(_) => return },
-            _ = cancel.cancelled() => return,
+        let Some(_permit) = slot(&self.limits.tape, cancel).await else {
+            return;
         };
         let start = Instant::now();
         match self.pipeline.tape(vol, export, cancel).await {
