@@ -6,7 +6,7 @@
 //! - the peak RSS of this process, which runs the whole data path in-process.
 
 use stackmigrate::config::CephConfig;
-use stackmigrate::storage::{BlockStore, Counter, RbdStore};
+use stackmigrate::storage::{BlockStore, Counter, RbdStore, StageOutcome, StageTarget};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -71,18 +71,43 @@ fn raw_pipe(old: &str, new: &str, image: &str, dest: &str) -> f64 {
     t
 }
 
-/// stackmigrate's export then import (and the verify read) of `image`.
-async fn ours(old: &BlockStore, new: &BlockStore, dir: &std::path::Path, image: &str, dest: &str) -> (f64, f64) {
+/// stackmigrate's export and import (and the verify read) of `image`:
+/// streamed into the new cluster while exporting (the normal path), or, with
+/// `from_file`, imported afterwards from the export file (the resume path).
+async fn ours(
+    old: &BlockStore,
+    new: &BlockStore,
+    dir: &std::path::Path,
+    image: &str,
+    dest: &str,
+    from_file: bool,
+) -> (f64, f64) {
     let cancel = CancellationToken::new();
     let file = dir.join(format!("{image}.raw"));
     let start = Instant::now();
-    let exported = old
-        .export_to_file(image, &file, Counter::default(), &cancel)
-        .await
-        .expect("export");
-    new.import_from_file(&file, dest, Counter::default(), &cancel)
-        .await
-        .expect("import");
+    let exported = if from_file {
+        let e = old
+            .export_to_file(image, &file, Counter::default(), &cancel)
+            .await
+            .expect("export");
+        new.import_from_file(&file, dest, Counter::default(), &cancel)
+            .await
+            .expect("import");
+        e
+    } else {
+        let (size, _) = old.usage(image).await.expect("du");
+        let stage = StageTarget {
+            store: new,
+            image: dest,
+            size,
+        };
+        let (e, outcome) = old
+            .export_staged(image, &file, Some(stage), Counter::default(), &cancel)
+            .await
+            .expect("export");
+        assert_eq!(outcome, StageOutcome::Done, "streamed");
+        e
+    };
     let copy = start.elapsed().as_secs_f64();
     let (hash, _) = new.hash_image(dest, Counter::default(), &cancel).await.expect("verify");
     assert_eq!(hash, exported.hash, "verified");
@@ -121,14 +146,19 @@ async fn main() {
     make_image(&old_conf, &sparse, 8192 * MIB, 256 * MIB, 128 * MIB);
     make_image(&old_conf, &full, 256 * MIB, 256 * MIB, 4 * MIB);
 
-    let (mut pipe, mut copy, mut verify) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut pipe, mut copy, mut verify, mut file) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..RUNS {
         pipe.push(raw_pipe(&old_conf, &new_conf, &random, &format!("bench-raw-{tag}-{i}")));
-        let (c, v) = ours(&old, &new, dir.path(), &random, &format!("bench-ours-{tag}-{i}")).await;
+        let (c, v) = ours(&old, &new, dir.path(), &random, &format!("bench-ours-{tag}-{i}"), false).await;
         copy.push(c);
         verify.push(v);
+        file.push(
+            ours(&old, &new, dir.path(), &random, &format!("bench-file-{tag}-{i}"), true)
+                .await
+                .0,
+        );
     }
-    let (p, c, v) = (median(pipe), median(copy), median(verify));
+    let (p, c, v, f) = (median(pipe), median(copy), median(verify), median(file));
     println!("1 GiB random image, median of {RUNS}:");
     println!(
         "  raw rbd export - | rbd import -        {p:6.2} s  {:7.1} MiB/s",
@@ -144,16 +174,21 @@ async fn main() {
         1024.0 / v,
         p / v
     );
+    println!(
+        "  resume path: export, then import file  {f:6.2} s  {:7.1} MiB/s   throughput ratio {:.2}",
+        1024.0 / f,
+        p / f
+    );
 
     let (mut s8, mut f256) = (Vec::new(), Vec::new());
     for i in 0..RUNS {
         s8.push(
-            ours(&old, &new, dir.path(), &sparse, &format!("bench-s-{tag}-{i}"))
+            ours(&old, &new, dir.path(), &sparse, &format!("bench-s-{tag}-{i}"), false)
                 .await
                 .0,
         );
         f256.push(
-            ours(&old, &new, dir.path(), &full, &format!("bench-f-{tag}-{i}"))
+            ours(&old, &new, dir.path(), &full, &format!("bench-f-{tag}-{i}"), false)
                 .await
                 .0,
         );

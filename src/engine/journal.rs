@@ -161,6 +161,7 @@ mod tests {
             size: 1,
             data_bytes: 1,
             hash: "h".into(),
+            staged: true,
         };
         j.record("a", Transition::ExportDone { export, seconds: 0.5 })
             .expect("ok");

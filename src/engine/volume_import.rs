@@ -1,8 +1,10 @@
 //! Phase 3's import half, for both strategies, and the verification that
 //! alone makes a copy count as migrated.
 
-use super::volume_pipeline::{human, ImportedVolume, VolumeExport, VolumePipeline, SOURCE_KEY, STATE_KEY};
-use super::{with_progress, Stage, StageError};
+use super::volume_pipeline::{
+    human, staging_image, ImportedVolume, VolumeExport, VolumePipeline, SOURCE_KEY, STATE_KEY,
+};
+use super::{with_progress, EngineEvent, Stage, StageError};
 use crate::config::ImportStrategy;
 use crate::openstack::{Cinder, NewVolume, OpenStackError, Volume};
 use crate::storage::{Counter, DataPathError, RbdError};
@@ -56,6 +58,7 @@ impl VolumePipeline {
                 format!("already migrated as {}; checking its checksum only", done.id),
             )
             .await;
+            self.drop_staged(vol, export).await;
             self.finished(vol, Stage::Import).await;
             let hash = self.verify(vol, export, &done.id, cancel).await?;
             self.finished(vol, Stage::Verify).await;
@@ -150,7 +153,7 @@ impl VolumePipeline {
             .await
             .map_err(|e| fail(&e))?;
         let final_name = format!("volume-{}", available.id);
-        let tmp = format!("stackmigrate-tmp-{}", available.id);
+        let tmp = staging_image(vol);
         self.fill_image(vol, export, &tmp, cancel).await?;
         match self.new.remove(&final_name).await {
             // A run that crashed between remove and rename already removed it.
@@ -173,12 +176,13 @@ impl VolumePipeline {
         cancel: &CancellationToken,
     ) -> Result<String, StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
-        let image = format!("stackmigrate-{}", vol.id);
+        let image = staging_image(vol);
         let requested = match existing {
             // Cinder already adopted (and renamed) the image in an earlier run.
             Some(v) => {
                 self.log(vol, format!("reusing managed volume {} from an earlier run", v.id))
                     .await;
+                self.drop_staged(vol, export).await;
                 v
             }
             None => {
@@ -204,7 +208,21 @@ impl VolumePipeline {
         }
     }
 
-    /// Imports the sparse export into `image` on the new cluster.
+    /// A staging image an earlier run's copy made unnecessary.
+    async fn drop_staged(&self, vol: &Volume, export: &VolumeExport) {
+        if !export.staged {
+            return;
+        }
+        let image = staging_image(vol);
+        match self.new.remove(&image).await {
+            Ok(()) => self.log(vol, format!("removed {image}, not needed")).await,
+            Err(RbdError::NotFound { .. }) => {}
+            Err(e) => self.log(vol, format!("cannot remove {image}: {e}")).await,
+        }
+    }
+
+    /// Makes `image` on the new cluster hold the export: already done if the
+    /// export streamed into it, else imported from the sparse export file.
     async fn fill_image(
         &self,
         vol: &Volume,
@@ -212,6 +230,29 @@ impl VolumePipeline {
         image: &str,
         cancel: &CancellationToken,
     ) -> Result<(), StageError> {
+        if export.staged && image == staging_image(vol) {
+            // Verification reads the final image back, so trusting the stage here risks nothing.
+            match self.new.exists(image).await {
+                Ok(true) => {
+                    let done = export.data_bytes;
+                    self.emit(EngineEvent::Progress {
+                        volume: vol.id.clone(),
+                        stage: Stage::Import,
+                        bytes: done,
+                        total: done,
+                    })
+                    .await;
+                    self.log(
+                        vol,
+                        format!("{image} was filled while exporting; no second read of the export"),
+                    )
+                    .await;
+                    return Ok(());
+                }
+                Ok(false) => {}
+                Err(e) => return Err(StageError::new(Stage::Import, &vol.id, e)),
+            }
+        }
         // Only our own temporary names reach here; a leftover is a crashed run's.
         match self.new.remove(image).await {
             Ok(()) => self.log(vol, format!("removed {image} left by an earlier run")).await,

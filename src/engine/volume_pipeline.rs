@@ -5,7 +5,7 @@
 use super::{with_progress, EngineEvent, Stage, StageError};
 use crate::config::{ImportStrategy, TapeConfig};
 use crate::openstack::{Session, Volume};
-use crate::storage::{run_tape, BlockStore, Counter, DataPathError, RbdError};
+use crate::storage::{run_tape, BlockStore, Counter, DataPathError, RbdError, StageOutcome, StageTarget};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,6 +38,15 @@ pub struct VolumeExport {
     pub size: u64,
     pub data_bytes: u64,
     pub hash: String,
+    /// The data also went into [`staging_image`] on the new store while it
+    /// was exported, so the import need not read the file back.
+    pub staged: bool,
+}
+
+/// The image on the new store that an export streams into, and that the
+/// import then swaps in (`replace`) or hands to Cinder (`manage`).
+pub fn staging_image(vol: &Volume) -> String {
+    format!("stackmigrate-{}", vol.id)
 }
 
 /// The verified copy in the new cloud.
@@ -97,7 +106,7 @@ impl VolumePipeline {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Export, &vol.id, e);
         self.started(vol, Stage::Export).await;
         let image = format!("volume-{}", vol.id);
-        let total = self.old.used_bytes(&image).await.map_err(|e| fail(&e))?;
+        let (size, total) = self.old.usage(&image).await.map_err(|e| fail(&e))?;
         match self.old.snap_create(&image, EXPORT_SNAP).await {
             // A snapshot left by a crashed run is from an older point in time.
             Err(RbdError::AlreadyExists { .. }) => {
@@ -109,16 +118,30 @@ impl VolumePipeline {
         let path = self.export_path(vol);
         let counter: Counter = Default::default();
         let spec = format!("{image}@{EXPORT_SNAP}");
-        let work = self.old.export_to_file(&spec, &path, counter.clone(), cancel);
+        let staging = staging_image(vol);
+        let stage = StageTarget {
+            store: &self.new,
+            image: &staging,
+            size,
+        };
+        let work = self
+            .old
+            .export_staged(&spec, &path, Some(stage), counter.clone(), cancel);
         let result = with_progress(work, &counter, total, &vol.id, Stage::Export, &self.events).await;
         if let Err(e) = self.old.snap_remove(&image, EXPORT_SNAP).await {
             self.log(vol, format!("cannot remove snapshot {spec}: {e}; remove it by hand"))
                 .await;
         }
-        let exported = result.map_err(|e| match e {
+        let (exported, staged) = result.map_err(|e| match e {
             DataPathError::Cancelled => fail(&"cancelled by the operator"),
             e => fail(&e),
         })?;
+        if let StageOutcome::Failed(why) = &staged {
+            let line = format!(
+                "streaming into {staging} on the new store failed ({why}); the import will read the export file"
+            );
+            self.log(vol, line).await;
+        }
         self.log(
             vol,
             format!(
@@ -136,6 +159,7 @@ impl VolumePipeline {
             size: exported.size,
             data_bytes: exported.data_bytes,
             hash: exported.hash,
+            staged: staged == StageOutcome::Done,
         })
     }
 

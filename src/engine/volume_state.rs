@@ -47,6 +47,9 @@ pub struct ExportInfo {
     pub size: u64,
     pub data_bytes: u64,
     pub hash: String,
+    /// Also streamed into the new store's staging image (absent in older journals).
+    #[serde(default)]
+    pub staged: bool,
 }
 
 /// Everything known about one volume's migration.

@@ -7,6 +7,7 @@ fn export() -> ExportInfo {
         size: 1 << 30,
         data_bytes: 5,
         hash: "h".into(),
+        staged: false,
     }
 }
 

@@ -98,6 +98,7 @@ impl Worker {
                 size: export.size,
                 data_bytes: export.data_bytes,
                 hash: export.hash,
+                staged: export.staged,
             };
             let tape_enabled = self.pipeline.settings.tape.is_some();
             let Some(r) = self.record(&id, Transition::TransferStarted { tape_enabled }).await else {
@@ -162,6 +163,7 @@ impl Worker {
                     size: e.size,
                     data_bytes: e.data_bytes,
                     hash: e.hash,
+                    staged: e.staged,
                 };
                 let seconds = start.elapsed().as_secs_f64();
                 self.record(id, Transition::ExportDone { export, seconds }).await

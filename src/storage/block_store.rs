@@ -3,6 +3,8 @@
 //! An enum rather than a trait object: there are exactly two, and their
 //! operations are async (see docs/decisions.md).
 
+use super::sparse_file::SparseWriter;
+use super::stage_writer::{OpenStage, StageOutcome, StageTarget, Tee};
 use super::{Counter, DataPathError, Exported, FileStore, RbdError, RbdStore};
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
@@ -42,10 +44,29 @@ impl BlockStore {
         }
     }
 
-    pub async fn used_bytes(&self, image: &str) -> Result<u64, RbdError> {
+    /// Provisioned size and allocated bytes of an image.
+    pub async fn usage(&self, image: &str) -> Result<(u64, u64), RbdError> {
         match self {
-            BlockStore::Rbd(s) => s.used_bytes(image).await,
-            BlockStore::File(s) => s.used_bytes(image),
+            BlockStore::Rbd(s) => s.usage(image).await,
+            BlockStore::File(s) => s.usage(image),
+        }
+    }
+
+    pub async fn used_bytes(&self, image: &str) -> Result<u64, RbdError> {
+        self.usage(image).await.map(|(_, used)| used)
+    }
+
+    pub async fn exists(&self, image: &str) -> Result<bool, RbdError> {
+        match self {
+            BlockStore::Rbd(s) => s.exists(image).await,
+            BlockStore::File(s) => Ok(s.path(image).exists()),
+        }
+    }
+
+    async fn open_stage(&self, image: &str, size: u64) -> Result<OpenStage, DataPathError> {
+        match self {
+            BlockStore::Rbd(s) => s.open_stage(image, size).await,
+            BlockStore::File(s) => s.open_stage(image, size),
         }
     }
 
@@ -85,9 +106,90 @@ impl BlockStore {
         counter: Counter,
         cancel: &CancellationToken,
     ) -> Result<Exported, DataPathError> {
-        match self {
-            BlockStore::Rbd(s) => s.export_to_file(image_spec, dest, counter, cancel).await,
-            BlockStore::File(s) => s.export_to_file(image_spec, dest, counter, cancel).await,
+        let (exported, _) = self.export_staged(image_spec, dest, None, counter, cancel).await?;
+        Ok(exported)
+    }
+
+    /// Exports `image_spec` into the sparse file `dest` (written as
+    /// `dest.partial`, renamed only when complete), hashing on the way, and
+    /// streams the same data into the staging image `stage` if given. The
+    /// export's success does not depend on the stage's.
+    pub async fn export_staged(
+        &self,
+        image_spec: &str,
+        dest: &Path,
+        stage: Option<StageTarget<'_>>,
+        counter: Counter,
+        cancel: &CancellationToken,
+    ) -> Result<(Exported, StageOutcome), DataPathError> {
+        let (writer, child, mut note) = match stage {
+            None => (None, None, None),
+            Some(t) => match t.store.open_stage(t.image, t.size).await {
+                Ok(o) => (Some(o.writer), o.child, None),
+                Err(e) => (None, None, Some(format!("cannot create the staging image: {e}"))),
+            },
+        };
+        let file = SparseWriter::create(dest).map_err(|e| DataPathError::io(dest, e))?;
+        let tee = Tee::new(file, writer, stage.map_or(0, |t| t.size));
+        let export = async {
+            match self {
+                BlockStore::Rbd(s) => s.read_image(image_spec, tee, counter, cancel).await,
+                BlockStore::File(s) => {
+                    let mut tee = tee;
+                    let fail = s.take_fault(image_spec);
+                    match s
+                        .copy_extents_failing(image_spec, &mut tee, &counter, cancel, fail)
+                        .await
+                    {
+                        Ok((size, bytes)) => Ok((tee, size, bytes)),
+                        Err(e) => {
+                            tee.discard();
+                            Err(e)
+                        }
+                    }
+                }
+            }
+        };
+        let stage_exit = async {
+            match child {
+                Some(c) => Some(c.wait(cancel).await),
+                None => None,
+            }
+        };
+        let (read, stage_exit) = tokio::join!(export, stage_exit);
+        let outcome = match &read {
+            Ok((tee, ..)) => match (&tee.stage_error, stage_exit) {
+                (Some(e), _) => Some(e.clone()),
+                (None, Some(Ok(exit))) if !exit.success() => Some(format!("rbd import-diff: {exit:?}")),
+                (None, Some(Err(e))) => Some(format!("rbd import-diff: {e}")),
+                (None, _) if !tee.stage_finished => note.take().or(Some("the stream was not finished".into())),
+                (None, _) => None,
+            },
+            Err(_) => Some("the export failed".into()),
+        };
+        let outcome = match (stage, outcome) {
+            (None, _) => StageOutcome::NotAsked,
+            (Some(_), None) => StageOutcome::Done,
+            (Some(t), Some(why)) => {
+                // Best effort: a leftover is replaced by the next export, or removed by cleanup.
+                if let Err(e) = t.store.remove(t.image).await {
+                    if !matches!(e, RbdError::NotFound { .. }) {
+                        tracing::warn!(image = t.image, error = %e, "cannot remove the staging image");
+                    }
+                }
+                StageOutcome::Failed(why)
+            }
+        };
+        let partial = super::sparse_file::partial_path(dest);
+        match read {
+            Ok((tee, size, data_bytes)) => {
+                let hash = tee.file.commit().map_err(|e| DataPathError::io(dest, e))?;
+                Ok((Exported { size, data_bytes, hash }, outcome))
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                Err(e)
+            }
         }
     }
 

@@ -7,7 +7,8 @@ use super::data_path_error::DataPathError;
 use super::rbd_diff::DiffSink;
 use super::sparse_file::{DataExtents, SparseWriter};
 use super::sparse_hash::SparseHasher;
-use super::{Counter, Exported, RbdError};
+use super::stage_writer::{OpenStage, StageWriter};
+use super::{Counter, RbdError};
 use std::collections::BTreeSet;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -60,7 +61,7 @@ impl FileStore {
         self
     }
 
-    fn take_fault(&self, image_spec: &str) -> bool {
+    pub(super) fn take_fault(&self, image_spec: &str) -> bool {
         let image = image_spec.split('@').next().unwrap_or(image_spec);
         self.fail_export.lock().map(|mut s| s.remove(image)).unwrap_or(false)
     }
@@ -84,8 +85,28 @@ impl FileStore {
         Ok(names)
     }
 
-    pub fn used_bytes(&self, image: &str) -> Result<u64, RbdError> {
-        super::sparse_file::allocated_bytes(&self.path(image)).map_err(|e| io_err("du", image, e))
+    /// Size and allocated bytes.
+    pub fn usage(&self, image: &str) -> Result<(u64, u64), RbdError> {
+        let path = self.path(image);
+        let size = std::fs::metadata(&path).map_err(|e| io_err("du", image, e))?.len();
+        let used = super::sparse_file::allocated_bytes(&path).map_err(|e| io_err("du", image, e))?;
+        Ok((size, used))
+    }
+
+    /// A sparse writer for `image`, committed (renamed into place) only when
+    /// the whole stream arrived; a leftover of a crashed run is replaced.
+    pub fn open_stage(&self, image: &str, size: u64) -> Result<OpenStage, DataPathError> {
+        let path = self.path(image);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(DataPathError::io(&path, e)),
+            _ => {}
+        }
+        let mut w = SparseWriter::create(&path).map_err(|e| DataPathError::io(&path, e))?;
+        w.size(size).map_err(|e| DataPathError::io(&path, e))?;
+        Ok(OpenStage {
+            writer: StageWriter::File(Box::new(w)),
+            child: None,
+        })
     }
 
     /// Creates an empty (all-hole) image of `size` bytes.
@@ -154,7 +175,7 @@ impl FileStore {
     }
 
     /// As `copy_extents`; with `fail_midway`, errors after half the data.
-    async fn copy_extents_failing<S: DiffSink>(
+    pub(super) async fn copy_extents_failing<S: DiffSink>(
         &self,
         image: &str,
         sink: &mut S,
@@ -195,28 +216,8 @@ impl FileStore {
                 }
             }
         }
+        sink.end().map_err(|e| DataPathError::io(&path, e))?;
         Ok((size, data))
-    }
-
-    pub async fn export_to_file(
-        &self,
-        image: &str,
-        dest: &Path,
-        counter: Counter,
-        cancel: &CancellationToken,
-    ) -> Result<Exported, DataPathError> {
-        let mut w = SparseWriter::create(dest).map_err(|e| DataPathError::io(dest, e))?;
-        let fail = self.take_fault(image);
-        match self.copy_extents_failing(image, &mut w, &counter, cancel, fail).await {
-            Ok((size, data_bytes)) => {
-                let hash = w.commit().map_err(|e| DataPathError::io(dest, e))?;
-                Ok(Exported { size, data_bytes, hash })
-            }
-            Err(e) => {
-                w.discard();
-                Err(e)
-            }
-        }
     }
 
     pub async fn hash_image(

@@ -13,6 +13,7 @@ mod rbd_error;
 mod rbd_store;
 pub mod sparse_file;
 pub mod sparse_hash;
+mod stage_writer;
 mod tape_runner;
 
 pub use block_store::BlockStore;
@@ -23,4 +24,5 @@ pub use file_store::FileStore;
 pub use rbd_cli::RbdCli;
 pub use rbd_error::RbdError;
 pub use rbd_store::{Counter, Exported, ImageInfo, RbdStore};
+pub use stage_writer::{StageOutcome, StageTarget};
 pub use tape_runner::{run_tape, tape_argv, TapeError};

@@ -11,6 +11,10 @@ pub const HEADER: &[u8] = b"rbd diff v1\n";
 pub trait DiffSink {
     fn size(&mut self, size: u64) -> io::Result<()>;
     fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()>;
+    /// The stream's end record arrived: nothing more will come.
+    fn end(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +57,10 @@ pub fn read_diff<R: Read, S: DiffSink>(mut r: R, sink: &mut S, buf: &mut [u8]) -
         let mut tag = [0u8; 1];
         read_exact_or_truncated(&mut r, &mut tag)?;
         match tag[0] {
-            b'e' => return Ok((size, data_bytes)),
+            b'e' => {
+                sink.end()?;
+                return Ok((size, data_bytes));
+            }
             b'f' | b't' => {
                 let mut len = [0u8; 4];
                 read_exact_or_truncated(&mut r, &mut len)?;

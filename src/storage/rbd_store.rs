@@ -7,8 +7,9 @@
 use super::child_process::{ChildExit, ChildProcess};
 use super::data_path_error::DataPathError;
 use super::rbd_diff::{read_diff, DiffSink, DiffWriter};
-use super::sparse_file::{DataExtents, SparseWriter};
+use super::sparse_file::DataExtents;
 use super::sparse_hash::{SparseHasher, BLOCK};
+use super::stage_writer::{OpenStage, StageWriter};
 use super::{RbdCli, RbdError};
 use crate::config::CephConfig;
 use serde::Deserialize;
@@ -58,6 +59,9 @@ impl<S: DiffSink> DiffSink for Counting<'_, S> {
         self.counter.fetch_add(data.len() as u64, Ordering::Relaxed);
         self.inner.data(offset, data)
     }
+    fn end(&mut self) -> std::io::Result<()> {
+        self.inner.end()
+    }
 }
 
 impl RbdStore {
@@ -100,8 +104,9 @@ impl RbdStore {
         }
     }
 
-    /// Allocated bytes of the image head (`rbd du`; fast with fast-diff).
-    pub async fn used_bytes(&self, image: &str) -> Result<u64, RbdError> {
+    /// Provisioned size and allocated bytes of the image head (`rbd du`;
+    /// fast with fast-diff).
+    pub async fn usage(&self, image: &str) -> Result<(u64, u64), RbdError> {
         #[derive(Deserialize)]
         struct Du {
             images: Vec<DuImage>,
@@ -110,6 +115,7 @@ impl RbdStore {
         struct DuImage {
             #[serde(default)]
             snapshot: Option<String>,
+            provisioned_size: u64,
             used_size: u64,
         }
         let out = self
@@ -121,12 +127,8 @@ impl RbdStore {
             code: None,
             stderr: format!("unexpected output: {e}"),
         })?;
-        Ok(du
-            .images
-            .iter()
-            .filter(|i| i.snapshot.is_none())
-            .map(|i| i.used_size)
-            .sum())
+        let head = du.images.iter().filter(|i| i.snapshot.is_none());
+        Ok(head.fold((0, 0), |(p, u), i| (p.max(i.provisioned_size), u + i.used_size)))
     }
 
     pub async fn create(&self, image: &str, size: u64) -> Result<(), RbdError> {
@@ -167,7 +169,7 @@ impl RbdStore {
     }
 
     /// Runs `rbd export-diff <image[@snap]> -` into `sink` on a blocking thread.
-    async fn read_image<S: DiffSink + Send + 'static>(
+    pub(super) async fn read_image<S: DiffSink + Send + 'static>(
         &self,
         image_spec: &str,
         sink: S,
@@ -209,27 +211,31 @@ impl RbdStore {
         }
     }
 
-    /// Exports `image_spec` into the sparse file `dest` (written as
-    /// `dest.partial`, renamed only when complete), hashing on the way.
-    pub async fn export_to_file(
-        &self,
-        image_spec: &str,
-        dest: &Path,
-        counter: Counter,
-        cancel: &CancellationToken,
-    ) -> Result<Exported, DataPathError> {
-        let writer = SparseWriter::create(dest).map_err(|e| DataPathError::io(dest, e))?;
-        let partial = super::sparse_file::partial_path(dest);
-        match self.read_image(image_spec, writer, counter, cancel).await {
-            Ok((writer, size, data_bytes)) => {
-                let hash = writer.commit().map_err(|e| DataPathError::io(dest, e))?;
-                Ok(Exported { size, data_bytes, hash })
+    /// Creates `image` (replacing a leftover of a crashed run) and starts
+    /// `rbd import-diff -` into it; the returned writer feeds that child.
+    pub async fn open_stage(&self, image: &str, size: u64) -> Result<OpenStage, DataPathError> {
+        match self.create(image, size).await {
+            Err(RbdError::AlreadyExists { .. }) => {
+                self.remove(image).await?;
+                self.create(image, size).await?;
             }
-            Err(e) => {
-                let _ = std::fs::remove_file(&partial);
-                Err(e)
-            }
+            other => other?,
         }
+        let spec = self.spec(image);
+        let mut child = ChildProcess::spawn(&self.argv(&["import-diff", "--no-progress", "-", &spec]), true, false)
+            .map_err(|e| RbdError::Spawn {
+                op: "import-diff".into(),
+                message: e.to_string(),
+            })?;
+        let stdin = child
+            .take_stdin()
+            .ok_or_else(|| DataPathError::Child("no stdin".into()))?;
+        let writer = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), size)
+            .map_err(|e| DataPathError::io(Path::new(&spec), e))?;
+        Ok(OpenStage {
+            writer: StageWriter::Rbd(writer),
+            child: Some(child),
+        })
     }
 
     /// The sparse hash of an image, read with `export-diff`.

@@ -70,6 +70,14 @@ async fn an_export_stopped_midway_fails_cleanly() {
         }
         assert!(!path.exists(), "no file under the final name");
         assert!(!partial_path(&path).exists(), "no partial file left");
+        let staged = rbd(&tb.var("NEW_CEPH_CONF"))
+            .args(["info", &format!("volumes/stackmigrate-{}", src.id)])
+            .output()
+            .expect("rbd info");
+        assert!(
+            !staged.status.success(),
+            "no half-streamed staging image left on the new cluster"
+        );
     }
     let snaps = rbd(&tb.var("OLD_CEPH_CONF"))
         .args(["snap", "ls", &format!("volumes/volume-{}", src.id)])
@@ -95,6 +103,7 @@ async fn over_quota_create_fails_the_import_with_cinder_s_message() {
         size: 5000 * GIB,
         data_bytes: 0,
         hash: "x".into(),
+        staged: false,
     };
     let e = r
         .pipeline
@@ -157,4 +166,43 @@ async fn a_failing_tape_and_a_tampered_image_are_reported_and_nothing_is_deleted
     );
     delete_volumes(&tb.operator("old"), &[&src.id]).await;
     delete_volumes(&op, &[&imported.new_id]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_staging_image_falls_back_to_the_export_file() {
+    let tb = Testbed::get();
+    let data = noise(21, 3 << 20);
+    let src = source_volume(
+        &tb,
+        &unique("lost stage"),
+        1,
+        &[(GIB - 5000, data[..5000].to_vec())],
+        false,
+    )
+    .await;
+    let mut r = rig(&tb, ImportStrategy::Replace, None);
+    let cancel = CancellationToken::new();
+    let export = r.pipeline.export(&src, &cancel).await.expect("export");
+    assert!(export.staged, "streamed into the new cluster");
+    let staging = format!("volumes/stackmigrate-{}", src.id);
+    let rm = rbd(&tb.var("NEW_CEPH_CONF"))
+        .args(["rm", "--no-progress", &staging])
+        .status()
+        .expect("rbd rm");
+    assert!(rm.success(), "removed {staging}");
+    let imported = r
+        .pipeline
+        .import(&src, &export, &cancel)
+        .await
+        .expect("import from the file");
+    assert_eq!(imported.hash, export.hash, "verified against the export");
+    let events = r.drain();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::Log { line, .. } if line.starts_with("imported "))),
+        "the import read the export file"
+    );
+    delete_volumes(&tb.operator("old"), &[&src.id]).await;
+    delete_volumes(&tb.operator("new"), &[&imported.new_id]).await;
 }

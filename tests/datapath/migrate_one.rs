@@ -17,6 +17,7 @@ async fn migrate_and_check(tb: &Testbed, src: &Volume, strategy: ImportStrategy)
     let cancel = CancellationToken::new();
     let export = rig.pipeline.export(src, &cancel).await.expect("export");
     assert_eq!(export.hash, source_hash, "export hash = source");
+    assert!(export.staged, "the export also streamed into the new cluster");
     assert_eq!(export.size, src.size * GIB);
     assert_eq!(file_hash(&export.path).await, source_hash, "export file = source");
     let allocated = allocated_bytes(&export.path).expect("allocated");
