@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Two real OpenStack + Ceph clouds on 127.0.0.1 for stackmigrate's integration tests.
 #
-#   testbed/up.sh [up]   install (testbed/install.sh), then start everything; "already up" if it is;
+#   testbed/up.sh [up]   install (testbed/install.sh), then start everything; "already up" if it is
+#                        (with the asked-for Ceph store; up with another store: down, then up);
 #                        a half-up testbed is taken down first; refuses if a port is busy with a stranger
 #   testbed/up.sh down   stop what it started (by recorded PID, checked by cwd); keep the logs
 #   testbed/up.sh status PIDs, RSS, ports; exit 0 only if every part is alive AND answering
@@ -11,6 +12,10 @@
 # OSDs and mgrs bind in 6800-6819. Ports: TB_KS_OLD_PORT TB_KS_NEW_PORT TB_CINDER_OLD_PORT
 # TB_CINDER_NEW_PORT TB_NOVA_PORT TB_MON_OLD_PORT TB_MON_NEW_PORT TB_CEPH_PORT_MIN TB_CEPH_PORT_MAX.
 # TB_CEPH_MGR=0: no ceph-mgr (saves ~600 MiB; Cinder then reports capacity "unknown").
+# TB_CEPH_STORE=memstore|bluestore (default memstore): memstore keeps objects in OSD RAM (about 2x the
+# stored bytes); bluestore puts them in a sparse file per cluster under testbed/.state/ceph/ (deleted by
+# down) for benchmarks holding GiBs. TB_CEPH_STORE_BYTES: memstore capacity (default 8 GiB) or
+# bluestore file size (default 32 GiB, sparse: only written bytes cost disk). Both are recorded in env.
 #
 # Every up starts from empty databases and empty clusters, so project ids change on every up.
 # Outputs in testbed/.state/: env, credentials.json, credentials-admin.json, clouds.yaml, seed.json
@@ -143,6 +148,7 @@ print("%s_OPERATOR_ID=%s\n%s_ADMIN_ID=%s" % (P, d["users"]["operator"], P, d["us
     echo "OLD_NOVA=http://127.0.0.1:$NOVA_PORT/v2.1"
     echo "OLD_CINDER_HOST=$1"; echo "NEW_CINDER_HOST=$2"
     echo "CEPH_ID=admin"; echo "REGION=RegionOne"
+    echo "TB_CEPH_STORE=$CEPH_STORE"; echo "TB_CEPH_STORE_BYTES=$CEPH_STORE_BYTES"
     echo "ADMIN_USER=admin"; echo "ADMIN_PASSWORD=adminpass"
     echo "OPERATOR_USER=operator"; echo "OPERATOR_PASSWORD=operatorpass"
     echo "TESTBED_STATE=$STATE"
@@ -160,6 +166,14 @@ ceph_alive() { # cloud: mon and osd (and mgr if started) running, pool answers a
     tr '\0' ' ' <"/proc/$(cat "$f")/cmdline" 2>/dev/null | grep -qF -- "$conf" || return 1; n=$((n + 1))
   done
   [ $n -ge 2 ] && timeout 10 rbd --conf "$conf" --id admin ls volumes >/dev/null 2>&1
+}
+running_store() { # "store bytes" of the running testbed, from env (an env without the lines: memstore 8 GiB)
+  local s b
+  s=$(sed -n 's/^TB_CEPH_STORE=//p' "$STATE/env" 2>/dev/null); b=$(sed -n 's/^TB_CEPH_STORE_BYTES=//p' "$STATE/env" 2>/dev/null)
+  echo "${s:-memstore} ${b:-8589934592}"
+}
+store_desc() { # store bytes -> "bluestore, 32 GiB"
+  if (($2 % (1 << 30) == 0)); then echo "$1, $(($2 >> 30)) GiB"; else echo "$1, $(($2 >> 20)) MiB"; fi
 }
 http_is() { [ "$(curl -s -m 3 -o /dev/null -w '%{http_code}' "$1")" = "$2" ]; }
 all_ok() {
@@ -191,6 +205,13 @@ status() {
       else printf '%-16s DOWN\n' "$n"; fi
     done
   done
+  if [ -f "$STATE/env" ]; then
+    local st; read -r -a st <<<"$(running_store)"; printf 'ceph store       %s' "$(store_desc "${st[@]}")"
+    [ "${st[0]}" = bluestore ] && for c in "${CLOUDS[@]}"; do
+      printf '; %s block file %s MiB on disk' "$c" "$(du -m "$STATE/ceph/$c/osd/0/block.file" 2>/dev/null | cut -f1)"
+    done
+    echo
+  fi
   local pids; pids=$(for n in "${DAEMONS[@]}"; do p=$(cat "$RUN/$n.pid" 2>/dev/null) && echo "$p" && ps -o pid= --ppid "$p"; done
     for c in "${CLOUDS[@]}"; do for f in $(ceph_daemons "$c"); do cat "$f"; done; done)
   echo "listening: $(ss -Hltnp | grep -E "pid=($(echo $pids | tr ' ' '|'))," | awk '{print $4}' | sort -t: -k2n -u | tr '\n' ' ')"
@@ -226,13 +247,22 @@ ports_free() { # all our ports, including the OSD/mgr range, must be free
 }
 
 up() {
+  case $CEPH_STORE in memstore | bluestore) ;; *) die "TB_CEPH_STORE must be memstore or bluestore, not '$CEPH_STORE'" ;; esac
+  [[ $CEPH_STORE_BYTES =~ ^[0-9]+$ ]] || die "TB_CEPH_STORE_BYTES must be a number of bytes, not '$CEPH_STORE_BYTES'"
   mkdir -p "$LOGS" "$RUN"
   if ! bash "$TESTBED/install.sh" --check; then
     # a venv is about to be rebuilt (e.g. changed constraints): nothing may run from it meanwhile
     if ls "$RUN"/*.pid >/dev/null 2>&1 || [ -d "$STATE/ceph" ]; then log "install pending -> down first"; down; fi
     bash "$TESTBED/install.sh"
   fi
-  if all_ok; then log "already up"; return 0; fi
+  if all_ok; then
+    local st; read -r -a st <<<"$(running_store)"
+    if [ "${st[0]} ${st[1]}" = "$CEPH_STORE $CEPH_STORE_BYTES" ]; then
+      log "already up (ceph store $(store_desc "${st[@]}"))"; return 0
+    fi
+    log "up with ceph store $(store_desc "${st[@]}"), asked for $(store_desc "$CEPH_STORE" "$CEPH_STORE_BYTES") -> down, then up"
+    down
+  fi
   if ls "$RUN"/*.pid >/dev/null 2>&1 || [ -d "$STATE/ceph" ] || [ -d "$STATE/old" ] || [ -d "$STATE/new" ]; then
     log "testbed partly up -> down first"; down
   fi
@@ -246,7 +276,8 @@ up() {
   # phase 1, all in parallel: 2 Ceph clusters, 2 Keystones, 2 Cinder DBs, the Nova DBs
   local -A bg=()
   for c in "${CLOUDS[@]}"; do
-    CEPH_MGR=$CEPH_MGR CEPH_PORT_MIN=$CEPH_PORT_MIN CEPH_PORT_MAX=$CEPH_PORT_MAX "$TESTBED/lib/ceph.sh" up \
+    CEPH_MGR=$CEPH_MGR CEPH_PORT_MIN=$CEPH_PORT_MIN CEPH_PORT_MAX=$CEPH_PORT_MAX CEPH_STORE=$CEPH_STORE \
+      CEPH_STORE_BYTES=$CEPH_STORE_BYTES "$TESTBED/lib/ceph.sh" up \
       "$STATE/ceph/$c" "$LOGS/ceph-$c" "${MON_PORT[$c]}" >/dev/null 2>"$LOGS/ceph-$c.out" & bg[ceph-$c]=$!
     keystone_up "$c" & bg[keystone-$c]=$!
     cinder_db "$c" & bg[cinderdb-$c]=$!
@@ -279,7 +310,7 @@ up() {
   write_env "$host_old" "$host_new"
   python3 "$TESTBED/lib/write_outputs.py" "$STATE" || fail_out "writing outputs"
   all_ok || fail_out "final check"
-  log "ALL UP in $(since "$t0")s: cinder pools $host_old, $host_new; env in $STATE/env"
+  log "ALL UP in $(since "$t0")s (ceph store $(store_desc "$CEPH_STORE" "$CEPH_STORE_BYTES")): cinder pools $host_old, $host_new; env in $STATE/env"
 }
 
 case ${1:-up} in

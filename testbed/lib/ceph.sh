@@ -5,12 +5,22 @@
 #   ceph.sh down <dir>                     -> SIGKILLs this cluster's daemons by PID, removes <dir>
 #
 # Layout: mon "a" on 127.0.0.1:<v2port> (msgr2) and <v2port+1> (msgr1), optional mgr "x", one
-# memstore OSD, cephx on, pool "volumes" (size 1, rbd-initialised). Nothing goes to /etc/ceph or
+# OSD, cephx on, pool "volumes" (size 1, rbd-initialised). Nothing goes to /etc/ceph or
 # /var/lib/ceph. Clients use <dir>/ceph.conf; its [client] section points at <dir>/ceph.client.admin.keyring
 # (client.admin only), the daemons use <dir>/keyring (all keys).
-# Env: CEPH_MGR=0|1, CEPH_PORT_MIN/MAX (OSD+mgr bind range), CEPH_STORE_BYTES (memstore size, 8 GiB).
+# Env: CEPH_MGR=0|1, CEPH_PORT_MIN/MAX (OSD+mgr bind range),
+#   CEPH_STORE=memstore|bluestore (default memstore: objects in OSD RAM, about 2x the stored bytes;
+#     bluestore: data, RocksDB and WAL in one sparse file <dir>/osd/0/block.file, made by mkfs),
+#   CEPH_STORE_BYTES (memstore capacity, default 8 GiB; bluestore file size, default 32 GiB).
 set -euo pipefail
 
+store=${CEPH_STORE:-memstore}
+case $store in
+  memstore) bytes=${CEPH_STORE_BYTES:-8589934592} ;;
+  bluestore) bytes=${CEPH_STORE_BYTES:-34359738368} ;;
+  *) echo "ceph.sh: CEPH_STORE must be memstore or bluestore, not '$store'" >&2; exit 2 ;;
+esac
+[[ $bytes =~ ^[0-9]+$ ]] || { echo "ceph.sh: CEPH_STORE_BYTES must be a number of bytes, not '$bytes'" >&2; exit 2; }
 mode=${1:?usage: ceph.sh up|down <dir> ...}; dir=${2:?dir}
 conf=$dir/ceph.conf
 log() { printf '[ceph %(%H:%M:%S)T] [%s] %s\n' -1 "$(basename "$dir")" "$*" >&2; }
@@ -26,6 +36,7 @@ our_pid() { # pidfile -> the pid, only if alive AND its cmdline names this clust
 
 do_down() {
   # SIGKILL: on SIGTERM memstore dumps every object to disk, and the cluster is thrown away anyway
+  # (bluestore's block file goes with rm -rf, so nothing needs a clean umount either)
   local pids=() p d i
   for d in osd.0 mgr.x mon.a; do p=$(our_pid "$dir/run/$d.pid.launcher"); [ -n "$p" ] && pids+=("$p"); done
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
@@ -56,6 +67,23 @@ do_up() {
   mkdir -p "$dir"/{mon,osd/0,mgr/x,run,crash} "$logdir"
   local fsid kr=$dir/keyring ckr=$dir/ceph.client.admin.keyring
   fsid=$(uuidgen)
+  local store_conf
+  if [ "$store" = bluestore ]; then
+    # one sparse file for everything: created (ftruncate, not fallocate) by the OSD mkfs, so it costs
+    # only the bytes written (freed space is not given back: no discard on a file). No separate DB/WAL
+    # devices. Cache fixed at 128 MiB: with autotune its bound is osd_memory_target (4 GiB) instead.
+    store_conf="osd objectstore = bluestore
+bluestore block path = $dir/osd/\$id/block.file
+bluestore block create = true
+bluestore block size = $bytes
+bluestore block db create = false
+bluestore block wal create = false
+bluestore cache size = 134217728
+bluestore cache autotune = false"
+  else
+    store_conf="osd objectstore = memstore
+memstore device bytes = $bytes"
+  fi
   # admin socket / pid file / log file per daemon section, NOT [global]: two clusters with the same
   # daemon names would otherwise share /var/run/ceph/ceph-mon.a.asok
   cat >"$conf" <<EOF
@@ -108,8 +136,7 @@ osd data = $dir/osd/\$id
 admin socket = $dir/run/\$name.asok
 log file = $logdir/\$name.log
 pid file = $dir/run/\$name.pid
-osd objectstore = memstore
-memstore device bytes = ${CEPH_STORE_BYTES:-8589934592}
+$store_conf
 osd crush update on start = true
 osd op num shards = 1
 osd op num threads per shard = 2
@@ -144,7 +171,7 @@ EOF
   # PGs active = a real object write goes through (needs no mgr, unlike 'ceph pg stat')
   wait_for "pool volumes writable" bash -c "echo ok | timeout 10 rados --conf '$conf' -p volumes put .up_probe - \
     && timeout 10 rados --conf '$conf' -p volumes rm .up_probe" || die "pool volumes not writable"
-  log "ready (mgr=${CEPH_MGR:-1})"
+  log "ready (mgr=${CEPH_MGR:-1}, store=$store, $((bytes >> 20)) MiB)"
   echo "$conf"
 }
 

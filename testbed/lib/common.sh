@@ -21,6 +21,11 @@ CEPH_PORT_MIN=${TB_CEPH_PORT_MIN:-6800}
 CEPH_PORT_MAX=${TB_CEPH_PORT_MAX:-6819}
 # ceph-mgr: real capacity numbers for Cinder and HEALTH_OK; 0 saves ~600 MiB RSS
 CEPH_MGR=${TB_CEPH_MGR:-1}
+# OSD store: memstore (RAM, about 2x the stored bytes in OSD RSS; the default: faster up) or bluestore
+# (one sparse file per cluster under .state/ceph/<cloud>/osd/0/; costs disk only for the bytes written)
+CEPH_STORE=${TB_CEPH_STORE:-memstore}
+if [ "$CEPH_STORE" = bluestore ]; then CEPH_STORE_BYTES=${TB_CEPH_STORE_BYTES:-34359738368}  # 32 GiB
+else CEPH_STORE_BYTES=${TB_CEPH_STORE_BYTES:-8589934592}; fi                                # 8 GiB
 CLOUDS=(old new)
 
 log() { printf '[testbed %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
