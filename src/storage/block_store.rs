@@ -4,7 +4,7 @@
 //! operations are async (see docs/decisions.md).
 
 use super::sparse_file::SparseWriter;
-use super::stage_writer::{OpenStage, StageOutcome, StageTarget, Tee};
+use super::stage_writer::{OpenStage, StageOutcome, StageTarget, StageWriter, Tee};
 use super::{Counter, DataPathError, Exported, FileStore, RbdError, RbdStore};
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
@@ -125,7 +125,10 @@ impl BlockStore {
         let (writer, child, mut note) = match stage {
             None => (None, None, None),
             Some(t) => match t.store.open_stage(t.image, t.size).await {
-                Ok(o) => (Some(o.writer), o.child, None),
+                Ok(o) => match StageWriter::spawn(o.writer) {
+                    Ok(w) => (Some(w), o.child, None),
+                    Err(e) => (None, o.child, Some(format!("cannot start the staging writer: {e}"))),
+                },
                 Err(e) => (None, None, Some(format!("cannot create the staging image: {e}"))),
             },
         };

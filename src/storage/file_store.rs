@@ -7,7 +7,7 @@ use super::data_path_error::DataPathError;
 use super::rbd_diff::DiffSink;
 use super::sparse_file::{DataExtents, SparseWriter};
 use super::sparse_hash::SparseHasher;
-use super::stage_writer::{OpenStage, StageWriter};
+use super::stage_writer::{OpenStage, StageSink};
 use super::{Counter, RbdError};
 use std::collections::BTreeSet;
 use std::os::unix::fs::FileExt;
@@ -104,7 +104,7 @@ impl FileStore {
         let mut w = SparseWriter::create(&path).map_err(|e| DataPathError::io(&path, e))?;
         w.size(size).map_err(|e| DataPathError::io(&path, e))?;
         Ok(OpenStage {
-            writer: StageWriter::File(Box::new(w)),
+            writer: StageSink::File(Box::new(w)),
             child: None,
         })
     }

@@ -9,7 +9,7 @@ use super::data_path_error::DataPathError;
 use super::rbd_diff::{read_diff, DiffSink, DiffWriter};
 use super::sparse_file::DataExtents;
 use super::sparse_hash::{SparseHasher, BLOCK};
-use super::stage_writer::{OpenStage, StageWriter};
+use super::stage_writer::{OpenStage, StageSink};
 use super::{RbdCli, RbdError};
 use crate::config::CephConfig;
 use serde::Deserialize;
@@ -233,7 +233,7 @@ impl RbdStore {
         let writer = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), size)
             .map_err(|e| DataPathError::io(Path::new(&spec), e))?;
         Ok(OpenStage {
-            writer: StageWriter::Rbd(writer),
+            writer: StageSink::Rbd(writer),
             child: Some(child),
         })
     }

@@ -8,6 +8,8 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::thread::JoinHandle;
 
 /// Writes an image to `<path>.partial`; [`SparseWriter::commit`] fsyncs and
 /// renames it to `path`, so a half-written export never has the final name.
@@ -17,6 +19,43 @@ pub struct SparseWriter {
     path: PathBuf,
     hasher: SparseHasher,
     size: u64,
+    /// Bytes written since the syncer was last asked to write back.
+    dirty: u64,
+    syncer: Option<Syncer>,
+}
+
+/// Written bytes after which the file is handed to the syncer thread.
+const WRITEBACK_EVERY: u64 = 64 << 20;
+
+/// Writes the file back while the export is still streaming, so that the
+/// final fsync finds little left to do, and dirty pages do not pile up in
+/// RAM however large the volume.
+struct Syncer {
+    tx: SyncSender<()>,
+    handle: JoinHandle<io::Result<()>>,
+}
+
+impl Syncer {
+    fn spawn(file: &File) -> io::Result<Self> {
+        let file = file.try_clone()?;
+        let (tx, rx) = sync_channel::<()>(1);
+        let handle = std::thread::Builder::new()
+            .name("export-writeback".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    file.sync_data()?;
+                }
+                Ok(())
+            })?;
+        Ok(Self { tx, handle })
+    }
+
+    fn stop(self) -> io::Result<()> {
+        drop(self.tx);
+        self.handle
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the writeback thread panicked")))
+    }
 }
 
 pub fn partial_path(path: &Path) -> PathBuf {
@@ -35,11 +74,16 @@ impl SparseWriter {
             path: path.to_path_buf(),
             hasher: SparseHasher::new(),
             size: 0,
+            dirty: 0,
+            syncer: None,
         })
     }
 
     /// Fsyncs, renames into place, fsyncs the directory; returns the hash.
-    pub fn commit(self) -> io::Result<String> {
+    pub fn commit(mut self) -> io::Result<String> {
+        if let Some(s) = self.syncer.take() {
+            s.stop()?;
+        }
         self.file.set_len(self.size)?;
         self.file.sync_all()?;
         std::fs::rename(&self.partial, &self.path)?;
@@ -50,7 +94,10 @@ impl SparseWriter {
     }
 
     /// Removes the partial file (after a failure).
-    pub fn discard(self) {
+    pub fn discard(mut self) {
+        if let Some(s) = self.syncer.take() {
+            let _ = s.stop();
+        }
         let _ = std::fs::remove_file(&self.partial);
     }
 }
@@ -71,10 +118,22 @@ impl DiffSink for SparseWriter {
             let chunk = &data[pos..pos + n];
             if chunk.iter().any(|&b| b != 0) {
                 self.file.write_all_at(chunk, abs)?;
+                self.dirty += n as u64;
             }
             pos += n;
         }
         self.size = self.size.max(offset + data.len() as u64);
+        if self.dirty >= WRITEBACK_EVERY {
+            self.dirty = 0;
+            if self.syncer.is_none() {
+                self.syncer = Some(Syncer::spawn(&self.file)?);
+            }
+            // Full means a writeback is already pending, which will cover these bytes too.
+            if let Some(Err(TrySendError::Disconnected(()))) = self.syncer.as_ref().map(|s| s.tx.try_send(())) {
+                // The thread stopped: fdatasync failed, and that is this write's error.
+                return self.syncer.take().map_or(Ok(()), Syncer::stop);
+            }
+        }
         Ok(())
     }
 }

@@ -42,13 +42,9 @@ impl SparseHasher {
     }
 
     fn flush_block(&mut self) {
-        let data = &self.block[..self.filled];
         // Trailing zeros are trimmed: a block is implicitly zero-padded, so
         // how far it was filled (a full read or an extent) cannot matter.
-        if let Some(last) = data.iter().rposition(|&b| b != 0) {
-            self.hasher.update(&self.index.to_le_bytes());
-            self.hasher.update(&data[..=last]);
-        }
+        hash_block(&mut self.hasher, self.index, &self.block[..self.filled]);
         self.block[..self.filled].fill(0);
         self.filled = 0;
     }
@@ -65,6 +61,14 @@ impl SparseHasher {
             }
             let within = (offset % BLOCK) as usize;
             let n = data.len().min(BLOCK as usize - within);
+            if within == 0 && n == BLOCK as usize && self.filled == 0 {
+                // A whole block at once (the usual case): hashed in place, no copy.
+                hash_block(&mut self.hasher, index, &data[..n]);
+                offset += n as u64;
+                data = &data[n..];
+                self.end = self.end.max(offset);
+                continue;
+            }
             self.block[within..within + n].copy_from_slice(&data[..n]);
             self.filled = self.filled.max(within + n);
             offset += n as u64;
@@ -80,6 +84,14 @@ impl SparseHasher {
         }
         self.hasher.update(&size.max(self.end).to_le_bytes());
         self.hasher.finalize().to_hex().to_string()
+    }
+}
+
+/// Adds one block: its index and its bytes up to the last non-zero one.
+fn hash_block(hasher: &mut blake3::Hasher, index: u64, data: &[u8]) {
+    if let Some(last) = data.iter().rposition(|&b| b != 0) {
+        hasher.update(&index.to_le_bytes());
+        hasher.update(&data[..=last]);
     }
 }
 
@@ -127,6 +139,39 @@ mod tests {
             h.write_at(i as u64 * 9_999, chunk);
         }
         assert_eq!(h.finish(image.len() as u64), full);
+    }
+
+    #[test]
+    fn whole_blocks_hash_as_partial_writes_do() {
+        // Whole aligned blocks take the no-copy path; a block may also arrive
+        // in pieces, or start with a piece and end with a whole-block write.
+        let image: Vec<u8> = (0..4 * BLOCK as usize + 777)
+            .map(|i| {
+                if (BLOCK as usize..2 * BLOCK as usize).contains(&i) {
+                    0
+                } else {
+                    (i % 251) as u8
+                }
+            })
+            .collect();
+        let expected = {
+            let mut h = SparseHasher::new();
+            for (i, b) in image.iter().enumerate() {
+                h.write_at(i as u64, std::slice::from_ref(b));
+            }
+            h.finish(image.len() as u64)
+        };
+        for chunk in [BLOCK as usize, 2 * BLOCK as usize, 1 << 20, 4096] {
+            let mut h = SparseHasher::new();
+            for (i, c) in image.chunks(chunk).enumerate() {
+                h.write_at((i * chunk) as u64, c);
+            }
+            assert_eq!(h.finish(image.len() as u64), expected, "chunks of {chunk}");
+        }
+        let mut h = SparseHasher::new();
+        h.write_at(0, &image[..100]);
+        h.write_at(100, &image[100..]);
+        assert_eq!(h.finish(image.len() as u64), expected, "a piece, then the rest");
     }
 
     #[test]

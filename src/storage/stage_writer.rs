@@ -15,6 +15,8 @@ use super::rbd_diff::{DiffSink, DiffWriter};
 use super::sparse_file::SparseWriter;
 use std::fs::File;
 use std::io::{self, BufWriter};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
 
 /// Where an export is streamed on the way: `image` of `size` bytes in `store`.
 #[derive(Debug, Clone, Copy)]
@@ -35,8 +37,8 @@ pub enum StageOutcome {
     Failed(String),
 }
 
-/// The writing end of a staging image.
-pub enum StageWriter {
+/// The writing end of a staging image, before it gets its own thread.
+pub enum StageSink {
     /// A diff stream into `rbd import-diff -`'s stdin.
     Rbd(DiffWriter<BufWriter<File>>),
     /// A sparse file, renamed into place on commit.
@@ -45,23 +47,23 @@ pub enum StageWriter {
 
 /// An opened stage: its writer and, for rbd, the `import-diff` child.
 pub struct OpenStage {
-    pub writer: StageWriter,
+    pub writer: StageSink,
     pub child: Option<ChildProcess>,
 }
 
-impl StageWriter {
+impl StageSink {
     fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         match self {
-            StageWriter::Rbd(w) => w.data(offset, data),
-            StageWriter::File(w) => w.data(offset, data),
+            StageSink::Rbd(w) => w.data(offset, data),
+            StageSink::File(w) => w.data(offset, data),
         }
     }
 
     /// Ends the stream (rbd: the end record, then stdin closes) or commits the file.
     fn finish(self) -> io::Result<()> {
         match self {
-            StageWriter::Rbd(w) => w.finish().map(drop),
-            StageWriter::File(w) => w.commit().map(drop),
+            StageSink::Rbd(w) => w.finish().map(drop),
+            StageSink::File(w) => w.commit().map(drop),
         }
     }
 
@@ -69,9 +71,80 @@ impl StageWriter {
     /// fails; a file's partial copy is removed.
     fn abandon(self) {
         match self {
-            StageWriter::Rbd(_) => {}
-            StageWriter::File(w) => w.discard(),
+            StageSink::Rbd(_) => {}
+            StageSink::File(w) => w.discard(),
         }
+    }
+}
+
+/// Chunks queued for the stage thread: at most this many (of up to 1 MiB).
+const QUEUE: usize = 8;
+
+enum Chunk {
+    Data(u64, Vec<u8>),
+    End,
+}
+
+/// A [`StageSink`] on its own thread behind a short queue, so that hashing
+/// and writing the export file overlap with feeding the new cluster.
+pub struct StageWriter {
+    tx: Option<SyncSender<Chunk>>,
+    handle: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl StageWriter {
+    pub fn spawn(mut sink: StageSink) -> io::Result<Self> {
+        let (tx, rx) = sync_channel::<Chunk>(QUEUE);
+        let handle = std::thread::Builder::new().name("stage-writer".into()).spawn(move || {
+            while let Ok(chunk) = rx.recv() {
+                match chunk {
+                    Chunk::Data(offset, data) => sink.data(offset, &data)?,
+                    Chunk::End => return sink.finish(),
+                }
+            }
+            sink.abandon();
+            Err(io::Error::new(io::ErrorKind::Interrupted, "the stream was abandoned"))
+        })?;
+        Ok(Self {
+            tx: Some(tx),
+            handle: Some(handle),
+        })
+    }
+
+    /// The thread's own error once it has stopped.
+    fn stopped(&mut self) -> io::Error {
+        self.tx = None;
+        match self.handle.take().map(JoinHandle::join) {
+            Some(Ok(Err(e))) => e,
+            _ => io::Error::other("the staging writer stopped"),
+        }
+    }
+
+    fn send(&mut self, chunk: Chunk) -> io::Result<()> {
+        let sent = self.tx.as_ref().map(|tx| tx.send(chunk).is_ok());
+        match sent {
+            Some(true) => Ok(()),
+            _ => Err(self.stopped()),
+        }
+    }
+
+    fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.send(Chunk::Data(offset, data.to_vec()))
+    }
+
+    fn finish(mut self) -> io::Result<()> {
+        self.send(Chunk::End)?;
+        self.tx = None;
+        match self.handle.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            _ => Err(io::Error::other("the staging writer panicked")),
+        }
+    }
+
+    /// Closes the queue; the thread abandons the stream on its own (not
+    /// joined: it may be blocked on a child that is being stopped).
+    fn abandon(mut self) {
+        self.tx = None;
     }
 }
 
