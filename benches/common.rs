@@ -69,3 +69,65 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
+
+/// Busy CPU seconds of the whole machine so far (every process, the kernel
+/// included): `/proc/stat` minus idle and iowait. The difference over a
+/// measured span is what that span cost the cores, whoever spent it.
+pub fn cpu_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let total: f64 = fields.iter().take(8).sum();
+    let idle = fields.get(3).copied().unwrap_or(0.0) + fields.get(4).copied().unwrap_or(0.0);
+    // USER_HZ is 100 on Linux.
+    (total - idle) / 100.0
+}
+
+/// Wall seconds and busy CPU seconds of `f`.
+pub struct Spent {
+    pub wall: f64,
+    pub cpu: f64,
+}
+
+impl Spent {
+    pub fn line(&self) -> String {
+        format!(
+            "{:6.2} s wall, {:6.2} CPU-s busy ({:.2} of {} cores)",
+            self.wall,
+            self.cpu,
+            self.cpu / self.wall,
+            cores()
+        )
+    }
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+pub struct Meter {
+    wall: std::time::Instant,
+    cpu: f64,
+}
+
+impl Meter {
+    pub fn start() -> Self {
+        Self {
+            wall: std::time::Instant::now(),
+            cpu: cpu_busy_seconds(),
+        }
+    }
+
+    pub fn stop(&self) -> Spent {
+        Spent {
+            wall: self.wall.elapsed().as_secs_f64(),
+            cpu: cpu_busy_seconds() - self.cpu,
+        }
+    }
+}

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 #[path = "common.rs"]
 mod common;
-use common::{env, median, rbd, MIB};
+use common::{env, median, rbd, Meter, MIB};
 
 const RUNS: usize = 3;
 
@@ -35,8 +35,8 @@ fn make_image(conf: &str, image: &str, size: u64, data: u64, stride: u64) {
     common::fill(conf, image, size, data, stride, 1);
 }
 
-fn raw_pipe(old: &str, new: &str, image: &str, dest: &str) -> f64 {
-    let start = Instant::now();
+fn raw_pipe(old: &str, new: &str, image: &str, dest: &str) -> (f64, f64) {
+    let start = Meter::start();
     let mut export = Command::new("rbd")
         .args([
             "--conf",
@@ -66,9 +66,9 @@ fn raw_pipe(old: &str, new: &str, image: &str, dest: &str) -> f64 {
         .status()
         .expect("import");
     assert!(export.wait().expect("wait").success() && import.success());
-    let t = start.elapsed().as_secs_f64();
+    let t = start.stop();
     rbd(new, &["rm", "--no-progress", &format!("volumes/{dest}")]);
-    t
+    (t.wall, t.cpu)
 }
 
 /// stackmigrate's export and import (and the verify read) of `image`:
@@ -81,10 +81,11 @@ async fn ours(
     image: &str,
     dest: &str,
     from_file: bool,
-) -> (f64, f64) {
+) -> (f64, f64, f64) {
     let cancel = CancellationToken::new();
     let file = dir.join(format!("{image}.raw"));
     let start = Instant::now();
+    let meter = Meter::start();
     let exported = if from_file {
         let e = old
             .export_to_file(image, &file, Counter::default(), &cancel)
@@ -109,12 +110,13 @@ async fn ours(
         e
     };
     let copy = start.elapsed().as_secs_f64();
+    let cpu = meter.stop().cpu;
     let (hash, _) = new.hash_image(dest, Counter::default(), &cancel).await.expect("verify");
     assert_eq!(hash, exported.hash, "verified");
     let with_verify = start.elapsed().as_secs_f64();
     new.remove(dest).await.expect("rm");
     std::fs::remove_file(&file).expect("rm file");
-    (copy, with_verify)
+    (copy, with_verify, cpu)
 }
 
 fn peak_rss_mib() -> f64 {
@@ -147,11 +149,15 @@ async fn main() {
     make_image(&old_conf, &full, 256 * MIB, 256 * MIB, 4 * MIB);
 
     let (mut pipe, mut copy, mut verify, mut file) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut pipe_cpu, mut copy_cpu) = (Vec::new(), Vec::new());
     for i in 0..RUNS {
-        pipe.push(raw_pipe(&old_conf, &new_conf, &random, &format!("bench-raw-{tag}-{i}")));
-        let (c, v) = ours(&old, &new, dir.path(), &random, &format!("bench-ours-{tag}-{i}"), false).await;
+        let (w, cpu) = raw_pipe(&old_conf, &new_conf, &random, &format!("bench-raw-{tag}-{i}"));
+        pipe.push(w);
+        pipe_cpu.push(cpu);
+        let (c, v, cpu) = ours(&old, &new, dir.path(), &random, &format!("bench-ours-{tag}-{i}"), false).await;
         copy.push(c);
         verify.push(v);
+        copy_cpu.push(cpu);
         file.push(
             ours(&old, &new, dir.path(), &random, &format!("bench-file-{tag}-{i}"), true)
                 .await
@@ -159,6 +165,7 @@ async fn main() {
         );
     }
     let (p, c, v, f) = (median(pipe), median(copy), median(verify), median(file));
+    let (pc, cc) = (median(pipe_cpu), median(copy_cpu));
     println!("1 GiB random image, median of {RUNS}:");
     println!(
         "  raw rbd export - | rbd import -        {p:6.2} s  {:7.1} MiB/s",
@@ -173,6 +180,12 @@ async fn main() {
         "  stackmigrate export + import + verify  {v:6.2} s  {:7.1} MiB/s   throughput ratio {:.2}",
         1024.0 / v,
         p / v
+    );
+    println!(
+        "  CPU-s busy (whole machine): raw pipe {pc:.2} ({:.2} of {} cores), stackmigrate export + import {cc:.2} ({:.2} cores)",
+        pc / p,
+        common::cores(),
+        cc / c
     );
     println!(
         "  resume path: export, then import file  {f:6.2} s  {:7.1} MiB/s   throughput ratio {:.2}",

@@ -4,8 +4,9 @@
 //! (per volume, sequentially: `rbd export` to a file, then `rbd import`).
 //! Goal: stackmigrate / seed <= 0.55.
 //!
-//! Sizes are scaled to the testbed's in-memory OSDs (memstore keeps about 2x
-//! the stored bytes in RAM): 1 GiB volumes holding 96 to 288 MiB.
+//! Volumes of 1 GiB, 25 to 75 % written (256 to 768 MiB, about 4 GiB in all):
+//! run it on bluestore (`TB_CEPH_STORE=bluestore`), as memstore would keep
+//! about 2x that in RAM. `BENCH_SMALL=1` writes 96 to 288 MiB instead.
 
 #[path = "common.rs"]
 mod common;
@@ -15,9 +16,19 @@ use stackmigrate::config::Config;
 use stackmigrate::engine::RunSetup;
 use stackmigrate::openstack::{Cinder, Keystone, NewVolume, Session, Volume};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const VOLUMES: u64 = 8;
+
+/// MiB written into volume `i`: 256 .. 768 (or 96 .. 288 with `BENCH_SMALL`).
+fn written(i: u64) -> u64 {
+    let (low, high) = if std::env::var_os("BENCH_SMALL").is_some() {
+        (96, 288)
+    } else {
+        (256, 768)
+    };
+    low + (high - low) * i / (VOLUMES - 1)
+}
 
 async fn sources(s: &Session, conf: &str) -> Vec<Volume> {
     let c = Cinder::new(s);
@@ -36,15 +47,15 @@ async fn sources(s: &Session, conf: &str) -> Vec<Volume> {
             .wait_for_status(&v.id, &["available"], Duration::from_secs(120))
             .await
             .expect("available");
-        let data = (96 + 192 * i / (VOLUMES - 1)) * MIB; // 96 .. 288 MiB
+        let data = written(i) * MIB;
         common::fill(conf, &format!("volume-{}", v.id), 1 << 30, data, 8 * MIB, i + 1);
         out.push(v);
     }
     out
 }
 
-fn seed_way(old: &str, new: &str, vols: &[Volume], dir: &std::path::Path) -> f64 {
-    let t = Instant::now();
+fn seed_way(old: &str, new: &str, vols: &[Volume], dir: &std::path::Path) -> common::Spent {
+    let t = common::Meter::start();
     for v in vols {
         let file = dir.join(format!("seed-{}.raw", v.id));
         let f = file.display().to_string();
@@ -55,11 +66,11 @@ fn seed_way(old: &str, new: &str, vols: &[Volume], dir: &std::path::Path) -> f64
         rbd(new, &["import", "--no-progress", &f, &format!("volumes/seed-{}", v.id)]);
         std::fs::remove_file(&file).expect("rm");
     }
-    let secs = t.elapsed().as_secs_f64();
+    let spent = t.stop();
     for v in vols {
         rbd(new, &["rm", "--no-progress", &format!("volumes/seed-{}", v.id)]);
     }
-    secs
+    spent
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -80,17 +91,35 @@ async fn main() {
     let new = Session::new("new", &cfg.new_cloud).expect("new");
     let project = Keystone::new(&old).find_project("research").await.expect("project");
     let setup = RunSetup::new(&cfg, old.clone(), new, project, None).expect("setup");
-    let t = Instant::now();
+    let t = common::Meter::start();
     let mut run = setup.start(&cfg, vols.clone(), false, false).await.expect("start");
     while run.events.recv().await.is_some() {}
     let summary = run.engine.await.expect("join").expect("engine");
-    let ours = t.elapsed().as_secs_f64();
+    let ours = t.stop();
     assert_eq!(summary.verified, vols.len(), "{summary:?}");
 
-    println!("{VOLUMES} volumes of 1 GiB holding 96..288 MiB each:");
-    println!("  seed's way (sequential rbd export to file, rbd import)  {seed:6.2} s");
-    println!("  stackmigrate (pipelined, with Cinder create + verify)    {ours:6.2} s");
-    println!("  ratio {:.2} (goal <= 0.55)", ours / seed);
+    println!(
+        "{VOLUMES} volumes of 1 GiB holding {}..{} MiB each:",
+        written(0),
+        written(VOLUMES - 1)
+    );
+    println!(
+        "  seed's way (sequential rbd export to file, rbd import)  {}",
+        seed.line()
+    );
+    println!(
+        "  stackmigrate (pipelined, with Cinder create + verify)    {}",
+        ours.line()
+    );
+    println!("  ratio {:.2} (goal <= 0.55)", ours.wall / seed.wall);
+    println!(
+        "  CPU: stackmigrate's whole job costs {:.2}x the seed's CPU-seconds; on {} cores it cannot take less than {:.2} s ({:.2} of the seed's time)",
+        ours.cpu / seed.cpu,
+        common::cores(),
+        ours.cpu / common::cores() as f64,
+        ours.cpu / common::cores() as f64 / seed.wall
+    );
+    stage_seconds(&cfg.work_dir);
 
     let news = Session::new("new", &cfg.new_cloud).expect("new");
     let c_new = Cinder::new(&news);
@@ -106,4 +135,38 @@ async fn main() {
     for v in &vols {
         let _ = c_old.delete_volume(&v.id).await;
     }
+}
+
+/// Prints the mean seconds per stage from the run's `report.json`.
+fn stage_seconds(work: &std::path::Path) {
+    let Some(report) = walk(work).into_iter().find(|p| p.ends_with("report.json")) else {
+        return;
+    };
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+    let mut sums = std::collections::BTreeMap::<String, (f64, u32)>::new();
+    for v in json["volumes"].as_array().into_iter().flatten() {
+        for (stage, secs) in v["seconds"].as_object().into_iter().flatten() {
+            let e = sums.entry(stage.clone()).or_default();
+            e.0 += secs.as_f64().unwrap_or(0.0);
+            e.1 += 1;
+        }
+    }
+    let line: Vec<String> = sums
+        .iter()
+        .map(|(s, (t, n))| format!("{s} {:.2} s", t / f64::from(*n)))
+        .collect();
+    println!("  mean per volume: {}", line.join(", "));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
