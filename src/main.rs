@@ -47,13 +47,13 @@ fn start_logging(cli: &Cli, work_dir: Option<&PathBuf>) -> Option<tracing_append
 async fn run(cli: Cli) -> Result<ExitCode> {
     let Some(command) = &cli.command else {
         let (cfg, warnings) = cli.config.load()?;
-        warnings.iter().for_each(|w| eprintln!("{w}"));
         let _guard = start_logging(&cli, Some(&cfg.work_dir));
+        warnings.iter().for_each(|w| tracing::warn!("{w}"));
         let log = cli
             .log_file
             .clone()
             .unwrap_or_else(|| cfg.work_dir.join("stackmigrate.log"));
-        let code = stackmigrate::tui::run(cfg, log).await?;
+        let code = stackmigrate::tui::run(cfg, log, warnings).await?;
         return Ok(ExitCode::from(code as u8));
     };
     match command {
@@ -83,7 +83,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 match cli::start_demo(args, work_dir).await {
                     Ok(demo) => {
                         let log = cli.log_file.clone().unwrap_or_else(|| log_dir.join("stackmigrate.log"));
-                        let code = stackmigrate::tui::run(demo.clouds.config.clone(), log).await?;
+                        let code = stackmigrate::tui::run(demo.clouds.config.clone(), log, Vec::new()).await?;
                         Ok(code)
                     }
                     Err(e) => Err(e),

@@ -20,10 +20,13 @@ const FRAME: Duration = Duration::from_millis(40);
 
 /// Runs the TUI until the operator quits; the exit status follows the run's
 /// outcome as `migrate`'s does (0 all verified or nothing run, 2 some need attention).
-pub async fn run(cfg: Config, log_file: PathBuf) -> std::io::Result<i32> {
+/// `warnings` (from loading the config) are shown on the connect screen.
+pub async fn run(cfg: Config, log_file: PathBuf, warnings: Vec<String>) -> std::io::Result<i32> {
+    let mut event_loop = EventLoop::new(cfg, log_file);
+    event_loop.app.connect.warnings = warnings;
     // Restores the terminal on panic as well.
     let mut terminal = ratatui::init();
-    let result = EventLoop::new(cfg, log_file).run(&mut terminal).await;
+    let result = event_loop.run(&mut terminal).await;
     ratatui::restore();
     result
 }

@@ -3,3 +3,4 @@
 
 mod demo_run;
 mod fidelity;
+mod transient;

@@ -55,6 +55,20 @@ fn connect_while_checking_then_with_a_failure() {
 }
 
 #[test]
+fn config_warnings_are_shown_on_the_connect_screen() {
+    let mut h = Harness::new();
+    let clean = render(&mut h.app, 100, 30);
+    assert!(!clean.contains('⚠'), "{clean}");
+    h.app.connect.warnings =
+        vec!["warning: /etc/stackmigrate/credentials.json is readable by others (mode 644); run chmod 600".into()];
+    let screen = render(&mut h.app, 100, 30);
+    assert!(
+        screen.contains("⚠ warning: /etc/stackmigrate/credentials.json is readable by others"),
+        "{screen}"
+    );
+}
+
+#[test]
 fn connect_enter_needs_the_old_cloud() {
     let mut h = Harness::new();
     h.key(KeyCode::Enter);

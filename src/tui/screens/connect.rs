@@ -55,6 +55,9 @@ pub struct ConnectScreen {
     /// (label, value) lines describing the config; fixed for the session.
     config: Vec<(&'static str, String)>,
     pub checks: Vec<CheckState>,
+    /// Warnings from loading the config (e.g. a group-readable credentials
+    /// file), shown under the checks: the TUI's screen would hide stderr.
+    pub warnings: Vec<String>,
 }
 
 fn store(cloud: &CloudConfig) -> String {
@@ -121,6 +124,7 @@ impl ConnectScreen {
         Self {
             config,
             checks: vec![CheckState::Pending; CheckKind::ALL.len()],
+            warnings: Vec::new(),
         }
     }
 
@@ -158,6 +162,12 @@ impl ConnectScreen {
 impl ConnectScreen {
     fn render_checks(&self, area: Rect, buf: &mut Buffer) {
         let width = area.width.saturating_sub(4) as usize;
+        let warnings = self.warnings.iter().map(|w| {
+            Line::from(vec![
+                Span::styled("⚠ ", Style::new().yellow().bold()),
+                Span::styled(w.clone(), Style::new().yellow()),
+            ])
+        });
         let lines: Vec<Line> = CheckKind::ALL
             .iter()
             .zip(&self.checks)
@@ -174,6 +184,7 @@ impl ConnectScreen {
                 };
                 Line::from(vec![Span::styled(format!("{mark} "), style), Span::from(text)])
             })
+            .chain(warnings)
             .collect();
         let title = match (self.pending(), self.failures()) {
             (0, 0) => " Checks: all passed · enter browses projects ".to_string(),
@@ -211,7 +222,12 @@ impl Widget for &ConnectScreen {
                 CheckState::Failed(t) => (kind.label().chars().count() + t.chars().count() + 4).div_ceil(width) + 1,
                 _ => 1,
             })
-            .sum();
+            .sum::<usize>()
+            + self
+                .warnings
+                .iter()
+                .map(|w| (w.chars().count() + 2).div_ceil(width) + 1)
+                .sum::<usize>();
         let checks_h = (rows as u16 + 2).min(area.height.saturating_sub(3));
         let [checks, config] = Layout::vertical([Constraint::Length(checks_h), Constraint::Min(3)]).areas(area);
         self.render_checks(checks, buf);
