@@ -127,6 +127,7 @@ impl VolumePipeline {
     ) -> Result<String, StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
         if export.size != vol.size * GIB {
+            self.drop_staged(vol, export).await;
             return Err(fail(&format!(
                 "the source image holds {} bytes but the volume is {} GiB; Cinder keeps its recorded size after the image swap, so this copy is refused (use the manage strategy, or fix the source volume's size)",
                 export.size, vol.size

@@ -61,6 +61,14 @@ for stype, sname, url in services:
         if interface not in have:
             ks.endpoints.create(service=svc, url=url, interface=interface, region='RegionOne')
 
+# One password login per user now, one at a time: Keystone (SQLite) writes each user's last_active_at on
+# the first login of the day, and parallel test binaries logging in as the same user for the first time
+# met "database is locked" (a 500 on POST /v3/auth/tokens).
+for name in users:
+    pw = 'adminpass' if name == 'admin' else name + 'pass'
+    session.Session(auth=v3.Password(auth_url='http://127.0.0.1:%s/v3' % ks_port, username=name, password=pw,
+                                     user_domain_id='default', unscoped=True)).get_token()
+
 out = {'research': research.id, 'admin_project': admin_p.id, 'service': service.id, 'users': users}
 if other is not None:
     out['other'] = other.id

@@ -206,3 +206,43 @@ async fn a_lost_staging_image_falls_back_to_the_export_file() {
     delete_volumes(&tb.operator("old"), &[&src.id]).await;
     delete_volumes(&tb.operator("new"), &[&imported.new_id]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_refuses_an_image_larger_than_its_cinder_size() {
+    let tb = Testbed::get();
+    let src = source_volume(&tb, &unique("odd size"), 1, &[(0, noise(31, 1 << 20))], false).await;
+    let old_conf = tb.var("OLD_CEPH_CONF");
+    // The image outgrew what Cinder records (a resize behind Cinder's back).
+    let resize = rbd(&old_conf)
+        .args(["resize", "--no-progress", "--size", "1049088K", &format!("volumes/volume-{}", src.id)])
+        .status()
+        .expect("rbd resize");
+    assert!(resize.success());
+    let mut r = rig(&tb, ImportStrategy::Replace, None);
+    let cancel = CancellationToken::new();
+    let export = r.pipeline.export(&src, &cancel).await.expect("export");
+    assert_eq!(export.size, GIB + (512 << 10));
+    let e = r.pipeline.import(&src, &export, &cancel).await.expect_err("refused");
+    assert_eq!(e.stage, Stage::Import);
+    assert!(
+        e.message.contains(&format!("holds {} bytes but the volume is 1 GiB", GIB + (512 << 10)))
+            && e.message.contains("use the manage strategy"),
+        "{e}"
+    );
+    let staged = rbd(&tb.var("NEW_CEPH_CONF"))
+        .args(["info", &format!("volumes/stackmigrate-{}", src.id)])
+        .output()
+        .expect("rbd info");
+    assert!(!staged.status.success(), "the unused staging image was removed");
+    let op = tb.operator("new");
+    let created = Cinder::new(&op)
+        .list_volumes(None)
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|v| v.metadata.get("stackmigrate.source_volume_id") == Some(&src.id))
+        .count();
+    assert_eq!(created, 0, "no new volume was created");
+    let _ = r.drain();
+    delete_volumes(&tb.operator("old"), &[&src.id]).await;
+}
