@@ -146,17 +146,30 @@ impl Session {
         let url = format!("{}/auth/tokens", self.auth_url());
         let request = format!("POST {url}");
         let body = auth_body(&self.cloud.auth, &self.scope);
-        let resp = self
-            .http
-            .post(&url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|source| OpenStackError::Transport {
+        // A login is safe to repeat (at worst a spare token): a 500/502/503/504
+        // or a dropped connection is tried again, 3 times in all. Keystone on
+        // SQLite answers 500 "database is locked" under parallel first logins.
+        let mut pause = Duration::from_millis(500);
+        let mut left = 2u32;
+        let resp = loop {
+            let sent = self.http.post(&url).json(&body).send().await;
+            let transient = match &sent {
+                Ok(r) => matches!(r.status().as_u16(), 500 | 502..=504),
+                Err(e) => e.is_connect() || e.is_request(),
+            };
+            if transient && left > 0 {
+                tracing::warn!(cloud = %self.name, %request, "transient failure; logging in again");
+                left -= 1;
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                continue;
+            }
+            break sent.map_err(|source| OpenStackError::Transport {
                 cloud: self.name.clone(),
                 request: request.clone(),
                 source,
             })?;
+        };
         if !resp.status().is_success() {
             let error = self.api_error(resp, request).await;
             return Err(OpenStackError::Auth {

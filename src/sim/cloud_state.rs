@@ -87,6 +87,9 @@ pub struct CloudState {
     pub requests: u64,
     /// Tokens issued so far (tests check re-authentication with it).
     pub tokens_issued: u64,
+    /// The next this many logins answer 500, as Keystone on SQLite does
+    /// under parallel first logins ("database is locked"). Set by tests.
+    pub failing_logins: u32,
 }
 
 impl CloudState {
@@ -109,6 +112,7 @@ impl CloudState {
             faults,
             requests: 0,
             tokens_issued: 0,
+            failing_logins: 0,
         }
     }
 

@@ -50,6 +50,12 @@ fn project_json(s: &CloudState, p: &super::cloud_state::SimProject) -> Value {
 async fn issue(State(st): State<Shared>, Json(body): Json<Value>) -> Response {
     let mut s = lock(&st);
     let rid = s.request_id();
+    if s.failing_logins > 0 {
+        s.failing_logins -= 1;
+        let body = json!({"error": {"code": 500, "title": "Internal Server Error",
+            "message": "An unexpected error prevented the server from fulfilling your request."}});
+        return reply(StatusCode::INTERNAL_SERVER_ERROR, &rid, body, &[]);
+    }
     let id = &body["auth"]["identity"];
     let (user_name, password) = (
         id["password"]["user"]["name"].as_str(),

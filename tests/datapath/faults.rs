@@ -214,7 +214,13 @@ async fn replace_refuses_an_image_larger_than_its_cinder_size() {
     let old_conf = tb.var("OLD_CEPH_CONF");
     // The image outgrew what Cinder records (a resize behind Cinder's back).
     let resize = rbd(&old_conf)
-        .args(["resize", "--no-progress", "--size", "1049088K", &format!("volumes/volume-{}", src.id)])
+        .args([
+            "resize",
+            "--no-progress",
+            "--size",
+            "1049088K",
+            &format!("volumes/volume-{}", src.id),
+        ])
         .status()
         .expect("rbd resize");
     assert!(resize.success());
@@ -225,7 +231,8 @@ async fn replace_refuses_an_image_larger_than_its_cinder_size() {
     let e = r.pipeline.import(&src, &export, &cancel).await.expect_err("refused");
     assert_eq!(e.stage, Stage::Import);
     assert!(
-        e.message.contains(&format!("holds {} bytes but the volume is 1 GiB", GIB + (512 << 10)))
+        e.message
+            .contains(&format!("holds {} bytes but the volume is 1 GiB", GIB + (512 << 10)))
             && e.message.contains("use the manage strategy"),
         "{e}"
     );

@@ -81,3 +81,26 @@ async fn a_post_is_not_repeated() {
     assert!(matches!(&e, OpenStackError::Api(a) if a.status == 503), "{e}");
     assert_eq!(seen.load(Ordering::SeqCst), 1, "a create is never sent twice");
 }
+
+#[tokio::test]
+async fn a_login_meeting_two_500s_is_tried_again() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sim, s) = session(dir.path()).await;
+    sim.old.lock().expect("lock").failing_logins = 2;
+    s.token().await.expect("the third login works");
+    let state = sim.old.lock().expect("lock");
+    assert_eq!((state.failing_logins, state.tokens_issued), (0, 1));
+}
+
+#[tokio::test]
+async fn a_login_failing_three_times_names_keystone_and_the_status() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (sim, s) = session(dir.path()).await;
+    sim.old.lock().expect("lock").failing_logins = 3;
+    let e = s.token().await.expect_err("three 500s");
+    assert!(
+        matches!(&e, OpenStackError::Auth { error, .. } if error.status == 500),
+        "{e}"
+    );
+    assert_eq!(sim.old.lock().expect("lock").failing_logins, 0, "3 tries in all");
+}
