@@ -17,9 +17,12 @@ pub async fn run_cleanup(
     let records: Vec<_> = journal.records().cloned().collect();
     for r in records {
         // Leftovers of crashed runs: our temporary image names and snapshot.
-        for (store, image) in [(new, format!("stackmigrate-{}", r.id))]
-            .into_iter()
-            .chain(r.new_id.iter().map(|n| (new, format!("stackmigrate-tmp-{n}"))))
+        for (store, image) in [
+            (new, format!("stackmigrate-{}", r.id)),
+            (new, format!("stackmigrate-{}-partial", r.id)),
+        ]
+        .into_iter()
+        .chain(r.new_id.iter().map(|n| (new, format!("stackmigrate-tmp-{n}"))))
         {
             match store.remove(&image).await {
                 Ok(()) => actions.push(format!("{}: removed temporary image {image}", r.id)),

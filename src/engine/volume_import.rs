@@ -183,7 +183,6 @@ impl VolumePipeline {
             Some(v) => {
                 self.log(vol, format!("reusing managed volume {} from an earlier run", v.id))
                     .await;
-                self.drop_staged(vol, export).await;
                 v
             }
             None => {
@@ -199,7 +198,13 @@ impl VolumePipeline {
             }
         };
         match cinder.wait_for_status(&requested.id, &["available"], self.settings.wait).await {
-            Ok(v) => Ok(v.id),
+            Ok(v) => {
+                // Cinder has adopted (and renamed) the image it was given; a staging
+                // image still there is a later export's, not needed. Never before
+                // this point: a queued manage-existing may still be waiting for it.
+                self.drop_staged(vol, export).await;
+                Ok(v.id)
+            }
             Err(OpenStackError::VolumeError { status, .. }) => Err(fail(&format!(
                 "Cinder accepted manage-existing of image {image} but volume {} went to {status}; the image is kept in pool {} for inspection, see the new cloud's cinder-volume log",
                 requested.id,
@@ -255,19 +260,32 @@ impl VolumePipeline {
             }
         }
         // Only our own temporary names reach here; a leftover is a crashed run's.
-        match self.new.remove(image).await {
-            Ok(()) => self.log(vol, format!("removed {image} left by an earlier run")).await,
-            Err(RbdError::NotFound { .. }) => {}
-            Err(e) => return Err(StageError::new(Stage::Import, &vol.id, e)),
+        // Imported under a temporary name and renamed when complete: the staging
+        // name only ever holds a whole copy, so a crash here cannot leave a partial
+        // image that a later run would take for a finished stage.
+        let part = format!("{image}-partial");
+        for leftover in [part.as_str(), image] {
+            match self.new.remove(leftover).await {
+                Ok(()) => {
+                    self.log(vol, format!("removed {leftover} left by an earlier run"))
+                        .await
+                }
+                Err(RbdError::NotFound { .. }) => {}
+                Err(e) => return Err(StageError::new(Stage::Import, &vol.id, e)),
+            }
         }
         let counter: Counter = Default::default();
-        let work = self.new.import_from_file(&export.path, image, counter.clone(), cancel);
+        let work = self.new.import_from_file(&export.path, &part, counter.clone(), cancel);
         with_progress(work, &counter, export.data_bytes, &vol.id, Stage::Import, &self.events)
             .await
             .map_err(|e| match e {
                 DataPathError::Cancelled => StageError::new(Stage::Import, &vol.id, "cancelled by the operator"),
                 e => StageError::new(Stage::Import, &vol.id, e),
             })?;
+        self.new
+            .rename(&part, image)
+            .await
+            .map_err(|e| StageError::new(Stage::Import, &vol.id, e))?;
         self.log(vol, format!("imported {} into {image}", human(export.size)))
             .await;
         Ok(())

@@ -174,6 +174,11 @@ impl VolumePipeline {
             return Ok(());
         };
         self.started(vol, Stage::Tape).await;
+        if export.staged {
+            // The import came from the stream, not from this file, so nothing
+            // else has read it back: check it before it becomes the tape copy.
+            self.check_export_file(vol, export).await?;
+        }
         let counter: Counter = Default::default();
         let work = run_tape(&tape.command, &export.path, counter.clone(), cancel);
         with_progress(work, &counter, export.size, &vol.id, Stage::Tape, &self.events)
@@ -187,6 +192,35 @@ impl VolumePipeline {
             })?;
         self.finished(vol, Stage::Tape).await;
         Ok(())
+    }
+
+    /// Re-hashes the export file and compares it with the export's checksum.
+    async fn check_export_file(&self, vol: &Volume, export: &VolumeExport) -> Result<(), StageError> {
+        let path = export.path.clone();
+        let hashed = tokio::task::spawn_blocking(move || crate::storage::sparse_file::hash_file(&path))
+            .await
+            .map_err(|e| StageError::new(Stage::Tape, &vol.id, e))?;
+        match hashed {
+            Ok(h) if h == export.hash => {
+                self.log(vol, "export file re-read before the tape copy: checksum matches")
+                    .await;
+                Ok(())
+            }
+            Ok(h) => Err(StageError::new(
+                Stage::Tape,
+                &vol.id,
+                format!(
+                    "the export file {} no longer matches its checksum ({h}, exported as {}); it is not written to tape; delete it and run migrate again: a missing export is exported afresh, and a verified copy in the new cloud is kept",
+                    export.path.display(),
+                    export.hash
+                ),
+            )),
+            Err(e) => Err(StageError::new(
+                Stage::Tape,
+                &vol.id,
+                format!("cannot re-read the export file {}: {e}", export.path.display()),
+            )),
+        }
     }
 
     /// Phase 3: the import (with verification) and the tape copy in parallel.

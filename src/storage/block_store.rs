@@ -122,6 +122,8 @@ impl BlockStore {
         counter: Counter,
         cancel: &CancellationToken,
     ) -> Result<(Exported, StageOutcome), DataPathError> {
+        // The file first: if it cannot be created, no staging image is made either.
+        let file = SparseWriter::create(dest).map_err(|e| DataPathError::io(dest, e))?;
         let (writer, child, mut note) = match stage {
             None => (None, None, None),
             Some(t) => match t.store.open_stage(t.image, t.size).await {
@@ -132,7 +134,6 @@ impl BlockStore {
                 Err(e) => (None, None, Some(format!("cannot create the staging image: {e}"))),
             },
         };
-        let file = SparseWriter::create(dest).map_err(|e| DataPathError::io(dest, e))?;
         let tee = Tee::new(file, writer, stage.map_or(0, |t| t.size));
         let export = async {
             match self {
@@ -170,6 +171,24 @@ impl BlockStore {
             },
             Err(_) => Some("the export failed".into()),
         };
+        // The export file is committed (fsync, rename) before the stage is judged:
+        // a stage is only worth keeping beside a complete export.
+        let partial = super::sparse_file::partial_path(dest);
+        let result = match read {
+            Ok((tee, size, data_bytes)) => tee
+                .file
+                .commit()
+                .map(|hash| Exported { size, data_bytes, hash })
+                .map_err(|e| DataPathError::io(dest, e)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                Err(e)
+            }
+        };
+        let outcome = match (&result, outcome) {
+            (Err(_), None) => Some("the export failed".to_string()),
+            (_, o) => o,
+        };
         let outcome = match (stage, outcome) {
             (None, _) => StageOutcome::NotAsked,
             (Some(_), None) => StageOutcome::Done,
@@ -183,17 +202,7 @@ impl BlockStore {
                 StageOutcome::Failed(why)
             }
         };
-        let partial = super::sparse_file::partial_path(dest);
-        match read {
-            Ok((tee, size, data_bytes)) => {
-                let hash = tee.file.commit().map_err(|e| DataPathError::io(dest, e))?;
-                Ok((Exported { size, data_bytes, hash }, outcome))
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(&partial);
-                Err(e)
-            }
-        }
+        result.map(|e| (e, outcome))
     }
 
     pub async fn hash_image(

@@ -190,6 +190,13 @@ async fn a_lost_staging_image_falls_back_to_the_export_file() {
         .status()
         .expect("rbd rm");
     assert!(rm.success(), "removed {staging}");
+    // A crashed earlier fallback import left its partial image behind.
+    let partial = format!("{staging}-partial");
+    let left = rbd(&tb.var("NEW_CEPH_CONF"))
+        .args(["create", "--size", "1G", &partial])
+        .status()
+        .expect("rbd create");
+    assert!(left.success(), "created {partial}");
     let imported = r
         .pipeline
         .import(&src, &export, &cancel)
@@ -202,6 +209,15 @@ async fn a_lost_staging_image_falls_back_to_the_export_file() {
             .iter()
             .any(|e| matches!(e, EngineEvent::Log { line, .. } if line.starts_with("imported "))),
         "the import read the export file"
+    );
+    let ls = rbd(&tb.var("NEW_CEPH_CONF"))
+        .args(["ls", "volumes"])
+        .output()
+        .expect("ls");
+    let ls = String::from_utf8_lossy(&ls.stdout).to_string();
+    assert!(
+        !ls.contains(&format!("stackmigrate-{}", src.id)),
+        "no staging or partial image left: {ls}"
     );
     delete_volumes(&tb.operator("old"), &[&src.id]).await;
     delete_volumes(&tb.operator("new"), &[&imported.new_id]).await;
@@ -252,4 +268,34 @@ async fn replace_refuses_an_image_larger_than_its_cinder_size() {
     assert_eq!(created, 0, "no new volume was created");
     let _ = r.drain();
     delete_volumes(&tb.operator("old"), &[&src.id]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_file_changed_after_a_streamed_export_never_reaches_tape() {
+    let tb = Testbed::get();
+    let src = source_volume(&tb, &unique("bitrot"), 1, &[(0, noise(41, 2 << 20))], false).await;
+    // The default tape command: cp into the rig's tape dir.
+    let r = rig(&tb, ImportStrategy::Replace, None);
+    let cancel = CancellationToken::new();
+    let export = r.pipeline.export(&src, &cancel).await.expect("export");
+    assert!(export.staged, "streamed: the import will not read the file");
+    // The file rots on disk after it was written and hashed.
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&export.path)
+            .expect("open");
+        f.write_all_at(b"rot", 4096).expect("write");
+    }
+    let (imported, taped) = r.pipeline.import_and_tape(&src, &export, &cancel).await;
+    let imported = imported.expect("the new image is verified from the stream");
+    let e = taped.expect_err("the changed file is refused");
+    assert_eq!(e.stage, Stage::Tape);
+    assert!(e.message.contains("no longer matches its checksum"), "{e}");
+    let copy = r.tape_dir().join(export.path.file_name().expect("name"));
+    assert!(!copy.exists(), "nothing went to tape");
+    assert!(export.path.exists(), "the export is kept");
+    delete_volumes(&tb.operator("old"), &[&src.id]).await;
+    delete_volumes(&tb.operator("new"), &[&imported.new_id]).await;
 }
