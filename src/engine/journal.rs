@@ -33,6 +33,8 @@ pub enum JournalError {
         line: usize,
         message: String,
     },
+    #[error("journal {}: another stackmigrate (migrate, cleanup or the dashboard) is working on this project; wait for it to finish or stop it, then run again", path.display())]
+    Busy { path: PathBuf },
     #[error(transparent)]
     Illegal(#[from] super::IllegalTransition),
 }
@@ -45,7 +47,9 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens (or creates) the journal at `path` and replays it.
+    /// Opens (or creates) the journal at `path` for writing and replays it.
+    /// Holds an exclusive lock until dropped: two runs on one project would
+    /// both find no copy in the new cloud and both create one.
     pub fn open(path: &Path) -> Result<Self, JournalError> {
         let io = |source| JournalError::Io {
             path: path.to_path_buf(),
@@ -54,41 +58,17 @@ impl Journal {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let mut records = BTreeMap::new();
-        let (mut seq, mut good_len) = (0u64, 0u64);
-        if path.exists() {
-            let reader = BufReader::new(File::open(path).map_err(io)?);
-            let mut lines = reader.split(b'\n').enumerate().peekable();
-            while let Some((i, line)) = lines.next() {
-                let line = line.map_err(io)?;
-                let last = lines.peek().is_none();
-                match serde_json::from_slice::<Entry>(&line) {
-                    Ok(e) => {
-                        let r = records
-                            .entry(e.volume.clone())
-                            .or_insert_with(|| VolumeRecord::new(&e.volume));
-                        apply(r, &e.transition).map_err(|err| JournalError::Corrupt {
-                            path: path.to_path_buf(),
-                            line: i + 1,
-                            message: err.to_string(),
-                        })?;
-                        seq = e.seq;
-                        good_len += line.len() as u64 + 1;
-                    }
-                    Err(_) if last => {
-                        tracing::warn!(journal = %path.display(), line = i + 1, "dropping a torn last line");
-                    }
-                    Err(err) => {
-                        return Err(JournalError::Corrupt {
-                            path: path.to_path_buf(),
-                            line: i + 1,
-                            message: err.to_string(),
-                        })
-                    }
-                }
-            }
-        }
         let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                return Err(JournalError::Busy {
+                    path: path.to_path_buf(),
+                })
+            }
+            Err(e) => return Err(io(e.into())),
+        }
+        let (records, seq, good_len) = replay(path)?;
         // Cut a torn tail so the next append starts on a fresh line.
         if file.metadata().map_err(io)?.len() > good_len {
             file.set_len(good_len).map_err(io)?;
@@ -99,6 +79,11 @@ impl Journal {
             seq,
             records,
         })
+    }
+
+    /// The records of the journal at `path`, for viewing: no lock, nothing cut.
+    pub fn read(path: &Path) -> Result<Vec<VolumeRecord>, JournalError> {
+        replay(path).map(|(records, ..)| records.into_values().collect())
     }
 
     pub fn path(&self) -> &Path {
@@ -145,6 +130,50 @@ impl Journal {
     }
 }
 
+/// Replays the journal at `path` (missing: empty). Returns the records, the
+/// last sequence number and the length of its whole lines.
+fn replay(path: &Path) -> Result<(BTreeMap<String, VolumeRecord>, u64, u64), JournalError> {
+    let io = |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut records = BTreeMap::new();
+    let (mut seq, mut good_len) = (0u64, 0u64);
+    if path.exists() {
+        let reader = BufReader::new(File::open(path).map_err(io)?);
+        let mut lines = reader.split(b'\n').enumerate().peekable();
+        while let Some((i, line)) = lines.next() {
+            let line = line.map_err(io)?;
+            let last = lines.peek().is_none();
+            match serde_json::from_slice::<Entry>(&line) {
+                Ok(e) => {
+                    let r = records
+                        .entry(e.volume.clone())
+                        .or_insert_with(|| VolumeRecord::new(&e.volume));
+                    apply(r, &e.transition).map_err(|err| JournalError::Corrupt {
+                        path: path.to_path_buf(),
+                        line: i + 1,
+                        message: err.to_string(),
+                    })?;
+                    seq = e.seq;
+                    good_len += line.len() as u64 + 1;
+                }
+                Err(_) if last => {
+                    tracing::warn!(journal = %path.display(), line = i + 1, "dropping a torn last line");
+                }
+                Err(err) => {
+                    return Err(JournalError::Corrupt {
+                        path: path.to_path_buf(),
+                        line: i + 1,
+                        message: err.to_string(),
+                    })
+                }
+            }
+        }
+    }
+    Ok((records, seq, good_len))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +212,26 @@ mod tests {
         drop(j);
         let j = Journal::open(&path).expect("reopen");
         assert_eq!(j.get("b").map(|r| r.phase), Some(Phase::Queued));
+    }
+
+    #[test]
+    fn one_writer_at_a_time_and_readers_never_cut() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::open(&path).expect("open");
+        j.record("a", Transition::ExportStarted).expect("ok");
+        let e = Journal::open(&path).err().expect("a second writer is refused");
+        assert!(matches!(e, JournalError::Busy { .. }), "{e}");
+        assert!(e.to_string().contains("another stackmigrate"), "{e}");
+        // A writer mid-append: the reader skips the torn line and leaves it.
+        let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+        f.write_all(br#"{"seq":2,"at":"x","#).expect("write");
+        let len = std::fs::metadata(&path).expect("meta").len();
+        let seen = Journal::read(&path).expect("read while locked");
+        assert_eq!(seen.iter().map(|r| r.phase).collect::<Vec<_>>(), vec![Phase::Exporting]);
+        assert_eq!(std::fs::metadata(&path).expect("meta").len(), len, "nothing cut");
+        drop(j);
+        Journal::open(&path).expect("free again once the writer is gone");
     }
 
     #[test]

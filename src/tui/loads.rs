@@ -80,7 +80,7 @@ pub async fn check(kind: CheckKind, cfg: &Config, old: Option<&Session>) -> Resu
 /// An earlier run's journal for `project` with a volume it did not finish.
 fn resumable(cfg: &Config, project: &Project) -> bool {
     let path = cfg.work_dir.join(&project.id).join("journal.jsonl");
-    path.exists() && Journal::open(&path).is_ok_and(|j| j.records().any(|r| r.phase != crate::engine::Phase::Cleaned))
+    path.exists() && Journal::read(&path).is_ok_and(|rs| rs.iter().any(|r| r.phase != crate::engine::Phase::Cleaned))
 }
 
 pub async fn projects(old: &Session, cfg: &Config) -> Result<Vec<ProjectEntry>, String> {
@@ -104,9 +104,9 @@ pub async fn volumes(old: &Session, cfg: &Config, project: &Project) -> Result<V
     // What an earlier run learnt: its phase, and the data size its export measured.
     let path = cfg.work_dir.join(&project.id).join("journal.jsonl");
     let known: HashMap<String, (crate::engine::Phase, Option<u64>)> = if path.exists() {
-        let journal = Journal::open(&path).map_err(|e| e.to_string())?;
-        journal
-            .records()
+        Journal::read(&path)
+            .map_err(|e| e.to_string())?
+            .iter()
             .map(|r| (r.id.clone(), (r.phase, r.export.as_ref().map(|e| e.data_bytes))))
             .collect()
     } else {

@@ -292,3 +292,68 @@ async fn keep_exports_then_cleanup_alone() {
     assert!(!export.exists());
     cleanup_pairs(&tb, std::slice::from_ref(&v.id)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_migrate_of_the_same_project_is_refused_while_one_runs() {
+    let tb = Testbed::get();
+    let v = source_volume(&tb, &unique("eng lock"), 1, &[(0, noise(51, 4 << 20))], false).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let tape_dir = dir.path().join("tape");
+    // A slow tape keeps the first run (and its journal lock) alive for a while.
+    let tape = vec![
+        "sh".to_string(),
+        "-c".to_string(),
+        format!("sleep 12 && cp --sparse=always \"$0\" {}/", tape_dir.display()),
+        "{file}".to_string(),
+    ];
+    let cfg = migrate_config(&tb, dir.path(), Some(tape), false).display().to_string();
+    let args = [
+        "--config",
+        &cfg,
+        "migrate",
+        "--project",
+        "research",
+        "--volumes",
+        &v.id,
+        "--yes",
+    ];
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_stackmigrate"))
+        .args(args)
+        .arg("--log-file")
+        .arg(dir.path().join("first.log"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("first migrate");
+    let journal = dir
+        .path()
+        .join("work")
+        .join(tb.var("OLD_RESEARCH_ID"))
+        .join("journal.jsonl");
+    let t0 = std::time::Instant::now();
+    while std::fs::metadata(&journal).map_or(true, |m| m.len() == 0) {
+        assert!(t0.elapsed().as_secs() < 60, "the first run never wrote its journal");
+        assert!(first.try_wait().expect("poll").is_none(), "the first run ended early");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let second = stackmigrate(dir.path(), &args);
+    assert!(
+        first.try_wait().expect("poll").is_none(),
+        "the first run was still going when the second was refused"
+    );
+    assert!(!second.status.success(), "{}", text(&second.stdout));
+    assert!(
+        text(&second.stderr).contains("another stackmigrate"),
+        "{}",
+        text(&second.stderr)
+    );
+    assert!(first.wait().expect("wait").success(), "the first run finishes");
+    assert_eq!(copies_of(&tb, &v.id).await.len(), 1, "exactly one copy");
+    let copies: Vec<String> = copies_of(&tb, &v.id).await.into_iter().map(|c| c.id).collect();
+    delete_volumes(&tb.operator("old"), &[&v.id]).await;
+    delete_volumes(
+        &tb.operator("new"),
+        &copies.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+}
