@@ -101,6 +101,7 @@ async fn ours(
             store: new,
             image: dest,
             size,
+            stall: stackmigrate::engine::STAGE_STALL,
         };
         let (e, outcome) = old
             .export_staged(image, &file, Some(stage), Counter::default(), &cancel)

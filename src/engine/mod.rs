@@ -27,5 +27,7 @@ pub use progress::with_progress;
 pub use report::write_atomic;
 pub use run_setup::{RunSetup, Running};
 pub use stage_error::StageError;
-pub use volume_pipeline::{ImportedVolume, PipelineSettings, VolumeExport, VolumePipeline, SOURCE_KEY, STATE_KEY};
+pub use volume_pipeline::{
+    ImportedVolume, PipelineSettings, VolumeExport, VolumePipeline, SOURCE_KEY, STAGE_STALL, STATE_KEY,
+};
 pub use volume_state::{apply, ExportInfo, IllegalTransition, Phase, Track, Transition, VolumeRecord};

@@ -118,6 +118,7 @@ impl RunSetup {
                 availability_zone: None,
                 tape: cfg.tape.clone(),
                 wait: Duration::from_secs(600),
+                stage_stall: super::volume_pipeline::STAGE_STALL,
             },
             events: events_tx,
         });

@@ -29,7 +29,13 @@ pub struct PipelineSettings {
     pub tape: Option<TapeConfig>,
     /// How long to wait for Cinder to make a volume available.
     pub wait: Duration,
+    /// How long the new cluster may take no streamed data before the export
+    /// drops the stream (and the import reads the file instead).
+    pub stage_stall: Duration,
 }
+
+/// The default for [`PipelineSettings::stage_stall`].
+pub const STAGE_STALL: Duration = Duration::from_secs(60);
 
 /// The export file of one volume and its checksum.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +129,7 @@ impl VolumePipeline {
             store: &self.new,
             image: &staging,
             size,
+            stall: self.settings.stage_stall,
         };
         let work = self
             .old

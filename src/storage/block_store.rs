@@ -127,14 +127,15 @@ impl BlockStore {
         let (writer, child, mut note) = match stage {
             None => (None, None, None),
             Some(t) => match t.store.open_stage(t.image, t.size).await {
-                Ok(o) => match StageWriter::spawn(o.writer) {
+                Ok(o) => match StageWriter::spawn(o.writer, t.stall) {
                     Ok(w) => (Some(w), o.child, None),
                     Err(e) => (None, o.child, Some(format!("cannot start the staging writer: {e}"))),
                 },
                 Err(e) => (None, None, Some(format!("cannot create the staging image: {e}"))),
             },
         };
-        let tee = Tee::new(file, writer, stage.map_or(0, |t| t.size));
+        let stage_cancel = cancel.child_token();
+        let tee = Tee::new(file, writer, stage.map_or(0, |t| t.size), stage_cancel.clone());
         let export = async {
             match self {
                 BlockStore::Rbd(s) => s.read_image(image_spec, tee, counter, cancel).await,
@@ -156,7 +157,7 @@ impl BlockStore {
         };
         let stage_exit = async {
             match child {
-                Some(c) => Some(c.wait(cancel).await),
+                Some(c) => Some(c.wait(&stage_cancel).await),
                 None => None,
             }
         };

@@ -15,8 +15,10 @@ use super::rbd_diff::{DiffSink, DiffWriter};
 use super::sparse_file::SparseWriter;
 use std::fs::File;
 use std::io::{self, BufWriter};
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// Where an export is streamed on the way: `image` of `size` bytes in `store`.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +26,9 @@ pub struct StageTarget<'a> {
     pub store: &'a super::BlockStore,
     pub image: &'a str,
     pub size: u64,
+    /// A stage that takes no data for this long is dropped (a hung new
+    /// cluster must not hold the export, its slot and the source snapshot).
+    pub stall: Duration,
 }
 
 /// How the staging copy of an export went.
@@ -90,10 +95,11 @@ enum Chunk {
 pub struct StageWriter {
     tx: Option<SyncSender<Chunk>>,
     handle: Option<JoinHandle<io::Result<()>>>,
+    stall: Duration,
 }
 
 impl StageWriter {
-    pub fn spawn(mut sink: StageSink) -> io::Result<Self> {
+    pub fn spawn(mut sink: StageSink, stall: Duration) -> io::Result<Self> {
         let (tx, rx) = sync_channel::<Chunk>(QUEUE);
         let handle = std::thread::Builder::new().name("stage-writer".into()).spawn(move || {
             while let Ok(chunk) = rx.recv() {
@@ -108,6 +114,7 @@ impl StageWriter {
         Ok(Self {
             tx: Some(tx),
             handle: Some(handle),
+            stall,
         })
     }
 
@@ -120,11 +127,28 @@ impl StageWriter {
         }
     }
 
-    fn send(&mut self, chunk: Chunk) -> io::Result<()> {
-        let sent = self.tx.as_ref().map(|tx| tx.send(chunk).is_ok());
-        match sent {
-            Some(true) => Ok(()),
-            _ => Err(self.stopped()),
+    /// Queues `chunk`, waiting while the queue is full, but not longer than
+    /// the stall limit without progress.
+    fn send(&mut self, mut chunk: Chunk) -> io::Result<()> {
+        let started = Instant::now();
+        loop {
+            let Some(tx) = self.tx.as_ref() else {
+                return Err(self.stopped());
+            };
+            match tx.try_send(chunk) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Disconnected(_)) => return Err(self.stopped()),
+                Err(TrySendError::Full(c)) if started.elapsed() < self.stall => {
+                    chunk = c;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(TrySendError::Full(_)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("the new cluster took no data for {} s", self.stall.as_secs()),
+                    ))
+                }
+            }
         }
     }
 
@@ -153,6 +177,8 @@ pub struct Tee {
     pub file: SparseWriter,
     stage: Option<StageWriter>,
     stage_size: u64,
+    /// Stops the stage's child (`import-diff`) when the stage is dropped.
+    stage_cancel: CancellationToken,
     /// Why the stage was dropped, if it was.
     pub stage_error: Option<String>,
     /// The stage received the whole stream and was finished cleanly.
@@ -160,11 +186,17 @@ pub struct Tee {
 }
 
 impl Tee {
-    pub fn new(file: SparseWriter, stage: Option<StageWriter>, stage_size: u64) -> Self {
+    pub fn new(
+        file: SparseWriter,
+        stage: Option<StageWriter>,
+        stage_size: u64,
+        stage_cancel: CancellationToken,
+    ) -> Self {
         Self {
             file,
             stage,
             stage_size,
+            stage_cancel,
             stage_error: None,
             stage_finished: false,
         }
@@ -173,6 +205,8 @@ impl Tee {
     fn drop_stage(&mut self, why: String) {
         if let Some(s) = self.stage.take() {
             s.abandon();
+            // Its thread may be blocked writing to a child that reads no more.
+            self.stage_cancel.cancel();
         }
         self.stage_error.get_or_insert(why);
     }
@@ -241,6 +275,7 @@ mod tests {
             store: new,
             image: "stackmigrate-img",
             size: 8 << 20,
+            stall: Duration::from_secs(60),
         };
         let (e, outcome) = old
             .export_staged(
@@ -289,8 +324,8 @@ mod tests {
         let stage_path = dir.path().join("stage");
         let mut stage = SparseWriter::create(&stage_path).expect("stage");
         stage.size(1 << 20).expect("size");
-        let writer = StageWriter::spawn(StageSink::File(Box::new(stage))).expect("spawn");
-        let mut tee = Tee::new(file, Some(writer), 1 << 20);
+        let writer = StageWriter::spawn(StageSink::File(Box::new(stage)), Duration::from_secs(60)).expect("spawn");
+        let mut tee = Tee::new(file, Some(writer), 1 << 20, CancellationToken::new());
         tee.size(1 << 20).expect("size");
         tee.data(0, &[1u8; 4096]).expect("data");
         // The stage's partial file vanishes under it: its commit (the rename) fails at the end.

@@ -176,6 +176,7 @@ pub fn rig(tb: &Testbed, strategy: ImportStrategy, tape: Option<Vec<String>>) ->
                 availability_zone: None,
                 tape: Some(TapeConfig { command }),
                 wait: WAIT,
+                stage_stall: stackmigrate::engine::STAGE_STALL,
             },
             events: tx,
         },

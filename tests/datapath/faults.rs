@@ -299,3 +299,78 @@ async fn an_export_file_changed_after_a_streamed_export_never_reaches_tape() {
     delete_volumes(&tb.operator("old"), &[&src.id]).await;
     delete_volumes(&tb.operator("new"), &[&imported.new_id]).await;
 }
+
+/// Stops (SIGSTOP) or continues (SIGCONT) the new cluster's OSD, which the testbed started.
+fn new_osd(tb: &Testbed, signal: &str) {
+    let conf = std::path::PathBuf::from(tb.var("NEW_CEPH_CONF"));
+    let pidfile = conf.parent().expect("dir").join("run/osd.0.pid");
+    let pid = std::fs::read_to_string(&pidfile).expect("osd pid");
+    let ok = std::process::Command::new("kill")
+        .args([signal, pid.trim()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill {signal} {}", pid.trim());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_new_cluster_does_not_hold_the_export() {
+    let tb = Testbed::get();
+    let regions: Vec<(u64, Vec<u8>)> = (0..16).map(|i| (i * (64 << 20), noise(i + 60, 32 << 20))).collect();
+    let src = source_volume(&tb, &unique("hung new"), 1, &regions, false).await;
+    /// Continues the OSD whatever happens to the test, so that no other test hangs.
+    struct Continue(Testbed);
+    impl Drop for Continue {
+        fn drop(&mut self) {
+            new_osd(&self.0, "-CONT");
+        }
+    }
+    let _continue = Continue(Testbed::get());
+    let mut r = rig(&tb, ImportStrategy::Replace, None);
+    r.pipeline.settings.stage_stall = std::time::Duration::from_secs(2);
+    let mut events = std::mem::replace(&mut r.events, tokio::sync::mpsc::channel(1).1);
+    // Stop the new OSD once the export moves data; continue it 8 s later.
+    let tb2 = Testbed::get();
+    let stopper = tokio::spawn(async move {
+        let mut lines = Vec::new();
+        let mut stopped = false;
+        while let Some(e) = events.recv().await {
+            match e {
+                EngineEvent::Progress {
+                    stage: Stage::Export,
+                    bytes,
+                    ..
+                } if bytes > 0 && !stopped => {
+                    new_osd(&tb2, "-STOP");
+                    stopped = true;
+                    let tb3 = Testbed::get();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+                        new_osd(&tb3, "-CONT");
+                    });
+                }
+                EngineEvent::Log { line, .. } => lines.push(line),
+                _ => {}
+            }
+        }
+        (stopped, lines)
+    });
+    let cancel = CancellationToken::new();
+    let export = r.pipeline.export(&src, &cancel).await;
+    let import = match &export {
+        Ok(e) => Some(r.pipeline.import(&src, e, &cancel).await),
+        Err(_) => None,
+    };
+    drop(r.pipeline);
+    let (stopped, lines) = stopper.await.expect("stopper");
+    assert!(stopped, "the new OSD was stopped mid-export");
+    let export = export.expect("the export completes without the new cluster");
+    assert!(!export.staged, "the stalled stream was dropped");
+    assert!(lines.iter().any(|l| l.contains("took no data for 2 s")), "{lines:#?}");
+    let imported = import
+        .expect("import ran")
+        .expect("the import reads the file once the cluster is back");
+    assert_eq!(imported.hash, export.hash);
+    delete_volumes(&tb.operator("old"), &[&src.id]).await;
+    delete_volumes(&tb.operator("new"), &[&imported.new_id]).await;
+}
