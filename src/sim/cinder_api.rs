@@ -30,6 +30,16 @@ pub fn routes() -> Router<Shared> {
 
 type Q = Query<HashMap<String, String>>;
 
+/// Cinder's 404 for an unknown volume id.
+fn volume_not_found(id: &str, rid: &str) -> Response {
+    fault(
+        StatusCode::NOT_FOUND,
+        "itemNotFound",
+        &format!("Volume {id} could not be found."),
+        rid,
+    )
+}
+
 /// Token valid and scoped to the URL's project, as keystonemiddleware + Cinder check.
 // An axum Response is a handler's natural error value.
 #[allow(clippy::result_large_err)]
@@ -153,12 +163,7 @@ async fn show(State(st): State<Shared>, Path((p, id)): Path<(String, String)>, h
     settle(&mut s);
     match s.volumes.get(&id) {
         Some(v) => ok(&rid, StatusCode::OK, json!({"volume": volume_json(&s, v)})),
-        None => fault(
-            StatusCode::NOT_FOUND,
-            "itemNotFound",
-            &format!("Volume {id} could not be found."),
-            &rid,
-        ),
+        None => volume_not_found(&id, &rid),
     }
 }
 
@@ -238,12 +243,7 @@ async fn delete(State(st): State<Shared>, Path((p, id)): Path<(String, String)>,
             let _ = std::fs::remove_file(s.store_dir.join(format!("volume-{id}")));
             ok(&rid, StatusCode::ACCEPTED, Value::Null)
         }
-        None => fault(
-            StatusCode::NOT_FOUND,
-            "itemNotFound",
-            &format!("Volume {id} could not be found."),
-            &rid,
-        ),
+        None => volume_not_found(&id, &rid),
     }
 }
 
@@ -259,12 +259,7 @@ async fn metadata(
         return r;
     }
     let Some(v) = s.volumes.get_mut(&id) else {
-        return fault(
-            StatusCode::NOT_FOUND,
-            "itemNotFound",
-            &format!("Volume {id} could not be found."),
-            &rid,
-        );
+        return volume_not_found(&id, &rid);
     };
     if let Some(m) = body["metadata"].as_object() {
         for (k, val) in m {
@@ -288,12 +283,7 @@ async fn action(
         return r;
     }
     let Some(v) = s.volumes.get_mut(&id) else {
-        return fault(
-            StatusCode::NOT_FOUND,
-            "itemNotFound",
-            &format!("Volume {id} could not be found."),
-            &rid,
-        );
+        return volume_not_found(&id, &rid);
     };
     if let Some(b) = body["os-set_bootable"]["bootable"].as_bool() {
         v.bootable = b;

@@ -221,6 +221,17 @@ impl RbdStore {
             }
             other => other?,
         }
+        let (spec, child, stdin) = self.spawn_import_diff(image)?;
+        let writer = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), size)
+            .map_err(|e| DataPathError::io(Path::new(&spec), e))?;
+        Ok(OpenStage {
+            writer: StageSink::Rbd(writer),
+            child: Some(child),
+        })
+    }
+
+    /// Starts `rbd import-diff - <image>`; returns the spec, the child and its stdin.
+    fn spawn_import_diff(&self, image: &str) -> Result<(String, ChildProcess, std::fs::File), DataPathError> {
         let spec = self.spec(image);
         let mut child = ChildProcess::spawn(&self.argv(&["import-diff", "--no-progress", "-", &spec]), true, false)
             .map_err(|e| RbdError::Spawn {
@@ -230,12 +241,7 @@ impl RbdStore {
         let stdin = child
             .take_stdin()
             .ok_or_else(|| DataPathError::Child("no stdin".into()))?;
-        let writer = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), size)
-            .map_err(|e| DataPathError::io(Path::new(&spec), e))?;
-        Ok(OpenStage {
-            writer: StageSink::Rbd(writer),
-            child: Some(child),
-        })
+        Ok((spec, child, stdin))
     }
 
     /// The sparse hash of an image, read with `export-diff`.
@@ -283,15 +289,7 @@ impl RbdStore {
         counter: Counter,
         cancel: &CancellationToken,
     ) -> Result<u64, DataPathError> {
-        let spec = self.spec(image);
-        let mut child = ChildProcess::spawn(&self.argv(&["import-diff", "--no-progress", "-", &spec]), true, false)
-            .map_err(|e| RbdError::Spawn {
-                op: "import-diff".into(),
-                message: e.to_string(),
-            })?;
-        let stdin = child
-            .take_stdin()
-            .ok_or_else(|| DataPathError::Child("no stdin".into()))?;
+        let (spec, child, stdin) = self.spawn_import_diff(image)?;
         let writer = tokio::task::spawn_blocking(move || write_extents(&file, size, stdin, &counter));
         let exit = child
             .wait(cancel)
