@@ -6,6 +6,7 @@
 //! - the peak RSS of this process, which runs the whole data path in-process.
 
 use stackmigrate::config::CephConfig;
+use stackmigrate::storage::sparse_hash::Scheme;
 use stackmigrate::storage::{BlockStore, Counter, RbdStore, StageOutcome, StageTarget};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -112,7 +113,10 @@ async fn ours(
     };
     let copy = start.elapsed().as_secs_f64();
     let cpu = meter.stop().cpu;
-    let (hash, _) = new.hash_image(dest, Counter::default(), &cancel).await.expect("verify");
+    let (hash, _) = new
+        .hash_image(dest, Scheme::CURRENT, Counter::default(), &cancel)
+        .await
+        .expect("verify");
     assert_eq!(hash, exported.hash, "verified");
     let with_verify = start.elapsed().as_secs_f64();
     new.remove(dest).await.expect("rm");

@@ -9,6 +9,7 @@ pub mod config;
 pub mod engine;
 pub mod logging;
 pub mod openstack;
+pub mod signals;
 pub mod sim;
 pub mod storage;
 pub mod tui;

@@ -86,6 +86,7 @@ impl EventPrinter {
                     rate / (1u64 << 20) as f64
                 )
             }
+            EngineEvent::Notice { volume: _, message } => format!("note: {message}"),
             EngineEvent::Log { volume, line } => match volume {
                 Some(v) => format!("{} {line}", short(v)),
                 None => line.clone(),

@@ -1,12 +1,14 @@
 //! `stackmigrate migrate`: the headless client of the engine. Plans the
 //! selection, archives the inventory, runs pre-flight, then drives the engine
 //! and prints its events. Exit 0: all verified; 2: some volumes need
-//! attention; 1: fatal (config, auth, pre-flight).
+//! attention; 1: fatal (config, auth, pre-flight); 130: stopped by SIGINT,
+//! SIGTERM or SIGHUP (resumable).
 
 use super::event_printer::EventPrinter;
 use crate::config::{Config, ImportStrategy};
 use crate::engine::{EngineCommand, RunSetup};
 use crate::openstack::{Keystone, Session, Volume};
+use crate::signals::{StopSignals, EXIT_INTERRUPTED};
 use crate::storage::BlockStore;
 use clap::Args;
 use std::sync::Arc;
@@ -139,27 +141,55 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
             return Err(Fatal("not confirmed; nothing was started".into()));
         }
     }
+    // From here on a stop signal means a graceful shutdown, not death.
+    let signals = match StopSignals::new() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("warning: cannot watch for SIGINT/SIGTERM/SIGHUP ({e}); a signal will kill the run");
+            None
+        }
+    };
     let mut run = setup
         .start(cfg, volumes, args.keep_exports, false)
         .await
         .map_err(Fatal)?;
     let commands = run.commands.clone();
-    tokio::spawn(async move {
-        // Ctrl-C: stop children, keep what is done; a later run resumes.
-        if tokio::signal::ctrl_c().await.is_ok() {
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = signals.map(|mut signals| {
+        let interrupted = interrupted.clone();
+        tokio::spawn(async move {
+            // SIGINT, SIGTERM, SIGHUP: stop children by group, keep what is
+            // done; a later run resumes. A second signal leaves at once.
+            let sig = signals.recv().await;
+            interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+            eprintln!("{sig}: stopping; running stages end, finished work is kept; run again to resume ({sig} again exits at once)");
+            tracing::warn!("{sig}: stopping the run");
             let _ = commands.send(EngineCommand::Shutdown).await;
-        }
+            let sig = signals.recv().await;
+            tracing::warn!("{sig} again: exiting without waiting for the stages to end");
+            eprintln!("{sig} again: exiting now");
+            std::process::exit(EXIT_INTERRUPTED);
+        })
     });
     while let Some(e) = run.events.recv().await {
         printer.print(&e);
     }
     let summary = run.engine.await.map_err(fatal)?.map_err(fatal)?;
     let usage = run.usage.await.map_err(fatal)?;
+    if let Some(stop) = stop {
+        stop.abort();
+    }
     if let Err(e) = &usage {
         eprintln!("error: usage archive: {e}");
     }
     let all_verified = summary.verified == summary.total && summary.backup_failed == 0;
-    Ok(if all_verified && usage.is_ok() { 0 } else { 2 })
+    Ok(if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        EXIT_INTERRUPTED
+    } else if all_verified && usage.is_ok() {
+        0
+    } else {
+        2
+    })
 }
 
 /// `stackmigrate cleanup --project`: phase 5 over the project's journal.

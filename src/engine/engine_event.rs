@@ -89,6 +89,12 @@ pub enum EngineEvent {
         volume: Option<String>,
         line: String,
     },
+    /// The answer to a command the engine did not carry out at once (a retry
+    /// refused or queued, an abort with nothing to stop): clients show it.
+    Notice {
+        volume: Option<String>,
+        message: String,
+    },
     StageFinished {
         volume: String,
         stage: Stage,

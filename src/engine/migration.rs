@@ -12,7 +12,7 @@ use super::{
 };
 use crate::config::Concurrency;
 use crate::openstack::Volume;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{mpsc, Semaphore};
@@ -80,8 +80,12 @@ struct Coordinator {
     root: CancellationToken,
     tokens: HashMap<String, CancellationToken>,
     tasks: JoinSet<String>,
+    /// The live task of each volume: at most one per volume, ever.
     task_volume: HashMap<tokio::task::Id, String>,
     volumes: HashMap<String, Volume>,
+    /// Retries asked for while the volume's previous task was still
+    /// stopping; each starts when that task has joined.
+    queued_retries: HashSet<String>,
 }
 
 impl Coordinator {
@@ -89,7 +93,26 @@ impl Coordinator {
         let _ = self.events.send(e).await;
     }
 
+    fn is_live(&self, volume: &str) -> bool {
+        self.task_volume.values().any(|v| v == volume)
+    }
+
+    async fn notice(&self, volume: &str, message: String) {
+        tracing::info!(volume, "{message}");
+        self.emit(EngineEvent::Notice {
+            volume: Some(volume.to_string()),
+            message,
+        })
+        .await;
+    }
+
     fn spawn(&mut self, vol: Volume) {
+        // A second worker would run a second tape copy, and the first could
+        // no longer be aborted (its token replaced) yet still reach cleanup.
+        if self.is_live(&vol.id) {
+            tracing::error!(volume = %vol.id, "refused to start a second task for a volume");
+            return;
+        }
         let rec = self
             .journal
             .get(&vol.id)
@@ -110,7 +133,7 @@ impl Coordinator {
     /// A worker that panicked leaves its volume mid-stage: record that as a
     /// failure (or an abort, before any stage) so the run never ends quietly.
     async fn on_panic(&mut self, task: tokio::task::Id, error: String) -> Result<(), JournalError> {
-        let Some(volume) = self.task_volume.remove(&task) else {
+        let Some(volume) = self.task_volume.get(&task).cloned() else {
             return Ok(());
         };
         tracing::error!(volume, "internal error in the volume task: {error}");
@@ -177,35 +200,82 @@ impl Coordinator {
         }
     }
 
+    fn retryable(&self, volume: &str) -> bool {
+        self.journal
+            .get(volume)
+            .is_some_and(|r| matches!(r.phase, Phase::Failed | Phase::Aborted | Phase::BackupFailed))
+    }
+
+    /// A retry starts a new task only once the volume has none: while the
+    /// previous one is still stopping (an abort under way, a tape copy that
+    /// outlives a failed import) the retry is queued and said so.
+    async fn retry(&mut self, v: String) -> Result<(), JournalError> {
+        let Some(vol) = self.volumes.get(&v).cloned() else {
+            self.notice(&v, format!("volume {v} is not in this run; nothing to retry"))
+                .await;
+            return Ok(());
+        };
+        if self.is_live(&v) {
+            let stopping = self.retryable(&v) || self.tokens.get(&v).is_some_and(CancellationToken::is_cancelled);
+            let message = if !stopping {
+                format!("{}: still running; nothing to retry", vol.display_name())
+            } else if self.queued_retries.insert(v.clone()) {
+                format!(
+                    "{}: retry queued; it starts when the previous attempt has stopped (a stage is still ending)",
+                    vol.display_name()
+                )
+            } else {
+                format!("{}: a retry is already queued", vol.display_name())
+            };
+            self.notice(&v, message).await;
+            return Ok(());
+        }
+        if !self.retryable(&v) {
+            let phase = self.journal.get(&v).map_or(Phase::Queued, |r| r.phase);
+            self.notice(&v, format!("{}: nothing to retry ({phase:?})", vol.display_name()))
+                .await;
+            return Ok(());
+        }
+        let rec = self.journal.record(&v, Transition::Retry)?;
+        self.emit(EngineEvent::StateChanged {
+            volume: v.clone(),
+            phase: rec.phase,
+        })
+        .await;
+        self.spawn(vol);
+        Ok(())
+    }
+
+    /// A volume's task has ended: a retry waiting for it starts now.
+    async fn joined(&mut self, task: tokio::task::Id) -> Result<(), JournalError> {
+        if let Some(volume) = self.task_volume.remove(&task) {
+            if self.queued_retries.remove(&volume) && !self.root.is_cancelled() {
+                self.retry(volume).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn on_command(&mut self, cmd: EngineCommand) -> Result<bool, JournalError> {
-        let log = |line: String| EngineEvent::Log { volume: None, line };
         match cmd {
+            // A live task is stopped even when its record already failed:
+            // the tape half may still be running.
             EngineCommand::Abort(v) => match self.tokens.get(&v) {
-                Some(t) if self.journal.get(&v).is_none_or(|r| !r.is_settled()) => t.cancel(),
+                Some(t) if self.is_live(&v) => {
+                    t.cancel();
+                    if self.queued_retries.remove(&v) {
+                        self.notice(&v, format!("volume {v}: the queued retry is dropped by the abort"))
+                            .await;
+                    }
+                }
                 _ => {
-                    self.emit(log(format!("volume {v} is not running; nothing to abort")))
+                    self.notice(&v, format!("volume {v} is not running; nothing to abort"))
                         .await
                 }
             },
-            EngineCommand::Retry(v) => {
-                let retryable = self
-                    .journal
-                    .get(&v)
-                    .is_some_and(|r| matches!(r.phase, Phase::Failed | Phase::Aborted | Phase::BackupFailed));
-                match self.volumes.get(&v).cloned() {
-                    Some(vol) if retryable => {
-                        let rec = self.journal.record(&v, Transition::Retry)?;
-                        self.emit(EngineEvent::StateChanged {
-                            volume: v.clone(),
-                            phase: rec.phase,
-                        })
-                        .await;
-                        self.spawn(vol);
-                    }
-                    _ => self.emit(log(format!("volume {v} has nothing to retry"))).await,
-                }
-            }
+            EngineCommand::Retry(v) => self.retry(v).await?,
             EngineCommand::Shutdown => {
+                self.queued_retries.clear();
                 self.root.cancel();
                 return Ok(true);
             }
@@ -262,6 +332,7 @@ pub async fn run_migration(
         tasks: JoinSet::new(),
         task_volume: HashMap::new(),
         volumes: plan.volumes.iter().map(|v| (v.id.clone(), v.clone())).collect(),
+        queued_retries: HashSet::new(),
     };
     for vol in &plan.volumes {
         let phase = co.journal.get(&vol.id).map(|r| r.phase);
@@ -278,10 +349,11 @@ pub async fn run_migration(
         tokio::select! {
             Some(r) = reports.recv() => co.on_report(r).await?,
             Some(done) = co.tasks.join_next_with_id(), if !co.tasks.is_empty() => match done {
-                Ok((id, _)) => {
-                    co.task_volume.remove(&id);
+                Ok((id, _)) => co.joined(id).await?,
+                Err(e) => {
+                    co.on_panic(e.id(), e.to_string()).await?;
+                    co.joined(e.id()).await?;
                 }
-                Err(e) => co.on_panic(e.id(), e.to_string()).await?,
             },
             cmd = commands.recv(), if commands_open => match cmd {
                 Some(cmd) => shutdown |= co.on_command(cmd).await?,

@@ -7,6 +7,7 @@ mod engine_event;
 mod inventory;
 mod journal;
 mod migration;
+mod new_volume_ledger;
 mod preflight;
 mod progress;
 mod report;
@@ -15,6 +16,7 @@ mod stage_error;
 mod volume_import;
 mod volume_pipeline;
 mod volume_state;
+mod volume_verify;
 mod worker;
 
 pub use cleanup::run_cleanup;
@@ -22,6 +24,7 @@ pub use engine_event::{EngineCommand, EngineEvent, PlannedVolume, Stage, Summary
 pub use inventory::write_inventory;
 pub use journal::{Journal, JournalError};
 pub use migration::{run_migration, EngineError, Plan};
+pub use new_volume_ledger::{MemoryLedger, NewVolumeLedger, CLAIM_KEY};
 pub use preflight::{Preflight, PreflightLine};
 pub use progress::with_progress;
 pub use report::write_atomic;

@@ -4,6 +4,7 @@
 
 use super::migration::Plan;
 use super::{Journal, Phase, Summary, Track, VolumeRecord};
+use crate::storage::sparse_hash;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -36,8 +37,13 @@ fn row<'a>(vol: &'a crate::openstack::Volume, r: Option<&'a VolumeRecord>) -> Ro
         name: vol.display_name(),
         size_gib: vol.size,
         used_bytes: used,
-        checksum: r.and_then(|r| r.verified_hash.as_deref()),
-        checksum_algorithm: crate::storage::sparse_hash::ALGORITHM,
+        // The digest, and the scheme it was made with (earlier journals: v1).
+        checksum: r.and_then(|r| r.verified_hash.as_deref()).map(sparse_hash::digest),
+        checksum_algorithm: r
+            .and_then(|r| r.verified_hash.as_deref())
+            .and_then(sparse_hash::Scheme::of)
+            .unwrap_or(sparse_hash::Scheme::CURRENT)
+            .name(),
         seconds: r
             .map(|r| &r.seconds)
             .unwrap_or_else(|| EMPTY.get_or_init(Default::default)),

@@ -4,7 +4,7 @@
 use super::volume_pipeline::{
     human, staging_image, ImportedVolume, VolumeExport, VolumePipeline, SOURCE_KEY, STATE_KEY,
 };
-use super::{with_progress, EngineEvent, Stage, StageError};
+use super::{with_progress, EngineEvent, NewVolumeLedger, Stage, StageError, CLAIM_KEY};
 use crate::config::ImportStrategy;
 use crate::openstack::{Cinder, NewVolume, OpenStackError, Volume};
 use crate::storage::{Counter, DataPathError, RbdError};
@@ -38,17 +38,20 @@ impl VolumePipeline {
 
     /// Creates the new volume and fills it by the configured strategy, then
     /// verifies. Only a matching checksum sets `stackmigrate.state=verified`.
+    /// `ledger` is the journal's word on which new volumes were made for
+    /// `vol`: only those are reused (and, with `replace`, overwritten).
     pub async fn import(
         &self,
         vol: &Volume,
         export: &VolumeExport,
+        ledger: &dyn NewVolumeLedger,
         cancel: &CancellationToken,
     ) -> Result<ImportedVolume, StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
         self.started(vol, Stage::Import).await;
         let cinder = Cinder::new(&self.new_session);
         // A re-run finds the copy an earlier run made instead of making another.
-        let existing = self.find_existing(&cinder, vol).await.map_err(|e| fail(&e))?;
+        let existing = self.find_existing(&cinder, vol, ledger).await?;
         if let Some(done) = existing
             .as_ref()
             .filter(|v| v.metadata.get(STATE_KEY).map(String::as_str) == Some("verified"))
@@ -68,8 +71,14 @@ impl VolumePipeline {
             });
         }
         let new_id = match self.settings.strategy {
-            ImportStrategy::Replace => self.import_replace(vol, export, &cinder, existing, cancel).await?,
-            ImportStrategy::Manage => self.import_manage(vol, export, &cinder, existing, cancel).await?,
+            ImportStrategy::Replace => {
+                self.import_replace(vol, export, &cinder, existing, ledger, cancel)
+                    .await?
+            }
+            ImportStrategy::Manage => {
+                self.import_manage(vol, export, &cinder, existing, ledger, cancel)
+                    .await?
+            }
         };
         if vol.bootable {
             cinder.set_bootable(&new_id, true).await.map_err(|e| fail(&e))?;
@@ -93,18 +102,57 @@ impl VolumePipeline {
         Ok(ImportedVolume { new_id, hash })
     }
 
-    /// `replace`: Cinder creates an empty volume; its image is swapped for
-    /// ours. The data goes to a temporary image first, so `volume-<id>` is
-    /// never half-written.
-    /// The new volume an earlier run created for `vol`, found by its
-    /// `stackmigrate.source_volume_id` metadata in the target project.
-    async fn find_existing(&self, cinder: &Cinder<'_>, vol: &Volume) -> Result<Option<Volume>, OpenStackError> {
-        let mut found: Vec<Volume> = cinder
-            .list_volumes(None)
-            .await?
+    /// The new volume an earlier run created for `vol`: tagged with its
+    /// `stackmigrate.source_volume_id` in the target project, and recorded in
+    /// the journal (by id, or by the claim of a creation a crash cut short).
+    /// A tagged volume the journal does not know is someone else's: it is
+    /// named in the log and never touched.
+    async fn find_existing(
+        &self,
+        cinder: &Cinder<'_>,
+        vol: &Volume,
+        ledger: &dyn NewVolumeLedger,
+    ) -> Result<Option<Volume>, StageError> {
+        let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
+        let tagged = cinder.list_volumes(None).await.map_err(|e| fail(&e))?;
+        let (created, claim) = (ledger.created(), ledger.pending_claim());
+        let (mut found, mut by_claim, mut foreign) = (Vec::new(), Vec::new(), Vec::new());
+        for v in tagged
             .into_iter()
             .filter(|v| v.metadata.get(SOURCE_KEY) == Some(&vol.id))
-            .collect();
+        {
+            if created.contains(&v.id) {
+                found.push(v);
+            } else if claim.is_some() && v.metadata.get(CLAIM_KEY) == claim.as_ref() {
+                by_claim.push(v);
+            } else {
+                foreign.push(v.id);
+            }
+        }
+        if !foreign.is_empty() {
+            let line = format!(
+                "new volume(s) {} claim to be copies of this volume, but this project's journal does not record creating them: left alone (delete them if they are leftovers)",
+                foreign.join(", ")
+            );
+            tracing::warn!(volume = %vol.id, "{line}");
+            self.log(vol, line).await;
+        }
+        if found.is_empty() && by_claim.len() > 1 {
+            let ids: Vec<&str> = by_claim.iter().map(|v| v.id.as_str()).collect();
+            return Err(fail(&format!(
+                "new volumes {} all carry the claim journaled for this volume's creation; none is touched: delete the one that is not stackmigrate's, then retry",
+                ids.join(", ")
+            )));
+        }
+        if let Some(v) = by_claim.pop().filter(|_| found.is_empty()) {
+            // A creation a crash cut short between Cinder's answer and the journal.
+            if !ledger.record_created(&v.id).await {
+                return Err(fail(&"the journal refused to record the new volume"));
+            }
+            self.log(vol, format!("found new volume {} by its journaled claim", v.id))
+                .await;
+            found.push(v);
+        }
         found.sort_by_key(|v| v.created_at);
         if found.len() > 1 {
             let ids: Vec<&str> = found.iter().map(|v| v.id.as_str()).collect();
@@ -117,12 +165,46 @@ impl VolumePipeline {
         Ok(found.into_iter().next())
     }
 
+    /// The new volume's fields with the claim journaled first, so that a
+    /// crash after Cinder answers still finds the volume as ours.
+    async fn claimed_fields(&self, vol: &Volume, ledger: &dyn NewVolumeLedger) -> Result<NewVolume, StageError> {
+        let claim = ledger
+            .claim()
+            .await
+            .ok_or_else(|| StageError::new(Stage::Import, &vol.id, "the journal refused the creation claim"))?;
+        let mut fields = self.new_volume_fields(vol);
+        fields.metadata.insert(CLAIM_KEY.into(), claim);
+        Ok(fields)
+    }
+
+    /// Journals a volume Cinder made for us before anything is done to it.
+    async fn journal_created(
+        &self,
+        vol: &Volume,
+        ledger: &dyn NewVolumeLedger,
+        new_id: &str,
+    ) -> Result<(), StageError> {
+        if ledger.record_created(new_id).await {
+            Ok(())
+        } else {
+            Err(StageError::new(
+                Stage::Import,
+                &vol.id,
+                format!("the journal refused to record new volume {new_id}; nothing was written to it"),
+            ))
+        }
+    }
+
+    /// `replace`: Cinder creates an empty volume; its image is swapped for
+    /// ours. The data goes to a temporary image first, so `volume-<id>` is
+    /// never half-written.
     async fn import_replace(
         &self,
         vol: &Volume,
         export: &VolumeExport,
         cinder: &Cinder<'_>,
         existing: Option<Volume>,
+        ledger: &dyn NewVolumeLedger,
         cancel: &CancellationToken,
     ) -> Result<String, StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
@@ -140,10 +222,9 @@ impl VolumePipeline {
                 v
             }
             None => {
-                let v = cinder
-                    .create_volume(&self.new_volume_fields(vol))
-                    .await
-                    .map_err(|e| fail(&cinder_hint(e)))?;
+                let fields = self.claimed_fields(vol, ledger).await?;
+                let v = cinder.create_volume(&fields).await.map_err(|e| fail(&cinder_hint(e)))?;
+                self.journal_created(vol, ledger, &v.id).await?;
                 self.log(vol, format!("created new volume {} ({} GiB)", v.id, vol.size))
                     .await;
                 v
@@ -174,6 +255,7 @@ impl VolumePipeline {
         export: &VolumeExport,
         cinder: &Cinder<'_>,
         existing: Option<Volume>,
+        ledger: &dyn NewVolumeLedger,
         cancel: &CancellationToken,
     ) -> Result<String, StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
@@ -188,10 +270,12 @@ impl VolumePipeline {
             None => {
                 self.fill_image(vol, export, &image, cancel).await?;
                 let pool = cinder.pool_for_rados(&self.new.pool()).await.map_err(|e| fail(&e))?;
+                let fields = self.claimed_fields(vol, ledger).await?;
                 let v = cinder
-                    .manage_existing(&pool.name, &image, &self.new_volume_fields(vol))
+                    .manage_existing(&pool.name, &image, &fields)
                     .await
                     .map_err(|e| fail(&cinder_hint(e)))?;
+                self.journal_created(vol, ledger, &v.id).await?;
                 self.log(vol, format!("manage-existing of {image} requested as volume {}", v.id))
                     .await;
                 v
@@ -289,35 +373,6 @@ impl VolumePipeline {
         self.log(vol, format!("imported {} into {image}", human(export.size)))
             .await;
         Ok(())
-    }
-
-    /// Reads the new image back and compares checksums. A mismatch keeps
-    /// everything for inspection.
-    pub async fn verify(
-        &self,
-        vol: &Volume,
-        export: &VolumeExport,
-        new_id: &str,
-        cancel: &CancellationToken,
-    ) -> Result<String, StageError> {
-        self.started(vol, Stage::Verify).await;
-        let image = format!("volume-{new_id}");
-        let counter: Counter = Default::default();
-        let work = self.new.hash_image(&image, counter.clone(), cancel);
-        let (hash, size) = with_progress(work, &counter, export.data_bytes, &vol.id, Stage::Verify, &self.events)
-            .await
-            .map_err(|e| StageError::new(Stage::Verify, &vol.id, e))?;
-        if hash != export.hash || size != export.size {
-            return Err(StageError::new(
-                Stage::Verify,
-                &vol.id,
-                format!(
-                    "checksum mismatch: export {} ({} bytes) vs new image {image} {hash} ({size} bytes); nothing was deleted, inspect both and retry",
-                    export.hash, export.size
-                ),
-            ));
-        }
-        Ok(hash)
     }
 }
 

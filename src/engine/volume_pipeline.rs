@@ -5,6 +5,7 @@
 use super::{with_progress, EngineEvent, Stage, StageError};
 use crate::config::{ImportStrategy, TapeConfig};
 use crate::openstack::{Session, Volume};
+use crate::storage::sparse_hash::Scheme;
 use crate::storage::{run_tape, BlockStore, Counter, DataPathError, RbdError, StageOutcome, StageTarget};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -204,7 +205,8 @@ impl VolumePipeline {
     /// Re-hashes the export file and compares it with the export's checksum.
     async fn check_export_file(&self, vol: &Volume, export: &VolumeExport) -> Result<(), StageError> {
         let path = export.path.clone();
-        let hashed = tokio::task::spawn_blocking(move || crate::storage::sparse_file::hash_file(&path))
+        let scheme = checksum_scheme(Stage::Tape, vol, &export.hash)?;
+        let hashed = tokio::task::spawn_blocking(move || crate::storage::sparse_file::hash_file_with(&path, scheme))
             .await
             .map_err(|e| StageError::new(Stage::Tape, &vol.id, e))?;
         match hashed {
@@ -237,9 +239,10 @@ impl VolumePipeline {
         &self,
         vol: &Volume,
         export: &VolumeExport,
+        ledger: &dyn super::NewVolumeLedger,
         cancel: &CancellationToken,
     ) -> (Result<ImportedVolume, StageError>, Result<(), StageError>) {
-        tokio::join!(self.import(vol, export, cancel), self.tape(vol, export, cancel))
+        tokio::join!(self.import(vol, export, ledger, cancel), self.tape(vol, export, cancel))
     }
 }
 
@@ -251,4 +254,18 @@ pub(super) fn human(bytes: u64) -> String {
     } else {
         format!("{:.1} MiB", bytes as f64 / MIB)
     }
+}
+
+/// The scheme an export's checksum was made with, or a clear refusal for one
+/// this version cannot compute.
+pub(super) fn checksum_scheme(stage: Stage, vol: &Volume, checksum: &str) -> Result<Scheme, StageError> {
+    Scheme::of(checksum).ok_or_else(|| {
+        StageError::new(
+            stage,
+            &vol.id,
+            format!(
+                "the journal's checksum {checksum:?} is of a scheme this version does not know; run the stackmigrate version that exported it, or delete the export and migrate again"
+            ),
+        )
+    })
 }

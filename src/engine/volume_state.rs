@@ -67,6 +67,12 @@ pub struct VolumeRecord {
     pub attempt: u32,
     /// Seconds spent per stage (summed over attempts).
     pub seconds: BTreeMap<String, f64>,
+    /// New volumes stackmigrate made for this one: the only ones it reuses.
+    #[serde(default)]
+    pub created: Vec<String>,
+    /// Journaled before a new volume is requested; also in its metadata.
+    #[serde(default)]
+    pub claim: Option<String>,
 }
 
 /// An input to the state machine. These are what the journal stores.
@@ -100,6 +106,14 @@ pub enum Transition {
         stage: Stage,
     },
     Retry,
+    /// About to ask Cinder for a new volume tagged with this claim.
+    NewVolumeClaimed {
+        claim: String,
+    },
+    /// Cinder made (or adopted) this new volume for us.
+    NewVolumeCreated {
+        new_id: String,
+    },
     /// Loaded from the journal of a run that stopped mid-stage: redo that stage.
     Resumed,
     /// The export file is gone or damaged: export again.
@@ -128,6 +142,8 @@ impl VolumeRecord {
             error: None,
             attempt: 1,
             seconds: BTreeMap::new(),
+            created: Vec::new(),
+            claim: None,
         }
     }
 
@@ -142,6 +158,12 @@ impl VolumeRecord {
             self.phase,
             Phase::Done | Phase::BackupFailed | Phase::Failed | Phase::Aborted | Phase::Cleaned
         )
+    }
+
+    fn add_created(&mut self, new_id: &str) {
+        if !self.created.iter().any(|id| id == new_id) {
+            self.created.push(new_id.to_string());
+        }
     }
 
     fn add_seconds(&mut self, stage: Stage, s: f64) {
@@ -187,7 +209,10 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             // Nothing left to run (an earlier import, tape now disabled).
             r.settle_transfer();
         }
+        (Transferring, Transition::NewVolumeClaimed { claim }) => r.claim = Some(claim.clone()),
+        (Transferring, Transition::NewVolumeCreated { new_id }) => r.add_created(new_id),
         (Transferring, Transition::ImportVerified { new_id, hash, seconds }) => {
+            r.add_created(new_id);
             r.new_id = Some(new_id.clone());
             r.verified_hash = Some(hash.clone());
             r.import = Track::Succeeded;

@@ -234,3 +234,31 @@ fn cleaned_only_from_done() {
         "nothing to retry"
     );
 }
+
+#[test]
+fn new_volumes_are_journaled_only_while_transferring() {
+    let claim = Transition::NewVolumeClaimed { claim: "c1".into() };
+    let created = Transition::NewVolumeCreated { new_id: "n1".into() };
+    let mut ts = to_transferring(false);
+    ts.extend([claim.clone(), created.clone(), created.clone()]);
+    let r = run(&ts).expect("ok");
+    assert_eq!(r.claim.as_deref(), Some("c1"));
+    assert_eq!(r.created, vec!["n1".to_string()], "recorded once");
+    assert_eq!(r.phase, Phase::Transferring);
+    // A verified import journals its id too (journals of earlier versions
+    // have only that).
+    let mut ts = to_transferring(false);
+    ts.push(verified());
+    let r = run(&ts).expect("ok");
+    assert_eq!(r.created, vec![r.new_id.clone().expect("new id")]);
+    assert!(run(&[claim]).is_err(), "not before the transfer");
+    assert!(run(&[created]).is_err());
+}
+
+#[test]
+fn a_journal_line_of_an_earlier_version_still_replays() {
+    // Records of earlier versions carry no `created`/`claim`.
+    let old = r#"{"id":"v","phase":"done","export":null,"new_id":"n","verified_hash":"ab","import":"succeeded","tape":"disabled","error":null,"attempt":1,"seconds":{}}"#;
+    let r: VolumeRecord = serde_json::from_str(old).expect("old record");
+    assert!(r.created.is_empty() && r.claim.is_none());
+}

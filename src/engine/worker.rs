@@ -3,9 +3,10 @@
 //! each transition to the coordinator and waiting until it is journaled.
 
 use super::volume_pipeline::{VolumeExport, VolumePipeline};
-use super::{EngineEvent, ExportInfo, Phase, Stage, Track, Transition, VolumeRecord};
+use super::{EngineEvent, ExportInfo, NewVolumeLedger, Phase, Stage, Track, Transition, VolumeRecord};
 use crate::openstack::Volume;
 use crate::storage::free_bytes;
+use futures_util::future::BoxFuture;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -243,7 +244,12 @@ impl Worker {
             return;
         };
         let start = Instant::now();
-        match self.pipeline.import(vol, export, cancel).await {
+        let ledger = JournalLedger {
+            worker: self,
+            volume: &vol.id,
+            record: rec.clone(),
+        };
+        match self.pipeline.import(vol, export, &ledger, cancel).await {
             Ok(done) => {
                 let seconds = start.elapsed().as_secs_f64();
                 let t = Transition::ImportVerified {
@@ -318,5 +324,44 @@ impl Worker {
             };
             let _ = self.pipeline.events.send(event).await;
         }
+    }
+}
+
+/// The ledger of new volumes, kept in the journal through the coordinator:
+/// each entry is durable before the import goes on.
+struct JournalLedger<'a> {
+    worker: &'a Worker,
+    volume: &'a str,
+    /// The record when the import half started (its earlier entries).
+    record: VolumeRecord,
+}
+
+impl NewVolumeLedger for JournalLedger<'_> {
+    fn created(&self) -> Vec<String> {
+        self.record.created.clone()
+    }
+
+    fn pending_claim(&self) -> Option<String> {
+        self.record.claim.clone()
+    }
+
+    fn claim(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async move {
+            if let Some(c) = self.record.claim.clone() {
+                return Some(c);
+            }
+            let claim = super::new_volume_ledger::new_claim();
+            let t = Transition::NewVolumeClaimed { claim: claim.clone() };
+            self.worker.record(self.volume, t).await.map(|_| claim)
+        })
+    }
+
+    fn record_created<'b>(&'b self, new_id: &'b str) -> BoxFuture<'b, bool> {
+        Box::pin(async move {
+            let t = Transition::NewVolumeCreated {
+                new_id: new_id.to_string(),
+            };
+            self.worker.record(self.volume, t).await.is_some()
+        })
     }
 }

@@ -4,7 +4,8 @@
 //! operations are async (see docs/decisions.md).
 
 use super::sparse_file::SparseWriter;
-use super::stage_writer::{OpenStage, StageOutcome, StageTarget, StageWriter, Tee};
+use super::sparse_hash::Scheme;
+use super::stage_writer::{wait_stage_child, OpenStage, StageOutcome, StageTarget, StageWriter, Tee};
 use super::{Counter, DataPathError, Exported, FileStore, RbdError, RbdStore};
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
@@ -155,9 +156,16 @@ impl BlockStore {
                 }
             }
         };
+        let ended = tokio::sync::Notify::new();
+        let export = async {
+            let read = export.await;
+            ended.notify_one();
+            read
+        };
+        let stall = stage.map_or(std::time::Duration::MAX, |t| t.stall);
         let stage_exit = async {
             match child {
-                Some(c) => Some(c.wait(&stage_cancel).await),
+                Some(c) => Some(wait_stage_child(c, &stage_cancel, &ended, stall).await),
                 None => None,
             }
         };
@@ -206,15 +214,17 @@ impl BlockStore {
         result.map(|e| (e, outcome))
     }
 
+    /// The image's checksum in `scheme` (that of the export it is compared with).
     pub async fn hash_image(
         &self,
         image_spec: &str,
+        scheme: Scheme,
         counter: Counter,
         cancel: &CancellationToken,
     ) -> Result<(String, u64), DataPathError> {
         match self {
-            BlockStore::Rbd(s) => s.hash_image(image_spec, counter, cancel).await,
-            BlockStore::File(s) => s.hash_image(image_spec, counter, cancel).await,
+            BlockStore::Rbd(s) => s.hash_image(image_spec, scheme, counter, cancel).await,
+            BlockStore::File(s) => s.hash_image(image_spec, scheme, counter, cancel).await,
         }
     }
 

@@ -6,7 +6,7 @@
 use super::data_path_error::DataPathError;
 use super::rbd_diff::DiffSink;
 use super::sparse_file::{DataExtents, SparseWriter};
-use super::sparse_hash::SparseHasher;
+use super::sparse_hash::{Scheme, SparseHasher};
 use super::stage_writer::{OpenStage, StageSink};
 use super::{Counter, RbdError};
 use std::collections::BTreeSet;
@@ -223,10 +223,11 @@ impl FileStore {
     pub async fn hash_image(
         &self,
         image: &str,
+        scheme: Scheme,
         counter: Counter,
         cancel: &CancellationToken,
     ) -> Result<(String, u64), DataPathError> {
-        let mut h = SparseHasher::new();
+        let mut h = SparseHasher::with_scheme(scheme);
         let (size, _) = self.copy_extents(image, &mut h, &counter, cancel).await?;
         Ok((h.finish(size), size))
     }

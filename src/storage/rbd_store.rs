@@ -8,7 +8,7 @@ use super::child_process::{ChildExit, ChildProcess};
 use super::data_path_error::DataPathError;
 use super::rbd_diff::{read_diff, DiffSink, DiffWriter};
 use super::sparse_file::DataExtents;
-use super::sparse_hash::{SparseHasher, BLOCK};
+use super::sparse_hash::{Scheme, SparseHasher, BLOCK};
 use super::stage_writer::{OpenStage, StageSink};
 use super::{RbdCli, RbdError};
 use crate::config::CephConfig;
@@ -248,11 +248,12 @@ impl RbdStore {
     pub async fn hash_image(
         &self,
         image_spec: &str,
+        scheme: Scheme,
         counter: Counter,
         cancel: &CancellationToken,
     ) -> Result<(String, u64), DataPathError> {
         let (hasher, size, _) = self
-            .read_image(image_spec, SparseHasher::new(), counter, cancel)
+            .read_image(image_spec, SparseHasher::with_scheme(scheme), counter, cancel)
             .await?;
         Ok((hasher.finish(size), size))
     }

@@ -3,7 +3,7 @@
 //! (SEEK_DATA / SEEK_HOLE), so reading costs what the data costs.
 
 use super::rbd_diff::DiffSink;
-use super::sparse_hash::{SparseHasher, BLOCK};
+use super::sparse_hash::{Scheme, SparseHasher, BLOCK};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -191,9 +191,14 @@ impl Iterator for DataExtents<'_> {
 
 /// Hashes a file (sparse or not), reading only its data extents.
 pub fn hash_file(path: &Path) -> io::Result<String> {
+    hash_file_with(path, Scheme::CURRENT)
+}
+
+/// [`hash_file`] in a given scheme (an export an earlier version hashed).
+pub fn hash_file_with(path: &Path, scheme: Scheme) -> io::Result<String> {
     let file = File::open(path)?;
     let size = file.metadata()?.len();
-    let mut hasher = SparseHasher::new();
+    let mut hasher = SparseHasher::with_scheme(scheme);
     let mut buf = vec![0u8; 1 << 20];
     for extent in DataExtents::new(&file)? {
         let (mut off, len) = extent?;

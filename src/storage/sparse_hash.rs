@@ -1,19 +1,71 @@
 //! The checksum of an image whose cost follows its data, not its size.
 //!
-//! `blake3-sparse-64k`: the image is cut into 64 KiB blocks; every block that
-//! is not all zeros is hashed as (block index as u64 LE, block bytes up to its
-//! last non-zero byte) into one
-//! BLAKE3 hasher, in order; the image size (u64 LE) is hashed last. Zero blocks
-//! contribute nothing, so a hole, a run of written zeros and an unallocated
-//! RBD extent all hash the same, and a sparse 8 GiB image costs what its data
-//! costs. The same function is applied at the source, to the export file, to
-//! the tape copy and to the new image.
+//! The image is cut into 64 KiB blocks and every block that is not all zeros
+//! goes into one BLAKE3 hasher, in order; the image size (u64 LE) goes last.
+//! Zero blocks contribute nothing, so a hole, a run of written zeros and an
+//! unallocated RBD extent all hash the same, and a sparse 8 GiB image costs
+//! what its data costs. The same function is applied at the source, to the
+//! export file, to the tape copy and to the new image.
+//!
+//! Two schemes, told apart by the checksum string itself:
+//! - `blake3-sparse-64k-v2` (written now, `blake3-sparse-64k-v2:<hex>`): a
+//!   keyed BLAKE3 (derive-key context below); each block is framed as index
+//!   (u64 LE), length (u64 LE), bytes up to its last non-zero byte. Every
+//!   record is at least 17 bytes and the size is the last 8, so the input
+//!   parses one way only: two images cannot feed the hasher the same bytes.
+//! - `blake3-sparse-64k` (bare hex, journals and reports of earlier
+//!   versions): index and trimmed bytes without a length, which is ambiguous
+//!   (0xAA at 0 + 0xBB at 64 KiB feeds what `AA 01 00..00 BB` at 0 feeds).
+//!   Still computed, only to verify copies whose export used it.
+//!
+//! This hash decides whether an export may be deleted: a collision would
+//! let a wrong copy pass, so it is treated as a security boundary.
 
 pub const BLOCK: u64 = 64 * 1024;
-pub const ALGORITHM: &str = "blake3-sparse-64k";
+/// The scheme written by this version.
+pub const ALGORITHM: &str = Scheme::CURRENT.name();
+const V2_PREFIX: &str = "blake3-sparse-64k-v2:";
+const V2_CONTEXT: &str = "stackmigrate 2026-12-01 sparse image checksum blake3-sparse-64k-v2";
+
+/// Which checksum scheme a checksum string was made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `blake3-sparse-64k`: earlier versions' (ambiguous) encoding.
+    V1,
+    /// `blake3-sparse-64k-v2`: length-framed blocks, keyed hasher.
+    V2,
+}
+
+impl Scheme {
+    pub const CURRENT: Scheme = Scheme::V2;
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Scheme::V1 => "blake3-sparse-64k",
+            Scheme::V2 => "blake3-sparse-64k-v2",
+        }
+    }
+
+    /// The scheme of a stored checksum; `None` for anything this version did
+    /// not write (a newer scheme, a damaged journal).
+    pub fn of(checksum: &str) -> Option<Scheme> {
+        let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        match checksum.strip_prefix(V2_PREFIX) {
+            Some(h) if hex(h) => Some(Scheme::V2),
+            None if hex(checksum) => Some(Scheme::V1),
+            _ => None,
+        }
+    }
+}
+
+/// The hex digest of a stored checksum, without its scheme.
+pub fn digest(checksum: &str) -> &str {
+    checksum.strip_prefix(V2_PREFIX).unwrap_or(checksum)
+}
 
 /// Feeds bytes at increasing offsets; gaps between writes are zeros.
 pub struct SparseHasher {
+    scheme: Scheme,
     hasher: blake3::Hasher,
     block: Vec<u8>,
     /// Index of the block being assembled in `block`.
@@ -31,9 +83,20 @@ impl Default for SparseHasher {
 }
 
 impl SparseHasher {
+    /// A hasher of the current scheme.
     pub fn new() -> Self {
+        Self::with_scheme(Scheme::CURRENT)
+    }
+
+    /// A hasher of `scheme`: verifying a copy whose export an earlier version hashed.
+    pub fn with_scheme(scheme: Scheme) -> Self {
+        let hasher = match scheme {
+            Scheme::V1 => blake3::Hasher::new(),
+            Scheme::V2 => blake3::Hasher::new_derive_key(V2_CONTEXT),
+        };
         Self {
-            hasher: blake3::Hasher::new(),
+            scheme,
+            hasher,
             block: vec![0; BLOCK as usize],
             index: 0,
             filled: 0,
@@ -44,7 +107,7 @@ impl SparseHasher {
     fn flush_block(&mut self) {
         // Trailing zeros are trimmed: a block is implicitly zero-padded, so
         // how far it was filled (a full read or an extent) cannot matter.
-        hash_block(&mut self.hasher, self.index, &self.block[..self.filled]);
+        hash_block(self.scheme, &mut self.hasher, self.index, &self.block[..self.filled]);
         self.block[..self.filled].fill(0);
         self.filled = 0;
     }
@@ -63,7 +126,7 @@ impl SparseHasher {
             let n = data.len().min(BLOCK as usize - within);
             if within == 0 && n == BLOCK as usize && self.filled == 0 {
                 // A whole block at once (the usual case): hashed in place, no copy.
-                hash_block(&mut self.hasher, index, &data[..n]);
+                hash_block(self.scheme, &mut self.hasher, index, &data[..n]);
                 offset += n as u64;
                 data = &data[n..];
                 self.end = self.end.max(offset);
@@ -77,28 +140,45 @@ impl SparseHasher {
         }
     }
 
-    /// Finishes with the image size (which may exceed the last data).
+    /// Finishes with the image size (which may exceed the last data); the
+    /// checksum string names its scheme (bare hex for the old one).
     pub fn finish(mut self, size: u64) -> String {
         if self.filled > 0 {
             self.flush_block();
         }
         self.hasher.update(&size.max(self.end).to_le_bytes());
-        self.hasher.finalize().to_hex().to_string()
+        let hex = self.hasher.finalize().to_hex();
+        match self.scheme {
+            Scheme::V1 => hex.to_string(),
+            Scheme::V2 => format!("{V2_PREFIX}{hex}"),
+        }
     }
 }
 
-/// Adds one block: its index and its bytes up to the last non-zero one.
-fn hash_block(hasher: &mut blake3::Hasher, index: u64, data: &[u8]) {
+/// Adds one block: its index, (v2) its trimmed length, and its bytes up to
+/// the last non-zero one.
+fn hash_block(scheme: Scheme, hasher: &mut blake3::Hasher, index: u64, data: &[u8]) {
     if let Some(last) = data.iter().rposition(|&b| b != 0) {
         hasher.update(&index.to_le_bytes());
+        if scheme == Scheme::V2 {
+            hasher.update(&(last as u64 + 1).to_le_bytes());
+        }
         hasher.update(&data[..=last]);
     }
 }
 
 /// The sparse hash of a plain byte stream (a full `rbd export -`, a tape copy).
-pub async fn hash_stream<R: tokio::io::AsyncRead + Unpin>(mut r: R) -> std::io::Result<(String, u64)> {
+pub async fn hash_stream<R: tokio::io::AsyncRead + Unpin>(r: R) -> std::io::Result<(String, u64)> {
+    hash_stream_with(r, Scheme::CURRENT).await
+}
+
+/// [`hash_stream`] in a given scheme.
+pub async fn hash_stream_with<R: tokio::io::AsyncRead + Unpin>(
+    mut r: R,
+    scheme: Scheme,
+) -> std::io::Result<(String, u64)> {
     use tokio::io::AsyncReadExt;
-    let mut h = SparseHasher::new();
+    let mut h = SparseHasher::with_scheme(scheme);
     let mut buf = vec![0u8; 1 << 20];
     let mut offset = 0u64;
     loop {
@@ -117,7 +197,11 @@ mod tests {
     use super::*;
 
     fn hash_of(image: &[u8]) -> String {
-        let mut h = SparseHasher::new();
+        hash_in(Scheme::CURRENT, image)
+    }
+
+    fn hash_in(scheme: Scheme, image: &[u8]) -> String {
+        let mut h = SparseHasher::with_scheme(scheme);
         h.write_at(0, image);
         h.finish(image.len() as u64)
     }
@@ -189,5 +273,51 @@ mod tests {
         changed[11] = 1;
         assert_ne!(hash_of(&changed), base);
         assert_ne!(hash_of(&[]), hash_of(&[0]), "empty vs one zero byte");
+    }
+
+    /// The collision the v1 encoding allowed (issue 10, item 9): 0xAA at 0
+    /// and 0xBB at 64 KiB feed v1 the bytes `0, AA, 1, BB, size`; so does
+    /// `AA 01 00..00 BB` at offset 0 (the 00s are the rest of block 1's index).
+    #[test]
+    fn the_v1_collision_is_gone_in_v2() {
+        let size = 2 * BLOCK as usize;
+        let mut a = vec![0u8; size];
+        a[0] = 0xAA;
+        a[BLOCK as usize] = 0xBB;
+        let mut b = vec![0u8; size];
+        b[0] = 0xAA;
+        b[1..9].copy_from_slice(&1u64.to_le_bytes());
+        b[9] = 0xBB;
+        assert_ne!(a, b);
+        assert_eq!(hash_in(Scheme::V1, &a), hash_in(Scheme::V1, &b), "v1 collides");
+        assert_ne!(hash_in(Scheme::V2, &a), hash_in(Scheme::V2, &b), "v2 tells them apart");
+        assert_eq!(Scheme::CURRENT, Scheme::V2);
+        assert_ne!(hash_of(&a), hash_of(&b));
+    }
+
+    #[test]
+    fn a_checksum_names_its_scheme() {
+        let image = [1u8, 2, 3];
+        let v1 = hash_in(Scheme::V1, &image);
+        let v2 = hash_in(Scheme::V2, &image);
+        assert_eq!(Scheme::of(&v1), Some(Scheme::V1));
+        assert_eq!(Scheme::of(&v2), Some(Scheme::V2));
+        assert!(v2.starts_with("blake3-sparse-64k-v2:"));
+        assert_eq!(digest(&v2).len(), 64);
+        assert_eq!(digest(&v1), v1);
+        assert_ne!(digest(&v2), v1, "another hasher, not the old digest relabelled");
+        assert_eq!(Scheme::of("blake3-sparse-64k-v3:00"), None);
+        assert_eq!(Scheme::of("not a checksum"), None);
+    }
+
+    /// A checksum an earlier version wrote into a journal still verifies:
+    /// this is v1 of `[1, 2, 3]` as that version computed it.
+    #[test]
+    fn earlier_versions_checksums_still_verify() {
+        let mut h = blake3::Hasher::new();
+        h.update(&0u64.to_le_bytes());
+        h.update(&[1, 2, 3]);
+        h.update(&3u64.to_le_bytes());
+        assert_eq!(hash_in(Scheme::V1, &[1, 2, 3]), h.finalize().to_hex().to_string());
     }
 }

@@ -15,7 +15,9 @@ use super::rbd_diff::{DiffSink, DiffWriter};
 use super::sparse_file::SparseWriter;
 use std::fs::File;
 use std::io::{self, BufWriter};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -95,25 +97,43 @@ enum Chunk {
 pub struct StageWriter {
     tx: Option<SyncSender<Chunk>>,
     handle: Option<JoinHandle<io::Result<()>>>,
+    /// The thread's result, sent as it ends: waited for with a time limit.
+    done: Receiver<io::Result<()>>,
+    /// Chunks the thread has handed to the sink: progress while finishing.
+    taken: Arc<AtomicU64>,
     stall: Duration,
 }
 
 impl StageWriter {
     pub fn spawn(mut sink: StageSink, stall: Duration) -> io::Result<Self> {
         let (tx, rx) = sync_channel::<Chunk>(QUEUE);
+        let (done_tx, done) = sync_channel(1);
+        let taken = Arc::new(AtomicU64::new(0));
+        let progress = taken.clone();
         let handle = std::thread::Builder::new().name("stage-writer".into()).spawn(move || {
-            while let Ok(chunk) = rx.recv() {
-                match chunk {
-                    Chunk::Data(offset, data) => sink.data(offset, &data)?,
-                    Chunk::End => return sink.finish(),
+            let result = (|| {
+                while let Ok(chunk) = rx.recv() {
+                    match chunk {
+                        Chunk::Data(offset, data) => sink.data(offset, &data)?,
+                        Chunk::End => return sink.finish(),
+                    }
+                    progress.fetch_add(1, Ordering::Relaxed);
                 }
-            }
-            sink.abandon();
-            Err(io::Error::new(io::ErrorKind::Interrupted, "the stream was abandoned"))
+                sink.abandon();
+                Err(io::Error::new(io::ErrorKind::Interrupted, "the stream was abandoned"))
+            })();
+            let copy = result
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| io::Error::new(e.kind(), e.to_string()));
+            let _ = done_tx.send(copy);
+            result
         })?;
         Ok(Self {
             tx: Some(tx),
             handle: Some(handle),
+            done,
+            taken,
             stall,
         })
     }
@@ -156,12 +176,38 @@ impl StageWriter {
         self.send(Chunk::Data(offset, data.to_vec()))
     }
 
+    /// Queues the end and waits for the thread to write out the rest, under
+    /// the same stall rule as `send`: a new cluster that hangs on the last
+    /// MiB must not hold the export. On a stall the thread is left to die
+    /// when the caller stops its child (its write then fails).
     fn finish(mut self) -> io::Result<()> {
         self.send(Chunk::End)?;
         self.tx = None;
-        match self.handle.take().map(JoinHandle::join) {
-            Some(Ok(r)) => r,
-            _ => Err(io::Error::other("the staging writer panicked")),
+        let (mut seen, mut since) = (self.taken.load(Ordering::Relaxed), Instant::now());
+        loop {
+            match self.done.recv_timeout(self.stall.min(Duration::from_millis(100))) {
+                Ok(r) => {
+                    if let Some(h) = self.handle.take() {
+                        let _ = h.join();
+                    }
+                    return r;
+                }
+                Err(RecvTimeoutError::Disconnected) => return Err(io::Error::other("the staging writer panicked")),
+                Err(RecvTimeoutError::Timeout) => {
+                    let now = self.taken.load(Ordering::Relaxed);
+                    if now != seen {
+                        (seen, since) = (now, Instant::now());
+                    } else if since.elapsed() >= self.stall {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!(
+                                "the new cluster took no data for {} s while the stream was finishing",
+                                self.stall.as_secs()
+                            ),
+                        ));
+                    }
+                }
+            }
         }
     }
 
@@ -251,95 +297,36 @@ impl DiffSink for Tee {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::storage::sparse_file::hash_file;
-    use crate::storage::{BlockStore, Counter, FileStore};
-    use std::os::unix::fs::FileExt;
-    use tokio_util::sync::CancellationToken;
-
-    /// An old store holding one 8 MiB image with data at 0 and an unaligned tail.
-    fn old_store(dir: &std::path::Path) -> BlockStore {
-        let old = dir.join("old");
-        std::fs::create_dir_all(&old).expect("dir");
-        let f = File::create(old.join("img")).expect("img");
-        f.set_len(8 << 20).expect("len");
-        f.write_all_at(&[7u8; 100_000], 0).expect("w");
-        f.write_all_at(b"tail", (8 << 20) - 4).expect("w");
-        BlockStore::File(FileStore::new(&old, None))
+/// Waits for the stage's `import-diff`. Once the stream has ended (`ended`
+/// fires) it gets `stall` to exit: a new cluster that hangs on the last
+/// writes must not hold the export, so the child is then stopped and the
+/// stage counts as failed (the import falls back to the export file).
+pub async fn wait_stage_child(
+    child: ChildProcess,
+    cancel: &CancellationToken,
+    ended: &tokio::sync::Notify,
+    stall: Duration,
+) -> io::Result<super::ChildExit> {
+    let stop = cancel.child_token();
+    let wait = child.wait(&stop);
+    tokio::pin!(wait);
+    tokio::select! {
+        r = &mut wait => return r,
+        _ = ended.notified() => {}
     }
-
-    async fn export(old: &BlockStore, dir: &std::path::Path, new: &BlockStore) -> (String, StageOutcome) {
-        let target = StageTarget {
-            store: new,
-            image: "stackmigrate-img",
-            size: 8 << 20,
-            stall: Duration::from_secs(60),
-        };
-        let (e, outcome) = old
-            .export_staged(
-                "img",
-                &dir.join("export.raw"),
-                Some(target),
-                Counter::default(),
-                &CancellationToken::new(),
-            )
-            .await
-            .expect("the export succeeds whatever the stage does");
-        assert_eq!(hash_file(&dir.join("export.raw")).expect("hash"), e.hash);
-        (e.hash, outcome)
-    }
-
-    #[tokio::test]
-    async fn the_stage_receives_the_same_bytes() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let old = old_store(dir.path());
-        std::fs::create_dir_all(dir.path().join("new")).expect("dir");
-        let new = BlockStore::File(FileStore::new(&dir.path().join("new"), None));
-        let (hash, outcome) = export(&old, dir.path(), &new).await;
-        assert_eq!(outcome, StageOutcome::Done);
-        let staged = dir.path().join("new/stackmigrate-img");
-        assert_eq!(hash_file(&staged).expect("staged"), hash);
-        assert_eq!(std::fs::metadata(&staged).expect("meta").len(), 8 << 20);
-    }
-
-    #[tokio::test]
-    async fn a_stage_that_cannot_start_leaves_the_export_alone() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let old = old_store(dir.path());
-        // The new store's directory does not exist: the staging image cannot be created.
-        let new = BlockStore::File(FileStore::new(&dir.path().join("missing"), None));
-        let (_, outcome) = export(&old, dir.path(), &new).await;
-        assert!(
-            matches!(&outcome, StageOutcome::Failed(why) if why.contains("staging image")),
-            "{outcome:?}"
-        );
-    }
-
-    #[test]
-    fn a_failing_stage_is_dropped_and_the_file_completes() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let file = SparseWriter::create(&dir.path().join("export.raw")).expect("file");
-        let stage_path = dir.path().join("stage");
-        let mut stage = SparseWriter::create(&stage_path).expect("stage");
-        stage.size(1 << 20).expect("size");
-        let writer = StageWriter::spawn(StageSink::File(Box::new(stage)), Duration::from_secs(60)).expect("spawn");
-        let mut tee = Tee::new(file, Some(writer), 1 << 20, CancellationToken::new());
-        tee.size(1 << 20).expect("size");
-        tee.data(0, &[1u8; 4096]).expect("data");
-        // The stage's partial file vanishes under it: its commit (the rename) fails at the end.
-        let mut partial = stage_path.into_os_string();
-        partial.push(".partial");
-        std::fs::remove_file(&partial).expect("rm partial");
-        tee.data(4096, &[2u8; 4096]).expect("the file still takes data");
-        tee.end().expect("end");
-        assert!(!tee.stage_finished);
-        assert!(
-            tee.stage_error.as_deref().is_some_and(|e| e.contains("staging image")),
-            "{:?}",
-            tee.stage_error
-        );
-        tee.file.commit().expect("the export file completes");
+    tokio::select! {
+        r = &mut wait => r,
+        _ = tokio::time::sleep(stall) => {
+            stop.cancel();
+            let _ = wait.await;
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("did not finish within {} s after the stream ended; stopped", stall.as_secs()),
+            ))
+        }
     }
 }
+
+#[cfg(test)]
+#[path = "stage_writer_tests.rs"]
+mod tests;

@@ -65,6 +65,9 @@ pub enum Action {
     },
     RunStarted,
     RunFailed(String),
+    /// SIGINT, SIGTERM or SIGHUP (by name): stop the run gracefully and
+    /// leave; a second one leaves at once.
+    Signal(&'static str),
     Engine(EngineEvent),
     EngineDone(Result<Summary, String>),
     UsageDone(Result<(), String>),

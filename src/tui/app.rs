@@ -73,6 +73,8 @@ pub struct App {
     /// Something changed since the last frame.
     pub dirty: bool,
     pub quit: bool,
+    /// Stop signals received: the dashboard leaves once the run has stopped.
+    pub signals: u8,
 }
 
 impl App {
@@ -98,6 +100,7 @@ impl App {
             effects: vec![Effect::RunChecks],
             dirty: true,
             quit: false,
+            signals: 0,
         }
     }
 
@@ -147,8 +150,12 @@ impl App {
         let running = d.is_some_and(|d| self.engine_live && !d.stopping && !d.finished);
         match when {
             When::Always => true,
-            When::Abortable => running && d.and_then(Dashboard::selected).is_some_and(|v| !v.is_settled()),
-            When::Retryable => running && d.and_then(Dashboard::selected).is_some_and(|v| v.retryable()),
+            When::Abortable => running && d.and_then(Dashboard::selected).is_some_and(|v| v.busy() && !v.aborting),
+            When::Retryable => {
+                running
+                    && d.and_then(Dashboard::selected)
+                        .is_some_and(|v| v.retryable() || v.aborting)
+            }
             When::Settled => running && d.is_some_and(Dashboard::settled),
             When::Compact => !is_wide(self.size.0, self.size.1.saturating_sub(3)),
         }

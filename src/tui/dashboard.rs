@@ -100,7 +100,7 @@ impl Dashboard {
         }
     }
 
-    fn get_mut(&mut self, id: &str) -> Option<&mut VolumeProgress> {
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut VolumeProgress> {
         self.index.get(id).copied().and_then(|i| self.volumes.get_mut(i))
     }
 
@@ -206,6 +206,7 @@ impl Dashboard {
                 );
             }
             EngineEvent::Log { volume, line } => self.log(volume.as_deref(), line.clone(), Level::Info),
+            EngineEvent::Notice { volume, message } => self.log(volume.as_deref(), message.clone(), Level::Bad),
             EngineEvent::CleanupAction { volume, action } => {
                 self.log(volume.as_deref(), format!("cleanup: {action}"), Level::Good)
             }

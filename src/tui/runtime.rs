@@ -38,6 +38,13 @@ struct EventLoop {
     engine: Option<mpsc::Receiver<EngineEvent>>,
 }
 
+async fn next_signal(signals: &mut Option<crate::signals::StopSignals>) -> &'static str {
+    match signals {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn next_event(rx: &mut Option<mpsc::Receiver<EngineEvent>>) -> Option<EngineEvent> {
     match rx {
         Some(rx) => rx.recv().await,
@@ -91,6 +98,9 @@ impl EventLoop {
     }
 
     fn exit_code(&self) -> i32 {
+        if self.app.signals > 0 {
+            return crate::signals::EXIT_INTERRUPTED;
+        }
         match (&self.app.summary.summary, &self.app.dashboard) {
             (Some(s), _) if s.verified == s.total && s.backup_failed == 0 => 0,
             (Some(_), _) | (None, Some(_)) => 2,
@@ -102,6 +112,12 @@ impl EventLoop {
         let size = terminal.size()?;
         self.dispatch(Action::Resize(size.width, size.height));
         let mut input = EventStream::new();
+        // After a signal the terminal may be gone (SIGHUP): its errors then
+        // end input and drawing, not the graceful stop.
+        let (mut input_open, mut drawing) = (true, true);
+        let mut signals = crate::signals::StopSignals::new()
+            .inspect_err(|e| tracing::warn!("cannot watch for stop signals: {e}"))
+            .ok();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut last_draw = Instant::now() - FRAME;
@@ -109,7 +125,8 @@ impl EventLoop {
             let next_frame = tokio::time::Instant::from_std(last_draw + FRAME);
             tokio::select! {
                 biased;
-                ev = input.next() => match ev {
+                sig = next_signal(&mut signals) => self.dispatch(Action::Signal(sig)),
+                ev = input.next(), if input_open => match ev {
                     Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => {
                         if let Some(a) = self.app.key_action(&k) {
                             self.dispatch(a);
@@ -117,12 +134,17 @@ impl EventLoop {
                     }
                     Some(Ok(Event::Resize(w, h))) => self.dispatch(Action::Resize(w, h)),
                     Some(Ok(_)) => {}
+                    Some(Err(_)) | None if self.app.signals > 0 => input_open = false,
                     Some(Err(e)) => return Err(e),
                     None => break,
                 },
                 // Coalesces bursts of progress into one frame.
-                _ = tokio::time::sleep_until(next_frame), if self.app.dirty => {
-                    terminal.draw(|f| f.render_widget(&self.app, f.area()))?;
+                _ = tokio::time::sleep_until(next_frame), if self.app.dirty && drawing => {
+                    match terminal.draw(|f| f.render_widget(&self.app, f.area())) {
+                        Ok(_) => {}
+                        Err(_) if self.app.signals > 0 => drawing = false,
+                        Err(e) => return Err(e),
+                    }
                     self.app.dirty = false;
                     last_draw = Instant::now();
                 }

@@ -16,6 +16,7 @@ pub fn update(app: &mut App, action: Action) {
         Action::Resize(w, h) => app.size = (w, h),
         Action::Help => app.help = !app.help,
         Action::Quit => quit(app),
+        Action::Signal(name) => stop_signal(app, name),
         Action::DialogSwitch => {
             if let Some(d) = app.dialog.as_mut() {
                 d.ok_focused = !d.ok_focused;
@@ -53,6 +54,7 @@ pub fn update(app: &mut App, action: Action) {
         Action::Engine(e) => engine_event(app, e),
         Action::EngineDone(r) => {
             app.engine_live = false;
+            app.quit |= app.signals > 0;
             if let Err(e) = r {
                 app.summary.engine_error = Some(e.clone());
                 app.screen = Screen::Summary;
@@ -115,6 +117,27 @@ fn quit(app: &mut App) {
     }
 }
 
+/// A stop signal: the same graceful stop as `q` → Stop, then leave once the
+/// engine has written its report; with nothing running, or at the second
+/// signal, leave now.
+fn stop_signal(app: &mut App, name: &str) {
+    app.signals = app.signals.saturating_add(1);
+    tracing::warn!("{name}: stopping");
+    let running = app.engine_live && app.dashboard.as_ref().is_some_and(|d| !d.finished);
+    if !running || app.signals > 1 {
+        app.quit = true;
+        return;
+    }
+    app.dialog = None;
+    if let Some(d) = app.dashboard.as_mut().filter(|d| !d.stopping) {
+        d.stopping = true;
+        app.effects.push(Effect::Engine(EngineCommand::Shutdown));
+    }
+    app.flash(format!(
+        "{name}: stopping; running stages end, finished work is kept, then stackmigrate exits ({name} again exits now)"
+    ));
+}
+
 fn finish(app: &mut App) {
     if let Some(d) = app.dashboard.as_mut() {
         d.stopping = true;
@@ -130,6 +153,9 @@ fn choose(app: &mut App) {
     }
     match dialog.action {
         DialogAction::Abort(id) => {
+            if let Some(v) = app.dashboard.as_mut().and_then(|d| d.get_mut(&id)) {
+                v.aborting = true;
+            }
             app.flash(format!(
                 "aborting {}",
                 app.dashboard.as_ref().map_or(id.clone(), |d| name(d, &id))
@@ -363,7 +389,15 @@ fn engine_event(app: &mut App, e: EngineEvent) {
     let now = app.now;
     let Some(d) = app.dashboard.as_mut() else { return };
     d.apply(&e, now);
+    // The engine's answer to a command it did not carry out at once.
+    if let EngineEvent::Notice { message, .. } = &e {
+        app.flash(message.clone());
+        return;
+    }
+    let Some(d) = app.dashboard.as_mut() else { return };
     if let EngineEvent::Finished(s) = e {
+        // Stopped by a signal: the report is written; nobody may be watching.
+        app.quit |= app.signals > 0;
         app.effects.push(Effect::LoadReport(s.report_json.clone().into()));
         app.flash(format!("run finished; report in {}", s.report_md));
         app.summary.summary = Some(s);

@@ -4,7 +4,7 @@
 use crate::fixtures::*;
 use crate::testbed::{unique, Testbed};
 use stackmigrate::config::ImportStrategy;
-use stackmigrate::engine::{EngineEvent, Stage, VolumeExport};
+use stackmigrate::engine::{EngineEvent, MemoryLedger, Stage, VolumeExport};
 use stackmigrate::openstack::{Cinder, Volume};
 use stackmigrate::storage::sparse_file::partial_path;
 use tokio_util::sync::CancellationToken;
@@ -107,7 +107,7 @@ async fn over_quota_create_fails_the_import_with_cinder_s_message() {
     };
     let e = r
         .pipeline
-        .import(&huge, &export, &CancellationToken::new())
+        .import(&huge, &export, &MemoryLedger::default(), &CancellationToken::new())
         .await
         .expect_err("413");
     assert_eq!(e.stage, Stage::Import);
@@ -131,7 +131,10 @@ async fn a_failing_tape_and_a_tampered_image_are_reported_and_nothing_is_deleted
     let r = rig(&tb, ImportStrategy::Replace, Some(tape));
     let cancel = CancellationToken::new();
     let export = r.pipeline.export(&src, &cancel).await.expect("export");
-    let (imported, taped) = r.pipeline.import_and_tape(&src, &export, &cancel).await;
+    let (imported, taped) = r
+        .pipeline
+        .import_and_tape(&src, &export, &MemoryLedger::default(), &cancel)
+        .await;
     let imported = imported.expect("the import does not depend on the tape");
     let e = taped.expect_err("tape fails");
     assert_eq!(e.stage, Stage::Tape);
@@ -199,7 +202,7 @@ async fn a_lost_staging_image_falls_back_to_the_export_file() {
     assert!(left.success(), "created {partial}");
     let imported = r
         .pipeline
-        .import(&src, &export, &cancel)
+        .import(&src, &export, &MemoryLedger::default(), &cancel)
         .await
         .expect("import from the file");
     assert_eq!(imported.hash, export.hash, "verified against the export");
@@ -244,7 +247,11 @@ async fn replace_refuses_an_image_larger_than_its_cinder_size() {
     let cancel = CancellationToken::new();
     let export = r.pipeline.export(&src, &cancel).await.expect("export");
     assert_eq!(export.size, GIB + (512 << 10));
-    let e = r.pipeline.import(&src, &export, &cancel).await.expect_err("refused");
+    let e = r
+        .pipeline
+        .import(&src, &export, &MemoryLedger::default(), &cancel)
+        .await
+        .expect_err("refused");
     assert_eq!(e.stage, Stage::Import);
     assert!(
         e.message
@@ -288,7 +295,10 @@ async fn an_export_file_changed_after_a_streamed_export_never_reaches_tape() {
             .expect("open");
         f.write_all_at(b"rot", 4096).expect("write");
     }
-    let (imported, taped) = r.pipeline.import_and_tape(&src, &export, &cancel).await;
+    let (imported, taped) = r
+        .pipeline
+        .import_and_tape(&src, &export, &MemoryLedger::default(), &cancel)
+        .await;
     let imported = imported.expect("the new image is verified from the stream");
     let e = taped.expect_err("the changed file is refused");
     assert_eq!(e.stage, Stage::Tape);
@@ -358,7 +368,7 @@ async fn a_hung_new_cluster_does_not_hold_the_export() {
     let cancel = CancellationToken::new();
     let export = r.pipeline.export(&src, &cancel).await;
     let import = match &export {
-        Ok(e) => Some(r.pipeline.import(&src, e, &cancel).await),
+        Ok(e) => Some(r.pipeline.import(&src, e, &MemoryLedger::default(), &cancel).await),
         Err(_) => None,
     };
     drop(r.pipeline);

@@ -4,7 +4,7 @@
 use crate::fixtures::*;
 use crate::testbed::{unique, Testbed};
 use stackmigrate::config::ImportStrategy;
-use stackmigrate::engine::{EngineEvent, Stage, SOURCE_KEY, STATE_KEY};
+use stackmigrate::engine::{EngineEvent, MemoryLedger, Stage, SOURCE_KEY, STATE_KEY};
 use stackmigrate::openstack::{Cinder, Volume};
 use stackmigrate::storage::sparse_file::allocated_bytes;
 use tokio_util::sync::CancellationToken;
@@ -27,7 +27,10 @@ async fn migrate_and_check(tb: &Testbed, src: &Volume, strategy: ImportStrategy)
         export.data_bytes
     );
 
-    let (imported, taped) = rig.pipeline.import_and_tape(src, &export, &cancel).await;
+    let (imported, taped) = rig
+        .pipeline
+        .import_and_tape(src, &export, &MemoryLedger::default(), &cancel)
+        .await;
     let imported = imported.expect("import");
     taped.expect("tape");
     assert_eq!(imported.hash, source_hash);

@@ -223,3 +223,52 @@ fn five_hundred_volumes_scroll_and_stay_idle_without_change() {
     h.act(Action::Tick);
     assert!(!h.app.dirty, "a tick with nothing moving draws nothing");
 }
+
+/// Issue 10 item 5: `r` right after an abort, before the engine has said
+/// `aborted`, is sent (the engine queues it) instead of being dropped; the
+/// engine's notice shows in the flash line.
+#[test]
+fn r_right_after_an_abort_is_sent_and_the_engine_s_answer_is_shown() {
+    let mut h = running();
+    exporting(&mut h);
+    h.key(KeyCode::Char('x')).key(KeyCode::Tab).key(KeyCode::Enter);
+    assert!(matches!(
+        h.take_effects().as_slice(),
+        [Effect::Engine(EngineCommand::Abort(_))]
+    ));
+    h.key(KeyCode::Char('r'));
+    let effects = h.take_effects();
+    assert!(
+        matches!(effects.as_slice(), [Effect::Engine(EngineCommand::Retry(id))] if *id == vid(1)),
+        "{effects:?}"
+    );
+    h.event(EngineEvent::Notice {
+        volume: Some(vid(1)),
+        message: "db-data: retry queued; it starts when the previous attempt has stopped".into(),
+    });
+    let flash = h.app.flash.as_ref().map(|f| f.text.clone()).unwrap_or_default();
+    assert!(flash.contains("retry queued"), "{flash}");
+    h.key(KeyCode::Char('x'));
+    assert!(h.app.dialog.is_none(), "no second abort while one is under way");
+}
+
+/// Issue 10 item 6: a stop signal in a run stops the engine like `q` →
+/// Stop, then leaves once the report is written; a second leaves at once.
+#[test]
+fn a_stop_signal_stops_the_run_then_leaves() {
+    let mut h = running();
+    exporting(&mut h);
+    h.act(Action::Signal("SIGTERM"));
+    assert!(matches!(
+        h.take_effects().as_slice(),
+        [Effect::Engine(EngineCommand::Shutdown)]
+    ));
+    assert!(!h.app.quit, "waits for the engine to stop");
+    h.event(EngineEvent::Finished(Default::default()));
+    assert!(h.app.quit, "leaves once the run has stopped");
+
+    let mut h = running();
+    exporting(&mut h);
+    h.act(Action::Signal("SIGHUP")).act(Action::Signal("SIGHUP"));
+    assert!(h.app.quit, "a second signal leaves at once");
+}

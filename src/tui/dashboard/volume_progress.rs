@@ -17,6 +17,9 @@ pub struct VolumeProgress {
     pub tape: StageProgress,
     pub error: Option<(Stage, String)>,
     pub attempt: u32,
+    /// An abort was sent and the volume has not started again since: a retry
+    /// pressed now is sent (the engine queues it until the task has stopped).
+    pub aborting: bool,
 }
 
 impl VolumeProgress {
@@ -32,6 +35,7 @@ impl VolumeProgress {
             tape: StageProgress::default(),
             error: None,
             attempt: 1,
+            aborting: false,
         }
     }
 
@@ -47,6 +51,9 @@ impl VolumeProgress {
 
     /// A new phase. Going back (retry, resume) resets the stages still to run.
     pub fn set_phase(&mut self, phase: Phase) {
+        if matches!(phase, Phase::Queued | Phase::Exported) {
+            self.aborting = false;
+        }
         match phase {
             Phase::Queued => {
                 self.error = None;
@@ -85,6 +92,12 @@ impl VolumeProgress {
 
     pub fn retryable(&self) -> bool {
         matches!(self.phase, Phase::Failed | Phase::Aborted | Phase::BackupFailed)
+    }
+
+    /// Something still runs for it: a stage, or a tape copy that outlives a
+    /// failed import.
+    pub fn busy(&self) -> bool {
+        !self.is_settled() || self.tape.state == Track::Running
     }
 
     pub fn verified(&self) -> bool {
