@@ -13,4 +13,5 @@ pub mod signals;
 pub mod sim;
 pub mod storage;
 pub mod tui;
+pub mod units;
 pub mod usage;

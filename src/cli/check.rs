@@ -35,9 +35,9 @@ pub async fn run_check(cfg: &Config) -> Vec<CheckLine> {
             Ok(free) => line(
                 true,
                 format!(
-                    "{label} {} is writable, {:.1} GiB free",
+                    "{label} {} is writable, {} free",
                     dir.display(),
-                    free as f64 / (1u64 << 30) as f64
+                    crate::units::bytes(free)
                 ),
             ),
             Err(e) => line(

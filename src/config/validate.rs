@@ -48,7 +48,7 @@ pub(super) fn validate(config: &Config) -> Vec<(String, String)> {
 }
 
 fn cloud(errors: &mut Vec<(String, String)>, name: &str, cloud: &CloudConfig) {
-    match url::Url::parse(&cloud.auth_url) {
+    match reqwest::Url::parse(&cloud.auth_url) {
         Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
         _ => errors.push((
             format!("{name}.auth_url"),

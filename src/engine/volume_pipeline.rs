@@ -246,15 +246,7 @@ impl VolumePipeline {
     }
 }
 
-pub(super) fn human(bytes: u64) -> String {
-    const GIB: f64 = (1u64 << 30) as f64;
-    const MIB: f64 = (1u64 << 20) as f64;
-    if bytes as f64 >= GIB {
-        format!("{:.1} GiB", bytes as f64 / GIB)
-    } else {
-        format!("{:.1} MiB", bytes as f64 / MIB)
-    }
-}
+pub(super) use crate::units::bytes as human;
 
 /// The scheme an export's checksum was made with, or a clear refusal for one
 /// this version cannot compute.

@@ -3,7 +3,7 @@
 //! manage-existing, so it also works on old clouds.
 
 use super::catalog::Service;
-use super::links::{next_link, Link};
+use super::links::{each_page, next_link, Link};
 use super::session::{Call, Session};
 use super::volume::{Manageable, NewVolume, Pool, Volume, VolumeQuota};
 use super::{OpenStackError, Result};
@@ -67,14 +67,16 @@ impl<'a> Cinder<'a> {
             call = call.query("limit", l.to_string());
         }
         let mut out = Vec::new();
-        loop {
-            let page: Page = self.session.json(&call).await?;
-            out.extend(page.volumes);
-            match next_link(&page.volumes_links) {
-                Some(href) => call = self.call(Method::GET, href),
-                None => break,
-            }
-        }
+        each_page(
+            self.session,
+            call,
+            |h| self.call(Method::GET, h),
+            |page: Page| {
+                out.extend(page.volumes);
+                next_link(&page.volumes_links)
+            },
+        )
+        .await?;
         Ok(out)
     }
 

@@ -1,6 +1,7 @@
 //! Keystone v3 calls beyond authentication: projects.
 
 use super::catalog::Service;
+use super::links::each_page;
 use super::session::{Call, Session};
 use super::{OpenStackError, Result};
 use reqwest::Method;
@@ -61,12 +62,17 @@ impl<'a> Keystone<'a> {
 
     async fn pages(&self, path: &str) -> Result<Vec<Project>> {
         let mut out = Vec::new();
-        let mut next = Some(path.to_string());
-        while let Some(p) = next.take() {
-            let page: ProjectsPage = self.session.json(&Call::new(Service::Identity, Method::GET, p)).await?;
-            out.extend(page.projects);
-            next = page.links.and_then(|l| l.next);
-        }
+        let call_for = |p: String| Call::new(Service::Identity, Method::GET, p);
+        each_page(
+            self.session,
+            call_for(path.to_string()),
+            call_for,
+            |page: ProjectsPage| {
+                out.extend(page.projects);
+                page.links.and_then(|l| l.next)
+            },
+        )
+        .await?;
         out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
         Ok(out)
     }

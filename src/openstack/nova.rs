@@ -3,7 +3,7 @@
 //! `max_limit`.
 
 use super::catalog::Service;
-use super::links::{next_link, Link};
+use super::links::{each_page, next_link, Link};
 use super::session::{Call, Session};
 use super::tenant_usage::{merge_by_tenant, TenantUsage};
 use super::Result;
@@ -57,14 +57,16 @@ impl<'a> Nova<'a> {
             call = call.query("all_tenants", "1").query("project_id", p);
         }
         let mut out = Vec::new();
-        loop {
-            let page: Page = self.session.json(&call).await?;
-            out.extend(page.servers);
-            match next_link(&page.servers_links) {
-                Some(href) => call = self.call(href),
-                None => break,
-            }
-        }
+        each_page(
+            self.session,
+            call,
+            |h| self.call(h),
+            |page: Page| {
+                out.extend(page.servers);
+                next_link(&page.servers_links)
+            },
+        )
+        .await?;
         Ok(out)
     }
 
@@ -94,16 +96,18 @@ impl<'a> Nova<'a> {
             #[serde(default)]
             tenant_usage_links: Vec<Link>,
         }
-        let mut call = self.usage_call(&format!("/os-simple-tenant-usage/{project}"), start, end, limit);
+        let call = self.usage_call(&format!("/os-simple-tenant-usage/{project}"), start, end, limit);
         let mut total = TenantUsage::default();
-        loop {
-            let page: Page = self.session.json(&call).await?;
-            total.absorb(page.tenant_usage);
-            match next_link(&page.tenant_usage_links) {
-                Some(href) => call = self.call(href),
-                None => break,
-            }
-        }
+        each_page(
+            self.session,
+            call,
+            |h| self.call(h),
+            |page: Page| {
+                total.absorb(page.tenant_usage);
+                next_link(&page.tenant_usage_links)
+            },
+        )
+        .await?;
         Ok(total)
     }
 
@@ -120,16 +124,18 @@ impl<'a> Nova<'a> {
             #[serde(default)]
             tenant_usages_links: Vec<Link>,
         }
-        let mut call = self.usage_call("/os-simple-tenant-usage", start, end, limit);
+        let call = self.usage_call("/os-simple-tenant-usage", start, end, limit);
         let mut all = Vec::new();
-        loop {
-            let page: Page = self.session.json(&call).await?;
-            all.extend(page.tenant_usages);
-            match next_link(&page.tenant_usages_links) {
-                Some(href) => call = self.call(href),
-                None => break,
-            }
-        }
+        each_page(
+            self.session,
+            call,
+            |h| self.call(h),
+            |page: Page| {
+                all.extend(page.tenant_usages);
+                next_link(&page.tenant_usages_links)
+            },
+        )
+        .await?;
         Ok(merge_by_tenant(all))
     }
 

@@ -3,6 +3,7 @@
 //! an explicit microversion, re-authenticating once on a 401.
 
 use super::catalog::{Catalog, Service};
+use super::retry_policy::RetryPolicy;
 use super::token::{auth_body, Token, TokenBody};
 use super::{ApiError, OpenStackError, Result};
 use crate::config::{CloudConfig, ProjectScope};
@@ -146,22 +147,13 @@ impl Session {
         let url = format!("{}/auth/tokens", self.auth_url());
         let request = format!("POST {url}");
         let body = auth_body(&self.cloud.auth, &self.scope);
-        // A login is safe to repeat (at worst a spare token): a 500/502/503/504
-        // or a dropped connection is tried again, 3 times in all. Keystone on
-        // SQLite answers 500 "database is locked" under parallel first logins.
-        let mut pause = Duration::from_millis(500);
-        let mut left = 2u32;
+        let mut retries = RetryPolicy::LOGIN.start();
         let resp = loop {
             let sent = self.http.post(&url).json(&body).send().await;
-            let transient = match &sent {
-                Ok(r) => matches!(r.status().as_u16(), 500 | 502..=504),
-                Err(e) => e.is_connect() || e.is_request(),
-            };
-            if transient && left > 0 {
+            let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+            if retries.should_retry(status, sent.as_ref().err()) {
                 tracing::warn!(cloud = %self.name, %request, "transient failure; logging in again");
-                left -= 1;
-                tokio::time::sleep(pause).await;
-                pause *= 2;
+                retries.pause().await;
                 continue;
             }
             break sent.map_err(|source| OpenStackError::Transport {
@@ -221,10 +213,12 @@ impl Session {
     /// Sends `call`; a 401 invalidates the token and retries exactly once.
     pub async fn send(&self, call: &Call) -> Result<Response> {
         let mut retried = false;
-        // Reads are safe to repeat: a GET that meets a 502/503/504 or a dropped
-        // connection is tried again, 3 times in all, 0.5 s then 1 s apart.
-        let mut transient_left = if call.method == Method::GET { 2u32 } else { 0 };
-        let mut pause = Duration::from_millis(500);
+        let mut retries = if call.method == Method::GET {
+            RetryPolicy::READ
+        } else {
+            RetryPolicy::ONCE
+        }
+        .start();
         loop {
             let token = self.token().await?;
             let url = if call.path.starts_with("http://") || call.path.starts_with("https://") {
@@ -237,11 +231,9 @@ impl Session {
             let request = format!("{} {url}", call.method);
             let resp = match self.build(call, &url, &token).send().await {
                 Ok(r) => r,
-                Err(e) if transient_left > 0 && (e.is_connect() || e.is_request()) => {
+                Err(e) if retries.should_retry(None, Some(&e)) => {
                     tracing::warn!(cloud = %self.name, %request, error = %e, "transport error; trying again");
-                    transient_left -= 1;
-                    tokio::time::sleep(pause).await;
-                    pause *= 2;
+                    retries.pause().await;
                     continue;
                 }
                 Err(source) => {
@@ -253,11 +245,9 @@ impl Session {
                 }
             };
             let status = resp.status();
-            if matches!(status.as_u16(), 502..=504) && transient_left > 0 {
+            if retries.should_retry(Some(status.as_u16()), None) {
                 tracing::warn!(cloud = %self.name, %request, status = status.as_u16(), "transient error; trying again");
-                transient_left -= 1;
-                tokio::time::sleep(pause).await;
-                pause *= 2;
+                retries.pause().await;
                 continue;
             }
             tracing::debug!(cloud = %self.name, %request, status = status.as_u16(), "openstack call");

@@ -2,23 +2,9 @@
 //! text progress bars (drawn with block characters so they survive any
 //! terminal, and show up in snapshot tests where colours do not).
 
-const KIB: f64 = 1024.0;
-const MIB: f64 = KIB * 1024.0;
-const GIB: f64 = MIB * 1024.0;
+const MIB: f64 = 1024.0 * 1024.0;
 
-/// `1.5 GiB`, `12.0 MiB`, `512 B`.
-pub fn bytes(n: u64) -> String {
-    let f = n as f64;
-    if f >= GIB {
-        format!("{:.1} GiB", f / GIB)
-    } else if f >= MIB {
-        format!("{:.1} MiB", f / MIB)
-    } else if f >= KIB {
-        format!("{:.1} KiB", f / KIB)
-    } else {
-        format!("{n} B")
-    }
-}
+pub use crate::units::bytes;
 
 /// A rate in MiB/s, one decimal below 10.
 pub fn rate(bytes_per_s: f64) -> String {

@@ -28,7 +28,7 @@ async fn auth(name: &str, cloud: &CloudConfig, session: Option<&Session>) -> Res
     let project = token.project.as_ref().map_or("(unscoped)".to_string(), |p| {
         p.name.clone().unwrap_or_else(|| p.id.clone())
     });
-    let cinder = url::Url::parse(&cinder)
+    let cinder = reqwest::Url::parse(&cinder)
         .ok()
         .and_then(|u| {
             u.host_str()

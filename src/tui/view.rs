@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::Widget;
 
 fn host(url: &str) -> String {
-    url::Url::parse(url)
+    reqwest::Url::parse(url)
         .ok()
         .and_then(|u| {
             u.host_str()
