@@ -2,7 +2,7 @@
 //! `--json` output). HTTP-stack noise is capped at `warn` whatever `RUST_LOG` says,
 //! so request headers (tokens) cannot be logged by a dependency.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
@@ -12,12 +12,11 @@ pub fn init(file: &Path) -> std::io::Result<WorkerGuard> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = file
-        .file_name()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "stackmigrate.log".into());
-    let appender = tracing_appender::rolling::never(dir, name);
+    crate::storage::private_fs::create_dir_all(dir)?;
+    let appender = crate::storage::private_fs::options()
+        .create(true)
+        .append(true)
+        .open(file)?;
     let (writer, guard) = tracing_appender::non_blocking(appender);
     let mut filter = EnvFilter::try_from_env("STACKMIGRATE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())

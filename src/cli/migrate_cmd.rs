@@ -94,7 +94,10 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         Some(_) => Some(ImportStrategy::Replace),
         None => None,
     };
-    let setup = RunSetup::new(cfg, old, new, project, strategy).map_err(Fatal)?;
+    let mut setup = RunSetup::new(cfg, old, new, project, strategy).map_err(Fatal)?;
+    for w in std::mem::take(&mut setup.warnings) {
+        eprintln!("warning: {w}");
+    }
     let inventory = setup.inventory().await.map_err(Fatal)?;
     let checks = setup.preflight(cfg, &volumes).await;
     if !args.json {

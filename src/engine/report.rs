@@ -4,6 +4,7 @@
 
 use super::migration::Plan;
 use super::{Journal, Phase, Summary, Track, VolumeRecord};
+use crate::storage::private_fs;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -117,10 +118,10 @@ pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<(), (PathBuf, 
     use std::io::Write;
     let err = |e| (path.to_path_buf(), e);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
+        private_fs::create_dir_all(dir).map_err(err)?;
     }
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(err)?;
+    let mut f = private_fs::create_file(&tmp).map_err(err)?;
     f.write_all(text.as_bytes()).map_err(err)?;
     f.sync_all().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)

@@ -3,4 +3,5 @@
 
 mod demo_run;
 mod fidelity;
+mod file_modes;
 mod transient;
