@@ -4,4 +4,5 @@
 mod demo_run;
 mod fidelity;
 mod file_modes;
+mod log_file;
 mod transient;
