@@ -103,6 +103,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (cfg, warnings) = cli.config.load()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));
             let _guard = start_logging(&cli, Some(&cfg.work_dir));
+            warnings.iter().for_each(|w| tracing::warn!("{w}"));
             let lines = cli::run_check(&cfg).await;
             let failed = lines.iter().filter(|l| !l.ok).count();
             for l in &lines {
@@ -119,6 +120,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (cfg, warnings) = cli.config.load()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));
             let guard = start_logging(&cli, Some(&cfg.work_dir));
+            warnings.iter().for_each(|w| tracing::warn!("{w}"));
             let code = match cli::run_migrate(&cfg, args).await {
                 Ok(code) => code,
                 Err(e) => {
@@ -133,6 +135,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (cfg, warnings) = cli.config.load()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));
             let _guard = start_logging(&cli, Some(&cfg.work_dir));
+            warnings.iter().for_each(|w| tracing::warn!("{w}"));
             let code = cli::run_cleanup_cmd(&cfg, project).await.unwrap_or_else(|e| {
                 eprintln!("error: {e}");
                 1
@@ -148,6 +151,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .as_ref()
                 .map_or_else(|| PathBuf::from("stackmigrate-work"), |c| c.work_dir.clone());
             let _guard = start_logging(&cli, Some(&work_dir));
+            warnings.iter().for_each(|w| tracing::warn!("{w}"));
             let period = full.as_ref().and_then(|c| c.usage);
             let concurrency = full.as_ref().map_or(4, |c| c.concurrency.usage_queries);
             let code = cli::run_usage(&cloud, period, &work_dir, concurrency, args)
@@ -162,6 +166,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (cloud, warnings) = cli.config.load_old_cloud()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));
             let _guard = start_logging(&cli, None);
+            warnings.iter().for_each(|w| tracing::warn!("{w}"));
             print!("{}", cli::run_projects(&cloud, *json).await.map_err(|e| eyre!(e))?);
             Ok(ExitCode::SUCCESS)
         }
@@ -169,6 +174,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (cloud, warnings) = cli.config.load_old_cloud()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));
             let _guard = start_logging(&cli, None);
+            warnings.iter().for_each(|w| tracing::warn!("{w}"));
             print!(
                 "{}",
                 cli::run_volumes(&cloud, project, *json).await.map_err(|e| eyre!(e))?
