@@ -6,6 +6,7 @@
 use super::event_printer::EventPrinter;
 use crate::config::{Config, ImportStrategy};
 use crate::engine::{EngineCommand, RunSetup};
+use crate::escaped::Escaped;
 use crate::openstack::{Keystone, Session, Volume};
 use crate::storage::BlockStore;
 use clap::Args;
@@ -68,7 +69,7 @@ pub fn select(all: &[Volume], spec: &str) -> Result<Vec<Volume>, Fatal> {
             if !MIGRATABLE.contains(&v.status.as_str()) {
                 return Err(Fatal(format!(
                     "volume {} ({}) is in status {:?}; only available or in-use volumes can be migrated",
-                    v.display_name(),
+                    Escaped(v.display_name()),
                     v.id,
                     v.status
                 )));
@@ -105,7 +106,7 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         let p = &setup.project;
         println!(
             "project {} ({}): {} volume(s), {gib} GiB, strategy {:?}",
-            p.name,
+            Escaped(&p.name),
             p.id,
             volumes.len(),
             setup.strategy
@@ -122,7 +123,7 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
             println!(
                 "would migrate {} {} ({} GiB, {})",
                 v.id,
-                v.display_name(),
+                Escaped(v.display_name()),
                 v.size,
                 v.status
             );

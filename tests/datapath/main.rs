@@ -9,6 +9,7 @@ mod faults;
 #[path = "../common/fixtures.rs"]
 mod fixtures;
 mod migrate_one;
+mod names;
 mod resume;
 #[path = "../common/testbed.rs"]
 mod testbed;
