@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod escaped;
 pub mod logging;
 pub mod openstack;
 pub mod signals;

@@ -1,10 +1,59 @@
 //! Tracing to a file, never to stdout (stdout belongs to the TUI and to
 //! `--json` output). HTTP-stack noise is capped at `warn` whatever `RUST_LOG` says,
 //! so request headers (tokens) cannot be logged by a dependency.
+//!
+//! The file is the work dir's `stackmigrate.log`, or, with no work dir, one in
+//! `$XDG_STATE_HOME/stackmigrate/` (`~/.local/state/stackmigrate/`): never a
+//! predictable name in a shared directory such as `/tmp`. It is opened without
+//! following a symbolic link, mode 0600.
 
+use crate::storage::private_fs;
+use std::ffi::OsString;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
+
+/// The log's file name in its directory.
+pub const FILE_NAME: &str = "stackmigrate.log";
+
+/// The default log file: in `work_dir` when there is one, else in the user's
+/// state directory; `None` when neither `XDG_STATE_HOME` nor `HOME` is set.
+pub fn default_path(work_dir: Option<&Path>) -> Option<PathBuf> {
+    match work_dir {
+        Some(w) => Some(w.join(FILE_NAME)),
+        None => state_dir(|k| std::env::var_os(k)).map(|d| d.join(FILE_NAME)),
+    }
+}
+
+/// `$XDG_STATE_HOME/stackmigrate`, or `$HOME/.local/state/stackmigrate`. The
+/// XDG spec says a relative `XDG_STATE_HOME` is invalid and must be ignored.
+fn state_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let absolute = |k: &str| var(k).map(PathBuf::from).filter(|p| p.is_absolute());
+    absolute("XDG_STATE_HOME")
+        .or_else(|| absolute("HOME").map(|h| h.join(".local/state")))
+        .map(|d| d.join("stackmigrate"))
+}
+
+/// Opens `file` for appending: created 0600, never through a symbolic link
+/// (someone who can write the directory must not redirect our writes).
+fn open(file: &Path) -> std::io::Result<std::fs::File> {
+    let nofollow = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+    private_fs::options()
+        .create(true)
+        .append(true)
+        .custom_flags(nofollow)
+        .open(file)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                std::io::Error::other(
+                    "it is a symbolic link, which is not followed; remove it or pass --log-file with another path",
+                )
+            } else {
+                e
+            }
+        })
+}
 
 /// Starts logging into `file` (appending). Keep the guard alive until exit.
 pub fn init(file: &Path) -> std::io::Result<WorkerGuard> {
@@ -12,13 +61,8 @@ pub fn init(file: &Path) -> std::io::Result<WorkerGuard> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = file
-        .file_name()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "stackmigrate.log".into());
-    let appender = tracing_appender::rolling::never(dir, name);
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+    private_fs::create_dir_all(dir)?;
+    let (writer, guard) = tracing_appender::non_blocking(open(file)?);
     let mut filter = EnvFilter::try_from_env("STACKMIGRATE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info,stackmigrate=debug"));
@@ -40,4 +84,37 @@ pub fn init(file: &Path) -> std::io::Result<WorkerGuard> {
         .with_ansi(false)
         .try_init();
     Ok(guard)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| OsString::from(v))
+    }
+
+    #[test]
+    fn the_state_dir_follows_xdg_then_home() {
+        let both = [("XDG_STATE_HOME", "/s"), ("HOME", "/h")];
+        assert_eq!(state_dir(env(&both)), Some(PathBuf::from("/s/stackmigrate")));
+        let home = [("XDG_STATE_HOME", "relative"), ("HOME", "/h")];
+        assert_eq!(
+            state_dir(env(&home)),
+            Some(PathBuf::from("/h/.local/state/stackmigrate"))
+        );
+        assert_eq!(state_dir(env(&[])), None, "no guess in a shared directory");
+        let work = default_path(Some(Path::new("/w")));
+        assert_eq!(work, Some(PathBuf::from("/w/stackmigrate.log")));
+    }
+
+    #[test]
+    fn a_symlink_at_the_log_path_is_not_followed() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (link, target) = (tmp.path().join("log"), tmp.path().join("target"));
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        let e = open(&link).expect_err("refused");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(!target.exists(), "nothing created through the link");
+    }
 }

@@ -30,11 +30,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--log-file`, else the work dir's log, else one in the user's state dir.
+fn log_path(cli: &Cli, work_dir: Option<&PathBuf>) -> Option<PathBuf> {
+    cli.log_file
+        .clone()
+        .or_else(|| stackmigrate::logging::default_path(work_dir.map(PathBuf::as_path)))
+}
+
 fn start_logging(cli: &Cli, work_dir: Option<&PathBuf>) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let file = cli.log_file.clone().unwrap_or_else(|| match work_dir {
-        Some(w) => w.join("stackmigrate.log"),
-        None => std::env::temp_dir().join("stackmigrate.log"),
-    });
+    let Some(file) = log_path(cli, work_dir) else {
+        eprintln!("warning: no log file: neither XDG_STATE_HOME nor HOME is set; pass --log-file");
+        return None;
+    };
     match stackmigrate::logging::init(&file) {
         Ok(g) => Some(g),
         Err(e) => {
@@ -49,10 +56,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         let (cfg, warnings) = cli.config.load()?;
         let _guard = start_logging(&cli, Some(&cfg.work_dir));
         warnings.iter().for_each(|w| tracing::warn!("{w}"));
-        let log = cli
-            .log_file
-            .clone()
-            .unwrap_or_else(|| cfg.work_dir.join("stackmigrate.log"));
+        let log = log_path(&cli, Some(&cfg.work_dir)).unwrap_or_default();
         let code = stackmigrate::tui::run(cfg, log, warnings).await?;
         return Ok(ExitCode::from(code as u8));
     };
@@ -73,8 +77,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         },
         Command::Demo(args) => {
-            let log_dir = cli.config.work_dir.clone().unwrap_or_else(std::env::temp_dir);
-            let _guard = start_logging(&cli, Some(&log_dir));
+            let log_dir = cli.config.work_dir.clone();
+            let _guard = start_logging(&cli, log_dir.as_ref());
             let work_dir = cli.config.work_dir.clone();
             let result = if args.headless {
                 cli::run_demo_headless(args, work_dir).await
@@ -82,7 +86,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 // The dashboard, against the simulated clouds (kept alive until it exits).
                 match cli::start_demo(args, work_dir).await {
                     Ok(demo) => {
-                        let log = cli.log_file.clone().unwrap_or_else(|| log_dir.join("stackmigrate.log"));
+                        let log = log_path(&cli, log_dir.as_ref()).unwrap_or_default();
                         let code = stackmigrate::tui::run(demo.clouds.config.clone(), log, Vec::new()).await?;
                         Ok(code)
                     }
@@ -99,6 +103,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (cfg, warnings) = cli.config.load()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));
             let _guard = start_logging(&cli, Some(&cfg.work_dir));
+            warnings.iter().for_each(|w| tracing::warn!("{w}"));
             let lines = cli::run_check(&cfg).await;
             let failed = lines.iter().filter(|l| !l.ok).count();
             for l in &lines {
@@ -115,6 +120,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (cfg, warnings) = cli.config.load()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));
             let guard = start_logging(&cli, Some(&cfg.work_dir));
+            warnings.iter().for_each(|w| tracing::warn!("{w}"));
             let code = match cli::run_migrate(&cfg, args).await {
                 Ok(code) => code,
                 Err(e) => {
@@ -129,6 +135,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (cfg, warnings) = cli.config.load()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));
             let _guard = start_logging(&cli, Some(&cfg.work_dir));
+            warnings.iter().for_each(|w| tracing::warn!("{w}"));
             let code = cli::run_cleanup_cmd(&cfg, project).await.unwrap_or_else(|e| {
                 eprintln!("error: {e}");
                 1
@@ -144,6 +151,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .as_ref()
                 .map_or_else(|| PathBuf::from("stackmigrate-work"), |c| c.work_dir.clone());
             let _guard = start_logging(&cli, Some(&work_dir));
+            warnings.iter().for_each(|w| tracing::warn!("{w}"));
             let period = full.as_ref().and_then(|c| c.usage);
             let concurrency = full.as_ref().map_or(4, |c| c.concurrency.usage_queries);
             let code = cli::run_usage(&cloud, period, &work_dir, concurrency, args)
@@ -158,6 +166,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (cloud, warnings) = cli.config.load_old_cloud()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));
             let _guard = start_logging(&cli, None);
+            warnings.iter().for_each(|w| tracing::warn!("{w}"));
             print!("{}", cli::run_projects(&cloud, *json).await.map_err(|e| eyre!(e))?);
             Ok(ExitCode::SUCCESS)
         }
@@ -165,6 +174,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (cloud, warnings) = cli.config.load_old_cloud()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));
             let _guard = start_logging(&cli, None);
+            warnings.iter().for_each(|w| tracing::warn!("{w}"));
             print!(
                 "{}",
                 cli::run_volumes(&cloud, project, *json).await.map_err(|e| eyre!(e))?

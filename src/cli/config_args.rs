@@ -56,7 +56,8 @@ impl ConfigArgs {
                     volume_type_map: Default::default(),
                     concurrency: Concurrency::default(),
                 };
-                return Ok((cfg, Vec::new()));
+                let warnings = insecure_warnings(&cfg);
+                return Ok((cfg, warnings));
             }
         };
         let search = config::find_clouds_yaml();
@@ -69,12 +70,20 @@ impl ConfigArgs {
         if let Some(w) = &self.work_dir {
             cfg.work_dir = w.clone();
         }
+        let mut warnings = warnings;
+        warnings.extend(insecure_warnings(&cfg));
         Ok((cfg, warnings))
     }
 
     /// The old cloud alone (for `projects`, `volumes`): from the credentials
     /// file, `--old-cloud`, `OS_CLOUD`, or `OS_*` variables, in that order.
     pub fn load_old_cloud(&self) -> Result<(CloudConfig, Vec<String>), ConfigError> {
+        let (cloud, mut warnings) = self.old_cloud_only()?;
+        warnings.extend(cloud.insecure_warning("old"));
+        Ok((cloud, warnings))
+    }
+
+    fn old_cloud_only(&self) -> Result<(CloudConfig, Vec<String>), ConfigError> {
         if self.old_cloud.is_none() {
             if let Some(f) = self.config_file() {
                 let (cfg, w) = Config::from_json_file(&f)?;
@@ -95,4 +104,12 @@ impl ConfigArgs {
             )),
         }
     }
+}
+
+/// One warning per cloud that skips TLS verification.
+fn insecure_warnings(cfg: &Config) -> Vec<String> {
+    [("old", &cfg.old_cloud), ("new", &cfg.new_cloud)]
+        .into_iter()
+        .filter_map(|(name, c)| c.insecure_warning(name))
+        .collect()
 }

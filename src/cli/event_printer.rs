@@ -25,7 +25,8 @@ impl EventPrinter {
         let line = if self.json {
             serde_json::to_string(e).ok()
         } else {
-            self.human(e)
+            // Names and API messages come from the clouds: no control character reaches the terminal.
+            self.human(e).map(|l| crate::escaped::escape(&l).into_owned())
         };
         if let Some(line) = line {
             let mut out = std::io::stdout().lock();

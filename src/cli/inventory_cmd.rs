@@ -2,6 +2,7 @@
 //! the old cloud, as a table or as JSON.
 
 use crate::config::CloudConfig;
+use crate::escaped::{escape, Escaped};
 use crate::openstack::{Cinder, Keystone, Nova, OpenStackError, Project, Session, Volume};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ pub async fn run_projects(cloud: &CloudConfig, json: bool) -> Result<String, Ope
     for p in &projects {
         out.push_str(&format!(
             "{:<24} {:<34} {:<10} {}\n",
-            p.name,
+            Escaped(&p.name),
             p.id,
             p.domain_id.as_deref().unwrap_or("-"),
             p.enabled
@@ -84,15 +85,15 @@ pub async fn run_volumes(cloud: &CloudConfig, project: &str, json: bool) -> Resu
         let v = &r.volume;
         out.push_str(&format!(
             "{:<20} {:<8} {:>6} {:<12} {:<10} {:<16} {}\n",
-            v.display_name(),
+            Escaped(v.display_name()),
             v.id.get(..8).unwrap_or(&v.id),
             v.size,
-            v.volume_type.as_deref().unwrap_or("-"),
-            v.status,
+            Escaped(v.volume_type.as_deref().unwrap_or("-")),
+            Escaped(&v.status),
             if r.attached_to.is_empty() {
                 "-".to_string()
             } else {
-                r.attached_to.join(",")
+                escape(&r.attached_to.join(",")).into_owned()
             },
             if v.bootable { "yes" } else { "no" }
         ));

@@ -7,6 +7,7 @@
 use super::event_printer::EventPrinter;
 use crate::config::{Config, ImportStrategy};
 use crate::engine::{EngineCommand, RunSetup};
+use crate::escaped::Escaped;
 use crate::openstack::{Keystone, Session, Volume};
 use crate::signals::{StopSignals, EXIT_INTERRUPTED};
 use crate::storage::BlockStore;
@@ -70,7 +71,7 @@ pub fn select(all: &[Volume], spec: &str) -> Result<Vec<Volume>, Fatal> {
             if !MIGRATABLE.contains(&v.status.as_str()) {
                 return Err(Fatal(format!(
                     "volume {} ({}) is in status {:?}; only available or in-use volumes can be migrated",
-                    v.display_name(),
+                    Escaped(v.display_name()),
                     v.id,
                     v.status
                 )));
@@ -96,7 +97,10 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         Some(_) => Some(ImportStrategy::Replace),
         None => None,
     };
-    let setup = RunSetup::new(cfg, old, new, project, strategy).map_err(Fatal)?;
+    let mut setup = RunSetup::new(cfg, old, new, project, strategy).map_err(Fatal)?;
+    for w in std::mem::take(&mut setup.warnings) {
+        eprintln!("warning: {w}");
+    }
     let inventory = setup.inventory().await.map_err(Fatal)?;
     let checks = setup.preflight(cfg, &volumes).await;
     if !args.json {
@@ -104,7 +108,7 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         let p = &setup.project;
         println!(
             "project {} ({}): {} volume(s), {gib} GiB, strategy {:?}",
-            p.name,
+            Escaped(&p.name),
             p.id,
             volumes.len(),
             setup.strategy
@@ -121,7 +125,7 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
             println!(
                 "would migrate {} {} ({} GiB, {})",
                 v.id,
-                v.display_name(),
+                Escaped(v.display_name()),
                 v.size,
                 v.status
             );

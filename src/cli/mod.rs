@@ -31,7 +31,8 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// Log file (default: <work_dir>/stackmigrate.log).
+    /// Log file (default: <work_dir>/stackmigrate.log; without a work dir
+    /// $XDG_STATE_HOME/stackmigrate/stackmigrate.log, i.e. ~/.local/state/…). A symlink there is refused.
     #[arg(long, global = true)]
     pub log_file: Option<PathBuf>,
     /// Without a command: the terminal dashboard.

@@ -121,6 +121,17 @@ pub enum ProjectScope {
 }
 
 impl CloudConfig {
+    /// The warning for a cloud whose TLS certificates are not checked
+    /// (`insecure`): anyone on the path could read the tokens and passwords.
+    pub fn insecure_warning(&self, name: &str) -> Option<String> {
+        self.insecure.then(|| {
+            format!(
+                "warning: {name} cloud: insecure is set: TLS certificates of {} are NOT verified, so the password and tokens can be intercepted; set cacert instead",
+                self.auth_url
+            )
+        })
+    }
+
     pub fn scope(&self) -> ProjectScope {
         if let Some(id) = &self.project_id {
             ProjectScope::Id(id.clone())

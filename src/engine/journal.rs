@@ -4,10 +4,12 @@
 //! mid-write) is dropped, since its event was never sent.
 
 use super::volume_state::{apply, Transition, VolumeRecord};
+use crate::storage::private_fs;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -56,9 +58,9 @@ impl Journal {
             source,
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
+            private_fs::create_dir_all(dir).map_err(io)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        let file = private_fs::options().create(true).append(true).open(path).map_err(io)?;
         match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
             Err(rustix::io::Errno::WOULDBLOCK) => {
@@ -67,6 +69,12 @@ impl Journal {
                 })
             }
             Err(e) => return Err(io(e.into())),
+        }
+        // An earlier version created it with the umask's mode; it lists the tenants' volumes.
+        let mode = file.metadata().map_err(io)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            let private = std::fs::Permissions::from_mode(private_fs::FILE_MODE);
+            file.set_permissions(private).map_err(io)?;
         }
         let (records, seq, good_len) = replay(path)?;
         // Cut a torn tail so the next append starts on a fresh line.
@@ -201,7 +209,7 @@ mod tests {
         );
         drop(j);
         // A crash mid-write leaves half a line.
-        let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).expect("open");
         f.write_all(br#"{"seq":4,"at":"x","volume":"b","t":"exp"#)
             .expect("write");
         drop(f);
@@ -224,7 +232,7 @@ mod tests {
         assert!(matches!(e, JournalError::Busy { .. }), "{e}");
         assert!(e.to_string().contains("another stackmigrate"), "{e}");
         // A writer mid-append: the reader skips the torn line and leaves it.
-        let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).expect("open");
         f.write_all(br#"{"seq":2,"at":"x","#).expect("write");
         let len = std::fs::metadata(&path).expect("meta").len();
         let seen = Journal::read(&path).expect("read while locked");

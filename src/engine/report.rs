@@ -4,7 +4,8 @@
 
 use super::migration::Plan;
 use super::{Journal, Phase, Summary, Track, VolumeRecord};
-use crate::storage::sparse_hash;
+use crate::escaped::markdown_cell;
+use crate::storage::{private_fs, sparse_hash};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -94,9 +95,10 @@ pub(super) fn write_report(plan: &Plan, journal: &Journal) -> Result<Summary, (P
 }
 
 fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
-    let mut md = format!(
+    let mut md =
+        format!(
         "# stackmigrate report: {} ({})\n\n{} volumes: {} verified ({} without tape copy), {} failed, {} aborted.\n\n",
-        plan.project_name, plan.project_id, s.total, s.verified, s.backup_failed, s.failed, s.aborted
+        markdown_cell(&plan.project_name), plan.project_id, s.total, s.verified, s.backup_failed, s.failed, s.aborted
     );
     md.push_str("| old id | new id | name | GiB | used MiB | state | tape | MiB/s | checksum | error |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for r in rows {
@@ -104,7 +106,7 @@ fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
             "| {} | {} | {} | {} | {} | {:?} | {:?} | {} | {} | {} |\n",
             r.old_id,
             r.new_id.unwrap_or("-"),
-            r.name.replace('|', "\\|"),
+            markdown_cell(r.name),
             r.size_gib,
             r.used_bytes
                 .map_or("-".into(), |u| format!("{:.1}", u as f64 / (1u64 << 20) as f64)),
@@ -112,7 +114,7 @@ fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
             r.tape,
             r.throughput_mib_s.map_or("-".into(), |t| format!("{t:.0}")),
             r.checksum.unwrap_or("-"),
-            r.error.as_deref().unwrap_or("").replace('|', "\\|"),
+            markdown_cell(r.error.as_deref().unwrap_or("")),
         ));
     }
     md
@@ -123,10 +125,10 @@ pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<(), (PathBuf, 
     use std::io::Write;
     let err = |e| (path.to_path_buf(), e);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
+        private_fs::create_dir_all(dir).map_err(err)?;
     }
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(err)?;
+    let mut f = private_fs::create_file(&tmp).map_err(err)?;
     f.write_all(text.as_bytes()).map_err(err)?;
     f.sync_all().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)

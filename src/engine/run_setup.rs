@@ -8,7 +8,7 @@ use super::{
 };
 use crate::config::{Config, ImportStrategy};
 use crate::openstack::{Project, Session, Volume};
-use crate::storage::BlockStore;
+use crate::storage::{private_fs, BlockStore};
 use crate::usage::{check_period, UsageArchive};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,6 +27,9 @@ pub struct RunSetup {
     pub export_dir: PathBuf,
     pub old_store: BlockStore,
     pub new_store: BlockStore,
+    /// For the operator, once: work or export dirs that others can read.
+    /// [`RunSetup::start`] sends what is left here as log events.
+    pub warnings: Vec<String>,
 }
 
 /// A started run: events to watch, commands to send, tasks to await.
@@ -53,16 +56,23 @@ impl RunSetup {
             return Err("both clouds need a ceph section (conf, id, keyring, pool) or a files section (dir)".into());
         };
         let export_dir = cfg.export_dir.join(&project.id);
-        std::fs::create_dir_all(&export_dir).map_err(|e| format!("{}: {e}", export_dir.display()))?;
+        let project_dir = cfg.work_dir.join(&project.id);
+        let dirs = [&cfg.work_dir, &project_dir, &cfg.export_dir, &export_dir].map(PathBuf::as_path);
+        let warnings: Vec<String> = private_fs::shared_dirs_warning(&dirs).into_iter().collect();
+        warnings.iter().for_each(|w| tracing::warn!("{w}"));
+        for dir in [&export_dir, &project_dir] {
+            private_fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
         Ok(Self {
             old,
             new,
             strategy: strategy.unwrap_or(cfg.import_strategy),
-            project_dir: cfg.work_dir.join(&project.id),
+            project_dir,
             export_dir,
             old_store,
             new_store,
             project,
+            warnings,
         })
     }
 
@@ -106,6 +116,10 @@ impl RunSetup {
             ImportStrategy::Replace => self.new,
         };
         let (events_tx, events) = mpsc::channel(1024);
+        for line in self.warnings {
+            let line = format!("warning: {line}");
+            let _ = events_tx.send(EngineEvent::Log { volume: None, line }).await;
+        }
         let usage_tx = events_tx.clone();
         let pipeline = Arc::new(VolumePipeline {
             old: self.old_store,

@@ -99,7 +99,7 @@ impl SimClouds {
     pub async fn start(opts: SimOptions) -> std::io::Result<Self> {
         let dir = &opts.dir;
         for d in ["old-pool", "new-pool", "work", "exports", "tape"] {
-            std::fs::create_dir_all(dir.join(d))?;
+            crate::storage::private_fs::create_dir_all(&dir.join(d))?;
         }
         let stop = CancellationToken::new();
         let now = chrono::Utc::now().naive_utc();

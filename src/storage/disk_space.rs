@@ -10,8 +10,8 @@ pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
 
 /// Creates `dir` if needed and proves it is writable by writing a probe file.
 pub fn is_writable(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    super::private_fs::create_dir_all(dir)?;
     let probe = dir.join(format!(".stackmigrate-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"probe")?;
+    std::io::Write::write_all(&mut super::private_fs::create_file(&probe)?, b"probe")?;
     std::fs::remove_file(&probe)
 }

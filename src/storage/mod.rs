@@ -7,6 +7,7 @@ mod child_process;
 mod data_path_error;
 mod disk_space;
 mod file_store;
+pub mod private_fs;
 mod rbd_cli;
 pub mod rbd_diff;
 mod rbd_error;

@@ -67,7 +67,7 @@ pub fn partial_path(path: &Path) -> PathBuf {
 impl SparseWriter {
     pub fn create(path: &Path) -> io::Result<Self> {
         let partial = partial_path(path);
-        let file = File::create(&partial)?;
+        let file = super::private_fs::create_file(&partial)?;
         Ok(Self {
             file,
             partial,
@@ -237,6 +237,9 @@ mod tests {
         read_diff(stream.as_slice(), &mut w, &mut vec![0u8; 65536]).expect("read");
         assert!(partial_path(&path).exists() && !path.exists(), "partial until commit");
         let hash = w.commit().expect("commit");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a tenant's disk is for the operator only");
         assert_eq!(std::fs::metadata(&path).expect("meta").len(), size);
         assert!(allocated_bytes(&path).expect("alloc") < 2 << 20, "zeros not allocated");
         assert_eq!(hash_file(&path).expect("hash"), hash);

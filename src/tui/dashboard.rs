@@ -75,7 +75,7 @@ impl Dashboard {
             .map(|v| VolumeProgress::new(&v.id, v.display_name(), v.size))
             .collect();
         Self {
-            project: project.to_string(),
+            project: crate::escaped::escape(project).into_owned(),
             index: volumes.iter().enumerate().map(|(i, v)| (v.id.clone(), i)).collect(),
             volumes,
             cursor: 0,
@@ -114,6 +114,7 @@ impl Dashboard {
     pub fn log(&mut self, who: Option<&str>, text: String, level: Level) {
         let at = self.now.saturating_duration_since(self.started).as_secs();
         let who = who.map(|id| self.name(id));
+        let text = crate::escaped::escape(&text).into_owned();
         self.log.push(LogLine { at, who, text, level });
     }
 
@@ -122,7 +123,7 @@ impl Dashboard {
         self.now = now;
         match e {
             EngineEvent::Planned { project, volumes } => {
-                self.project = project.clone();
+                self.project = crate::escaped::escape(project).into_owned();
                 for p in volumes {
                     if !self.index.contains_key(&p.id) {
                         self.index.insert(p.id.clone(), self.volumes.len());

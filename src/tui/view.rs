@@ -26,7 +26,8 @@ impl App {
             host(&self.cfg.old_cloud.auth_url),
             host(&self.cfg.new_cloud.auth_url)
         );
-        let project = self.project.as_ref().map(|p| p.name.as_str());
+        let project = self.project.as_ref().map(|p| crate::escaped::escape(&p.name));
+        let project = project.as_deref();
         let rest = match (self.screen, project) {
             (Screen::Connect, _) => {
                 let ok = self.connect.checks.len() - self.connect.failures() - self.connect.pending();

@@ -10,6 +10,7 @@ mod faults;
 mod fixtures;
 mod hardening;
 mod migrate_one;
+mod names;
 mod resume;
 #[path = "../common/testbed.rs"]
 mod testbed;

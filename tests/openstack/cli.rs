@@ -148,3 +148,32 @@ fn projects_and_volumes_as_json() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn insecure_tls_is_warned_about_once_per_cloud_on_the_terminal_and_in_the_log() {
+    let tb = Testbed::get();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tb.credentials()).expect("read")).expect("json");
+    cfg["old_cloud"]["insecure"] = true.into();
+    cfg["new_cloud"]["insecure"] = true.into();
+    let file = dir.path().join("insecure.json");
+    std::fs::write(&file, cfg.to_string()).expect("write");
+    let log = dir.path().join("log");
+    let out = run(&["--config", &file.display().to_string(), "check"], &log);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{}\n{stderr}", text(&out.stdout));
+    let logged = std::fs::read_to_string(&log).expect("log");
+    for cloud in ["old", "new"] {
+        let warning = format!("{cloud} cloud: insecure is set: TLS certificates of");
+        assert_eq!(stderr.matches(&warning).count(), 1, "{stderr}");
+        assert_eq!(logged.matches(&warning).count(), 1, "{logged}");
+    }
+    let out = run(&["--config", &file.display().to_string(), "projects"], &log);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("old cloud: insecure") && !stderr.contains("new cloud"),
+        "projects uses the old cloud only: {stderr}"
+    );
+}

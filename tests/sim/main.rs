@@ -3,4 +3,6 @@
 
 mod demo_run;
 mod fidelity;
+mod file_modes;
+mod log_file;
 mod transient;

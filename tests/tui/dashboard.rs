@@ -272,3 +272,26 @@ fn a_stop_signal_stops_the_run_then_leaves() {
     h.act(Action::Signal("SIGHUP")).act(Action::Signal("SIGHUP"));
     assert!(h.app.quit, "a second signal leaves at once");
 }
+
+const EVIL: &str = "evil\nfinished: 99 of 99 verified\u{1b}[31mRED\u{1b}[0m|pipe";
+const EVIL_SHOWN: &str = "evil\\nfinished";
+
+#[test]
+fn control_characters_in_names_are_shown_escaped() {
+    let mut h = Harness::new();
+    h.on_projects().key(KeyCode::Enter);
+    h.act(Action::VolumesLoaded {
+        project_id: PROJECT_ID.into(),
+        result: Ok(vec![entry(1, EVIL, 1, "available", &[])]),
+    });
+    let volumes = render(&mut h.app, 120, 40);
+    assert!(volumes.contains(EVIL_SHOWN), "volumes screen:\n{volumes}");
+    let mut h = running();
+    h.event(planned(&[(7, EVIL)]));
+    h.event(log(7, &format!("volume {EVIL} exported")));
+    let dashboard = render(&mut h.app, 200, 40);
+    assert!(
+        dashboard.matches(EVIL_SHOWN).count() >= 2,
+        "volume list and log:\n{dashboard}"
+    );
+}

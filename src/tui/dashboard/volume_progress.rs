@@ -26,7 +26,8 @@ impl VolumeProgress {
     pub fn new(id: &str, name: &str, size_gib: u64) -> Self {
         Self {
             id: id.to_string(),
-            name: name.to_string(),
+            // Shown in panes, the list and log lines: escaped once here.
+            name: crate::escaped::escape(name).into_owned(),
             size_gib,
             phase: Phase::Queued,
             export: StageProgress::default(),

@@ -140,7 +140,7 @@ impl PlanScreen {
             };
             lines.push(Line::from(format!(
                 "  {:<name_w$} {:>5}  {:<22} {note}",
-                fit(vol.display_name(), name_w),
+                fit(&crate::escaped::escape(vol.display_name()), name_w),
                 vol.size,
                 fit(&self.new_type(vol), 22)
             )));
@@ -152,7 +152,7 @@ impl PlanScreen {
 impl Widget for &PlanScreen {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let [body, status] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
-        let project = self.project.as_ref().map_or("?", |p| p.name.as_str());
+        let project = crate::escaped::escape(self.project.as_ref().map_or("?", |p| p.name.as_str()));
         let mut lines = self.intro();
         lines.extend(self.preflight());
         lines.extend(self.creates(body.width.saturating_sub(2) as usize));

@@ -116,7 +116,7 @@ impl Widget for &ProjectsScreen {
                     crate::tui::format::short_id(&p.id).to_string()
                 };
                 Row::new(vec![
-                    Cell::from(p.name.clone()),
+                    Cell::from(crate::escaped::escape(&p.name).into_owned()),
                     Cell::from(id),
                     Cell::from(p.domain_id.clone().unwrap_or_else(|| "-".into())),
                     Cell::from(if p.enabled { "yes" } else { "no" }),

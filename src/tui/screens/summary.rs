@@ -133,7 +133,7 @@ impl SummaryScreen {
             .map(|r| {
                 let total: f64 = r.seconds.values().sum();
                 let row = Row::new(vec![
-                    r.name.clone(),
+                    crate::escaped::escape(&r.name).into_owned(),
                     format!(
                         "{} → {}",
                         short_id(&r.old_id),

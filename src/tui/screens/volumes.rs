@@ -128,8 +128,8 @@ impl VolumesScreen {
         let (id, migratable) = (r.volume().id.clone(), r.migratable());
         let why = format!(
             "{} is {}: only available or in-use volumes can be migrated",
-            r.volume().display_name(),
-            r.volume().status
+            crate::escaped::Escaped(r.volume().display_name()),
+            crate::escaped::Escaped(&r.volume().status)
         );
         if !self.selected.remove(&id) {
             if !migratable {

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, StatefulWidget, Table, Table
 
 impl VolumesScreen {
     fn render_table(&self, area: Rect, buf: &mut Buffer) {
-        let project = self.project.as_ref().map_or("?", |p| p.name.as_str());
+        let project = crate::escaped::escape(self.project.as_ref().map_or("?", |p| p.name.as_str()));
         let title = match (&self.error, self.loading) {
             (Some(e), _) => format!(" Volumes of {project}: {e} (r reloads) "),
             (None, true) => format!(" Volumes of {project}: loading… "),
@@ -30,7 +30,7 @@ impl VolumesScreen {
                     (false, true) => "[ ]",
                     (false, false) => " - ",
                 };
-                let mut name = v.display_name().to_string();
+                let mut name = crate::escaped::escape(v.display_name()).into_owned();
                 if r.unfinished() {
                     name.insert_str(0, "⟳ ");
                 }

@@ -1,0 +1,97 @@
+//! Files and directories that only the operator may read: exports hold
+//! tenants' disks, the work dir the project's inventory, journal, reports and
+//! usage. Everything stackmigrate creates goes through here, so the modes do
+//! not depend on the umask (0700 directories, 0600 files).
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Mode of every directory stackmigrate creates.
+pub const DIR_MODE: u32 = 0o700;
+/// Mode of every file stackmigrate creates.
+pub const FILE_MODE: u32 = 0o600;
+
+/// `mkdir -p` with mode 0700 for each directory it creates (existing ones
+/// keep their mode; [`shared_dirs_warning`] reports them).
+pub fn create_dir_all(dir: &Path) -> io::Result<()> {
+    std::fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)
+}
+
+/// Open options that create a file with mode 0600; the caller adds the access flags.
+pub fn options() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    o.mode(FILE_MODE);
+    o
+}
+
+/// Creates (or truncates) `path` for writing, mode 0600 when created.
+pub fn create_file(path: &Path) -> io::Result<File> {
+    options().write(true).create(true).truncate(true).open(path)
+}
+
+/// Directories already warned about in this process: the dashboard sets up
+/// a run more than once (plan, then start) and should say it once.
+static WARNED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+
+/// One warning naming those of `dirs` that exist and that group or others can
+/// enter or read, each at most once per process; `None` when there are none.
+pub fn shared_dirs_warning(dirs: &[&Path]) -> Option<String> {
+    let shared: Vec<(PathBuf, u32)> = dirs
+        .iter()
+        .filter_map(|d| {
+            let mode = std::fs::metadata(d).ok()?.permissions().mode() & 0o777;
+            (mode & 0o077 != 0).then(|| (d.to_path_buf(), mode))
+        })
+        .collect();
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    let warned = warned.get_or_insert_with(HashSet::new);
+    let fresh: Vec<(PathBuf, u32)> = shared.into_iter().filter(|(d, _)| warned.insert(d.clone())).collect();
+    if fresh.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = fresh
+        .iter()
+        .map(|(d, m)| format!("{} (mode {m:o})", d.display()))
+        .collect();
+    let paths: Vec<String> = fresh.iter().map(|(d, _)| d.display().to_string()).collect();
+    Some(format!(
+        "{} can be read by group or others and will hold tenants' data; run: chmod 700 {}",
+        list.join(", "),
+        paths.join(" ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).expect("meta").permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn created_private_whatever_the_umask_allows() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let deep = tmp.path().join("a/b");
+        create_dir_all(&deep).expect("mkdir");
+        assert_eq!((mode(&tmp.path().join("a")), mode(&deep)), (0o700, 0o700));
+        create_file(&deep.join("f")).expect("create");
+        assert_eq!(mode(&deep.join("f")), 0o600);
+    }
+
+    #[test]
+    fn an_open_directory_is_named_once() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (open, closed) = (tmp.path().join("open"), tmp.path().join("closed"));
+        create_dir_all(&open).expect("mkdir");
+        create_dir_all(&closed).expect("mkdir");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let w = shared_dirs_warning(&[&open, &closed]).expect("warned");
+        assert!(w.contains("open (mode 755)") && !w.contains("closed"), "{w}");
+        assert_eq!(shared_dirs_warning(&[&open, &closed]), None, "once");
+    }
+}
