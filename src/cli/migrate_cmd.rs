@@ -10,6 +10,7 @@ use crate::openstack::{Keystone, Session, Volume};
 use crate::storage::BlockStore;
 use clap::Args;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Args)]
 pub struct MigrateArgs {
@@ -96,7 +97,22 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     };
     let setup = RunSetup::new(cfg, old, new, project, strategy).map_err(Fatal)?;
     let inventory = setup.inventory().await.map_err(Fatal)?;
-    let checks = setup.preflight(cfg, &volumes).await;
+    // Ctrl-C during pre-flight stops a slow `rbd du` (its whole process group).
+    let cancel = cancel_on_ctrl_c();
+    let (progress, mut slow) = tokio::sync::mpsc::unbounded_channel();
+    let show = !args.json;
+    let shown = tokio::spawn(async move {
+        while let Some(p) = slow.recv().await {
+            if show {
+                println!("{p}");
+            }
+        }
+    });
+    let checks = setup.preflight(cfg, &volumes, &cancel, Some(progress)).await;
+    let _ = shown.await;
+    if cancel.is_cancelled() {
+        return Err(Fatal("interrupted during pre-flight; nothing was started".into()));
+    }
     if !args.json {
         let gib: u64 = volumes.iter().map(|v| v.size).sum();
         let p = &setup.project;
@@ -183,7 +199,8 @@ pub async fn run_cleanup_cmd(cfg: &Config, project: &str) -> Result<i32, Fatal> 
         ));
     };
     let mut journal = crate::engine::Journal::open(&path).map_err(fatal)?;
-    let actions = crate::engine::run_cleanup(&mut journal, &old_store, &new_store)
+    let cancel = cancel_on_ctrl_c();
+    let actions = crate::engine::run_cleanup(&mut journal, &old_store, &new_store, &cancel)
         .await
         .map_err(fatal)?;
     for a in &actions {
@@ -192,4 +209,17 @@ pub async fn run_cleanup_cmd(cfg: &Config, project: &str) -> Result<i32, Fatal> 
     }
     let kept = actions.iter().filter(|a| a.contains(" kept: ")).count();
     Ok(if kept == 0 { 0 } else { 2 })
+}
+
+/// A token that Ctrl-C cancels: the running rbd child is stopped (TERM, grace,
+/// KILL to its group) instead of being left behind by a killed parent.
+fn cancel_on_ctrl_c() -> CancellationToken {
+    let token = CancellationToken::new();
+    let on_signal = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_signal.cancel();
+        }
+    });
+    token
 }

@@ -5,6 +5,31 @@ use crate::config::TapeConfig;
 use crate::openstack::{Cinder, Session, Volume};
 use crate::storage::{free_bytes, is_writable, BlockStore};
 use std::path::Path;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+/// An `rbd du` that has not answered after this long is reported as slow.
+pub const SLOW_DU: Duration = Duration::from_secs(1);
+
+/// What a slow pre-flight is doing, for the plan screen and the headless output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreflightProgress {
+    /// `rbd du` of volume `index` (from 1) of `total` has not answered within
+    /// [`SLOW_DU`]: without fast-diff it reads every object of the image.
+    MeasuringUsedSpace { volume: String, index: usize, total: usize },
+}
+
+impl std::fmt::Display for PreflightProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PreflightProgress::MeasuringUsedSpace { volume, index, total } => write!(
+                f,
+                "measuring used space… volume {volume} ({index}/{total}; without fast-diff rbd du reads every object)"
+            ),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PreflightLine {
@@ -26,6 +51,9 @@ pub struct Preflight<'a> {
     pub tape: Option<&'a TapeConfig>,
     /// Exports running at once: the export dir must hold the largest this many.
     pub exports_in_flight: usize,
+    /// Stops a running `rbd du` (the operator went back, or pressed Ctrl-C).
+    pub cancel: &'a CancellationToken,
+    pub progress: Option<UnboundedSender<PreflightProgress>>,
 }
 
 fn line(ok: bool, text: String) -> PreflightLine {
@@ -117,8 +145,26 @@ impl Preflight<'_> {
             );
         }
         let mut used = Vec::new();
-        for v in to_create {
-            match self.old.used_bytes(&format!("volume-{}", v.id)).await {
+        for (i, v) in to_create.iter().enumerate() {
+            let image = format!("volume-{}", v.id);
+            let du = self.old.used_bytes(&image, self.cancel);
+            tokio::pin!(du);
+            let measured = tokio::select! {
+                r = &mut du => r,
+                _ = tokio::time::sleep(SLOW_DU) => {
+                    // Slow is normal without fast-diff (2 TiB: about 35 s on the testbed): say
+                    // what is happening, and keep waiting; there is no limit to cut it off.
+                    if let Some(tx) = &self.progress {
+                        let _ = tx.send(PreflightProgress::MeasuringUsedSpace {
+                            volume: v.display_name().to_string(),
+                            index: i + 1,
+                            total: to_create.len(),
+                        });
+                    }
+                    du.await
+                }
+            };
+            match measured {
                 Ok(u) => used.push(u),
                 Err(e) => return line(false, format!("volume {} ({}): {e}", v.display_name(), v.id)),
             }

@@ -8,6 +8,7 @@ mod engine_run;
 mod faults;
 #[path = "../common/fixtures.rs"]
 mod fixtures;
+mod long_rbd;
 mod migrate_one;
 mod resume;
 #[path = "../common/testbed.rs"]
