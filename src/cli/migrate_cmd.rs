@@ -21,6 +21,12 @@ pub struct MigrateArgs {
     #[arg(long, default_value = "all")]
     pub volumes: String,
     /// Overrides import_strategy from the config.
+    ///
+    /// Roles in the new cloud: `replace` needs the member role in the target
+    /// project (Cinder create, metadata); `manage` needs the admin role there
+    /// (Cinder policy: scheduler-stats get_pools and manage-existing), which
+    /// pre-flight proves before anything is exported. Both need write access
+    /// to the new Ceph pool.
     #[arg(long, value_parser = ["replace", "manage"])]
     pub strategy: Option<String>,
     /// Print the plan and the pre-flight results; change nothing.

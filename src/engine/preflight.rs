@@ -1,7 +1,7 @@
 //! Pre-flight: everything checked before anything is created. Failures are
 //! listed together, and the run does not start.
 
-use crate::config::TapeConfig;
+use crate::config::{ImportStrategy, TapeConfig};
 use crate::openstack::{Cinder, Session, Volume};
 use crate::storage::{free_bytes, is_writable, BlockStore};
 use std::path::Path;
@@ -45,6 +45,8 @@ impl std::fmt::Display for PreflightLine {
 
 pub struct Preflight<'a> {
     pub new_session: &'a Session,
+    /// `manage` needs admin-only Cinder calls: pre-flight proves them.
+    pub strategy: ImportStrategy,
     pub old: &'a BlockStore,
     pub new: &'a BlockStore,
     pub export_dir: &'a Path,
@@ -90,8 +92,11 @@ impl Preflight<'_> {
                 None
             }
         };
-        if let Some(project) = target {
-            out.push(self.quota(&project, to_create).await);
+        if let Some(project) = &target {
+            out.push(self.quota(project, to_create).await);
+            if self.strategy == ImportStrategy::Manage {
+                out.extend(self.manage_allowed(project).await);
+            }
         }
         out.push(self.space(to_create).await);
         for (name, store) in [("old", self.old), ("new", self.new)] {
@@ -132,6 +137,47 @@ impl Preflight<'_> {
                 }
             }
         }
+    }
+
+    /// `manage` calls `GET /scheduler-stats/get_pools` and
+    /// `POST /manageable_volumes`, both admin-only by default policy, with the
+    /// token scoped to the target project as the run will. Both are proven
+    /// here, so a member is refused before anything is exported.
+    async fn manage_allowed(&self, project: &str) -> Vec<PreflightLine> {
+        const ROLE: &str = "the manage strategy needs the admin role (Cinder policy) in the new cloud: \
+                            use admin credentials for new_cloud, or --strategy replace (member is enough)";
+        let session = self.new_session.rescoped(project);
+        let cinder = Cinder::new(&session);
+        let rados = self.new.pool();
+        let pool = match cinder.pool_for_rados(&rados).await {
+            Ok(p) => p,
+            Err(e) if e.status() == Some(403) => {
+                return vec![line(
+                    false,
+                    format!("manage: Cinder refuses to list its pools ({e}); {ROLE}"),
+                )]
+            }
+            Err(e) => return vec![line(false, format!("manage: {e}"))],
+        };
+        let mut out = vec![line(
+            true,
+            format!("manage: Cinder pool {} stores into RADOS pool {rados}", pool.name),
+        )];
+        out.push(match cinder.may_manage(&pool.name).await {
+            Ok(true) => line(
+                true,
+                "manage: Cinder policy allows manage-existing for this user".into(),
+            ),
+            Ok(false) => line(
+                false,
+                format!("manage: Cinder policy refuses manage-existing (POST /manageable_volumes: 403); {ROLE}"),
+            ),
+            Err(e) => line(
+                false,
+                format!("manage: cannot tell whether manage-existing is allowed: {e}"),
+            ),
+        });
+        out
     }
 
     async fn space(&self, to_create: &[Volume]) -> PreflightLine {

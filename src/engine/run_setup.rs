@@ -85,6 +85,7 @@ impl RunSetup {
     ) -> Vec<PreflightLine> {
         Preflight {
             new_session: &self.new,
+            strategy: self.strategy,
             old: &self.old_store,
             new: &self.new_store,
             export_dir: &self.export_dir,

@@ -7,6 +7,7 @@
 
 use crate::fixtures::*;
 use crate::testbed::Testbed;
+use stackmigrate::config::ImportStrategy;
 use stackmigrate::engine::{Preflight, PreflightProgress};
 use stackmigrate::openstack::Volume;
 use stackmigrate::storage::{BlockStore, RbdCli, RbdError, RbdStore};
@@ -97,6 +98,7 @@ async fn a_large_sparse_layering_only_image_passes_preflight_and_is_removed() {
     let start = Instant::now();
     let lines = Preflight {
         new_session: &session,
+        strategy: ImportStrategy::Replace,
         old: &old,
         new: &new,
         export_dir: dir.path(),
