@@ -155,8 +155,17 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         }
         print!("start migrating {} volume(s)? [y/N] ", volumes.len());
         let _ = std::io::Write::flush(&mut std::io::stdout());
-        let mut answer = String::new();
-        let _ = std::io::stdin().read_line(&mut answer);
+        // Ctrl-C is caught from pre-flight on (cancel_on_ctrl_c), so here it must answer "no".
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let mut answer = String::new();
+            let _ = std::io::stdin().read_line(&mut answer);
+            let _ = tx.send(answer);
+        });
+        let answer = tokio::select! {
+            a = rx => a.unwrap_or_default(),
+            _ = cancel.cancelled() => String::new(),
+        };
         if !answer.trim().eq_ignore_ascii_case("y") {
             return Err(Fatal("not confirmed; nothing was started".into()));
         }
