@@ -97,7 +97,7 @@ async fn ours(
             .expect("import");
         e
     } else {
-        let (size, _) = old.usage(image).await.expect("du");
+        let (size, _) = old.usage(image, &cancel).await.expect("du");
         let stage = StageTarget {
             store: new,
             image: dest,
@@ -119,7 +119,7 @@ async fn ours(
         .expect("verify");
     assert_eq!(hash, exported.hash, "verified");
     let with_verify = start.elapsed().as_secs_f64();
-    new.remove(dest).await.expect("rm");
+    new.remove(dest, &cancel).await.expect("rm");
     std::fs::remove_file(&file).expect("rm file");
     (copy, with_verify, cpu)
 }

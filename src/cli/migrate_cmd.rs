@@ -13,6 +13,7 @@ use crate::signals::{StopSignals, EXIT_INTERRUPTED};
 use crate::storage::BlockStore;
 use clap::Args;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Args)]
 pub struct MigrateArgs {
@@ -23,6 +24,12 @@ pub struct MigrateArgs {
     #[arg(long, default_value = "all")]
     pub volumes: String,
     /// Overrides import_strategy from the config.
+    ///
+    /// Roles in the new cloud: `replace` needs the member role in the target
+    /// project (Cinder create, metadata); `manage` needs the admin role there
+    /// (Cinder policy: scheduler-stats get_pools and manage-existing), which
+    /// pre-flight proves before anything is exported. Both need write access
+    /// to the new Ceph pool.
     #[arg(long, value_parser = ["replace", "manage"])]
     pub strategy: Option<String>,
     /// Print the plan and the pre-flight results; change nothing.
@@ -102,7 +109,22 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         eprintln!("warning: {w}");
     }
     let inventory = setup.inventory().await.map_err(Fatal)?;
-    let checks = setup.preflight(cfg, &volumes).await;
+    // Ctrl-C during pre-flight stops a slow `rbd du` (its whole process group).
+    let cancel = cancel_on_ctrl_c();
+    let (progress, mut slow) = tokio::sync::mpsc::unbounded_channel();
+    let show = !args.json;
+    let shown = tokio::spawn(async move {
+        while let Some(p) = slow.recv().await {
+            if show {
+                println!("{p}");
+            }
+        }
+    });
+    let checks = setup.preflight(cfg, &volumes, &cancel, Some(progress)).await;
+    let _ = shown.await;
+    if cancel.is_cancelled() {
+        return Err(Fatal("interrupted during pre-flight; nothing was started".into()));
+    }
     if !args.json {
         let gib: u64 = volumes.iter().map(|v| v.size).sum();
         let p = &setup.project;
@@ -139,8 +161,17 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         }
         print!("start migrating {} volume(s)? [y/N] ", volumes.len());
         let _ = std::io::Write::flush(&mut std::io::stdout());
-        let mut answer = String::new();
-        let _ = std::io::stdin().read_line(&mut answer);
+        // Ctrl-C is caught from pre-flight on (cancel_on_ctrl_c), so here it must answer "no".
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let mut answer = String::new();
+            let _ = std::io::stdin().read_line(&mut answer);
+            let _ = tx.send(answer);
+        });
+        let answer = tokio::select! {
+            a = rx => a.unwrap_or_default(),
+            _ = cancel.cancelled() => String::new(),
+        };
         if !answer.trim().eq_ignore_ascii_case("y") {
             return Err(Fatal("not confirmed; nothing was started".into()));
         }
@@ -217,7 +248,8 @@ pub async fn run_cleanup_cmd(cfg: &Config, project: &str) -> Result<i32, Fatal> 
         ));
     };
     let mut journal = crate::engine::Journal::open(&path).map_err(fatal)?;
-    let actions = crate::engine::run_cleanup(&mut journal, &old_store, &new_store)
+    let cancel = cancel_on_ctrl_c();
+    let actions = crate::engine::run_cleanup(&mut journal, &old_store, &new_store, &cancel)
         .await
         .map_err(fatal)?;
     for a in &actions {
@@ -226,4 +258,17 @@ pub async fn run_cleanup_cmd(cfg: &Config, project: &str) -> Result<i32, Fatal> 
     }
     let kept = actions.iter().filter(|a| a.contains(" kept: ")).count();
     Ok(if kept == 0 { 0 } else { 2 })
+}
+
+/// A token that Ctrl-C cancels: the running rbd child is stopped (TERM, grace,
+/// KILL to its group) instead of being left behind by a killed parent.
+fn cancel_on_ctrl_c() -> CancellationToken {
+    let token = CancellationToken::new();
+    let on_signal = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_signal.cancel();
+        }
+    });
+    token
 }

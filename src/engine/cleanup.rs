@@ -6,12 +6,16 @@
 use super::volume_pipeline::EXPORT_SNAP;
 use super::{Journal, JournalError, Phase, Transition};
 use crate::storage::{BlockStore, RbdError};
+use tokio_util::sync::CancellationToken;
 
 /// Runs cleanup over every record in `journal`; returns one line per action.
+/// `cancel` stops a running `rbd rm` (long without object-map); what is left
+/// stays journaled for the next cleanup.
 pub async fn run_cleanup(
     journal: &mut Journal,
     old: &BlockStore,
     new: &BlockStore,
+    cancel: &CancellationToken,
 ) -> Result<Vec<String>, JournalError> {
     let mut actions = Vec::new();
     let records: Vec<_> = journal.records().cloned().collect();
@@ -24,7 +28,7 @@ pub async fn run_cleanup(
         .into_iter()
         .chain(r.new_id.iter().map(|n| (new, format!("stackmigrate-tmp-{n}"))))
         {
-            match store.remove(&image).await {
+            match store.remove(&image, cancel).await {
                 Ok(()) => actions.push(format!("{}: removed temporary image {image}", r.id)),
                 Err(RbdError::NotFound { .. }) => {}
                 Err(e) => actions.push(format!("{}: cannot remove {image}: {e}", r.id)),

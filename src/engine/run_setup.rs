@@ -4,7 +4,7 @@
 
 use super::{
     run_migration, write_inventory, EngineCommand, EngineError, EngineEvent, PipelineSettings, Plan, Preflight,
-    PreflightLine, Summary, VolumePipeline,
+    PreflightLine, PreflightProgress, Summary, VolumePipeline,
 };
 use crate::config::{Config, ImportStrategy};
 use crate::openstack::{Project, Session, Volume};
@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 pub struct RunSetup {
     pub old: Arc<Session>,
@@ -83,14 +85,24 @@ impl RunSetup {
             .map_err(|e| e.to_string())
     }
 
-    pub async fn preflight(&self, cfg: &Config, volumes: &[Volume]) -> Vec<PreflightLine> {
+    /// `cancel` stops a slow `rbd du`; `progress` hears about it.
+    pub async fn preflight(
+        &self,
+        cfg: &Config,
+        volumes: &[Volume],
+        cancel: &CancellationToken,
+        progress: Option<UnboundedSender<PreflightProgress>>,
+    ) -> Vec<PreflightLine> {
         Preflight {
             new_session: &self.new,
+            strategy: self.strategy,
             old: &self.old_store,
             new: &self.new_store,
             export_dir: &self.export_dir,
             tape: cfg.tape.as_ref(),
             exports_in_flight: cfg.concurrency.exports,
+            cancel,
+            progress,
         }
         .run(volumes)
         .await

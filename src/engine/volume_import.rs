@@ -61,7 +61,7 @@ impl VolumePipeline {
                 format!("already migrated as {}; checking its checksum only", done.id),
             )
             .await;
-            self.drop_staged(vol, export).await;
+            self.drop_staged(vol, export, cancel).await;
             self.finished(vol, Stage::Import).await;
             let hash = self.verify(vol, export, &done.id, cancel).await?;
             self.finished(vol, Stage::Verify).await;
@@ -209,7 +209,7 @@ impl VolumePipeline {
     ) -> Result<String, StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
         if export.size != vol.size * GIB {
-            self.drop_staged(vol, export).await;
+            self.drop_staged(vol, export, cancel).await;
             return Err(fail(&format!(
                 "the source image holds {} bytes but the volume is {} GiB; Cinder keeps its recorded size after the image swap, so this copy is refused (use the manage strategy, or fix the source volume's size)",
                 export.size, vol.size
@@ -237,7 +237,7 @@ impl VolumePipeline {
         let final_name = format!("volume-{}", available.id);
         let tmp = staging_image(vol);
         self.fill_image(vol, export, &tmp, cancel).await?;
-        match self.new.remove(&final_name).await {
+        match self.new.remove(&final_name, cancel).await {
             // A run that crashed between remove and rename already removed it.
             Ok(()) | Err(RbdError::NotFound { .. }) => {}
             Err(e) => return Err(fail(&e)),
@@ -286,7 +286,7 @@ impl VolumePipeline {
                 // Cinder has adopted (and renamed) the image it was given; a staging
                 // image still there is a later export's, not needed. Never before
                 // this point: a queued manage-existing may still be waiting for it.
-                self.drop_staged(vol, export).await;
+                self.drop_staged(vol, export, cancel).await;
                 Ok(v.id)
             }
             Err(OpenStackError::VolumeError { status, .. }) => Err(fail(&format!(
@@ -299,12 +299,12 @@ impl VolumePipeline {
     }
 
     /// A staging image an earlier run's copy made unnecessary.
-    async fn drop_staged(&self, vol: &Volume, export: &VolumeExport) {
+    async fn drop_staged(&self, vol: &Volume, export: &VolumeExport, cancel: &CancellationToken) {
         if !export.staged {
             return;
         }
         let image = staging_image(vol);
-        match self.new.remove(&image).await {
+        match self.new.remove(&image, cancel).await {
             Ok(()) => self.log(vol, format!("removed {image}, not needed")).await,
             Err(RbdError::NotFound { .. }) => {}
             Err(e) => self.log(vol, format!("cannot remove {image}: {e}")).await,
@@ -349,7 +349,7 @@ impl VolumePipeline {
         // image that a later run would take for a finished stage.
         let part = format!("{image}-partial");
         for leftover in [part.as_str(), image] {
-            match self.new.remove(leftover).await {
+            match self.new.remove(leftover, cancel).await {
                 Ok(()) => {
                     self.log(vol, format!("removed {leftover} left by an earlier run"))
                         .await

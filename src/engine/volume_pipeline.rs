@@ -113,7 +113,7 @@ impl VolumePipeline {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Export, &vol.id, e);
         self.started(vol, Stage::Export).await;
         let image = format!("volume-{}", vol.id);
-        let (size, total) = self.old.usage(&image).await.map_err(|e| fail(&e))?;
+        let (size, total) = self.old.usage(&image, cancel).await.map_err(|e| fail(&e))?;
         match self.old.snap_create(&image, EXPORT_SNAP).await {
             // A snapshot left by a crashed run is from an older point in time.
             Err(RbdError::AlreadyExists { .. }) => {

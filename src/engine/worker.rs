@@ -193,7 +193,7 @@ impl Worker {
         let need = self
             .pipeline
             .old
-            .used_bytes(&format!("volume-{}", vol.id))
+            .used_bytes(&format!("volume-{}", vol.id), cancel)
             .await
             .map_err(|e| e.to_string())?;
         let mut waited = false;

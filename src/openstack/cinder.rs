@@ -273,4 +273,36 @@ impl<'a> Cinder<'a> {
         tracing::info!(cloud = self.session.name(), volume = %one.volume.id, source = source_name, "manage-existing requested");
         Ok(one.volume)
     }
+
+    /// Whether policy lets this token manage existing volumes, asked without
+    /// managing anything: the request names a volume type that does not exist.
+    /// Cinder checks the policy first (403 when denied), then looks the type
+    /// up (400 "Cannot find requested … volume type" when allowed; 404 on
+    /// older Cinder). Should a Cinder accept it anyway, the request's volume
+    /// (of an image that does not exist) is deleted again.
+    pub async fn may_manage(&self, pool_host: &str) -> Result<bool> {
+        let probe = format!("stackmigrate-preflight-{}", uuid::Uuid::new_v4());
+        let new = NewVolume {
+            volume_type: Some(format!("{probe}-no-such-type")),
+            ..Default::default()
+        };
+        match self.manage_existing(pool_host, &probe, &new).await {
+            Err(e) if e.status() == Some(403) => Ok(false),
+            Err(e) if matches!(e.status(), Some(400 | 404)) && mentions_type(&e) => Ok(true),
+            Err(e) => Err(e),
+            Ok(v) => {
+                tracing::warn!(cloud = self.session.name(), volume = %v.id, "the manage probe was accepted; deleting its volume");
+                let wait = Duration::from_secs(60);
+                let _ = self.wait_for_status(&v.id, &["error", "available"], wait).await;
+                self.delete_volume(&v.id).await?;
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// A 400/404 about the volume type, not about the request's shape.
+fn mentions_type(e: &OpenStackError) -> bool {
+    e.api()
+        .is_some_and(|a| a.message.to_ascii_lowercase().contains("volume type"))
 }

@@ -45,16 +45,17 @@ impl BlockStore {
         }
     }
 
-    /// Provisioned size and allocated bytes of an image.
-    pub async fn usage(&self, image: &str) -> Result<(u64, u64), RbdError> {
+    /// Provisioned size and allocated bytes of an image. A long call (see
+    /// [`RbdStore::usage`]): `cancel` stops it.
+    pub async fn usage(&self, image: &str, cancel: &CancellationToken) -> Result<(u64, u64), RbdError> {
         match self {
-            BlockStore::Rbd(s) => s.usage(image).await,
+            BlockStore::Rbd(s) => s.usage(image, cancel).await,
             BlockStore::File(s) => s.usage(image),
         }
     }
 
-    pub async fn used_bytes(&self, image: &str) -> Result<u64, RbdError> {
-        self.usage(image).await.map(|(_, used)| used)
+    pub async fn used_bytes(&self, image: &str, cancel: &CancellationToken) -> Result<u64, RbdError> {
+        self.usage(image, cancel).await.map(|(_, used)| used)
     }
 
     pub async fn exists(&self, image: &str) -> Result<bool, RbdError> {
@@ -64,16 +65,17 @@ impl BlockStore {
         }
     }
 
-    async fn open_stage(&self, image: &str, size: u64) -> Result<OpenStage, DataPathError> {
+    async fn open_stage(&self, image: &str, size: u64, cancel: &CancellationToken) -> Result<OpenStage, DataPathError> {
         match self {
-            BlockStore::Rbd(s) => s.open_stage(image, size).await,
+            BlockStore::Rbd(s) => s.open_stage(image, size, cancel).await,
             BlockStore::File(s) => s.open_stage(image, size),
         }
     }
 
-    pub async fn remove(&self, image: &str) -> Result<(), RbdError> {
+    /// A long call (see [`RbdStore::remove`]): `cancel` stops it.
+    pub async fn remove(&self, image: &str, cancel: &CancellationToken) -> Result<(), RbdError> {
         match self {
-            BlockStore::Rbd(s) => s.remove(image).await,
+            BlockStore::Rbd(s) => s.remove(image, cancel).await,
             BlockStore::File(s) => s.remove(image),
         }
     }
@@ -127,7 +129,7 @@ impl BlockStore {
         let file = SparseWriter::create(dest).map_err(|e| DataPathError::io(dest, e))?;
         let (writer, child, mut note) = match stage {
             None => (None, None, None),
-            Some(t) => match t.store.open_stage(t.image, t.size).await {
+            Some(t) => match t.store.open_stage(t.image, t.size, cancel).await {
                 Ok(o) => match StageWriter::spawn(o.writer, t.stall) {
                     Ok(w) => (Some(w), o.child, None),
                     Err(e) => (None, o.child, Some(format!("cannot start the staging writer: {e}"))),
@@ -203,7 +205,8 @@ impl BlockStore {
             (Some(_), None) => StageOutcome::Done,
             (Some(t), Some(why)) => {
                 // Best effort: a leftover is replaced by the next export, or removed by cleanup.
-                if let Err(e) = t.store.remove(t.image).await {
+                // Its own token: this is what an abort asks for, so the abort must not stop it.
+                if let Err(e) = t.store.remove(t.image, &CancellationToken::new()).await {
                     if !matches!(e, RbdError::NotFound { .. }) {
                         tracing::warn!(image = t.image, error = %e, "cannot remove the staging image");
                     }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum DataPathError {
     #[error(transparent)]
-    Rbd(#[from] RbdError),
+    Rbd(RbdError),
     #[error("{what}: {source}")]
     Diff {
         what: String,
@@ -25,6 +25,16 @@ pub enum DataPathError {
     Cancelled,
     #[error("{0}")]
     Child(String),
+}
+
+impl From<RbdError> for DataPathError {
+    fn from(e: RbdError) -> Self {
+        match e {
+            // One way to say "cancelled", whichever step was stopped.
+            RbdError::Cancelled { .. } => DataPathError::Cancelled,
+            e => DataPathError::Rbd(e),
+        }
+    }
 }
 
 impl DataPathError {

@@ -1,25 +1,48 @@
 //! Runs the `rbd` CLI of one cluster. Argv only, never a shell; connect
 //! timeouts so a dead monitor fails in seconds instead of hanging for 300 s.
+//! Two kinds of call: short ones (`ls`, `info`, `create`, `rename`, snapshots)
+//! get a time limit; long ones (`du`, `rm`), whose time grows with the image
+//! size when the image has no object-map/fast-diff, get none and run as a
+//! cancellable child instead.
 
+use super::child_process::{ChildExit, ChildProcess};
 use super::RbdError;
 use crate::config::CephConfig;
+use std::io::Read;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+/// Seconds for `--client-mount-timeout` and `--rados-mon-op-timeout`.
+const CONNECT_TIMEOUT: u32 = 15;
 
 #[derive(Debug, Clone)]
 pub struct RbdCli {
     ceph: CephConfig,
-    /// Seconds for `--client-mount-timeout` and `--rados-mon-op-timeout`.
     connect_timeout: u32,
+    /// The whole of a short call: twice the connect timeout and 10 s for the work.
+    short_limit: Duration,
 }
 
 impl RbdCli {
     pub fn new(ceph: &CephConfig) -> Self {
         Self {
             ceph: ceph.clone(),
-            connect_timeout: 15,
+            connect_timeout: CONNECT_TIMEOUT,
+            short_limit: Duration::from_secs(u64::from(CONNECT_TIMEOUT) * 2 + 10),
         }
+    }
+
+    /// The same cluster with another limit for short calls (tests shrink it to
+    /// show that a long call is not held to it).
+    pub fn with_short_limit(mut self, limit: Duration) -> Self {
+        self.short_limit = limit;
+        self
+    }
+
+    pub fn short_limit(&self) -> Duration {
+        self.short_limit
     }
 
     pub fn pool(&self) -> &str {
@@ -48,8 +71,17 @@ impl RbdCli {
         args
     }
 
-    /// Runs a short rbd command to completion and returns its stdout.
-    /// (`ls` and `info` reject `--no-progress`, so it is never added here.)
+    /// The full argv of an rbd call: `rbd`, the base args, then `args`.
+    pub fn argv(&self, args: &[&str]) -> Vec<String> {
+        let mut v = vec!["rbd".to_string()];
+        v.extend(self.base_args());
+        v.extend(args.iter().map(|s| s.to_string()));
+        v
+    }
+
+    /// Runs a short rbd command to completion within the short limit and
+    /// returns its stdout. (`ls` and `info` reject `--no-progress`, so it is
+    /// never added here.)
     pub async fn run(&self, op: &str, args: &[&str]) -> Result<String, RbdError> {
         let mut cmd = Command::new("rbd");
         cmd.args(self.base_args())
@@ -63,12 +95,12 @@ impl RbdCli {
             op: op.into(),
             message: e.to_string(),
         })?;
-        let limit = Duration::from_secs(u64::from(self.connect_timeout) * 2 + 10);
+        let limit = self.short_limit;
         let out = tokio::time::timeout(limit, child.wait_with_output())
             .await
             .map_err(|_| RbdError::Timeout {
                 op: op.into(),
-                stderr: format!("no answer within {} s", limit.as_secs()),
+                stderr: format!("no answer within {:.1} s", limit.as_secs_f64()),
             })?
             .map_err(|e| RbdError::Spawn {
                 op: op.into(),
@@ -82,6 +114,36 @@ impl RbdCli {
                 out.status.code(),
                 &String::from_utf8_lossy(&out.stderr),
             ))
+        }
+    }
+
+    /// Runs a long rbd command (`du`, `rm`) with no time limit: it ends when
+    /// rbd does, or when `cancel` fires (TERM to its group, grace, KILL).
+    /// A dead monitor still fails within the connect timeouts.
+    pub async fn run_long(&self, op: &str, args: &[&str], cancel: &CancellationToken) -> Result<String, RbdError> {
+        let spawn_error = |e: std::io::Error| RbdError::Spawn {
+            op: op.into(),
+            message: e.to_string(),
+        };
+        let mut child = ChildProcess::spawn(&self.argv(args), false, true).map_err(spawn_error)?;
+        let mut stdout = child.take_stdout().ok_or_else(|| RbdError::Spawn {
+            op: op.into(),
+            message: "no stdout".into(),
+        })?;
+        let reader = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            stdout.read_to_end(&mut out).map(|_| out)
+        });
+        let exit = child.wait(cancel).await.map_err(spawn_error)?;
+        let out = reader
+            .await
+            .map_err(|e| spawn_error(std::io::Error::other(e.to_string())))?;
+        match exit {
+            ChildExit::Cancelled { .. } => Err(RbdError::Cancelled { op: op.into() }),
+            ChildExit::Exited { code: Some(0), .. } => {
+                Ok(String::from_utf8_lossy(&out.map_err(spawn_error)?).into_owned())
+            }
+            ChildExit::Exited { code, stderr } => Err(RbdError::from_exit(op, code, &stderr)),
         }
     }
 

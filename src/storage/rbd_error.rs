@@ -20,6 +20,8 @@ pub enum RbdError {
         code: Option<i32>,
         stderr: String,
     },
+    #[error("rbd {op}: cancelled before it finished")]
+    Cancelled { op: String },
     #[error("rbd {op}: cannot start rbd: {message}; install ceph-common")]
     Spawn { op: String, message: String },
 }

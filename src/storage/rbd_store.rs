@@ -69,6 +69,11 @@ impl RbdStore {
         Self { cli: RbdCli::new(ceph) }
     }
 
+    /// A store over an rbd CLI set up by the caller (a test's short limit).
+    pub fn with_cli(cli: RbdCli) -> Self {
+        Self { cli }
+    }
+
     pub fn cli(&self) -> &RbdCli {
         &self.cli
     }
@@ -78,10 +83,7 @@ impl RbdStore {
     }
 
     fn argv(&self, args: &[&str]) -> Vec<String> {
-        let mut v = vec!["rbd".to_string()];
-        v.extend(self.cli.base_args());
-        v.extend(args.iter().map(|s| s.to_string()));
-        v
+        self.cli.argv(args)
     }
 
     pub async fn info(&self, image: &str) -> Result<ImageInfo, RbdError> {
@@ -104,9 +106,10 @@ impl RbdStore {
         }
     }
 
-    /// Provisioned size and allocated bytes of the image head (`rbd du`;
-    /// fast with fast-diff).
-    pub async fn usage(&self, image: &str) -> Result<(u64, u64), RbdError> {
+    /// Provisioned size and allocated bytes of the image head (`rbd du`).
+    /// Fast with fast-diff; without it rbd stats every object of the image,
+    /// minutes for TiBs, so this is a long call: no time limit, cancellable.
+    pub async fn usage(&self, image: &str, cancel: &CancellationToken) -> Result<(u64, u64), RbdError> {
         #[derive(Deserialize)]
         struct Du {
             images: Vec<DuImage>,
@@ -120,7 +123,7 @@ impl RbdStore {
         }
         let out = self
             .cli
-            .run("du", &["du", "--format", "json", &self.spec(image)])
+            .run_long("du", &["du", "--format", "json", &self.spec(image)], cancel)
             .await?;
         let du: Du = serde_json::from_str(&out).map_err(|e| RbdError::Other {
             op: "du".into(),
@@ -138,9 +141,12 @@ impl RbdStore {
             .map(drop)
     }
 
-    pub async fn remove(&self, image: &str) -> Result<(), RbdError> {
+    /// `rbd rm`: without object-map it deletes every possible object, which
+    /// takes time in proportion to the size (75 s for 2 TiB on the testbed), so
+    /// a long call like `usage`.
+    pub async fn remove(&self, image: &str, cancel: &CancellationToken) -> Result<(), RbdError> {
         self.cli
-            .run("rm", &["rm", "--no-progress", &self.spec(image)])
+            .run_long("rm", &["rm", "--no-progress", &self.spec(image)], cancel)
             .await
             .map(drop)
     }
@@ -213,10 +219,15 @@ impl RbdStore {
 
     /// Creates `image` (replacing a leftover of a crashed run) and starts
     /// `rbd import-diff -` into it; the returned writer feeds that child.
-    pub async fn open_stage(&self, image: &str, size: u64) -> Result<OpenStage, DataPathError> {
+    pub async fn open_stage(
+        &self,
+        image: &str,
+        size: u64,
+        cancel: &CancellationToken,
+    ) -> Result<OpenStage, DataPathError> {
         match self.create(image, size).await {
             Err(RbdError::AlreadyExists { .. }) => {
-                self.remove(image).await?;
+                self.remove(image, cancel).await?;
                 self.create(image, size).await?;
             }
             other => other?,
@@ -272,7 +283,8 @@ impl RbdStore {
         self.create(image, size).await?;
         let r = self.feed_import(file, size, image, counter, cancel).await;
         if r.is_err() {
-            if let Err(e) = self.remove(image).await {
+            // Its own token: removing the half-imported image is what an abort asks for.
+            if let Err(e) = self.remove(image, &CancellationToken::new()).await {
                 tracing::warn!(image, error = %e, "cannot remove the half-imported image");
             }
         }

@@ -3,7 +3,7 @@
 //! enum, folded into [`App`](super::App) by [`update`](super::update).
 
 use super::screens::{ProjectEntry, ReportRow, TargetInfo, VolumeEntry};
-use crate::engine::{EngineEvent, PreflightLine, Summary};
+use crate::engine::{EngineEvent, PreflightLine, PreflightProgress, Summary};
 use crossterm::event::KeyEvent;
 
 #[derive(Debug, Clone)]
@@ -59,6 +59,8 @@ pub enum Action {
         result: Result<Vec<VolumeEntry>, String>,
     },
     TargetLoaded(TargetInfo),
+    /// Pre-flight is slow (an `rbd du` without fast-diff) and says why.
+    PreflightProgress(PreflightProgress),
     PlanReady {
         lines: Vec<PreflightLine>,
         inventory: Result<String, String>,

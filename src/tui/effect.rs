@@ -20,6 +20,8 @@ pub enum Effect {
         project: Project,
         volumes: Vec<Volume>,
     },
+    /// The plan was left while pre-flight ran: stop it (a slow `rbd du`).
+    CancelPrepare,
     Start {
         project: Project,
         volumes: Vec<Volume>,

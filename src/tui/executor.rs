@@ -9,6 +9,7 @@ use crate::engine::{EngineCommand, Running};
 use crate::openstack::Session;
 use std::sync::Arc;
 use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 /// What background work sends the UI loop.
 pub enum Bg {
@@ -23,6 +24,8 @@ pub struct Executor {
     /// One old-cloud session for everything, so its token is reused.
     old: Result<Arc<Session>, String>,
     commands: Option<mpsc::Sender<EngineCommand>>,
+    /// Stops the running pre-flight (a slow `rbd du`) when the plan is left.
+    prepare: CancellationToken,
 }
 
 /// Counting volumes of many projects at once; a few at a time.
@@ -38,6 +41,7 @@ impl Executor {
             tx,
             old,
             commands: None,
+            prepare: CancellationToken::new(),
         }
     }
 
@@ -115,11 +119,25 @@ impl Executor {
                 tokio::spawn(async move { Self::send(&tx, Action::TargetLoaded(loads::target(&cfg).await)) });
             }
             Effect::Prepare { project, volumes } => {
+                self.prepare.cancel();
+                self.prepare = CancellationToken::new();
+                let cancel = self.prepare.clone();
+                let (progress, mut slow) = mpsc::unbounded_channel();
+                let forward = tx.clone();
                 tokio::spawn(async move {
-                    let (lines, inventory) = loads::prepare(&cfg, old, project, &volumes).await;
-                    Self::send(&tx, Action::PlanReady { lines, inventory });
+                    while let Some(p) = slow.recv().await {
+                        Self::send(&forward, Action::PreflightProgress(p));
+                    }
+                });
+                tokio::spawn(async move {
+                    let (lines, inventory) = loads::prepare(&cfg, old, project, &volumes, &cancel, progress).await;
+                    // A cancelled pre-flight's lines belong to a plan no longer shown.
+                    if !cancel.is_cancelled() {
+                        Self::send(&tx, Action::PlanReady { lines, inventory });
+                    }
                 });
             }
+            Effect::CancelPrepare => self.prepare.cancel(),
             Effect::Start { project, volumes } => {
                 tokio::spawn(async move {
                     let msg = match loads::start(&cfg, old, project, volumes).await {
@@ -165,6 +183,7 @@ impl Executor {
                 }
             }
             Effect::Engine(cmd) => self.command(cmd),
+            Effect::CancelPrepare => self.prepare.cancel(),
             _ => Self::send(&self.tx, Action::RunFailed(error)),
         }
     }

@@ -4,12 +4,14 @@
 use super::screens::{CheckKind, ProjectEntry, ReportRow, TargetInfo, VolumeEntry};
 use crate::cli::project_volumes;
 use crate::config::{CloudConfig, Config};
-use crate::engine::{Journal, PreflightLine, RunSetup, Running};
+use crate::engine::{Journal, PreflightLine, PreflightProgress, RunSetup, Running};
 use crate::openstack::{Cinder, Keystone, Project, Service, Session, Volume};
 use crate::storage::{free_bytes, is_writable, BlockStore};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
 
 async fn auth(name: &str, cloud: &CloudConfig, session: Option<&Session>) -> Result<String, String> {
     let owned;
@@ -149,6 +151,8 @@ pub async fn prepare(
     old: Arc<Session>,
     project: Project,
     volumes: &[Volume],
+    cancel: &CancellationToken,
+    progress: UnboundedSender<PreflightProgress>,
 ) -> (Vec<PreflightLine>, Result<String, String>) {
     let fail = |text: String| (vec![PreflightLine { ok: false, text }], Err("not written".to_string()));
     let new = match Session::new("new", &cfg.new_cloud) {
@@ -160,7 +164,7 @@ pub async fn prepare(
         Err(e) => return fail(e),
     };
     let inventory = setup.inventory().await.map(|p| p.display().to_string());
-    (setup.preflight(cfg, volumes).await, inventory)
+    (setup.preflight(cfg, volumes, cancel, Some(progress)).await, inventory)
 }
 
 pub async fn start(cfg: &Config, old: Arc<Session>, project: Project, volumes: Vec<Volume>) -> Result<Running, String> {

@@ -39,6 +39,7 @@ pub fn update(app: &mut App, action: Action) {
             }
         }
         Action::TargetLoaded(t) => app.volumes.target = Some(t),
+        Action::PreflightProgress(p) => app.plan.progress = Some(p),
         Action::PlanReady { lines, inventory } => {
             app.plan.lines = Some(lines);
             app.plan.inventory = Some(inventory);
@@ -303,7 +304,12 @@ fn plan(app: &mut App, action: Action) {
     match action {
         Action::Up => app.plan.scroll = app.plan.scroll.saturating_sub(1),
         Action::Down => app.plan.scroll = app.plan.scroll.saturating_add(1),
-        Action::Back if !app.plan.starting => app.screen = Screen::Volumes,
+        Action::Back if !app.plan.starting => {
+            if app.plan.lines.is_none() {
+                app.effects.push(Effect::CancelPrepare);
+            }
+            app.screen = Screen::Volumes;
+        }
         Action::Confirm if !app.plan.starting => match app.plan.failures() {
             None => app.flash("pre-flight is still running"),
             Some(n) if n > 0 => app.flash_error(format!("{n} pre-flight check(s) failed; nothing was started")),

@@ -357,3 +357,126 @@ async fn a_second_migrate_of_the_same_project_is_refused_while_one_runs() {
     )
     .await;
 }
+
+/// Images in the new pool that stackmigrate would stage for `source`.
+fn staged_in_new_pool(tb: &Testbed, source: &str) -> Vec<String> {
+    let out = rbd(&tb.var("NEW_CEPH_CONF"))
+        .args(["ls", "volumes"])
+        .output()
+        .expect("rbd ls");
+    text(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(source))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manage_as_a_member_is_refused_by_preflight_before_any_export() {
+    let tb = Testbed::get();
+    let v = source_volume(&tb, &unique("eng manage member"), 1, &[(0, noise(61, 1 << 20))], false).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
+    let args = [
+        "--config",
+        &cfg,
+        "migrate",
+        "--project",
+        "research",
+        "--volumes",
+        &v.id,
+        "--strategy",
+        "manage",
+        "--yes",
+    ];
+    let out = stackmigrate(dir.path(), &args);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains("✘ manage: Cinder refuses to list its pools") && stdout.contains("admin role"),
+        "{stdout}"
+    );
+    assert!(text(&out.stderr).contains("pre-flight"), "{}", text(&out.stderr));
+    assert!(staged_in_new_pool(&tb, &v.id).is_empty(), "no staging image");
+    let exports = dir.path().join("exports").join(tb.var("OLD_RESEARCH_ID"));
+    let written: Vec<_> = std::fs::read_dir(&exports)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(written.is_empty(), "no export: {written:?}");
+    assert!(copies_of(&tb, &v.id).await.is_empty());
+
+    // The admin passes both manage checks (dry run: nothing else is needed here).
+    let admin_dir = tempfile::tempdir().expect("tmp");
+    let admin_cfg = migrate_config(&tb, admin_dir.path(), None, true).display().to_string();
+    let mut admin_args = args;
+    admin_args[1] = &admin_cfg;
+    admin_args[9] = "--dry-run";
+    let out = stackmigrate(admin_dir.path(), &admin_args);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("✔ manage: Cinder pool"), "{stdout}");
+    assert!(
+        stdout.contains("✔ manage: Cinder policy allows manage-existing"),
+        "{stdout}"
+    );
+    assert!(staged_in_new_pool(&tb, &v.id).is_empty(), "a dry run stages nothing");
+    delete_volumes(&tb.operator("old"), &[&v.id]).await;
+}
+
+/// Should the policy change after pre-flight, a refused manage fails the
+/// volume at import with its staging image journaled, and `cleanup` removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_manage_leaves_its_staging_image_to_cleanup() {
+    let tb = Testbed::get();
+    let v = source_volume(&tb, &unique("eng manage refused"), 1, &[(0, noise(62, 1 << 20))], false).await;
+    let mut r = rig(&tb, ImportStrategy::Manage, None);
+    // A member's token: get_pools answers 403, as with a policy changed mid-run.
+    r.pipeline.new_session = Arc::new(tb.operator("new").rescoped(&tb.var("NEW_RESEARCH_ID")));
+    let mut events = std::mem::replace(&mut r.events, tokio::sync::mpsc::channel(1).1);
+    let (_cmd_tx, cmd_rx) = tokio::sync::mpsc::channel(8);
+    let project_dir = r.dir.path().join("work");
+    let plan = Plan {
+        project_id: tb.var("OLD_RESEARCH_ID"),
+        project_name: "research".into(),
+        volumes: vec![v.clone()],
+        project_dir: project_dir.clone(),
+        keep_exports: false,
+        concurrency: Default::default(),
+        stay_alive: false,
+    };
+    let (old, new) = (r.pipeline.old.clone(), r.pipeline.new.clone());
+    let engine = tokio::spawn(run_migration(plan, Arc::new(r.pipeline), cmd_rx));
+    let mut failure = None;
+    while let Some(e) = events.recv().await {
+        if let EngineEvent::VolumeFailed { stage, error, .. } = e {
+            failure = Some((stage, error));
+        }
+    }
+    let summary = engine.await.expect("join").expect("engine");
+    assert_eq!(summary.verified, 0);
+    let (stage, error) = failure.expect("the volume failed");
+    assert_eq!(stage, Stage::Import, "{error}");
+    assert!(error.contains("403"), "{error}");
+    let staging = format!("stackmigrate-{}", v.id);
+    assert_eq!(
+        staged_in_new_pool(&tb, &v.id),
+        vec![staging.clone()],
+        "staged, kept for a retry"
+    );
+
+    let mut journal = stackmigrate::engine::Journal::open(&project_dir.join("journal.jsonl")).expect("journal");
+    assert_eq!(journal.get(&v.id).map(|r| r.phase), Some(Phase::Failed));
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let actions = stackmigrate::engine::run_cleanup(&mut journal, &old, &new, &cancel)
+        .await
+        .expect("cleanup");
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.contains(&format!("removed temporary image {staging}"))),
+        "{actions:?}"
+    );
+    assert!(staged_in_new_pool(&tb, &v.id).is_empty(), "cleanup removed {staging}");
+    assert!(copies_of(&tb, &v.id).await.is_empty());
+    delete_volumes(&tb.operator("old"), &[&v.id]).await;
+}

@@ -9,6 +9,7 @@ mod faults;
 #[path = "../common/fixtures.rs"]
 mod fixtures;
 mod hardening;
+mod long_rbd;
 mod migrate_one;
 mod names;
 mod resume;

@@ -110,3 +110,14 @@ async fn a_member_may_not_manage() {
         .expect_err("403");
     assert_eq!(e.status(), Some(403), "{e}");
 }
+
+#[tokio::test]
+async fn may_manage_asks_the_policy_without_managing_anything() {
+    let tb = Testbed::get();
+    let host = tb.var("NEW_CINDER_HOST");
+    let op = tb.operator("new");
+    assert!(!Cinder::new(&op).may_manage(&host).await.expect("member: 403"));
+    let admin = tb.admin("new").rescoped(&tb.var("NEW_RESEARCH_ID"));
+    let c = Cinder::new(&admin);
+    assert!(c.may_manage(&host).await.expect("admin: past the policy"));
+}

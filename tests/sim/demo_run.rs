@@ -228,7 +228,9 @@ async fn exports_wait_for_room_in_a_small_export_dir() {
     cfg.export_dir = dir.path().join("small");
     let _disk = SmallDisk::mount(&cfg.export_dir, "128m");
     let (setup, volumes) = prepare(&cfg).await;
-    let checks = setup.preflight(&cfg, &volumes).await;
+    let checks = setup
+        .preflight(&cfg, &volumes, &tokio_util::sync::CancellationToken::new(), None)
+        .await;
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
     let mut running = setup.start(&cfg, volumes, false, false).await.expect("start");
     let mut waited = false;

@@ -275,3 +275,25 @@ fn tmux_demo_walkthrough_with_the_dashboard_mid_run() {
     let end = t.wait("the summary", SLOW, |s| s.contains("of 11 verified"));
     assert!(end.contains("11 of 11 verified") && end.contains("0 failed"), "{end}");
 }
+
+/// `migrate` catches Ctrl-C from pre-flight on (to stop a slow `rbd du`), so
+/// at the confirmation prompt Ctrl-C must still answer "no" and end it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tmux_ctrl_c_at_the_migrate_prompt_starts_nothing() {
+    let tb = Testbed::get();
+    let v = source_volume(&tb, &tag("prompt"), 1, &[], false).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = migrate_config(&tb, dir.path(), None, false);
+    let args = format!(
+        "--config {} migrate --project research --volumes {}",
+        cfg.display(),
+        v.id
+    );
+    let t = Tmux::start_args(dir.path(), &args);
+    t.wait("the prompt", SLOW, |s| s.contains("start migrating 1 volume(s)? [y/N]"));
+    t.send(&["C-c"]);
+    let end = t.wait("the exit", Duration::from_secs(10), |s| s.contains("TUI-EXIT="));
+    assert!(end.contains("TUI-EXIT=1") && end.contains("not confirmed"), "{end}");
+    assert!(copies_of(&tb, &v.id).await.is_empty(), "nothing started");
+    delete_volumes(&tb.operator("old"), &[&v.id]).await;
+}

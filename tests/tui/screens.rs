@@ -3,7 +3,7 @@
 
 use crate::harness::*;
 use crossterm::event::KeyCode;
-use stackmigrate::engine::{Phase, PreflightLine, Summary, Track};
+use stackmigrate::engine::{Phase, PreflightLine, PreflightProgress, Summary, Track};
 use stackmigrate::openstack::{QuotaItem, VolumeQuota};
 use stackmigrate::tui::{Action, Effect, ReportRow, Screen, TargetInfo, UsageStatus};
 
@@ -220,6 +220,37 @@ fn plan_waits_for_preflight_then_starts_on_y() {
     h.key(KeyCode::Char('y'));
     assert_eq!(h.app.screen, Screen::Dashboard);
     assert!(matches!(h.take_effects().as_slice(), [Effect::Start { volumes, .. }] if volumes.len() == 2));
+}
+
+#[test]
+fn a_slow_du_shows_on_the_plan_and_esc_stops_the_preflight() {
+    let mut h = Harness::new();
+    h.on_volumes();
+    h.key(KeyCode::Char(' ')).key(KeyCode::Down).key(KeyCode::Char(' '));
+    h.key(KeyCode::Enter);
+    h.take_effects();
+    h.act(Action::PreflightProgress(PreflightProgress::MeasuringUsedSpace {
+        volume: "db-data".into(),
+        index: 1,
+        total: 2,
+    }));
+    assert!(render(&mut h.app, 120, 40).contains("measuring used space… volume db-data (1/2"));
+    h.snap("plan_measuring_used_space");
+    h.key(KeyCode::Esc);
+    assert_eq!(h.app.screen, Screen::Volumes);
+    assert!(
+        matches!(h.take_effects().as_slice(), [Effect::CancelPrepare]),
+        "leaving the plan stops the pre-flight's rbd du"
+    );
+    // Once pre-flight is done there is nothing to stop.
+    h.key(KeyCode::Enter);
+    h.take_effects();
+    h.act(Action::PlanReady {
+        lines: preflight(true),
+        inventory: Ok("/srv/stackmigrate/work/9863486da0934ecda13801fdd6a89341/inventory.json".into()),
+    });
+    h.key(KeyCode::Esc);
+    assert!(h.take_effects().is_empty());
 }
 
 pub fn report_rows() -> Vec<ReportRow> {

@@ -5,7 +5,7 @@
 
 use super::VolumeEntry;
 use crate::config::{Config, ImportStrategy};
-use crate::engine::{Phase, PreflightLine};
+use crate::engine::{Phase, PreflightLine, PreflightProgress};
 use crate::openstack::{Project, Volume};
 use crate::tui::format::fit;
 use ratatui::buffer::Buffer;
@@ -21,6 +21,8 @@ pub struct PlanScreen {
     pub volumes: Vec<VolumeEntry>,
     /// `None` while pre-flight runs.
     pub lines: Option<Vec<PreflightLine>>,
+    /// What a slow pre-flight is doing (an `rbd du` without fast-diff).
+    pub progress: Option<PreflightProgress>,
     pub inventory: Option<Result<String, String>>,
     strategy: Option<ImportStrategy>,
     type_map: BTreeMap<String, String>,
@@ -100,7 +102,12 @@ impl PlanScreen {
     fn preflight(&self) -> Vec<Line<'static>> {
         let mut lines = vec![Line::from(""), Line::from("Pre-flight").bold()];
         match &self.lines {
-            None => lines.push(Line::from("… running: quota, export space, clusters, tape").dim()),
+            None => {
+                lines.push(Line::from("… running: quota, export space, clusters, tape").dim());
+                if let Some(p) = &self.progress {
+                    lines.push(Line::from(p.to_string()).yellow());
+                }
+            }
             Some(checks) => lines.extend(checks.iter().map(|c| {
                 let mark = if c.ok {
                     Span::from("✔ ").green()

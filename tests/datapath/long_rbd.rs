@@ -1,0 +1,164 @@
+//! `rbd du` and `rbd rm` of an image without object-map/fast-diff take time
+//! in proportion to its size (2 TiB on the testbed: du about 35 s, rm 75 s),
+//! so they are not held to the short-call limit, and a cancel stops them.
+//! The short limit is shrunk to 2 s so a 512 GiB image (du about 8 s, rm
+//! 14 s) shows it without minutes of test time; the test first proves that
+//! the short path would cut this `du` off.
+
+use crate::fixtures::*;
+use crate::testbed::Testbed;
+use stackmigrate::config::ImportStrategy;
+use stackmigrate::engine::{Preflight, PreflightProgress};
+use stackmigrate::openstack::Volume;
+use stackmigrate::storage::{BlockStore, RbdCli, RbdError, RbdStore};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+const SHORT: Duration = Duration::from_secs(2);
+const SIZE_GIB: u64 = 512;
+
+/// Processes whose command line holds `needle` (our rbd children).
+fn processes_with(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(needle) && !cmdline.contains("cargo") {
+            found.push(cmdline);
+        }
+    }
+    found
+}
+
+/// Removes the test image if the test stops before it does (memstore keeps
+/// what is left in RAM).
+struct RemoveOnDrop {
+    conf: String,
+    spec: String,
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = rbd(&self.conf)
+            .args(["rm", "--no-progress", &self.spec])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_sparse_layering_only_image_passes_preflight_and_is_removed() {
+    let tb = Testbed::get();
+    let cfg = tb.admin_config();
+    let conf = tb.var("OLD_CEPH_CONF");
+    let id = uuid::Uuid::new_v4().to_string();
+    let image = format!("volume-{id}");
+    let spec = format!("volumes/{image}");
+    let created = rbd(&conf)
+        .args([
+            "create",
+            "--image-feature",
+            "layering",
+            "--size",
+            &format!("{SIZE_GIB}G"),
+            &spec,
+        ])
+        .status()
+        .expect("rbd create");
+    assert!(created.success(), "rbd create {spec}");
+    let _guard = RemoveOnDrop {
+        conf: conf.clone(),
+        spec: spec.clone(),
+    };
+    let size = SIZE_GIB * GIB;
+    let regions = [
+        (0, noise(71, 4 << 20)),
+        (100 * GIB + 12345, noise(72, 4 << 20)),
+        (size - (4 << 20), noise(73, 4 << 20)),
+    ];
+    write_regions(&conf, &image, size, &regions);
+
+    let ceph = cfg.old_cloud.ceph.clone().expect("ceph");
+    let short_cli = RbdCli::new(&ceph).with_short_limit(SHORT);
+    // Not vacuous: held to the short limit, as every call was before, this du is cut off.
+    let cut = short_cli.run("du", &["du", "--format", "json", &spec]).await;
+    assert!(matches!(cut, Err(RbdError::Timeout { .. })), "{cut:?}");
+
+    let old = BlockStore::Rbd(RbdStore::with_cli(short_cli.clone()));
+    let new_ceph = cfg.new_cloud.ceph.clone().expect("ceph");
+    let new = BlockStore::Rbd(RbdStore::with_cli(RbdCli::new(&new_ceph).with_short_limit(SHORT)));
+    let volume: Volume = serde_json::from_value(serde_json::json!({
+        "id": id, "name": "big sparse layering-only", "size": SIZE_GIB, "status": "available"
+    }))
+    .expect("volume");
+    let dir = tempfile::tempdir().expect("tmp");
+    let session = tb.operator("new");
+    let cancel = CancellationToken::new();
+    let (tx, mut progress) = tokio::sync::mpsc::unbounded_channel();
+    let start = Instant::now();
+    let lines = Preflight {
+        new_session: &session,
+        strategy: ImportStrategy::Replace,
+        old: &old,
+        new: &new,
+        export_dir: dir.path(),
+        tape: None,
+        exports_in_flight: 1,
+        cancel: &cancel,
+        progress: Some(tx),
+    }
+    .run(std::slice::from_ref(&volume))
+    .await;
+    let took = start.elapsed();
+    assert!(lines.iter().all(|l| l.ok), "{lines:#?}");
+    let space = lines
+        .iter()
+        .find(|l| l.text.starts_with("export dir"))
+        .expect("space line");
+    assert!(space.text.contains("MiB needed"), "{}", space.text);
+    assert!(
+        took > SHORT,
+        "pre-flight took {took:?}, not longer than the short limit"
+    );
+    assert_eq!(
+        progress.try_recv().ok(),
+        Some(PreflightProgress::MeasuringUsedSpace {
+            volume: "big sparse layering-only".into(),
+            index: 1,
+            total: 1
+        }),
+        "a slow du is reported"
+    );
+
+    // A cancel reaches a running du (the operator left the plan): TERM to its
+    // group, and it is gone. (du, not rm: a killed rm leaves its watch on the
+    // image for 30 s, and the rm below would have to wait that out.)
+    let stop = CancellationToken::new();
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(SHORT).await;
+        stopper.cancel();
+    });
+    let start = Instant::now();
+    let r = old.used_bytes(&image, &stop).await;
+    assert!(matches!(r, Err(RbdError::Cancelled { .. })), "{r:?}");
+    assert!(
+        start.elapsed() < SHORT + Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    let left: Vec<String> = processes_with(&image)
+        .into_iter()
+        .filter(|c| c.contains(" du "))
+        .collect();
+    assert!(left.is_empty(), "rbd du still running: {left:?}");
+
+    // And uncancelled it runs past the short limit to the end.
+    let start = Instant::now();
+    old.remove(&image, &CancellationToken::new()).await.expect("rm");
+    let took = start.elapsed();
+    assert!(took > SHORT, "rm took {took:?}");
+    let gone = rbd(&conf).args(["info", &spec]).output().expect("rbd info");
+    assert!(!gone.status.success(), "{spec} removed");
+    eprintln!("{SIZE_GIB} GiB layering-only image: rm {took:?}");
+}
