@@ -260,15 +260,20 @@ pub async fn run_cleanup_cmd(cfg: &Config, project: &str) -> Result<i32, Fatal> 
     Ok(if kept == 0 { 0 } else { 2 })
 }
 
-/// A token that Ctrl-C cancels: the running rbd child is stopped (TERM, grace,
-/// KILL to its group) instead of being left behind by a killed parent.
+/// A token that SIGINT, SIGTERM or SIGHUP cancels: the running rbd child is
+/// stopped (TERM, grace, KILL to its group) instead of being left behind by a
+/// killed parent.
 fn cancel_on_ctrl_c() -> CancellationToken {
     let token = CancellationToken::new();
     let on_signal = token.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_signal.cancel();
+    match StopSignals::new() {
+        Ok(mut signals) => {
+            tokio::spawn(async move {
+                signals.recv().await;
+                on_signal.cancel();
+            });
         }
-    });
+        Err(e) => tracing::warn!("cannot watch for stop signals: {e}"),
+    }
     token
 }
