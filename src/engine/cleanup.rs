@@ -43,10 +43,10 @@ pub async fn run_cleanup(
         match r.phase {
             Phase::Done => {
                 match std::fs::remove_file(&export.path) {
-                    Ok(()) => actions.push(format!("{}: deleted export {}", r.id, export.path)),
+                    Ok(()) => actions.push(format!("{}: deleted export {}", r.id, export.path.display())),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => {
-                        actions.push(format!("{}: cannot delete export {}: {e}", r.id, export.path));
+                        actions.push(format!("{}: cannot delete export {}: {e}", r.id, export.path.display()));
                         continue;
                     }
                 }
@@ -54,12 +54,14 @@ pub async fn run_cleanup(
             }
             Phase::BackupFailed => actions.push(format!(
                 "{}: export {} kept: its tape copy failed; retry the tape (`stackmigrate migrate` again) first",
-                r.id, export.path
+                r.id,
+                export.path.display()
             )),
             Phase::Cleaned => {}
             other => actions.push(format!(
                 "{}: export {} kept: the copy is not verified ({other:?})",
-                r.id, export.path
+                r.id,
+                export.path.display()
             )),
         }
     }

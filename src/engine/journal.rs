@@ -185,7 +185,7 @@ fn replay(path: &Path) -> Result<(BTreeMap<String, VolumeRecord>, u64, u64), Jou
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{ExportInfo, Phase};
+    use crate::engine::{Phase, VolumeExport};
 
     #[test]
     fn replays_after_reopen_and_drops_a_torn_tail() {
@@ -193,7 +193,7 @@ mod tests {
         let path = dir.path().join("p/journal.jsonl");
         let mut j = Journal::open(&path).expect("open");
         j.record("a", Transition::ExportStarted).expect("ok");
-        let export = ExportInfo {
+        let export = VolumeExport {
             path: "/x".into(),
             size: 1,
             data_bytes: 1,

@@ -33,4 +33,4 @@ pub use stage_error::StageError;
 pub use volume_pipeline::{
     ImportedVolume, PipelineSettings, VolumeExport, VolumePipeline, SOURCE_KEY, STAGE_STALL, STATE_KEY,
 };
-pub use volume_state::{apply, ExportInfo, IllegalTransition, Phase, Track, Transition, VolumeRecord};
+pub use volume_state::{apply, IllegalTransition, Phase, Track, Transition, VolumeRecord};

@@ -38,17 +38,7 @@ pub struct PipelineSettings {
 /// The default for [`PipelineSettings::stage_stall`].
 pub const STAGE_STALL: Duration = Duration::from_secs(60);
 
-/// The export file of one volume and its checksum.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VolumeExport {
-    pub path: PathBuf,
-    pub size: u64,
-    pub data_bytes: u64,
-    pub hash: String,
-    /// The data also went into [`staging_image`] on the new store while it
-    /// was exported, so the import need not read the file back.
-    pub staged: bool,
-}
+pub use crate::storage::VolumeExport;
 
 /// The image on the new store that an export streams into, and that the
 /// import then swaps in (`replace`) or hands to Cinder (`manage`).
@@ -140,7 +130,7 @@ impl VolumePipeline {
             self.log(vol, format!("cannot remove snapshot {spec}: {e}; remove it by hand"))
                 .await;
         }
-        let (exported, staged) = result.map_err(|e| match e {
+        let (export, staged) = result.map_err(|e| match e {
             DataPathError::Cancelled => fail(&"cancelled by the operator"),
             e => fail(&e),
         })?;
@@ -154,21 +144,15 @@ impl VolumePipeline {
             vol,
             format!(
                 "exported {} ({} bytes of data) to {}, {}",
-                human(exported.size),
-                exported.data_bytes,
+                human(export.size),
+                export.data_bytes,
                 path.display(),
-                exported.hash
+                export.hash
             ),
         )
         .await;
         self.finished(vol, Stage::Export).await;
-        Ok(VolumeExport {
-            path,
-            size: exported.size,
-            data_bytes: exported.data_bytes,
-            hash: exported.hash,
-            staged: staged == StageOutcome::Done,
-        })
+        Ok(export)
     }
 
     /// Phase 3's tape half. A failure here is the volume's `backup-failed`.

@@ -9,6 +9,7 @@
 //! ```
 
 use super::Stage;
+use crate::storage::VolumeExport;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -41,23 +42,12 @@ pub enum Track {
     Disabled,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExportInfo {
-    pub path: String,
-    pub size: u64,
-    pub data_bytes: u64,
-    pub hash: String,
-    /// Also streamed into the new store's staging image (absent in older journals).
-    #[serde(default)]
-    pub staged: bool,
-}
-
 /// Everything known about one volume's migration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VolumeRecord {
     pub id: String,
     pub phase: Phase,
-    pub export: Option<ExportInfo>,
+    pub export: Option<VolumeExport>,
     pub new_id: Option<String>,
     pub verified_hash: Option<String>,
     pub import: Track,
@@ -81,7 +71,7 @@ pub struct VolumeRecord {
 pub enum Transition {
     ExportStarted,
     ExportDone {
-        export: ExportInfo,
+        export: VolumeExport,
         seconds: f64,
     },
     TransferStarted {

@@ -1,8 +1,8 @@
 //! Every arm of the volume reducer.
 use super::*;
 
-fn export() -> ExportInfo {
-    ExportInfo {
+fn export() -> VolumeExport {
+    VolumeExport {
         path: "/e/volume-v.raw".into(),
         size: 1 << 30,
         data_bytes: 5,
@@ -261,4 +261,16 @@ fn a_journal_line_of_an_earlier_version_still_replays() {
     let old = r#"{"id":"v","phase":"done","export":null,"new_id":"n","verified_hash":"ab","import":"succeeded","tape":"disabled","error":null,"attempt":1,"seconds":{}}"#;
     let r: VolumeRecord = serde_json::from_str(old).expect("old record");
     assert!(r.created.is_empty() && r.claim.is_none());
+}
+
+#[test]
+fn an_export_done_line_of_an_earlier_version_still_reads() {
+    // Written before `staged` existed, with the path as a string.
+    let line = r#"{"t":"export_done","export":{"path":"/e/volume-v.raw","size":1073741824,"data_bytes":5,"hash":"h"},"seconds":1.5}"#;
+    let t: Transition = serde_json::from_str(line).expect("old line");
+    let Transition::ExportDone { export, .. } = t else {
+        panic!("{t:?}")
+    };
+    assert_eq!(export.path, std::path::PathBuf::from("/e/volume-v.raw"));
+    assert!(!export.staged);
 }

@@ -3,7 +3,7 @@
 //! each transition to the coordinator and waiting until it is journaled.
 
 use super::volume_pipeline::{VolumeExport, VolumePipeline};
-use super::{EngineEvent, ExportInfo, NewVolumeLedger, Phase, Stage, Track, Transition, VolumeRecord};
+use super::{EngineEvent, NewVolumeLedger, Phase, Stage, Track, Transition, VolumeRecord};
 use crate::openstack::Volume;
 use crate::storage::free_bytes;
 use futures_util::future::BoxFuture;
@@ -94,13 +94,6 @@ impl Worker {
         }
         if rec.phase == Phase::Exported {
             let Some(export) = rec.export.clone() else { return };
-            let export = VolumeExport {
-                path: export.path.into(),
-                size: export.size,
-                data_bytes: export.data_bytes,
-                hash: export.hash,
-                staged: export.staged,
-            };
             let tape_enabled = self.pipeline.settings.tape.is_some();
             let Some(r) = self.record(&id, Transition::TransferStarted { tape_enabled }).await else {
                 return;
@@ -158,14 +151,7 @@ impl Worker {
         self.record(id, Transition::ExportStarted).await?;
         let start = Instant::now();
         match self.pipeline.export(vol, cancel).await {
-            Ok(e) => {
-                let export = ExportInfo {
-                    path: e.path.display().to_string(),
-                    size: e.size,
-                    data_bytes: e.data_bytes,
-                    hash: e.hash,
-                    staged: e.staged,
-                };
+            Ok(export) => {
                 let seconds = start.elapsed().as_secs_f64();
                 self.record(id, Transition::ExportDone { export, seconds }).await
             }

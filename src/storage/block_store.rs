@@ -6,7 +6,7 @@
 use super::sparse_file::SparseWriter;
 use super::sparse_hash::Scheme;
 use super::stage_writer::{wait_stage_child, OpenStage, StageOutcome, StageTarget, StageWriter, Tee};
-use super::{Counter, DataPathError, Exported, FileStore, RbdError, RbdStore};
+use super::{Counter, DataPathError, FileStore, RbdError, RbdStore, VolumeExport};
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
@@ -108,7 +108,7 @@ impl BlockStore {
         dest: &Path,
         counter: Counter,
         cancel: &CancellationToken,
-    ) -> Result<Exported, DataPathError> {
+    ) -> Result<VolumeExport, DataPathError> {
         let (exported, _) = self.export_staged(image_spec, dest, None, counter, cancel).await?;
         Ok(exported)
     }
@@ -124,7 +124,7 @@ impl BlockStore {
         stage: Option<StageTarget<'_>>,
         counter: Counter,
         cancel: &CancellationToken,
-    ) -> Result<(Exported, StageOutcome), DataPathError> {
+    ) -> Result<(VolumeExport, StageOutcome), DataPathError> {
         // The file first: if it cannot be created, no staging image is made either.
         let file = SparseWriter::create(dest).map_err(|e| DataPathError::io(dest, e))?;
         let (writer, child, mut note) = match stage {
@@ -189,7 +189,13 @@ impl BlockStore {
             Ok((tee, size, data_bytes)) => tee
                 .file
                 .commit()
-                .map(|hash| Exported { size, data_bytes, hash })
+                .map(|hash| VolumeExport {
+                    path: dest.to_path_buf(),
+                    size,
+                    data_bytes,
+                    hash,
+                    staged: false,
+                })
                 .map_err(|e| DataPathError::io(dest, e)),
             Err(e) => {
                 let _ = std::fs::remove_file(&partial);
@@ -214,7 +220,8 @@ impl BlockStore {
                 StageOutcome::Failed(why)
             }
         };
-        result.map(|e| (e, outcome))
+        let staged = outcome == StageOutcome::Done;
+        result.map(|e| (VolumeExport { staged, ..e }, outcome))
     }
 
     /// The image's checksum in `scheme` (that of the export it is compared with).

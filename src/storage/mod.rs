@@ -16,6 +16,7 @@ pub mod sparse_file;
 pub mod sparse_hash;
 mod stage_writer;
 mod tape_runner;
+mod volume_export;
 
 pub use block_store::BlockStore;
 pub use child_process::{ChildExit, ChildProcess, GRACE};
@@ -24,6 +25,7 @@ pub use disk_space::{free_bytes, is_writable};
 pub use file_store::FileStore;
 pub use rbd_cli::RbdCli;
 pub use rbd_error::RbdError;
-pub use rbd_store::{Counter, Exported, ImageInfo, RbdStore};
+pub use rbd_store::{Counter, ImageInfo, RbdStore};
 pub use stage_writer::{StageOutcome, StageTarget};
 pub use tape_runner::{run_tape, tape_argv, TapeError};
+pub use volume_export::VolumeExport;

@@ -31,15 +31,6 @@ pub struct ImageInfo {
     pub features: Vec<String>,
 }
 
-/// What an export produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exported {
-    pub size: u64,
-    /// Data bytes read from the cluster (allocated extents).
-    pub data_bytes: u64,
-    pub hash: String,
-}
-
 #[derive(Debug, Clone)]
 pub struct RbdStore {
     cli: RbdCli,

@@ -1,0 +1,22 @@
+//! One volume's export: the sparse file, its size, the data bytes read, its
+//! checksum and whether it was also streamed into the staging image. The
+//! data path returns it, the engine passes it along, and the journal stores
+//! it as is (`path` as a string, `staged` absent in older journals).
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeExport {
+    pub path: PathBuf,
+    /// The image size in bytes.
+    pub size: u64,
+    /// Data bytes read from the old store (allocated extents).
+    pub data_bytes: u64,
+    /// The checksum, naming its scheme (see `sparse_hash`).
+    pub hash: String,
+    /// Also streamed into the new store's staging image, so the import need
+    /// not read the file back.
+    #[serde(default)]
+    pub staged: bool,
+}
