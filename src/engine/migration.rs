@@ -169,11 +169,18 @@ impl Coordinator {
         };
         match self.journal.record(&r.volume, t.clone()) {
             Ok(rec) => {
-                self.emit(EngineEvent::StateChanged {
-                    volume: r.volume.clone(),
-                    phase: rec.phase,
-                })
-                .await;
+                // The ledger's entries are bookkeeping, not a change clients show.
+                let bookkeeping = matches!(
+                    t,
+                    Transition::NewVolumeClaimed { .. } | Transition::NewVolumeCreated { .. }
+                );
+                if !bookkeeping {
+                    self.emit(EngineEvent::StateChanged {
+                        volume: r.volume.clone(),
+                        phase: rec.phase,
+                    })
+                    .await;
+                }
                 let failed = match &t {
                     Transition::Failed { stage, error } => Some((*stage, error.clone())),
                     Transition::TapeFailed { error } => Some((super::Stage::Tape, error.clone())),

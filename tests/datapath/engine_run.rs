@@ -5,6 +5,7 @@ use crate::fixtures::*;
 use crate::testbed::{unique, Testbed};
 use stackmigrate::config::ImportStrategy;
 use stackmigrate::engine::{run_migration, EngineCommand, EngineEvent, Phase, Plan, Stage};
+use stackmigrate::storage::sparse_hash;
 
 use std::sync::Arc;
 
@@ -93,7 +94,9 @@ async fn migrate_runs_three_volumes_end_to_end_and_cleans_up() {
         assert_eq!(row["state"], "cleaned");
         assert_eq!(row["new_id"], copies[0].id.as_str());
         let source = image_hash(&tb.var("OLD_CEPH_CONF"), &format!("volume-{}", v.id)).await;
-        assert_eq!(row["checksum"], source.as_str());
+        // The report gives the digest and names its scheme.
+        assert_eq!(row["checksum"], sparse_hash::digest(&source));
+        assert_eq!(row["checksum_algorithm"], "blake3-sparse-64k-v2");
         assert_eq!(
             image_hash(&tb.var("NEW_CEPH_CONF"), &format!("volume-{}", copies[0].id)).await,
             source
