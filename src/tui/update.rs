@@ -397,7 +397,7 @@ fn engine_event(app: &mut App, e: EngineEvent) {
     d.apply(&e, now);
     // The engine's answer to a command it did not carry out at once.
     if let EngineEvent::Notice { message, .. } = &e {
-        app.flash(message.clone());
+        app.flash(crate::escaped::escape(message).into_owned());
         return;
     }
     let Some(d) = app.dashboard.as_mut() else { return };
