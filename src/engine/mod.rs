@@ -15,6 +15,7 @@ mod run_setup;
 mod stage_error;
 mod volume_import;
 mod volume_pipeline;
+mod volume_row;
 mod volume_state;
 mod volume_verify;
 mod worker;
@@ -33,4 +34,5 @@ pub use stage_error::StageError;
 pub use volume_pipeline::{
     ImportedVolume, PipelineSettings, VolumeExport, VolumePipeline, SOURCE_KEY, STAGE_STALL, STATE_KEY,
 };
+pub use volume_row::{project_volumes, VolumeRow, MIGRATABLE};
 pub use volume_state::{apply, ExportInfo, IllegalTransition, Phase, Track, Transition, VolumeRecord};

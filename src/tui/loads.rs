@@ -2,9 +2,8 @@
 //! return what the screens show. The executor runs them off the UI loop.
 
 use super::screens::{CheckKind, ProjectEntry, ReportRow, TargetInfo, VolumeEntry};
-use crate::cli::project_volumes;
 use crate::config::{CloudConfig, Config};
-use crate::engine::{Journal, PreflightLine, PreflightProgress, RunSetup, Running};
+use crate::engine::{project_volumes, Journal, PreflightLine, PreflightProgress, RunSetup, Running};
 use crate::openstack::{Cinder, Keystone, Project, Service, Session, Volume};
 use crate::storage::{free_bytes, is_writable, BlockStore};
 use std::collections::HashMap;

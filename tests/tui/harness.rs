@@ -4,8 +4,8 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use stackmigrate::cli::VolumeRow;
 use stackmigrate::config::Config;
+use stackmigrate::engine::VolumeRow;
 use stackmigrate::engine::{EngineEvent, Phase, PlannedVolume, Stage};
 use stackmigrate::openstack::{Project, Volume};
 use stackmigrate::tui::{update, Action, App, CheckKind, ProjectEntry, VolumeEntry};

@@ -12,4 +12,4 @@ pub use connect::{CheckKind, CheckState, ConnectScreen};
 pub use plan::PlanScreen;
 pub use projects::{ProjectEntry, ProjectsScreen};
 pub use summary::{ReportRow, SummaryScreen, UsageStatus};
-pub use volumes::{TargetInfo, VolumeEntry, VolumesScreen, MIGRATABLE};
+pub use volumes::{TargetInfo, VolumeEntry, VolumesScreen};
