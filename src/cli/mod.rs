@@ -11,7 +11,6 @@ mod migrate_cmd;
 mod usage_cmd;
 
 pub use check::run_check;
-pub use check::CheckLine;
 pub use config_args::ConfigArgs;
 pub use demo_cmd::{run_demo_headless, start_demo, Demo, DemoArgs};
 pub use event_printer::EventPrinter;

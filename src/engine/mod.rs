@@ -26,7 +26,7 @@ pub use inventory::write_inventory;
 pub use journal::{Journal, JournalError};
 pub use migration::{run_migration, EngineError, Plan};
 pub use new_volume_ledger::{MemoryLedger, NewVolumeLedger, CLAIM_KEY};
-pub use preflight::{Preflight, PreflightLine, PreflightProgress};
+pub use preflight::{Preflight, PreflightProgress};
 pub use progress::with_progress;
 pub use report::write_atomic;
 pub use run_setup::{RunSetup, Running};

@@ -4,8 +4,9 @@
 
 use super::{
     run_migration, write_inventory, EngineCommand, EngineError, EngineEvent, PipelineSettings, Plan, Preflight,
-    PreflightLine, PreflightProgress, Summary, VolumePipeline,
+    PreflightProgress, Summary, VolumePipeline,
 };
+use crate::check_line::CheckLine;
 use crate::config::{Config, ImportStrategy};
 use crate::openstack::{Project, Session, Volume};
 use crate::storage::{private_fs, BlockStore};
@@ -92,7 +93,7 @@ impl RunSetup {
         volumes: &[Volume],
         cancel: &CancellationToken,
         progress: Option<UnboundedSender<PreflightProgress>>,
-    ) -> Vec<PreflightLine> {
+    ) -> Vec<CheckLine> {
         Preflight {
             new_session: &self.new,
             strategy: self.strategy,

@@ -2,8 +2,9 @@
 //! return what the screens show. The executor runs them off the UI loop.
 
 use super::screens::{CheckKind, ProjectEntry, ReportRow, TargetInfo, VolumeEntry};
+use crate::check_line::CheckLine;
 use crate::config::{CloudConfig, Config};
-use crate::engine::{project_volumes, Journal, PreflightLine, PreflightProgress, RunSetup, Running};
+use crate::engine::{project_volumes, Journal, PreflightProgress, RunSetup, Running};
 use crate::openstack::{Cinder, Keystone, Project, Service, Session, Volume};
 use crate::storage::{free_bytes, is_writable, BlockStore};
 use std::collections::HashMap;
@@ -152,8 +153,8 @@ pub async fn prepare(
     volumes: &[Volume],
     cancel: &CancellationToken,
     progress: UnboundedSender<PreflightProgress>,
-) -> (Vec<PreflightLine>, Result<String, String>) {
-    let fail = |text: String| (vec![PreflightLine { ok: false, text }], Err("not written".to_string()));
+) -> (Vec<CheckLine>, Result<String, String>) {
+    let fail = |text: String| (vec![CheckLine::new(false, text)], Err("not written".to_string()));
     let new = match Session::new("new", &cfg.new_cloud) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),

@@ -5,7 +5,7 @@
 use super::app::{App, Screen};
 use super::chrome::{ConfirmDialog, DialogAction};
 use super::dashboard::Dashboard;
-use super::screens::{CheckKind, CheckState, UsageStatus};
+use super::screens::{CheckKind, UsageStatus};
 use super::{Action, Effect};
 use crate::engine::{EngineCommand, EngineEvent};
 
@@ -25,7 +25,7 @@ pub fn update(app: &mut App, action: Action) {
         Action::DialogCancel => app.dialog = None,
         Action::DialogChoose => choose(app),
         Action::FilterStart | Action::FilterApply | Action::FilterClear | Action::Input(_) => filter(app, action),
-        Action::CheckDone { index, ok, text } => app.connect.set(index, ok, text),
+        Action::CheckDone { index, line } => app.connect.set(index, line),
         Action::ProjectsLoaded(r) => app.projects.set(r),
         Action::ProjectStats { id, stats } => app.projects.set_stats(&id, stats),
         Action::VolumesLoaded { project_id, result } => {
@@ -207,17 +207,15 @@ fn connect(app: &mut App, action: Action) {
             app.effects.push(Effect::RunChecks);
         }
         Action::Enter => match app.connect.state(CheckKind::OldAuth) {
-            CheckState::Ok(_) => {
+            Some(c) if c.ok => {
                 app.screen = Screen::Projects;
                 if app.projects.is_empty() && !app.projects.loading {
                     app.projects.start_loading();
                     app.effects.push(Effect::LoadProjects);
                 }
             }
-            CheckState::Pending => app.flash("still checking the old cloud…"),
-            CheckState::Failed(_) => {
-                app.flash_error("the old cloud did not authenticate: fix the ✘ line, then r checks again")
-            }
+            None => app.flash("still checking the old cloud…"),
+            Some(_) => app.flash_error("the old cloud did not authenticate: fix the ✘ line, then r checks again"),
         },
         _ => {}
     }
