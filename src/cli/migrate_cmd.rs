@@ -101,11 +101,11 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         Some(_) => Some(ImportStrategy::Replace),
         None => None,
     };
-    let mut setup = RunSetup::new(cfg, old, new, project, strategy).map_err(Fatal)?;
+    let mut setup = RunSetup::new(cfg, old, new, project, strategy).map_err(fatal)?;
     for w in std::mem::take(&mut setup.warnings) {
         eprintln!("warning: {w}");
     }
-    let inventory = setup.inventory().await.map_err(Fatal)?;
+    let inventory = setup.inventory().await.map_err(fatal)?;
     // Ctrl-C during pre-flight stops a slow `rbd du` (its whole process group).
     let cancel = cancel_on_ctrl_c();
     let (progress, mut slow) = tokio::sync::mpsc::unbounded_channel();
@@ -184,7 +184,7 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     let mut run = setup
         .start(cfg, volumes, args.keep_exports, false)
         .await
-        .map_err(Fatal)?;
+        .map_err(fatal)?;
     let commands = run.commands.clone();
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop = signals.map(|mut signals| {

@@ -161,17 +161,21 @@ pub async fn prepare(
     };
     let setup = match RunSetup::new(cfg, old, new, project, None) {
         Ok(s) => s,
-        Err(e) => return fail(e),
+        Err(e) => return fail(e.to_string()),
     };
-    let inventory = setup.inventory().await.map(|p| p.display().to_string());
+    let inventory = setup
+        .inventory()
+        .await
+        .map(|p| p.display().to_string())
+        .map_err(|e| e.to_string());
     (setup.preflight(cfg, volumes, cancel, Some(progress)).await, inventory)
 }
 
 pub async fn start(cfg: &Config, old: Arc<Session>, project: Project, volumes: Vec<Volume>) -> Result<Running, String> {
     let new = Session::new("new", &cfg.new_cloud).map_err(|e| e.to_string())?;
-    let setup = RunSetup::new(cfg, old, new, project, None)?;
+    let setup = RunSetup::new(cfg, old, new, project, None).map_err(|e| e.to_string())?;
     // The TUI keeps the engine alive after every volume settled, so r can retry.
-    setup.start(cfg, volumes, false, true).await
+    setup.start(cfg, volumes, false, true).await.map_err(|e| e.to_string())
 }
 
 pub fn report(path: &Path) -> Result<Vec<ReportRow>, String> {
