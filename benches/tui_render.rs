@@ -140,7 +140,7 @@ fn volumes_app() -> App {
     app.screen = Screen::Volumes;
     let rows = (0..VOLUMES)
         .map(|n| stackmigrate::tui::VolumeEntry {
-            row: stackmigrate::cli::VolumeRow {
+            row: stackmigrate::engine::VolumeRow {
                 volume: serde_json::from_value(serde_json::json!({
                     "id": format!("{n:08x}-0000-4000-8000-{n:012x}"), "name": format!("volume-{n:03}"),
                     "size": 10, "status": if n % 7 == 0 { "error" } else { "in-use" }

@@ -4,6 +4,7 @@
 //!
 //! Library modules use `thiserror` errors; only `main.rs` uses `color_eyre`.
 
+pub mod check_line;
 pub mod cli;
 pub mod config;
 pub mod engine;

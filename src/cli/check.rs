@@ -1,26 +1,10 @@
 //! `stackmigrate check`: everything a migration needs, tried for real, one
 //! line per item. Runs the two clouds' checks concurrently.
 
+use crate::check_line::CheckLine;
 use crate::config::{CloudConfig, Config};
 use crate::openstack::{Service, Session};
 use crate::storage::{free_bytes, is_writable, BlockStore};
-
-/// One checked item: ✔ or ✘ and what was seen (or what to fix).
-#[derive(Debug, Clone)]
-pub struct CheckLine {
-    pub ok: bool,
-    pub text: String,
-}
-
-impl std::fmt::Display for CheckLine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", if self.ok { "✔" } else { "✘" }, self.text)
-    }
-}
-
-fn line(ok: bool, text: String) -> CheckLine {
-    CheckLine { ok, text }
-}
 
 /// Runs every check; the command exits 0 only if all lines are ✔.
 pub async fn run_check(cfg: &Config) -> Vec<CheckLine> {
@@ -32,7 +16,7 @@ pub async fn run_check(cfg: &Config) -> Vec<CheckLine> {
     lines.extend(new);
     for (label, dir) in [("work dir", &cfg.work_dir), ("export dir", &cfg.export_dir)] {
         lines.push(match is_writable(dir).and_then(|_| free_bytes(dir)) {
-            Ok(free) => line(
+            Ok(free) => CheckLine::new(
                 true,
                 format!(
                     "{label} {} is writable, {} free",
@@ -40,7 +24,7 @@ pub async fn run_check(cfg: &Config) -> Vec<CheckLine> {
                     crate::units::bytes(free)
                 ),
             ),
-            Err(e) => line(
+            Err(e) => CheckLine::new(
                 false,
                 format!("{label} {}: {e}; create it or fix its permissions", dir.display()),
             ),
@@ -52,16 +36,16 @@ pub async fn run_check(cfg: &Config) -> Vec<CheckLine> {
 async fn check_cloud(name: &str, cloud: &CloudConfig, needs_compute: bool) -> Vec<CheckLine> {
     let mut lines = Vec::new();
     match Session::new(name, cloud) {
-        Err(e) => lines.push(line(false, e.to_string())),
+        Err(e) => lines.push(CheckLine::new(false, e.to_string())),
         Ok(session) => match session.token().await {
-            Err(e) => lines.push(line(false, e.to_string())),
+            Err(e) => lines.push(CheckLine::new(false, e.to_string())),
             Ok(token) => {
                 let project = token
                     .project
                     .as_ref()
                     .map(|p| format!("{} ({})", p.name.as_deref().unwrap_or("?"), p.id))
                     .unwrap_or_else(|| "(unscoped)".into());
-                lines.push(line(
+                lines.push(CheckLine::new(
                     true,
                     format!(
                         "{name} cloud: Keystone {} authenticated as {}, project {project}, roles {}",
@@ -76,8 +60,8 @@ async fn check_cloud(name: &str, cloud: &CloudConfig, needs_compute: bool) -> Ve
                 }
                 for s in services {
                     lines.push(match session.endpoint(s).await {
-                        Ok(url) => line(true, format!("{name} cloud: {} endpoint {url}", s.name())),
-                        Err(e) => line(false, e.to_string()),
+                        Ok(url) => CheckLine::new(true, format!("{name} cloud: {} endpoint {url}", s.name())),
+                        Err(e) => CheckLine::new(false, e.to_string()),
                     });
                 }
             }
@@ -85,7 +69,7 @@ async fn check_cloud(name: &str, cloud: &CloudConfig, needs_compute: bool) -> Ve
     }
     lines.push(match (&cloud.ceph, BlockStore::for_cloud(cloud)) {
         (Some(ceph), Some(store)) => match store.ls().await {
-            Ok(images) => line(
+            Ok(images) => CheckLine::new(
                 true,
                 format!(
                     "{name} cloud: rbd ls {} via {} as client.{}: {} images",
@@ -95,10 +79,10 @@ async fn check_cloud(name: &str, cloud: &CloudConfig, needs_compute: bool) -> Ve
                     images.len()
                 ),
             ),
-            Err(e) => line(false, format!("{name} cloud: {e}")),
+            Err(e) => CheckLine::new(false, format!("{name} cloud: {e}")),
         },
         (None, Some(store)) => match store.ls().await {
-            Ok(images) => line(
+            Ok(images) => CheckLine::new(
                 true,
                 format!(
                     "{name} cloud: volume files in {}: {} images",
@@ -106,9 +90,9 @@ async fn check_cloud(name: &str, cloud: &CloudConfig, needs_compute: bool) -> Ve
                     images.len()
                 ),
             ),
-            Err(e) => line(false, format!("{name} cloud: {e}")),
+            Err(e) => CheckLine::new(false, format!("{name} cloud: {e}")),
         },
-        (_, None) => line(
+        (_, None) => CheckLine::new(
             false,
             format!(
                 "{name} cloud: no ceph section; add {name}_cloud.ceph {{conf, id, keyring, pool}} (or files {{dir}})"

@@ -6,7 +6,7 @@
 
 use super::event_printer::EventPrinter;
 use crate::config::{Config, ImportStrategy};
-use crate::engine::{EngineCommand, RunSetup};
+use crate::engine::{project_volumes, EngineCommand, RunSetup, MIGRATABLE};
 use crate::escaped::Escaped;
 use crate::openstack::{Keystone, Session, Volume};
 use crate::signals::{StopSignals, EXIT_INTERRUPTED};
@@ -55,9 +55,6 @@ fn fatal(e: impl std::fmt::Display) -> Fatal {
     Fatal(e.to_string())
 }
 
-/// Volumes in these states can be exported safely.
-const MIGRATABLE: &[&str] = &["available", "in-use"];
-
 pub fn select(all: &[Volume], spec: &str) -> Result<Vec<Volume>, Fatal> {
     if spec == "all" {
         return Ok(all
@@ -93,7 +90,7 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     let old = Arc::new(Session::new("old", &cfg.old_cloud).map_err(fatal)?);
     let new = Session::new("new", &cfg.new_cloud).map_err(fatal)?;
     let project = Keystone::new(&old).find_project(&args.project).await.map_err(fatal)?;
-    let rows = super::project_volumes(&old, &project).await.map_err(fatal)?;
+    let rows = project_volumes(&old, &project).await.map_err(fatal)?;
     let all: Vec<Volume> = rows.into_iter().map(|r| r.volume).collect();
     let volumes = select(&all, &args.volumes)?;
     if volumes.is_empty() {
@@ -104,11 +101,11 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         Some(_) => Some(ImportStrategy::Replace),
         None => None,
     };
-    let mut setup = RunSetup::new(cfg, old, new, project, strategy).map_err(Fatal)?;
+    let mut setup = RunSetup::new(cfg, old, new, project, strategy).map_err(fatal)?;
     for w in std::mem::take(&mut setup.warnings) {
         eprintln!("warning: {w}");
     }
-    let inventory = setup.inventory().await.map_err(Fatal)?;
+    let inventory = setup.inventory().await.map_err(fatal)?;
     // Ctrl-C during pre-flight stops a slow `rbd du` (its whole process group).
     let cancel = cancel_on_ctrl_c();
     let (progress, mut slow) = tokio::sync::mpsc::unbounded_channel();
@@ -187,7 +184,7 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     let mut run = setup
         .start(cfg, volumes, args.keep_exports, false)
         .await
-        .map_err(Fatal)?;
+        .map_err(fatal)?;
     let commands = run.commands.clone();
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop = signals.map(|mut signals| {

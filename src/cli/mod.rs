@@ -11,11 +11,10 @@ mod migrate_cmd;
 mod usage_cmd;
 
 pub use check::run_check;
-pub use check::CheckLine;
 pub use config_args::ConfigArgs;
 pub use demo_cmd::{run_demo_headless, start_demo, Demo, DemoArgs};
 pub use event_printer::EventPrinter;
-pub use inventory_cmd::{project_volumes, run_projects, run_volumes, VolumeRow};
+pub use inventory_cmd::{run_projects, run_volumes};
 pub use migrate_cmd::{run_cleanup_cmd, run_migrate, select, Fatal, MigrateArgs};
 pub use usage_cmd::{run_usage, UsageArgs};
 

@@ -15,6 +15,7 @@ mod run_setup;
 mod stage_error;
 mod volume_import;
 mod volume_pipeline;
+mod volume_row;
 mod volume_state;
 mod volume_verify;
 mod worker;
@@ -25,12 +26,13 @@ pub use inventory::write_inventory;
 pub use journal::{Journal, JournalError};
 pub use migration::{run_migration, EngineError, Plan};
 pub use new_volume_ledger::{MemoryLedger, NewVolumeLedger, CLAIM_KEY};
-pub use preflight::{Preflight, PreflightLine, PreflightProgress};
+pub use preflight::{Preflight, PreflightProgress};
 pub use progress::with_progress;
 pub use report::write_atomic;
-pub use run_setup::{RunSetup, Running};
+pub use run_setup::{RunSetup, Running, SetupError};
 pub use stage_error::StageError;
 pub use volume_pipeline::{
     ImportedVolume, PipelineSettings, VolumeExport, VolumePipeline, SOURCE_KEY, STAGE_STALL, STATE_KEY,
 };
+pub use volume_row::{project_volumes, VolumeRow, MIGRATABLE};
 pub use volume_state::{apply, IllegalTransition, Phase, Track, Transition, VolumeRecord};

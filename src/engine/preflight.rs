@@ -1,6 +1,7 @@
 //! Pre-flight: everything checked before anything is created. Failures are
 //! listed together, and the run does not start.
 
+use crate::check_line::CheckLine;
 use crate::config::{ImportStrategy, TapeConfig};
 use crate::openstack::{Cinder, Session, Volume};
 use crate::storage::{free_bytes, is_writable, BlockStore};
@@ -31,18 +32,6 @@ impl std::fmt::Display for PreflightProgress {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PreflightLine {
-    pub ok: bool,
-    pub text: String,
-}
-
-impl std::fmt::Display for PreflightLine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", if self.ok { "✔" } else { "✘" }, self.text)
-    }
-}
-
 pub struct Preflight<'a> {
     pub new_session: &'a Session,
     /// `manage` needs admin-only Cinder calls: pre-flight proves them.
@@ -58,18 +47,14 @@ pub struct Preflight<'a> {
     pub progress: Option<UnboundedSender<PreflightProgress>>,
 }
 
-fn line(ok: bool, text: String) -> PreflightLine {
-    PreflightLine { ok, text }
-}
-
 impl Preflight<'_> {
     /// Checks for `to_create`: the volumes that still need a new copy.
-    pub async fn run(&self, to_create: &[Volume]) -> Vec<PreflightLine> {
+    pub async fn run(&self, to_create: &[Volume]) -> Vec<CheckLine> {
         let mut out = Vec::new();
         let target = match self.new_session.token().await {
             Ok(t) => match t.project.clone() {
                 Some(p) => {
-                    out.push(line(
+                    out.push(CheckLine::new(
                         true,
                         format!(
                             "target project {} ({}) exists in the new cloud",
@@ -80,7 +65,7 @@ impl Preflight<'_> {
                     Some(p.id)
                 }
                 None => {
-                    out.push(line(
+                    out.push(CheckLine::new(
                         false,
                         "the new cloud's token has no project; set new_cloud.project_name".into(),
                     ));
@@ -88,7 +73,7 @@ impl Preflight<'_> {
                 }
             },
             Err(e) => {
-                out.push(line(false, e.to_string()));
+                out.push(CheckLine::new(false, e.to_string()));
                 None
             }
         };
@@ -101,7 +86,7 @@ impl Preflight<'_> {
         out.push(self.space(to_create).await);
         for (name, store) in [("old", self.old), ("new", self.new)] {
             out.push(match store.ls().await {
-                Ok(images) => line(
+                Ok(images) => CheckLine::new(
                     true,
                     format!(
                         "rbd reaches the {name} cluster (pool {}, {} images)",
@@ -109,18 +94,18 @@ impl Preflight<'_> {
                         images.len()
                     ),
                 ),
-                Err(e) => line(false, format!("{name} cluster: {e}")),
+                Err(e) => CheckLine::new(false, format!("{name} cluster: {e}")),
             });
         }
         out.push(self.tape_runs());
         out
     }
 
-    async fn quota(&self, project: &str, to_create: &[Volume]) -> PreflightLine {
+    async fn quota(&self, project: &str, to_create: &[Volume]) -> CheckLine {
         let gib: u64 = to_create.iter().map(|v| v.size).sum();
         let count = to_create.len() as i64;
         match Cinder::new(self.new_session).quota_usage(project).await {
-            Err(e) => line(false, format!("cannot read the new project's quota: {e}")),
+            Err(e) => CheckLine::new(false, format!("cannot read the new project's quota: {e}")),
             Ok(q) => {
                 let vol_ok = q.volumes.free().is_none_or(|f| f >= count);
                 let gib_ok = q.gigabytes.free().is_none_or(|f| f >= gib as i64);
@@ -131,9 +116,9 @@ impl Preflight<'_> {
                     show(q.gigabytes.free())
                 );
                 if vol_ok && gib_ok {
-                    line(true, text)
+                    CheckLine::new(true, text)
                 } else {
-                    line(false, format!("{text}; raise the quota or select fewer volumes"))
+                    CheckLine::new(false, format!("{text}; raise the quota or select fewer volumes"))
                 }
             }
         }
@@ -143,7 +128,7 @@ impl Preflight<'_> {
     /// `POST /manageable_volumes`, both admin-only by default policy, with the
     /// token scoped to the target project as the run will. Both are proven
     /// here, so a member is refused before anything is exported.
-    async fn manage_allowed(&self, project: &str) -> Vec<PreflightLine> {
+    async fn manage_allowed(&self, project: &str) -> Vec<CheckLine> {
         const ROLE: &str = "the manage strategy needs the admin role (Cinder policy) in the new cloud: \
                             use admin credentials for new_cloud, or --strategy replace (member is enough)";
         let session = self.new_session.rescoped(project);
@@ -152,27 +137,27 @@ impl Preflight<'_> {
         let pool = match cinder.pool_for_rados(&rados).await {
             Ok(p) => p,
             Err(e) if e.status() == Some(403) => {
-                return vec![line(
+                return vec![CheckLine::new(
                     false,
                     format!("manage: Cinder refuses to list its pools ({e}); {ROLE}"),
                 )]
             }
-            Err(e) => return vec![line(false, format!("manage: {e}"))],
+            Err(e) => return vec![CheckLine::new(false, format!("manage: {e}"))],
         };
-        let mut out = vec![line(
+        let mut out = vec![CheckLine::new(
             true,
             format!("manage: Cinder pool {} stores into RADOS pool {rados}", pool.name),
         )];
         out.push(match cinder.may_manage(&pool.name).await {
-            Ok(true) => line(
+            Ok(true) => CheckLine::new(
                 true,
                 "manage: Cinder policy allows manage-existing for this user".into(),
             ),
-            Ok(false) => line(
+            Ok(false) => CheckLine::new(
                 false,
                 format!("manage: Cinder policy refuses manage-existing (POST /manageable_volumes: 403); {ROLE}"),
             ),
-            Err(e) => line(
+            Err(e) => CheckLine::new(
                 false,
                 format!("manage: cannot tell whether manage-existing is allowed: {e}"),
             ),
@@ -180,9 +165,9 @@ impl Preflight<'_> {
         out
     }
 
-    async fn space(&self, to_create: &[Volume]) -> PreflightLine {
+    async fn space(&self, to_create: &[Volume]) -> CheckLine {
         if let Err(e) = is_writable(self.export_dir) {
-            return line(
+            return CheckLine::new(
                 false,
                 format!(
                     "export dir {}: {e}; create it or fix its permissions",
@@ -212,7 +197,7 @@ impl Preflight<'_> {
             };
             match measured {
                 Ok(u) => used.push(u),
-                Err(e) => return line(false, format!("volume {} ({}): {e}", v.display_name(), v.id)),
+                Err(e) => return CheckLine::new(false, format!("volume {} ({}): {e}", v.display_name(), v.id)),
             }
         }
         used.sort_unstable_by(|a, b| b.cmp(a));
@@ -227,15 +212,15 @@ impl Preflight<'_> {
             self.exports_in_flight
         );
         if free >= need {
-            line(true, text)
+            CheckLine::new(true, text)
         } else {
-            line(false, format!("{text}; free space or choose another export_dir"))
+            CheckLine::new(false, format!("{text}; free space or choose another export_dir"))
         }
     }
 
-    fn tape_runs(&self) -> PreflightLine {
+    fn tape_runs(&self) -> CheckLine {
         let Some(tape) = self.tape else {
-            return line(true, "tape copy disabled (tape is null)".into());
+            return CheckLine::new(true, "tape copy disabled (tape is null)".into());
         };
         let program = tape.command.first().map(String::as_str).unwrap_or("");
         let found = if program.contains('/') {
@@ -244,9 +229,9 @@ impl Preflight<'_> {
             std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
         };
         if found {
-            line(true, format!("tape command {program} is installed"))
+            CheckLine::new(true, format!("tape command {program} is installed"))
         } else {
-            line(
+            CheckLine::new(
                 false,
                 format!("tape command {program:?} not found; install it or fix tape.command"),
             )

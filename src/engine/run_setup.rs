@@ -4,12 +4,13 @@
 
 use super::{
     run_migration, write_inventory, EngineCommand, EngineError, EngineEvent, PipelineSettings, Plan, Preflight,
-    PreflightLine, PreflightProgress, Summary, VolumePipeline,
+    PreflightProgress, Summary, VolumePipeline,
 };
+use crate::check_line::CheckLine;
 use crate::config::{Config, ImportStrategy};
-use crate::openstack::{Project, Session, Volume};
+use crate::openstack::{OpenStackError, Project, Session, Volume};
 use crate::storage::{private_fs, BlockStore};
-use crate::usage::{check_period, UsageArchive};
+use crate::usage::{check_period, UsageArchive, UsageError};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,26 @@ use tokio::sync::mpsc;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// Why a run could not be set up or started, or why its usage archive
+/// failed; each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("both clouds need a ceph section (conf, id, keyring, pool) or a files section (dir)")]
+    NoBlockStore,
+    #[error("{}: {source}", path.display())]
+    Dir { path: PathBuf, source: std::io::Error },
+    /// Writing `inventory.json`, or the new cloud's token for `manage`.
+    #[error(transparent)]
+    OpenStack(#[from] OpenStackError),
+    #[error("the new cloud's token has no project; set new_cloud.project_name")]
+    NoTargetProject,
+    /// The configured usage period cannot be archived (e.g. it starts in the future).
+    #[error("{0}")]
+    UsagePeriod(String),
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+}
 
 pub struct RunSetup {
     pub old: Arc<Session>,
@@ -40,7 +61,7 @@ pub struct Running {
     pub commands: mpsc::Sender<EngineCommand>,
     pub engine: JoinHandle<Result<Summary, EngineError>>,
     /// Phase 4; `Ok(())` also when no usage period is configured.
-    pub usage: JoinHandle<Result<(), String>>,
+    pub usage: JoinHandle<Result<(), SetupError>>,
 }
 
 impl RunSetup {
@@ -50,12 +71,12 @@ impl RunSetup {
         new: Session,
         project: Project,
         strategy: Option<ImportStrategy>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SetupError> {
         let (Some(old_store), Some(new_store)) = (
             BlockStore::for_cloud(&cfg.old_cloud),
             BlockStore::for_cloud(&cfg.new_cloud),
         ) else {
-            return Err("both clouds need a ceph section (conf, id, keyring, pool) or a files section (dir)".into());
+            return Err(SetupError::NoBlockStore);
         };
         let export_dir = cfg.export_dir.join(&project.id);
         let project_dir = cfg.work_dir.join(&project.id);
@@ -63,7 +84,10 @@ impl RunSetup {
         let warnings: Vec<String> = private_fs::shared_dirs_warning(&dirs).into_iter().collect();
         warnings.iter().for_each(|w| tracing::warn!("{w}"));
         for dir in [&export_dir, &project_dir] {
-            private_fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            private_fs::create_dir_all(dir).map_err(|source| SetupError::Dir {
+                path: dir.clone(),
+                source,
+            })?;
         }
         Ok(Self {
             old,
@@ -79,10 +103,8 @@ impl RunSetup {
     }
 
     /// Writes `inventory.json` (the old project as the API returned it).
-    pub async fn inventory(&self) -> Result<PathBuf, String> {
-        write_inventory(&self.old, &self.project, &self.project_dir)
-            .await
-            .map_err(|e| e.to_string())
+    pub async fn inventory(&self) -> Result<PathBuf, SetupError> {
+        Ok(write_inventory(&self.old, &self.project, &self.project_dir).await?)
     }
 
     /// `cancel` stops a slow `rbd du`; `progress` hears about it.
@@ -92,7 +114,7 @@ impl RunSetup {
         volumes: &[Volume],
         cancel: &CancellationToken,
         progress: Option<UnboundedSender<PreflightProgress>>,
-    ) -> Vec<PreflightLine> {
+    ) -> Vec<CheckLine> {
         Preflight {
             new_session: &self.new,
             strategy: self.strategy,
@@ -115,14 +137,14 @@ impl RunSetup {
         volumes: Vec<Volume>,
         keep_exports: bool,
         stay_alive: bool,
-    ) -> Result<Running, String> {
+    ) -> Result<Running, SetupError> {
         let new_session = match self.strategy {
             // manage-existing puts the volume in the token's project: scope explicitly.
             ImportStrategy::Manage => {
-                let token = self.new.token().await.map_err(|e| e.to_string())?;
+                let token = self.new.token().await?;
                 match token.project_id() {
                     Some(p) => self.new.rescoped(p),
-                    None => return Err("the new cloud's token has no project; set new_cloud.project_name".into()),
+                    None => return Err(SetupError::NoTargetProject),
                 }
             }
             ImportStrategy::Replace => self.new,
@@ -163,7 +185,8 @@ impl RunSetup {
         let (period, concurrency) = (cfg.usage, cfg.concurrency.usage_queries);
         let usage = tokio::spawn(async move {
             let Some(p) = period else { return Ok(()) };
-            let period = check_period(p.start, p.end, chrono::Utc::now().naive_utc())?;
+            let period = check_period(p.start, p.end, chrono::Utc::now().naive_utc())
+                .map_err(|e| SetupError::UsagePeriod(e.to_string()))?;
             if let Some(line) = period.note.clone() {
                 let _ = usage_tx.send(EngineEvent::Log { volume: None, line }).await;
             }
@@ -174,7 +197,7 @@ impl RunSetup {
                 concurrency,
                 limit: None,
             };
-            let summary = archive.run(&period, Some(&usage_tx)).await.map_err(|e| e.to_string())?;
+            let summary = archive.run(&period, Some(&usage_tx)).await?;
             let line = format!(
                 "usage archived to {} ({} months; sum of months {} the total)",
                 summary.dir,
@@ -190,5 +213,34 @@ impl RunSetup {
             engine,
             usage,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn setup_errors_read_as_the_operator_saw_them() {
+        assert_eq!(
+            SetupError::NoBlockStore.to_string(),
+            "both clouds need a ceph section (conf, id, keyring, pool) or a files section (dir)"
+        );
+        let dir = SetupError::Dir {
+            path: "/srv/stackmigrate/work/p1".into(),
+            source: Error::from(ErrorKind::PermissionDenied),
+        };
+        assert_eq!(
+            dir.to_string(),
+            format!(
+                "/srv/stackmigrate/work/p1: {}",
+                Error::from(ErrorKind::PermissionDenied)
+            )
+        );
+        assert_eq!(
+            SetupError::NoTargetProject.to_string(),
+            "the new cloud's token has no project; set new_cloud.project_name"
+        );
     }
 }

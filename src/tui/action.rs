@@ -3,7 +3,8 @@
 //! enum, folded into [`App`](super::App) by [`update`](super::update).
 
 use super::screens::{ProjectEntry, ReportRow, TargetInfo, VolumeEntry};
-use crate::engine::{EngineEvent, PreflightLine, PreflightProgress, Summary};
+use crate::check_line::CheckLine;
+use crate::engine::{EngineEvent, PreflightProgress, Summary};
 use crossterm::event::KeyEvent;
 
 #[derive(Debug, Clone)]
@@ -46,8 +47,7 @@ pub enum Action {
     // Background work, each answering an `Effect`.
     CheckDone {
         index: usize,
-        ok: bool,
-        text: String,
+        line: CheckLine,
     },
     ProjectsLoaded(Result<Vec<ProjectEntry>, String>),
     ProjectStats {
@@ -62,7 +62,7 @@ pub enum Action {
     /// Pre-flight is slow (an `rbd du` without fast-diff) and says why.
     PreflightProgress(PreflightProgress),
     PlanReady {
-        lines: Vec<PreflightLine>,
+        lines: Vec<CheckLine>,
         inventory: Result<String, String>,
     },
     RunStarted,

@@ -72,12 +72,8 @@ impl Executor {
                 for (index, kind) in CheckKind::ALL.into_iter().enumerate() {
                     let (cfg, tx, old) = (cfg.clone(), tx.clone(), old.clone());
                     tokio::spawn(async move {
-                        let r = loads::check(kind, &cfg, Some(&old)).await;
-                        let (ok, text) = match r {
-                            Ok(t) => (true, t),
-                            Err(t) => (false, t),
-                        };
-                        Self::send(&tx, Action::CheckDone { index, ok, text });
+                        let line = loads::check(kind, &cfg, Some(&old)).await.into();
+                        Self::send(&tx, Action::CheckDone { index, line });
                     });
                 }
             }
@@ -177,8 +173,7 @@ impl Executor {
                             CheckKind::OldAuth => Err(error),
                             other => loads::check(other, &cfg, None).await,
                         };
-                        let (ok, text) = r.map_or_else(|t| (false, t), |t| (true, t));
-                        Self::send(&tx, Action::CheckDone { index, ok, text });
+                        Self::send(&tx, Action::CheckDone { index, line: r.into() });
                     });
                 }
             }

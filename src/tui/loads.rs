@@ -2,9 +2,9 @@
 //! return what the screens show. The executor runs them off the UI loop.
 
 use super::screens::{CheckKind, ProjectEntry, ReportRow, TargetInfo, VolumeEntry};
-use crate::cli::project_volumes;
+use crate::check_line::CheckLine;
 use crate::config::{CloudConfig, Config};
-use crate::engine::{Journal, PreflightLine, PreflightProgress, RunSetup, Running};
+use crate::engine::{project_volumes, Journal, PreflightProgress, RunSetup, Running};
 use crate::openstack::{Cinder, Keystone, Project, Service, Session, Volume};
 use crate::storage::{free_bytes, is_writable, BlockStore};
 use std::collections::HashMap;
@@ -153,25 +153,29 @@ pub async fn prepare(
     volumes: &[Volume],
     cancel: &CancellationToken,
     progress: UnboundedSender<PreflightProgress>,
-) -> (Vec<PreflightLine>, Result<String, String>) {
-    let fail = |text: String| (vec![PreflightLine { ok: false, text }], Err("not written".to_string()));
+) -> (Vec<CheckLine>, Result<String, String>) {
+    let fail = |text: String| (vec![CheckLine::new(false, text)], Err("not written".to_string()));
     let new = match Session::new("new", &cfg.new_cloud) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
     };
     let setup = match RunSetup::new(cfg, old, new, project, None) {
         Ok(s) => s,
-        Err(e) => return fail(e),
+        Err(e) => return fail(e.to_string()),
     };
-    let inventory = setup.inventory().await.map(|p| p.display().to_string());
+    let inventory = setup
+        .inventory()
+        .await
+        .map(|p| p.display().to_string())
+        .map_err(|e| e.to_string());
     (setup.preflight(cfg, volumes, cancel, Some(progress)).await, inventory)
 }
 
 pub async fn start(cfg: &Config, old: Arc<Session>, project: Project, volumes: Vec<Volume>) -> Result<Running, String> {
     let new = Session::new("new", &cfg.new_cloud).map_err(|e| e.to_string())?;
-    let setup = RunSetup::new(cfg, old, new, project, None)?;
+    let setup = RunSetup::new(cfg, old, new, project, None).map_err(|e| e.to_string())?;
     // The TUI keeps the engine alive after every volume settled, so r can retry.
-    setup.start(cfg, volumes, false, true).await
+    setup.start(cfg, volumes, false, true).await.map_err(|e| e.to_string())
 }
 
 pub fn report(path: &Path) -> Result<Vec<ReportRow>, String> {

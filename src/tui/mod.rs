@@ -31,5 +31,5 @@ pub use chrome::{ConfirmDialog, DialogAction, Flash, FlashLevel};
 pub use dashboard::{is_wide, Dashboard, VolumeProgress};
 pub use effect::Effect;
 pub use runtime::run;
-pub use screens::{CheckKind, CheckState, ProjectEntry, ReportRow, TargetInfo, UsageStatus, VolumeEntry, MIGRATABLE};
+pub use screens::{CheckKind, ProjectEntry, ReportRow, TargetInfo, UsageStatus, VolumeEntry};
 pub use update::update;

@@ -87,7 +87,10 @@ impl EventLoop {
                 Err(e) => Err(format!("engine task: {e}")),
             };
             let _ = tx.send(Bg::Action(Action::EngineDone(r)));
-            let u = usage.await.unwrap_or_else(|e| Err(format!("usage task: {e}")));
+            let u = match usage.await {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(e) => Err(format!("usage task: {e}")),
+            };
             let _ = tx.send(Bg::Action(Action::UsageDone(u)));
         });
         self.dispatch(Action::RunStarted);

@@ -2,12 +2,12 @@
 //! change state here and only here; anything that needs the outside world
 //! becomes an `Effect` for the runtime.
 
+mod run;
+
 use super::app::{App, Screen};
-use super::chrome::{ConfirmDialog, DialogAction};
-use super::dashboard::Dashboard;
-use super::screens::{CheckKind, CheckState, UsageStatus};
+use super::screens::{CheckKind, UsageStatus};
 use super::{Action, Effect};
-use crate::engine::{EngineCommand, EngineEvent};
+use run::{choose, dashboard, engine_event, quit, start, stop_signal, summary};
 
 pub fn update(app: &mut App, action: Action) {
     app.dirty = true;
@@ -25,7 +25,7 @@ pub fn update(app: &mut App, action: Action) {
         Action::DialogCancel => app.dialog = None,
         Action::DialogChoose => choose(app),
         Action::FilterStart | Action::FilterApply | Action::FilterClear | Action::Input(_) => filter(app, action),
-        Action::CheckDone { index, ok, text } => app.connect.set(index, ok, text),
+        Action::CheckDone { index, line } => app.connect.set(index, line),
         Action::ProjectsLoaded(r) => app.projects.set(r),
         Action::ProjectStats { id, stats } => app.projects.set_stats(&id, stats),
         Action::VolumesLoaded { project_id, result } => {
@@ -99,87 +99,6 @@ fn tick(app: &mut App) {
     }
 }
 
-fn quit(app: &mut App) {
-    let Some(d) = app
-        .dashboard
-        .as_mut()
-        .filter(|_| app.screen == Screen::Dashboard && app.engine_live)
-    else {
-        app.quit = true;
-        return;
-    };
-    if d.stopping {
-        // A second q while stopping: leave now; dropping the engine stops its children.
-        app.quit = true;
-    } else if d.settled() {
-        finish(app);
-    } else {
-        app.dialog = Some(ConfirmDialog::stop());
-    }
-}
-
-/// A stop signal: the same graceful stop as `q` → Stop, then leave once the
-/// engine has written its report; with nothing running, or at the second
-/// signal, leave now.
-fn stop_signal(app: &mut App, name: &str) {
-    app.signals = app.signals.saturating_add(1);
-    tracing::warn!("{name}: stopping");
-    let running = app.engine_live && app.dashboard.as_ref().is_some_and(|d| !d.finished);
-    if !running || app.signals > 1 {
-        app.quit = true;
-        return;
-    }
-    app.dialog = None;
-    if let Some(d) = app.dashboard.as_mut().filter(|d| !d.stopping) {
-        d.stopping = true;
-        app.effects.push(Effect::Engine(EngineCommand::Shutdown));
-    }
-    app.flash(format!(
-        "{name}: stopping; running stages end, finished work is kept, then stackmigrate exits ({name} again exits now)"
-    ));
-}
-
-fn finish(app: &mut App) {
-    if let Some(d) = app.dashboard.as_mut() {
-        d.stopping = true;
-    }
-    app.effects.push(Effect::Engine(EngineCommand::Shutdown));
-    app.flash("finishing: writing the report…");
-}
-
-fn choose(app: &mut App) {
-    let Some(dialog) = app.dialog.take() else { return };
-    if !dialog.ok_focused {
-        return;
-    }
-    match dialog.action {
-        DialogAction::Abort(id) => {
-            if let Some(v) = app.dashboard.as_mut().and_then(|d| d.get_mut(&id)) {
-                v.aborting = true;
-            }
-            app.flash(format!(
-                "aborting {}",
-                app.dashboard.as_ref().map_or(id.clone(), |d| name(d, &id))
-            ));
-            app.effects.push(Effect::Engine(EngineCommand::Abort(id)));
-        }
-        DialogAction::Stop => {
-            if let Some(d) = app.dashboard.as_mut() {
-                d.stopping = true;
-            }
-            app.effects.push(Effect::Engine(EngineCommand::Shutdown));
-            app.flash("stopping: running stages end, finished work is kept; run again to resume (q again leaves now)");
-        }
-    }
-}
-
-fn name(d: &Dashboard, id: &str) -> String {
-    d.volumes
-        .iter()
-        .find(|v| v.id == id)
-        .map_or_else(|| id.to_string(), |v| v.name.clone())
-}
-
 fn filter(app: &mut App, action: Action) {
     let (f, refilter): (_, fn(&mut App)) = match app.screen {
         Screen::Projects => (&mut app.projects.filter, |a| a.projects.refilter()),
@@ -207,17 +126,15 @@ fn connect(app: &mut App, action: Action) {
             app.effects.push(Effect::RunChecks);
         }
         Action::Enter => match app.connect.state(CheckKind::OldAuth) {
-            CheckState::Ok(_) => {
+            Some(c) if c.ok => {
                 app.screen = Screen::Projects;
                 if app.projects.is_empty() && !app.projects.loading {
                     app.projects.start_loading();
                     app.effects.push(Effect::LoadProjects);
                 }
             }
-            CheckState::Pending => app.flash("still checking the old cloud…"),
-            CheckState::Failed(_) => {
-                app.flash_error("the old cloud did not authenticate: fix the ✘ line, then r checks again")
-            }
+            None => app.flash("still checking the old cloud…"),
+            Some(_) => app.flash_error("the old cloud did not authenticate: fix the ✘ line, then r checks again"),
         },
         _ => {}
     }
@@ -316,103 +233,5 @@ fn plan(app: &mut App, action: Action) {
             Some(_) => start(app),
         },
         _ => {}
-    }
-}
-
-fn start(app: &mut App) {
-    let Some(project) = app.plan.project.clone() else {
-        return;
-    };
-    let volumes = app.plan.to_migrate();
-    let usage_months = app.cfg.usage.map(|u| crate::usage::months(u.start, u.end).len());
-    app.plan.starting = true;
-    let dir = app.cfg.work_dir.join(&project.id);
-    app.summary.usage_dir = dir.join("usage").display().to_string();
-    app.summary.journal = dir.join("journal.jsonl").display().to_string();
-    app.summary.usage = if usage_months.is_some() {
-        UsageStatus::Running
-    } else {
-        UsageStatus::Off
-    };
-    app.dashboard = Some(Dashboard::new(
-        &project.name,
-        &volumes,
-        app.cfg.tape.is_some(),
-        usage_months,
-        app.now,
-    ));
-    app.effects.push(Effect::Start { project, volumes });
-    app.screen = Screen::Dashboard;
-}
-
-fn dashboard(app: &mut App, action: Action) {
-    use super::keymap::When;
-    let page = app.page();
-    let live = |w| app.live(w);
-    let (abort, retry, settle) = (live(When::Abortable), live(When::Retryable), live(When::Settled));
-    let Some(d) = app.dashboard.as_mut() else { return };
-    let selected = d.selected().map(|v| (v.id.clone(), v.name.clone()));
-    match action {
-        Action::Up => d.move_by(-1),
-        Action::Down => d.move_by(1),
-        Action::Top => d.move_by(isize::MIN / 2),
-        Action::Bottom => d.move_by(isize::MAX / 2),
-        Action::PageUp => d.log.scroll(-page),
-        Action::PageDown => d.log.scroll(page),
-        Action::Autoscroll => d.log.toggle_autoscroll(),
-        Action::Wrap => d.log.wrap = !d.log.wrap,
-        Action::SwitchPane => d.show_usage = !d.show_usage,
-        Action::Abort if abort => {
-            if let Some((id, name)) = selected {
-                app.dialog = Some(ConfirmDialog::abort(&id, &name));
-            }
-        }
-        Action::Retry if retry => {
-            if let Some((id, name)) = selected {
-                app.effects.push(Effect::Engine(EngineCommand::Retry(id)));
-                app.flash(format!("retrying {name}"));
-            }
-        }
-        Action::Finish if settle => finish(app),
-        _ => {}
-    }
-}
-
-fn summary(app: &mut App, action: Action) {
-    let page = app.page();
-    match action {
-        Action::Up => app.summary.move_by(-1),
-        Action::Down => app.summary.move_by(1),
-        Action::PageUp => app.summary.move_by(-page),
-        Action::PageDown => app.summary.move_by(page),
-        Action::Top => app.summary.move_by(isize::MIN / 2),
-        Action::Bottom => app.summary.move_by(isize::MAX / 2),
-        _ => {}
-    }
-}
-
-fn engine_event(app: &mut App, e: EngineEvent) {
-    let now = app.now;
-    let Some(d) = app.dashboard.as_mut() else { return };
-    d.apply(&e, now);
-    // The engine's answer to a command it did not carry out at once.
-    if let EngineEvent::Notice { message, .. } = &e {
-        app.flash(crate::escaped::escape(message).into_owned());
-        return;
-    }
-    let Some(d) = app.dashboard.as_mut() else { return };
-    if let EngineEvent::Finished(s) = e {
-        // Stopped by a signal: the report is written; nobody may be watching.
-        app.quit |= app.signals > 0;
-        app.effects.push(Effect::LoadReport(s.report_json.clone().into()));
-        app.flash(format!("run finished; report in {}", s.report_md));
-        app.summary.summary = Some(s);
-        app.dialog = None;
-        app.screen = Screen::Summary;
-        return;
-    }
-    // Everything verified, taped and cleaned: nothing to retry, so finish.
-    if app.engine_live && d.all_clean() && !d.stopping && !d.finished {
-        finish(app);
     }
 }

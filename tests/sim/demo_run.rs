@@ -56,7 +56,7 @@ async fn prepare(cfg: &stackmigrate::config::Config) -> (RunSetup, Vec<stackmigr
     let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
     let new = Session::new("new", &cfg.new_cloud).expect("new");
     let project = Keystone::new(&old).find_project("research").await.expect("project");
-    let rows = stackmigrate::cli::project_volumes(&old, &project)
+    let rows = stackmigrate::engine::project_volumes(&old, &project)
         .await
         .expect("volumes");
     let all: Vec<_> = rows.into_iter().map(|r| r.volume).collect();

@@ -4,7 +4,8 @@
 
 use crate::harness::*;
 use crossterm::event::KeyCode;
-use stackmigrate::engine::{EngineCommand, EngineEvent, Phase, PreflightLine, Stage};
+use stackmigrate::check_line::CheckLine;
+use stackmigrate::engine::{EngineCommand, EngineEvent, Phase, Stage};
 use stackmigrate::tui::{Action, Effect, Screen};
 use stackmigrate::usage::MonthTotals;
 
@@ -15,7 +16,7 @@ fn running() -> Harness {
     h.keys("   ");
     h.key(KeyCode::Enter);
     h.act(Action::PlanReady {
-        lines: vec![PreflightLine {
+        lines: vec![CheckLine {
             ok: true,
             text: "all good".into(),
         }],

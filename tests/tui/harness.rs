@@ -4,8 +4,9 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use stackmigrate::cli::VolumeRow;
+use stackmigrate::check_line::CheckLine;
 use stackmigrate::config::Config;
+use stackmigrate::engine::VolumeRow;
 use stackmigrate::engine::{EngineEvent, Phase, PlannedVolume, Stage};
 use stackmigrate::openstack::{Project, Volume};
 use stackmigrate::tui::{update, Action, App, CheckKind, ProjectEntry, VolumeEntry};
@@ -132,8 +133,10 @@ impl Harness {
         for (index, kind) in CheckKind::ALL.into_iter().enumerate() {
             self.act(Action::CheckDone {
                 index,
-                ok: true,
-                text: format!("{} fine", kind.label()),
+                line: CheckLine {
+                    ok: true,
+                    text: format!("{} fine", kind.label()),
+                },
             });
         }
         self.key(KeyCode::Enter);

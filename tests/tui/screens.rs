@@ -3,7 +3,8 @@
 
 use crate::harness::*;
 use crossterm::event::KeyCode;
-use stackmigrate::engine::{Phase, PreflightLine, PreflightProgress, Summary, Track};
+use stackmigrate::check_line::CheckLine;
+use stackmigrate::engine::{Phase, PreflightProgress, Summary, Track};
 use stackmigrate::openstack::{QuotaItem, VolumeQuota};
 use stackmigrate::tui::{Action, Effect, ReportRow, Screen, TargetInfo, UsageStatus};
 
@@ -28,16 +29,20 @@ fn connect_while_checking_then_with_a_failure() {
     h.snap("connect_checking");
     h.act(Action::CheckDone {
         index: 0,
-        ok: true,
-        text: "operator → research (reader,member) · cinder keystone.old.example:8776".into(),
+        line: CheckLine {
+            ok: true,
+            text: "operator → research (reader,member) · cinder keystone.old.example:8776".into(),
+        },
     });
     h.act(Action::CheckDone {
         index: 1,
-        ok: false,
-        text: "new cloud: POST https://keystone.new.example:5000/v3/auth/tokens: 401 Unauthorized \
+        line: CheckLine {
+            ok: false,
+            text: "new cloud: POST https://keystone.new.example:5000/v3/auth/tokens: 401 Unauthorized \
                (request req-5c1d): The request you have made requires authentication; check \
                new_cloud.auth.username and password"
-            .into(),
+                .into(),
+        },
     });
     for (index, text) in [
         (2, "pool volumes reachable, 12 images"),
@@ -47,8 +52,10 @@ fn connect_while_checking_then_with_a_failure() {
     ] {
         h.act(Action::CheckDone {
             index,
-            ok: true,
-            text: text.into(),
+            line: CheckLine {
+                ok: true,
+                text: text.into(),
+            },
         });
     }
     h.snap("connect_one_failed");
@@ -76,8 +83,10 @@ fn connect_enter_needs_the_old_cloud() {
     assert!(h.app.flash.as_ref().is_some_and(|f| f.text.contains("still checking")));
     h.act(Action::CheckDone {
         index: 0,
-        ok: true,
-        text: "ok".into(),
+        line: CheckLine {
+            ok: true,
+            text: "ok".into(),
+        },
     });
     h.take_effects();
     h.key(KeyCode::Enter);
@@ -167,8 +176,8 @@ fn an_unfinished_earlier_run_is_offered_for_resume() {
     h.snap("plan_resume");
 }
 
-fn preflight(ok: bool) -> Vec<PreflightLine> {
-    let line = |ok, text: &str| PreflightLine { ok, text: text.into() };
+fn preflight(ok: bool) -> Vec<CheckLine> {
+    let line = |ok, text: &str| CheckLine { ok, text: text.into() };
     vec![
         line(
             true,

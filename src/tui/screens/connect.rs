@@ -1,6 +1,7 @@
 //! Connect: the config in use and the live checks (auth, block stores,
 //! directories) that must pass before projects can be browsed.
 
+use crate::check_line::CheckLine;
 use crate::config::{CloudConfig, Config};
 use crate::tui::format::fit;
 use ratatui::buffer::Buffer;
@@ -43,18 +44,12 @@ impl CheckKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CheckState {
-    Pending,
-    Ok(String),
-    Failed(String),
-}
-
 #[derive(Debug, Clone)]
 pub struct ConnectScreen {
     /// (label, value) lines describing the config; fixed for the session.
     config: Vec<(&'static str, String)>,
-    pub checks: Vec<CheckState>,
+    /// One per [`CheckKind::ALL`]; `None` while it runs.
+    pub checks: Vec<Option<CheckLine>>,
     /// Warnings from loading the config (e.g. a group-readable credentials
     /// file), shown under the checks: the TUI's screen would hide stderr.
     pub warnings: Vec<String>,
@@ -66,6 +61,16 @@ fn store(cloud: &CloudConfig) -> String {
         (None, Some(f)) => format!("files in {}", f.dir.display()),
         (None, None) => "none configured (add a ceph section)".into(),
     }
+}
+
+/// `✔ ` in green or `✘ ` in bold red, for the connect and plan screens.
+pub(super) fn mark(line: &CheckLine) -> Span<'static> {
+    let style = if line.ok {
+        Style::new().green()
+    } else {
+        Style::new().red().bold()
+    };
+    Span::styled(format!("{} ", line.mark()), style)
 }
 
 fn cloud(c: &CloudConfig) -> String {
@@ -123,39 +128,33 @@ impl ConnectScreen {
         ];
         Self {
             config,
-            checks: vec![CheckState::Pending; CheckKind::ALL.len()],
+            checks: vec![None; CheckKind::ALL.len()],
             warnings: Vec::new(),
         }
     }
 
     pub fn restart(&mut self) {
-        self.checks.fill(CheckState::Pending);
+        self.checks.fill(None);
     }
 
-    pub fn set(&mut self, index: usize, ok: bool, text: String) {
+    pub fn set(&mut self, index: usize, line: CheckLine) {
         if let Some(slot) = self.checks.get_mut(index) {
-            *slot = if ok {
-                CheckState::Ok(text)
-            } else {
-                CheckState::Failed(text)
-            };
+            *slot = Some(line);
         }
     }
 
-    pub fn state(&self, kind: CheckKind) -> &CheckState {
+    /// `None` while the check runs.
+    pub fn state(&self, kind: CheckKind) -> Option<&CheckLine> {
         let i = CheckKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
-        &self.checks[i]
+        self.checks[i].as_ref()
     }
 
     pub fn failures(&self) -> usize {
-        self.checks
-            .iter()
-            .filter(|c| matches!(c, CheckState::Failed(_)))
-            .count()
+        self.checks.iter().filter(|c| c.as_ref().is_some_and(|c| !c.ok)).count()
     }
 
     pub fn pending(&self) -> usize {
-        self.checks.iter().filter(|c| **c == CheckState::Pending).count()
+        self.checks.iter().filter(|c| c.is_none()).count()
     }
 }
 
@@ -171,18 +170,17 @@ impl ConnectScreen {
         let lines: Vec<Line> = CheckKind::ALL
             .iter()
             .zip(&self.checks)
-            .map(|(kind, state)| {
-                let (mark, style, text) = match state {
-                    CheckState::Pending => ("…", Style::new().dim(), "checking".to_string()),
+            .map(|(kind, state)| match state {
+                None => Line::from(vec![
+                    Span::styled("… ", Style::new().dim()),
+                    Span::from(format!("{}: checking", kind.label())),
+                ]),
+                Some(c) => {
+                    let text = format!("{}: {}", kind.label(), c.text);
                     // Passing lines fit on one row; failures wrap, their text says what to fix.
-                    CheckState::Ok(t) => ("✔", Style::new().green(), fit(&format!("{}: {t}", kind.label()), width)),
-                    CheckState::Failed(t) => ("✘", Style::new().red().bold(), format!("{}: {t}", kind.label())),
-                };
-                let text = match state {
-                    CheckState::Pending => format!("{}: {text}", kind.label()),
-                    _ => text,
-                };
-                Line::from(vec![Span::styled(format!("{mark} "), style), Span::from(text)])
+                    let text = if c.ok { fit(&text, width) } else { text };
+                    Line::from(vec![mark(c), Span::from(text)])
+                }
             })
             .chain(warnings)
             .collect();
@@ -219,7 +217,7 @@ impl Widget for &ConnectScreen {
             .zip(&self.checks)
             .map(|(kind, state)| match state {
                 // Word wrapping can take a row more than the characters need.
-                CheckState::Failed(t) => (kind.label().chars().count() + t.chars().count() + 4).div_ceil(width) + 1,
+                Some(c) if !c.ok => (kind.label().chars().count() + c.text.chars().count() + 4).div_ceil(width) + 1,
                 _ => 1,
             })
             .sum::<usize>()

@@ -8,8 +8,8 @@ mod summary;
 mod volumes;
 mod volumes_view;
 
-pub use connect::{CheckKind, CheckState, ConnectScreen};
+pub use connect::{CheckKind, ConnectScreen};
 pub use plan::PlanScreen;
 pub use projects::{ProjectEntry, ProjectsScreen};
 pub use summary::{ReportRow, SummaryScreen, UsageStatus};
-pub use volumes::{TargetInfo, VolumeEntry, VolumesScreen, MIGRATABLE};
+pub use volumes::{TargetInfo, VolumeEntry, VolumesScreen};

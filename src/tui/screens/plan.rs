@@ -4,8 +4,9 @@
 //! pre-flight line blocks it.
 
 use super::VolumeEntry;
+use crate::check_line::CheckLine;
 use crate::config::{Config, ImportStrategy};
-use crate::engine::{Phase, PreflightLine, PreflightProgress};
+use crate::engine::{Phase, PreflightProgress};
 use crate::openstack::{Project, Volume};
 use crate::tui::format::fit;
 use ratatui::buffer::Buffer;
@@ -20,7 +21,7 @@ pub struct PlanScreen {
     pub project: Option<Project>,
     pub volumes: Vec<VolumeEntry>,
     /// `None` while pre-flight runs.
-    pub lines: Option<Vec<PreflightLine>>,
+    pub lines: Option<Vec<CheckLine>>,
     /// What a slow pre-flight is doing (an `rbd du` without fast-diff).
     pub progress: Option<PreflightProgress>,
     pub inventory: Option<Result<String, String>>,
@@ -108,14 +109,11 @@ impl PlanScreen {
                     lines.push(Line::from(p.to_string()).yellow());
                 }
             }
-            Some(checks) => lines.extend(checks.iter().map(|c| {
-                let mark = if c.ok {
-                    Span::from("✔ ").green()
-                } else {
-                    Span::from("✘ ").red().bold()
-                };
-                Line::from(vec![mark, Span::from(c.text.clone())])
-            })),
+            Some(checks) => lines.extend(
+                checks
+                    .iter()
+                    .map(|c| Line::from(vec![super::connect::mark(c), Span::from(c.text.clone())])),
+            ),
         }
         match &self.inventory {
             Some(Ok(p)) => lines.push(Line::from(format!("✔ inventory archived to {p}"))),

@@ -2,15 +2,11 @@
 //! selection's totals, and whether the new cloud's quota and the export dir
 //! can take it. An unfinished earlier run's volumes arrive ticked (resume).
 
-use crate::cli::VolumeRow;
-use crate::engine::Phase;
+use crate::engine::{Phase, VolumeRow};
 use crate::openstack::{Project, Volume, VolumeQuota};
 use crate::tui::filter::Filter;
 use crate::tui::scroll::{step, Scroll};
 use std::collections::BTreeSet;
-
-/// Volume statuses a migration may start from (as `migrate` requires).
-pub const MIGRATABLE: &[&str] = &["available", "in-use"];
 
 /// A volume as listed, with what an earlier run's journal knows of it.
 #[derive(Debug, Clone)]
@@ -28,7 +24,7 @@ impl VolumeEntry {
     }
 
     pub fn migratable(&self) -> bool {
-        MIGRATABLE.contains(&self.row.volume.status.as_str())
+        self.row.migratable()
     }
 
     /// An earlier run started it and did not finish it.
