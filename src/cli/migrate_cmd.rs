@@ -66,26 +66,27 @@ pub fn select(all: &[Volume], spec: &str) -> Result<Vec<Volume>, Fatal> {
             .cloned()
             .collect());
     }
-    spec.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|id| {
-            let v = all.iter().find(|v| v.id == id || v.id.starts_with(id)).ok_or_else(|| {
-                Fatal(format!(
-                    "volume {id} is not in the project; run `stackmigrate volumes --project …` to list them"
-                ))
-            })?;
-            if !MIGRATABLE.contains(&v.status.as_str()) {
-                return Err(Fatal(format!(
-                    "volume {} ({}) is in status {:?}; only available or in-use volumes can be migrated",
-                    Escaped(v.display_name()),
-                    v.id,
-                    v.status
-                )));
-            }
-            Ok(v.clone())
-        })
-        .collect()
+    let mut picked: Vec<Volume> = Vec::new();
+    for id in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let v = all.iter().find(|v| v.id == id || v.id.starts_with(id)).ok_or_else(|| {
+            Fatal(format!(
+                "volume {id} is not in the project; run `stackmigrate volumes --project …` to list them"
+            ))
+        })?;
+        if !MIGRATABLE.contains(&v.status.as_str()) {
+            return Err(Fatal(format!(
+                "volume {} ({}) is in status {:?}; only available or in-use volumes can be migrated",
+                Escaped(v.display_name()),
+                v.id,
+                v.status
+            )));
+        }
+        // `ID,ID` or an id and its prefix name one volume: plan and count it once.
+        if !picked.iter().any(|p| p.id == v.id) {
+            picked.push(v.clone());
+        }
+    }
+    Ok(picked)
 }
 
 pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal> {
@@ -276,4 +277,31 @@ fn cancel_on_ctrl_c() -> CancellationToken {
         Err(e) => tracing::warn!("cannot watch for stop signals: {e}"),
     }
     token
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vol(id: &str, status: &str) -> Volume {
+        serde_json::from_value(serde_json::json!({"id": id, "size": 1, "status": status})).expect("volume")
+    }
+
+    fn ids(v: &[Volume]) -> Vec<&str> {
+        v.iter().map(|v| v.id.as_str()).collect()
+    }
+
+    #[test]
+    fn select_counts_a_repeated_id_once() {
+        let all = [vol("9a01", "available"), vol("7b02", "in-use")];
+        let picked = select(&all, "9a01,7b02,9a01").expect("select");
+        assert_eq!(ids(&picked), ["9a01", "7b02"]);
+    }
+
+    #[test]
+    fn select_counts_an_id_and_its_prefix_once() {
+        let all = [vol("9a01", "available"), vol("7b02", "in-use")];
+        let picked = select(&all, "9a01, 9a").expect("select");
+        assert_eq!(ids(&picked), ["9a01"]);
+    }
 }
