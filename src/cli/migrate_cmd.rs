@@ -20,7 +20,8 @@ pub struct MigrateArgs {
     /// Old-cloud project name or id.
     #[arg(long)]
     pub project: String,
-    /// `all`, or volume ids separated by commas.
+    /// `all`, or volume ids separated by commas. An id prefix must name one
+    /// volume; a repeated id is migrated once.
     #[arg(long, default_value = "all")]
     pub volumes: String,
     /// Overrides import_strategy from the config.
@@ -68,11 +69,7 @@ pub fn select(all: &[Volume], spec: &str) -> Result<Vec<Volume>, Fatal> {
     }
     let mut picked: Vec<Volume> = Vec::new();
     for id in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let v = all.iter().find(|v| v.id == id || v.id.starts_with(id)).ok_or_else(|| {
-            Fatal(format!(
-                "volume {id} is not in the project; run `stackmigrate volumes --project …` to list them"
-            ))
-        })?;
+        let v = resolve(all, id)?;
         if !MIGRATABLE.contains(&v.status.as_str()) {
             return Err(Fatal(format!(
                 "volume {} ({}) is in status {:?}; only available or in-use volumes can be migrated",
@@ -87,6 +84,30 @@ pub fn select(all: &[Volume], spec: &str) -> Result<Vec<Volume>, Fatal> {
         }
     }
     Ok(picked)
+}
+
+/// One `--volumes` entry: the exact id, else the one volume whose id starts
+/// with it. A prefix that fits several is refused: picking whichever the
+/// listing returned first would migrate a volume nobody chose.
+fn resolve<'a>(all: &'a [Volume], id: &str) -> Result<&'a Volume, Fatal> {
+    if let Some(v) = all.iter().find(|v| v.id == id) {
+        return Ok(v);
+    }
+    let candidates: Vec<&Volume> = all.iter().filter(|v| v.id.starts_with(id)).collect();
+    match candidates.as_slice() {
+        [v] => Ok(v),
+        [] => Err(Fatal(format!(
+            "volume {id} is not in the project; run `stackmigrate volumes --project …` to list them"
+        ))),
+        many => Err(Fatal(format!(
+            "volume id prefix {id} matches {} volumes: {}; give more of the id",
+            many.len(),
+            many.iter()
+                .map(|v| format!("{} ({})", v.id, Escaped(v.display_name())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal> {
@@ -302,6 +323,24 @@ mod tests {
     fn select_counts_an_id_and_its_prefix_once() {
         let all = [vol("9a01", "available"), vol("7b02", "in-use")];
         let picked = select(&all, "9a01, 9a").expect("select");
+        assert_eq!(ids(&picked), ["9a01"]);
+    }
+
+    #[test]
+    fn select_refuses_an_ambiguous_prefix_and_lists_the_candidates() {
+        let all = [vol("9a01", "available"), vol("7b02", "in-use"), vol("9c03", "in-use")];
+        let err = select(&all, "9").expect_err("ambiguous").to_string();
+        assert!(err.contains("prefix 9 matches 2 volumes"), "{err}");
+        assert!(
+            err.contains("9a01") && err.contains("9c03") && !err.contains("7b02"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn select_takes_an_exact_id_even_when_it_prefixes_another() {
+        let all = [vol("9a01x", "available"), vol("9a01", "in-use")];
+        let picked = select(&all, "9a01").expect("select");
         assert_eq!(ids(&picked), ["9a01"]);
     }
 }
