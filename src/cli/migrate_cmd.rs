@@ -1,15 +1,14 @@
 //! `stackmigrate migrate`: the headless client of the engine. Plans the
 //! selection, archives the inventory, runs pre-flight, then drives the engine
-//! and prints its events. Exit 0: all verified; 2: some volumes need
-//! attention; 1: fatal (config, auth, pre-flight); 130: stopped by SIGINT,
-//! SIGTERM or SIGHUP (resumable).
+//! and prints its events. Exit codes: `crate::exit_codes`.
 
 use super::event_printer::EventPrinter;
 use crate::config::{Config, ImportStrategy};
 use crate::engine::{EngineCommand, RunSetup};
 use crate::escaped::Escaped;
+use crate::exit_codes;
 use crate::openstack::{Keystone, Session, Volume};
-use crate::signals::{StopSignals, EXIT_INTERRUPTED};
+use crate::signals::StopSignals;
 use crate::storage::BlockStore;
 use clap::Args;
 use std::sync::Arc;
@@ -225,7 +224,7 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
             let sig = signals.recv().await;
             tracing::warn!("{sig} again: exiting without waiting for the stages to end");
             eprintln!("{sig} again: exiting now");
-            std::process::exit(EXIT_INTERRUPTED);
+            std::process::exit(exit_codes::INTERRUPTED);
         })
     });
     while let Some(e) = run.events.recv().await {
@@ -241,11 +240,11 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     }
     let all_verified = summary.verified == summary.total && summary.backup_failed == 0;
     Ok(if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-        EXIT_INTERRUPTED
+        exit_codes::INTERRUPTED
     } else if all_verified && usage.is_ok() {
-        0
+        exit_codes::OK
     } else {
-        2
+        exit_codes::ATTENTION
     })
 }
 
@@ -279,7 +278,11 @@ pub async fn run_cleanup_cmd(cfg: &Config, project: &str) -> Result<i32, Fatal> 
         println!("{a}");
     }
     let kept = actions.iter().filter(|a| a.contains(" kept: ")).count();
-    Ok(if kept == 0 { 0 } else { 2 })
+    Ok(if kept == 0 {
+        exit_codes::OK
+    } else {
+        exit_codes::ATTENTION
+    })
 }
 
 /// A token that SIGINT, SIGTERM or SIGHUP cancels: the running rbd child is
