@@ -5,7 +5,8 @@
 use super::migration::Plan;
 use super::{Journal, Phase, Summary, Track, VolumeRecord};
 use crate::escaped::markdown_cell;
-use crate::storage::{private_fs, sparse_hash};
+use crate::storage::private_fs::write_atomic;
+use crate::storage::sparse_hash;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -149,20 +150,6 @@ fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
         ));
     }
     md
-}
-
-/// Temporary file, fsync, rename: a crash leaves the old report or the new one.
-pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<(), (PathBuf, std::io::Error)> {
-    use std::io::Write;
-    let err = |e| (path.to_path_buf(), e);
-    if let Some(dir) = path.parent() {
-        private_fs::create_dir_all(dir).map_err(err)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut f = private_fs::create_file(&tmp).map_err(err)?;
-    f.write_all(text.as_bytes()).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
 }
 
 #[cfg(test)]

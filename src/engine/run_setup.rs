@@ -163,7 +163,7 @@ impl RunSetup {
         let (period, concurrency) = (cfg.usage, cfg.concurrency.usage_queries);
         let usage = tokio::spawn(async move {
             let Some(p) = period else { return Ok(()) };
-            let period = check_period(p.start, p.end, chrono::Utc::now().naive_utc())?;
+            let period = check_period(p.start, p.end, chrono::Utc::now().naive_utc()).map_err(|e| e.to_string())?;
             if let Some(line) = period.note.clone() {
                 let _ = usage_tx.send(EngineEvent::Log { volume: None, line }).await;
             }
@@ -174,7 +174,19 @@ impl RunSetup {
                 concurrency,
                 limit: None,
             };
-            let summary = archive.run(&period, Some(&usage_tx)).await.map_err(|e| e.to_string())?;
+            let (tx, mut rx) = mpsc::channel::<crate::usage::UsageEvent>(64);
+            let forward = {
+                let usage_tx = usage_tx.clone();
+                tokio::spawn(async move {
+                    while let Some(e) = rx.recv().await {
+                        let _ = usage_tx.send(e.into()).await;
+                    }
+                })
+            };
+            let summary = archive.run(&period, Some(&tx)).await;
+            drop(tx);
+            let _ = forward.await;
+            let summary = summary.map_err(|e| e.to_string())?;
             let line = format!(
                 "usage archived to {} ({} months; sum of months {} the total)",
                 summary.dir,
