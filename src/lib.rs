@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod escaped;
+pub mod exit_codes;
 pub mod logging;
 pub mod openstack;
 pub mod signals;

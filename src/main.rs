@@ -1,10 +1,12 @@
 //! The binary's edge: parse the command line, install color-eyre and file
-//! logging, run one command, turn library errors into an exit status.
+//! logging, run one command, turn library errors into an exit status
+//! (`stackmigrate::exit_codes`).
 
-use clap::Parser;
+use clap::Parser as _;
 use color_eyre::eyre::{eyre, Result};
 use stackmigrate::cli::{self, Cli, Command, ConfigAction};
 use stackmigrate::config::Config;
+use stackmigrate::exit_codes;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,7 +14,10 @@ fn main() -> ExitCode {
     if let Err(e) = color_eyre::install() {
         eprintln!("cannot install error reporting: {e}");
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return parse_failure(&e),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -27,6 +32,18 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// clap exits 2 on a usage error, which `migrate` uses for "some volumes need
+/// attention": a usage error gets its own code, while `--help` and
+/// `--version` (which clap also reports as "errors") still exit 0.
+fn parse_failure(e: &clap::Error) -> ExitCode {
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::from(exit_codes::USAGE as u8)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -95,7 +112,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             };
             let code = result.unwrap_or_else(|e| {
                 eprintln!("error: {e}");
-                1
+                exit_codes::FATAL
             });
             Ok(ExitCode::from(code as u8))
         }
@@ -125,7 +142,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(code) => code,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    1
+                    exit_codes::FATAL
                 }
             };
             drop(guard);
@@ -138,7 +155,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             warnings.iter().for_each(|w| tracing::warn!("{w}"));
             let code = cli::run_cleanup_cmd(&cfg, project).await.unwrap_or_else(|e| {
                 eprintln!("error: {e}");
-                1
+                exit_codes::FATAL
             });
             Ok(ExitCode::from(code as u8))
         }
@@ -158,7 +175,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .await
                 .unwrap_or_else(|e| {
                     eprintln!("error: {e}");
-                    1
+                    exit_codes::FATAL
                 });
             Ok(ExitCode::from(code as u8))
         }

@@ -9,10 +9,6 @@
 
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-/// Exit status of a run stopped by a signal (128 + SIGINT, whatever the
-/// signal): the journal is consistent and a re-run resumes.
-pub const EXIT_INTERRUPTED: i32 = 130;
-
 pub struct StopSignals {
     int: Signal,
     term: Signal,

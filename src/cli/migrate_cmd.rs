@@ -1,15 +1,14 @@
 //! `stackmigrate migrate`: the headless client of the engine. Plans the
 //! selection, archives the inventory, runs pre-flight, then drives the engine
-//! and prints its events. Exit 0: all verified; 2: some volumes need
-//! attention; 1: fatal (config, auth, pre-flight); 130: stopped by SIGINT,
-//! SIGTERM or SIGHUP (resumable).
+//! and prints its events. Exit codes: `crate::exit_codes`.
 
 use super::event_printer::EventPrinter;
 use crate::config::{Config, ImportStrategy};
 use crate::engine::{project_volumes, EngineCommand, RunSetup, MIGRATABLE};
 use crate::escaped::Escaped;
+use crate::exit_codes;
 use crate::openstack::{Keystone, Session, Volume};
-use crate::signals::{StopSignals, EXIT_INTERRUPTED};
+use crate::signals::StopSignals;
 use crate::storage::BlockStore;
 use clap::Args;
 use std::sync::Arc;
@@ -20,7 +19,8 @@ pub struct MigrateArgs {
     /// Old-cloud project name or id.
     #[arg(long)]
     pub project: String,
-    /// `all`, or volume ids separated by commas.
+    /// `all`, or volume ids separated by commas. An id prefix must name one
+    /// volume; a repeated id is migrated once.
     #[arg(long, default_value = "all")]
     pub volumes: String,
     /// Overrides import_strategy from the config.
@@ -63,26 +63,47 @@ pub fn select(all: &[Volume], spec: &str) -> Result<Vec<Volume>, Fatal> {
             .cloned()
             .collect());
     }
-    spec.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|id| {
-            let v = all.iter().find(|v| v.id == id || v.id.starts_with(id)).ok_or_else(|| {
-                Fatal(format!(
-                    "volume {id} is not in the project; run `stackmigrate volumes --project …` to list them"
-                ))
-            })?;
-            if !MIGRATABLE.contains(&v.status.as_str()) {
-                return Err(Fatal(format!(
-                    "volume {} ({}) is in status {:?}; only available or in-use volumes can be migrated",
-                    Escaped(v.display_name()),
-                    v.id,
-                    v.status
-                )));
-            }
-            Ok(v.clone())
-        })
-        .collect()
+    let mut picked: Vec<Volume> = Vec::new();
+    for id in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let v = resolve(all, id)?;
+        if !MIGRATABLE.contains(&v.status.as_str()) {
+            return Err(Fatal(format!(
+                "volume {} ({}) is in status {:?}; only available or in-use volumes can be migrated",
+                Escaped(v.display_name()),
+                v.id,
+                v.status
+            )));
+        }
+        // `ID,ID` or an id and its prefix name one volume: plan and count it once.
+        if !picked.iter().any(|p| p.id == v.id) {
+            picked.push(v.clone());
+        }
+    }
+    Ok(picked)
+}
+
+/// One `--volumes` entry: the exact id, else the one volume whose id starts
+/// with it. A prefix that fits several is refused: picking whichever the
+/// listing returned first would migrate a volume nobody chose.
+fn resolve<'a>(all: &'a [Volume], id: &str) -> Result<&'a Volume, Fatal> {
+    if let Some(v) = all.iter().find(|v| v.id == id) {
+        return Ok(v);
+    }
+    let candidates: Vec<&Volume> = all.iter().filter(|v| v.id.starts_with(id)).collect();
+    match candidates.as_slice() {
+        [v] => Ok(v),
+        [] => Err(Fatal(format!(
+            "volume {id} is not in the project; run `stackmigrate volumes --project …` to list them"
+        ))),
+        many => Err(Fatal(format!(
+            "volume id prefix {id} matches {} volumes: {}; give more of the id",
+            many.len(),
+            many.iter()
+                .map(|v| format!("{} ({})", v.id, Escaped(v.display_name())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal> {
@@ -200,7 +221,7 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
             let sig = signals.recv().await;
             tracing::warn!("{sig} again: exiting without waiting for the stages to end");
             eprintln!("{sig} again: exiting now");
-            std::process::exit(EXIT_INTERRUPTED);
+            std::process::exit(exit_codes::INTERRUPTED);
         })
     });
     while let Some(e) = run.events.recv().await {
@@ -216,11 +237,11 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     }
     let all_verified = summary.verified == summary.total && summary.backup_failed == 0;
     Ok(if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-        EXIT_INTERRUPTED
+        exit_codes::INTERRUPTED
     } else if all_verified && usage.is_ok() {
-        0
+        exit_codes::OK
     } else {
-        2
+        exit_codes::ATTENTION
     })
 }
 
@@ -254,7 +275,11 @@ pub async fn run_cleanup_cmd(cfg: &Config, project: &str) -> Result<i32, Fatal> 
         println!("{a}");
     }
     let kept = actions.iter().filter(|a| a.contains(" kept: ")).count();
-    Ok(if kept == 0 { 0 } else { 2 })
+    Ok(if kept == 0 {
+        exit_codes::OK
+    } else {
+        exit_codes::ATTENTION
+    })
 }
 
 /// A token that SIGINT, SIGTERM or SIGHUP cancels: the running rbd child is
@@ -273,4 +298,49 @@ fn cancel_on_ctrl_c() -> CancellationToken {
         Err(e) => tracing::warn!("cannot watch for stop signals: {e}"),
     }
     token
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vol(id: &str, status: &str) -> Volume {
+        serde_json::from_value(serde_json::json!({"id": id, "size": 1, "status": status})).expect("volume")
+    }
+
+    fn ids(v: &[Volume]) -> Vec<&str> {
+        v.iter().map(|v| v.id.as_str()).collect()
+    }
+
+    #[test]
+    fn select_counts_a_repeated_id_once() {
+        let all = [vol("9a01", "available"), vol("7b02", "in-use")];
+        let picked = select(&all, "9a01,7b02,9a01").expect("select");
+        assert_eq!(ids(&picked), ["9a01", "7b02"]);
+    }
+
+    #[test]
+    fn select_counts_an_id_and_its_prefix_once() {
+        let all = [vol("9a01", "available"), vol("7b02", "in-use")];
+        let picked = select(&all, "9a01, 9a").expect("select");
+        assert_eq!(ids(&picked), ["9a01"]);
+    }
+
+    #[test]
+    fn select_refuses_an_ambiguous_prefix_and_lists_the_candidates() {
+        let all = [vol("9a01", "available"), vol("7b02", "in-use"), vol("9c03", "in-use")];
+        let err = select(&all, "9").expect_err("ambiguous").to_string();
+        assert!(err.contains("prefix 9 matches 2 volumes"), "{err}");
+        assert!(
+            err.contains("9a01") && err.contains("9c03") && !err.contains("7b02"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn select_takes_an_exact_id_even_when_it_prefixes_another() {
+        let all = [vol("9a01x", "available"), vol("9a01", "in-use")];
+        let picked = select(&all, "9a01").expect("select");
+        assert_eq!(ids(&picked), ["9a01"]);
+    }
 }

@@ -25,7 +25,8 @@ use std::path::PathBuf;
 #[command(
     name = "stackmigrate",
     version,
-    about = "Move one OpenStack project's volumes and usage history to a new cloud"
+    about = "Move one OpenStack project's volumes and usage history to a new cloud",
+    after_help = crate::exit_codes::HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -56,6 +57,7 @@ pub enum Command {
         json: bool,
     },
     /// Migrate a project's volumes (headless). Re-running resumes.
+    #[command(after_help = crate::exit_codes::HELP)]
     Migrate(MigrateArgs),
     /// Phase 5 alone: delete verified and taped exports, remove leftovers.
     Cleanup {

@@ -48,7 +48,7 @@ pub async fn run_usage(
         (None, Some(p)) => p.end,
         (None, None) => return Err(Fatal("no usage end: pass --end, or set usage.end in the config".into())),
     };
-    let period = check_period(start, end, chrono::Utc::now().naive_utc()).map_err(Fatal)?;
+    let period = check_period(start, end, chrono::Utc::now().naive_utc()).map_err(|e| Fatal(e.to_string()))?;
     let session = Session::new("old", cloud).map_err(|e| Fatal(e.to_string()))?;
     let project = Keystone::new(&session)
         .find_project(&args.project)

@@ -20,6 +20,7 @@ impl Config {
 
     /// Parses `text` as if read from `file` (used in error messages).
     pub fn from_json_str(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        check_top_level(text, file)?;
         let de = &mut serde_json::Deserializer::from_str(text);
         let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let inner = e.inner();
@@ -40,7 +41,9 @@ impl Config {
                 }
             }
             let message = strip_position(&message);
-            let position = (inner.line() > 0).then(|| (inner.line(), inner.column()));
+            // serde_json says column 0 at the end of a file ending in a newline:
+            // that is the start of the line, column 1 for a person.
+            let position = (inner.line() > 0).then(|| (inner.line(), inner.column().max(1)));
             ConfigError::Invalid {
                 file: file.to_path_buf(),
                 position,
@@ -59,6 +62,40 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// An empty file, or one whose top level is not an object, gets one plain
+/// sentence: serde would say "EOF while parsing a value", or read an array as
+/// Config's fields in order (`[0]: … expected struct CloudConfig`). A syntax
+/// error is left to serde, which knows its position.
+fn check_top_level(text: &str, file: &Path) -> Result<(), ConfigError> {
+    let invalid = |position, message: String| ConfigError::Invalid {
+        file: file.to_path_buf(),
+        position: Some(position),
+        field: String::new(),
+        message,
+    };
+    if text.trim().is_empty() {
+        return Err(invalid(
+            (1, 1),
+            "the file is empty; start from credentials.example.json".into(),
+        ));
+    }
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Ok(());
+    };
+    let kind = match value {
+        serde_json::Value::Object(_) => return Ok(()),
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Null => "null",
+    };
+    Err(invalid(
+        locate(text, &[]).unwrap_or((1, 1)),
+        format!("the top level must be an object ({{…}}), not {kind}; see credentials.example.json"),
+    ))
 }
 
 /// A credentials file readable by group or others gets a warning: it holds

@@ -113,3 +113,14 @@ pub enum EngineEvent {
     UsageMonth(crate::usage::MonthTotals),
     Finished(Summary),
 }
+
+/// The usage archive reports in its own terms; the engine's clients see them
+/// as engine events.
+impl From<crate::usage::UsageEvent> for EngineEvent {
+    fn from(e: crate::usage::UsageEvent) -> Self {
+        match e {
+            crate::usage::UsageEvent::Note(line) => EngineEvent::Log { volume: None, line },
+            crate::usage::UsageEvent::Month(m) => EngineEvent::UsageMonth(m),
+        }
+    }
+}

@@ -35,6 +35,7 @@ pub async fn write_inventory(
     });
     let path = project_dir.join("inventory.json");
     let text = serde_json::to_string_pretty(&doc).map_err(|e| OpenStackError::Config(e.to_string()))?;
-    super::write_atomic(&path, &text).map_err(|(p, e)| OpenStackError::Config(format!("{}: {e}", p.display())))?;
+    crate::storage::private_fs::write_atomic(&path, &text)
+        .map_err(|(p, e)| OpenStackError::Config(format!("{}: {e}", p.display())))?;
     Ok(path)
 }

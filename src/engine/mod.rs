@@ -28,7 +28,6 @@ pub use migration::{run_migration, EngineError, Plan};
 pub use new_volume_ledger::{MemoryLedger, NewVolumeLedger, CLAIM_KEY};
 pub use preflight::{Preflight, PreflightProgress};
 pub use progress::with_progress;
-pub use report::write_atomic;
 pub use run_setup::{RunSetup, Running, SetupError};
 pub use stage_error::StageError;
 pub use volume_pipeline::{

@@ -5,7 +5,8 @@
 use super::migration::Plan;
 use super::{Journal, Phase, Summary, Track, VolumeRecord};
 use crate::escaped::markdown_cell;
-use crate::storage::{private_fs, sparse_hash};
+use crate::storage::private_fs::write_atomic;
+use crate::storage::sparse_hash;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -94,24 +95,55 @@ pub(super) fn write_report(plan: &Plan, journal: &Journal) -> Result<Summary, (P
     Ok(summary)
 }
 
+/// A volume's final state in words (report.json keeps the snake_case names).
+fn state_text(p: Phase) -> &'static str {
+    match p {
+        Phase::Queued => "queued",
+        Phase::Exporting => "exporting",
+        Phase::Exported => "exported",
+        Phase::Transferring => "transferring",
+        Phase::Done => "done",
+        Phase::BackupFailed => "verified, no tape copy",
+        Phase::Failed => "failed",
+        Phase::Aborted => "aborted",
+        Phase::Cleaned => "done, export removed",
+    }
+}
+
+fn tape_text(t: &Track) -> &'static str {
+    match t {
+        Track::Pending => "pending",
+        Track::Running => "running",
+        Track::Succeeded => "copied",
+        Track::Failed => "failed",
+        Track::Disabled => "off",
+    }
+}
+
 fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
-    let mut md =
-        format!(
-        "# stackmigrate report: {} ({})\n\n{} volumes: {} verified ({} without tape copy), {} failed, {} aborted.\n\n",
-        markdown_cell(&plan.project_name), plan.project_id, s.total, s.verified, s.backup_failed, s.failed, s.aborted
+    let mut md = format!(
+        "# stackmigrate report: {} ({})\n\n{} volume{}: {} verified ({} without tape copy), {} failed, {} aborted.\n\n",
+        markdown_cell(&plan.project_name),
+        plan.project_id,
+        s.total,
+        if s.total == 1 { "" } else { "s" },
+        s.verified,
+        s.backup_failed,
+        s.failed,
+        s.aborted
     );
     md.push_str("| old id | new id | name | GiB | used MiB | state | tape | MiB/s | checksum | error |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for r in rows {
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:?} | {:?} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.old_id,
             r.new_id.unwrap_or("-"),
             markdown_cell(r.name),
             r.size_gib,
             r.used_bytes
                 .map_or("-".into(), |u| format!("{:.1}", u as f64 / (1u64 << 20) as f64)),
-            r.state,
-            r.tape,
+            state_text(r.state),
+            tape_text(r.tape),
             r.throughput_mib_s.map_or("-".into(), |t| format!("{t:.0}")),
             r.checksum.unwrap_or("-"),
             markdown_cell(r.error.as_deref().unwrap_or("")),
@@ -120,16 +152,71 @@ fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
     md
 }
 
-/// Temporary file, fsync, rename: a crash leaves the old report or the new one.
-pub fn write_atomic(path: &std::path::Path, text: &str) -> Result<(), (PathBuf, std::io::Error)> {
-    use std::io::Write;
-    let err = |e| (path.to_path_buf(), e);
-    if let Some(dir) = path.parent() {
-        private_fs::create_dir_all(dir).map_err(err)?;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            project_id: "p1".into(),
+            project_name: "research".into(),
+            volumes: Vec::new(),
+            project_dir: PathBuf::from("/nonexistent"),
+            keep_exports: false,
+            concurrency: Default::default(),
+            stay_alive: false,
+        }
     }
-    let tmp = path.with_extension("tmp");
-    let mut f = private_fs::create_file(&tmp).map_err(err)?;
-    f.write_all(text.as_bytes()).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+
+    fn row_in(state: Phase, tape: &Track) -> Row<'_> {
+        static SECONDS: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
+        Row {
+            old_id: "v1",
+            new_id: Some("n1"),
+            name: "db",
+            size_gib: 1,
+            used_bytes: None,
+            checksum: None,
+            checksum_algorithm: "v2",
+            seconds: &SECONDS,
+            throughput_mib_s: None,
+            tape,
+            state,
+            attempts: 1,
+            error: None,
+        }
+    }
+
+    fn summary(total: usize) -> Summary {
+        Summary {
+            total,
+            verified: total,
+            backup_failed: 0,
+            failed: 0,
+            aborted: 0,
+            report_json: String::new(),
+            report_md: String::new(),
+        }
+    }
+
+    #[test]
+    fn markdown_words_states_for_people() {
+        let failed = Track::Failed;
+        let copied = Track::Succeeded;
+        let rows = [row_in(Phase::BackupFailed, &failed), row_in(Phase::Cleaned, &copied)];
+        let md = markdown(&plan(), &rows, &summary(2));
+        for enum_name in ["BackupFailed", "Cleaned", "Succeeded", "| Failed |"] {
+            assert!(!md.contains(enum_name), "{enum_name} in\n{md}");
+        }
+        assert!(md.contains("| verified, no tape copy | failed |"), "{md}");
+        assert!(md.contains("| done, export removed | copied |"), "{md}");
+        assert!(md.contains("2 volumes: 2 verified"), "{md}");
+    }
+
+    #[test]
+    fn markdown_counts_one_volume_in_the_singular() {
+        let md = markdown(&plan(), &[row_in(Phase::Done, &Track::Disabled)], &summary(1));
+        assert!(md.contains("1 volume: 1 verified"), "{md}");
+        assert!(md.contains("| done | off |"), "{md}");
+    }
 }

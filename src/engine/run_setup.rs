@@ -197,7 +197,19 @@ impl RunSetup {
                 concurrency,
                 limit: None,
             };
-            let summary = archive.run(&period, Some(&usage_tx)).await?;
+            let (tx, mut rx) = mpsc::channel::<crate::usage::UsageEvent>(64);
+            let forward = {
+                let usage_tx = usage_tx.clone();
+                tokio::spawn(async move {
+                    while let Some(e) = rx.recv().await {
+                        let _ = usage_tx.send(e.into()).await;
+                    }
+                })
+            };
+            let summary = archive.run(&period, Some(&tx)).await;
+            drop(tx);
+            let _ = forward.await;
+            let summary = summary?;
             let line = format!(
                 "usage archived to {} ({} months; sum of months {} the total)",
                 summary.dir,

@@ -163,11 +163,11 @@ impl Session {
             })?;
         };
         if !resp.status().is_success() {
-            let error = self.api_error(resp, request).await;
+            let (status, headers) = (resp.status(), resp.headers().clone());
+            let body = resp.text().await.unwrap_or_default();
             return Err(OpenStackError::Auth {
                 cloud: self.name.clone(),
-                auth_url: self.auth_url().to_string(),
-                error: Box::new(error),
+                error: Box::new(ApiError::parse(status, &headers, &body, request)),
             });
         }
         let value = resp

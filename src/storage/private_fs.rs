@@ -33,6 +33,21 @@ pub fn create_file(path: &Path) -> io::Result<File> {
     options().write(true).create(true).truncate(true).open(path)
 }
 
+/// Temporary file (0600), fsync, rename: a crash leaves the old file or the
+/// new one, never half of one. Parent directories are created 0700.
+pub fn write_atomic(path: &Path, text: &str) -> Result<(), (PathBuf, io::Error)> {
+    use std::io::Write;
+    let err = |e| (path.to_path_buf(), e);
+    if let Some(dir) = path.parent() {
+        create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = create_file(&tmp).map_err(err)?;
+    f.write_all(text.as_bytes()).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
 /// Directories already warned about in this process: the dashboard sets up
 /// a run more than once (plan, then start) and should say it once.
 static WARNED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);

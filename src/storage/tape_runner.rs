@@ -12,16 +12,32 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TapeError {
-    #[error("tape command {argv:?} exited with {code:?}: {stderr}")]
+    /// `code` is `None` when a signal ended the command.
+    #[error("tape command {argv:?} {}", failure(*.code, .stderr))]
     Failed {
         argv: String,
         code: Option<i32>,
         stderr: String,
     },
+    #[error("tape command {argv:?}: cannot wait for it: {message}")]
+    Wait { argv: String, message: String },
     #[error("tape command {argv:?} cannot start: {message}; check tape.command in the config")]
     Spawn { argv: String, message: String },
     #[error("tape copy cancelled")]
     Cancelled,
+}
+
+/// "exited with status 1: drive offline", or with "(no error output)" rather
+/// than an empty tail after a colon.
+fn failure(code: Option<i32>, stderr: &str) -> String {
+    let how = match code {
+        Some(c) => format!("exited with status {c}"),
+        None => "was killed by a signal".to_string(),
+    };
+    match stderr.trim() {
+        "" => format!("{how} (no error output); check the drive and tape.command"),
+        text => format!("{how}: {text}"),
+    }
 }
 
 /// The argv with `{file}` replaced, and whether the file goes on stdin.
@@ -110,10 +126,9 @@ pub async fn run_tape(
             code,
             stderr,
         }),
-        Err(e) => Err(TapeError::Failed {
+        Err(e) => Err(TapeError::Wait {
             argv: shown,
-            code: None,
-            stderr: e.to_string(),
+            message: e.to_string(),
         }),
     }
 }
@@ -195,5 +210,32 @@ mod tests {
             matches!(e, TapeError::Failed { code: Some(2), ref stderr, .. } if stderr == "drive offline"),
             "{e}"
         );
+    }
+
+    async fn failure_text(script: &str) -> String {
+        let dir = tempfile::tempdir().expect("tmp");
+        let src = dir.path().join("v.raw");
+        std::fs::write(&src, b"x").expect("write");
+        let argv = vec!["sh".into(), "-c".into(), script.into(), "{file}".into()];
+        run_tape(&argv, &src, Default::default(), &CancellationToken::new())
+            .await
+            .expect_err("fails")
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_silent_failure_reads_as_an_exit_status() {
+        let text = failure_text("exit 1").await;
+        assert!(text.contains("exited with status 1 (no error output)"), "{text}");
+        assert!(!text.contains("Some(") && !text.trim_end().ends_with(':'), "{text}");
+        let text = failure_text("echo 'drive offline' >&2; exit 2").await;
+        assert!(text.ends_with("exited with status 2: drive offline"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_killed_command_says_so() {
+        let text = failure_text("kill -9 $$").await;
+        assert!(text.contains("was killed by a signal"), "{text}");
+        assert!(!text.contains("None"), "{text}");
     }
 }

@@ -102,7 +102,7 @@ impl EventLoop {
 
     fn exit_code(&self) -> i32 {
         if self.app.signals > 0 {
-            return crate::signals::EXIT_INTERRUPTED;
+            return crate::exit_codes::INTERRUPTED;
         }
         match (&self.app.summary.summary, &self.app.dashboard) {
             (Some(s), _) if s.verified == s.total && s.backup_failed == 0 => 0,

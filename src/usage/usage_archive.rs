@@ -1,12 +1,15 @@
 //! Phase 4: the project's usage history saved before the old cloud goes.
 //! One whole-period query (`total.json`), the all-tenants list
 //! (`global.json`), then month by month (`YYYY-MM.json`, `monthly.csv`), the
-//! months queried concurrently under a limit but delivered in order.
+//! months queried concurrently under a limit but delivered in order. Each
+//! run writes a fresh directory that `usage/latest` then names (`ArchiveDir`).
 
+use super::archive_dir::{sums_match_on_disk, ArchiveDir};
 use super::month_range::{months, Month};
+use super::usage_event::UsageEvent;
 use super::usage_period::CheckedPeriod;
-use crate::engine::{write_atomic, EngineEvent};
 use crate::openstack::{nova_time, Nova, OpenStackError, Session, TenantUsage, COMPUTE_MICROVERSION};
+use crate::storage::private_fs::write_atomic;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::json;
@@ -51,15 +54,18 @@ pub enum UsageError {
     },
     #[error("{}: {source}", path.display())]
     Write { path: PathBuf, source: std::io::Error },
+    #[error("{}: cannot read back: {message}", path.display())]
+    Read { path: PathBuf, message: String },
 }
 
 /// What the archive produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct UsageSummary {
+    /// This run's archive, `<usage root>/<start>_<end>` (also `<usage root>/latest`).
     pub dir: String,
     pub total: MonthTotals,
     pub months: Vec<MonthTotals>,
-    /// The months add up to the whole-period total.
+    /// The month files in `dir` add up to its total.json, read back from disk.
     pub sums_match: bool,
     /// Why `global.json` is missing, if it is (a member gets a 403).
     pub global_note: Option<String>,
@@ -68,7 +74,7 @@ pub struct UsageSummary {
 pub struct UsageArchive<'a> {
     pub session: &'a Session,
     pub project_id: &'a str,
-    /// `<project dir>/usage`.
+    /// `<project dir>/usage`: the root that holds one directory per run.
     pub dir: &'a Path,
     pub concurrency: usize,
     /// Page size for Nova (None: Nova's default).
@@ -83,16 +89,14 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), UsageError> 
     write_atomic(path, &text).map_err(|(path, source)| UsageError::Write { path, source })
 }
 
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
-}
-
 impl UsageArchive<'_> {
     pub async fn run(
         &self,
         period: &CheckedPeriod,
-        events: Option<&Sender<EngineEvent>>,
+        events: Option<&Sender<UsageEvent>>,
     ) -> Result<UsageSummary, UsageError> {
+        let archive = ArchiveDir::new(self.dir, period);
+        let dir = archive.begin()?;
         let nova = Nova::new(self.session);
         let api = |what: &str| {
             let what = what.to_string();
@@ -107,13 +111,13 @@ impl UsageArchive<'_> {
             .await
             .map_err(api("whole period"))?;
         write_json(
-            &self.dir.join("total.json"),
+            &dir.join("total.json"),
             &json!({ "query": query, "tenant_usage": total }),
         )?;
 
         let global_note = match nova.usage_list(&period.start, &period.end, self.limit).await {
             Ok(all) => {
-                write_json(&self.dir.join("global.json"), &json!({ "query": query, "tenant_usages": all }))?;
+                write_json(&dir.join("global.json"), &json!({ "query": query, "tenant_usages": all }))?;
                 None
             }
             Err(e) if e.status() == Some(403) => Some(format!(
@@ -122,12 +126,7 @@ impl UsageArchive<'_> {
             Err(e) => return Err(api("all tenants")(e)),
         };
         if let (Some(note), Some(tx)) = (&global_note, events) {
-            let _ = tx
-                .send(EngineEvent::Log {
-                    volume: None,
-                    line: note.clone(),
-                })
-                .await;
+            let _ = tx.send(UsageEvent::Note(note.clone())).await;
         }
 
         let ms = months(period.start, period.end);
@@ -142,12 +141,12 @@ impl UsageArchive<'_> {
         while let Some((m, r)) = results.next().await {
             let usage = r.map_err(api(&m.label()))?;
             write_json(
-                &self.dir.join(format!("{}.json", m.label())),
+                &dir.join(format!("{}.json", m.label())),
                 &json!({ "month": m.label(), "start": nova_time(&m.start), "end": nova_time(&m.end), "tenant_usage": usage }),
             )?;
             let row = MonthTotals::new(&m, &usage);
             if let Some(tx) = events {
-                let _ = tx.send(EngineEvent::UsageMonth(row.clone())).await;
+                let _ = tx.send(UsageEvent::Month(row.clone())).await;
             }
             rows.push(row);
         }
@@ -159,21 +158,13 @@ impl UsageArchive<'_> {
         };
         let mut total_row = MonthTotals::new(&whole, &total);
         total_row.month = "total".into();
-        let sums_match = close(rows.iter().map(|r| r.total_hours).sum(), total.total_hours)
-            && close(rows.iter().map(|r| r.total_vcpus_usage).sum(), total.total_vcpus_usage)
-            && close(
-                rows.iter().map(|r| r.total_memory_mb_usage).sum(),
-                total.total_memory_mb_usage,
-            )
-            && close(
-                rows.iter().map(|r| r.total_local_gb_usage).sum(),
-                total.total_local_gb_usage,
-            );
-        let csv = csv(&rows, &total_row, sums_match);
-        write_atomic(&self.dir.join("monthly.csv"), &csv)
+        // Read back from disk: these files become the published archive by a rename.
+        let sums_match = sums_match_on_disk(dir)?;
+        write_atomic(&dir.join("monthly.csv"), &csv(&rows, &total_row, sums_match))
             .map_err(|(path, source)| UsageError::Write { path, source })?;
+        let done = archive.publish()?;
         Ok(UsageSummary {
-            dir: self.dir.display().to_string(),
+            dir: done.display().to_string(),
             total: total_row,
             months: rows,
             sums_match,

@@ -1,7 +1,7 @@
 //! `stackmigrate config validate FILE`: 0 on the example, one precise line
 //! (file:line:col: field: message) and a non-zero exit on each broken file.
 
-use stackmigrate::config::Config;
+use stackmigrate::config::{Config, ConfigError};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -109,6 +109,30 @@ fn each_broken_file_names_file_line_column_and_field() {
             "truncated.json:",
             "not valid JSON",
         ),
+        (
+            "empty.json",
+            String::new(),
+            "empty.json:1:1: (top level):",
+            "the file is empty",
+        ),
+        (
+            "blank.json",
+            "\n  \n".into(),
+            "blank.json:1:1: (top level):",
+            "the file is empty",
+        ),
+        (
+            "array.json",
+            "[1]".into(),
+            "array.json:1:1: (top level):",
+            "the top level must be an object",
+        ),
+        (
+            "wrapped.json",
+            format!("\n  [{ex}]"),
+            "wrapped.json:2:3: (top level):",
+            "the top level must be an object ({…}), not an array",
+        ),
     ];
     for (name, text, position_and_field, message) in cases {
         let p = write(dir.path(), name, &text);
@@ -153,7 +177,7 @@ fn group_readable_file_warns_but_validates() {
     );
 }
 
-/// Every prefix of the example is an error or a config, never a panic.
+/// Every prefix of the example is an error (with a 1-based position), never a panic.
 #[test]
 fn no_prefix_of_the_example_panics() {
     let ex = example();
@@ -162,7 +186,14 @@ fn no_prefix_of_the_example_panics() {
     for (i, _) in ex.char_indices().take_while(|(i, _)| *i < complete) {
         let r = std::panic::catch_unwind(|| Config::from_json_str(&ex[..i], file));
         assert!(r.is_ok(), "panicked on a prefix of {i} bytes");
-        assert!(r.expect("no panic").is_err(), "prefix of {i} bytes accepted");
+        let err = r.expect("no panic").expect_err("a prefix is not a config");
+        if let ConfigError::Invalid {
+            position: Some((line, column)),
+            ..
+        } = err
+        {
+            assert!(line >= 1 && column >= 1, "prefix of {i} bytes: 1-based position: {err}");
+        }
     }
 }
 

@@ -54,7 +54,29 @@ async fn wrong_password_is_an_auth_error_naming_the_cloud() {
     assert_eq!(e.status(), Some(401));
     let text = e.to_string();
     assert!(text.starts_with("old cloud: authentication failed"), "{text}");
+    assert_eq!(text.matches("old cloud").count(), 1, "the cloud is named once: {text}");
+    assert!(text.contains("/auth/tokens → HTTP 401"), "{text}");
     assert!(!text.contains("wrong"), "the password must not be echoed: {text}");
+}
+
+/// "error sending request" read the same for every transport failure: the
+/// message must name the cause (timeouts and TLS: unit tests in openstack_error.rs).
+#[tokio::test]
+async fn an_unreachable_endpoint_names_the_cause() {
+    let tb = Testbed::get();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let mut c = tb.config().old_cloud;
+    c.auth_url = format!("http://127.0.0.1:{port}/v3");
+    let e = Session::new("old", &c)
+        .expect("session")
+        .token()
+        .await
+        .expect_err("refused");
+    let text = e.to_string();
+    assert!(text.contains("connection refused"), "{text}");
+    assert!(text.starts_with("old cloud: POST"), "{text}");
 }
 
 #[tokio::test]

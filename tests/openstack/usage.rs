@@ -4,8 +4,8 @@
 
 use crate::testbed::Testbed;
 use stackmigrate::config::naive_time::parse;
-use stackmigrate::engine::EngineEvent;
-use stackmigrate::usage::{check_period, UsageArchive};
+use stackmigrate::usage::{check_period, UsageArchive, UsageEvent};
+use std::path::Path;
 use std::process::Command;
 
 fn period(start: &str, end: &str) -> stackmigrate::usage::CheckedPeriod {
@@ -51,7 +51,7 @@ async fn two_years_month_by_month_sum_to_the_whole_period() {
     );
     let mut seen = Vec::new();
     while let Some(e) = rx.recv().await {
-        if let EngineEvent::UsageMonth(m) = e {
+        if let UsageEvent::Month(m) = e {
             seen.push(m.month);
         }
     }
@@ -66,9 +66,11 @@ async fn two_years_month_by_month_sum_to_the_whole_period() {
         "2025-12.json",
         "monthly.csv",
     ] {
-        assert!(dir.path().join(f).is_file(), "{f}");
+        assert!(dir.path().join("latest").join(f).is_file(), "{f}");
     }
-    let csv = std::fs::read_to_string(dir.path().join("monthly.csv")).expect("csv");
+    let archive = Path::new(&s.dir);
+    assert_eq!(archive, dir.path().join("2024-01-01_2026-01-01"));
+    let csv = std::fs::read_to_string(archive.join("monthly.csv")).expect("csv");
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
@@ -86,7 +88,7 @@ async fn two_years_month_by_month_sum_to_the_whole_period() {
         lines[26]
     );
     let global: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("global.json")).expect("global")).expect("json");
+        serde_json::from_str(&std::fs::read_to_string(archive.join("global.json")).expect("global")).expect("json");
     assert!(global["tenant_usages"].as_array().expect("list").len() >= 2);
 }
 
@@ -137,7 +139,72 @@ async fn small_pages_give_the_same_months_and_a_member_gets_no_global_list() {
         "{:?}",
         unpaged.global_note
     );
-    assert!(!a.path().join("global.json").exists());
+    assert!(!Path::new(&unpaged.dir).join("global.json").exists());
+}
+
+async fn archive_into(
+    session: &stackmigrate::openstack::Session,
+    project_id: &str,
+    dir: &Path,
+    start: &str,
+    end: &str,
+) -> stackmigrate::usage::UsageSummary {
+    UsageArchive {
+        session,
+        project_id,
+        dir,
+        concurrency: 2,
+        limit: None,
+    }
+    .run(&period(start, end), None)
+    .await
+    .expect("archive")
+}
+
+/// `total_hours` of an archive file, read back from disk.
+fn hours_on_disk(file: &Path) -> f64 {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).expect("read")).expect("json");
+    v["tenant_usage"]["total_hours"].as_f64().unwrap_or(0.0)
+}
+
+/// Two runs with different periods in one work dir: the archive in use
+/// (`usage/latest`, the summary's dir) holds only the second period's months,
+/// and they add up to its total.json on disk. The first run's stays whole, apart.
+#[tokio::test]
+async fn a_second_period_leaves_no_stale_month_in_the_archive_in_use() {
+    let tb = Testbed::get();
+    let op = tb.operator("old");
+    let research = tb.var("OLD_RESEARCH_ID");
+    let root = tempfile::tempdir().expect("tmp");
+    let first = archive_into(&op, &research, root.path(), "2024-01-01", "2025-01-01").await;
+    let second = archive_into(&op, &research, root.path(), "2025-01-01", "2025-07-01").await;
+    let in_use = root.path().join("latest");
+    assert_eq!(
+        std::fs::canonicalize(&in_use).expect("latest"),
+        std::fs::canonicalize(&second.dir).expect("second dir")
+    );
+    let mut months: Vec<String> = std::fs::read_dir(&in_use)
+        .expect("list")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.len() == "YYYY-MM.json".len() && n.ends_with(".json") && n.as_bytes()[4] == b'-')
+        .map(|n| n.trim_end_matches(".json").to_string())
+        .collect();
+    months.sort();
+    assert_eq!(
+        months,
+        ["2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06"]
+    );
+    let sum: f64 = months
+        .iter()
+        .map(|m| hours_on_disk(&in_use.join(format!("{m}.json"))))
+        .sum();
+    let total = hours_on_disk(&in_use.join("total.json"));
+    assert!((sum - total).abs() < 1e-6, "months {sum} h vs total {total} h");
+    assert!(second.sums_match, "{second:?}");
+    let csv = std::fs::read_to_string(in_use.join("monthly.csv")).expect("csv");
+    assert!(!csv.contains("2024-"), "{csv}");
+    assert_ne!(first.dir, second.dir);
+    assert!(Path::new(&first.dir).join("2024-12.json").is_file(), "{}", first.dir);
 }
 
 #[test]

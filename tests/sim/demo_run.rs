@@ -43,7 +43,7 @@ fn headless_demo_migrates_every_healthy_volume() {
         .path();
     let md = std::fs::read_to_string(report.join("report.md")).expect("report");
     assert!(md.contains("11 verified"), "{md}");
-    assert!(report.join("usage/monthly.csv").is_file() && report.join("inventory.json").is_file());
+    assert!(report.join("usage/latest/monthly.csv").is_file() && report.join("inventory.json").is_file());
     assert_eq!(
         std::fs::read_dir(dir.path().join("new-pool")).expect("pool").count(),
         11,

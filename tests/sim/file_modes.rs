@@ -20,12 +20,16 @@ fn mode(p: &Path) -> u32 {
     std::fs::symlink_metadata(p).expect("meta").permissions().mode() & 0o777
 }
 
-/// Every file and directory under `dir`, `dir` included.
+/// Every file and directory under `dir`, `dir` included. Symlinks
+/// (`usage/latest`) are skipped: they have no mode of their own, and what
+/// they name is walked already.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     out.push(dir.to_path_buf());
     for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
         let p = entry.path();
-        if p.is_dir() {
+        if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+            continue;
+        } else if p.is_dir() {
             walk(&p, out);
         } else {
             out.push(p);

@@ -98,7 +98,7 @@ pub(super) fn start(app: &mut App) {
     let usage_months = app.cfg.usage.map(|u| crate::usage::months(u.start, u.end).len());
     app.plan.starting = true;
     let dir = app.cfg.work_dir.join(&project.id);
-    app.summary.usage_dir = dir.join("usage").display().to_string();
+    app.summary.usage_dir = crate::usage::latest(&dir.join("usage")).display().to_string();
     app.summary.journal = dir.join("journal.jsonl").display().to_string();
     app.summary.usage = if usage_months.is_some() {
         UsageStatus::Running

@@ -1,0 +1,176 @@
+//! Where one usage run's files go: a fresh `usage/<start>_<end>/`, filled
+//! under a hidden staging name and renamed into place whole, then
+//! `usage/latest` switched to it. Readers (the dashboard, reports, tests)
+//! follow `latest`, so a run with another period never leaves its months next
+//! to an earlier run's, and an interrupted run leaves the previous archive in
+//! use.
+
+use super::usage_archive::UsageError;
+use super::usage_period::CheckedPeriod;
+use crate::storage::private_fs;
+use chrono::{NaiveDateTime, Timelike};
+use std::path::{Path, PathBuf};
+
+/// The link in the usage root that names the archive in use.
+pub const LATEST: &str = "latest";
+
+/// `<usage root>/latest`: the archive a reader should open.
+pub fn latest(root: &Path) -> PathBuf {
+    root.join(LATEST)
+}
+
+pub struct ArchiveDir {
+    root: PathBuf,
+    /// `2025-01-01_2025-07-01`, with `T%H%M%S` on a bound that is not midnight.
+    name: String,
+    staging: PathBuf,
+}
+
+fn bound(t: &NaiveDateTime) -> String {
+    if t.num_seconds_from_midnight() == 0 {
+        t.format("%Y-%m-%d").to_string()
+    } else {
+        t.format("%Y-%m-%dT%H%M%S").to_string()
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> UsageError + '_ {
+    move |source| UsageError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl ArchiveDir {
+    pub fn new(root: &Path, period: &CheckedPeriod) -> Self {
+        let name = format!("{}_{}", bound(&period.start), bound(&period.end));
+        Self {
+            root: root.to_path_buf(),
+            staging: root.join(format!(".staging-{name}")),
+            name,
+        }
+    }
+
+    /// An empty staging directory (a crashed run's leftovers removed).
+    pub fn begin(&self) -> Result<&Path, UsageError> {
+        if self.staging.exists() {
+            std::fs::remove_dir_all(&self.staging).map_err(io(&self.staging))?;
+        }
+        private_fs::create_dir_all(&self.staging).map_err(io(&self.staging))?;
+        Ok(&self.staging)
+    }
+
+    /// Renames the staging directory to its final name (replacing an earlier
+    /// run of the same period) and points `latest` at it. Returns the final path.
+    pub fn publish(&self) -> Result<PathBuf, UsageError> {
+        let done = self.root.join(&self.name);
+        if done.exists() {
+            let old = self.root.join(format!(".replaced-{}", self.name));
+            if old.exists() {
+                std::fs::remove_dir_all(&old).map_err(io(&old))?;
+            }
+            std::fs::rename(&done, &old).map_err(io(&done))?;
+            std::fs::remove_dir_all(&old).map_err(io(&old))?;
+        }
+        std::fs::rename(&self.staging, &done).map_err(io(&done))?;
+        // A new link renamed over the old one: `latest` always names a whole archive.
+        let link = latest(&self.root);
+        let tmp = self.root.join(".latest.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&self.name, &tmp).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &link).map_err(io(&link))?;
+        Ok(done)
+    }
+}
+
+fn read_usage(path: &Path) -> Result<[f64; 4], UsageError> {
+    let bad = |message: String| UsageError::Read {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let u = &v["tenant_usage"];
+    let f = |k: &str| u[k].as_f64().unwrap_or(0.0);
+    Ok([
+        f("total_hours"),
+        f("total_vcpus_usage"),
+        f("total_memory_mb_usage"),
+        f("total_local_gb_usage"),
+    ])
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
+}
+
+fn is_month_file(name: &str) -> bool {
+    let b = name.as_bytes();
+    name.len() == "YYYY-MM.json".len()
+        && name.ends_with(".json")
+        && b[4] == b'-'
+        && b[..4].iter().chain(&b[5..7]).all(u8::is_ascii_digit)
+}
+
+/// Whether the `YYYY-MM.json` files in `dir` add up to its `total.json`, read
+/// back from disk: what an auditor opening the folder will check.
+pub fn sums_match_on_disk(dir: &Path) -> Result<bool, UsageError> {
+    let total = read_usage(&dir.join("total.json"))?;
+    let mut sum = [0.0; 4];
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        if entry.file_name().to_str().is_some_and(is_month_file) {
+            let month = read_usage(&entry.path())?;
+            sum.iter_mut().zip(month).for_each(|(s, m)| *s += m);
+        }
+    }
+    Ok(sum.iter().zip(total).all(|(s, t)| close(*s, t)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn month_files_only() {
+        assert!(is_month_file("2025-01.json"));
+        for n in [
+            "total.json",
+            "global.json",
+            "2025-01.tmp",
+            "monthly.csv",
+            "20a5-01.json",
+        ] {
+            assert!(!is_month_file(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn names_carry_the_time_only_when_not_midnight() {
+        let t = |s| crate::config::naive_time::parse(s).expect("time");
+        let p = CheckedPeriod {
+            start: t("2025-01-01"),
+            end: t("2026-12-01T03:55:12"),
+            note: None,
+        };
+        assert_eq!(
+            ArchiveDir::new(Path::new("/u"), &p).name,
+            "2025-01-01_2026-12-01T035512"
+        );
+    }
+
+    #[test]
+    fn a_stale_month_on_disk_breaks_the_sum() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let w = |n: &str, h: f64| {
+            let v = serde_json::json!({"tenant_usage": {"total_hours": h}});
+            std::fs::write(dir.path().join(n), v.to_string()).expect("write");
+        };
+        w("total.json", 3.0);
+        w("2025-01.json", 1.0);
+        w("2025-02.json", 2.0);
+        assert!(sums_match_on_disk(dir.path()).expect("check"));
+        w("2024-12.json", 5.0);
+        assert!(!sums_match_on_disk(dir.path()).expect("check"));
+    }
+}
