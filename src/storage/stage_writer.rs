@@ -18,7 +18,6 @@ use std::io::{self, BufWriter};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -96,8 +95,8 @@ enum Chunk {
 /// and writing the export file overlap with feeding the new cluster.
 pub struct StageWriter {
     tx: Option<SyncSender<Chunk>>,
-    handle: Option<JoinHandle<io::Result<()>>>,
-    /// The thread's result, sent as it ends: waited for with a time limit.
+    /// The thread's result, sent as it ends (nothing if it panicked): waited
+    /// for with a time limit; the thread itself is never joined.
     done: Receiver<io::Result<()>>,
     /// Chunks the thread has handed to the sink: progress while finishing.
     taken: Arc<AtomicU64>,
@@ -110,7 +109,7 @@ impl StageWriter {
         let (done_tx, done) = sync_channel(1);
         let taken = Arc::new(AtomicU64::new(0));
         let progress = taken.clone();
-        let handle = std::thread::Builder::new().name("stage-writer".into()).spawn(move || {
+        std::thread::Builder::new().name("stage-writer".into()).spawn(move || {
             let result = (|| {
                 while let Ok(chunk) = rx.recv() {
                     match chunk {
@@ -122,16 +121,10 @@ impl StageWriter {
                 sink.abandon();
                 Err(io::Error::new(io::ErrorKind::Interrupted, "the stream was abandoned"))
             })();
-            let copy = result
-                .as_ref()
-                .map(|_| ())
-                .map_err(|e| io::Error::new(e.kind(), e.to_string()));
-            let _ = done_tx.send(copy);
-            result
+            let _ = done_tx.send(result);
         })?;
         Ok(Self {
             tx: Some(tx),
-            handle: Some(handle),
             done,
             taken,
             stall,
@@ -141,8 +134,8 @@ impl StageWriter {
     /// The thread's own error once it has stopped.
     fn stopped(&mut self) -> io::Error {
         self.tx = None;
-        match self.handle.take().map(JoinHandle::join) {
-            Some(Ok(Err(e))) => e,
+        match self.done.recv() {
+            Ok(Err(e)) => e,
             _ => io::Error::other("the staging writer stopped"),
         }
     }
@@ -186,12 +179,7 @@ impl StageWriter {
         let (mut seen, mut since) = (self.taken.load(Ordering::Relaxed), Instant::now());
         loop {
             match self.done.recv_timeout(self.stall.min(Duration::from_millis(100))) {
-                Ok(r) => {
-                    if let Some(h) = self.handle.take() {
-                        let _ = h.join();
-                    }
-                    return r;
-                }
+                Ok(r) => return r,
                 Err(RecvTimeoutError::Disconnected) => return Err(io::Error::other("the staging writer panicked")),
                 Err(RecvTimeoutError::Timeout) => {
                     let now = self.taken.load(Ordering::Relaxed);

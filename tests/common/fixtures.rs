@@ -244,3 +244,37 @@ pub fn stackmigrate(dir: &Path, args: &[&str]) -> std::process::Output {
         .output()
         .expect("run stackmigrate")
 }
+
+/// Runs `migrate --yes --json` on `ids` and sends `signal` (a `kill` name:
+/// KILL, TERM, HUP) the first time a `stage_started` event for `stage`
+/// appears, then reads to the end. Returns whether the signal was sent and
+/// the exit code (`None` when the process died of the signal).
+pub fn migrate_signalled(dir: &Path, cfg: &str, ids: &str, stage: &str, signal: &str) -> (bool, Option<i32>) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stackmigrate"))
+        .args(["--config", cfg, "migrate", "--project", "research", "--volumes", ids])
+        .args(["--yes", "--json", "--log-file"])
+        .arg(dir.join("stackmigrate.log"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let out = child.stdout.take().expect("stdout");
+    let mut sent = false;
+    for line in std::io::BufReader::new(out).lines() {
+        let Ok(line) = line else { break };
+        let Ok(e) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if !sent && e["event"] == "stage_started" && e["stage"] == stage {
+            let kill = Command::new("kill")
+                .args([&format!("-{signal}"), &child.id().to_string()])
+                .status()
+                .expect("kill");
+            assert!(kill.success(), "kill -{signal}");
+            sent = true;
+        }
+    }
+    let status = child.wait().expect("wait");
+    (sent, status.code())
+}

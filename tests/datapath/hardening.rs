@@ -10,8 +10,6 @@ use stackmigrate::engine::{
     STATE_KEY,
 };
 use stackmigrate::openstack::{Cinder, NewVolume};
-use std::io::BufRead;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -185,38 +183,6 @@ async fn a_volume_carrying_the_journaled_claim_is_adopted_after_a_crash() {
     delete_volumes(&member, &[&orphan.id]).await;
 }
 
-/// Runs migrate --json and sends `signal` when a `stage_started` event for
-/// `stage` appears; returns the exit code.
-fn signal_at(dir: &std::path::Path, cfg: &str, id: &str, stage: &str, signal: &str) -> Option<i32> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stackmigrate"))
-        .args(["--config", cfg, "migrate", "--project", "research", "--volumes", id])
-        .args(["--yes", "--json", "--log-file"])
-        .arg(dir.join("stackmigrate.log"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let out = child.stdout.take().expect("stdout");
-    let mut sent = false;
-    for line in std::io::BufReader::new(out).lines() {
-        let Ok(line) = line else { break };
-        let Ok(e) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if !sent && e["event"] == "stage_started" && e["stage"] == stage {
-            let kill = Command::new("kill")
-                .args([&format!("-{signal}"), &child.id().to_string()])
-                .status()
-                .expect("kill");
-            assert!(kill.success());
-            sent = true;
-        }
-    }
-    let status = child.wait().expect("wait");
-    assert!(sent, "the run reached {stage}");
-    status.code()
-}
-
 /// SIGTERM mid-export and SIGHUP mid-tape: a graceful stop (exit 130), no
 /// child left behind, and a re-run that completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,10 +206,12 @@ async fn sigterm_and_sighup_stop_gracefully_and_the_rerun_completes() {
         "{file}".into(),
     ];
     let cfg = migrate_config(&tb, dir.path(), Some(tape), false).display().to_string();
-    let code = signal_at(dir.path(), &cfg, &src.id, "export", "TERM");
+    let (sent, code) = migrate_signalled(dir.path(), &cfg, &src.id, "export", "TERM");
+    assert!(sent, "the run reached export");
     assert_eq!(code, Some(130), "SIGTERM mid-export");
     assert_eq!(processes_mentioning(&src.id), Vec::<String>::new(), "no rbd child left");
-    let code = signal_at(dir.path(), &cfg, &src.id, "tape", "HUP");
+    let (sent, code) = migrate_signalled(dir.path(), &cfg, &src.id, "tape", "HUP");
+    assert!(sent, "the run reached tape");
     assert_eq!(code, Some(130), "SIGHUP mid-tape");
     let tape_needle = slow.display().to_string();
     assert_eq!(

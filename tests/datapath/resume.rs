@@ -4,46 +4,6 @@
 
 use crate::fixtures::*;
 use crate::testbed::{unique, Testbed};
-use std::io::BufRead;
-use std::process::{Command, Stdio};
-
-/// Runs migrate with --json and SIGKILLs it when a `stage_started` event for
-/// `stage` appears. Returns whether it got there.
-fn run_until(dir: &std::path::Path, cfg: &str, ids: &str, stage: &str) -> bool {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stackmigrate"))
-        .args([
-            "--config",
-            cfg,
-            "migrate",
-            "--project",
-            "research",
-            "--volumes",
-            ids,
-            "--yes",
-            "--json",
-            "--log-file",
-        ])
-        .arg(dir.join("stackmigrate.log"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let out = child.stdout.take().expect("stdout");
-    let mut hit = false;
-    for line in std::io::BufReader::new(out).lines() {
-        let Ok(line) = line else { break };
-        let Ok(e) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if e["event"] == "stage_started" && e["stage"] == stage {
-            child.kill().expect("kill -9");
-            hit = true;
-            break;
-        }
-    }
-    let _ = child.wait();
-    hit
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_export_import_and_tape_then_resume() {
@@ -66,7 +26,8 @@ async fn kill_9_during_export_import_and_tape_then_resume() {
     let cfg = migrate_config(&tb, dir.path(), Some(tape), false).display().to_string();
     let ids = format!("{},{}", a.id, b.id);
     for stage in ["export", "import", "tape"] {
-        assert!(run_until(dir.path(), &cfg, &ids, stage), "the run reached {stage}");
+        let (killed, _) = migrate_signalled(dir.path(), &cfg, &ids, stage, "KILL");
+        assert!(killed, "the run reached {stage}");
     }
     let out = stackmigrate(
         dir.path(),
