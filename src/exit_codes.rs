@@ -9,6 +9,10 @@ pub const FATAL: i32 = 1;
 /// The run ended but some volumes (or the usage archive, or a cleanup) need
 /// attention: see report.md; a re-run resumes.
 pub const ATTENTION: i32 = 2;
+/// Warm sync: the selected volumes are synced and wait for cutover (nothing
+/// needs attention); run `migrate --sync` again for another round, or
+/// `migrate --cutover` once their servers are stopped.
+pub const SYNCED: i32 = 3;
 /// The command line was wrong (`EX_USAGE` from sysexits.h): unknown command
 /// or flag, missing or invalid argument. Nothing was contacted.
 pub const USAGE: i32 = 64;
@@ -22,5 +26,6 @@ Exit codes:
     0  ok: every selected volume verified (and taped), or the command succeeded
     1  fatal: config, authentication or pre-flight error; nothing (more) was started
     2  attention needed: some volumes, the usage archive or a cleanup need a look (report.md); re-run resumes
+    3  warm sync: volumes synced and waiting for cutover (migrate --sync again, or migrate --cutover)
    64  usage error: unknown command or flag, missing or invalid argument
   130  stopped by SIGINT, SIGTERM or SIGHUP; re-run resumes";

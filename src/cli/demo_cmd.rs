@@ -69,6 +69,11 @@ pub async fn run_demo_headless(args: &DemoArgs, work_dir: Option<PathBuf>) -> Re
         yes: true,
         json: args.json,
         keep_exports: false,
+        in_use: "sync".into(),
+        sync: false,
+        cutover: false,
+        force_cutover: false,
+        full_verify: false,
     };
     let code = run_migrate(&demo.clouds.config, &migrate).await?;
     if !args.json {

@@ -4,7 +4,10 @@
 
 use super::event_printer::EventPrinter;
 use crate::config::{Config, ImportStrategy};
-use crate::engine::{project_volumes, EngineCommand, RunSetup, MIGRATABLE};
+use crate::engine::{
+    project_volumes, CopyMode, EngineCommand, RunOptions, RunSetup, Summary, SyncPlan, VolumeRow, MIGRATABLE,
+};
+use std::collections::HashMap;
 use crate::escaped::Escaped;
 use crate::exit_codes;
 use crate::openstack::{Keystone, Session, Volume};
@@ -44,6 +47,66 @@ pub struct MigrateArgs {
     /// Keep export files after verification.
     #[arg(long)]
     pub keep_exports: bool,
+    /// Volumes attached to a server that is not SHUTOFF: `sync` copies them
+    /// warm, in rounds, and counts them migrated only after a cutover;
+    /// `snapshot` copies one crash-consistent snapshot, reported as such
+    /// (later writes are not copied; exit 2).
+    #[arg(long, value_parser = ["sync", "snapshot"], default_value = "sync")]
+    pub in_use: String,
+    /// Warm-sync every selected volume: one round each (the full copy first,
+    /// then what changed), then exit 3 while they wait for cutover. Run it
+    /// as often as you like.
+    #[arg(long, conflicts_with = "cutover")]
+    pub sync: bool,
+    /// Cut the selected warm-synced volumes over: their source must be
+    /// detached or its servers SHUTOFF; the final round is verified, then the
+    /// volume is finished (and taped) like a cold copy.
+    #[arg(long)]
+    pub cutover: bool,
+    /// Cut over even while a server may still write (loud warning in the log
+    /// and the report: writes after the final snapshot are not copied).
+    #[arg(long, requires = "cutover")]
+    pub force_cutover: bool,
+    /// At cutover, also read the whole new image back and compare it with the
+    /// manifest (each round already reads back what it wrote).
+    #[arg(long)]
+    pub full_verify: bool,
+}
+
+/// Each volume's copy mode: warm sync for a source a running server writes
+/// to (unless `--in-use=snapshot`), and for every volume with `--sync`.
+fn copy_modes(args: &MigrateArgs, rows: &[VolumeRow], volumes: &[Volume]) -> HashMap<String, CopyMode> {
+    volumes
+        .iter()
+        .filter_map(|v| {
+            let live = rows.iter().find(|r| r.volume.id == v.id).and_then(VolumeRow::live_writer);
+            let mode = match (args.sync, live, args.in_use.as_str()) {
+                (true, ..) => CopyMode::Sync,
+                (false, Some(_), "snapshot") => CopyMode::CrashConsistent,
+                (false, Some(_), _) => CopyMode::Sync,
+                (false, None, _) => return None,
+            };
+            Some((v.id.clone(), mode))
+        })
+        .collect()
+}
+
+/// What `--dry-run` says it would do with one volume.
+fn plan_line(v: &Volume, row: Option<&VolumeRow>, mode: CopyMode) -> String {
+    let attached = row.map_or("-".to_string(), VolumeRow::attachment_text);
+    let how = match mode {
+        CopyMode::Cold => "one pass, verified",
+        CopyMode::Sync => "warm sync in rounds; migrated only after cutover (stop the server, then --cutover)",
+        CopyMode::CrashConsistent => "one crash-consistent pass: later writes NOT copied",
+    };
+    format!(
+        "would migrate {} {} ({} GiB, {}; attached: {}): {how}",
+        v.id,
+        Escaped(v.display_name()),
+        v.size,
+        v.status,
+        Escaped(&attached)
+    )
 }
 
 /// A fatal error: one line for the operator.
@@ -112,8 +175,9 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     let new = Session::new("new", &cfg.new_cloud).map_err(fatal)?;
     let project = Keystone::new(&old).find_project(&args.project).await.map_err(fatal)?;
     let rows = project_volumes(&old, &project).await.map_err(fatal)?;
-    let all: Vec<Volume> = rows.into_iter().map(|r| r.volume).collect();
+    let all: Vec<Volume> = rows.iter().map(|r| r.volume.clone()).collect();
     let volumes = select(&all, &args.volumes)?;
+    let modes = copy_modes(args, &rows, &volumes);
     if volumes.is_empty() {
         return Err(Fatal(format!("project {} has no volume to migrate", project.name)));
     }
@@ -162,13 +226,9 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     }
     if args.dry_run {
         for v in &volumes {
-            println!(
-                "would migrate {} {} ({} GiB, {})",
-                v.id,
-                Escaped(v.display_name()),
-                v.size,
-                v.status
-            );
+            let row = rows.iter().find(|r| r.volume.id == v.id);
+            let mode = modes.get(&v.id).copied().unwrap_or_default();
+            println!("{}", plan_line(v, row, mode));
         }
         return Ok(0);
     }
@@ -202,10 +262,18 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
             None
         }
     };
-    let mut run = setup
-        .start(cfg, volumes, args.keep_exports, false)
-        .await
-        .map_err(fatal)?;
+    let opts = RunOptions {
+        keep_exports: args.keep_exports,
+        stay_alive: false,
+        sync: SyncPlan {
+            modes,
+            rounds_per_run: Some(1),
+            pause: std::time::Duration::ZERO,
+            cutover_all: args.cutover.then_some(args.force_cutover),
+        },
+        full_verify: args.full_verify,
+    };
+    let mut run = setup.start(cfg, volumes, opts).await.map_err(fatal)?;
     let commands = run.commands.clone();
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop = signals.map(|mut signals| {
@@ -235,14 +303,24 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     if let Err(e) = &usage {
         eprintln!("error: usage archive: {e}");
     }
-    let all_verified = summary.verified == summary.total && summary.backup_failed == 0;
     Ok(if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
         exit_codes::INTERRUPTED
-    } else if all_verified && usage.is_ok() {
-        exit_codes::OK
     } else {
-        exit_codes::ATTENTION
+        exit_code(&summary, usage.is_ok())
     })
+}
+
+/// 0 all verified; 3 the rest synced and waiting for cutover; 2 anything
+/// that needs a look (a failure, a refused cutover, a crash-consistent copy).
+pub fn exit_code(s: &Summary, usage_ok: bool) -> i32 {
+    let attention = s.failed + s.aborted + s.backup_failed + s.cutover_refused + s.crash_consistent;
+    if attention > 0 || !usage_ok || s.verified + s.synced < s.total {
+        exit_codes::ATTENTION
+    } else if s.synced > 0 {
+        exit_codes::SYNCED
+    } else {
+        exit_codes::OK
+    }
 }
 
 /// `stackmigrate cleanup --project`: phase 5 over the project's journal.

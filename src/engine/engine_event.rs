@@ -13,6 +13,10 @@ pub enum Stage {
     Verify,
     Tape,
     Cleanup,
+    /// A warm-sync round (delta, read-back).
+    Sync,
+    /// The final round and the finish of a warm sync.
+    Cutover,
 }
 
 impl Stage {
@@ -23,6 +27,8 @@ impl Stage {
             Stage::Verify => "verify",
             Stage::Tape => "tape",
             Stage::Cleanup => "cleanup",
+            Stage::Sync => "sync",
+            Stage::Cutover => "cutover",
         }
     }
 }
@@ -51,6 +57,12 @@ pub struct Summary {
     pub backup_failed: usize,
     pub failed: usize,
     pub aborted: usize,
+    /// Warm-synced, waiting for cutover (not migrated yet).
+    pub synced: usize,
+    /// Synced volumes whose cutover was refused (a server still running).
+    pub cutover_refused: usize,
+    /// Copied while a server could write, without a cutover: later writes missing.
+    pub crash_consistent: usize,
     pub report_json: String,
     pub report_md: String,
 }
@@ -60,6 +72,8 @@ pub struct Summary {
 pub enum EngineCommand {
     Abort(String),
     Retry(String),
+    /// Cut a synced volume over (`force`: even while a server may write).
+    Cutover { volume: String, force: bool },
     Shutdown,
 }
 

@@ -3,7 +3,7 @@
 //! every volume's record after a crash; a torn last line (the crash hit
 //! mid-write) is dropped, since its event was never sent.
 
-use super::volume_state::{apply, Transition, VolumeRecord};
+use super::volume_state::{apply, Phase, Transition, VolumeRecord};
 use crate::storage::private_fs;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -182,6 +182,40 @@ fn replay(path: &Path) -> Result<(BTreeMap<String, VolumeRecord>, u64, u64), Jou
     Ok((records, seq, good_len))
 }
 
+impl Journal {
+    /// Brings journaled records of an earlier run to where this run resumes.
+    pub fn resume(&mut self, volumes: &[crate::openstack::Volume]) -> Result<(), JournalError> {
+        for vol in volumes {
+            let Some(rec) = self.get(&vol.id).cloned() else {
+                continue;
+            };
+            match rec.phase {
+                Phase::Exporting | Phase::Transferring | Phase::Syncing | Phase::CuttingOver => {
+                    self.record(&vol.id, Transition::Resumed)?;
+                }
+                Phase::Failed | Phase::Aborted | Phase::BackupFailed => {
+                    self.record(&vol.id, Transition::Retry)?;
+                }
+                _ => {}
+            }
+            let rec = self
+                .get(&vol.id)
+                .cloned()
+                .unwrap_or_else(|| VolumeRecord::new(&vol.id));
+            if rec.phase == Phase::Exported {
+                let intact = rec
+                    .export
+                    .as_ref()
+                    .is_some_and(|e| std::fs::metadata(&e.path).is_ok_and(|m| m.len() == e.size));
+                if !intact {
+                    self.record(&vol.id, Transition::ExportLost)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +233,8 @@ mod tests {
             data_bytes: 1,
             hash: "h".into(),
             staged: true,
+            taken_at: None,
+            live: false,
         };
         j.record("a", Transition::ExportDone { export, seconds: 0.5 })
             .expect("ok");

@@ -31,6 +31,8 @@ pub struct Plan {
     pub concurrency: Concurrency,
     /// Keep running after every volume settled, for retries (the TUI).
     pub stay_alive: bool,
+    /// Warm sync: copy modes, rounds per run, cutover asks.
+    pub sync: super::SyncPlan,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,38 +41,6 @@ pub enum EngineError {
     Journal(#[from] JournalError),
     #[error("report {}: {source}", path.display())]
     Report { path: PathBuf, source: std::io::Error },
-}
-
-/// Brings journaled records of an earlier run to where this run resumes.
-fn resume(journal: &mut Journal, volumes: &[Volume]) -> Result<(), JournalError> {
-    for vol in volumes {
-        let Some(rec) = journal.get(&vol.id).cloned() else {
-            continue;
-        };
-        match rec.phase {
-            Phase::Exporting | Phase::Transferring => {
-                journal.record(&vol.id, Transition::Resumed)?;
-            }
-            Phase::Failed | Phase::Aborted | Phase::BackupFailed => {
-                journal.record(&vol.id, Transition::Retry)?;
-            }
-            _ => {}
-        }
-        let rec = journal
-            .get(&vol.id)
-            .cloned()
-            .unwrap_or_else(|| VolumeRecord::new(&vol.id));
-        if rec.phase == Phase::Exported {
-            let intact = rec
-                .export
-                .as_ref()
-                .is_some_and(|e| std::fs::metadata(&e.path).is_ok_and(|m| m.len() == e.size));
-            if !intact {
-                journal.record(&vol.id, Transition::ExportLost)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 struct Coordinator {
@@ -253,6 +223,29 @@ impl Coordinator {
         Ok(())
     }
 
+    /// The operator asks for a cutover: a task syncing the volume takes it
+    /// after its round; a synced volume without a task gets one.
+    async fn cutover(&mut self, v: String, force: bool) {
+        let Some(vol) = self.volumes.get(&v).cloned() else {
+            self.notice(&v, format!("volume {v} is not in this run; nothing to cut over"))
+                .await;
+            return;
+        };
+        let rec = self.journal.get(&v).cloned();
+        if !rec.as_ref().is_some_and(|r| r.is_syncing()) {
+            let message = format!("{}: not warm-synced, so there is nothing to cut over", vol.display_name());
+            self.notice(&v, message).await;
+            return;
+        }
+        self.worker.sync.ask_cutover(&v, force);
+        if !self.is_live(&v) && rec.is_some_and(|r| r.phase == Phase::Synced) {
+            self.spawn(vol);
+        } else {
+            let message = format!("{}: cutover asked; it starts after the current step", vol.display_name());
+            self.notice(&v, message).await;
+        }
+    }
+
     /// A volume's task has ended: a retry waiting for it starts now.
     async fn joined(&mut self, task: tokio::task::Id) -> Result<(), JournalError> {
         if let Some(volume) = self.task_volume.remove(&task) {
@@ -281,6 +274,7 @@ impl Coordinator {
                 }
             },
             EngineCommand::Retry(v) => self.retry(v).await?,
+            EngineCommand::Cutover { volume, force } => self.cutover(volume, force).await,
             EngineCommand::Shutdown => {
                 self.queued_retries.clear();
                 self.root.cancel();
@@ -298,7 +292,7 @@ pub async fn run_migration(
     mut commands: mpsc::Receiver<EngineCommand>,
 ) -> Result<Summary, EngineError> {
     let mut journal = Journal::open(&plan.project_dir.join("journal.jsonl"))?;
-    resume(&mut journal, &plan.volumes)?;
+    journal.resume(&plan.volumes)?;
     let planned = plan
         .volumes
         .iter()
@@ -329,6 +323,7 @@ pub async fn run_migration(
         limits,
         to_coordinator,
         keep_exports: plan.keep_exports,
+        sync: Arc::new(super::SyncControl::new(plan.sync.clone())),
     });
     let mut co = Coordinator {
         journal,

@@ -13,12 +13,17 @@ mod progress;
 mod report;
 mod run_setup;
 mod stage_error;
+mod sync_control;
+mod sync_record;
+mod volume_cutover;
 mod volume_import;
 mod volume_pipeline;
 mod volume_row;
 mod volume_state;
+mod volume_sync;
 mod volume_verify;
 mod worker;
+mod worker_sync;
 
 pub use cleanup::run_cleanup;
 pub use engine_event::{EngineCommand, EngineEvent, PlannedVolume, Stage, Summary};
@@ -28,10 +33,12 @@ pub use migration::{run_migration, EngineError, Plan};
 pub use new_volume_ledger::{MemoryLedger, NewVolumeLedger, CLAIM_KEY};
 pub use preflight::{Preflight, PreflightProgress};
 pub use progress::with_progress;
-pub use run_setup::{RunSetup, Running, SetupError};
+pub use run_setup::{RunOptions, RunSetup, Running, SetupError};
 pub use stage_error::StageError;
+pub use sync_control::{SyncControl, SyncPlan};
+pub use volume_sync::{sync_round_of, sync_snap, SYNC_PREFIX};
 pub use volume_pipeline::{
-    ImportedVolume, PipelineSettings, VolumeExport, VolumePipeline, SOURCE_KEY, STAGE_STALL, STATE_KEY,
+    CopyMode, ImportedVolume, PipelineSettings, VolumeExport, VolumePipeline, SOURCE_KEY, STAGE_STALL, STATE_KEY,
 };
 pub use volume_row::{project_volumes, VolumeRow, MIGRATABLE};
-pub use volume_state::{apply, IllegalTransition, Phase, Track, Transition, VolumeRecord};
+pub use volume_state::{apply, IllegalTransition, Phase, SyncRecord, SyncRound, Track, Transition, VolumeRecord};

@@ -25,6 +25,40 @@ struct Row<'a> {
     state: Phase,
     attempts: u32,
     error: Option<String>,
+    /// The point in time the copy represents, in words.
+    point_in_time: Option<String>,
+    /// A warm sync: rounds verified, and why a cutover was refused.
+    sync_rounds: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cutover_refused: Option<&'a str>,
+    /// Copied in one pass while a server could write (`--in-use=snapshot`).
+    crash_consistent: bool,
+    /// Cut over with `--force-cutover` while a server could write.
+    forced_cutover: bool,
+}
+
+/// Which moment of the source a record's copy holds, for the operator.
+fn point_in_time(r: &VolumeRecord) -> Option<String> {
+    let at = r.export.as_ref()?.taken_at.clone().unwrap_or_else(|| "an unrecorded time".into());
+    let Some(sync) = &r.sync else {
+        return Some(if r.export.as_ref().is_some_and(|e| e.live) {
+            format!("crash-consistent at {at}, later writes not copied")
+        } else {
+            format!("{at} (source not written by a running server)")
+        });
+    };
+    let last = sync.last()?;
+    Some(match (sync.final_round, sync.forced) {
+        (true, false) => format!("{} (final round {}, source stopped or detached)", last.at, last.round),
+        (true, true) => format!(
+            "{} (FORCED cutover, round {}): writes after it not copied",
+            last.at, last.round
+        ),
+        (false, _) => format!(
+            "{} (round {}); the source is still written: not migrated until cutover",
+            last.at, last.round
+        ),
+    })
 }
 
 fn row<'a>(vol: &'a crate::openstack::Volume, r: Option<&'a VolumeRecord>) -> Row<'a> {
@@ -56,6 +90,13 @@ fn row<'a>(vol: &'a crate::openstack::Volume, r: Option<&'a VolumeRecord>) -> Ro
         state: r.map_or(Phase::Queued, |r| r.phase),
         attempts: r.map_or(0, |r| r.attempt),
         error: r.and_then(|r| r.error.as_ref()).map(|(s, e)| format!("{s}: {e}")),
+        point_in_time: r.and_then(point_in_time),
+        sync_rounds: r.and_then(|r| r.sync.as_ref()).map_or(0, |s| s.rounds.len()),
+        cutover_refused: r
+            .and_then(|r| r.sync.as_ref())
+            .and_then(|s| s.refused.as_deref()),
+        crash_consistent: r.is_some_and(|r| r.sync.is_none() && r.export.as_ref().is_some_and(|e| e.live)),
+        forced_cutover: r.and_then(|r| r.sync.as_ref()).is_some_and(|s| s.forced),
     }
 }
 
@@ -71,6 +112,9 @@ pub(super) fn write_report(plan: &Plan, journal: &Journal) -> Result<Summary, (P
         backup_failed: count(&|p| p == Phase::BackupFailed),
         failed: count(&|p| p == Phase::Failed),
         aborted: count(&|p| p == Phase::Aborted),
+        synced: count(&|p| p == Phase::Synced),
+        cutover_refused: rows.iter().filter(|r| r.cutover_refused.is_some()).count(),
+        crash_consistent: rows.iter().filter(|r| r.crash_consistent || r.forced_cutover).count(),
         report_json: json_path.display().to_string(),
         report_md: md_path.display().to_string(),
     };
@@ -84,6 +128,9 @@ pub(super) fn write_report(plan: &Plan, journal: &Journal) -> Result<Summary, (P
             "backup_failed": summary.backup_failed,
             "failed": summary.failed,
             "aborted": summary.aborted,
+            "synced_waiting_for_cutover": summary.synced,
+            "cutover_refused": summary.cutover_refused,
+            "crash_consistent": summary.crash_consistent,
             "size_gib": rows.iter().map(|r| r.size_gib).sum::<u64>(),
             "used_bytes": rows.iter().filter_map(|r| r.used_bytes).sum::<u64>(),
         },
@@ -107,6 +154,9 @@ fn state_text(p: Phase) -> &'static str {
         Phase::Failed => "failed",
         Phase::Aborted => "aborted",
         Phase::Cleaned => "done, export removed",
+        Phase::Syncing => "syncing",
+        Phase::Synced => "synced, waiting for cutover",
+        Phase::CuttingOver => "cutting over",
     }
 }
 
@@ -132,10 +182,22 @@ fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
         s.failed,
         s.aborted
     );
-    md.push_str("| old id | new id | name | GiB | used MiB | state | tape | MiB/s | checksum | error |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    if s.synced > 0 {
+        md.push_str(&format!(
+            "{} warm-synced volume(s) wait for cutover ({} refused): they are NOT migrated yet.\n\n",
+            s.synced, s.cutover_refused
+        ));
+    }
+    if s.crash_consistent > 0 {
+        md.push_str(&format!(
+            "{} volume(s) were copied while a server could write: crash-consistent only, later writes NOT copied.\n\n",
+            s.crash_consistent
+        ));
+    }
+    md.push_str("| old id | new id | name | GiB | used MiB | state | tape | MiB/s | checksum | point in time | error |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     for r in rows {
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.old_id,
             r.new_id.unwrap_or("-"),
             markdown_cell(r.name),
@@ -146,7 +208,8 @@ fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
             tape_text(r.tape),
             r.throughput_mib_s.map_or("-".into(), |t| format!("{t:.0}")),
             r.checksum.unwrap_or("-"),
-            markdown_cell(r.error.as_deref().unwrap_or("")),
+            markdown_cell(r.point_in_time.as_deref().unwrap_or("-")),
+            markdown_cell(r.error.as_deref().or(r.cutover_refused).unwrap_or("")),
         ));
     }
     md
@@ -165,6 +228,7 @@ mod tests {
             keep_exports: false,
             concurrency: Default::default(),
             stay_alive: false,
+            sync: Default::default(),
         }
     }
 
@@ -184,6 +248,11 @@ mod tests {
             state,
             attempts: 1,
             error: None,
+            point_in_time: None,
+            sync_rounds: 0,
+            cutover_refused: None,
+            crash_consistent: false,
+            forced_cutover: false,
         }
     }
 
@@ -194,8 +263,7 @@ mod tests {
             backup_failed: 0,
             failed: 0,
             aborted: 0,
-            report_json: String::new(),
-            report_md: String::new(),
+            ..Summary::default()
         }
     }
 

@@ -39,6 +39,18 @@ pub enum SetupError {
     Usage(#[from] UsageError),
 }
 
+/// How a started run behaves, beside its volumes.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub keep_exports: bool,
+    /// Keep running after every volume settled (the TUI).
+    pub stay_alive: bool,
+    /// Warm sync: modes, rounds per run, cutover.
+    pub sync: super::SyncPlan,
+    /// Read the whole new image back at cutover.
+    pub full_verify: bool,
+}
+
 pub struct RunSetup {
     pub old: Arc<Session>,
     pub new: Session,
@@ -135,8 +147,7 @@ impl RunSetup {
         self,
         cfg: &Config,
         volumes: Vec<Volume>,
-        keep_exports: bool,
-        stay_alive: bool,
+        opts: RunOptions,
     ) -> Result<Running, SetupError> {
         let new_session = match self.strategy {
             // manage-existing puts the volume in the token's project: scope explicitly.
@@ -159,6 +170,7 @@ impl RunSetup {
             old: self.old_store,
             new: self.new_store,
             new_session: Arc::new(new_session),
+            old_session: Some(self.old.clone()),
             settings: PipelineSettings {
                 export_dir: self.export_dir,
                 strategy: self.strategy,
@@ -167,6 +179,8 @@ impl RunSetup {
                 tape: cfg.tape.clone(),
                 wait: Duration::from_secs(600),
                 stage_stall: super::volume_pipeline::STAGE_STALL,
+                manifest_dir: self.project_dir.join("sync"),
+                full_verify: opts.full_verify,
             },
             events: events_tx,
         });
@@ -175,9 +189,10 @@ impl RunSetup {
             project_name: self.project.name.clone(),
             volumes,
             project_dir: self.project_dir.clone(),
-            keep_exports,
+            keep_exports: opts.keep_exports,
             concurrency: cfg.concurrency,
-            stay_alive,
+            stay_alive: opts.stay_alive,
+            sync: opts.sync,
         };
         let (commands, commands_rx) = mpsc::channel(16);
         let engine = tokio::spawn(run_migration(plan, pipeline, commands_rx));

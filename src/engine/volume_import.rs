@@ -107,7 +107,7 @@ impl VolumePipeline {
     /// the journal (by id, or by the claim of a creation a crash cut short).
     /// A tagged volume the journal does not know is someone else's: it is
     /// named in the log and never touched.
-    async fn find_existing(
+    pub(super) async fn find_existing(
         &self,
         cinder: &Cinder<'_>,
         vol: &Volume,
@@ -198,7 +198,7 @@ impl VolumePipeline {
     /// `replace`: Cinder creates an empty volume; its image is swapped for
     /// ours. The data goes to a temporary image first, so `volume-<id>` is
     /// never half-written.
-    async fn import_replace(
+    pub(super) async fn import_replace(
         &self,
         vol: &Volume,
         export: &VolumeExport,
@@ -237,6 +237,10 @@ impl VolumePipeline {
         let final_name = format!("volume-{}", available.id);
         let tmp = staging_image(vol);
         self.fill_image(vol, export, &tmp, cancel).await?;
+        // A warm sync's first round cut short leaves its snapshot on the image.
+        super::volume_sync::remove_sync_snaps(&self.new, &final_name, |_| true)
+            .await
+            .map_err(|e| fail(&e))?;
         match self.new.remove(&final_name, cancel).await {
             // A run that crashed between remove and rename already removed it.
             Ok(()) | Err(RbdError::NotFound { .. }) => {}
@@ -249,7 +253,7 @@ impl VolumePipeline {
     /// `manage`: the data goes to `stackmigrate-<old id>`, then Cinder adopts
     /// it (and renames it to `volume-<new id>`). Needs an admin token scoped
     /// to the target project.
-    async fn import_manage(
+    pub(super) async fn import_manage(
         &self,
         vol: &Volume,
         export: &VolumeExport,
@@ -313,7 +317,7 @@ impl VolumePipeline {
 
     /// Makes `image` on the new cluster hold the export: already done if the
     /// export streamed into it, else imported from the sparse export file.
-    async fn fill_image(
+    pub(super) async fn fill_image(
         &self,
         vol: &Volume,
         export: &VolumeExport,

@@ -21,6 +21,19 @@ pub const STATE_KEY: &str = "stackmigrate.state";
 /// The snapshot taken for a consistent export, removed right after.
 pub const EXPORT_SNAP: &str = "stackmigrate-export";
 
+/// How a volume is copied, decided from its attachments before the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CopyMode {
+    /// Nothing writes to it (detached, or its servers are SHUTOFF): one pass.
+    #[default]
+    Cold,
+    /// A running server may write; one pass by the operator's choice
+    /// (`--in-use=snapshot`): crash-consistent, later writes not copied.
+    CrashConsistent,
+    /// A running server may write: warm sync rounds, then a cutover.
+    Sync,
+}
+
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
     pub export_dir: PathBuf,
@@ -33,6 +46,10 @@ pub struct PipelineSettings {
     /// How long the new cluster may take no streamed data before the export
     /// drops the stream (and the import reads the file instead).
     pub stage_stall: Duration,
+    /// Where warm sync keeps its block manifests (beside the journal).
+    pub manifest_dir: PathBuf,
+    /// At cutover, read the whole new image back too (`--full-verify`).
+    pub full_verify: bool,
 }
 
 /// The default for [`PipelineSettings::stage_stall`].
@@ -58,6 +75,8 @@ pub struct VolumePipeline {
     pub new: BlockStore,
     /// Scoped to the target project (an admin's token for `manage`).
     pub new_session: Arc<Session>,
+    /// The old cloud: the source's attachments and servers, checked at cutover.
+    pub old_session: Option<Arc<Session>>,
     pub settings: PipelineSettings,
     pub events: Sender<EngineEvent>,
 }
@@ -97,24 +116,45 @@ impl VolumePipeline {
         self.settings.export_dir.join(format!("volume-{}.raw", vol.id))
     }
 
-    /// Phase 2: a snapshot for consistency, `export-diff` of it into a sparse
-    /// file, the snapshot removed again (also on failure).
+    /// Phase 2 for a volume nothing writes to: see [`Self::export_as`].
     pub async fn export(&self, vol: &Volume, cancel: &CancellationToken) -> Result<VolumeExport, StageError> {
+        self.export_as(vol, CopyMode::Cold, cancel).await
+    }
+
+    /// Takes snapshot `snap` of `image` now (replacing one a crashed run left,
+    /// which is from an older point in time); returns when, in RFC 3339.
+    pub(super) async fn fresh_snapshot(&self, store: &BlockStore, image: &str, snap: &str) -> Result<String, RbdError> {
+        match store.snap_create(image, snap).await {
+            Err(RbdError::AlreadyExists { .. }) => {
+                store.snap_remove(image, snap).await?;
+                store.snap_create(image, snap).await?;
+            }
+            other => other?,
+        }
+        Ok(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    }
+
+    /// Phase 2: a snapshot for consistency, `export-diff` of it into a sparse
+    /// file, the snapshot removed again (also on failure) — except for warm
+    /// sync, whose next round starts from it.
+    pub async fn export_as(
+        &self,
+        vol: &Volume,
+        mode: CopyMode,
+        cancel: &CancellationToken,
+    ) -> Result<VolumeExport, StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Export, &vol.id, e);
         self.started(vol, Stage::Export).await;
         let image = format!("volume-{}", vol.id);
         let (size, total) = self.old.usage(&image, cancel).await.map_err(|e| fail(&e))?;
-        match self.old.snap_create(&image, EXPORT_SNAP).await {
-            // A snapshot left by a crashed run is from an older point in time.
-            Err(RbdError::AlreadyExists { .. }) => {
-                self.old.snap_remove(&image, EXPORT_SNAP).await.map_err(|e| fail(&e))?;
-                self.old.snap_create(&image, EXPORT_SNAP).await.map_err(|e| fail(&e))?;
-            }
-            other => other.map_err(|e| fail(&e))?,
-        }
+        let snap = match mode {
+            CopyMode::Sync => super::volume_sync::sync_snap(1),
+            _ => EXPORT_SNAP.to_string(),
+        };
+        let taken_at = self.fresh_snapshot(&self.old, &image, &snap).await.map_err(|e| fail(&e))?;
         let path = self.export_path(vol);
         let counter: Counter = Default::default();
-        let spec = format!("{image}@{EXPORT_SNAP}");
+        let spec = format!("{image}@{snap}");
         let staging = staging_image(vol);
         let stage = StageTarget {
             store: &self.new,
@@ -126,9 +166,12 @@ impl VolumePipeline {
             .old
             .export_staged(&spec, &path, Some(stage), counter.clone(), cancel);
         let result = with_progress(work, &counter, total, &vol.id, Stage::Export, &self.events).await;
-        if let Err(e) = self.old.snap_remove(&image, EXPORT_SNAP).await {
-            self.log(vol, format!("cannot remove snapshot {spec}: {e}; remove it by hand"))
-                .await;
+        let keep = mode == CopyMode::Sync && result.is_ok();
+        if !keep {
+            if let Err(e) = self.old.snap_remove(&image, &snap).await {
+                self.log(vol, format!("cannot remove snapshot {spec}: {e}; remove it by hand"))
+                    .await;
+            }
         }
         let (export, staged) = result.map_err(|e| match e {
             DataPathError::Cancelled => fail(&"cancelled by the operator"),
@@ -152,7 +195,11 @@ impl VolumePipeline {
         )
         .await;
         self.finished(vol, Stage::Export).await;
-        Ok(export)
+        Ok(VolumeExport {
+            taken_at: Some(taken_at),
+            live: mode != CopyMode::Cold,
+            ..export
+        })
     }
 
     /// Phase 3's tape half. A failure here is the volume's `backup-failed`.

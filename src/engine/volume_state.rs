@@ -6,8 +6,13 @@
 //! queued ─► exporting ─► exported ─► transferring (import+verify ∥ tape) ─► done ─► cleaned
 //!                                                          └─ tape failed ─► backup_failed
 //! any stage ─► failed{stage}   (retry resumes there)      any stage ─► aborted
+//!
+//! warm sync (a source a running server writes to):
+//! exported ─► syncing (round 1) ─► synced ─► syncing (round n+1) ─► synced …
+//!   synced ─► cutting_over (final round) ─► exported (final, verified data) ─► transferring ─► done
 //! ```
 
+pub use super::sync_record::{SyncRecord, SyncRound};
 use super::Stage;
 use crate::storage::VolumeExport;
 use serde::{Deserialize, Serialize};
@@ -28,6 +33,12 @@ pub enum Phase {
     Aborted,
     /// Done, and its export file removed.
     Cleaned,
+    /// Warm sync: a round is running.
+    Syncing,
+    /// Warm sync: the last round is verified; waiting for the next or for cutover.
+    Synced,
+    /// Warm sync: the final round, source detached or its servers stopped.
+    CuttingOver,
 }
 
 /// The import or tape half of `transferring`.
@@ -63,6 +74,9 @@ pub struct VolumeRecord {
     /// Journaled before a new volume is requested; also in its metadata.
     #[serde(default)]
     pub claim: Option<String>,
+    /// Warm sync's rounds, for a source a running server writes to.
+    #[serde(default)]
+    pub sync: Option<SyncRecord>,
 }
 
 /// An input to the state machine. These are what the journal stores.
@@ -109,6 +123,27 @@ pub enum Transition {
     /// The export file is gone or damaged: export again.
     ExportLost,
     Cleaned,
+    /// Warm sync: round `round` starts (1: the full copy).
+    SyncStarted {
+        round: u32,
+    },
+    /// Warm sync: a round's copy is verified.
+    SyncRoundVerified {
+        round: SyncRound,
+        image: String,
+        new_id: Option<String>,
+    },
+    CutoverStarted {
+        forced: bool,
+    },
+    /// The cutover's preconditions do not hold: the volume stays synced.
+    CutoverRefused {
+        reason: String,
+    },
+    /// The final round is verified: what is left is the import's finish and tape.
+    CutoverVerified {
+        round: SyncRound,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -134,7 +169,13 @@ impl VolumeRecord {
             seconds: BTreeMap::new(),
             created: Vec::new(),
             claim: None,
+            sync: None,
         }
+    }
+
+    /// Synced at least once and not yet cut over.
+    pub fn is_syncing(&self) -> bool {
+        self.sync.as_ref().is_some_and(|s| !s.rounds.is_empty() && !s.final_round)
     }
 
     /// Verified in the new cloud: the copy counts as migrated.
@@ -146,7 +187,7 @@ impl VolumeRecord {
     pub fn is_settled(&self) -> bool {
         matches!(
             self.phase,
-            Phase::Done | Phase::BackupFailed | Phase::Failed | Phase::Aborted | Phase::Cleaned
+            Phase::Done | Phase::BackupFailed | Phase::Failed | Phase::Aborted | Phase::Cleaned | Phase::Synced
         )
     }
 
@@ -222,14 +263,14 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             r.error = Some((Stage::Tape, error.clone()));
             r.settle_transfer();
         }
-        (Exporting | Transferring, Transition::Failed { stage, error }) => {
+        (Exporting | Transferring | Syncing | CuttingOver, Transition::Failed { stage, error }) => {
             r.error = Some((*stage, error.clone()));
             if *stage == Stage::Import || *stage == Stage::Verify {
                 r.import = Track::Failed;
             }
             r.phase = Failed;
         }
-        (Queued | Exporting | Exported | Transferring, Transition::Aborted { stage }) => {
+        (Queued | Exporting | Exported | Transferring | Syncing | CuttingOver, Transition::Aborted { stage }) => {
             r.error = Some((*stage, "aborted by the operator".into()));
             r.phase = Aborted;
         }
@@ -243,9 +284,16 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             if r.tape != Track::Succeeded {
                 r.tape = Track::Pending;
             }
-            r.phase = if r.export.is_some() { Exported } else { Queued };
+            r.phase = if r.is_syncing() {
+                Synced
+            } else if r.export.is_some() {
+                Exported
+            } else {
+                Queued
+            };
         }
         (Exporting, Transition::Resumed) => r.phase = Queued,
+        (Syncing | CuttingOver, Transition::Resumed) => r.phase = if r.is_syncing() { Synced } else { Exported },
         (Transferring, Transition::Resumed) => {
             for track in [&mut r.import, &mut r.tape] {
                 if *track == Track::Running {
@@ -259,6 +307,53 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             r.phase = Queued;
         }
         (Done, Transition::Cleaned) => r.phase = Cleaned,
+        (Exported | Synced, Transition::SyncStarted { round }) => {
+            let sync = r.sync.get_or_insert_with(SyncRecord::default);
+            sync.attempted = Some(*round);
+            sync.refused = None;
+            r.phase = Syncing;
+        }
+        (Syncing, Transition::SyncRoundVerified { round, image, new_id }) => {
+            if let Some(id) = new_id {
+                r.add_created(id);
+            }
+            r.add_seconds(Stage::Sync, round.seconds);
+            let sync = r.sync.get_or_insert_with(SyncRecord::default);
+            sync.image = image.clone();
+            sync.new_id = new_id.clone().or(sync.new_id.take());
+            sync.attempted = None;
+            sync.rounds.push(round.clone());
+            if let Some(e) = r.export.as_mut() {
+                // The export file now equals this round's snapshot: its checksum follows.
+                e.hash = round.root.clone();
+                e.staged = true;
+            }
+            r.phase = Synced;
+        }
+        (Synced, Transition::CutoverRefused { reason }) => {
+            if let Some(s) = r.sync.as_mut() {
+                s.refused = Some(reason.clone());
+            }
+        }
+        (Synced, Transition::CutoverStarted { forced }) => {
+            let sync = r.sync.get_or_insert_with(SyncRecord::default);
+            sync.forced = *forced;
+            sync.refused = None;
+            sync.attempted = Some(sync.rounds.len() as u32 + 1);
+            r.phase = CuttingOver;
+        }
+        (CuttingOver, Transition::CutoverVerified { round }) => {
+            r.add_seconds(Stage::Cutover, round.seconds);
+            let sync = r.sync.get_or_insert_with(SyncRecord::default);
+            sync.attempted = None;
+            sync.final_round = true;
+            sync.rounds.push(round.clone());
+            if let Some(e) = r.export.as_mut() {
+                e.hash = round.root.clone();
+                e.staged = true;
+            }
+            r.phase = Exported;
+        }
         _ => return Err(illegal(r)),
     }
     Ok(())

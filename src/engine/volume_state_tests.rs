@@ -8,6 +8,8 @@ fn export() -> VolumeExport {
         data_bytes: 5,
         hash: "h".into(),
         staged: false,
+        taken_at: None,
+        live: false,
     }
 }
 

@@ -17,12 +17,22 @@ impl VolumePipeline {
         new_id: &str,
         cancel: &CancellationToken,
     ) -> Result<String, StageError> {
+        self.verify_image(vol, export, &format!("volume-{new_id}"), cancel).await
+    }
+
+    /// [`Self::verify`] of any image on the new store (`image@snap` too).
+    pub async fn verify_image(
+        &self,
+        vol: &Volume,
+        export: &VolumeExport,
+        image: &str,
+        cancel: &CancellationToken,
+    ) -> Result<String, StageError> {
         self.started(vol, Stage::Verify).await;
-        let image = format!("volume-{new_id}");
         let counter: Counter = Default::default();
         // An export an earlier version hashed is checked in its own scheme.
         let scheme = checksum_scheme(Stage::Verify, vol, &export.hash)?;
-        let work = self.new.hash_image(&image, scheme, counter.clone(), cancel);
+        let work = self.new.hash_image(image, scheme, counter.clone(), cancel);
         let (hash, size) = with_progress(work, &counter, export.data_bytes, &vol.id, Stage::Verify, &self.events)
             .await
             .map_err(|e| StageError::new(Stage::Verify, &vol.id, e))?;

@@ -2,7 +2,7 @@
 //! import and tape halves, cleanup), under the stage semaphores, reporting
 //! each transition to the coordinator and waiting until it is journaled.
 
-use super::volume_pipeline::{VolumeExport, VolumePipeline};
+use super::volume_pipeline::{CopyMode, VolumeExport, VolumePipeline};
 use super::{EngineEvent, NewVolumeLedger, Phase, Stage, Track, Transition, VolumeRecord};
 use crate::openstack::Volume;
 use crate::storage::free_bytes;
@@ -44,7 +44,7 @@ impl Drop for HoldingSpace {
 
 /// A stage slot, or `None` once the volume is cancelled: an abort must not
 /// wait for a free slot.
-async fn slot<'a>(sem: &'a Semaphore, cancel: &CancellationToken) -> Option<tokio::sync::SemaphorePermit<'a>> {
+pub(super) async fn slot<'a>(sem: &'a Semaphore, cancel: &CancellationToken) -> Option<tokio::sync::SemaphorePermit<'a>> {
     tokio::select! {
         p = sem.acquire() => p.ok(),
         _ = cancel.cancelled() => None,
@@ -64,10 +64,11 @@ pub(super) struct Worker {
     pub limits: Arc<Limits>,
     pub to_coordinator: mpsc::Sender<Report>,
     pub keep_exports: bool,
+    pub sync: Arc<super::SyncControl>,
 }
 
 impl Worker {
-    async fn record(&self, volume: &str, transition: Transition) -> Option<VolumeRecord> {
+    pub(super) async fn record(&self, volume: &str, transition: Transition) -> Option<VolumeRecord> {
         self.ask(volume, Some(transition)).await
     }
 
@@ -86,8 +87,27 @@ impl Worker {
     pub async fn drive(&self, vol: Volume, mut rec: VolumeRecord, cancel: CancellationToken) {
         let id = vol.id.clone();
         let mut _holding = rec.export.is_some().then(|| HoldingSpace::new(&self.limits));
+        // A volume once synced stays synced, whatever its server does now.
+        let mode = match rec.sync {
+            Some(_) => CopyMode::Sync,
+            None => self.sync.mode(&id),
+        };
         if rec.phase == Phase::Queued {
-            match self.export(&vol, &cancel, &mut _holding).await {
+            match self.export(&vol, mode, &cancel, &mut _holding).await {
+                Some(r) => rec = r,
+                None => return,
+            }
+        }
+        let mut rounds = 0;
+        if rec.phase == Phase::Exported && mode == CopyMode::Sync && rec.sync.as_ref().is_none_or(|s| !s.final_round) {
+            match self.sync_first(&vol, &rec, &cancel).await {
+                Some(r) => rec = r,
+                None => return,
+            }
+            rounds = 1;
+        }
+        if rec.phase == Phase::Synced {
+            match self.sync_loop(&vol, rec, rounds, &cancel).await {
                 Some(r) => rec = r,
                 None => return,
             }
@@ -117,6 +137,7 @@ impl Worker {
     async fn export(
         &self,
         vol: &Volume,
+        mode: CopyMode,
         cancel: &CancellationToken,
         holding: &mut Option<HoldingSpace>,
     ) -> Option<VolumeRecord> {
@@ -150,7 +171,7 @@ impl Worker {
         *holding = Some(HoldingSpace::new(&self.limits));
         self.record(id, Transition::ExportStarted).await?;
         let start = Instant::now();
-        match self.pipeline.export(vol, cancel).await {
+        match self.pipeline.export_as(vol, mode, cancel).await {
             Ok(export) => {
                 let seconds = start.elapsed().as_secs_f64();
                 self.record(id, Transition::ExportDone { export, seconds }).await
@@ -235,7 +256,12 @@ impl Worker {
             volume: &vol.id,
             record: rec.clone(),
         };
-        match self.pipeline.import(vol, export, &ledger, cancel).await {
+        let imported = if rec.sync.as_ref().is_some_and(|s| s.final_round) {
+            self.finish_synced(vol, &ledger, cancel).await
+        } else {
+            self.pipeline.import(vol, export, &ledger, cancel).await
+        };
+        match imported {
             Ok(done) => {
                 let seconds = start.elapsed().as_secs_f64();
                 let t = Transition::ImportVerified {
@@ -315,11 +341,11 @@ impl Worker {
 
 /// The ledger of new volumes, kept in the journal through the coordinator:
 /// each entry is durable before the import goes on.
-struct JournalLedger<'a> {
-    worker: &'a Worker,
-    volume: &'a str,
+pub(super) struct JournalLedger<'a> {
+    pub worker: &'a Worker,
+    pub volume: &'a str,
     /// The record when the import half started (its earlier entries).
-    record: VolumeRecord,
+    pub record: VolumeRecord,
 }
 
 impl NewVolumeLedger for JournalLedger<'_> {

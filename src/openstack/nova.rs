@@ -81,6 +81,16 @@ impl<'a> Nova<'a> {
             .collect())
     }
 
+    /// One server, with its status (ACTIVE, SHUTOFF, ...).
+    pub async fn get_server(&self, id: &str) -> Result<Server> {
+        #[derive(Deserialize)]
+        struct One {
+            server: Server,
+        }
+        let one: One = self.session.json(&self.call(format!("/servers/{id}"))).await?;
+        Ok(one.server)
+    }
+
     /// One project's usage over [start, end), all pages merged.
     /// `limit` sets the page size (None: Nova's default).
     pub async fn usage_show(

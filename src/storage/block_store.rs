@@ -195,6 +195,8 @@ impl BlockStore {
                     data_bytes,
                     hash,
                     staged: false,
+                    taken_at: None,
+                    live: false,
                 })
                 .map_err(|e| DataPathError::io(dest, e)),
             Err(e) => {

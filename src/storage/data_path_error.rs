@@ -25,6 +25,9 @@ pub enum DataPathError {
     Cancelled,
     #[error("{0}")]
     Child(String),
+    /// A read-back that differs from what was sent (warm sync's check).
+    #[error("{0}")]
+    Mismatch(String),
 }
 
 impl From<RbdError> for DataPathError {

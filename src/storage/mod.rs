@@ -2,9 +2,12 @@
 //! diff stream between them, the sparse checksum, child processes, and
 //! disk-space checks.
 
+mod block_delta;
+pub mod block_manifest;
 mod block_store;
 mod child_process;
 mod data_path_error;
+mod delta_sinks;
 mod disk_space;
 mod file_store;
 pub mod private_fs;
@@ -18,7 +21,10 @@ mod stage_writer;
 mod tape_runner;
 mod volume_export;
 
+pub use block_delta::{DeltaApplied, DeltaRound};
+pub use block_manifest::BlockManifest;
 pub use block_store::BlockStore;
+pub use delta_sinks::Extents;
 pub use child_process::{ChildExit, ChildProcess, GRACE};
 pub use data_path_error::DataPathError;
 pub use disk_space::{free_bytes, is_writable};

@@ -11,6 +11,11 @@ pub const HEADER: &[u8] = b"rbd diff v1\n";
 pub trait DiffSink {
     fn size(&mut self, size: u64) -> io::Result<()>;
     fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()>;
+    /// A range that reads as zeros (discarded or zeroed). A full export of a
+    /// fresh image may ignore it; a delta onto an older copy must apply it.
+    fn zero(&mut self, _offset: u64, _len: u64) -> io::Result<()> {
+        Ok(())
+    }
     /// The stream's end record arrived: nothing more will come.
     fn end(&mut self) -> io::Result<()> {
         Ok(())
@@ -71,8 +76,8 @@ pub fn read_diff<R: Read, S: DiffSink>(mut r: R, sink: &mut S, buf: &mut [u8]) -
                 sink.size(size)?;
             }
             b'z' => {
-                u64_le(&mut r)?;
-                u64_le(&mut r)?;
+                let (offset, len) = (u64_le(&mut r)?, u64_le(&mut r)?);
+                sink.zero(offset, len)?;
             }
             b'w' => {
                 let (offset, len) = (u64_le(&mut r)?, u64_le(&mut r)?);
@@ -105,6 +110,26 @@ impl<W: Write> DiffWriter<W> {
         w.write_all(b"s")?;
         w.write_all(&size.to_le_bytes())?;
         Ok(Self { w })
+    }
+
+    /// A delta from snapshot `from` that ends by creating snapshot `to` on
+    /// the image it is applied to (`rbd import-diff` checks `from` is there).
+    pub fn delta(mut w: W, from: &str, to: &str, size: u64) -> io::Result<Self> {
+        w.write_all(HEADER)?;
+        for (tag, name) in [(b"f", from), (b"t", to)] {
+            w.write_all(tag)?;
+            w.write_all(&(name.len() as u32).to_le_bytes())?;
+            w.write_all(name.as_bytes())?;
+        }
+        w.write_all(b"s")?;
+        w.write_all(&size.to_le_bytes())?;
+        Ok(Self { w })
+    }
+
+    pub fn zero(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        self.w.write_all(b"z")?;
+        self.w.write_all(&offset.to_le_bytes())?;
+        self.w.write_all(&len.to_le_bytes())
     }
 
     pub fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {

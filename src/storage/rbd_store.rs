@@ -173,8 +173,26 @@ impl RbdStore {
         counter: Counter,
         cancel: &CancellationToken,
     ) -> Result<(S, u64, u64), DataPathError> {
+        self.read_delta(image_spec, None, sink, counter, cancel).await
+    }
+
+    /// `rbd export-diff [--from-snap <from>] <image[@snap]> -` into `sink`:
+    /// with `from`, only what changed since that snapshot (zeros included).
+    pub(super) async fn read_delta<S: DiffSink + Send + 'static>(
+        &self,
+        image_spec: &str,
+        from: Option<&str>,
+        sink: S,
+        counter: Counter,
+        cancel: &CancellationToken,
+    ) -> Result<(S, u64, u64), DataPathError> {
         let spec = self.spec(image_spec);
-        let mut child = ChildProcess::spawn(&self.argv(&["export-diff", "--no-progress", &spec, "-"]), false, true)
+        let mut args = vec!["export-diff", "--no-progress"];
+        if let Some(f) = from {
+            args.extend(["--from-snap", f]);
+        }
+        args.extend([spec.as_str(), "-"]);
+        let mut child = ChildProcess::spawn(&self.argv(&args), false, true)
             .map_err(|e| RbdError::Spawn {
                 op: "export-diff".into(),
                 message: e.to_string(),
@@ -232,8 +250,26 @@ impl RbdStore {
         })
     }
 
+    /// The image's snapshot names (`rbd snap ls`).
+    pub async fn snap_list(&self, image: &str) -> Result<Vec<String>, RbdError> {
+        #[derive(Deserialize)]
+        struct Snap {
+            name: String,
+        }
+        let out = self
+            .cli
+            .run("snap ls", &["snap", "ls", "--format", "json", &self.spec(image)])
+            .await?;
+        let snaps: Vec<Snap> = serde_json::from_str(&out).map_err(|e| RbdError::Other {
+            op: "snap ls".into(),
+            code: None,
+            stderr: format!("unexpected output: {e}"),
+        })?;
+        Ok(snaps.into_iter().map(|s| s.name).collect())
+    }
+
     /// Starts `rbd import-diff - <image>`; returns the spec, the child and its stdin.
-    fn spawn_import_diff(&self, image: &str) -> Result<(String, ChildProcess, std::fs::File), DataPathError> {
+    pub(super) fn spawn_import_diff(&self, image: &str) -> Result<(String, ChildProcess, std::fs::File), DataPathError> {
         let spec = self.spec(image);
         let mut child = ChildProcess::spawn(&self.argv(&["import-diff", "--no-progress", "-", &spec]), true, false)
             .map_err(|e| RbdError::Spawn {

@@ -18,6 +18,12 @@
 //!   (0xAA at 0 + 0xBB at 64 KiB feeds what `AA 01 00..00 BB` at 0 feeds).
 //!   Still computed, only to verify copies whose export used it.
 //!
+//! - `blake3-blocks-64k-v1` (warm sync, `blake3-blocks-64k-v1:<hex>`): each
+//!   non-zero block gets its own keyed hash of the v2 framing; the checksum
+//!   hashes (index, block hash) pairs and the size. A per-block manifest
+//!   (`block_manifest`) therefore yields the whole-image checksum without
+//!   reading the image, and a re-read of the image yields the same value.
+//!
 //! This hash decides whether an export may be deleted: a collision would
 //! let a wrong copy pass, so it is treated as a security boundary.
 
@@ -26,6 +32,9 @@ pub const BLOCK: u64 = 64 * 1024;
 pub const ALGORITHM: &str = Scheme::CURRENT.name();
 const V2_PREFIX: &str = "blake3-sparse-64k-v2:";
 const V2_CONTEXT: &str = "stackmigrate 2026-12-01 sparse image checksum blake3-sparse-64k-v2";
+const BLOCKS_PREFIX: &str = "blake3-blocks-64k-v1:";
+const BLOCK_CONTEXT: &str = "stackmigrate 2026-12-01 block hash blake3-blocks-64k-v1";
+const ROOT_CONTEXT: &str = "stackmigrate 2026-12-01 manifest root blake3-blocks-64k-v1";
 
 /// Which checksum scheme a checksum string was made with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +43,8 @@ pub enum Scheme {
     V1,
     /// `blake3-sparse-64k-v2`: length-framed blocks, keyed hasher.
     V2,
+    /// `blake3-blocks-64k-v1`: a hash of per-block hashes (warm sync's manifest).
+    Blocks,
 }
 
 impl Scheme {
@@ -43,6 +54,7 @@ impl Scheme {
         match self {
             Scheme::V1 => "blake3-sparse-64k",
             Scheme::V2 => "blake3-sparse-64k-v2",
+            Scheme::Blocks => "blake3-blocks-64k-v1",
         }
     }
 
@@ -50,6 +62,9 @@ impl Scheme {
     /// not write (a newer scheme, a damaged journal).
     pub fn of(checksum: &str) -> Option<Scheme> {
         let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if let Some(h) = checksum.strip_prefix(BLOCKS_PREFIX) {
+            return hex(h).then_some(Scheme::Blocks);
+        }
         match checksum.strip_prefix(V2_PREFIX) {
             Some(h) if hex(h) => Some(Scheme::V2),
             None if hex(checksum) => Some(Scheme::V1),
@@ -60,13 +75,50 @@ impl Scheme {
 
 /// The hex digest of a stored checksum, without its scheme.
 pub fn digest(checksum: &str) -> &str {
-    checksum.strip_prefix(V2_PREFIX).unwrap_or(checksum)
+    checksum
+        .strip_prefix(V2_PREFIX)
+        .or_else(|| checksum.strip_prefix(BLOCKS_PREFIX))
+        .unwrap_or(checksum)
+}
+
+/// One block's hash in the `Blocks` scheme; `None` for an all-zero block.
+pub fn block_hash(index: u64, data: &[u8]) -> Option<[u8; 32]> {
+    let last = data.iter().rposition(|&b| b != 0)?;
+    let mut h = blake3::Hasher::new_derive_key(BLOCK_CONTEXT);
+    h.update(&index.to_le_bytes());
+    h.update(&(last as u64 + 1).to_le_bytes());
+    h.update(&data[..=last]);
+    Some(*h.finalize().as_bytes())
+}
+
+/// The `Blocks` checksum over an image's non-zero block hashes (in index
+/// order) and its size: what a manifest says the image holds.
+pub struct BlocksRoot(blake3::Hasher);
+
+impl Default for BlocksRoot {
+    fn default() -> Self {
+        Self(blake3::Hasher::new_derive_key(ROOT_CONTEXT))
+    }
+}
+
+impl BlocksRoot {
+    pub fn add(&mut self, index: u64, hash: &[u8; 32]) {
+        self.0.update(&index.to_le_bytes());
+        self.0.update(hash);
+    }
+
+    pub fn finish(mut self, size: u64) -> String {
+        self.0.update(&size.to_le_bytes());
+        format!("{BLOCKS_PREFIX}{}", self.0.finalize().to_hex())
+    }
 }
 
 /// Feeds bytes at increasing offsets; gaps between writes are zeros.
 pub struct SparseHasher {
     scheme: Scheme,
     hasher: blake3::Hasher,
+    /// The `Blocks` scheme's root (its `hasher` is unused).
+    root: BlocksRoot,
     block: Vec<u8>,
     /// Index of the block being assembled in `block`.
     index: u64,
@@ -92,11 +144,12 @@ impl SparseHasher {
     pub fn with_scheme(scheme: Scheme) -> Self {
         let hasher = match scheme {
             Scheme::V1 => blake3::Hasher::new(),
-            Scheme::V2 => blake3::Hasher::new_derive_key(V2_CONTEXT),
+            Scheme::V2 | Scheme::Blocks => blake3::Hasher::new_derive_key(V2_CONTEXT),
         };
         Self {
             scheme,
             hasher,
+            root: BlocksRoot::default(),
             block: vec![0; BLOCK as usize],
             index: 0,
             filled: 0,
@@ -107,7 +160,7 @@ impl SparseHasher {
     fn flush_block(&mut self) {
         // Trailing zeros are trimmed: a block is implicitly zero-padded, so
         // how far it was filled (a full read or an extent) cannot matter.
-        hash_block(self.scheme, &mut self.hasher, self.index, &self.block[..self.filled]);
+        self.add_block(self.index, self.filled);
         self.block[..self.filled].fill(0);
         self.filled = 0;
     }
@@ -126,7 +179,7 @@ impl SparseHasher {
             let n = data.len().min(BLOCK as usize - within);
             if within == 0 && n == BLOCK as usize && self.filled == 0 {
                 // A whole block at once (the usual case): hashed in place, no copy.
-                hash_block(self.scheme, &mut self.hasher, index, &data[..n]);
+                self.add_whole(index, &data[..n]);
                 offset += n as u64;
                 data = &data[n..];
                 self.end = self.end.max(offset);
@@ -140,17 +193,42 @@ impl SparseHasher {
         }
     }
 
+    fn add_block(&mut self, index: u64, filled: usize) {
+        match self.scheme {
+            Scheme::Blocks => {
+                if let Some(h) = block_hash(index, &self.block[..filled]) {
+                    self.root.add(index, &h);
+                }
+            }
+            s => hash_block(s, &mut self.hasher, index, &self.block[..filled]),
+        }
+    }
+
+    fn add_whole(&mut self, index: u64, data: &[u8]) {
+        match self.scheme {
+            Scheme::Blocks => {
+                if let Some(h) = block_hash(index, data) {
+                    self.root.add(index, &h);
+                }
+            }
+            s => hash_block(s, &mut self.hasher, index, data),
+        }
+    }
+
     /// Finishes with the image size (which may exceed the last data); the
     /// checksum string names its scheme (bare hex for the old one).
     pub fn finish(mut self, size: u64) -> String {
         if self.filled > 0 {
             self.flush_block();
         }
+        if self.scheme == Scheme::Blocks {
+            return self.root.finish(size.max(self.end));
+        }
         self.hasher.update(&size.max(self.end).to_le_bytes());
         let hex = self.hasher.finalize().to_hex();
         match self.scheme {
             Scheme::V1 => hex.to_string(),
-            Scheme::V2 => format!("{V2_PREFIX}{hex}"),
+            Scheme::V2 | Scheme::Blocks => format!("{V2_PREFIX}{hex}"),
         }
     }
 }
@@ -193,131 +271,5 @@ pub async fn hash_stream_with<R: tokio::io::AsyncRead + Unpin>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hash_of(image: &[u8]) -> String {
-        hash_in(Scheme::CURRENT, image)
-    }
-
-    fn hash_in(scheme: Scheme, image: &[u8]) -> String {
-        let mut h = SparseHasher::with_scheme(scheme);
-        h.write_at(0, image);
-        h.finish(image.len() as u64)
-    }
-
-    #[test]
-    fn zeros_written_or_skipped_hash_the_same() {
-        let mut image = vec![0u8; 5 * BLOCK as usize + 123];
-        image[70_000..70_010].copy_from_slice(b"0123456789");
-        image[4 * BLOCK as usize + 5] = 7;
-        let full = hash_of(&image);
-        // The same image as extents, with the zero gaps never written.
-        let mut h = SparseHasher::new();
-        h.write_at(70_000, b"0123456789");
-        h.write_at(4 * BLOCK + 5, &[7]);
-        assert_eq!(h.finish(image.len() as u64), full);
-        // And in odd-sized chunks crossing block borders.
-        let mut h = SparseHasher::new();
-        for (i, chunk) in image.chunks(9_999).enumerate() {
-            h.write_at(i as u64 * 9_999, chunk);
-        }
-        assert_eq!(h.finish(image.len() as u64), full);
-    }
-
-    #[test]
-    fn whole_blocks_hash_as_partial_writes_do() {
-        // Whole aligned blocks take the no-copy path; a block may also arrive
-        // in pieces, or start with a piece and end with a whole-block write.
-        let image: Vec<u8> = (0..4 * BLOCK as usize + 777)
-            .map(|i| {
-                if (BLOCK as usize..2 * BLOCK as usize).contains(&i) {
-                    0
-                } else {
-                    (i % 251) as u8
-                }
-            })
-            .collect();
-        let expected = {
-            let mut h = SparseHasher::new();
-            for (i, b) in image.iter().enumerate() {
-                h.write_at(i as u64, std::slice::from_ref(b));
-            }
-            h.finish(image.len() as u64)
-        };
-        for chunk in [BLOCK as usize, 2 * BLOCK as usize, 1 << 20, 4096] {
-            let mut h = SparseHasher::new();
-            for (i, c) in image.chunks(chunk).enumerate() {
-                h.write_at((i * chunk) as u64, c);
-            }
-            assert_eq!(h.finish(image.len() as u64), expected, "chunks of {chunk}");
-        }
-        let mut h = SparseHasher::new();
-        h.write_at(0, &image[..100]);
-        h.write_at(100, &image[100..]);
-        assert_eq!(h.finish(image.len() as u64), expected, "a piece, then the rest");
-    }
-
-    #[test]
-    fn size_position_and_content_all_count() {
-        let mut a = vec![0u8; 3 * BLOCK as usize];
-        a[10] = 1;
-        let base = hash_of(&a);
-        let mut longer = a.clone();
-        longer.extend_from_slice(&[0; 512]);
-        assert_ne!(hash_of(&longer), base, "an unaligned zero tail changes the size");
-        let mut moved = vec![0u8; 3 * BLOCK as usize];
-        moved[BLOCK as usize + 10] = 1;
-        assert_ne!(hash_of(&moved), base, "same bytes in another block");
-        let mut changed = a.clone();
-        changed[11] = 1;
-        assert_ne!(hash_of(&changed), base);
-        assert_ne!(hash_of(&[]), hash_of(&[0]), "empty vs one zero byte");
-    }
-
-    /// The collision the v1 encoding allowed (issue 10, item 9): 0xAA at 0
-    /// and 0xBB at 64 KiB feed v1 the bytes `0, AA, 1, BB, size`; so does
-    /// `AA 01 00..00 BB` at offset 0 (the 00s are the rest of block 1's index).
-    #[test]
-    fn the_v1_collision_is_gone_in_v2() {
-        let size = 2 * BLOCK as usize;
-        let mut a = vec![0u8; size];
-        a[0] = 0xAA;
-        a[BLOCK as usize] = 0xBB;
-        let mut b = vec![0u8; size];
-        b[0] = 0xAA;
-        b[1..9].copy_from_slice(&1u64.to_le_bytes());
-        b[9] = 0xBB;
-        assert_ne!(a, b);
-        assert_eq!(hash_in(Scheme::V1, &a), hash_in(Scheme::V1, &b), "v1 collides");
-        assert_ne!(hash_in(Scheme::V2, &a), hash_in(Scheme::V2, &b), "v2 tells them apart");
-        assert_eq!(Scheme::CURRENT, Scheme::V2);
-        assert_ne!(hash_of(&a), hash_of(&b));
-    }
-
-    #[test]
-    fn a_checksum_names_its_scheme() {
-        let image = [1u8, 2, 3];
-        let v1 = hash_in(Scheme::V1, &image);
-        let v2 = hash_in(Scheme::V2, &image);
-        assert_eq!(Scheme::of(&v1), Some(Scheme::V1));
-        assert_eq!(Scheme::of(&v2), Some(Scheme::V2));
-        assert!(v2.starts_with("blake3-sparse-64k-v2:"));
-        assert_eq!(digest(&v2).len(), 64);
-        assert_eq!(digest(&v1), v1);
-        assert_ne!(digest(&v2), v1, "another hasher, not the old digest relabelled");
-        assert_eq!(Scheme::of("blake3-sparse-64k-v3:00"), None);
-        assert_eq!(Scheme::of("not a checksum"), None);
-    }
-
-    /// A checksum an earlier version wrote into a journal still verifies:
-    /// this is v1 of `[1, 2, 3]` as that version computed it.
-    #[test]
-    fn earlier_versions_checksums_still_verify() {
-        let mut h = blake3::Hasher::new();
-        h.update(&0u64.to_le_bytes());
-        h.update(&[1, 2, 3]);
-        h.update(&3u64.to_le_bytes());
-        assert_eq!(hash_in(Scheme::V1, &[1, 2, 3]), h.finalize().to_hex().to_string());
-    }
-}
+#[path = "sparse_hash_tests.rs"]
+mod tests;

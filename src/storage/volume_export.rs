@@ -19,4 +19,12 @@ pub struct VolumeExport {
     /// not read the file back.
     #[serde(default)]
     pub staged: bool,
+    /// When the snapshot it was read from was taken (RFC 3339, UTC): the
+    /// point in time the copy represents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_at: Option<String>,
+    /// A server that was running may have written to the source meanwhile:
+    /// the copy is crash-consistent at `taken_at`, later writes not copied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub live: bool,
 }

@@ -53,6 +53,8 @@ pub struct Counts {
     pub failed: usize,
     pub aborted: usize,
     pub running: usize,
+    /// Warm-synced, waiting for cutover.
+    pub synced: usize,
     pub exported: usize,
 }
 
@@ -160,6 +162,9 @@ impl Dashboard {
                     Phase::BackupFailed => "verified, but the tape copy failed",
                     Phase::Failed => "failed",
                     Phase::Aborted => "aborted",
+                    Phase::Syncing => "syncing",
+                    Phase::Synced => "synced: waiting for the next round or cutover",
+                    Phase::CuttingOver => "cutting over",
                 };
                 self.log(Some(volume), format!("→ {word}"), level);
             }
@@ -236,7 +241,10 @@ impl Dashboard {
                 Phase::Failed => c.failed += 1,
                 Phase::Aborted => c.aborted += 1,
                 Phase::Queued => {}
-                Phase::Exporting | Phase::Exported | Phase::Transferring => c.running += 1,
+                Phase::Exporting | Phase::Exported | Phase::Transferring | Phase::Syncing | Phase::CuttingOver => {
+                    c.running += 1
+                }
+                Phase::Synced => c.synced += 1,
             }
             if v.export.state == crate::engine::Track::Succeeded {
                 c.exported += 1;

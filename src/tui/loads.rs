@@ -175,7 +175,11 @@ pub async fn start(cfg: &Config, old: Arc<Session>, project: Project, volumes: V
     let new = Session::new("new", &cfg.new_cloud).map_err(|e| e.to_string())?;
     let setup = RunSetup::new(cfg, old, new, project, None).map_err(|e| e.to_string())?;
     // The TUI keeps the engine alive after every volume settled, so r can retry.
-    setup.start(cfg, volumes, false, true).await.map_err(|e| e.to_string())
+    let opts = crate::engine::RunOptions {
+        stay_alive: true,
+        ..Default::default()
+    };
+    setup.start(cfg, volumes, opts).await.map_err(|e| e.to_string())
 }
 
 pub fn report(path: &Path) -> Result<Vec<ReportRow>, String> {

@@ -169,6 +169,7 @@ pub fn rig(tb: &Testbed, strategy: ImportStrategy, tape: Option<Vec<String>>) ->
             old: BlockStore::for_cloud(&cfg.old_cloud).expect("ceph"),
             new: BlockStore::for_cloud(&cfg.new_cloud).expect("ceph"),
             new_session: Arc::new(new_session),
+            old_session: Some(Arc::new(tb.operator("old"))),
             settings: PipelineSettings {
                 export_dir: dir.path().join("exports"),
                 strategy,
@@ -177,6 +178,8 @@ pub fn rig(tb: &Testbed, strategy: ImportStrategy, tape: Option<Vec<String>>) ->
                 tape: Some(TapeConfig { command }),
                 wait: WAIT,
                 stage_stall: stackmigrate::engine::STAGE_STALL,
+                manifest_dir: dir.path().join("work").join("sync"),
+                full_verify: false,
             },
             events: tx,
         },

@@ -104,6 +104,8 @@ async fn over_quota_create_fails_the_import_with_cinder_s_message() {
         data_bytes: 0,
         hash: "x".into(),
         staged: false,
+        taken_at: None,
+        live: false,
     };
     let e = r
         .pipeline

@@ -46,6 +46,8 @@ impl VolumeProgress {
             Stage::Import => Some(&mut self.import),
             Stage::Verify => Some(&mut self.verify),
             Stage::Tape => Some(&mut self.tape),
+            // A round streams from the old cluster like the export does.
+            Stage::Sync | Stage::Cutover => Some(&mut self.export),
             Stage::Cleanup => None,
         }
     }
@@ -117,7 +119,8 @@ impl VolumeProgress {
     pub fn symbol(&self) -> &'static str {
         match self.phase {
             Phase::Queued => "·",
-            Phase::Exporting | Phase::Exported | Phase::Transferring => "▶",
+            Phase::Exporting | Phase::Exported | Phase::Transferring | Phase::Syncing | Phase::CuttingOver => "▶",
+            Phase::Synced => "≈",
             Phase::Done | Phase::Cleaned => "✔",
             Phase::BackupFailed => "!",
             Phase::Failed => "✘",
@@ -138,6 +141,8 @@ impl VolumeProgress {
                     _ => "waiting",
                 }
             }
+            Phase::Syncing => "syncing",
+            Phase::CuttingOver => "cutting over",
             _ => "",
         }
     }
@@ -166,6 +171,9 @@ impl VolumeProgress {
                 None => "failed".into(),
             },
             Phase::Aborted => "aborted".into(),
+            Phase::Syncing => format!("sync {}%", pct(&self.export)),
+            Phase::Synced => "synced".into(),
+            Phase::CuttingOver => format!("cutover {}%", pct(&self.export)),
         }
     }
 }

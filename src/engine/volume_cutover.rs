@@ -1,0 +1,114 @@
+//! The cutover's two ends: the preconditions checked in the old cloud (the
+//! source detached, or every server it is attached to SHUTOFF), and the
+//! finish once the final round is verified: no warm-sync snapshot left on
+//! either side, then the volume handed to Cinder as today (`replace`: marked
+//! verified; `manage`: manage-existing of the staging image).
+
+use super::volume_pipeline::{ImportedVolume, VolumePipeline, STATE_KEY};
+use super::volume_sync::remove_sync_snaps;
+use super::{NewVolumeLedger, Stage, StageError, VolumeRecord};
+use crate::config::ImportStrategy;
+use crate::openstack::{Cinder, Nova, Volume};
+use std::collections::BTreeMap;
+use tokio_util::sync::CancellationToken;
+
+impl VolumePipeline {
+    /// Why the cutover may not go ahead now, naming the servers and their
+    /// status; `None` when the source is detached or every server is SHUTOFF.
+    pub async fn cutover_blocker(&self, vol: &Volume) -> Option<String> {
+        let Some(old) = &self.old_session else {
+            return Some("the old cloud cannot be asked about the source's attachments".into());
+        };
+        let v = match Cinder::new(old).get_volume(&vol.id).await {
+            Ok(v) => v,
+            Err(e) => return Some(format!("cannot read the source volume's status: {e}")),
+        };
+        if v.status == "available" && v.attachments.is_empty() {
+            return None;
+        }
+        let nova = Nova::new(old);
+        let mut running = Vec::new();
+        for a in &v.attachments {
+            let Some(id) = &a.server_id else {
+                running.push("an attachment that names no server".to_string());
+                continue;
+            };
+            match nova.get_server(id).await {
+                Ok(s) if s.status.as_deref() == Some("SHUTOFF") => {}
+                Ok(s) => running.push(format!(
+                    "server {} ({id}) is {}",
+                    s.name,
+                    s.status.as_deref().unwrap_or("of unknown status")
+                )),
+                Err(e) => running.push(format!("server {id}: status unknown ({e})")),
+            }
+        }
+        if v.attachments.is_empty() {
+            running.push(format!("the source volume is {} with no attachment listed", v.status));
+        }
+        (!running.is_empty()).then(|| {
+            format!(
+                "the source is still attached to a server that may write: {}; stop the server (or detach the volume), then cut over (--force-cutover overrides, and the report says so)",
+                running.join(", ")
+            )
+        })
+    }
+
+    /// After the final round: removes every warm-sync snapshot on both sides,
+    /// then finishes the new volume by the strategy and marks it verified.
+    pub async fn finish_synced(
+        &self,
+        vol: &Volume,
+        rec: &VolumeRecord,
+        ledger: &dyn NewVolumeLedger,
+        cancel: &CancellationToken,
+    ) -> Result<ImportedVolume, StageError> {
+        let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Cutover, &vol.id, e);
+        let (Some(sync), Some(export)) = (rec.sync.as_ref(), rec.export.as_ref()) else {
+            return Err(fail(&"no verified final round"));
+        };
+        self.started(vol, Stage::Import).await;
+        // Cinder must be able to delete, extend and snapshot the new volume.
+        remove_sync_snaps(&self.new, &sync.image, |_| true)
+            .await
+            .map_err(|e| fail(&e))?;
+        let cinder = Cinder::new(&self.new_session);
+        let new_id = match (self.settings.strategy, &sync.new_id) {
+            (ImportStrategy::Replace, Some(id)) => id.clone(),
+            (ImportStrategy::Replace, None) => return Err(fail(&"the journal names no new volume for this copy")),
+            (ImportStrategy::Manage, _) => {
+                let existing = self.find_existing(&cinder, vol, ledger).await?;
+                self.import_manage(vol, export, &cinder, existing, ledger, cancel)
+                    .await?
+            }
+        };
+        if vol.bootable {
+            cinder.set_bootable(&new_id, true).await.map_err(|e| fail(&e))?;
+        }
+        if let Some(meta) = vol.volume_image_metadata.as_ref().filter(|m| !m.is_empty()) {
+            cinder.set_image_metadata(&new_id, meta).await.map_err(|e| fail(&e))?;
+        }
+        let verified = BTreeMap::from([(STATE_KEY.to_string(), "verified".to_string())]);
+        cinder.set_metadata(&new_id, &verified).await.map_err(|e| fail(&e))?;
+        let old_image = format!("volume-{}", vol.id);
+        remove_sync_snaps(&self.old, &old_image, |_| true)
+            .await
+            .map_err(|e| fail(&format!("{e}; the new volume is verified, retry to remove the snapshot")))?;
+        self.finished(vol, Stage::Import).await;
+        let last = sync.last().map(|r| (r.round, r.at.clone())).unwrap_or_default();
+        self.log(
+            vol,
+            format!(
+                "cut over: new volume {new_id} verified, equal to the source at {} (round {}){}",
+                last.1,
+                last.0,
+                if sync.forced { ", FORCED while a server could still write" } else { "" }
+            ),
+        )
+        .await;
+        Ok(ImportedVolume {
+            new_id,
+            hash: export.hash.clone(),
+        })
+    }
+}

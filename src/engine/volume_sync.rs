@@ -1,0 +1,293 @@
+//! Warm sync for a source a running server writes to: round 1 is the full
+//! copy from snapshot `stackmigrate-sync-1`; round n+1 streams what changed
+//! since `stackmigrate-sync-n` into the new image (which gets the same
+//! snapshot) and into the export file, then reads back what changed on the
+//! new image in that round and compares it with the export file. A per-block
+//! manifest beside the journal gives the whole-image checksum. The cutover
+//! is the final round, taken once the source is detached or its servers
+//! are SHUTOFF; see `volume_cutover.rs`.
+
+use super::volume_pipeline::{staging_image, VolumePipeline};
+use super::{with_progress, NewVolumeLedger, Stage, StageError, SyncRecord, SyncRound, VolumeRecord};
+use crate::config::ImportStrategy;
+use crate::openstack::{Cinder, Volume};
+use crate::storage::{BlockManifest, BlockStore, Counter, DataPathError, DeltaRound, RbdError, VolumeExport};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub const SYNC_PREFIX: &str = "stackmigrate-sync-";
+
+/// The snapshot of round `n`.
+pub fn sync_snap(n: u32) -> String {
+    format!("{SYNC_PREFIX}{n}")
+}
+
+/// The round number of a warm-sync snapshot name.
+pub fn sync_round_of(snap: &str) -> Option<u32> {
+    snap.strip_prefix(SYNC_PREFIX)?.parse().ok()
+}
+
+/// Removes the image's warm-sync snapshots whose round `which` accepts;
+/// returns their names. A missing image has none.
+pub async fn remove_sync_snaps(
+    store: &BlockStore,
+    image: &str,
+    which: impl Fn(u32) -> bool,
+) -> Result<Vec<String>, RbdError> {
+    let snaps = match store.snap_list(image).await {
+        Err(RbdError::NotFound { .. }) => return Ok(Vec::new()),
+        other => other?,
+    };
+    let mut removed = Vec::new();
+    for s in snaps {
+        if sync_round_of(&s).is_some_and(&which) {
+            store.snap_remove(image, &s).await?;
+            removed.push(s);
+        }
+    }
+    Ok(removed)
+}
+
+impl VolumePipeline {
+    fn manifest_path(&self, vol: &Volume) -> std::path::PathBuf {
+        BlockManifest::path_for(&self.settings.manifest_dir, &vol.id)
+    }
+
+    /// Round 1: the export (already taken from `stackmigrate-sync-1`) into the
+    /// new cloud as today's import does, verified whole, but not marked
+    /// verified; the new image gets the round's snapshot; the manifest is built.
+    /// Returns the round, the new image's name and (replace) the new volume.
+    pub async fn sync_first(
+        &self,
+        vol: &Volume,
+        export: &VolumeExport,
+        ledger: &dyn NewVolumeLedger,
+        cancel: &CancellationToken,
+    ) -> Result<(SyncRound, String, Option<String>), StageError> {
+        let start = Instant::now();
+        let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
+        self.started(vol, Stage::Import).await;
+        let (image, new_id) = match self.settings.strategy {
+            ImportStrategy::Replace => {
+                let cinder = Cinder::new(&self.new_session);
+                let existing = self.find_existing(&cinder, vol, ledger).await?;
+                let id = self
+                    .import_replace(vol, export, &cinder, existing, ledger, cancel)
+                    .await?;
+                if vol.bootable {
+                    cinder.set_bootable(&id, true).await.map_err(|e| fail(&e))?;
+                }
+                if let Some(meta) = vol.volume_image_metadata.as_ref().filter(|m| !m.is_empty()) {
+                    cinder.set_image_metadata(&id, meta).await.map_err(|e| fail(&e))?;
+                }
+                (format!("volume-{id}"), Some(id))
+            }
+            // The data stays in the staging image until cutover: the new cloud sees no volume yet.
+            ImportStrategy::Manage => {
+                let image = staging_image(vol);
+                self.fill_image(vol, export, &image, cancel).await?;
+                (image, None)
+            }
+        };
+        self.finished(vol, Stage::Import).await;
+        self.verify_image(vol, export, &image, cancel).await?;
+        let snap = sync_snap(1);
+        self.fresh_snapshot(&self.new, &image, &snap)
+            .await
+            .map_err(|e| StageError::new(Stage::Verify, &vol.id, e))?;
+        let path = self.manifest_path(vol);
+        let (_, root) = BlockManifest::build(&path, &export.path)
+            .map_err(|e| StageError::new(Stage::Verify, &vol.id, format!("{}: {e}", path.display())))?;
+        self.finished(vol, Stage::Verify).await;
+        let round = SyncRound {
+            round: 1,
+            snap,
+            at: export.taken_at.clone().unwrap_or_default(),
+            bytes: export.data_bytes,
+            root,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        self.log(
+            vol,
+            format!(
+                "round 1 verified in {image}: {} copied; the source may still change, so it is not migrated until cutover",
+                super::volume_pipeline::human(round.bytes)
+            ),
+        )
+        .await;
+        Ok((round, image, new_id))
+    }
+
+    /// Round n+1 (the final one at cutover): the delta since the last
+    /// verified round, applied, read back and compared.
+    pub async fn sync_next(
+        &self,
+        vol: &Volume,
+        rec: &VolumeRecord,
+        final_round: bool,
+        cancel: &CancellationToken,
+    ) -> Result<SyncRound, StageError> {
+        let stage = if final_round { Stage::Cutover } else { Stage::Sync };
+        let fail = |e: &dyn std::fmt::Display| StageError::new(stage, &vol.id, e);
+        let (Some(sync), Some(export)) = (rec.sync.as_ref(), rec.export.as_ref()) else {
+            return Err(fail(&"no verified round to continue from; retry to start over"));
+        };
+        let Some(last) = sync.last() else {
+            return Err(fail(&"no verified round to continue from; retry to start over"));
+        };
+        let start = Instant::now();
+        self.started(vol, stage).await;
+        self.guard(vol, sync, export, stage).await?;
+        let image = format!("volume-{}", vol.id);
+        let to = sync_snap(last.round + 1);
+        let at = self.fresh_snapshot(&self.old, &image, &to).await.map_err(|e| fail(&e))?;
+        let round = DeltaRound {
+            image: &image,
+            from: &last.snap,
+            to: &to,
+            target: &self.new,
+            target_image: &sync.image,
+            file: &export.path,
+            size: export.size,
+        };
+        let counter: Counter = Default::default();
+        let work = self.old.apply_delta(&round, counter.clone(), cancel);
+        let expect = last.bytes.clamp(1 << 20, export.data_bytes.max(1 << 20));
+        let applied = with_progress(work, &counter, expect, &vol.id, stage, &self.events)
+            .await
+            .map_err(|e| match e {
+                DataPathError::Cancelled => fail(&"cancelled by the operator"),
+                e => fail(&e),
+            })?;
+        let read = self
+            .new
+            .check_delta(&sync.image, &last.snap, &to, &export.path, &applied, Counter::default(), cancel)
+            .await
+            .map_err(|e| {
+                fail(&format!(
+                    "{e}; the round is not counted, nothing was deleted; retry to run it again"
+                ))
+            })?;
+        let path = self.manifest_path(vol);
+        let root = BlockManifest::open(&path)
+            .and_then(|mut m| {
+                m.update(&export.path, &applied.blocks)?;
+                m.root(export.size)
+            })
+            .map_err(|e| fail(&format!("{}: {e}", path.display())))?;
+        if final_round && self.settings.full_verify {
+            let mut full = export.clone();
+            full.hash = root.clone();
+            self.verify_image(vol, &full, &format!("{}@{to}", sync.image), cancel)
+                .await?;
+            self.log(vol, "full verify: the whole new image read back matches the manifest")
+                .await;
+        }
+        self.finished(vol, stage).await;
+        let round = SyncRound {
+            round: last.round + 1,
+            snap: to,
+            at,
+            bytes: applied.bytes,
+            root,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        self.log(
+            vol,
+            format!(
+                "round {} verified: {} changed, {} read back, in {:.1} s",
+                round.round,
+                super::volume_pipeline::human(round.bytes),
+                super::volume_pipeline::human(read),
+                round.seconds
+            ),
+        )
+        .await;
+        Ok(round)
+    }
+
+    /// Between rounds the new copy must be as the last round left it: the new
+    /// volume available and unattached, the image's size and snapshots as
+    /// stackmigrate made them, and nothing written to it since.
+    async fn guard(&self, vol: &Volume, sync: &SyncRecord, export: &VolumeExport, stage: Stage) -> Result<(), StageError> {
+        let stop = |why: String| {
+            StageError::new(
+                stage,
+                &vol.id,
+                format!("{why}; the sync of this volume stops and nothing was deleted: find out who uses the new copy, then retry"),
+            )
+        };
+        let Some(last) = sync.last() else {
+            return Err(stop("no verified round".into()));
+        };
+        if let Some(id) = &sync.new_id {
+            let v = Cinder::new(&self.new_session)
+                .get_volume(id)
+                .await
+                .map_err(|e| StageError::new(stage, &vol.id, e))?;
+            if v.status != "available" || !v.attachments.is_empty() {
+                return Err(stop(format!(
+                    "the new volume {id} is {} with {} attachment(s), it must stay available and unattached until cutover",
+                    v.status,
+                    v.attachments.len()
+                )));
+            }
+        }
+        let size = self
+            .new
+            .image_size(&sync.image)
+            .await
+            .map_err(|e| StageError::new(stage, &vol.id, e))?;
+        if size != export.size {
+            return Err(stop(format!(
+                "the new image {} is now {size} bytes, it was {}",
+                sync.image, export.size
+            )));
+        }
+        let snaps = self
+            .new
+            .snap_list(&sync.image)
+            .await
+            .map_err(|e| StageError::new(stage, &vol.id, e))?;
+        if !snaps.contains(&last.snap) {
+            return Err(stop(format!("snapshot {}@{} is gone", sync.image, last.snap)));
+        }
+        let ours = |s: &String| sync_round_of(s).is_some_and(|k| k < last.round || k == last.round + 1);
+        if let Some(other) = snaps.iter().find(|s| **s != last.snap && !ours(s)) {
+            return Err(stop(format!("unexpected snapshot {}@{other} on the new image", sync.image)));
+        }
+        // Older rounds' snapshots and a cut-short round's are ours to drop.
+        remove_sync_snaps(&self.new, &sync.image, |k| k != last.round)
+            .await
+            .map_err(|e| StageError::new(stage, &vol.id, e))?;
+        // A round cut short wrote to the image itself; its redo rewrites all of that.
+        if sync.attempted != Some(last.round + 1) {
+            let changed = self
+                .new
+                .changed_since(&sync.image, &last.snap, &CancellationToken::new())
+                .await
+                .map_err(|e| StageError::new(stage, &vol.id, e))?;
+            if changed > 0 {
+                return Err(stop(format!(
+                    "{changed} bytes were written to the new image {} since round {}",
+                    sync.image, last.round
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// After a verified round: the previous rounds' snapshots go on both
+    /// sides (best effort: the next round or the cutover retries).
+    pub async fn drop_old_snaps(&self, vol: &Volume, sync: &SyncRecord) {
+        let Some(last) = sync.last() else { return };
+        let keep = last.round;
+        let old_image = format!("volume-{}", vol.id);
+        for (store, image) in [(&self.old, old_image.as_str()), (&self.new, sync.image.as_str())] {
+            if let Err(e) = remove_sync_snaps(store, image, |k| k < keep).await {
+                self.log(vol, format!("cannot remove older sync snapshots of {image}: {e}; the next round retries"))
+                    .await;
+            }
+        }
+    }
+}

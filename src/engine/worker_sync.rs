@@ -1,0 +1,147 @@
+//! A volume task's warm-sync half: round 1 after the export, the next rounds
+//! while the source is written to, and the cutover when the operator asks
+//! and the source is detached or stopped. Each step is journaled through
+//! the coordinator like every other transition.
+
+use super::worker::{slot, JournalLedger, Worker};
+use super::{EngineEvent, Phase, StageError, Transition, VolumeRecord};
+use crate::openstack::Volume;
+use tokio_util::sync::CancellationToken;
+
+impl Worker {
+    /// Ends a step: its error journaled as a failure, or as an abort when
+    /// cancelled. Always `None`: the task stops here.
+    async fn step_failed(&self, vol: &Volume, e: StageError, cancel: &CancellationToken) -> Option<VolumeRecord> {
+        let t = if cancel.is_cancelled() {
+            Transition::Aborted { stage: e.stage }
+        } else {
+            Transition::Failed {
+                stage: e.stage,
+                error: e.message,
+            }
+        };
+        self.record(&vol.id, t).await;
+        None
+    }
+
+    /// Round 1: the exported copy into the new cloud, verified, not final.
+    pub(super) async fn sync_first(&self, vol: &Volume, rec: &VolumeRecord, cancel: &CancellationToken) -> Option<VolumeRecord> {
+        let export = rec.export.clone()?;
+        let _permit = slot(&self.limits.import, cancel).await?;
+        let rec = self.record(&vol.id, Transition::SyncStarted { round: 1 }).await?;
+        let ledger = JournalLedger {
+            worker: self,
+            volume: &vol.id,
+            record: rec,
+        };
+        match self.pipeline.sync_first(vol, &export, &ledger, cancel).await {
+            Ok((round, image, new_id)) => {
+                let t = Transition::SyncRoundVerified { round, image, new_id };
+                self.record(&vol.id, t).await
+            }
+            Err(e) => self.step_failed(vol, e, cancel).await,
+        }
+    }
+
+    /// From `synced`: more rounds, or the cutover when asked for. Returns the
+    /// record once the final round is verified (`exported`, to be finished
+    /// like any copy), `None` when the task stops with the volume synced.
+    pub(super) async fn sync_loop(
+        &self,
+        vol: &Volume,
+        mut rec: VolumeRecord,
+        mut rounds: u32,
+        cancel: &CancellationToken,
+    ) -> Option<VolumeRecord> {
+        let ctl = &self.sync;
+        loop {
+            if cancel.is_cancelled() || rec.phase != Phase::Synced {
+                return None;
+            }
+            if let Some(force) = ctl.cutover_wanted(&vol.id) {
+                match self.pipeline.cutover_blocker(vol).await {
+                    Some(why) if !force => {
+                        ctl.forget(&vol.id);
+                        let message = format!("{}: cutover refused: {why}", vol.display_name());
+                        self.record(&vol.id, Transition::CutoverRefused { reason: why }).await;
+                        self.pipeline.log(vol, message.clone()).await;
+                        let _ = self
+                            .pipeline
+                            .events
+                            .send(EngineEvent::Notice {
+                                volume: Some(vol.id.clone()),
+                                message,
+                            })
+                            .await;
+                        if ctl.plan().rounds_per_run.is_some() {
+                            return None;
+                        }
+                    }
+                    blocker => {
+                        if let Some(why) = &blocker {
+                            let line = format!(
+                                "WARNING: cutover FORCED although {why}; writes after the final snapshot are NOT in the copy"
+                            );
+                            tracing::warn!(volume = %vol.id, "{line}");
+                            self.pipeline.log(vol, line).await;
+                        }
+                        return self.cutover(vol, blocker.is_some(), cancel).await;
+                    }
+                }
+            }
+            if ctl.plan().rounds_per_run.is_some_and(|n| rounds >= n) {
+                return None;
+            }
+            if rounds > 0 {
+                ctl.pause(&vol.id, cancel).await;
+                if cancel.is_cancelled() {
+                    return None;
+                }
+                if ctl.cutover_wanted(&vol.id).is_some() {
+                    continue;
+                }
+            }
+            let _permit = slot(&self.limits.export, cancel).await?;
+            let next = rec.sync.as_ref().and_then(|s| s.last()).map_or(1, |r| r.round + 1);
+            let started = self.record(&vol.id, Transition::SyncStarted { round: next }).await?;
+            rec = match self.pipeline.sync_next(vol, &started, false, cancel).await {
+                Ok(round) => {
+                    let image = started.sync.as_ref().map(|s| s.image.clone()).unwrap_or_default();
+                    let t = Transition::SyncRoundVerified {
+                        round,
+                        image,
+                        new_id: None,
+                    };
+                    let r = self.record(&vol.id, t).await?;
+                    if let Some(sync) = &r.sync {
+                        self.pipeline.drop_old_snaps(vol, sync).await;
+                    }
+                    r
+                }
+                Err(e) => return self.step_failed(vol, e, cancel).await,
+            };
+            rounds += 1;
+        }
+    }
+
+    async fn cutover(&self, vol: &Volume, forced: bool, cancel: &CancellationToken) -> Option<VolumeRecord> {
+        let _permit = slot(&self.limits.export, cancel).await?;
+        let started = self.record(&vol.id, Transition::CutoverStarted { forced }).await?;
+        self.sync.forget(&vol.id);
+        match self.pipeline.sync_next(vol, &started, true, cancel).await {
+            Ok(round) => self.record(&vol.id, Transition::CutoverVerified { round }).await,
+            Err(e) => self.step_failed(vol, e, cancel).await,
+        }
+    }
+
+    /// The import half of a cut-over volume: the finish instead of a copy.
+    pub(super) async fn finish_synced(
+        &self,
+        vol: &Volume,
+        ledger: &JournalLedger<'_>,
+        cancel: &CancellationToken,
+    ) -> Result<super::volume_pipeline::ImportedVolume, StageError> {
+        let rec = ledger.record.clone();
+        self.pipeline.finish_synced(vol, &rec, ledger, cancel).await
+    }
+}

@@ -1,0 +1,258 @@
+//! Warm sync's rounds on a block store: the changes between two snapshots of
+//! the source, streamed once into the new image (which then gets the same
+//! to-snapshot) and into the export file; then the new image's own changes
+//! between those snapshots read back and compared with the export file.
+//! Each round costs what changed, not what the volume holds.
+
+use super::child_process::ChildExit;
+use super::delta_sinks::{DeltaOut, DeltaPatch, Extents, ReadbackCheck};
+use super::rbd_diff::{DiffSink, DiffWriter};
+use super::sparse_hash::BLOCK;
+use super::{BlockStore, Counter, DataPathError, FileStore, RbdError};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use tokio_util::sync::CancellationToken;
+
+/// One round: `image@from` → `image@to` on this store, applied to
+/// `target_image` on `target` (which holds snapshot `from`) and to `file`.
+pub struct DeltaRound<'a> {
+    pub image: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub target: &'a BlockStore,
+    pub target_image: &'a str,
+    /// The export file; it equals `image@from` before and `image@to` after.
+    pub file: &'a Path,
+    pub size: u64,
+}
+
+/// What a round applied.
+#[derive(Debug, Clone)]
+pub struct DeltaApplied {
+    /// Data and zeroed bytes.
+    pub bytes: u64,
+    /// 64 KiB blocks whose content may have changed (for the manifest).
+    pub blocks: Vec<u64>,
+    /// What the new image must report as changed.
+    pub must_cover: Extents,
+}
+
+impl BlockStore {
+    /// The image's provisioned size.
+    pub async fn image_size(&self, image: &str) -> Result<u64, RbdError> {
+        match self {
+            BlockStore::Rbd(s) => s.info(image).await.map(|i| i.size),
+            BlockStore::File(s) => std::fs::metadata(s.path(image))
+                .map(|m| m.len())
+                .map_err(|e| RbdError::NotFound {
+                    op: "info".into(),
+                    stderr: format!("{image}: {e}"),
+                }),
+        }
+    }
+
+    pub async fn snap_list(&self, image: &str) -> Result<Vec<String>, RbdError> {
+        match self {
+            BlockStore::Rbd(s) => s.snap_list(image).await,
+            BlockStore::File(s) => s.snap_list(image),
+        }
+    }
+
+    /// Streams `from → to` of `r.image` into `r.target_image` and `r.file`.
+    pub async fn apply_delta(
+        &self,
+        r: &DeltaRound<'_>,
+        counter: Counter,
+        cancel: &CancellationToken,
+    ) -> Result<DeltaApplied, DataPathError> {
+        let file = super::private_fs::options()
+            .read(true)
+            .write(true)
+            .open(r.file)
+            .map_err(|e| DataPathError::io(r.file, e))?;
+        let (out, child) = match r.target {
+            BlockStore::Rbd(t) => {
+                let (spec, child, stdin) = t.spawn_import_diff(r.target_image)?;
+                let w = std::io::BufWriter::with_capacity(1 << 20, stdin);
+                let w = DiffWriter::delta(w, r.from, r.to, r.size).map_err(|e| DataPathError::io(Path::new(&spec), e))?;
+                (DeltaOut::Rbd(Some(w)), Some(child))
+            }
+            BlockStore::File(t) => {
+                if !t.path(&format!("{}@{}", r.target_image, r.from)).exists() {
+                    return Err(RbdError::NotFound {
+                        op: "import-diff".into(),
+                        stderr: format!("{}@{} does not exist", r.target_image, r.from),
+                    }
+                    .into());
+                }
+                let path = t.path(r.target_image);
+                let f = super::private_fs::options()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| DataPathError::io(&path, e))?;
+                (DeltaOut::File(f), None)
+            }
+        };
+        let patch = DeltaPatch::new(file, out, r.size);
+        let read = self.read_delta(r.image, r.from, Some(r.to), patch, counter, cancel);
+        let (read, exit) = match child {
+            // The writer's end closes import-diff's stdin when the reader drops it.
+            Some(c) => {
+                let (read, exit) = tokio::join!(read, c.wait(cancel));
+                (read, Some(exit))
+            }
+            None => (read.await, None),
+        };
+        if let Some(exit) = exit {
+            match exit.map_err(|e| DataPathError::Child(e.to_string()))? {
+                ChildExit::Cancelled { .. } => return Err(DataPathError::Cancelled),
+                ChildExit::Exited { code, stderr } if code != Some(0) => {
+                    // The reader's error (if any) says why the stream broke.
+                    read?;
+                    return Err(RbdError::from_exit("import-diff", code, &stderr).into());
+                }
+                ChildExit::Exited { .. } => {}
+            }
+        }
+        let patch = read?;
+        patch.file.sync_all().map_err(|e| DataPathError::io(r.file, e))?;
+        if let (BlockStore::File(t), DeltaOut::File(f)) = (r.target, &patch.out) {
+            f.sync_all().map_err(|e| DataPathError::io(&t.path(r.target_image), e))?;
+            t.snap_create(r.target_image, r.to).await?;
+        }
+        Ok(DeltaApplied {
+            bytes: patch.bytes,
+            blocks: patch.blocks.into_iter().collect(),
+            must_cover: patch.must_cover,
+        })
+    }
+
+    /// Reads back what changed on `image` between `from` and `to`, compares
+    /// it with `file`, and checks it covers what the round sent. Returns the
+    /// bytes read back.
+    pub async fn check_delta(
+        &self,
+        image: &str,
+        from: &str,
+        to: &str,
+        file: &Path,
+        applied: &DeltaApplied,
+        counter: Counter,
+        cancel: &CancellationToken,
+    ) -> Result<u64, DataPathError> {
+        let f = File::open(file).map_err(|e| DataPathError::io(file, e))?;
+        let check = self
+            .read_delta(image, from, Some(to), ReadbackCheck::new(f), counter, cancel)
+            .await
+            .map_err(|e| match e {
+                DataPathError::Diff { source, .. } => DataPathError::Mismatch(format!("{image}: {source}")),
+                e => e,
+            })?;
+        if let Some((off, len)) = applied.must_cover.first_uncovered(&check.seen) {
+            return Err(DataPathError::Mismatch(format!(
+                "{image}: {len} bytes at {off} were sent in this round but the new image does not show them written"
+            )));
+        }
+        Ok(check.bytes)
+    }
+
+    /// Bytes written to `image` since its snapshot `snap` (0: untouched).
+    pub async fn changed_since(&self, image: &str, snap: &str, cancel: &CancellationToken) -> Result<u64, DataPathError> {
+        #[derive(Default)]
+        struct Count(u64);
+        impl DiffSink for Count {
+            fn size(&mut self, _: u64) -> std::io::Result<()> {
+                Ok(())
+            }
+            fn data(&mut self, _: u64, d: &[u8]) -> std::io::Result<()> {
+                self.0 += d.len() as u64;
+                Ok(())
+            }
+            fn zero(&mut self, _: u64, len: u64) -> std::io::Result<()> {
+                self.0 += len;
+                Ok(())
+            }
+        }
+        let c = self
+            .read_delta(image, snap, None, Count::default(), Counter::default(), cancel)
+            .await?;
+        Ok(c.0)
+    }
+
+    /// The changes from `image@from` to `image@to` (or the head) into `sink`.
+    async fn read_delta<S: DiffSink + Send + 'static>(
+        &self,
+        image: &str,
+        from: &str,
+        to: Option<&str>,
+        sink: S,
+        counter: Counter,
+        cancel: &CancellationToken,
+    ) -> Result<S, DataPathError> {
+        let spec = to.map_or(image.to_string(), |t| format!("{image}@{t}"));
+        match self {
+            BlockStore::Rbd(s) => s
+                .read_delta(&spec, Some(from), sink, counter, cancel)
+                .await
+                .map(|(s, ..)| s),
+            BlockStore::File(s) => s.read_delta(&format!("{image}@{from}"), &spec, sink, &counter, cancel),
+        }
+    }
+}
+
+impl FileStore {
+    pub fn snap_list(&self, image: &str) -> Result<Vec<String>, RbdError> {
+        let prefix = format!("{image}@");
+        Ok(self
+            .ls()?
+            .into_iter()
+            .filter_map(|n| n.strip_prefix(&prefix).map(str::to_string))
+            .collect())
+    }
+
+    /// The blocks that differ between two image files, as a diff: `w` for
+    /// data, `z` for blocks that became zeros. Demo sizes: block by block.
+    fn read_delta<S: DiffSink>(
+        &self,
+        from: &str,
+        to: &str,
+        mut sink: S,
+        counter: &Counter,
+        cancel: &CancellationToken,
+    ) -> Result<S, DataPathError> {
+        let open = |name: &str| {
+            let p = self.path(name);
+            File::open(&p).map_err(|e| DataPathError::io(&p, e))
+        };
+        let (a, b) = (open(from)?, open(to)?);
+        let pb = self.path(to);
+        let io = |e| DataPathError::io(&pb, e);
+        let size = b.metadata().map_err(io)?.len();
+        let size_a = a.metadata().map_err(io)?.len();
+        sink.size(size).map_err(io)?;
+        let (mut ba, mut bb) = (vec![0u8; BLOCK as usize], vec![0u8; BLOCK as usize]);
+        let mut off = 0u64;
+        while off < size {
+            if cancel.is_cancelled() {
+                return Err(DataPathError::Cancelled);
+            }
+            let n = (size - off).min(BLOCK) as usize;
+            b.read_exact_at(&mut bb[..n], off).map_err(io)?;
+            let na = size_a.saturating_sub(off).min(n as u64) as usize;
+            ba[..n].fill(0);
+            a.read_exact_at(&mut ba[..na], off).map_err(io)?;
+            if ba[..n] != bb[..n] {
+                if bb[..n].iter().all(|&x| x == 0) {
+                    sink.zero(off, n as u64).map_err(io)?;
+                } else {
+                    sink.data(off, &bb[..n]).map_err(io)?;
+                    counter.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            off += n as u64;
+        }
+        sink.end().map_err(io)?;
+        Ok(sink)
+    }
+}

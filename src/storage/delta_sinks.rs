@@ -1,0 +1,237 @@
+//! The two ends of a warm-sync round's stream. [`DeltaPatch`] applies what
+//! changed between two source snapshots to the export file and forwards it
+//! to the new image; [`ReadbackCheck`] compares what the new image says
+//! changed in that round with the export file, byte for byte.
+
+use super::rbd_diff::{DiffSink, DiffWriter};
+use super::sparse_hash::BLOCK;
+use rustix::fs::{fallocate, FallocateFlags};
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, BufWriter};
+use std::os::unix::fs::FileExt;
+
+/// Where a round's changes go besides the export file.
+pub(super) enum DeltaOut {
+    /// `rbd import-diff -` on the new cluster (creates the to-snapshot at its end).
+    /// Taken (finished, and the pipe closed) at the stream's end.
+    Rbd(Option<DiffWriter<BufWriter<File>>>),
+    /// A file store's image file, written in place.
+    File(File),
+}
+
+/// Extents a read-back must cover, kept merged and in order.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Extents(pub Vec<(u64, u64)>);
+
+impl Extents {
+    pub fn push(&mut self, offset: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        match self.0.last_mut() {
+            Some((o, l)) if *o + *l >= offset => *l = (*l).max(offset + len - *o),
+            _ => self.0.push((offset, len)),
+        }
+    }
+
+    /// The first extent of `self` that `other` does not cover.
+    pub fn first_uncovered(&self, other: &Extents) -> Option<(u64, u64)> {
+        let mut j = 0;
+        for &(off, len) in &self.0 {
+            let (mut pos, end) = (off, off + len);
+            while pos < end {
+                while j < other.0.len() && other.0[j].0 + other.0[j].1 <= pos {
+                    j += 1;
+                }
+                match other.0.get(j) {
+                    Some(&(o, l)) if o <= pos => pos = o + l,
+                    _ => return Some((pos, end - pos)),
+                }
+            }
+        }
+        None
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.0.iter().map(|e| e.1).sum()
+    }
+}
+
+pub(super) struct DeltaPatch {
+    pub file: File,
+    pub out: DeltaOut,
+    pub expected_size: u64,
+    /// Data bytes and zeroed bytes applied.
+    pub bytes: u64,
+    /// 64 KiB blocks whose content may have changed.
+    pub blocks: BTreeSet<u64>,
+    /// What the new image must report as changed in this round.
+    pub must_cover: Extents,
+    buf: Vec<u8>,
+}
+
+impl DeltaPatch {
+    pub fn new(file: File, out: DeltaOut, expected_size: u64) -> Self {
+        Self {
+            file,
+            out,
+            expected_size,
+            bytes: 0,
+            blocks: BTreeSet::new(),
+            must_cover: Extents::default(),
+            buf: vec![0; BLOCK as usize],
+        }
+    }
+
+    fn touch(&mut self, offset: u64, len: u64) {
+        self.blocks.extend(offset / BLOCK..(offset + len).div_ceil(BLOCK));
+    }
+}
+
+fn punch(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    fallocate(file, FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE, offset, len).map_err(io::Error::from)
+}
+
+impl DiffSink for DeltaPatch {
+    fn size(&mut self, size: u64) -> io::Result<()> {
+        if size != self.expected_size {
+            return Err(io::Error::other(format!(
+                "the source image is now {size} bytes, it was {} when the sync started: it was resized, so this copy cannot be brought up to date; finish the resize, then migrate it afresh",
+                self.expected_size
+            )));
+        }
+        Ok(())
+    }
+
+    fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.file.write_all_at(data, offset)?;
+        match &mut self.out {
+            DeltaOut::Rbd(w) => writer(w)?.data(offset, data)?,
+            DeltaOut::File(f) => f.write_all_at(data, offset)?,
+        }
+        self.bytes += data.len() as u64;
+        self.touch(offset, data.len() as u64);
+        self.must_cover.push(offset, data.len() as u64);
+        Ok(())
+    }
+
+    fn zero(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        // Only ranges that held data change anything; those must be seen to change.
+        let end = (offset + len).min(self.expected_size);
+        let mut pos = offset;
+        while pos < end {
+            let n = (BLOCK - pos % BLOCK).min(end - pos) as usize;
+            self.file.read_exact_at(&mut self.buf[..n], pos)?;
+            if self.buf[..n].iter().any(|&b| b != 0) {
+                self.must_cover.push(pos, n as u64);
+                self.touch(pos, n as u64);
+            }
+            pos += n as u64;
+        }
+        punch(&self.file, offset, len)?;
+        match &mut self.out {
+            DeltaOut::Rbd(w) => writer(w)?.zero(offset, len)?,
+            DeltaOut::File(f) => punch(f, offset, len)?,
+        }
+        self.bytes += len;
+        Ok(())
+    }
+
+    fn end(&mut self) -> io::Result<()> {
+        if let DeltaOut::Rbd(w) = &mut self.out {
+            if let Some(w) = w.take() {
+                w.finish()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn writer<W>(w: &mut Option<W>) -> io::Result<&mut W> {
+    w.as_mut().ok_or_else(|| io::Error::other("data after the end of the stream"))
+}
+
+/// Compares a read-back delta with the export file; remembers what it saw.
+pub(super) struct ReadbackCheck {
+    pub file: File,
+    pub seen: Extents,
+    pub bytes: u64,
+    buf: Vec<u8>,
+}
+
+impl ReadbackCheck {
+    pub fn new(file: File) -> Self {
+        Self {
+            file,
+            seen: Extents::default(),
+            bytes: 0,
+            buf: vec![0; 1 << 20],
+        }
+    }
+}
+
+fn differs(offset: u64) -> io::Error {
+    io::Error::other(format!(
+        "the new image differs from the export at byte {offset} after this round"
+    ))
+}
+
+impl DiffSink for ReadbackCheck {
+    fn size(&mut self, _size: u64) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let mut done = 0usize;
+        while done < data.len() {
+            let n = (data.len() - done).min(self.buf.len());
+            let at = offset + done as u64;
+            self.file.read_exact_at(&mut self.buf[..n], at)?;
+            if let Some(i) = (0..n).find(|&i| self.buf[i] != data[done + i]) {
+                return Err(differs(at + i as u64));
+            }
+            done += n;
+        }
+        self.bytes += data.len() as u64;
+        self.seen.push(offset, data.len() as u64);
+        Ok(())
+    }
+
+    fn zero(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        let mut pos = offset;
+        while pos < offset + len {
+            let n = (offset + len - pos).min(self.buf.len() as u64) as usize;
+            self.file.read_exact_at(&mut self.buf[..n], pos)?;
+            if let Some(i) = self.buf[..n].iter().position(|&b| b != 0) {
+                return Err(differs(pos + i as u64));
+            }
+            pos += n as u64;
+        }
+        self.bytes += len;
+        self.seen.push(offset, len);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coverage_is_found_missing_exactly() {
+        let mut need = Extents::default();
+        need.push(0, 10);
+        need.push(10, 5);
+        need.push(100, 50);
+        assert_eq!(need.0, vec![(0, 15), (100, 50)]);
+        let mut seen = Extents::default();
+        seen.push(0, 8);
+        seen.push(8, 8);
+        seen.push(90, 40);
+        assert_eq!(need.first_uncovered(&seen), Some((130, 20)));
+        seen.push(130, 20);
+        assert_eq!(need.first_uncovered(&seen), None);
+        assert_eq!(Extents::default().first_uncovered(&Extents::default()), None);
+    }
+}

@@ -1,0 +1,150 @@
+//! Tests of the sparse checksum schemes.
+
+use super::*;
+
+fn hash_of(image: &[u8]) -> String {
+    hash_in(Scheme::CURRENT, image)
+}
+
+fn hash_in(scheme: Scheme, image: &[u8]) -> String {
+    let mut h = SparseHasher::with_scheme(scheme);
+    h.write_at(0, image);
+    h.finish(image.len() as u64)
+}
+
+#[test]
+fn zeros_written_or_skipped_hash_the_same() {
+    let mut image = vec![0u8; 5 * BLOCK as usize + 123];
+    image[70_000..70_010].copy_from_slice(b"0123456789");
+    image[4 * BLOCK as usize + 5] = 7;
+    let full = hash_of(&image);
+    // The same image as extents, with the zero gaps never written.
+    let mut h = SparseHasher::new();
+    h.write_at(70_000, b"0123456789");
+    h.write_at(4 * BLOCK + 5, &[7]);
+    assert_eq!(h.finish(image.len() as u64), full);
+    // And in odd-sized chunks crossing block borders.
+    let mut h = SparseHasher::new();
+    for (i, chunk) in image.chunks(9_999).enumerate() {
+        h.write_at(i as u64 * 9_999, chunk);
+    }
+    assert_eq!(h.finish(image.len() as u64), full);
+}
+
+#[test]
+fn whole_blocks_hash_as_partial_writes_do() {
+    // Whole aligned blocks take the no-copy path; a block may also arrive
+    // in pieces, or start with a piece and end with a whole-block write.
+    let image: Vec<u8> = (0..4 * BLOCK as usize + 777)
+        .map(|i| {
+            if (BLOCK as usize..2 * BLOCK as usize).contains(&i) {
+                0
+            } else {
+                (i % 251) as u8
+            }
+        })
+        .collect();
+    let expected = {
+        let mut h = SparseHasher::new();
+        for (i, b) in image.iter().enumerate() {
+            h.write_at(i as u64, std::slice::from_ref(b));
+        }
+        h.finish(image.len() as u64)
+    };
+    for chunk in [BLOCK as usize, 2 * BLOCK as usize, 1 << 20, 4096] {
+        let mut h = SparseHasher::new();
+        for (i, c) in image.chunks(chunk).enumerate() {
+            h.write_at((i * chunk) as u64, c);
+        }
+        assert_eq!(h.finish(image.len() as u64), expected, "chunks of {chunk}");
+    }
+    let mut h = SparseHasher::new();
+    h.write_at(0, &image[..100]);
+    h.write_at(100, &image[100..]);
+    assert_eq!(h.finish(image.len() as u64), expected, "a piece, then the rest");
+}
+
+#[test]
+fn size_position_and_content_all_count() {
+    let mut a = vec![0u8; 3 * BLOCK as usize];
+    a[10] = 1;
+    let base = hash_of(&a);
+    let mut longer = a.clone();
+    longer.extend_from_slice(&[0; 512]);
+    assert_ne!(hash_of(&longer), base, "an unaligned zero tail changes the size");
+    let mut moved = vec![0u8; 3 * BLOCK as usize];
+    moved[BLOCK as usize + 10] = 1;
+    assert_ne!(hash_of(&moved), base, "same bytes in another block");
+    let mut changed = a.clone();
+    changed[11] = 1;
+    assert_ne!(hash_of(&changed), base);
+    assert_ne!(hash_of(&[]), hash_of(&[0]), "empty vs one zero byte");
+}
+
+/// The collision the v1 encoding allowed (issue 10, item 9): 0xAA at 0
+/// and 0xBB at 64 KiB feed v1 the bytes `0, AA, 1, BB, size`; so does
+/// `AA 01 00..00 BB` at offset 0 (the 00s are the rest of block 1's index).
+#[test]
+fn the_v1_collision_is_gone_in_v2() {
+    let size = 2 * BLOCK as usize;
+    let mut a = vec![0u8; size];
+    a[0] = 0xAA;
+    a[BLOCK as usize] = 0xBB;
+    let mut b = vec![0u8; size];
+    b[0] = 0xAA;
+    b[1..9].copy_from_slice(&1u64.to_le_bytes());
+    b[9] = 0xBB;
+    assert_ne!(a, b);
+    assert_eq!(hash_in(Scheme::V1, &a), hash_in(Scheme::V1, &b), "v1 collides");
+    assert_ne!(hash_in(Scheme::V2, &a), hash_in(Scheme::V2, &b), "v2 tells them apart");
+    assert_eq!(Scheme::CURRENT, Scheme::V2);
+    assert_ne!(hash_of(&a), hash_of(&b));
+}
+
+#[test]
+fn a_checksum_names_its_scheme() {
+    let image = [1u8, 2, 3];
+    let v1 = hash_in(Scheme::V1, &image);
+    let v2 = hash_in(Scheme::V2, &image);
+    assert_eq!(Scheme::of(&v1), Some(Scheme::V1));
+    assert_eq!(Scheme::of(&v2), Some(Scheme::V2));
+    assert!(v2.starts_with("blake3-sparse-64k-v2:"));
+    assert_eq!(digest(&v2).len(), 64);
+    assert_eq!(digest(&v1), v1);
+    assert_ne!(digest(&v2), v1, "another hasher, not the old digest relabelled");
+    assert_eq!(Scheme::of("blake3-sparse-64k-v3:00"), None);
+    assert_eq!(Scheme::of("not a checksum"), None);
+}
+
+/// A checksum an earlier version wrote into a journal still verifies:
+/// this is v1 of `[1, 2, 3]` as that version computed it.
+#[test]
+fn earlier_versions_checksums_still_verify() {
+    let mut h = blake3::Hasher::new();
+    h.update(&0u64.to_le_bytes());
+    h.update(&[1, 2, 3]);
+    h.update(&3u64.to_le_bytes());
+    assert_eq!(hash_in(Scheme::V1, &[1, 2, 3]), h.finalize().to_hex().to_string());
+}
+
+#[test]
+fn the_blocks_scheme_is_the_same_from_a_stream_and_from_block_hashes() {
+    let mut image = vec![0u8; 5 * BLOCK as usize + 123];
+    image[10] = 1;
+    image[3 * BLOCK as usize + 77] = 9;
+    image[5 * BLOCK as usize + 100] = 4;
+    let streamed = hash_in(Scheme::Blocks, &image);
+    let mut root = BlocksRoot::default();
+    for (i, block) in image.chunks(BLOCK as usize).enumerate() {
+        if let Some(h) = block_hash(i as u64, block) {
+            root.add(i as u64, &h);
+        }
+    }
+    assert_eq!(streamed, root.finish(image.len() as u64));
+    assert_eq!(Scheme::of(&streamed), Some(Scheme::Blocks));
+    assert_ne!(digest(&streamed), hash_in(Scheme::V2, &image));
+    // Moving a byte to another block changes it.
+    image[10] = 0;
+    image[BLOCK as usize + 10] = 1;
+    assert_ne!(hash_in(Scheme::Blocks, &image), streamed);
+}
