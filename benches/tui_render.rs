@@ -146,7 +146,12 @@ fn volumes_app() -> App {
                     "size": 10, "status": if n % 7 == 0 { "error" } else { "in-use" }
                 }))
                 .expect("volume"),
-                attached_to: vec![format!("server-{}", n / 3)],
+                servers: vec![stackmigrate::openstack::Server {
+                    id: format!("server-{}", n / 3),
+                    name: format!("server-{}", n / 3),
+                    status: Some(if n % 2 == 0 { "ACTIVE" } else { "SHUTOFF" }.into()),
+                }
+                .into()],
             },
             used: None,
             previous: None,

@@ -3,7 +3,7 @@
 
 use crate::config::CloudConfig;
 use crate::engine::project_volumes;
-use crate::escaped::{escape, Escaped};
+use crate::escaped::Escaped;
 use crate::openstack::{Keystone, OpenStackError, Session};
 
 pub async fn run_projects(cloud: &CloudConfig, json: bool) -> Result<String, OpenStackError> {
@@ -32,25 +32,22 @@ pub async fn run_volumes(cloud: &CloudConfig, project: &str, json: bool) -> Resu
     if json {
         return serde_json::to_string_pretty(&rows).map_err(|e| OpenStackError::Config(e.to_string()));
     }
+    // The attachments come last: they vary in length (servers, statuses).
     let mut out = format!(
-        "{:<20} {:<8} {:>6} {:<12} {:<10} {:<16} {}\n",
-        "NAME", "ID", "GiB", "TYPE", "STATUS", "ATTACHED TO", "BOOTABLE"
+        "{:<20} {:<8} {:>6} {:<12} {:<10} {:<8} {}\n",
+        "NAME", "ID", "GiB", "TYPE", "STATUS", "BOOTABLE", "ATTACHED TO"
     );
     for r in &rows {
         let v = &r.volume;
         out.push_str(&format!(
-            "{:<20} {:<8} {:>6} {:<12} {:<10} {:<16} {}\n",
+            "{:<20} {:<8} {:>6} {:<12} {:<10} {:<8} {}\n",
             Escaped(v.display_name()),
             v.id.get(..8).unwrap_or(&v.id),
             v.size,
             Escaped(v.volume_type.as_deref().unwrap_or("-")),
             Escaped(&v.status),
-            if r.attached_to.is_empty() {
-                "-".to_string()
-            } else {
-                escape(&r.attached_to.join(",")).into_owned()
-            },
-            if v.bootable { "yes" } else { "no" }
+            if v.bootable { "yes" } else { "no" },
+            Escaped(&r.attachment_text()),
         ));
     }
     Ok(out)

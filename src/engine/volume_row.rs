@@ -1,22 +1,70 @@
-//! Phase 1's view of the old project: its volumes with their attachments
-//! named. Every client lists volumes through here (`volumes`, `migrate`, the
-//! TUI's projects and volumes screens), and all share one rule for which
-//! statuses a migration may start from.
+//! Phase 1's view of the old project: its volumes with the servers they are
+//! attached to, named and with Nova's status. Every client lists volumes
+//! through here (`volumes`, `migrate`, the TUI's projects, volumes and plan
+//! screens), and all share one rule for which statuses a migration may start
+//! from and one for which attachments may still be writing.
 
-use crate::openstack::{Cinder, Nova, OpenStackError, Project, Session, Volume};
+use crate::openstack::{Cinder, Nova, OpenStackError, Project, Server, Session, Volume};
 use serde::Serialize;
 use std::collections::HashMap;
 
 /// Volumes in these states can be exported safely.
 pub const MIGRATABLE: &[&str] = &["available", "in-use"];
 
-/// A volume with its attachments named, as `volumes --json` prints it.
+/// A server a volume is attached to, as Nova reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttachedServer {
+    pub id: String,
+    /// Nova's name; the id when Nova cannot say.
+    pub name: String,
+    /// Nova's status (ACTIVE, SHUTOFF, ...); None when Nova cannot say.
+    pub status: Option<String>,
+}
+
+impl AttachedServer {
+    /// Stands in for the server of an in-use volume whose attachments name none.
+    fn unknown() -> Self {
+        Self {
+            id: "unknown".into(),
+            name: "unknown server".into(),
+            status: None,
+        }
+    }
+
+    /// "name (STATUS)", or "name (status unknown)".
+    pub fn describe(&self) -> String {
+        format!("{} ({})", self.name, self.status.as_deref().unwrap_or("status unknown"))
+    }
+
+    /// Only SHUTOFF counts as stopped: anything else (unknown included) may still write.
+    pub fn may_write(&self) -> bool {
+        // PAUSED and SUSPENDED keep the guest's memory, dirty pages included,
+        // and write them out on resume: not stopped.
+        !self
+            .status
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("SHUTOFF"))
+    }
+}
+
+impl From<Server> for AttachedServer {
+    fn from(s: Server) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            status: s.status,
+        }
+    }
+}
+
+/// A volume with the servers it is attached to, as `volumes --json` prints it.
 #[derive(Debug, Clone, Serialize)]
 pub struct VolumeRow {
     #[serde(flatten)]
     pub volume: Volume,
-    /// Names of the servers it is attached to (ids when Nova can't say).
-    pub attached_to: Vec<String>,
+    /// The servers it is attached to, in Cinder's order.
+    #[serde(rename = "attached_to")]
+    pub servers: Vec<AttachedServer>,
 }
 
 /// A server a volume is attached to, as Nova reports it.
@@ -54,6 +102,30 @@ impl VolumeRow {
     pub fn migratable(&self) -> bool {
         MIGRATABLE.contains(&self.volume.status.as_str())
     }
+
+    /// The first attached server that may still be writing to the volume; a volume
+    /// whose status is in-use but whose attachments name no server counts as written
+    /// to by an unknown server (id "unknown", name "unknown server", status None).
+    pub fn live_writer(&self) -> Option<AttachedServer> {
+        if self.servers.is_empty() && self.volume.status == "in-use" {
+            return Some(AttachedServer::unknown());
+        }
+        self.servers.iter().find(|s| s.may_write()).cloned()
+    }
+
+    /// What every client shows in its "attached" column: "-" when detached, else the
+    /// servers' describe() joined by ", ".
+    pub fn attachment_text(&self) -> String {
+        if self.servers.is_empty() {
+            // In-use with no server named is not detached: say so.
+            return self.live_writer().map_or_else(|| "-".into(), |s| s.describe());
+        }
+        self.servers
+            .iter()
+            .map(AttachedServer::describe)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Lists a project's volumes: directly when the token is scoped to it,
@@ -70,23 +142,131 @@ pub async fn project_volumes(session: &Session, project: &Project) -> Result<Vec
         (&scoped, None)
     };
     let volumes = Cinder::new(s).list_volumes(filter).await?;
-    let servers: HashMap<String, String> = match Nova::new(s).list_servers(filter).await {
-        Ok(list) => list.into_iter().map(|sv| (sv.id, sv.name)).collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot list servers; attachments shown by id");
-            HashMap::new()
-        }
-    };
+    let servers = servers_by_id(&Nova::new(s), filter).await;
     Ok(volumes
         .into_iter()
         .map(|v| {
-            let attached_to = v
+            let servers = v
                 .attachments
                 .iter()
                 .filter_map(|a| a.server_id.as_ref())
-                .map(|id| servers.get(id).cloned().unwrap_or_else(|| id.clone()))
+                .map(|id| match servers.get(id) {
+                    Some(sv) => AttachedServer::from(sv.clone()),
+                    None => AttachedServer {
+                        id: id.clone(),
+                        name: id.clone(),
+                        status: None,
+                    },
+                })
                 .collect();
-            VolumeRow { volume: v, attached_to }
+            VolumeRow { volume: v, servers }
         })
         .collect())
+}
+
+/// The project's servers with their status when Nova gives details; names
+/// only when it does not (`/servers/detail` needs Neutron behind Nova); none
+/// when Nova cannot list at all. A listing never fails for want of servers.
+async fn servers_by_id(nova: &Nova<'_>, filter: Option<&str>) -> HashMap<String, Server> {
+    let list = match nova.list_servers_detailed(filter).await {
+        Ok(list) => list,
+        Err(detail) => match nova.list_servers(filter).await {
+            Ok(list) => {
+                tracing::warn!(error = %detail, "cannot list servers with details; server statuses unknown");
+                list
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list servers; attachments shown by id");
+                Vec::new()
+            }
+        },
+    };
+    list.into_iter().map(|sv| (sv.id.clone(), sv)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(name: &str, status: Option<&str>) -> AttachedServer {
+        AttachedServer {
+            id: format!("id-{name}"),
+            name: name.into(),
+            status: status.map(str::to_string),
+        }
+    }
+
+    fn row(status: &str, servers: Vec<AttachedServer>) -> VolumeRow {
+        let volume: Volume = serde_json::from_value(serde_json::json!({
+            "id": "v1", "name": "data", "size": 1, "status": status
+        }))
+        .expect("volume");
+        VolumeRow { volume, servers }
+    }
+
+    #[test]
+    fn describe_names_the_server_and_its_status() {
+        assert_eq!(server("web-1", Some("ACTIVE")).describe(), "web-1 (ACTIVE)");
+        assert_eq!(server("web-1", None).describe(), "web-1 (status unknown)");
+    }
+
+    #[test]
+    fn only_shutoff_counts_as_stopped() {
+        assert!(!server("a", Some("SHUTOFF")).may_write());
+        for status in [Some("ACTIVE"), Some("PAUSED"), Some("SUSPENDED"), Some("ERROR"), None] {
+            assert!(server("a", status).may_write(), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn live_writer_is_the_first_server_that_may_write() {
+        let r = row(
+            "in-use",
+            vec![
+                server("db-1", Some("SHUTOFF")),
+                server("web-1", Some("ACTIVE")),
+                server("x", None),
+            ],
+        );
+        assert_eq!(r.live_writer(), Some(server("web-1", Some("ACTIVE"))));
+        assert_eq!(row("in-use", vec![server("db-1", Some("SHUTOFF"))]).live_writer(), None);
+        assert_eq!(
+            row("in-use", vec![server("x", None)]).live_writer(),
+            Some(server("x", None))
+        );
+        assert_eq!(row("available", vec![]).live_writer(), None);
+    }
+
+    #[test]
+    fn in_use_without_a_named_server_has_an_unknown_writer() {
+        let r = row("in-use", vec![]);
+        let w = r.live_writer().expect("writer");
+        assert_eq!(
+            (w.id.as_str(), w.name.as_str(), w.status),
+            ("unknown", "unknown server", None)
+        );
+        assert_eq!(r.attachment_text(), "unknown server (status unknown)");
+    }
+
+    #[test]
+    fn attachment_text_is_a_dash_or_the_servers_described() {
+        assert_eq!(row("available", vec![]).attachment_text(), "-");
+        let r = row(
+            "in-use",
+            vec![server("db-1", Some("SHUTOFF")), server("web-1", Some("ACTIVE"))],
+        );
+        assert_eq!(r.attachment_text(), "db-1 (SHUTOFF), web-1 (ACTIVE)");
+    }
+
+    #[test]
+    fn json_names_the_servers_with_their_status_under_attached_to() {
+        let r = row("in-use", vec![server("web-1", Some("ACTIVE"))]);
+        let v = serde_json::to_value(&r).expect("json");
+        assert_eq!(
+            v["attached_to"],
+            serde_json::json!([{"id": "id-web-1", "name": "web-1", "status": "ACTIVE"}])
+        );
+        assert_eq!(v["status"], "in-use");
+        assert!(v.get("servers").is_none());
+    }
 }

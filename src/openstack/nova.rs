@@ -1,6 +1,6 @@
-//! Nova: servers (to name a volume's attachments) and `os-simple-tenant-usage`
-//! at microversion 2.40, where results are paged instead of silently cut at
-//! `max_limit`.
+//! Nova: servers (to name a volume's attachments and say whether they run)
+//! and `os-simple-tenant-usage` at microversion 2.40, where results are paged
+//! instead of silently cut at `max_limit`.
 
 use super::catalog::Service;
 use super::links::{each_page, next_link, Link};
@@ -68,6 +68,17 @@ impl<'a> Nova<'a> {
         )
         .await?;
         Ok(out)
+    }
+
+    /// Servers with their status (`GET /servers/detail`), admin-style for
+    /// `project` when given.
+    pub async fn list_servers_detailed(&self, project: Option<&str>) -> Result<Vec<Server>> {
+        Ok(self
+            .servers_pages("/servers/detail", project)
+            .await?
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect())
     }
 
     /// Server ids and names (`GET /servers`): enough to name attachments, and

@@ -62,6 +62,8 @@ pub struct SimInstance {
     pub vcpus: u32,
     pub memory_mb: u64,
     pub local_gb: u64,
+    /// Nova's status while it exists (ACTIVE, SHUTOFF).
+    pub status: &'static str,
     pub started_at: NaiveDateTime,
     pub ended_at: Option<NaiveDateTime>,
 }

@@ -168,6 +168,9 @@ pub fn usage_history(s: &mut CloudState, now: NaiveDateTime) {
         ("other-app", &other, "m1.small", 1, 2048, 20, 0, Some(365)),
         ("other-db", &other, "m1.large", 4, 8192, 80, 180, None),
     ];
+    // gpu-1 is stopped: the demo has volumes attached to running servers
+    // (db-1, web-1) and one attached to a server that cannot write to it.
+    const STOPPED: &[&str] = &["gpu-1"];
     s.instances = rows
         .into_iter()
         .map(|(name, p, flavor, vcpus, memory_mb, local_gb, from, to)| SimInstance {
@@ -178,6 +181,7 @@ pub fn usage_history(s: &mut CloudState, now: NaiveDateTime) {
             vcpus,
             memory_mb,
             local_gb,
+            status: if STOPPED.contains(&name) { "SHUTOFF" } else { "ACTIVE" },
             started_at: day(from),
             ended_at: to.map(day).filter(|t| *t < now),
         })

@@ -1,5 +1,5 @@
-//! Simulated nova-api: server names and `os-simple-tenant-usage` (show and
-//! list) computed from the seeded instance history, paged by instance as
+//! Simulated nova-api: servers (names, statuses) and `os-simple-tenant-usage`
+//! (show and list) computed from the seeded instance history, paged by instance as
 //! Nova does at 2.40. Shapes follow `api-samples/nova/`.
 
 use super::cloud_state::{naive, CloudState, SimInstance, SimToken};
@@ -65,7 +65,7 @@ async fn servers_detail(State(st): State<Shared>, Query(q): Q, headers: HeaderMa
     let list: Vec<Value> = visible(&s, &t, &q)
         .iter()
         .map(|i| {
-            json!({"id": i.id, "name": i.name, "status": "ACTIVE", "tenant_id": i.project_id,
+            json!({"id": i.id, "name": i.name, "status": i.status, "tenant_id": i.project_id,
             "flavor": {"original_name": i.flavor, "vcpus": i.vcpus, "ram": i.memory_mb, "disk": i.local_gb},
             "created": naive(&i.started_at), "addresses": {}})
         })
@@ -102,8 +102,17 @@ fn server_usage(i: &SimInstance, start: NaiveDateTime, end: NaiveDateTime, now: 
     Some(
         json!({"hours": hours, "flavor": i.flavor, "instance_id": i.id, "name": i.name, "tenant_id": i.project_id,
         "memory_mb": i.memory_mb, "local_gb": i.local_gb, "vcpus": i.vcpus, "started_at": naive(&i.started_at),
-        "ended_at": i.ended_at.as_ref().map(naive), "state": if i.ended_at.is_some() { "terminated" } else { "active" }, "uptime": uptime}),
+        "ended_at": i.ended_at.as_ref().map(naive), "state": vm_state(i), "uptime": uptime}),
     )
+}
+
+/// Nova's `vm_state` in a usage row: what its status means there.
+fn vm_state(i: &SimInstance) -> &'static str {
+    match (i.ended_at.is_some(), i.status) {
+        (true, _) => "terminated",
+        (false, "SHUTOFF") => "stopped",
+        (false, _) => "active",
+    }
 }
 
 fn tenant_usage(project: &str, usages: &[Value], start: NaiveDateTime, end: NaiveDateTime) -> Value {

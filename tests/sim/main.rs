@@ -1,6 +1,7 @@
 //! The demo's simulated clouds: fidelity to the real services' responses,
 //! the headless demo end to end, and the injected faults.
 
+mod attachments;
 mod demo_run;
 mod fidelity;
 mod file_modes;

@@ -255,13 +255,17 @@ fn tmux_demo_walkthrough_with_the_dashboard_mid_run() {
     t.send(&["Enter"]);
     t.send(&["Enter"]);
     t.wait("the volumes", Duration::from_secs(30), |s| {
-        s.contains("broken-vol") && s.contains("web-1")
+        s.contains("broken-vol") && s.contains("web-1 (ACTIVE)") && s.contains("gpu-1 (SHUTOFF)")
     });
     t.send(&["a"]);
     t.send(&["Enter"]);
-    t.wait("the plan", Duration::from_secs(60), |s| {
+    let plan = t.wait("the plan", Duration::from_secs(60), |s| {
         s.contains("Pre-flight") && s.contains("tape command cp is installed")
     });
+    assert!(
+        plan.contains("⚠ in use by web-1 (ACTIVE)") && plan.contains("attached to gpu-1 (SHUTOFF): stopped"),
+        "{plan}"
+    );
     t.send(&["y"]);
     let mid = t.wait("the dashboard mid-run", Duration::from_secs(60), |s| {
         s.contains("Export ·")

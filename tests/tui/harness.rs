@@ -8,7 +8,7 @@ use stackmigrate::check_line::CheckLine;
 use stackmigrate::config::Config;
 use stackmigrate::engine::VolumeRow;
 use stackmigrate::engine::{EngineEvent, Phase, PlannedVolume, Stage};
-use stackmigrate::openstack::{Project, Volume};
+use stackmigrate::openstack::{Project, Server, Volume};
 use stackmigrate::tui::{update, Action, App, CheckKind, ProjectEntry, VolumeEntry};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -67,11 +67,22 @@ pub fn volume(n: usize, name: &str, size: u64, status: &str) -> Volume {
     .expect("volume")
 }
 
-pub fn entry(n: usize, name: &str, size: u64, status: &str, attached: &[&str]) -> VolumeEntry {
+/// A listed volume attached to `attached`: (server name, Nova status).
+pub fn entry(n: usize, name: &str, size: u64, status: &str, attached: &[(&str, &str)]) -> VolumeEntry {
     VolumeEntry {
         row: VolumeRow {
             volume: volume(n, name, size, status),
-            attached_to: attached.iter().map(|s| s.to_string()).collect(),
+            servers: attached
+                .iter()
+                .map(|(server, status)| {
+                    Server {
+                        id: format!("server-{server}"),
+                        name: server.to_string(),
+                        status: Some(status.to_string()),
+                    }
+                    .into()
+                })
+                .collect(),
         },
         used: None,
         previous: None,
@@ -166,18 +177,19 @@ impl Harness {
         self
     }
 
-    /// On the volumes screen of `research` with six volumes.
+    /// On the volumes screen of `research` with six volumes: two attached to
+    /// db-1 (ACTIVE), one to web-1 (SHUTOFF).
     pub fn on_volumes(&mut self) -> &mut Self {
         self.on_projects().key(KeyCode::Enter);
         self.act(Action::VolumesLoaded {
             project_id: PROJECT_ID.into(),
             result: Ok(vec![
-                entry(1, "db-data", 40, "in-use", &["db-1"]),
-                entry(2, "db-logs", 10, "in-use", &["db-1"]),
+                entry(1, "db-data", 40, "in-use", &[("db-1", "ACTIVE")]),
+                entry(2, "db-logs", 10, "in-use", &[("db-1", "ACTIVE")]),
                 entry(3, "web-root", 20, "available", &[]),
                 entry(4, "scratch", 2, "error", &[]),
                 entry(5, "backup-2024", 20, "available", &[]),
-                entry(6, "boot-web-1", 2, "in-use", &["web-1"]),
+                entry(6, "boot-web-1", 2, "in-use", &[("web-1", "SHUTOFF")]),
             ]),
         });
         self

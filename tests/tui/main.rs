@@ -2,6 +2,7 @@
 //! snapshotted with insta (80×24 and 120×40), driven by injected keys and
 //! synthetic engine events; then the real binary in tmux against the testbed.
 
+mod attachments;
 mod dashboard;
 mod e2e;
 #[path = "../common/fixtures.rs"]

@@ -160,10 +160,10 @@ fn volumes_footer_turns_red_when_short() {
 fn an_unfinished_earlier_run_is_offered_for_resume() {
     let mut h = Harness::new();
     h.on_projects().key(KeyCode::Enter);
-    let mut a = entry(1, "db-data", 40, "in-use", &["db-1"]);
+    let mut a = entry(1, "db-data", 40, "in-use", &[("db-1", "ACTIVE")]);
     a.previous = Some(Phase::Failed);
     a.used = Some(7 << 30);
-    let mut b = entry(2, "db-logs", 10, "in-use", &["db-1"]);
+    let mut b = entry(2, "db-logs", 10, "in-use", &[("db-1", "ACTIVE")]);
     b.previous = Some(Phase::Cleaned);
     b.used = Some(1 << 30);
     h.act(Action::VolumesLoaded {

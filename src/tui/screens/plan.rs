@@ -7,6 +7,7 @@ use super::VolumeEntry;
 use crate::check_line::CheckLine;
 use crate::config::{Config, ImportStrategy};
 use crate::engine::{Phase, PreflightProgress};
+use crate::escaped::escape;
 use crate::openstack::{Project, Volume};
 use crate::tui::format::fit;
 use ratatui::buffer::Buffer;
@@ -15,6 +16,10 @@ use ratatui::style::{Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 use std::collections::BTreeMap;
+
+/// What becomes of a volume a running server writes to: the export reads a
+/// snapshot, so what the server writes after it is not in the copy.
+const LIVE_WRITER_NOTE: &str = "writes after the snapshot are not copied";
 
 #[derive(Debug, Default, Clone)]
 pub struct PlanScreen {
@@ -82,6 +87,15 @@ impl PlanScreen {
             )),
             Line::from(format!("at once    {e} exports, {i} imports, {t} tape copies")),
         ];
+        let live = self.volumes.iter().filter(|v| v.row.live_writer().is_some()).count();
+        if live > 0 {
+            lines.push(
+                Line::from(format!(
+                    "in use     {live} volume(s) on servers that may still write (⚠ below)"
+                ))
+                .yellow(),
+            );
+        }
         let resumed = self.volumes.iter().filter(|v| v.unfinished()).count();
         let verified = self
             .volumes
@@ -149,9 +163,32 @@ impl PlanScreen {
                 vol.size,
                 fit(&self.new_type(vol), 22)
             )));
+            lines.extend(attachment(v));
         }
         lines
     }
+}
+
+/// Under an attached volume: who may still write to it, or that its servers
+/// are stopped. Cloud text is escaped.
+fn attachment(v: &VolumeEntry) -> Option<Line<'static>> {
+    if let Some(w) = v.row.live_writer() {
+        let others = v.row.servers.iter().filter(|s| s.id != w.id).count();
+        let more = if others > 0 {
+            format!(" +{others} more")
+        } else {
+            String::new()
+        };
+        return Some(
+            Line::from(format!(
+                "    ⚠ in use by {}{more}: {LIVE_WRITER_NOTE}",
+                escape(&w.describe())
+            ))
+            .yellow(),
+        );
+    }
+    (!v.row.servers.is_empty())
+        .then(|| Line::from(format!("    attached to {}: stopped", escape(&v.row.attachment_text()))).dim())
 }
 
 impl Widget for &PlanScreen {

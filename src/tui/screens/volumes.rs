@@ -97,7 +97,8 @@ impl VolumesScreen {
             .filter(|i| {
                 let r = &self.rows[*i];
                 let v = r.volume();
-                let attached = r.row.attached_to.join(" ");
+                // Servers and their statuses: `/shutoff` finds the stopped ones.
+                let attached = r.row.attachment_text();
                 f.matches([
                     v.display_name(),
                     v.id.as_str(),
@@ -196,7 +197,7 @@ mod tests {
         VolumeEntry {
             row: VolumeRow {
                 volume,
-                attached_to: vec![],
+                servers: vec![],
             },
             used: None,
             previous,

@@ -9,6 +9,9 @@ use ratatui::style::{Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget};
 
+/// The USED column's index.
+const USED: usize = 4;
+
 impl VolumesScreen {
     fn render_table(&self, area: Rect, buf: &mut Buffer) {
         let project = crate::escaped::escape(self.project.as_ref().map_or("?", |p| p.name.as_str()));
@@ -20,6 +23,14 @@ impl VolumesScreen {
         let block = Block::bordered().title(title);
         let height = block.inner(area).height.saturating_sub(1) as usize;
         let window = self.scroll.window(self.cursor, self.visible.len(), height);
+        // Narrow, USED gives way so the attachments keep their servers' status.
+        let wide = area.width >= 110;
+        let narrow = |mut cells: Vec<Cell<'static>>| {
+            if !wide {
+                cells.remove(USED);
+            }
+            cells
+        };
         let rows: Vec<Row> = self.visible[window.clone()]
             .iter()
             .map(|i| {
@@ -35,7 +46,7 @@ impl VolumesScreen {
                     name.insert_str(0, "⟳ ");
                 }
                 let status = Cell::from(v.status.clone());
-                let row = Row::new(vec![
+                let row = Row::new(narrow(vec![
                     Cell::from(tick),
                     Cell::from(name),
                     Cell::from(short_id(&v.id).to_string()),
@@ -43,13 +54,9 @@ impl VolumesScreen {
                     Cell::from(Line::from(r.used.map_or("-".into(), bytes)).right_aligned()),
                     Cell::from(v.volume_type.clone().unwrap_or_else(|| "-".into())),
                     status,
-                    Cell::from(if r.row.attached_to.is_empty() {
-                        "-".to_string()
-                    } else {
-                        r.row.attached_to.join(",")
-                    }),
+                    Cell::from(crate::escaped::escape(&r.row.attachment_text()).into_owned()),
                     Cell::from(if v.bootable { "yes" } else { "no" }),
-                ]);
+                ]));
                 if r.migratable() {
                     row
                 } else {
@@ -57,10 +64,9 @@ impl VolumesScreen {
                 }
             })
             .collect();
-        let wide = area.width >= 110;
-        let widths = [
+        let mut widths = vec![
             Constraint::Length(3),
-            Constraint::Fill(2),
+            Constraint::Fill(if wide { 2 } else { 1 }),
             Constraint::Length(8),
             Constraint::Length(4),
             Constraint::Length(9),
@@ -69,8 +75,11 @@ impl VolumesScreen {
             Constraint::Fill(1),
             Constraint::Length(4),
         ];
+        if !wide {
+            widths.remove(USED);
+        }
         let right = |s: &'static str| Cell::from(Line::from(s).right_aligned());
-        let header = Row::new(vec![
+        let header = Row::new(narrow(vec![
             Cell::from(""),
             Cell::from("NAME"),
             Cell::from("ID"),
@@ -80,7 +89,7 @@ impl VolumesScreen {
             Cell::from("STATUS"),
             Cell::from("ATTACHED TO"),
             Cell::from("BOOT"),
-        ])
+        ]))
         .style(Style::new().bold());
         let table = Table::new(rows, widths)
             .header(header)

@@ -1,0 +1,76 @@
+//! The demo's attached volumes as `volumes` and the library list them: each
+//! server named with its Nova status, and which of them may still write.
+
+use stackmigrate::openstack::{Keystone, Session};
+use stackmigrate::sim::{SimClouds, SimOptions};
+
+async fn sim(dir: &std::path::Path) -> SimClouds {
+    SimClouds::start(SimOptions {
+        dir: dir.to_path_buf(),
+        ..Default::default()
+    })
+    .await
+    .expect("sim")
+}
+
+#[tokio::test]
+async fn volumes_names_each_server_with_its_status() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = sim(dir.path()).await;
+    let table = stackmigrate::cli::run_volumes(&sim.config.old_cloud, "research", false)
+        .await
+        .expect("table");
+    let line = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} listed:\n{table}"))
+            .to_string()
+    };
+    assert!(line("web-root").ends_with("web-1 (ACTIVE)"), "{table}");
+    assert!(line("ml-datasets").ends_with("gpu-1 (SHUTOFF)"), "{table}");
+    assert!(line("scratch").ends_with(" -"), "{table}");
+
+    let json = stackmigrate::cli::run_volumes(&sim.config.old_cloud, "research", true)
+        .await
+        .expect("json");
+    let rows: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let attached = |name: &str| {
+        rows.as_array()
+            .expect("array")
+            .iter()
+            .find(|r| r["name"] == name)
+            .map(|r| r["attached_to"].clone())
+            .expect("row")
+    };
+    let web = attached("web-root");
+    assert_eq!(
+        (&web[0]["name"], &web[0]["status"]),
+        (&"web-1".into(), &"ACTIVE".into())
+    );
+    assert!(web[0]["id"].is_string(), "{web}");
+    assert_eq!(attached("ml-datasets")[0]["status"], "SHUTOFF");
+    assert_eq!(attached("scratch"), serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn only_volumes_of_running_servers_have_a_live_writer() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = sim(dir.path()).await;
+    let old = Session::new("old", &sim.config.old_cloud).expect("session");
+    let project = Keystone::new(&old).find_project("research").await.expect("project");
+    let rows = stackmigrate::engine::project_volumes(&old, &project)
+        .await
+        .expect("volumes");
+    let writer = |name: &str| {
+        rows.iter()
+            .find(|r| r.volume.name.as_deref() == Some(name))
+            .expect("row")
+            .live_writer()
+            .map(|w| w.describe())
+    };
+    assert_eq!(writer("db-data").as_deref(), Some("db-1 (ACTIVE)"));
+    assert_eq!(writer("logs").as_deref(), Some("web-1 (ACTIVE)"));
+    assert_eq!(writer("ml-datasets"), None, "gpu-1 is shut off");
+    assert_eq!(writer("scratch"), None, "detached");
+}
