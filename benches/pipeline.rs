@@ -92,7 +92,10 @@ async fn main() {
     let project = Keystone::new(&old).find_project("research").await.expect("project");
     let setup = RunSetup::new(&cfg, old.clone(), new, project, None).expect("setup");
     let t = common::Meter::start();
-    let mut run = setup.start(&cfg, vols.clone(), false, false).await.expect("start");
+    let mut run = setup
+        .start(&cfg, vols.clone(), Default::default())
+        .await
+        .expect("start");
     while run.events.recv().await.is_some() {}
     let summary = run.engine.await.expect("join").expect("engine");
     let ours = t.stop();

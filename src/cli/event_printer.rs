@@ -109,10 +109,25 @@ impl EventPrinter {
                 "usage {}: {:.1} h, {:.1} vCPU-h, {} servers",
                 m.month, m.total_hours, m.total_vcpus_usage, m.servers
             ),
-            EngineEvent::Finished(s) => format!(
-                "finished: {} of {} verified ({} without tape copy), {} failed, {} aborted; report {}",
-                s.verified, s.total, s.backup_failed, s.failed, s.aborted, s.report_md
-            ),
+            EngineEvent::Finished(s) => {
+                let mut line = format!(
+                    "finished: {} of {} verified ({} without tape copy), {} failed, {} aborted",
+                    s.verified, s.total, s.backup_failed, s.failed, s.aborted
+                );
+                if s.synced > 0 {
+                    line += &format!(
+                        ", {} synced and waiting for cutover ({} refused): not migrated yet",
+                        s.synced, s.cutover_refused
+                    );
+                }
+                if s.crash_consistent > 0 {
+                    line += &format!(
+                        ", {} copied while a server could write (crash-consistent, later writes NOT copied)",
+                        s.crash_consistent
+                    );
+                }
+                format!("{line}; report {}", s.report_md)
+            }
         })
     }
 }

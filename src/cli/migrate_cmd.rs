@@ -7,13 +7,13 @@ use crate::config::{Config, ImportStrategy};
 use crate::engine::{
     project_volumes, CopyMode, EngineCommand, RunOptions, RunSetup, Summary, SyncPlan, VolumeRow, MIGRATABLE,
 };
-use std::collections::HashMap;
 use crate::escaped::Escaped;
 use crate::exit_codes;
 use crate::openstack::{Keystone, Session, Volume};
 use crate::signals::StopSignals;
 use crate::storage::BlockStore;
 use clap::Args;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -79,7 +79,10 @@ fn copy_modes(args: &MigrateArgs, rows: &[VolumeRow], volumes: &[Volume]) -> Has
     volumes
         .iter()
         .filter_map(|v| {
-            let live = rows.iter().find(|r| r.volume.id == v.id).and_then(VolumeRow::live_writer);
+            let live = rows
+                .iter()
+                .find(|r| r.volume.id == v.id)
+                .and_then(VolumeRow::live_writer);
             let mode = match (args.sync, live, args.in_use.as_str()) {
                 (true, ..) => CopyMode::Sync,
                 (false, Some(_), "snapshot") => CopyMode::CrashConsistent,

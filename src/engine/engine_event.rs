@@ -73,7 +73,10 @@ pub enum EngineCommand {
     Abort(String),
     Retry(String),
     /// Cut a synced volume over (`force`: even while a server may write).
-    Cutover { volume: String, force: bool },
+    Cutover {
+        volume: String,
+        force: bool,
+    },
     Shutdown,
 }
 

@@ -198,10 +198,7 @@ impl Journal {
                 }
                 _ => {}
             }
-            let rec = self
-                .get(&vol.id)
-                .cloned()
-                .unwrap_or_else(|| VolumeRecord::new(&vol.id));
+            let rec = self.get(&vol.id).cloned().unwrap_or_else(|| VolumeRecord::new(&vol.id));
             if rec.phase == Phase::Exported {
                 let intact = rec
                     .export

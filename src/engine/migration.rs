@@ -233,7 +233,10 @@ impl Coordinator {
         };
         let rec = self.journal.get(&v).cloned();
         if !rec.as_ref().is_some_and(|r| r.is_syncing()) {
-            let message = format!("{}: not warm-synced, so there is nothing to cut over", vol.display_name());
+            let message = format!(
+                "{}: not warm-synced, so there is nothing to cut over",
+                vol.display_name()
+            );
             self.notice(&v, message).await;
             return;
         }
@@ -241,7 +244,10 @@ impl Coordinator {
         if !self.is_live(&v) && rec.is_some_and(|r| r.phase == Phase::Synced) {
             self.spawn(vol);
         } else {
-            let message = format!("{}: cutover asked; it starts after the current step", vol.display_name());
+            let message = format!(
+                "{}: cutover asked; it starts after the current step",
+                vol.display_name()
+            );
             self.notice(&v, message).await;
         }
     }

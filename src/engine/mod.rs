@@ -36,9 +36,9 @@ pub use progress::with_progress;
 pub use run_setup::{RunOptions, RunSetup, Running, SetupError};
 pub use stage_error::StageError;
 pub use sync_control::{SyncControl, SyncPlan};
-pub use volume_sync::{sync_round_of, sync_snap, SYNC_PREFIX};
 pub use volume_pipeline::{
     CopyMode, ImportedVolume, PipelineSettings, VolumeExport, VolumePipeline, SOURCE_KEY, STAGE_STALL, STATE_KEY,
 };
-pub use volume_row::{project_volumes, VolumeRow, MIGRATABLE};
+pub use volume_row::{project_volumes, AttachedServer, VolumeRow, MIGRATABLE};
 pub use volume_state::{apply, IllegalTransition, Phase, SyncRecord, SyncRound, Track, Transition, VolumeRecord};
+pub use volume_sync::{sync_round_of, sync_snap, SYNC_PREFIX};

@@ -39,7 +39,12 @@ struct Row<'a> {
 
 /// Which moment of the source a record's copy holds, for the operator.
 fn point_in_time(r: &VolumeRecord) -> Option<String> {
-    let at = r.export.as_ref()?.taken_at.clone().unwrap_or_else(|| "an unrecorded time".into());
+    let at = r
+        .export
+        .as_ref()?
+        .taken_at
+        .clone()
+        .unwrap_or_else(|| "an unrecorded time".into());
     let Some(sync) = &r.sync else {
         return Some(if r.export.as_ref().is_some_and(|e| e.live) {
             format!("crash-consistent at {at}, later writes not copied")
@@ -92,9 +97,7 @@ fn row<'a>(vol: &'a crate::openstack::Volume, r: Option<&'a VolumeRecord>) -> Ro
         error: r.and_then(|r| r.error.as_ref()).map(|(s, e)| format!("{s}: {e}")),
         point_in_time: r.and_then(point_in_time),
         sync_rounds: r.and_then(|r| r.sync.as_ref()).map_or(0, |s| s.rounds.len()),
-        cutover_refused: r
-            .and_then(|r| r.sync.as_ref())
-            .and_then(|s| s.refused.as_deref()),
+        cutover_refused: r.and_then(|r| r.sync.as_ref()).and_then(|s| s.refused.as_deref()),
         crash_consistent: r.is_some_and(|r| r.sync.is_none() && r.export.as_ref().is_some_and(|e| e.live)),
         forced_cutover: r.and_then(|r| r.sync.as_ref()).is_some_and(|s| s.forced),
     }

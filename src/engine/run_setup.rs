@@ -143,12 +143,7 @@ impl RunSetup {
     }
 
     /// Starts the engine on `volumes` and, when configured, the usage archive.
-    pub async fn start(
-        self,
-        cfg: &Config,
-        volumes: Vec<Volume>,
-        opts: RunOptions,
-    ) -> Result<Running, SetupError> {
+    pub async fn start(self, cfg: &Config, volumes: Vec<Volume>, opts: RunOptions) -> Result<Running, SetupError> {
         let new_session = match self.strategy {
             // manage-existing puts the volume in the token's project: scope explicitly.
             ImportStrategy::Manage => {

@@ -11,7 +11,7 @@ pub struct SyncRound {
     pub snap: String,
     /// When that snapshot was taken (RFC 3339, UTC).
     pub at: String,
-    /// Bytes the round moved (data and zeroed).
+    /// Data bytes the round moved.
     pub bytes: u64,
     /// The whole image's checksum, from the block manifest.
     pub root: String,

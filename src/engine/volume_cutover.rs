@@ -91,9 +91,11 @@ impl VolumePipeline {
         let verified = BTreeMap::from([(STATE_KEY.to_string(), "verified".to_string())]);
         cinder.set_metadata(&new_id, &verified).await.map_err(|e| fail(&e))?;
         let old_image = format!("volume-{}", vol.id);
-        remove_sync_snaps(&self.old, &old_image, |_| true)
-            .await
-            .map_err(|e| fail(&format!("{e}; the new volume is verified, retry to remove the snapshot")))?;
+        remove_sync_snaps(&self.old, &old_image, |_| true).await.map_err(|e| {
+            fail(&format!(
+                "{e}; the new volume is verified, retry to remove the snapshot"
+            ))
+        })?;
         self.finished(vol, Stage::Import).await;
         let last = sync.last().map(|r| (r.round, r.at.clone())).unwrap_or_default();
         self.log(
@@ -102,7 +104,11 @@ impl VolumePipeline {
                 "cut over: new volume {new_id} verified, equal to the source at {} (round {}){}",
                 last.1,
                 last.0,
-                if sync.forced { ", FORCED while a server could still write" } else { "" }
+                if sync.forced {
+                    ", FORCED while a server could still write"
+                } else {
+                    ""
+                }
             ),
         )
         .await;

@@ -151,7 +151,10 @@ impl VolumePipeline {
             CopyMode::Sync => super::volume_sync::sync_snap(1),
             _ => EXPORT_SNAP.to_string(),
         };
-        let taken_at = self.fresh_snapshot(&self.old, &image, &snap).await.map_err(|e| fail(&e))?;
+        let taken_at = self
+            .fresh_snapshot(&self.old, &image, &snap)
+            .await
+            .map_err(|e| fail(&e))?;
         let path = self.export_path(vol);
         let counter: Counter = Default::default();
         let spec = format!("{image}@{snap}");

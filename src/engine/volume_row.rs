@@ -67,37 +67,7 @@ pub struct VolumeRow {
     pub servers: Vec<AttachedServer>,
 }
 
-/// A server a volume is attached to, as Nova reports it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AttachedServer {
-    pub id: String,
-    pub name: String,
-    pub status: Option<String>,
-}
-
-impl AttachedServer {
-    pub fn describe(&self) -> String {
-        format!("{} ({})", self.name, self.status.as_deref().unwrap_or("status unknown"))
-    }
-}
-
 impl VolumeRow {
-    pub fn live_writer(&self) -> Option<AttachedServer> {
-        (self.volume.status == "in-use").then(|| AttachedServer {
-            id: "unknown".into(),
-            name: self.attached_to.first().cloned().unwrap_or_else(|| "unknown server".into()),
-            status: None,
-        })
-    }
-
-    pub fn attachment_text(&self) -> String {
-        if self.attached_to.is_empty() {
-            "-".into()
-        } else {
-            self.attached_to.join(", ")
-        }
-    }
-
     /// Its status is one a migration may start from ([`MIGRATABLE`]).
     pub fn migratable(&self) -> bool {
         MIGRATABLE.contains(&self.volume.status.as_str())

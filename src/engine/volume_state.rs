@@ -175,7 +175,9 @@ impl VolumeRecord {
 
     /// Synced at least once and not yet cut over.
     pub fn is_syncing(&self) -> bool {
-        self.sync.as_ref().is_some_and(|s| !s.rounds.is_empty() && !s.final_round)
+        self.sync
+            .as_ref()
+            .is_some_and(|s| !s.rounds.is_empty() && !s.final_round)
     }
 
     /// Verified in the new cloud: the copy counts as migrated.
@@ -240,8 +242,8 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             // Nothing left to run (an earlier import, tape now disabled).
             r.settle_transfer();
         }
-        (Transferring, Transition::NewVolumeClaimed { claim }) => r.claim = Some(claim.clone()),
-        (Transferring, Transition::NewVolumeCreated { new_id }) => r.add_created(new_id),
+        (Transferring | Syncing, Transition::NewVolumeClaimed { claim }) => r.claim = Some(claim.clone()),
+        (Transferring | Syncing, Transition::NewVolumeCreated { new_id }) => r.add_created(new_id),
         (Transferring, Transition::ImportVerified { new_id, hash, seconds }) => {
             r.add_created(new_id);
             r.new_id = Some(new_id.clone());

@@ -140,7 +140,10 @@ impl VolumePipeline {
         self.guard(vol, sync, export, stage).await?;
         let image = format!("volume-{}", vol.id);
         let to = sync_snap(last.round + 1);
-        let at = self.fresh_snapshot(&self.old, &image, &to).await.map_err(|e| fail(&e))?;
+        let at = self
+            .fresh_snapshot(&self.old, &image, &to)
+            .await
+            .map_err(|e| fail(&e))?;
         let round = DeltaRound {
             image: &image,
             from: &last.snap,
@@ -161,7 +164,7 @@ impl VolumePipeline {
             })?;
         let read = self
             .new
-            .check_delta(&sync.image, &last.snap, &to, &export.path, &applied, Counter::default(), cancel)
+            .check_delta(&sync.image, &last.snap, &to, &export.path, &applied, cancel)
             .await
             .map_err(|e| {
                 fail(&format!(
@@ -195,9 +198,10 @@ impl VolumePipeline {
         self.log(
             vol,
             format!(
-                "round {} verified: {} changed, {} read back, in {:.1} s",
+                "round {} verified: {} changed ({} zeroed), {} read back, in {:.1} s",
                 round.round,
                 super::volume_pipeline::human(round.bytes),
+                super::volume_pipeline::human(applied.zeroed),
                 super::volume_pipeline::human(read),
                 round.seconds
             ),
@@ -209,7 +213,13 @@ impl VolumePipeline {
     /// Between rounds the new copy must be as the last round left it: the new
     /// volume available and unattached, the image's size and snapshots as
     /// stackmigrate made them, and nothing written to it since.
-    async fn guard(&self, vol: &Volume, sync: &SyncRecord, export: &VolumeExport, stage: Stage) -> Result<(), StageError> {
+    async fn guard(
+        &self,
+        vol: &Volume,
+        sync: &SyncRecord,
+        export: &VolumeExport,
+        stage: Stage,
+    ) -> Result<(), StageError> {
         let stop = |why: String| {
             StageError::new(
                 stage,
@@ -254,7 +264,10 @@ impl VolumePipeline {
         }
         let ours = |s: &String| sync_round_of(s).is_some_and(|k| k < last.round || k == last.round + 1);
         if let Some(other) = snaps.iter().find(|s| **s != last.snap && !ours(s)) {
-            return Err(stop(format!("unexpected snapshot {}@{other} on the new image", sync.image)));
+            return Err(stop(format!(
+                "unexpected snapshot {}@{other} on the new image",
+                sync.image
+            )));
         }
         // Older rounds' snapshots and a cut-short round's are ours to drop.
         remove_sync_snaps(&self.new, &sync.image, |k| k != last.round)
@@ -285,8 +298,11 @@ impl VolumePipeline {
         let old_image = format!("volume-{}", vol.id);
         for (store, image) in [(&self.old, old_image.as_str()), (&self.new, sync.image.as_str())] {
             if let Err(e) = remove_sync_snaps(store, image, |k| k < keep).await {
-                self.log(vol, format!("cannot remove older sync snapshots of {image}: {e}; the next round retries"))
-                    .await;
+                self.log(
+                    vol,
+                    format!("cannot remove older sync snapshots of {image}: {e}; the next round retries"),
+                )
+                .await;
             }
         }
     }

@@ -17,7 +17,8 @@ impl VolumePipeline {
         new_id: &str,
         cancel: &CancellationToken,
     ) -> Result<String, StageError> {
-        self.verify_image(vol, export, &format!("volume-{new_id}"), cancel).await
+        self.verify_image(vol, export, &format!("volume-{new_id}"), cancel)
+            .await
     }
 
     /// [`Self::verify`] of any image on the new store (`image@snap` too).

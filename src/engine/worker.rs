@@ -44,7 +44,10 @@ impl Drop for HoldingSpace {
 
 /// A stage slot, or `None` once the volume is cancelled: an abort must not
 /// wait for a free slot.
-pub(super) async fn slot<'a>(sem: &'a Semaphore, cancel: &CancellationToken) -> Option<tokio::sync::SemaphorePermit<'a>> {
+pub(super) async fn slot<'a>(
+    sem: &'a Semaphore,
+    cancel: &CancellationToken,
+) -> Option<tokio::sync::SemaphorePermit<'a>> {
     tokio::select! {
         p = sem.acquire() => p.ok(),
         _ = cancel.cancelled() => None,

@@ -25,7 +25,12 @@ impl Worker {
     }
 
     /// Round 1: the exported copy into the new cloud, verified, not final.
-    pub(super) async fn sync_first(&self, vol: &Volume, rec: &VolumeRecord, cancel: &CancellationToken) -> Option<VolumeRecord> {
+    pub(super) async fn sync_first(
+        &self,
+        vol: &Volume,
+        rec: &VolumeRecord,
+        cancel: &CancellationToken,
+    ) -> Option<VolumeRecord> {
         let export = rec.export.clone()?;
         let _permit = slot(&self.limits.import, cancel).await?;
         let rec = self.record(&vol.id, Transition::SyncStarted { round: 1 }).await?;

@@ -136,9 +136,44 @@ impl<'a> Cinder<'a> {
         Ok(())
     }
 
-    async fn action(&self, id: &str, body: Value) -> Result<()> {
+    /// A volume action (`POST /volumes/{id}/action`), e.g. `os-extend`, or
+    /// `os-reserve` + `os-attach` to mark a volume in use without Nova.
+    pub async fn action(&self, id: &str, body: Value) -> Result<()> {
         let call = self.call(Method::POST, format!("/volumes/{id}/action")).body(body);
         self.session.send(&call).await?;
+        Ok(())
+    }
+
+    /// A Cinder snapshot of the volume; returns its id.
+    pub async fn create_snapshot(&self, volume_id: &str, name: &str) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Snap {
+            id: String,
+        }
+        #[derive(Deserialize)]
+        struct One {
+            snapshot: Snap,
+        }
+        let call = self
+            .call(Method::POST, "/snapshots")
+            .body(json!({ "snapshot": { "volume_id": volume_id, "name": name } }));
+        let one: One = self.session.json(&call).await?;
+        Ok(one.snapshot.id)
+    }
+
+    /// A snapshot's status (`creating`, `available`, `error`, ...).
+    pub async fn snapshot_status(&self, id: &str) -> Result<String> {
+        let v: Value = self
+            .session
+            .json(&self.call(Method::GET, format!("/snapshots/{id}")))
+            .await?;
+        Ok(v["snapshot"]["status"].as_str().unwrap_or_default().to_string())
+    }
+
+    pub async fn delete_snapshot(&self, id: &str) -> Result<()> {
+        self.session
+            .send(&self.call(Method::DELETE, format!("/snapshots/{id}")))
+            .await?;
         Ok(())
     }
 

@@ -30,8 +30,10 @@ pub struct DeltaRound<'a> {
 /// What a round applied.
 #[derive(Debug, Clone)]
 pub struct DeltaApplied {
-    /// Data and zeroed bytes.
+    /// Data bytes.
     pub bytes: u64,
+    /// Bytes the source zeroed (discards; no data moves for them).
+    pub zeroed: u64,
     /// 64 KiB blocks whose content may have changed (for the manifest).
     pub blocks: Vec<u64>,
     /// What the new image must report as changed.
@@ -75,7 +77,8 @@ impl BlockStore {
             BlockStore::Rbd(t) => {
                 let (spec, child, stdin) = t.spawn_import_diff(r.target_image)?;
                 let w = std::io::BufWriter::with_capacity(1 << 20, stdin);
-                let w = DiffWriter::delta(w, r.from, r.to, r.size).map_err(|e| DataPathError::io(Path::new(&spec), e))?;
+                let w =
+                    DiffWriter::delta(w, r.from, r.to, r.size).map_err(|e| DataPathError::io(Path::new(&spec), e))?;
                 (DeltaOut::Rbd(Some(w)), Some(child))
             }
             BlockStore::File(t) => {
@@ -118,11 +121,13 @@ impl BlockStore {
         let patch = read?;
         patch.file.sync_all().map_err(|e| DataPathError::io(r.file, e))?;
         if let (BlockStore::File(t), DeltaOut::File(f)) = (r.target, &patch.out) {
-            f.sync_all().map_err(|e| DataPathError::io(&t.path(r.target_image), e))?;
+            f.sync_all()
+                .map_err(|e| DataPathError::io(&t.path(r.target_image), e))?;
             t.snap_create(r.target_image, r.to).await?;
         }
         Ok(DeltaApplied {
             bytes: patch.bytes,
+            zeroed: patch.zeroed,
             blocks: patch.blocks.into_iter().collect(),
             must_cover: patch.must_cover,
         })
@@ -138,9 +143,9 @@ impl BlockStore {
         to: &str,
         file: &Path,
         applied: &DeltaApplied,
-        counter: Counter,
         cancel: &CancellationToken,
     ) -> Result<u64, DataPathError> {
+        let counter = Counter::default();
         let f = File::open(file).map_err(|e| DataPathError::io(file, e))?;
         let check = self
             .read_delta(image, from, Some(to), ReadbackCheck::new(f), counter, cancel)
@@ -158,7 +163,12 @@ impl BlockStore {
     }
 
     /// Bytes written to `image` since its snapshot `snap` (0: untouched).
-    pub async fn changed_since(&self, image: &str, snap: &str, cancel: &CancellationToken) -> Result<u64, DataPathError> {
+    pub async fn changed_since(
+        &self,
+        image: &str,
+        snap: &str,
+        cancel: &CancellationToken,
+    ) -> Result<u64, DataPathError> {
         #[derive(Default)]
         struct Count(u64);
         impl DiffSink for Count {

@@ -62,8 +62,10 @@ pub(super) struct DeltaPatch {
     pub file: File,
     pub out: DeltaOut,
     pub expected_size: u64,
-    /// Data bytes and zeroed bytes applied.
+    /// Data bytes applied.
     pub bytes: u64,
+    /// Bytes the source reported as zeroed (discarded) since the last round.
+    pub zeroed: u64,
     /// 64 KiB blocks whose content may have changed.
     pub blocks: BTreeSet<u64>,
     /// What the new image must report as changed in this round.
@@ -78,6 +80,7 @@ impl DeltaPatch {
             out,
             expected_size,
             bytes: 0,
+            zeroed: 0,
             blocks: BTreeSet::new(),
             must_cover: Extents::default(),
             buf: vec![0; BLOCK as usize],
@@ -90,7 +93,13 @@ impl DeltaPatch {
 }
 
 fn punch(file: &File, offset: u64, len: u64) -> io::Result<()> {
-    fallocate(file, FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE, offset, len).map_err(io::Error::from)
+    fallocate(
+        file,
+        FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
+        offset,
+        len,
+    )
+    .map_err(io::Error::from)
 }
 
 impl DiffSink for DeltaPatch {
@@ -134,7 +143,7 @@ impl DiffSink for DeltaPatch {
             DeltaOut::Rbd(w) => writer(w)?.zero(offset, len)?,
             DeltaOut::File(f) => punch(f, offset, len)?,
         }
-        self.bytes += len;
+        self.zeroed += len;
         Ok(())
     }
 
@@ -149,7 +158,8 @@ impl DiffSink for DeltaPatch {
 }
 
 fn writer<W>(w: &mut Option<W>) -> io::Result<&mut W> {
-    w.as_mut().ok_or_else(|| io::Error::other("data after the end of the stream"))
+    w.as_mut()
+        .ok_or_else(|| io::Error::other("data after the end of the stream"))
 }
 
 /// Compares a read-back delta with the export file; remembers what it saw.

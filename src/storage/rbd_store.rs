@@ -192,11 +192,10 @@ impl RbdStore {
             args.extend(["--from-snap", f]);
         }
         args.extend([spec.as_str(), "-"]);
-        let mut child = ChildProcess::spawn(&self.argv(&args), false, true)
-            .map_err(|e| RbdError::Spawn {
-                op: "export-diff".into(),
-                message: e.to_string(),
-            })?;
+        let mut child = ChildProcess::spawn(&self.argv(&args), false, true).map_err(|e| RbdError::Spawn {
+            op: "export-diff".into(),
+            message: e.to_string(),
+        })?;
         let stdout = child
             .take_stdout()
             .ok_or_else(|| DataPathError::Child("no stdout".into()))?;
@@ -269,7 +268,10 @@ impl RbdStore {
     }
 
     /// Starts `rbd import-diff - <image>`; returns the spec, the child and its stdin.
-    pub(super) fn spawn_import_diff(&self, image: &str) -> Result<(String, ChildProcess, std::fs::File), DataPathError> {
+    pub(super) fn spawn_import_diff(
+        &self,
+        image: &str,
+    ) -> Result<(String, ChildProcess, std::fs::File), DataPathError> {
         let spec = self.spec(image);
         let mut child = ChildProcess::spawn(&self.argv(&["import-diff", "--no-progress", "-", &spec]), true, false)
             .map_err(|e| RbdError::Spawn {

@@ -253,9 +253,22 @@ pub fn stackmigrate(dir: &Path, args: &[&str]) -> std::process::Output {
 /// appears, then reads to the end. Returns whether the signal was sent and
 /// the exit code (`None` when the process died of the signal).
 pub fn migrate_signalled(dir: &Path, cfg: &str, ids: &str, stage: &str, signal: &str) -> (bool, Option<i32>) {
+    migrate_signalled_with(dir, cfg, ids, &[], stage, signal)
+}
+
+/// [`migrate_signalled`] with more `migrate` flags (`--cutover`).
+pub fn migrate_signalled_with(
+    dir: &Path,
+    cfg: &str,
+    ids: &str,
+    extra: &[&str],
+    stage: &str,
+    signal: &str,
+) -> (bool, Option<i32>) {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_stackmigrate"))
         .args(["--config", cfg, "migrate", "--project", "research", "--volumes", ids])
+        .args(extra)
         .args(["--yes", "--json", "--log-file"])
         .arg(dir.join("stackmigrate.log"))
         .stdin(Stdio::null())
@@ -280,4 +293,98 @@ pub fn migrate_signalled(dir: &Path, cfg: &str, ids: &str, stage: &str, signal: 
     }
     let status = child.wait().expect("wait");
     (sent, status.code())
+}
+
+/// Marks a volume in use by `server` without Nova: Cinder's `os-reserve` +
+/// `os-attach` (an operator's way to test attachments with no compute).
+pub async fn attach(s: &Session, volume: &str, server: &str) {
+    let c = Cinder::new(s);
+    c.action(volume, serde_json::json!({ "os-reserve": {} }))
+        .await
+        .expect("os-reserve");
+    c.action(
+        volume,
+        serde_json::json!({ "os-attach": { "instance_uuid": server, "mountpoint": "/dev/vdb", "mode": "rw" } }),
+    )
+    .await
+    .expect("os-attach");
+    c.wait_for_status(volume, &["in-use"], WAIT).await.expect("in-use");
+}
+
+/// Undoes [`attach`]: `os-begin_detaching` + `os-detach`.
+pub async fn detach(s: &Session, volume: &str) {
+    let c = Cinder::new(s);
+    let v = c.get_volume(volume).await.expect("get");
+    c.action(volume, serde_json::json!({ "os-begin_detaching": {} }))
+        .await
+        .expect("os-begin_detaching");
+    let attachment = v.attachments.first().and_then(|a| a.attachment_id.clone());
+    c.action(
+        volume,
+        serde_json::json!({ "os-detach": { "attachment_id": attachment } }),
+    )
+    .await
+    .expect("os-detach");
+    c.wait_for_status(volume, &["available"], WAIT)
+        .await
+        .expect("available");
+}
+
+/// A live writer: `rbd bench` random 64 KiB writes, `total` bytes in all.
+pub fn bench_write(conf: &str, image: &str, total: &str) -> std::process::Child {
+    rbd(conf)
+        .args([
+            "bench",
+            "--io-type",
+            "write",
+            "--io-pattern",
+            "rand",
+            "--io-size",
+            "64K",
+        ])
+        .args(["--io-threads", "4", "--io-total", total, &format!("volumes/{image}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rbd bench")
+}
+
+/// The image's snapshot names (`rbd snap ls`).
+pub fn snaps(conf: &str, image: &str) -> Vec<String> {
+    let out = rbd(conf)
+        .args(["snap", "ls", "--format", "json", &format!("volumes/{image}")])
+        .output()
+        .expect("rbd snap ls");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("json");
+    v.iter()
+        .filter_map(|s| s["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// `stackmigrate --config cfg migrate --project research --volumes ids --yes <extra>`.
+pub fn migrate(dir: &Path, cfg: &str, ids: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "--config",
+        cfg,
+        "migrate",
+        "--project",
+        "research",
+        "--volumes",
+        ids,
+        "--yes",
+    ];
+    args.extend(extra);
+    stackmigrate(dir, &args)
+}
+
+/// Its exit code, with its output when it is not `want`.
+pub fn expect_code(out: &std::process::Output, want: i32) -> String {
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(want), "{text}");
+    text
 }

@@ -215,6 +215,7 @@ async fn abort_one_volume_others_carry_on_then_retry_it() {
         keep_exports: false,
         concurrency: Default::default(),
         stay_alive: true,
+        sync: Default::default(),
     };
     let engine = tokio::spawn(run_migration(plan, Arc::new(r.pipeline), cmd_rx));
     let (mut aborted, mut retried, mut other_done) = (false, false, false);
@@ -446,6 +447,7 @@ async fn a_refused_manage_leaves_its_staging_image_to_cleanup() {
         keep_exports: false,
         concurrency: Default::default(),
         stay_alive: false,
+        sync: Default::default(),
     };
     let (old, new) = (r.pipeline.old.clone(), r.pipeline.new.clone());
     let engine = tokio::spawn(run_migration(plan, Arc::new(r.pipeline), cmd_rx));

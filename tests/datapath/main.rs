@@ -15,3 +15,4 @@ mod names;
 mod resume;
 #[path = "../common/testbed.rs"]
 mod testbed;
+mod warm_sync;

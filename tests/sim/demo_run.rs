@@ -81,7 +81,17 @@ async fn run(
     .expect("sim");
     let cfg = sim.config.clone();
     let (setup, volumes) = prepare(&cfg).await;
-    let mut running = setup.start(&cfg, volumes, false, true).await.expect("start");
+    let mut running = setup
+        .start(
+            &cfg,
+            volumes,
+            stackmigrate::engine::RunOptions {
+                stay_alive: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("start");
     let mut events = Vec::new();
     while let Some(e) = running.events.recv().await {
         on_event(&e, &running.commands);
@@ -232,7 +242,7 @@ async fn exports_wait_for_room_in_a_small_export_dir() {
         .preflight(&cfg, &volumes, &tokio_util::sync::CancellationToken::new(), None)
         .await;
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
-    let mut running = setup.start(&cfg, volumes, false, false).await.expect("start");
+    let mut running = setup.start(&cfg, volumes, Default::default()).await.expect("start");
     let mut waited = false;
     while let Some(e) = running.events.recv().await {
         if let EngineEvent::Log { line, .. } = &e {

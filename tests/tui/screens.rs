@@ -309,6 +309,7 @@ pub fn summary_of(verified: usize, failed: usize) -> Summary {
         aborted: 0,
         report_json: format!("/srv/stackmigrate/work/{PROJECT_ID}/report.json"),
         report_md: format!("/srv/stackmigrate/work/{PROJECT_ID}/report.md"),
+        ..Summary::default()
     }
 }
 

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 /// What becomes of a volume a running server writes to: the export reads a
 /// snapshot, so what the server writes after it is not in the copy.
-const LIVE_WRITER_NOTE: &str = "writes after the snapshot are not copied";
+const LIVE_WRITER_NOTE: &str = "warm sync, cut over once it is stopped";
 
 #[derive(Debug, Default, Clone)]
 pub struct PlanScreen {
