@@ -109,6 +109,25 @@ impl EventPrinter {
                 "usage {}: {:.1} h, {:.1} vCPU-h, {} servers",
                 m.month, m.total_hours, m.total_vcpus_usage, m.servers
             ),
+            EngineEvent::SyncRound {
+                volume,
+                round,
+                bytes,
+                seconds,
+                projected_cutover_s,
+                last,
+                ..
+            } => format!(
+                "{} {} {round}: {} changed in {seconds:.1} s{}",
+                short(volume),
+                if *last { "final round" } else { "synced, round" },
+                crate::units::bytes(*bytes),
+                if *last {
+                    String::new()
+                } else {
+                    format!("; a cutover now would take about {projected_cutover_s:.0} s")
+                }
+            ),
             EngineEvent::Finished(s) => {
                 let mut line = format!(
                     "finished: {} of {} verified ({} without tape copy), {} failed, {} aborted",

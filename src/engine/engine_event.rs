@@ -126,6 +126,20 @@ pub enum EngineEvent {
         volume: Option<String>,
         action: String,
     },
+    /// A warm-sync round is verified (journaled first). `projected_cutover_s`:
+    /// this round's changed bytes over the rate measured so far, plus the
+    /// fixed per-round cost seen in this round: what a cutover now would take.
+    SyncRound {
+        volume: String,
+        round: u32,
+        bytes: u64,
+        seconds: f64,
+        /// When the round's source snapshot was taken (RFC 3339).
+        at: String,
+        projected_cutover_s: f64,
+        /// The final round (cutover).
+        last: bool,
+    },
     /// One month of the usage archive, in month order.
     UsageMonth(crate::usage::MonthTotals),
     Finished(Summary),

@@ -217,6 +217,8 @@ impl Dashboard {
                 self.log(volume.as_deref(), format!("cleanup: {action}"), Level::Good)
             }
             EngineEvent::UsageMonth(m) => self.usage.months.push(m.clone()),
+            // The sync view's data; the log line says the same for now.
+            EngineEvent::SyncRound { .. } => {}
             EngineEvent::Finished(_) => {
                 self.finished = true;
                 self.stopping = false;
