@@ -9,8 +9,11 @@ use std::process::{Command, Stdio};
 
 pub const MIB: u64 = 1 << 20;
 
+/// The testbed's env file: `$STACKMIGRATE_TESTBED_ENV`, else this checkout's.
 pub fn env() -> HashMap<String, String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testbed/.state/env");
+    let path = std::env::var_os("STACKMIGRATE_TESTBED_ENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testbed/.state/env"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e}; start the testbed with `bash testbed/up.sh`", path.display()));
     text.lines()

@@ -1,0 +1,179 @@
+//! Warm sync's cutover window on the real testbed (`scripts/bench-cutover.sh`).
+//! In one run: an 8 GiB volume holding 2 GiB is first copied cold in one
+//! pass (`migrate`, detached); then, attached to a (made-up) server, round 1,
+//! a writer changes 64 MiB, round 2, the writer changes 64 MiB, the volume is
+//! detached and cut over. Prints the cutover window (the operator's go to
+//! verified) beside the cold copy, both measured by the real binary.
+
+use stackmigrate::config::Config;
+use stackmigrate::openstack::{Cinder, NewVolume, Session};
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[path = "common.rs"]
+mod common;
+use common::{env, MIB};
+
+const GIB: u64 = 1 << 30;
+const SERVER: &str = "0b5e0c2e-4d4e-4f5a-8e6b-3c2d1a0f9e8d";
+const WAIT: Duration = Duration::from_secs(300);
+
+/// Seconds from start to the volume's `done` (verified) state, and to exit.
+struct Timed {
+    verified: Option<f64>,
+    total: f64,
+    code: Option<i32>,
+    /// From the final round's start (`cutover started`) to verified.
+    from_stage: Option<f64>,
+}
+
+fn migrate(dir: &Path, cfg: &Path, id: &str, extra: &[&str]) -> Timed {
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stackmigrate"))
+        .arg("--config")
+        .arg(cfg)
+        .args(["migrate", "--project", "research", "--volumes", id, "--yes", "--json"])
+        .args(extra)
+        .arg("--log-file")
+        .arg(dir.join("log"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("stackmigrate");
+    let (mut verified, mut stage_at) = (None, None);
+    for line in std::io::BufReader::new(child.stdout.take().expect("stdout")).lines() {
+        let Ok(e) = serde_json::from_str::<serde_json::Value>(&line.unwrap_or_default()) else {
+            continue;
+        };
+        let t = start.elapsed().as_secs_f64();
+        if e["event"] == "stage_started" && e["stage"] == "cutover" {
+            stage_at = Some(t);
+        }
+        if e["event"] == "state_changed" && e["phase"] == "done" && verified.is_none() {
+            verified = Some(t);
+        }
+    }
+    let code = child.wait().expect("wait").code();
+    Timed {
+        verified,
+        total: start.elapsed().as_secs_f64(),
+        code,
+        from_stage: stage_at.zip(verified).map(|(s, v)| v - s),
+    }
+}
+
+fn config(creds: &str, dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(creds).expect("read")).expect("json");
+    cfg["work_dir"] = dir.join("work").display().to_string().into();
+    cfg["export_dir"] = dir.join("exports").display().to_string().into();
+    cfg.as_object_mut().expect("object").remove("tape");
+    cfg.as_object_mut().expect("object").remove("usage");
+    let path = dir.join("credentials.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&cfg).expect("json")).expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    path
+}
+
+fn write_64m(conf: &str, id: &str) {
+    let ok = Command::new("rbd")
+        .args(["--conf", conf, "--id", "admin", "bench", "--io-type", "write"])
+        .args(["--io-pattern", "rand", "--io-size", "64K", "--io-threads", "4", "--io-total", "64M"])
+        .arg(format!("volumes/volume-{id}"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("rbd bench")
+        .success();
+    assert!(ok, "rbd bench");
+}
+
+async fn action(c: &Cinder<'_>, id: &str, body: serde_json::Value) {
+    c.action(id, body).await.expect("volume action");
+}
+
+async fn drop_copies(new: &Session, source: &str) {
+    let c = Cinder::new(new);
+    for v in c.list_volumes(None).await.expect("list") {
+        if v.metadata.get("stackmigrate.source_volume_id").map(String::as_str) == Some(source) {
+            c.delete_volume(&v.id).await.expect("delete copy");
+            c.wait_deleted(&v.id, WAIT).await.expect("deleted");
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let env = env();
+    let creds = env["CREDENTIALS"].clone();
+    let conf = env["OLD_CEPH_CONF"].clone();
+    let cfg = Config::from_json_file(Path::new(&creds)).expect("credentials").0;
+    let old = Session::new("old", &cfg.old_cloud).expect("old");
+    let new = Session::new("new", &cfg.new_cloud).expect("new");
+    let c = Cinder::new(&old);
+    let v = c
+        .create_volume(&NewVolume {
+            size: 8,
+            name: Some(format!("bench-cutover-{}", std::process::id())),
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+    c.wait_for_status(&v.id, &["available"], WAIT).await.expect("available");
+    common::fill(&conf, &format!("volume-{}", v.id), 8 * GIB, 2 * GIB, 16 * MIB, 7);
+
+    let cold_dir = tempfile::tempdir().expect("tmp");
+    let cold = migrate(cold_dir.path(), &config(&creds, cold_dir.path()), &v.id, &[]);
+    assert_eq!(cold.code, Some(0), "cold migrate");
+    drop_copies(&new, &v.id).await;
+
+    action(&c, &v.id, serde_json::json!({ "os-reserve": {} })).await;
+    let attach = serde_json::json!({ "os-attach": { "instance_uuid": SERVER, "mountpoint": "/dev/vdb" } });
+    action(&c, &v.id, attach).await;
+    c.wait_for_status(&v.id, &["in-use"], WAIT).await.expect("in-use");
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg_path = config(&creds, dir.path());
+    let round1 = migrate(dir.path(), &cfg_path, &v.id, &[]);
+    assert_eq!(round1.code, Some(3), "round 1");
+    write_64m(&conf, &v.id);
+    let round2 = migrate(dir.path(), &cfg_path, &v.id, &["--sync"]);
+    assert_eq!(round2.code, Some(3), "round 2");
+    write_64m(&conf, &v.id);
+    let attached = c.get_volume(&v.id).await.expect("get");
+    action(&c, &v.id, serde_json::json!({ "os-begin_detaching": {} })).await;
+    let id = attached.attachments.first().and_then(|a| a.attachment_id.clone());
+    action(&c, &v.id, serde_json::json!({ "os-detach": { "attachment_id": id } })).await;
+    c.wait_for_status(&v.id, &["available"], WAIT).await.expect("detached");
+    let cut = migrate(dir.path(), &cfg_path, &v.id, &["--cutover"]);
+    assert_eq!(cut.code, Some(0), "cutover");
+
+    let cold_s = cold.verified.expect("cold verified");
+    let window = cut.verified.expect("cutover verified");
+    println!("cutover bench: 8 GiB volume holding 2 GiB, 64 MiB changed before each of round 2 and the cutover");
+    println!(
+        "  cold one-pass copy (go → verified):   {cold_s:7.2} s  (command {:.2} s)",
+        cold.total
+    );
+    println!(
+        "  round 1 (full copy, command):         {:7.2} s;  round 2 (command): {:.2} s",
+        round1.total, round2.total
+    );
+    println!(
+        "  cutover window (go → verified):      {window:7.2} s  (command {:.2} s; final round + finish {:.2} s)",
+        cut.total,
+        cut.from_stage.unwrap_or(f64::NAN)
+    );
+    println!(
+        "  window / cold copy:                   {:7.3}  (goal ≤ 0.10)",
+        window / cold_s
+    );
+    let rate = 2.0 * GIB as f64 / cold_s;
+    println!(
+        "  64 MiB at the cold copy's rate:       {:7.2} s;  the rest of the window (fixed cost): {:.2} s",
+        64.0 * MIB as f64 / rate,
+        window - 64.0 * MIB as f64 / rate
+    );
+    drop_copies(&new, &v.id).await;
+    c.delete_volume(&v.id).await.expect("delete source");
+}
