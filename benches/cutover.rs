@@ -66,7 +66,8 @@ fn migrate(dir: &Path, cfg: &Path, id: &str, extra: &[&str]) -> Timed {
 
 fn config(creds: &str, dir: &Path) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
-    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(creds).expect("read")).expect("json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(creds).expect("read")).expect("json");
     cfg["work_dir"] = dir.join("work").display().to_string().into();
     cfg["export_dir"] = dir.join("exports").display().to_string().into();
     cfg.as_object_mut().expect("object").remove("tape");
@@ -80,7 +81,16 @@ fn config(creds: &str, dir: &Path) -> std::path::PathBuf {
 fn write_64m(conf: &str, id: &str) {
     let ok = Command::new("rbd")
         .args(["--conf", conf, "--id", "admin", "bench", "--io-type", "write"])
-        .args(["--io-pattern", "rand", "--io-size", "64K", "--io-threads", "4", "--io-total", "64M"])
+        .args([
+            "--io-pattern",
+            "rand",
+            "--io-size",
+            "64K",
+            "--io-threads",
+            "4",
+            "--io-total",
+            "64M",
+        ])
         .arg(format!("volumes/volume-{id}"))
         .stdout(Stdio::null())
         .status()

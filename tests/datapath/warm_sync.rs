@@ -94,7 +94,11 @@ async fn check_cut_over(tb: &Testbed, source: &str) {
 
 async fn remove_source(tb: &Testbed, id: &str) {
     let old = tb.operator("old");
-    if Cinder::new(&old).get_volume(id).await.is_ok_and(|v| v.status == "in-use") {
+    if Cinder::new(&old)
+        .get_volume(id)
+        .await
+        .is_ok_and(|v| v.status == "in-use")
+    {
         detach(&old, id).await;
     }
     let _ = rbd(&tb.var("OLD_CEPH_CONF"))
