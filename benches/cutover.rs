@@ -156,6 +156,9 @@ async fn main() {
     action(&c, &v.id, serde_json::json!({ "os-detach": { "attachment_id": id } })).await;
     c.wait_for_status(&v.id, &["available"], WAIT).await.expect("detached");
     let cut = migrate(dir.path(), &cfg_path, &v.id, &["--cutover"]);
+    if let Ok(keep) = std::env::var("BENCH_KEEP_LOG") {
+        let _ = std::fs::copy(dir.path().join("log"), keep);
+    }
     assert_eq!(cut.code, Some(0), "cutover");
 
     let cold_s = cold.verified.expect("cold verified");

@@ -137,13 +137,16 @@ impl VolumePipeline {
         };
         let start = Instant::now();
         self.started(vol, stage).await;
+        let mut lap = Lap::new(&vol.id);
         self.guard(vol, sync, export, stage).await?;
+        lap.mark("guard");
         let image = format!("volume-{}", vol.id);
         let to = sync_snap(last.round + 1);
         let at = self
             .fresh_snapshot(&self.old, &image, &to)
             .await
             .map_err(|e| fail(&e))?;
+        lap.mark("source snapshot");
         let round = DeltaRound {
             image: &image,
             from: &last.snap,
@@ -162,6 +165,7 @@ impl VolumePipeline {
                 DataPathError::Cancelled => fail(&"cancelled by the operator"),
                 e => fail(&e),
             })?;
+        lap.mark("delta applied");
         let read = self
             .new
             .check_delta(&sync.image, &last.snap, &to, &export.path, &applied, cancel)
@@ -172,12 +176,14 @@ impl VolumePipeline {
                 ))
             })?;
         let path = self.manifest_path(vol);
+        lap.mark("read back");
         let root = BlockManifest::open(&path)
             .and_then(|mut m| {
                 m.update(&export.path, &applied.blocks)?;
                 m.root(export.size)
             })
             .map_err(|e| fail(&format!("{}: {e}", path.display())))?;
+        lap.mark("manifest");
         if final_round && self.settings.full_verify {
             let mut full = export.clone();
             full.hash = root.clone();
@@ -198,10 +204,11 @@ impl VolumePipeline {
         self.log(
             vol,
             format!(
-                "round {} verified: {} changed ({} zeroed), {} read back, in {:.1} s",
+                "round {} verified: {} changed ({} zeroed; {} of zeros over zeros skipped), {} read back, in {:.1} s",
                 round.round,
                 super::volume_pipeline::human(round.bytes),
                 super::volume_pipeline::human(applied.zeroed),
+                super::volume_pipeline::human(applied.unchanged),
                 super::volume_pipeline::human(read),
                 round.seconds
             ),
@@ -305,5 +312,26 @@ impl VolumePipeline {
                 .await;
             }
         }
+    }
+}
+
+/// Where a round's time goes, in the log (one line per step).
+struct Lap<'a> {
+    volume: &'a str,
+    at: Instant,
+}
+
+impl<'a> Lap<'a> {
+    fn new(volume: &'a str) -> Self {
+        Self {
+            volume,
+            at: Instant::now(),
+        }
+    }
+
+    fn mark(&mut self, step: &str) {
+        let now = Instant::now();
+        tracing::info!(volume = self.volume, "sync round step {step}: {:.2} s", (now - self.at).as_secs_f64());
+        self.at = now;
     }
 }

@@ -34,6 +34,8 @@ pub struct DeltaApplied {
     pub bytes: u64,
     /// Bytes the source zeroed (discards; no data moves for them).
     pub zeroed: u64,
+    /// Zeros the source sent where the copy held zeros already (not applied).
+    pub unchanged: u64,
     /// 64 KiB blocks whose content may have changed (for the manifest).
     pub blocks: Vec<u64>,
     /// What the new image must report as changed.
@@ -128,6 +130,7 @@ impl BlockStore {
         Ok(DeltaApplied {
             bytes: patch.bytes,
             zeroed: patch.zeroed,
+            unchanged: patch.unchanged,
             blocks: patch.blocks.into_iter().collect(),
             must_cover: patch.must_cover,
         })

@@ -66,6 +66,8 @@ pub(super) struct DeltaPatch {
     pub bytes: u64,
     /// Bytes the source reported as zeroed (discarded) since the last round.
     pub zeroed: u64,
+    /// Zeros reported as data where the copy already held zeros (skipped).
+    pub unchanged: u64,
     /// 64 KiB blocks whose content may have changed.
     pub blocks: BTreeSet<u64>,
     /// What the new image must report as changed in this round.
@@ -81,10 +83,23 @@ impl DeltaPatch {
             expected_size,
             bytes: 0,
             zeroed: 0,
+            unchanged: 0,
             blocks: BTreeSet::new(),
             must_cover: Extents::default(),
             buf: vec![0; BLOCK as usize],
         }
+    }
+
+    fn apply(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.file.write_all_at(data, offset)?;
+        match &mut self.out {
+            DeltaOut::Rbd(w) => writer(w)?.data(offset, data)?,
+            DeltaOut::File(f) => f.write_all_at(data, offset)?,
+        }
+        self.bytes += data.len() as u64;
+        self.touch(offset, data.len() as u64);
+        self.must_cover.push(offset, data.len() as u64);
+        Ok(())
     }
 
     fn touch(&mut self, offset: u64, len: u64) {
@@ -113,15 +128,26 @@ impl DiffSink for DeltaPatch {
         Ok(())
     }
 
+    /// `rbd export-diff` reports an object created since the from-snapshot
+    /// from its start to its last write, zeros included: a 64 KiB write into a
+    /// new 4 MiB object arrives as up to 4 MiB. Zeros where the copy already
+    /// holds zeros change nothing, so they are neither written nor forwarded.
     fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
-        self.file.write_all_at(data, offset)?;
-        match &mut self.out {
-            DeltaOut::Rbd(w) => writer(w)?.data(offset, data)?,
-            DeltaOut::File(f) => f.write_all_at(data, offset)?,
+        let mut done = 0usize;
+        while done < data.len() {
+            let at = offset + done as u64;
+            let n = ((BLOCK - at % BLOCK) as usize).min(data.len() - done);
+            let piece = &data[done..done + n];
+            done += n;
+            if piece.iter().all(|&b| b == 0) {
+                self.file.read_exact_at(&mut self.buf[..n], at)?;
+                if self.buf[..n].iter().all(|&b| b == 0) {
+                    self.unchanged += n as u64;
+                    continue;
+                }
+            }
+            self.apply(at, piece)?;
         }
-        self.bytes += data.len() as u64;
-        self.touch(offset, data.len() as u64);
-        self.must_cover.push(offset, data.len() as u64);
         Ok(())
     }
 
@@ -227,6 +253,34 @@ impl DiffSink for ReadbackCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zeros_over_zeros_are_skipped_and_zeros_over_data_applied() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (fp, tp) = (dir.path().join("export"), dir.path().join("target"));
+        let size = 4 * BLOCK;
+        for p in [&fp, &tp] {
+            let f = File::create(p).expect("create");
+            f.set_len(size).expect("len");
+            f.write_all_at(&[7u8; 10], BLOCK + 5).expect("w");
+        }
+        let rw = |p: &std::path::Path| std::fs::OpenOptions::new().read(true).write(true).open(p).expect("open");
+        let mut patch = DeltaPatch::new(rw(&fp), DeltaOut::File(rw(&tp)), size);
+        patch.size(size).expect("size");
+        // An object "created since": zeros, then data, as rbd reports it.
+        let mut data = vec![0u8; 3 * BLOCK as usize];
+        data[2 * BLOCK as usize + 1] = 9;
+        patch.data(0, &data).expect("data");
+        assert_eq!((patch.bytes, patch.unchanged), (2 * BLOCK, BLOCK));
+        assert_eq!(patch.blocks.iter().copied().collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(patch.must_cover.0, vec![(BLOCK, 2 * BLOCK)]);
+        for p in [&fp, &tp] {
+            let mut b = vec![0u8; size as usize];
+            File::open(p).expect("open").read_exact_at(&mut b, 0).expect("read");
+            assert_eq!(b, [data.clone(), vec![0u8; BLOCK as usize]].concat(), "{}", p.display());
+        }
+        assert!(patch.size(size + 1).is_err(), "a resized source is refused");
+    }
 
     #[test]
     fn coverage_is_found_missing_exactly() {
