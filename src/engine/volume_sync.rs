@@ -331,7 +331,11 @@ impl<'a> Lap<'a> {
 
     fn mark(&mut self, step: &str) {
         let now = Instant::now();
-        tracing::info!(volume = self.volume, "sync round step {step}: {:.2} s", (now - self.at).as_secs_f64());
+        tracing::info!(
+            volume = self.volume,
+            "sync round step {step}: {:.2} s",
+            (now - self.at).as_secs_f64()
+        );
         self.at = now;
     }
 }

@@ -264,7 +264,13 @@ mod tests {
             f.set_len(size).expect("len");
             f.write_all_at(&[7u8; 10], BLOCK + 5).expect("w");
         }
-        let rw = |p: &std::path::Path| std::fs::OpenOptions::new().read(true).write(true).open(p).expect("open");
+        let rw = |p: &std::path::Path| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(p)
+                .expect("open")
+        };
         let mut patch = DeltaPatch::new(rw(&fp), DeltaOut::File(rw(&tp)), size);
         patch.size(size).expect("size");
         // An object "created since": zeros, then data, as rbd reports it.

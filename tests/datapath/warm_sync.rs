@@ -275,3 +275,38 @@ async fn a_guard_trips_when_the_new_volume_is_attached_between_rounds() {
     delete_volumes(&tb.operator("new"), &[&new_id]).await;
     remove_source(&tb, &v.id).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_use_snapshot_is_an_explicit_choice_reported_crash_consistent() {
+    let tb = Testbed::get();
+    let v = source_volume(&tb, &unique("warm s"), 1, &[(0, noise(98, 4 << 20))], false).await;
+    attach(&tb.operator("old"), &v.id, SERVER).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
+    let plan = expect_code(
+        &migrate(dir.path(), &cfg, &v.id, &["--in-use", "snapshot", "--dry-run"]),
+        0,
+    );
+    assert!(plan.contains("crash-consistent"), "{plan}");
+    let out = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--in-use", "snapshot"]), 2);
+    assert!(out.contains("later writes NOT copied"), "{out}");
+    let r = report(dir.path());
+    let row = &r["volumes"][0];
+    assert_eq!(row["crash_consistent"], true, "{r}");
+    assert_eq!(row["sync_rounds"], 0, "{r}");
+    assert!(
+        row["point_in_time"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("crash-consistent at ") && p.ends_with("later writes not copied")),
+        "{r}"
+    );
+    let copies = copies_of(&tb, &v.id).await;
+    assert_eq!(copies.len(), 1);
+    assert_eq!(
+        sync_snaps(&tb.var("OLD_CEPH_CONF"), &format!("volume-{}", v.id)),
+        Vec::<String>::new(),
+        "a one-pass copy keeps no sync snapshot"
+    );
+    delete_volumes(&tb.operator("new"), &[&copies[0].id]).await;
+    remove_source(&tb, &v.id).await;
+}
