@@ -386,7 +386,9 @@ fn sync_round_event(volume: &str, t: &Transition, rec: &VolumeRecord) -> Option<
     };
     let rounds = &rec.sync.as_ref()?.rounds;
     // The data rate: of all rounds together (the first, full one, dominates).
-    let (bytes, secs) = rounds.iter().fold((0u64, 0f64), |(b, s), r| (b + r.bytes, s + r.seconds));
+    let (bytes, secs) = rounds
+        .iter()
+        .fold((0u64, 0f64), |(b, s), r| (b + r.bytes, s + r.seconds));
     let rate = if secs > 0.0 { bytes as f64 / secs } else { 0.0 };
     let moving = if rate > 0.0 { round.bytes as f64 / rate } else { 0.0 };
     let fixed = (round.seconds - moving).max(0.0);
