@@ -76,6 +76,7 @@ async fn run(
         dir: dir.path().to_path_buf(),
         faults,
         throttle_mib_s: throttle,
+        ..Default::default()
     })
     .await
     .expect("sim");
