@@ -11,7 +11,7 @@ use crate::openstack::Project;
 use crossterm::event::KeyEvent;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -75,7 +75,13 @@ pub struct App {
     pub quit: bool,
     /// Stop signals received: the dashboard leaves once the run has stopped.
     pub signals: u8,
+    /// The pause between two warm-sync rounds of a volume.
+    pub sync_pause: Duration,
 }
+
+/// Between warm-sync rounds: each round costs a snapshot and a delta read on
+/// both clusters, so not back to back.
+pub const SYNC_PAUSE: Duration = Duration::from_secs(10);
 
 impl App {
     pub fn new(cfg: Config, log_file: PathBuf, now: Instant) -> Self {
@@ -101,6 +107,7 @@ impl App {
             dirty: true,
             quit: false,
             signals: 0,
+            sync_pause: SYNC_PAUSE,
         }
     }
 

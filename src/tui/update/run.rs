@@ -1,8 +1,10 @@
-//! The reducer's half for a run: starting it from the plan, the dashboard's
-//! keys, the engine's events, stopping (q, a signal, the dialog) and the
-//! summary. Called only from [`update`](super::update).
+//! The reducer's half for a run: starting it from the plan (warm sync for
+//! what a running server writes to), the dashboard's keys (cutover
+//! included), the engine's events, stopping (q, a signal, the dialog) and
+//! the summary. Called only from [`update`](super::update).
 
-use crate::engine::{EngineCommand, EngineEvent};
+use crate::engine::{EngineCommand, EngineEvent, SyncPlan};
+use crate::in_use::InUse;
 use crate::tui::app::{App, Screen};
 use crate::tui::chrome::{ConfirmDialog, DialogAction};
 use crate::tui::dashboard::Dashboard;
@@ -112,7 +114,15 @@ pub(super) fn start(app: &mut App) {
         usage_months,
         app.now,
     ));
-    app.effects.push(Effect::Start { project, volumes });
+    // The rule `migrate` follows: what a running server may write to is
+    // warm-synced, round after round, until the operator cuts it over.
+    let sync = SyncPlan {
+        modes: InUse::Sync.copy_modes(app.plan.volumes.iter().map(|e| &e.row), false),
+        rounds_per_run: None,
+        pause: app.sync_pause,
+        cutover_all: None,
+    };
+    app.effects.push(Effect::Start { project, volumes, sync });
     app.screen = Screen::Dashboard;
 }
 
