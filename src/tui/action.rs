@@ -70,6 +70,8 @@ pub enum Action {
     /// SIGINT, SIGTERM or SIGHUP (by name): stop the run gracefully and
     /// leave; a second one leaves at once.
     Signal(&'static str),
+    /// A line from outside the run (the demo's maintenance window): logged and flashed.
+    Note(String),
     Engine(EngineEvent),
     EngineDone(Result<Summary, String>),
     UsageDone(Result<(), String>),
