@@ -32,6 +32,10 @@ pub enum Action {
     Confirm,
     Abort,
     Retry,
+    /// Cut the selected warm-synced volume over (asks first).
+    Cutover,
+    /// Cut every warm-synced volume over (asks first).
+    CutoverAll,
     Finish,
     Autoscroll,
     Wrap,

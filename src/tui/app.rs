@@ -157,12 +157,19 @@ impl App {
         let running = d.is_some_and(|d| self.engine_live && !d.stopping && !d.finished);
         match when {
             When::Always => true,
-            When::Abortable => running && d.and_then(Dashboard::selected).is_some_and(|v| v.busy() && !v.aborting),
+            // A synced volume waits between rounds: there is no stage to stop.
+            When::Abortable => {
+                running
+                    && d.and_then(Dashboard::selected)
+                        .is_some_and(|v| v.busy() && !v.aborting && v.phase != crate::engine::Phase::Synced)
+            }
             When::Retryable => {
                 running
                     && d.and_then(Dashboard::selected)
                         .is_some_and(|v| v.retryable() || v.aborting)
             }
+            When::CanCutOver => running && d.and_then(Dashboard::selected).is_some_and(|v| v.can_cut_over()),
+            When::AnySynced => running && d.is_some_and(|d| !d.cut_over_candidates().is_empty()),
             When::Settled => running && d.is_some_and(Dashboard::settled),
             When::Compact => !is_wide(self.size.0, self.size.1.saturating_sub(3)),
         }
