@@ -190,7 +190,8 @@ impl Dashboard {
                     .get_mut(volume)
                     .and_then(|v| v.stage_mut(*stage))
                     .map_or(0, |s| s.progress(*bytes, *total, now));
-                if *stage == Stage::Export {
+                // What the old cluster streams: exports, and each round's delta.
+                if matches!(stage, Stage::Export | Stage::Sync | Stage::Cutover) {
                     self.throughput.add(delta, now);
                 }
             }

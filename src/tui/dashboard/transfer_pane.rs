@@ -120,7 +120,7 @@ impl Dashboard {
             c.total
         );
         if warm > 0 {
-            title.push_str(&format!("· {warm} warm-synced "));
+            title.push_str(&format!("· {warm} in warm sync "));
         }
         let block = Block::bordered().title(title);
         let inner = block.inner(area);

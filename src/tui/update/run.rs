@@ -80,9 +80,7 @@ pub(super) fn choose(app: &mut App) {
                 [id] => app.dashboard.as_ref().map_or(id.clone(), |d| name(d, id)),
                 many => format!("{} volumes", many.len()),
             };
-            app.flash(format!(
-                "cutover asked for {what}: the final round starts after the current step, unless a server still runs"
-            ));
+            app.flash(format!("cutover asked for {what} (refused while a server still runs)"));
             for volume in ids {
                 let force = false;
                 app.effects
