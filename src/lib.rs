@@ -10,6 +10,7 @@ pub mod config;
 pub mod engine;
 pub mod escaped;
 pub mod exit_codes;
+pub mod in_use;
 pub mod logging;
 pub mod openstack;
 pub mod signals;

@@ -74,7 +74,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         let _guard = start_logging(&cli, Some(&cfg.work_dir));
         warnings.iter().for_each(|w| tracing::warn!("{w}"));
         let log = log_path(&cli, Some(&cfg.work_dir)).unwrap_or_default();
-        let code = stackmigrate::tui::run(cfg, log, warnings).await?;
+        let launch = stackmigrate::tui::Launch {
+            warnings,
+            ..Default::default()
+        };
+        let code = stackmigrate::tui::run(cfg, log, launch).await?;
         return Ok(ExitCode::from(code as u8));
     };
     match command {
@@ -102,9 +106,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 // The dashboard, against the simulated clouds (kept alive until it exits).
                 match cli::start_demo(args, work_dir).await {
-                    Ok(demo) => {
+                    Ok(mut demo) => {
                         let log = log_path(&cli, log_dir.as_ref()).unwrap_or_default();
-                        let code = stackmigrate::tui::run(demo.clouds.config.clone(), log, Vec::new()).await?;
+                        let launch = stackmigrate::tui::Launch {
+                            sync_pause: Some(cli::DEMO_SYNC_PAUSE),
+                            notes: demo.clouds.notes.take(),
+                            ..Default::default()
+                        };
+                        let code = stackmigrate::tui::run(demo.clouds.config.clone(), log, launch).await?;
                         Ok(code)
                     }
                     Err(e) => Err(e),

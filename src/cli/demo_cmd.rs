@@ -1,11 +1,17 @@
 //! `stackmigrate demo`: the whole job against two simulated clouds in this
 //! process, with nothing written outside a temporary directory unless
-//! `--work-dir` is given.
+//! `--work-dir` is given. The old cloud's ACTIVE servers keep writing to
+//! their volumes, so those are warm-synced: the headless demo tells the
+//! story an operator lives (migrate, another round, stop the servers, cut
+//! over); in the dashboard a maintenance window stops them by itself.
 
 use super::{run_migrate, Fatal, MigrateArgs};
+use crate::config::Config;
+use crate::exit_codes;
 use crate::sim::{Faults, SimClouds, SimOptions};
 use clap::Args;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
@@ -21,7 +27,15 @@ pub struct DemoArgs {
     /// Copy speed limit in MiB/s so the panes are watchable (0: unlimited).
     #[arg(long, default_value_t = 8)]
     pub throttle: u64,
+    /// Dashboard only: the simulated servers stop (a maintenance window) this
+    /// many seconds after the migration started; until then a cutover is refused.
+    #[arg(long, default_value_t = 40, value_name = "SECONDS")]
+    pub maintenance_after: u64,
 }
+
+/// The dashboard's pause between two warm-sync rounds in the demo (a real
+/// run waits longer): the rounds come every few seconds.
+pub const DEMO_SYNC_PAUSE: Duration = Duration::from_secs(5);
 
 /// Running simulated clouds and the directory they live in.
 pub struct Demo {
@@ -47,6 +61,9 @@ pub async fn start_demo(args: &DemoArgs, work_dir: Option<PathBuf>) -> Result<De
         dir: dir.clone(),
         faults,
         throttle_mib_s: Some(args.throttle),
+        live_servers: true,
+        // The headless story stops the servers itself, as an operator would.
+        maintenance_after: (!args.headless).then(|| Duration::from_secs(args.maintenance_after)),
     };
     let clouds = SimClouds::start(opts)
         .await
@@ -58,10 +75,23 @@ pub async fn start_demo(args: &DemoArgs, work_dir: Option<PathBuf>) -> Result<De
     })
 }
 
-/// The headless demo: migrate every volume of `research`; exit code as `migrate`.
+/// One line of the story, as the operator would read it (or one JSON object).
+fn narrate(json: bool, line: &str) {
+    if json {
+        println!("{}", serde_json::json!({"event": "demo", "line": line}));
+    } else {
+        println!("demo: {line}");
+    }
+}
+
+/// The headless demo: migrate every volume of `research`; the in-use ones
+/// are warm-synced, get one more round, and are cut over once their servers
+/// are stopped. The exit code is the last `migrate`'s, which counts every
+/// volume (0: all verified).
 pub async fn run_demo_headless(args: &DemoArgs, work_dir: Option<PathBuf>) -> Result<i32, Fatal> {
     let demo = start_demo(args, work_dir.clone()).await?;
-    let migrate = MigrateArgs {
+    let say = |line: &str| narrate(args.json, line);
+    let mut migrate = MigrateArgs {
         project: "research".into(),
         volumes: "all".into(),
         strategy: None,
@@ -75,7 +105,35 @@ pub async fn run_demo_headless(args: &DemoArgs, work_dir: Option<PathBuf>) -> Re
         force_cutover: false,
         full_verify: false,
     };
-    let code = run_migrate(&demo.clouds.config, &migrate).await?;
+    let cfg = &demo.clouds.config;
+    say("1/4 migrate: volumes no running server writes to are copied in one pass; those of ACTIVE servers are warm-synced (round 1)");
+    let mut code = run_migrate(cfg, &migrate).await?;
+    if code != exit_codes::OK && code != exit_codes::INTERRUPTED {
+        // The usage archive is written: the later steps leave it alone.
+        let later = Config {
+            usage: None,
+            ..cfg.clone()
+        };
+        say("2/4 migrate --sync: the servers kept writing; one more round copies only what changed");
+        migrate.sync = true;
+        code = run_migrate(&later, &migrate).await?;
+        if code == exit_codes::INTERRUPTED {
+            return Ok(code);
+        }
+        let stopped = demo.clouds.stop_servers();
+        say(&format!(
+            "3/4 maintenance window: stopping {} (openstack server stop: SHUTOFF, volumes stay attached)",
+            if stopped.is_empty() {
+                "no server".to_string()
+            } else {
+                stopped.join(", ")
+            }
+        ));
+        say("4/4 migrate --cutover: the final round, then each volume is verified and taped like any copy");
+        migrate.sync = false;
+        migrate.cutover = true;
+        code = run_migrate(&later, &migrate).await?;
+    }
     if !args.json {
         match work_dir {
             Some(d) => println!("demo outputs kept in {}", d.display()),

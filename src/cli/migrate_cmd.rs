@@ -9,11 +9,11 @@ use crate::engine::{
 };
 use crate::escaped::Escaped;
 use crate::exit_codes;
+use crate::in_use::InUse;
 use crate::openstack::{Keystone, Session, Volume};
 use crate::signals::StopSignals;
 use crate::storage::BlockStore;
 use clap::Args;
-use std::collections::HashMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -71,27 +71,6 @@ pub struct MigrateArgs {
     /// manifest (each round already reads back what it wrote).
     #[arg(long)]
     pub full_verify: bool,
-}
-
-/// Each volume's copy mode: warm sync for a source a running server writes
-/// to (unless `--in-use=snapshot`), and for every volume with `--sync`.
-fn copy_modes(args: &MigrateArgs, rows: &[VolumeRow], volumes: &[Volume]) -> HashMap<String, CopyMode> {
-    volumes
-        .iter()
-        .filter_map(|v| {
-            let live = rows
-                .iter()
-                .find(|r| r.volume.id == v.id)
-                .and_then(VolumeRow::live_writer);
-            let mode = match (args.sync, live, args.in_use.as_str()) {
-                (true, ..) => CopyMode::Sync,
-                (false, Some(_), "snapshot") => CopyMode::CrashConsistent,
-                (false, Some(_), _) => CopyMode::Sync,
-                (false, None, _) => return None,
-            };
-            Some((v.id.clone(), mode))
-        })
-        .collect()
 }
 
 /// What `--dry-run` says it would do with one volume.
@@ -180,7 +159,9 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     let rows = project_volumes(&old, &project).await.map_err(fatal)?;
     let all: Vec<Volume> = rows.iter().map(|r| r.volume.clone()).collect();
     let volumes = select(&all, &args.volumes)?;
-    let modes = copy_modes(args, &rows, &volumes);
+    // The rule the TUI follows too: warm sync for what a running server may write.
+    let selected = rows.iter().filter(|r| volumes.iter().any(|v| v.id == r.volume.id));
+    let modes = InUse::from_flag(&args.in_use).copy_modes(selected, args.sync);
     if volumes.is_empty() {
         return Err(Fatal(format!("project {} has no volume to migrate", project.name)));
     }

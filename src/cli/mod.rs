@@ -12,7 +12,7 @@ mod usage_cmd;
 
 pub use check::run_check;
 pub use config_args::ConfigArgs;
-pub use demo_cmd::{run_demo_headless, start_demo, Demo, DemoArgs};
+pub use demo_cmd::{run_demo_headless, start_demo, Demo, DemoArgs, DEMO_SYNC_PAUSE};
 pub use event_printer::EventPrinter;
 pub use inventory_cmd::{run_projects, run_volumes};
 pub use migrate_cmd::{run_cleanup_cmd, run_migrate, select, Fatal, MigrateArgs};

@@ -9,6 +9,7 @@ mod demo_seed;
 mod faults;
 mod http;
 mod keystone_api;
+mod live_servers;
 mod nova_api;
 
 pub use cloud_state::CloudState;
@@ -22,6 +23,8 @@ use crate::config::{
 use chrono::{Datelike, NaiveDate};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Default)]
@@ -30,6 +33,11 @@ pub struct SimOptions {
     pub faults: Faults,
     /// MiB/s for every data copy; `None` is full speed.
     pub throttle_mib_s: Option<u64>,
+    /// ACTIVE servers keep writing to their volumes (the demo's warm sync).
+    pub live_servers: bool,
+    /// With `live_servers`: the servers stop by themselves this long after
+    /// the migration started (a maintenance window).
+    pub maintenance_after: Option<Duration>,
 }
 
 /// Two running simulated clouds and a config that points at them.
@@ -37,6 +45,8 @@ pub struct SimClouds {
     pub old: Shared,
     pub new: Shared,
     pub config: Config,
+    /// What the simulated operator did (the maintenance window), one line each.
+    pub notes: Option<mpsc::UnboundedReceiver<String>>,
     stop: CancellationToken,
 }
 
@@ -138,6 +148,16 @@ impl SimClouds {
                 }
             });
         }
+        let (notes_tx, notes) = mpsc::unbounded_channel();
+        if opts.live_servers {
+            let servers = live_servers::LiveServers {
+                old: old.clone(),
+                new: new.clone(),
+                maintenance_after: opts.maintenance_after,
+                notes: notes_tx,
+            };
+            tokio::spawn(servers.run(stop.clone()));
+        }
         let fail: Vec<String> = {
             let s = http::lock(&old);
             s.volumes
@@ -198,6 +218,20 @@ impl SimClouds {
             .into(),
             concurrency: Concurrency::default(),
         };
-        Ok(Self { old, new, config, stop })
+        Ok(Self {
+            old,
+            new,
+            config,
+            notes: Some(notes),
+            stop,
+        })
+    }
+
+    /// Stops the old cloud's running servers that volumes are attached to,
+    /// as an operator would before a cutover; returns their names.
+    pub fn stop_servers(&self) -> Vec<String> {
+        let names = live_servers::stop_servers(&self.old);
+        tracing::info!("simulated operator: stopped {names:?}");
+        names
     }
 }

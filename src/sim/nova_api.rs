@@ -1,4 +1,5 @@
-//! Simulated nova-api: servers (names, statuses) and `os-simple-tenant-usage`
+//! Simulated nova-api: servers (names, statuses; one by id, as the cutover
+//! asks) and `os-simple-tenant-usage`
 //! (show and list) computed from the seeded instance history, paged by instance as
 //! Nova does at 2.40. Shapes follow `api-samples/nova/`.
 
@@ -17,6 +18,7 @@ pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/v2.1/servers", get(servers))
         .route("/v2.1/servers/detail", get(servers_detail))
+        .route("/v2.1/servers/{id}", get(server_show))
         .route("/v2.1/os-simple-tenant-usage", get(usage_list))
         .route("/v2.1/os-simple-tenant-usage/{project}", get(usage_show))
 }
@@ -71,6 +73,33 @@ async fn servers_detail(State(st): State<Shared>, Query(q): Q, headers: HeaderMa
         })
         .collect();
     reply(StatusCode::OK, &rid, json!({"servers": list}), &[])
+}
+
+/// `GET /servers/{id}`: one server of the token's project (any, for an admin).
+async fn server_show(State(st): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let mut s = lock(&st);
+    let rid = s.request_id();
+    let t = match auth(&s, &headers, &rid) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let found = s
+        .instances
+        .iter()
+        .find(|i| i.id == id && i.ended_at.is_none() && (CloudState::is_admin(&t) || i.project_id == t.project_id));
+    match found {
+        Some(i) => {
+            let body = json!({"server": {"id": i.id, "name": i.name, "status": i.status, "tenant_id": i.project_id,
+                "created": naive(&i.started_at), "addresses": {}}});
+            reply(StatusCode::OK, &rid, body, &[])
+        }
+        None => fault(
+            StatusCode::NOT_FOUND,
+            "itemNotFound",
+            &format!("Instance {id} could not be found."),
+            &rid,
+        ),
+    }
 }
 
 #[allow(clippy::result_large_err)]

@@ -143,7 +143,12 @@ impl FileStore {
         }
         let counter = Counter::default();
         let mut w = SparseWriter::create(&self.path(&target)).map_err(|e| io_err("snap create", &target, e))?;
-        match self
+        // A Ceph snapshot is instant: the demo's throttle is for data copies only.
+        let unthrottled = FileStore {
+            throttle: None,
+            ..self.clone()
+        };
+        match unthrottled
             .copy_extents(image, &mut w, &counter, &CancellationToken::new())
             .await
         {

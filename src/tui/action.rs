@@ -32,6 +32,10 @@ pub enum Action {
     Confirm,
     Abort,
     Retry,
+    /// Cut the selected warm-synced volume over (asks first).
+    Cutover,
+    /// Cut every warm-synced volume over (asks first).
+    CutoverAll,
     Finish,
     Autoscroll,
     Wrap,
@@ -70,6 +74,8 @@ pub enum Action {
     /// SIGINT, SIGTERM or SIGHUP (by name): stop the run gracefully and
     /// leave; a second one leaves at once.
     Signal(&'static str),
+    /// A line from outside the run (the demo's maintenance window): logged and flashed.
+    Note(String),
     Engine(EngineEvent),
     EngineDone(Result<Summary, String>),
     UsageDone(Result<(), String>),

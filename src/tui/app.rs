@@ -11,7 +11,7 @@ use crate::openstack::Project;
 use crossterm::event::KeyEvent;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -75,7 +75,13 @@ pub struct App {
     pub quit: bool,
     /// Stop signals received: the dashboard leaves once the run has stopped.
     pub signals: u8,
+    /// The pause between two warm-sync rounds of a volume.
+    pub sync_pause: Duration,
 }
+
+/// Between warm-sync rounds: each round costs a snapshot and a delta read on
+/// both clusters, so not back to back.
+pub const SYNC_PAUSE: Duration = Duration::from_secs(10);
 
 impl App {
     pub fn new(cfg: Config, log_file: PathBuf, now: Instant) -> Self {
@@ -101,6 +107,7 @@ impl App {
             dirty: true,
             quit: false,
             signals: 0,
+            sync_pause: SYNC_PAUSE,
         }
     }
 
@@ -150,12 +157,19 @@ impl App {
         let running = d.is_some_and(|d| self.engine_live && !d.stopping && !d.finished);
         match when {
             When::Always => true,
-            When::Abortable => running && d.and_then(Dashboard::selected).is_some_and(|v| v.busy() && !v.aborting),
+            // A synced volume waits between rounds: there is no stage to stop.
+            When::Abortable => {
+                running
+                    && d.and_then(Dashboard::selected)
+                        .is_some_and(|v| v.busy() && !v.aborting && v.phase != crate::engine::Phase::Synced)
+            }
             When::Retryable => {
                 running
                     && d.and_then(Dashboard::selected)
                         .is_some_and(|v| v.retryable() || v.aborting)
             }
+            When::CanCutOver => running && d.and_then(Dashboard::selected).is_some_and(|v| v.can_cut_over()),
+            When::AnySynced => running && d.is_some_and(|d| !d.cut_over_candidates().is_empty()),
             When::Settled => running && d.is_some_and(Dashboard::settled),
             When::Compact => !is_wide(self.size.0, self.size.1.saturating_sub(3)),
         }

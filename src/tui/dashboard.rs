@@ -1,10 +1,12 @@
-//! The dashboard's state: every volume's progress, the export throughput,
-//! the usage months and the log, folded from `EngineEvent`s by
-//! [`Dashboard::apply`]. The panes in `dashboard/` draw it.
+//! The dashboard's state: every volume's progress (warm-sync rounds
+//! included), the export throughput, the usage months and the log, folded
+//! from `EngineEvent`s by [`Dashboard::apply`]. The panes in `dashboard/`
+//! draw it.
 
 mod export_pane;
 mod log_pane;
 mod stage_progress;
+mod sync_rounds;
 mod throughput;
 mod transfer_pane;
 mod usage_pane;
@@ -14,6 +16,7 @@ mod volume_progress;
 
 pub use log_pane::{Level, LogLine, LogPane};
 pub use stage_progress::StageProgress;
+pub use sync_rounds::SyncRounds;
 pub use throughput::Throughput;
 pub use usage_pane::UsagePane;
 pub use volume_progress::VolumeProgress;
@@ -116,7 +119,11 @@ impl Dashboard {
     pub fn log(&mut self, who: Option<&str>, text: String, level: Level) {
         let at = self.now.saturating_duration_since(self.started).as_secs();
         let who = who.map(|id| self.name(id));
-        let text = crate::escaped::escape(&text).into_owned();
+        let mut text = crate::escaped::escape(&text).into_owned();
+        // The engine's lines often name the volume first; the log already does.
+        if let Some(rest) = who.as_ref().and_then(|w| text.strip_prefix(&format!("{w}: "))) {
+            text = rest.to_string();
+        }
         self.log.push(LogLine { at, who, text, level });
     }
 
@@ -183,7 +190,8 @@ impl Dashboard {
                     .get_mut(volume)
                     .and_then(|v| v.stage_mut(*stage))
                     .map_or(0, |s| s.progress(*bytes, *total, now));
-                if *stage == Stage::Export {
+                // What the old cluster streams: exports, and each round's delta.
+                if matches!(stage, Stage::Export | Stage::Sync | Stage::Cutover) {
                     self.throughput.add(delta, now);
                 }
             }
@@ -212,13 +220,33 @@ impl Dashboard {
                 );
             }
             EngineEvent::Log { volume, line } => self.log(volume.as_deref(), line.clone(), Level::Info),
-            EngineEvent::Notice { volume, message } => self.log(volume.as_deref(), message.clone(), Level::Bad),
+            EngineEvent::Notice { volume, message } => {
+                let before = self.log.last().cloned();
+                self.log(volume.as_deref(), message.clone(), Level::Bad);
+                // A refused cutover is both logged and noticed: one line is enough.
+                if before.is_some_and(|b| self.log.last().is_some_and(|l| l.who == b.who && l.text == b.text)) {
+                    self.log.pop();
+                }
+            }
             EngineEvent::CleanupAction { volume, action } => {
                 self.log(volume.as_deref(), format!("cleanup: {action}"), Level::Good)
             }
             EngineEvent::UsageMonth(m) => self.usage.months.push(m.clone()),
-            // The sync view's data; the log line says the same for now.
-            EngineEvent::SyncRound { .. } => {}
+            // The log has the engine's own line for the round; this feeds the sync rows.
+            EngineEvent::SyncRound {
+                volume,
+                round,
+                bytes,
+                projected_cutover_s,
+                last,
+                ..
+            } => {
+                if let Some(v) = self.get_mut(volume) {
+                    v.sync
+                        .get_or_insert_with(SyncRounds::default)
+                        .add(*round, *bytes, *projected_cutover_s, *last);
+                }
+            }
             EngineEvent::Finished(_) => {
                 self.finished = true;
                 self.stopping = false;
@@ -262,6 +290,11 @@ impl Dashboard {
     /// Every volume verified, taped and its export removed: nothing left to do.
     pub fn all_clean(&self) -> bool {
         self.volumes.iter().all(|v| v.phase == Phase::Cleaned)
+    }
+
+    /// The volumes a cutover may be asked for now (`C`).
+    pub fn cut_over_candidates(&self) -> Vec<&VolumeProgress> {
+        self.volumes.iter().filter(|v| v.can_cut_over()).collect()
     }
 
     pub fn selected(&self) -> Option<&VolumeProgress> {

@@ -2,7 +2,7 @@
 //! each into a background task whose result comes back as an `Action`, so
 //! `update` and the views never do I/O and tests can check what was asked.
 
-use crate::engine::EngineCommand;
+use crate::engine::{EngineCommand, SyncPlan};
 use crate::openstack::{Project, Volume};
 use std::path::PathBuf;
 
@@ -25,6 +25,8 @@ pub enum Effect {
     Start {
         project: Project,
         volumes: Vec<Volume>,
+        /// Which volumes are warm-synced, and the pause between rounds.
+        sync: SyncPlan,
     },
     Engine(EngineCommand),
     LoadReport(PathBuf),

@@ -134,9 +134,9 @@ impl Executor {
                 });
             }
             Effect::CancelPrepare => self.prepare.cancel(),
-            Effect::Start { project, volumes } => {
+            Effect::Start { project, volumes, sync } => {
                 tokio::spawn(async move {
-                    let msg = match loads::start(&cfg, old, project, volumes).await {
+                    let msg = match loads::start(&cfg, old, project, volumes, sync).await {
                         Ok(running) => Bg::Started(running),
                         Err(e) => Bg::Action(Action::RunFailed(e)),
                     };

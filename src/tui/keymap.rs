@@ -45,6 +45,10 @@ pub enum When {
     Abortable,
     /// The selected volume failed, was aborted, or its tape copy failed.
     Retryable,
+    /// The selected volume is warm-synced and may be cut over.
+    CanCutOver,
+    /// Some volume is warm-synced and may be cut over.
+    AnySynced,
     /// Every volume is settled and the run can be finished.
     Settled,
     /// The log and usage panes share space (small terminals).
@@ -232,9 +236,19 @@ static OWN: &[Binding] = &[
         b(Scope::Dashboard, &[c('r')], Action::Retry, "retry volume"),
         When::Retryable,
     ),
+    when(
+        b(Scope::Dashboard, &[c('c')], Action::Cutover, "cut over"),
+        When::CanCutOver,
+    ),
+    when(
+        b(Scope::Dashboard, &[c('C')], Action::CutoverAll, "cut over all synced"),
+        When::AnySynced,
+    ),
     when(b(Scope::Dashboard, ENTER, Action::Finish, "finish"), When::Settled),
-    b(Scope::Dashboard, &[c('s')], Action::Autoscroll, "autoscroll"),
-    b(Scope::Dashboard, &[c('w')], Action::Wrap, "wrap"),
+    // The log pane's title shows both toggles; the hint bar keeps its room
+    // for the keys that act on volumes.
+    quiet(Scope::Dashboard, &[c('s')], Action::Autoscroll, "log autoscroll on/off"),
+    quiet(Scope::Dashboard, &[c('w')], Action::Wrap, "log wrap on/off"),
     when(
         b(Scope::Dashboard, &[k(KeyCode::Tab)], Action::SwitchPane, "log/usage"),
         When::Compact,

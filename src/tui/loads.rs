@@ -4,7 +4,7 @@
 use super::screens::{CheckKind, ProjectEntry, ReportRow, TargetInfo, VolumeEntry};
 use crate::check_line::CheckLine;
 use crate::config::{CloudConfig, Config};
-use crate::engine::{project_volumes, Journal, PreflightProgress, RunSetup, Running};
+use crate::engine::{project_volumes, Journal, PreflightProgress, RunSetup, Running, SyncPlan};
 use crate::openstack::{Cinder, Keystone, Project, Service, Session, Volume};
 use crate::storage::{free_bytes, is_writable, BlockStore};
 use std::collections::HashMap;
@@ -171,12 +171,21 @@ pub async fn prepare(
     (setup.preflight(cfg, volumes, cancel, Some(progress)).await, inventory)
 }
 
-pub async fn start(cfg: &Config, old: Arc<Session>, project: Project, volumes: Vec<Volume>) -> Result<Running, String> {
+/// Starts the engine; `sync` says which volumes are warm-synced (a running
+/// server writes to them) and keeps them syncing until they are cut over.
+pub async fn start(
+    cfg: &Config,
+    old: Arc<Session>,
+    project: Project,
+    volumes: Vec<Volume>,
+    sync: SyncPlan,
+) -> Result<Running, String> {
     let new = Session::new("new", &cfg.new_cloud).map_err(|e| e.to_string())?;
     let setup = RunSetup::new(cfg, old, new, project, None).map_err(|e| e.to_string())?;
     // The TUI keeps the engine alive after every volume settled, so r can retry.
     let opts = crate::engine::RunOptions {
         stay_alive: true,
+        sync,
         ..Default::default()
     };
     setup.start(cfg, volumes, opts).await.map_err(|e| e.to_string())

@@ -30,6 +30,6 @@ pub use app::{App, Screen};
 pub use chrome::{ConfirmDialog, DialogAction, Flash, FlashLevel};
 pub use dashboard::{is_wide, Dashboard, VolumeProgress};
 pub use effect::Effect;
-pub use runtime::run;
+pub use runtime::{run, Launch};
 pub use screens::{CheckKind, ProjectEntry, ReportRow, TargetInfo, UsageStatus, VolumeEntry};
 pub use update::update;

@@ -18,12 +18,27 @@ use tokio::time::MissedTickBehavior;
 /// The shortest time between two frames.
 const FRAME: Duration = Duration::from_millis(40);
 
+/// How the dashboard starts, beside its config.
+#[derive(Debug, Default)]
+pub struct Launch {
+    /// From loading the config: shown on the connect screen.
+    pub warnings: Vec<String>,
+    /// The pause between warm-sync rounds (`None`: [`SYNC_PAUSE`](super::app::SYNC_PAUSE)).
+    pub sync_pause: Option<Duration>,
+    /// Lines from outside the run (the demo's maintenance window), shown
+    /// in the log and the flash line as they come.
+    pub notes: Option<mpsc::UnboundedReceiver<String>>,
+}
+
 /// Runs the TUI until the operator quits; the exit status follows the run's
 /// outcome as `migrate`'s does (0 all verified or nothing run, 2 some need attention).
-/// `warnings` (from loading the config) are shown on the connect screen.
-pub async fn run(cfg: Config, log_file: PathBuf, warnings: Vec<String>) -> std::io::Result<i32> {
+pub async fn run(cfg: Config, log_file: PathBuf, launch: Launch) -> std::io::Result<i32> {
     let mut event_loop = EventLoop::new(cfg, log_file);
-    event_loop.app.connect.warnings = warnings;
+    event_loop.app.connect.warnings = launch.warnings;
+    if let Some(pause) = launch.sync_pause {
+        event_loop.app.sync_pause = pause;
+    }
+    event_loop.notes = launch.notes;
     // Restores the terminal on panic as well.
     let mut terminal = ratatui::init();
     let result = event_loop.run(&mut terminal).await;
@@ -36,11 +51,19 @@ struct EventLoop {
     exec: Executor,
     bg: mpsc::UnboundedReceiver<Bg>,
     engine: Option<mpsc::Receiver<EngineEvent>>,
+    notes: Option<mpsc::UnboundedReceiver<String>>,
 }
 
 async fn next_signal(signals: &mut Option<crate::signals::StopSignals>) -> &'static str {
     match signals {
         Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_note(rx: &mut Option<mpsc::UnboundedReceiver<String>>) -> Option<String> {
+    match rx {
+        Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
 }
@@ -62,6 +85,7 @@ impl EventLoop {
             exec,
             bg,
             engine: None,
+            notes: None,
         }
     }
 
@@ -156,6 +180,10 @@ impl EventLoop {
                 ev = next_event(&mut self.engine), if self.engine.is_some() => match ev {
                     Some(e) => self.dispatch(Action::Engine(e)),
                     None => self.engine = None,
+                },
+                note = next_note(&mut self.notes), if self.notes.is_some() => match note {
+                    Some(line) => self.dispatch(Action::Note(line)),
+                    None => self.notes = None,
                 },
                 Some(msg) = self.bg.recv() => match msg {
                     Bg::Action(a) => self.dispatch(a),

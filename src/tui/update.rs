@@ -17,6 +17,14 @@ pub fn update(app: &mut App, action: Action) {
         Action::Help => app.help = !app.help,
         Action::Quit => quit(app),
         Action::Signal(name) => stop_signal(app, name),
+        Action::Note(line) => {
+            let now = app.now;
+            if let Some(d) = app.dashboard.as_mut() {
+                d.now = now;
+                d.log(None, line.clone(), crate::tui::dashboard::Level::Good);
+            }
+            app.flash(crate::escaped::escape(&line).into_owned());
+        }
         Action::DialogSwitch => {
             if let Some(d) = app.dialog.as_mut() {
                 d.ok_focused = !d.ok_focused;

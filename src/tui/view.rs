@@ -50,6 +50,9 @@ impl App {
                     if c.aborted > 0 {
                         s.push_str(&format!(" · {} aborted", c.aborted));
                     }
+                    if c.synced > 0 {
+                        s.push_str(&format!(" · {} synced", c.synced));
+                    }
                     let secs = d.now.saturating_duration_since(d.started).as_secs();
                     s.push_str(&format!(" · {}", clock(secs)));
                     s

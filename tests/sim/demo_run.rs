@@ -24,7 +24,12 @@ fn headless_demo_migrates_every_healthy_volume() {
         String::from_utf8_lossy(&out.stderr)
     );
     let events: Vec<serde_json::Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    let finished = events.iter().find(|e| e["event"] == "finished").expect("finished");
+    // The story's last run (the cutover) counts every volume.
+    let finished = events
+        .iter()
+        .rev()
+        .find(|e| e["event"] == "finished")
+        .expect("finished");
     assert_eq!(
         (finished["verified"].as_u64(), finished["total"].as_u64()),
         (Some(11), Some(11)),
@@ -49,6 +54,89 @@ fn headless_demo_migrates_every_healthy_volume() {
         11,
         "11 volume files in the new pool"
     );
+}
+
+/// The servers keep writing, so their volumes are warm-synced: round 1 in
+/// the first run, one more with `--sync`, then the servers are stopped and
+/// `--cutover` verifies them; the report says so, and no snapshot is left.
+#[test]
+fn headless_demo_warm_syncs_in_use_volumes_and_cuts_them_over() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = Command::new(env!("CARGO_BIN_EXE_stackmigrate"))
+        .args(["demo", "--headless", "--json", "--throttle", "0", "--work-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<serde_json::Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let story: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "demo")
+        .filter_map(|e| e["line"].as_str())
+        .collect();
+    assert_eq!(story.len(), 4, "{story:#?}");
+    assert!(story[2].contains("stopping db-1, web-1"), "{story:#?}");
+    let finished: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "finished").collect();
+    assert_eq!(finished.len(), 3, "migrate, --sync, --cutover");
+    assert_eq!(
+        (finished[0]["verified"].as_u64(), finished[0]["synced"].as_u64()),
+        (Some(8), Some(3)),
+        "the first run leaves the volumes of ACTIVE servers synced"
+    );
+    let rounds = |n: u64| {
+        events
+            .iter()
+            .filter(|e| e["event"] == "sync_round" && e["round"] == n)
+            .count()
+    };
+    assert_eq!(
+        (rounds(1), rounds(2), rounds(3)),
+        (3, 3, 3),
+        "round 1, --sync, the final round"
+    );
+    let project = std::fs::read_dir(dir.path().join("work"))
+        .expect("work")
+        .flatten()
+        .next()
+        .expect("project dir")
+        .path();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(project.join("report.json")).expect("report")).expect("json");
+    let volumes = report["volumes"].as_array().expect("volumes");
+    let row = |name: &str| volumes.iter().find(|v| v["name"] == name).expect(name);
+    for name in ["db-data", "web-root", "logs"] {
+        let v = row(name);
+        assert_eq!(v["state"], "cleaned", "{v}");
+        assert!(v["sync_rounds"].as_u64() >= Some(2), "{v}");
+        assert_eq!(v["forced_cutover"], false, "{v}");
+        assert!(
+            v["point_in_time"]
+                .as_str()
+                .is_some_and(|p| p.contains("source stopped or detached")),
+            "{v}"
+        );
+    }
+    let cold = row("ml-datasets");
+    assert_eq!(
+        (cold["sync_rounds"].as_u64(), &cold["state"]),
+        (Some(0), &"cleaned".into()),
+        "gpu-1 is SHUTOFF: one pass"
+    );
+    for pool in ["old-pool", "new-pool"] {
+        let snaps: Vec<String> = std::fs::read_dir(dir.path().join(pool))
+            .expect("pool")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains('@'))
+            .collect();
+        assert!(snaps.is_empty(), "no snapshot left in {pool}: {snaps:?}");
+    }
 }
 
 /// The demo project's setup and its migratable volumes, as `migrate` picks them.
@@ -76,6 +164,7 @@ async fn run(
         dir: dir.path().to_path_buf(),
         faults,
         throttle_mib_s: throttle,
+        ..Default::default()
     })
     .await
     .expect("sim");

@@ -13,7 +13,7 @@ fn the_plan_marks_a_volume_an_active_server_writes_to() {
     assert_eq!(h.app.screen, Screen::Plan);
     let plan = render(&mut h.app, 80, 24);
     assert!(
-        plan.contains("⚠ in use by db-1 (ACTIVE): writes after the snapshot"),
+        plan.contains("⚠ in use by db-1 (ACTIVE): warm sync, cut over once it is stopped"),
         "{plan}"
     );
     h.snap("plan_in_use_active");

@@ -236,13 +236,18 @@ async fn tmux_aborts_one_volume_then_retries_it() {
 }
 
 /// `stackmigrate demo` as a newcomer would run it: the whole walk on the
-/// simulated clouds, with the dashboard checked mid-run and at the end.
+/// simulated clouds, with the dashboard checked mid-run; the volumes of the
+/// running servers are warm-synced, a cutover is refused while db-1 runs,
+/// and `C` cuts them all over once the maintenance window stopped it.
 #[test]
 fn tmux_demo_walkthrough_with_the_dashboard_mid_run() {
     let dir = tempfile::tempdir().expect("tmp");
     let t = Tmux::start_args(
         dir.path(),
-        &format!("demo --throttle 8 --work-dir {}", dir.path().display()),
+        &format!(
+            "demo --throttle 8 --maintenance-after 60 --work-dir {}",
+            dir.path().display()
+        ),
     );
     t.wait("the checks", Duration::from_secs(60), |s| {
         s.contains("Checks: all passed")
@@ -276,8 +281,37 @@ fn tmux_demo_walkthrough_with_the_dashboard_mid_run() {
     });
     assert!(mid.contains("Dashboard") && mid.contains("verified"), "{mid}");
     println!("dashboard mid-run:\n{mid}");
-    let end = t.wait("the summary", SLOW, |s| s.contains("of 11 verified"));
+    let synced = t.wait("a second sync round", SLOW, |s| s.contains("synced (round 2)"));
+    println!("warm sync:\n{synced}");
+    t.send(&["C"]);
+    t.wait("the cutover dialog", Duration::from_secs(10), |s| {
+        s.contains("synced volumes over?") || s.contains(" over? ")
+    });
+    t.send(&["Tab", "Enter"]);
+    let refused = t.wait("the refusal", Duration::from_secs(60), |s| {
+        s.contains("cutover refused: server db-1") || s.contains("cutover refused: server web-1")
+    });
+    assert!(refused.contains("ACTIVE"), "{refused}");
+    t.wait("the maintenance window", Duration::from_secs(120), |s| {
+        s.contains("maintenance window")
+    });
+    // C again until every synced volume is cut over (one still in round 1 is not offered yet).
+    let start = Instant::now();
+    let end = loop {
+        let s = t.screen();
+        if s.contains("of 11 verified in the new cloud") {
+            break s;
+        }
+        assert!(start.elapsed() < SLOW, "waited for the cutovers; the screen:\n{s}");
+        if s.contains("synced (round") && !s.contains("Keep syncing") {
+            t.send(&["C"]);
+            t.send(&["Tab", "Enter"]);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    };
     assert!(end.contains("11 of 11 verified") && end.contains("0 failed"), "{end}");
+    t.send(&["q"]);
+    t.wait("the exit", Duration::from_secs(30), |s| s.contains("TUI-EXIT=0"));
 }
 
 /// `migrate` catches Ctrl-C from pre-flight on (to stop a slow `rbd du`), so

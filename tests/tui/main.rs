@@ -12,3 +12,4 @@ mod harness;
 mod screens;
 #[path = "../common/testbed.rs"]
 mod testbed;
+mod warm_sync;

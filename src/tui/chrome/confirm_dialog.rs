@@ -11,6 +11,8 @@ use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 pub enum DialogAction {
     Abort(String),
     Stop,
+    /// Ask the engine to cut these volumes over.
+    Cutover(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,10 +53,50 @@ impl ConfirmDialog {
     }
 }
 
+/// What every cutover does, as the dialog says it.
+const CUTOVER_WHAT: &str = "a final round copies what changed since the last one, but only once the source \
+     is detached or all its servers are SHUTOFF (else the cutover is refused, naming the server); then \
+     the new volume is verified and taped like any copy";
+
+impl ConfirmDialog {
+    /// `volumes`: (id, name) of each volume to cut over.
+    pub fn cutover(volumes: &[(String, String)]) -> Self {
+        let (title, body) = match volumes {
+            [(_, name)] => (format!(" Cut {name} over? "), upper_first(CUTOVER_WHAT)),
+            many => {
+                let names: Vec<&str> = many.iter().map(|(_, n)| n.as_str()).collect();
+                (
+                    format!(" Cut {} synced volumes over? ", many.len()),
+                    format!("{}: for each, {CUTOVER_WHAT}", names.join(", ")),
+                )
+            }
+        };
+        Self {
+            title,
+            body: format!("{body}."),
+            cancel: "Keep syncing",
+            ok: "Cut over",
+            ok_focused: false,
+            action: DialogAction::Cutover(volumes.iter().map(|(id, _)| id.clone()).collect()),
+        }
+    }
+}
+
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 impl Widget for &ConfirmDialog {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let w = area.width.saturating_sub(4).min(60);
-        let popup = area.centered(Constraint::Length(w), Constraint::Length(9));
+        // Tall enough for the body wrapped at the popup's width (a cutover's is long).
+        let inner_w = w.saturating_sub(2).max(1) as usize;
+        let body_rows = (self.body.chars().count().div_ceil(inner_w) as u16 + 1).max(6);
+        let h = (body_rows + 3).min(area.height);
+        let popup = area.centered(Constraint::Length(w), Constraint::Length(h));
         Clear.render(popup, buf);
         let block = Block::bordered()
             .title(self.title.clone())

@@ -1,5 +1,6 @@
 //! The export pane: a gauge per exporting volume with MiB/s and ETA, and
-//! the last 60 s of export throughput as a sparkline.
+//! the last 60 s of what the old cluster streamed (exports and warm-sync
+//! rounds) as a sparkline.
 
 use super::{Dashboard, VolumeProgress};
 use crate::engine::Phase;

@@ -48,6 +48,16 @@ impl Default for LogPane {
 }
 
 impl LogPane {
+    pub fn last(&self) -> Option<&LogLine> {
+        self.lines.back()
+    }
+
+    /// Takes back the newest line (a duplicate of the one before).
+    pub fn pop(&mut self) {
+        self.lines.pop_back();
+        self.back = self.back.min(self.lines.len().saturating_sub(1));
+    }
+
     pub fn push(&mut self, line: LogLine) {
         if self.lines.len() == CAPACITY {
             self.lines.pop_front();
@@ -151,7 +161,8 @@ impl LogPane {
 impl Widget for &LogPane {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let flags = format!(
-            " Log · autoscroll {} · wrap {} ",
+            // The keys are here, not in the hint bar.
+            " Log · s autoscroll {} · w wrap {} ",
             if self.autoscroll { "on" } else { "off" },
             if self.wrap { "on" } else { "off" }
         );

@@ -1,6 +1,6 @@
 //! The dashboard's volume list: every volume with its symbol and state, one
-//! selected for `x` (abort) and `r` (retry); the selected one's error shows
-//! under the list.
+//! selected for `x` (abort), `r` (retry) and `c` (cutover); the selected
+//! one's error shows under the list.
 
 use super::Dashboard;
 use crate::engine::Phase;
@@ -19,6 +19,9 @@ impl Dashboard {
         }
         if c.aborted > 0 {
             title.push_str(&format!(" · {} ⊘", c.aborted));
+        }
+        if c.synced > 0 {
+            title.push_str(&format!(" · {} ≈", c.synced));
         }
         title.push(' ');
         let mut block = Block::bordered().title(title);
@@ -39,7 +42,14 @@ impl Dashboard {
                 Row::new([v.symbol().to_string(), v.name.clone(), v.label()]).style(style)
             })
             .collect();
-        let widths = [Constraint::Length(1), Constraint::Fill(1), Constraint::Length(13)];
+        // Room for "synced (round 12)" when a volume is warm-synced.
+        let label_w = self.volumes[window.clone()]
+            .iter()
+            .map(|v| v.label().chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(13, 17) as u16;
+        let widths = [Constraint::Length(1), Constraint::Fill(1), Constraint::Length(label_w)];
         let table = Table::new(rows, widths)
             .block(block)
             .row_highlight_style(Style::new().reversed())

@@ -1,8 +1,8 @@
 //! One volume on the dashboard: its phase (from `StateChanged`, which the
-//! engine journals first), its four stage gauges, and the words and symbol
-//! the lists show for it.
+//! engine journals first), its four stage gauges, its warm-sync rounds, and
+//! the words and symbol the lists show for it.
 
-use super::StageProgress;
+use super::{StageProgress, SyncRounds};
 use crate::engine::{Phase, Stage, Track};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +20,8 @@ pub struct VolumeProgress {
     /// An abort was sent and the volume has not started again since: a retry
     /// pressed now is sent (the engine queues it until the task has stopped).
     pub aborting: bool,
+    /// Warm sync's rounds, once one is verified.
+    pub sync: Option<SyncRounds>,
 }
 
 impl VolumeProgress {
@@ -37,6 +39,7 @@ impl VolumeProgress {
             error: None,
             attempt: 1,
             aborting: false,
+            sync: None,
         }
     }
 
@@ -68,6 +71,11 @@ impl VolumeProgress {
                 self.reset_transfer();
             }
             Phase::Exported => self.export.done_earlier(),
+            // Round 1's import and verify gauges are old news; the finish follows the final round.
+            Phase::CuttingOver => {
+                self.import = StageProgress::default();
+                self.verify = StageProgress::default();
+            }
             Phase::Done | Phase::Cleaned => {
                 for s in [&mut self.export, &mut self.import, &mut self.verify] {
                     s.done_earlier();
@@ -101,6 +109,21 @@ impl VolumeProgress {
     /// failed import.
     pub fn busy(&self) -> bool {
         !self.is_settled() || self.tape.state == Track::Running
+    }
+
+    /// A cutover may be asked for: a round is verified and none is final yet
+    /// (while a round runs, the engine takes the ask after it).
+    pub fn can_cut_over(&self) -> bool {
+        match self.phase {
+            Phase::Synced => true,
+            Phase::Syncing => self.sync.as_ref().is_some_and(|s| !s.cut_over && s.last().is_some()),
+            _ => false,
+        }
+    }
+
+    /// The round running now, when the rounds are known (not after a resume).
+    fn next_round(&self) -> Option<u32> {
+        self.sync.as_ref().and_then(SyncRounds::last).map(|(r, _)| r + 1)
     }
 
     pub fn verified(&self) -> bool {
@@ -171,8 +194,16 @@ impl VolumeProgress {
                 None => "failed".into(),
             },
             Phase::Aborted => "aborted".into(),
-            Phase::Syncing => format!("sync {}%", pct(&self.export)),
-            Phase::Synced => "synced".into(),
+            // Round 1 is the import of the export; later rounds stream a delta.
+            Phase::Syncing => match self.next_round() {
+                None if self.export.state == Track::Succeeded => format!("round 1 {}%", pct(self.import_gauge().1)),
+                None => format!("sync {}%", pct(&self.export)),
+                Some(n) => format!("round {n} {}%", pct(&self.export)),
+            },
+            Phase::Synced => match self.sync.as_ref().and_then(SyncRounds::last) {
+                Some((n, _)) => format!("synced (round {n})"),
+                None => "synced".into(),
+            },
             Phase::CuttingOver => format!("cutover {}%", pct(&self.export)),
         }
     }

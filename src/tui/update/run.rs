@@ -1,8 +1,10 @@
-//! The reducer's half for a run: starting it from the plan, the dashboard's
-//! keys, the engine's events, stopping (q, a signal, the dialog) and the
-//! summary. Called only from [`update`](super::update).
+//! The reducer's half for a run: starting it from the plan (warm sync for
+//! what a running server writes to), the dashboard's keys (cutover
+//! included), the engine's events, stopping (q, a signal, the dialog) and
+//! the summary. Called only from [`update`](super::update).
 
-use crate::engine::{EngineCommand, EngineEvent};
+use crate::engine::{EngineCommand, EngineEvent, SyncPlan};
+use crate::in_use::InUse;
 use crate::tui::app::{App, Screen};
 use crate::tui::chrome::{ConfirmDialog, DialogAction};
 use crate::tui::dashboard::Dashboard;
@@ -73,6 +75,18 @@ pub(super) fn choose(app: &mut App) {
             ));
             app.effects.push(Effect::Engine(EngineCommand::Abort(id)));
         }
+        DialogAction::Cutover(ids) => {
+            let what = match ids.as_slice() {
+                [id] => app.dashboard.as_ref().map_or(id.clone(), |d| name(d, id)),
+                many => format!("{} volumes", many.len()),
+            };
+            app.flash(format!("cutover asked for {what} (refused while a server still runs)"));
+            for volume in ids {
+                let force = false;
+                app.effects
+                    .push(Effect::Engine(EngineCommand::Cutover { volume, force }));
+            }
+        }
         DialogAction::Stop => {
             if let Some(d) = app.dashboard.as_mut() {
                 d.stopping = true;
@@ -112,7 +126,15 @@ pub(super) fn start(app: &mut App) {
         usage_months,
         app.now,
     ));
-    app.effects.push(Effect::Start { project, volumes });
+    // The rule `migrate` follows: what a running server may write to is
+    // warm-synced, round after round, until the operator cuts it over.
+    let sync = SyncPlan {
+        modes: InUse::Sync.copy_modes(app.plan.volumes.iter().map(|e| &e.row), false),
+        rounds_per_run: None,
+        pause: app.sync_pause,
+        cutover_all: None,
+    };
+    app.effects.push(Effect::Start { project, volumes, sync });
     app.screen = Screen::Dashboard;
 }
 
@@ -121,6 +143,7 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
     let page = app.page();
     let live = |w| app.live(w);
     let (abort, retry, settle) = (live(When::Abortable), live(When::Retryable), live(When::Settled));
+    let (cut_one, cut_all) = (live(When::CanCutOver), live(When::AnySynced));
     let Some(d) = app.dashboard.as_mut() else { return };
     let selected = d.selected().map(|v| (v.id.clone(), v.name.clone()));
     match action {
@@ -143,6 +166,19 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
                 app.effects.push(Effect::Engine(EngineCommand::Retry(id)));
                 app.flash(format!("retrying {name}"));
             }
+        }
+        Action::Cutover if cut_one => {
+            if let Some(v) = d.selected() {
+                app.dialog = Some(ConfirmDialog::cutover(&[(v.id.clone(), v.name.clone())]));
+            }
+        }
+        Action::CutoverAll if cut_all => {
+            let all: Vec<(String, String)> = d
+                .cut_over_candidates()
+                .iter()
+                .map(|v| (v.id.clone(), v.name.clone()))
+                .collect();
+            app.dialog = Some(ConfirmDialog::cutover(&all));
         }
         Action::Finish if settle => finish(app),
         _ => {}
@@ -168,7 +204,9 @@ pub(super) fn engine_event(app: &mut App, e: EngineEvent) {
     d.apply(&e, now);
     // The engine's answer to a command it did not carry out at once.
     if let EngineEvent::Notice { message, .. } = &e {
-        app.flash(crate::escaped::escape(message).into_owned());
+        // A refused cutover names the server; keep it within 80 columns.
+        let message = message.replace("the source is still attached to a server that may write: ", "");
+        app.flash(crate::escaped::escape(&message).into_owned());
         return;
     }
     let Some(d) = app.dashboard.as_mut() else { return };
