@@ -287,6 +287,7 @@ pub fn report_rows() -> Vec<ReportRow> {
         state,
         attempts: 1,
         error: error.map(String::from),
+        point_in_time: None,
     };
     vec![
         row(1, "db-data", Phase::Cleaned, None),

@@ -4,6 +4,7 @@
 //! journal and log are.
 
 use crate::engine::{Phase, Summary, Track};
+use crate::escaped::escape;
 use crate::tui::format::{duration, fit, short_id};
 use crate::tui::scroll::{step, Scroll};
 use ratatui::buffer::Buffer;
@@ -33,6 +34,9 @@ pub struct ReportRow {
     #[serde(default)]
     pub attempts: u32,
     pub error: Option<String>,
+    /// Which moment of the source the copy holds (warm sync, crash-consistent).
+    #[serde(default)]
+    pub point_in_time: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -198,6 +202,12 @@ impl SummaryScreen {
                 ))];
                 if let Some(e) = &r.error {
                     lines.push(Line::from(format!("error: {e}")).red());
+                }
+                if let Some(p) = &r.point_in_time {
+                    let line = Line::from(format!("copy of the source at {}", escape(p)));
+                    // Anything but a copy of a stopped or detached source needs a look.
+                    let stale = p.contains("crash-consistent") || p.contains("FORCED") || p.contains("not migrated");
+                    lines.push(if stale { line.yellow() } else { line });
                 }
                 lines.push(Line::from(format!(
                     "{} {checksum} · {} GiB · {tape} · attempts {}",
