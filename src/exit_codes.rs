@@ -29,3 +29,16 @@ Exit codes:
     3  warm sync: volumes synced and waiting for cutover (migrate --sync again, or migrate --cutover)
    64  usage error: unknown command or flag, missing or invalid argument
   130  stopped by SIGINT, SIGTERM or SIGHUP; re-run resumes";
+
+/// 0 all verified; 3 the rest synced and waiting for cutover; 2 anything
+/// that needs a look (a failure, a refused cutover, a crash-consistent copy).
+pub fn of_run(s: &crate::engine::Summary, usage_ok: bool) -> i32 {
+    let attention = s.failed + s.aborted + s.backup_failed + s.cutover_refused + s.crash_consistent;
+    if attention > 0 || !usage_ok || s.verified + s.synced < s.total {
+        ATTENTION
+    } else if s.synced > 0 {
+        SYNCED
+    } else {
+        OK
+    }
+}

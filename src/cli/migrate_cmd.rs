@@ -4,9 +4,7 @@
 
 use super::event_printer::EventPrinter;
 use crate::config::{Config, ImportStrategy};
-use crate::engine::{
-    project_volumes, CopyMode, EngineCommand, RunOptions, RunSetup, Summary, SyncPlan, VolumeRow, MIGRATABLE,
-};
+use crate::engine::{project_volumes, CopyMode, EngineCommand, RunOptions, RunSetup, SyncPlan, VolumeRow, MIGRATABLE};
 use crate::escaped::Escaped;
 use crate::exit_codes;
 use crate::in_use::InUse;
@@ -290,21 +288,8 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     Ok(if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
         exit_codes::INTERRUPTED
     } else {
-        exit_code(&summary, usage.is_ok())
+        exit_codes::of_run(&summary, usage.is_ok())
     })
-}
-
-/// 0 all verified; 3 the rest synced and waiting for cutover; 2 anything
-/// that needs a look (a failure, a refused cutover, a crash-consistent copy).
-pub fn exit_code(s: &Summary, usage_ok: bool) -> i32 {
-    let attention = s.failed + s.aborted + s.backup_failed + s.cutover_refused + s.crash_consistent;
-    if attention > 0 || !usage_ok || s.verified + s.synced < s.total {
-        exit_codes::ATTENTION
-    } else if s.synced > 0 {
-        exit_codes::SYNCED
-    } else {
-        exit_codes::OK
-    }
 }
 
 /// `stackmigrate cleanup --project`: phase 5 over the project's journal.

@@ -151,7 +151,7 @@ impl Coordinator {
                     })
                     .await;
                 }
-                if let Some(e) = sync_round_event(&r.volume, &t, &rec) {
+                if let Some(e) = super::sync_record::sync_round_event(&r.volume, &t, &rec) {
                     self.emit(e).await;
                 }
                 let failed = match &t {
@@ -375,30 +375,4 @@ pub async fn run_migration(
     let summary = write_report(&plan, &co.journal).map_err(|(path, source)| EngineError::Report { path, source })?;
     let _ = events.send(EngineEvent::Finished(summary.clone())).await;
     Ok(summary)
-}
-
-/// The event of a verified warm-sync round, with the projected cutover time.
-fn sync_round_event(volume: &str, t: &Transition, rec: &VolumeRecord) -> Option<EngineEvent> {
-    let (round, last) = match t {
-        Transition::SyncRoundVerified { round, .. } => (round, false),
-        Transition::CutoverVerified { round } => (round, true),
-        _ => return None,
-    };
-    let rounds = &rec.sync.as_ref()?.rounds;
-    // The data rate: of all rounds together (the first, full one, dominates).
-    let (bytes, secs) = rounds
-        .iter()
-        .fold((0u64, 0f64), |(b, s), r| (b + r.bytes, s + r.seconds));
-    let rate = if secs > 0.0 { bytes as f64 / secs } else { 0.0 };
-    let moving = if rate > 0.0 { round.bytes as f64 / rate } else { 0.0 };
-    let fixed = (round.seconds - moving).max(0.0);
-    Some(EngineEvent::SyncRound {
-        volume: volume.to_string(),
-        round: round.round,
-        bytes: round.bytes,
-        seconds: round.seconds,
-        at: round.at.clone(),
-        projected_cutover_s: moving + fixed,
-        last,
-    })
 }

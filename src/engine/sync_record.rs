@@ -1,6 +1,7 @@
 //! What the journal keeps of a warm sync: its rounds, where the copy lives
 //! on the new cluster, and how the cutover went.
 
+use super::{EngineEvent, Transition, VolumeRecord};
 use serde::{Deserialize, Serialize};
 
 /// One verified warm-sync round.
@@ -40,4 +41,30 @@ impl SyncRecord {
     pub fn last(&self) -> Option<&SyncRound> {
         self.rounds.last()
     }
+}
+
+/// The event of a verified warm-sync round, with the projected cutover time.
+pub(super) fn sync_round_event(volume: &str, t: &Transition, rec: &VolumeRecord) -> Option<EngineEvent> {
+    let (round, last) = match t {
+        Transition::SyncRoundVerified { round, .. } => (round, false),
+        Transition::CutoverVerified { round } => (round, true),
+        _ => return None,
+    };
+    let rounds = &rec.sync.as_ref()?.rounds;
+    // The data rate: of all rounds together (the first, full one, dominates).
+    let (bytes, secs) = rounds
+        .iter()
+        .fold((0u64, 0f64), |(b, s), r| (b + r.bytes, s + r.seconds));
+    let rate = if secs > 0.0 { bytes as f64 / secs } else { 0.0 };
+    let moving = if rate > 0.0 { round.bytes as f64 / rate } else { 0.0 };
+    let fixed = (round.seconds - moving).max(0.0);
+    Some(EngineEvent::SyncRound {
+        volume: volume.to_string(),
+        round: round.round,
+        bytes: round.bytes,
+        seconds: round.seconds,
+        at: round.at.clone(),
+        projected_cutover_s: moving + fixed,
+        last,
+    })
 }

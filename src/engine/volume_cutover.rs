@@ -82,12 +82,7 @@ impl VolumePipeline {
                     .await?
             }
         };
-        if vol.bootable {
-            cinder.set_bootable(&new_id, true).await.map_err(|e| fail(&e))?;
-        }
-        if let Some(meta) = vol.volume_image_metadata.as_ref().filter(|m| !m.is_empty()) {
-            cinder.set_image_metadata(&new_id, meta).await.map_err(|e| fail(&e))?;
-        }
+        self.copy_source_flags(&cinder, vol, &new_id, Stage::Cutover).await?;
         let verified = BTreeMap::from([(STATE_KEY.to_string(), "verified".to_string())]);
         cinder.set_metadata(&new_id, &verified).await.map_err(|e| fail(&e))?;
         let old_image = format!("volume-{}", vol.id);

@@ -47,7 +47,6 @@ impl VolumePipeline {
         ledger: &dyn NewVolumeLedger,
         cancel: &CancellationToken,
     ) -> Result<ImportedVolume, StageError> {
-        let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
         self.started(vol, Stage::Import).await;
         let cinder = Cinder::new(&self.new_session);
         // A re-run finds the copy an earlier run made instead of making another.
@@ -80,12 +79,7 @@ impl VolumePipeline {
                     .await?
             }
         };
-        if vol.bootable {
-            cinder.set_bootable(&new_id, true).await.map_err(|e| fail(&e))?;
-        }
-        if let Some(meta) = vol.volume_image_metadata.as_ref().filter(|m| !m.is_empty()) {
-            cinder.set_image_metadata(&new_id, meta).await.map_err(|e| fail(&e))?;
-        }
+        self.copy_source_flags(&cinder, vol, &new_id, Stage::Import).await?;
         self.finished(vol, Stage::Import).await;
         let hash = self.verify(vol, export, &new_id, cancel).await?;
         let verified = BTreeMap::from([(STATE_KEY.to_string(), "verified".to_string())]);

@@ -4,7 +4,7 @@
 
 use super::{with_progress, EngineEvent, Stage, StageError};
 use crate::config::{ImportStrategy, TapeConfig};
-use crate::openstack::{Session, Volume};
+use crate::openstack::{Cinder, OpenStackError, Session, Volume};
 use crate::storage::sparse_hash::Scheme;
 use crate::storage::{run_tape, BlockStore, Counter, DataPathError, RbdError, StageOutcome, StageTarget};
 use std::collections::BTreeMap;
@@ -110,6 +110,25 @@ impl VolumePipeline {
             stage,
         })
         .await;
+    }
+
+    /// What Cinder keeps beside the data: the bootable flag and the image
+    /// metadata of the source, set on the new volume.
+    pub(super) async fn copy_source_flags(
+        &self,
+        cinder: &Cinder<'_>,
+        vol: &Volume,
+        new_id: &str,
+        stage: Stage,
+    ) -> Result<(), StageError> {
+        let fail = |e: OpenStackError| StageError::new(stage, &vol.id, e);
+        if vol.bootable {
+            cinder.set_bootable(new_id, true).await.map_err(fail)?;
+        }
+        if let Some(meta) = vol.volume_image_metadata.as_ref().filter(|m| !m.is_empty()) {
+            cinder.set_image_metadata(new_id, meta).await.map_err(fail)?;
+        }
+        Ok(())
     }
 
     pub fn export_path(&self, vol: &Volume) -> PathBuf {

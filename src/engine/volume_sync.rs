@@ -65,7 +65,6 @@ impl VolumePipeline {
         cancel: &CancellationToken,
     ) -> Result<(SyncRound, String, Option<String>), StageError> {
         let start = Instant::now();
-        let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
         self.started(vol, Stage::Import).await;
         let (image, new_id) = match self.settings.strategy {
             ImportStrategy::Replace => {
@@ -74,12 +73,7 @@ impl VolumePipeline {
                 let id = self
                     .import_replace(vol, export, &cinder, existing, ledger, cancel)
                     .await?;
-                if vol.bootable {
-                    cinder.set_bootable(&id, true).await.map_err(|e| fail(&e))?;
-                }
-                if let Some(meta) = vol.volume_image_metadata.as_ref().filter(|m| !m.is_empty()) {
-                    cinder.set_image_metadata(&id, meta).await.map_err(|e| fail(&e))?;
-                }
+                self.copy_source_flags(&cinder, vol, &id, Stage::Import).await?;
                 (format!("volume-{id}"), Some(id))
             }
             // The data stays in the staging image until cutover: the new cloud sees no volume yet.
