@@ -8,7 +8,7 @@ use super::child_process::ChildExit;
 use super::delta_sinks::{DeltaOut, DeltaPatch, Extents, ReadbackCheck};
 use super::rbd_diff::{DiffSink, DiffWriter};
 use super::sparse_file::DataExtents;
-use super::sparse_hash::BLOCK;
+use super::sparse_hash::{is_zero, BLOCK};
 use super::{BlockStore, Counter, DataPathError, FileStore, RbdError};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -100,7 +100,7 @@ impl BlockStore {
                 (DeltaOut::File(f), None)
             }
         };
-        let patch = DeltaPatch::new(file, out, r.size);
+        let patch = DeltaPatch::new(file, out, r.size).map_err(|e| DataPathError::io(r.file, e))?;
         let read = self.read_delta(r.image, r.from, Some(r.to), patch, counter, cancel);
         let (read, exit) = match child {
             // The writer's end closes import-diff's stdin when the reader drops it.
@@ -152,7 +152,14 @@ impl BlockStore {
         let counter = Counter::default();
         let f = File::open(file).map_err(|e| DataPathError::io(file, e))?;
         let check = self
-            .read_delta(image, from, Some(to), ReadbackCheck::new(f), counter, cancel)
+            .read_delta(
+                image,
+                from,
+                Some(to),
+                ReadbackCheck::new(f).map_err(|e| DataPathError::io(file, e))?,
+                counter,
+                cancel,
+            )
             .await
             .map_err(|e| match e {
                 DataPathError::Diff { source, .. } => DataPathError::Mismatch(format!("{image}: {source}")),
@@ -268,7 +275,7 @@ impl FileStore {
                 ba[..n].fill(0);
                 a.read_exact_at(&mut ba[..na], off).map_err(io)?;
                 if ba[..n] != bb[..n] {
-                    if bb[..n].iter().all(|&x| x == 0) {
+                    if is_zero(&bb[..n]) {
                         sink.zero(off, n as u64).map_err(io)?;
                     } else {
                         sink.data(off, &bb[..n]).map_err(io)?;

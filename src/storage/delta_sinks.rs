@@ -4,7 +4,8 @@
 //! changed in that round with the export file, byte for byte.
 
 use super::rbd_diff::{DiffSink, DiffWriter};
-use super::sparse_hash::BLOCK;
+use super::sparse_file::DataExtents;
+use super::sparse_hash::{is_zero, BLOCK};
 use rustix::fs::{fallocate, FallocateFlags};
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -56,6 +57,22 @@ impl Extents {
     pub fn bytes(&self) -> u64 {
         self.0.iter().map(|e| e.1).sum()
     }
+
+    /// Whether any extent overlaps `[offset, offset + len)`.
+    pub fn overlaps(&self, offset: u64, len: u64) -> bool {
+        let i = self.0.partition_point(|&(o, l)| o + l <= offset);
+        self.0.get(i).is_some_and(|&(o, _)| o < offset + len)
+    }
+
+    /// Where `file` holds data (its holes read as zeros without being read).
+    pub fn data_of(file: &File) -> io::Result<Self> {
+        let mut e = Self::default();
+        for x in DataExtents::new(file)? {
+            let (off, len) = x?;
+            e.push(off, len);
+        }
+        Ok(e)
+    }
 }
 
 pub(super) struct DeltaPatch {
@@ -72,12 +89,15 @@ pub(super) struct DeltaPatch {
     pub blocks: BTreeSet<u64>,
     /// What the new image must report as changed in this round.
     pub must_cover: Extents,
+    /// Where the export file held data when the round began.
+    file_data: Extents,
     buf: Vec<u8>,
 }
 
 impl DeltaPatch {
-    pub fn new(file: File, out: DeltaOut, expected_size: u64) -> Self {
-        Self {
+    pub fn new(file: File, out: DeltaOut, expected_size: u64) -> io::Result<Self> {
+        Ok(Self {
+            file_data: Extents::data_of(&file)?,
             file,
             out,
             expected_size,
@@ -87,7 +107,17 @@ impl DeltaPatch {
             blocks: BTreeSet::new(),
             must_cover: Extents::default(),
             buf: vec![0; BLOCK as usize],
+        })
+    }
+
+    /// Whether the export file holds zeros at `[at, at + n)`: a hole it had
+    /// when the round began is not read.
+    fn copy_is_zero(&mut self, at: u64, n: usize) -> io::Result<bool> {
+        if !self.file_data.overlaps(at, n as u64) && !self.blocks.contains(&(at / BLOCK)) {
+            return Ok(true);
         }
+        self.file.read_exact_at(&mut self.buf[..n], at)?;
+        Ok(is_zero(&self.buf[..n]))
     }
 
     fn apply(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
@@ -139,12 +169,9 @@ impl DiffSink for DeltaPatch {
             let n = ((BLOCK - at % BLOCK) as usize).min(data.len() - done);
             let piece = &data[done..done + n];
             done += n;
-            if piece.iter().all(|&b| b == 0) {
-                self.file.read_exact_at(&mut self.buf[..n], at)?;
-                if self.buf[..n].iter().all(|&b| b == 0) {
-                    self.unchanged += n as u64;
-                    continue;
-                }
+            if is_zero(piece) && self.copy_is_zero(at, n)? {
+                self.unchanged += n as u64;
+                continue;
             }
             self.apply(at, piece)?;
         }
@@ -157,8 +184,7 @@ impl DiffSink for DeltaPatch {
         let mut pos = offset;
         while pos < end {
             let n = (BLOCK - pos % BLOCK).min(end - pos) as usize;
-            self.file.read_exact_at(&mut self.buf[..n], pos)?;
-            if self.buf[..n].iter().any(|&b| b != 0) {
+            if !self.copy_is_zero(pos, n)? {
                 self.must_cover.push(pos, n as u64);
                 self.touch(pos, n as u64);
             }
@@ -193,17 +219,21 @@ pub(super) struct ReadbackCheck {
     pub file: File,
     pub seen: Extents,
     pub bytes: u64,
+    /// Where the export file holds data: zeros read back over its holes are
+    /// compared without reading it.
+    file_data: Extents,
     buf: Vec<u8>,
 }
 
 impl ReadbackCheck {
-    pub fn new(file: File) -> Self {
-        Self {
+    pub fn new(file: File) -> io::Result<Self> {
+        Ok(Self {
+            file_data: Extents::data_of(&file)?,
             file,
             seen: Extents::default(),
             bytes: 0,
             buf: vec![0; 1 << 20],
-        }
+        })
     }
 }
 
@@ -223,11 +253,16 @@ impl DiffSink for ReadbackCheck {
         while done < data.len() {
             let n = (data.len() - done).min(self.buf.len());
             let at = offset + done as u64;
+            let got = &data[done..done + n];
+            done += n;
+            if !self.file_data.overlaps(at, n as u64) && is_zero(got) {
+                continue;
+            }
             self.file.read_exact_at(&mut self.buf[..n], at)?;
-            if let Some(i) = (0..n).find(|&i| self.buf[i] != data[done + i]) {
+            if self.buf[..n] != *got {
+                let i = (0..n).find(|&i| self.buf[i] != got[i]).unwrap_or(0);
                 return Err(differs(at + i as u64));
             }
-            done += n;
         }
         self.bytes += data.len() as u64;
         self.seen.push(offset, data.len() as u64);
@@ -238,9 +273,12 @@ impl DiffSink for ReadbackCheck {
         let mut pos = offset;
         while pos < offset + len {
             let n = (offset + len - pos).min(self.buf.len() as u64) as usize;
-            self.file.read_exact_at(&mut self.buf[..n], pos)?;
-            if let Some(i) = self.buf[..n].iter().position(|&b| b != 0) {
-                return Err(differs(pos + i as u64));
+            if self.file_data.overlaps(pos, n as u64) {
+                self.file.read_exact_at(&mut self.buf[..n], pos)?;
+                if !is_zero(&self.buf[..n]) {
+                    let i = self.buf[..n].iter().position(|&b| b != 0).unwrap_or(0);
+                    return Err(differs(pos + i as u64));
+                }
             }
             pos += n as u64;
         }
@@ -271,7 +309,7 @@ mod tests {
                 .open(p)
                 .expect("open")
         };
-        let mut patch = DeltaPatch::new(rw(&fp), DeltaOut::File(rw(&tp)), size);
+        let mut patch = DeltaPatch::new(rw(&fp), DeltaOut::File(rw(&tp)), size).expect("patch");
         patch.size(size).expect("size");
         // An object "created since": zeros, then data, as rbd reports it.
         let mut data = vec![0u8; 3 * BLOCK as usize];
@@ -303,5 +341,7 @@ mod tests {
         seen.push(130, 20);
         assert_eq!(need.first_uncovered(&seen), None);
         assert_eq!(Extents::default().first_uncovered(&Extents::default()), None);
+        assert!(seen.overlaps(0, 1) && seen.overlaps(149, 10) && seen.overlaps(50, 41));
+        assert!(!seen.overlaps(16, 74) && !seen.overlaps(150, 1) && !Extents::default().overlaps(0, 9));
     }
 }

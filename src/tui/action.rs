@@ -36,6 +36,9 @@ pub enum Action {
     Cutover,
     /// Cut every warm-synced volume over (asks first).
     CutoverAll,
+    /// Cut the selected volume over even while a server may still write to
+    /// its source (asks first, with the refusal and a warning).
+    ForceCutover,
     Finish,
     Autoscroll,
     Wrap,

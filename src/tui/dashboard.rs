@@ -221,6 +221,9 @@ impl Dashboard {
             }
             EngineEvent::Log { volume, line } => self.log(volume.as_deref(), line.clone(), Level::Info),
             EngineEvent::Notice { volume, message } => {
+                if let Some(v) = volume.as_deref().and_then(|id| self.get_mut(id)) {
+                    v.refusal = Some(message.clone());
+                }
                 let before = self.log.last().cloned();
                 self.log(volume.as_deref(), message.clone(), Level::Bad);
                 // A refused cutover is both logged and noticed: one line is enough.

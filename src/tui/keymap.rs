@@ -244,6 +244,16 @@ static OWN: &[Binding] = &[
         b(Scope::Dashboard, &[c('C')], Action::CutoverAll, "cut over all synced"),
         When::AnySynced,
     ),
+    // Rarely right, so not on the hint bar: the refusal's notice names it.
+    when(
+        quiet(
+            Scope::Dashboard,
+            &[c('F')],
+            Action::ForceCutover,
+            "force cut over (server still running)",
+        ),
+        When::CanCutOver,
+    ),
     when(b(Scope::Dashboard, ENTER, Action::Finish, "finish"), When::Settled),
     // The log pane's title shows both toggles; the hint bar keeps its room
     // for the keys that act on volumes.

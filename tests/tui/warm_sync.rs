@@ -225,3 +225,39 @@ fn the_final_round_then_the_finish_and_tape_like_any_copy() {
     let v = &h.app.dashboard.as_ref().expect("dashboard").volumes[0];
     assert!(!v.can_cut_over());
 }
+
+#[test]
+fn f_upper_repeats_the_refusal_warns_and_sends_a_forced_cutover_only_when_confirmed() {
+    let mut h = syncing();
+    let refusal = "db-data: cutover refused: the source is still attached to a server that may write: \
+                   server db-1 (server-db-1) is ACTIVE";
+    h.event(EngineEvent::Notice {
+        volume: Some(vid(1)),
+        message: refusal.into(),
+    });
+    let shift = crossterm::event::KeyModifiers::SHIFT;
+    h.key_with(KeyCode::Char('F'), shift);
+    let screen = render(&mut h.app, 100, 30);
+    assert!(
+        screen.contains("FORCE the cutover of db-data?") && screen.contains("server db-1"),
+        "the dialog names the volume and repeats the refusal:\n{screen}"
+    );
+    assert!(screen.contains("NOT be in the copy"), "{screen}");
+    h.key(KeyCode::Enter);
+    assert!(
+        h.app.dialog.is_none() && h.take_effects().is_empty(),
+        "enter on Cancel forces nothing"
+    );
+    h.key_with(KeyCode::Char('F'), shift)
+        .key(KeyCode::Tab)
+        .key(KeyCode::Enter);
+    let effects = h.take_effects();
+    assert!(
+        matches!(effects.as_slice(), [Effect::Engine(EngineCommand::Cutover { volume, force: true })] if *volume == vid(1)),
+        "{effects:?}"
+    );
+    // web-root was copied cold: nothing to force.
+    h.key(KeyCode::Down).key(KeyCode::Down);
+    h.key_with(KeyCode::Char('F'), shift);
+    assert!(h.app.dialog.is_none(), "F on a cold volume does nothing");
+}

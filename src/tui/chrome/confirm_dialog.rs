@@ -11,8 +11,12 @@ use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 pub enum DialogAction {
     Abort(String),
     Stop,
-    /// Ask the engine to cut these volumes over.
-    Cutover(Vec<String>),
+    /// Ask the engine to cut these volumes over (`force`: even while a
+    /// server may still write to the source).
+    Cutover {
+        ids: Vec<String>,
+        force: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +81,31 @@ impl ConfirmDialog {
             cancel: "Keep syncing",
             ok: "Cut over",
             ok_focused: false,
-            action: DialogAction::Cutover(volumes.iter().map(|(id, _)| id.clone()).collect()),
+            action: DialogAction::Cutover {
+                ids: volumes.iter().map(|(id, _)| id.clone()).collect(),
+                force: false,
+            },
+        }
+    }
+
+    /// Cut one volume over even if a server may still write to its source;
+    /// `refusal`: why the last cutover was refused, when one was.
+    pub fn force_cutover(volume_id: &str, name: &str, refusal: Option<&str>) -> Self {
+        let why = refusal.map_or(String::new(), |r| format!("{r}. "));
+        Self {
+            title: format!(" FORCE the cutover of {name}? "),
+            body: format!(
+                "{why}Writes the server makes after the final snapshot will NOT be in the copy. \
+                 The log gets a WARNING and the report marks the volume FORCED. \
+                 A source that is detached or whose servers are SHUTOFF is cut over normally."
+            ),
+            cancel: "Keep syncing",
+            ok: "Force cutover",
+            ok_focused: false,
+            action: DialogAction::Cutover {
+                ids: vec![volume_id.to_string()],
+                force: true,
+            },
         }
     }
 }

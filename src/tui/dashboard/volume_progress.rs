@@ -22,6 +22,9 @@ pub struct VolumeProgress {
     pub aborting: bool,
     /// Warm sync's rounds, once one is verified.
     pub sync: Option<SyncRounds>,
+    /// The engine's last notice about it: a refused cutover, naming the
+    /// server (the force dialog repeats it).
+    pub refusal: Option<String>,
 }
 
 impl VolumeProgress {
@@ -37,6 +40,7 @@ impl VolumeProgress {
             verify: StageProgress::default(),
             tape: StageProgress::default(),
             error: None,
+            refusal: None,
             attempt: 1,
             aborting: false,
             sync: None,

@@ -75,14 +75,17 @@ pub(super) fn choose(app: &mut App) {
             ));
             app.effects.push(Effect::Engine(EngineCommand::Abort(id)));
         }
-        DialogAction::Cutover(ids) => {
+        DialogAction::Cutover { ids, force } => {
             let what = match ids.as_slice() {
                 [id] => app.dashboard.as_ref().map_or(id.clone(), |d| name(d, id)),
                 many => format!("{} volumes", many.len()),
             };
-            app.flash(format!("cutover asked for {what} (refused while a server still runs)"));
+            app.flash(if force {
+                format!("FORCED cutover asked for {what}")
+            } else {
+                format!("cutover asked for {what} (refused while a server still runs)")
+            });
             for volume in ids {
-                let force = false;
                 app.effects
                     .push(Effect::Engine(EngineCommand::Cutover { volume, force }));
             }
@@ -170,6 +173,11 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
         Action::Cutover if cut_one => {
             if let Some(v) = d.selected() {
                 app.dialog = Some(ConfirmDialog::cutover(&[(v.id.clone(), v.name.clone())]));
+            }
+        }
+        Action::ForceCutover if cut_one => {
+            if let Some(v) = d.selected() {
+                app.dialog = Some(ConfirmDialog::force_cutover(&v.id, &v.name, v.refusal.as_deref()));
             }
         }
         Action::CutoverAll if cut_all => {
