@@ -172,7 +172,6 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     for w in std::mem::take(&mut setup.warnings) {
         eprintln!("warning: {w}");
     }
-    let inventory = setup.inventory().await.map_err(fatal)?;
     // Ctrl-C during pre-flight stops a slow `rbd du` (its whole process group).
     let cancel = cancel_on_ctrl_c();
     let (progress, mut slow) = tokio::sync::mpsc::unbounded_channel();
@@ -184,7 +183,12 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
             }
         }
     });
-    let checks = setup.preflight(cfg, &volumes, &cancel, Some(progress)).await;
+    // The inventory is written while pre-flight measures: both only read the old cloud.
+    let (inventory, checks) = tokio::join!(
+        setup.inventory(),
+        setup.preflight(cfg, &volumes, &cancel, Some(progress))
+    );
+    let inventory = inventory.map_err(fatal)?;
     let _ = shown.await;
     if cancel.is_cancelled() {
         return Err(Fatal("interrupted during pre-flight; nothing was started".into()));

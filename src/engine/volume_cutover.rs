@@ -68,25 +68,13 @@ impl VolumePipeline {
             return Err(fail(&"no verified final round"));
         };
         self.started(vol, Stage::Import).await;
-        // Cinder must be able to delete, extend and snapshot the new volume.
-        remove_sync_snaps(&self.new, &sync.image, |_| true)
-            .await
-            .map_err(|e| fail(&e))?;
-        let cinder = Cinder::new(&self.new_session);
-        let new_id = match (self.settings.strategy, &sync.new_id) {
-            (ImportStrategy::Replace, Some(id)) => id.clone(),
-            (ImportStrategy::Replace, None) => return Err(fail(&"the journal names no new volume for this copy")),
-            (ImportStrategy::Manage, _) => {
-                let existing = self.find_existing(&cinder, vol, ledger).await?;
-                self.import_manage(vol, export, &cinder, existing, ledger, cancel)
-                    .await?
-            }
-        };
-        self.copy_source_flags(&cinder, vol, &new_id, Stage::Cutover).await?;
-        let verified = BTreeMap::from([(STATE_KEY.to_string(), "verified".to_string())]);
-        cinder.set_metadata(&new_id, &verified).await.map_err(|e| fail(&e))?;
+        // The old side's snapshots go while the new volume is finished: the
+        // copy no longer needs them, and each removal waits on the monitors.
         let old_image = format!("volume-{}", vol.id);
-        remove_sync_snaps(&self.old, &old_image, |_| true).await.map_err(|e| {
+        let old_side = remove_sync_snaps(&self.old, &old_image, |_| true);
+        let (new_id, old_side) = tokio::join!(self.finish_new_side(vol, rec, ledger, cancel), old_side);
+        let new_id = new_id?;
+        old_side.map_err(|e| {
             fail(&format!(
                 "{e}; the new volume is verified, retry to remove the snapshot"
             ))
@@ -111,5 +99,45 @@ impl VolumePipeline {
             new_id,
             hash: export.hash.clone(),
         })
+    }
+
+    /// The new side of the finish: no warm-sync snapshot left on the new
+    /// image, the volume handed to Cinder by the strategy, then marked verified.
+    async fn finish_new_side(
+        &self,
+        vol: &Volume,
+        rec: &VolumeRecord,
+        ledger: &dyn NewVolumeLedger,
+        cancel: &CancellationToken,
+    ) -> Result<String, StageError> {
+        let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Cutover, &vol.id, e);
+        let (Some(sync), Some(export)) = (rec.sync.as_ref(), rec.export.as_ref()) else {
+            return Err(fail(&"no verified final round"));
+        };
+        let cinder = Cinder::new(&self.new_session);
+        // Cinder must be able to delete, extend and snapshot the new volume.
+        let snaps = remove_sync_snaps(&self.new, &sync.image, |_| true);
+        let new_id = match (self.settings.strategy, &sync.new_id) {
+            (ImportStrategy::Replace, Some(id)) => {
+                // The volume exists already: its flags are set while the snapshots go.
+                let (removed, flags) = tokio::join!(snaps, self.copy_source_flags(&cinder, vol, id, Stage::Cutover));
+                removed.map_err(|e| fail(&e))?;
+                flags?;
+                id.clone()
+            }
+            (ImportStrategy::Replace, None) => return Err(fail(&"the journal names no new volume for this copy")),
+            (ImportStrategy::Manage, _) => {
+                snaps.await.map_err(|e| fail(&e))?;
+                let existing = self.find_existing(&cinder, vol, ledger).await?;
+                let id = self
+                    .import_manage(vol, export, &cinder, existing, ledger, cancel)
+                    .await?;
+                self.copy_source_flags(&cinder, vol, &id, Stage::Cutover).await?;
+                id
+            }
+        };
+        let verified = BTreeMap::from([(STATE_KEY.to_string(), "verified".to_string())]);
+        cinder.set_metadata(&new_id, &verified).await.map_err(|e| fail(&e))?;
+        Ok(new_id)
     }
 }
