@@ -134,3 +134,87 @@ impl Meter {
         }
     }
 }
+
+/// CPU seconds per thread of this process (`/proc/self/task/*/stat`), with
+/// the thread's name, keyed by thread id.
+pub fn thread_cpu() -> HashMap<u32, (String, f64)> {
+    // USER_HZ: 100 ticks a second in Linux's ABI.
+    const TICK: f64 = 0.01;
+    let mut out = HashMap::new();
+    for e in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let Ok(tid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        // The name is in parentheses and may hold spaces: split after the last ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let name = head.split_once('(').map_or("", |x| x.1).to_string();
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name.
+        let ticks: f64 = f
+            .get(11..13)
+            .map_or(0.0, |t| t.iter().filter_map(|x| x.parse::<f64>().ok()).sum());
+        out.insert(tid, (name, ticks * TICK));
+    }
+    out
+}
+
+/// Samples [`thread_cpu`] every 50 ms on its own thread, so that threads
+/// which end during the measurement (a child's pipe reader) still count.
+pub struct ThreadSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<HashMap<u32, (String, f64)>>,
+    before: HashMap<u32, (String, f64)>,
+    wall: std::time::Instant,
+}
+
+impl ThreadSampler {
+    pub fn start() -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("bench-sampler".into())
+            .spawn(move || {
+                let mut seen = HashMap::new();
+                loop {
+                    seen.extend(thread_cpu());
+                    if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                        return seen;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            })
+            .expect("sampler");
+        Self {
+            stop,
+            handle,
+            before: thread_cpu(),
+            wall: std::time::Instant::now(),
+        }
+    }
+
+    /// Prints the threads that used CPU since `start`, busiest first, as
+    /// seconds and as a share of one core over the wall time.
+    pub fn print(self, what: &str) {
+        let wall = self.wall.elapsed().as_secs_f64();
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let seen = self.handle.join().expect("sampler");
+        let mut rows: Vec<(String, u32, f64)> = seen
+            .into_iter()
+            .filter(|(_, (name, _))| name != "bench-sampler")
+            .map(|(tid, (name, cpu))| (name, tid, cpu - self.before.get(&tid).map_or(0.0, |b| b.1)))
+            .filter(|r| r.2 > 0.0)
+            .collect();
+        rows.sort_by(|a, b| b.2.total_cmp(&a.2));
+        let total: f64 = rows.iter().map(|r| r.2).sum();
+        println!("  per-thread CPU of stackmigrate, {what} ({wall:.2} s wall; {total:.2} CPU-s in-process):");
+        for (name, tid, cpu) in rows.iter().take(8) {
+            println!(
+                "    {name:<18} {tid:>7}  {cpu:6.2} s  {:5.1}% of a core",
+                100.0 * cpu / wall
+            );
+        }
+    }
+}

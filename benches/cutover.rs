@@ -7,76 +7,20 @@
 
 use stackmigrate::config::Config;
 use stackmigrate::openstack::{Cinder, NewVolume, Session};
-use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "binary_run.rs"]
+mod binary_run;
 #[path = "common.rs"]
 mod common;
+use binary_run::{config, drop_copies, migrate};
 use common::{env, MIB};
 
 const GIB: u64 = 1 << 30;
 const SERVER: &str = "0b5e0c2e-4d4e-4f5a-8e6b-3c2d1a0f9e8d";
 const WAIT: Duration = Duration::from_secs(300);
-
-/// Seconds from start to the volume's `done` (verified) state, and to exit.
-struct Timed {
-    verified: Option<f64>,
-    total: f64,
-    code: Option<i32>,
-    /// From the final round's start (`cutover started`) to verified.
-    from_stage: Option<f64>,
-}
-
-fn migrate(dir: &Path, cfg: &Path, id: &str, extra: &[&str]) -> Timed {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stackmigrate"))
-        .arg("--config")
-        .arg(cfg)
-        .args(["migrate", "--project", "research", "--volumes", id, "--yes", "--json"])
-        .args(extra)
-        .arg("--log-file")
-        .arg(dir.join("log"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("stackmigrate");
-    let (mut verified, mut stage_at) = (None, None);
-    for line in std::io::BufReader::new(child.stdout.take().expect("stdout")).lines() {
-        let Ok(e) = serde_json::from_str::<serde_json::Value>(&line.unwrap_or_default()) else {
-            continue;
-        };
-        let t = start.elapsed().as_secs_f64();
-        if e["event"] == "stage_started" && e["stage"] == "cutover" {
-            stage_at = Some(t);
-        }
-        if e["event"] == "state_changed" && e["phase"] == "done" && verified.is_none() {
-            verified = Some(t);
-        }
-    }
-    let code = child.wait().expect("wait").code();
-    Timed {
-        verified,
-        total: start.elapsed().as_secs_f64(),
-        code,
-        from_stage: stage_at.zip(verified).map(|(s, v)| v - s),
-    }
-}
-
-fn config(creds: &str, dir: &Path) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let mut cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(creds).expect("read")).expect("json");
-    cfg["work_dir"] = dir.join("work").display().to_string().into();
-    cfg["export_dir"] = dir.join("exports").display().to_string().into();
-    cfg.as_object_mut().expect("object").remove("tape");
-    cfg.as_object_mut().expect("object").remove("usage");
-    let path = dir.join("credentials.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&cfg).expect("json")).expect("write");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    path
-}
 
 fn write_64m(conf: &str, id: &str) {
     let ok = Command::new("rbd")
@@ -142,16 +86,6 @@ fn raw_final_round(old: &str, new: &str, id: &str) -> (f64, f64) {
 
 async fn action(c: &Cinder<'_>, id: &str, body: serde_json::Value) {
     c.action(id, body).await.expect("volume action");
-}
-
-async fn drop_copies(new: &Session, source: &str) {
-    let c = Cinder::new(new);
-    for v in c.list_volumes(None).await.expect("list") {
-        if v.metadata.get("stackmigrate.source_volume_id").map(String::as_str) == Some(source) {
-            c.delete_volume(&v.id).await.expect("delete copy");
-            c.wait_deleted(&v.id, WAIT).await.expect("deleted");
-        }
-    }
 }
 
 #[tokio::main]

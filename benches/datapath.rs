@@ -3,7 +3,10 @@
 //! - a raw `rbd export - | rbd import -` pipe between the two clusters against
 //!   stackmigrate's export + import (and + verify) of the same 1 GiB random image;
 //! - an 8 GiB image holding 256 MiB against a fully written 256 MiB image;
-//! - the peak RSS of this process, which runs the whole data path in-process.
+//! - the peak RSS of this process, which runs the whole data path in-process,
+//!   one copy at a time and with 4 exports and 4 imports in flight;
+//! - per-thread CPU during one copy, and the fixed per-volume cost (`migrate`
+//!   of an empty 1 GiB volume).
 
 use stackmigrate::config::CephConfig;
 use stackmigrate::storage::sparse_hash::Scheme;
@@ -12,6 +15,8 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+#[path = "binary_run.rs"]
+mod binary_run;
 #[path = "common.rs"]
 mod common;
 use common::{env, median, rbd, Meter, MIB};
@@ -82,11 +87,13 @@ async fn ours(
     image: &str,
     dest: &str,
     from_file: bool,
+    threads: bool,
 ) -> (f64, f64, f64) {
     let cancel = CancellationToken::new();
     let file = dir.join(format!("{image}.raw"));
     let start = Instant::now();
     let meter = Meter::start();
+    let sampler = threads.then(common::ThreadSampler::start);
     let exported = if from_file {
         let e = old
             .export_to_file(image, &file, Counter::default(), &cancel)
@@ -113,6 +120,9 @@ async fn ours(
     };
     let copy = start.elapsed().as_secs_f64();
     let cpu = meter.stop().cpu;
+    if let Some(s) = sampler {
+        s.print("export + import of the 1 GiB image");
+    }
     let (hash, _) = new
         .hash_image(dest, Scheme::CURRENT, Counter::default(), &cancel)
         .await
@@ -122,6 +132,111 @@ async fn ours(
     new.remove(dest, &cancel).await.expect("rm");
     std::fs::remove_file(&file).expect("rm file");
     (copy, with_verify, cpu)
+}
+
+/// The fixed per-volume cost: `migrate` (the real binary) of an empty 1 GiB
+/// volume, from its export's start to verified (no data moves, so all of it
+/// is fixed cost), and from the command's start.
+async fn fixed_cost(env: &std::collections::HashMap<String, String>) {
+    use stackmigrate::openstack::{Cinder, NewVolume, Session};
+    let creds = env["CREDENTIALS"].clone();
+    let cfg = stackmigrate::config::Config::from_json_file(std::path::Path::new(&creds))
+        .expect("credentials")
+        .0;
+    let old = Session::new("old", &cfg.old_cloud).expect("old");
+    let new = Session::new("new", &cfg.new_cloud).expect("new");
+    let c = Cinder::new(&old);
+    let v = c
+        .create_volume(&NewVolume {
+            size: 1,
+            name: Some(format!("bench-empty-{}", std::process::id())),
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+    c.wait_for_status(&v.id, &["available"], binary_run::WAIT)
+        .await
+        .expect("available");
+    let (mut export, mut go) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let dir = tempfile::tempdir().expect("tmp");
+        let run = binary_run::migrate(dir.path(), &binary_run::config(&creds, dir.path()), &v.id, &[]);
+        assert_eq!(run.code, Some(0), "migrate of the empty volume");
+        export.push(run.from_export.expect("export to verified"));
+        go.push(run.verified.expect("verified"));
+        if let Ok(keep) = std::env::var("BENCH_KEEP_LOG") {
+            let _ = std::fs::copy(dir.path().join("log"), keep);
+        }
+        binary_run::drop_copies(&new, &v.id).await;
+    }
+    println!("fixed per-volume cost, migrate of an empty 1 GiB volume, median of {RUNS}:");
+    println!(
+        "  export start → verified                {:6.2} s  (goal <= 1.2 s)",
+        median(export)
+    );
+    println!("  command start → verified               {:6.2} s", median(go));
+    c.delete_volume(&v.id).await.expect("delete");
+}
+
+/// Four exports (each streaming into a staging image) and four imports
+/// from export files, all eight in flight at once, as the engine's default
+/// limits allow; then this process's peak RSS.
+async fn four_and_four(old: &BlockStore, new: &BlockStore, dir: &std::path::Path, image: &str, tag: u32) {
+    let cancel = CancellationToken::new();
+    let files: Vec<_> = (0..4).map(|i| dir.join(format!("four-{i}.raw"))).collect();
+    for f in &files {
+        old.export_to_file(image, f, Counter::default(), &cancel)
+            .await
+            .expect("export");
+    }
+    let (size, _) = old.usage(image, &cancel).await.expect("du");
+    let start = Instant::now();
+    let exports = (0..4).map(|i| {
+        let (dest, file) = (format!("bench-4e-{tag}-{i}"), dir.join(format!("four-e{i}.raw")));
+        let cancel = &cancel;
+        async move {
+            let stage = StageTarget {
+                store: new,
+                image: &dest,
+                size,
+                stall: stackmigrate::engine::STAGE_STALL,
+            };
+            let (_, outcome) = old
+                .export_staged(image, &file, Some(stage), Counter::default(), cancel)
+                .await
+                .expect("export");
+            assert_eq!(outcome, StageOutcome::Done, "streamed");
+            (dest, Some(file))
+        }
+    });
+    let imports = files.iter().enumerate().map(|(i, f)| {
+        let dest = format!("bench-4i-{tag}-{i}");
+        let cancel = &cancel;
+        async move {
+            new.import_from_file(f, &dest, Counter::default(), cancel)
+                .await
+                .expect("import");
+            (dest, None)
+        }
+    });
+    let (e, i) = tokio::join!(
+        futures_util::future::join_all(exports),
+        futures_util::future::join_all(imports)
+    );
+    let wall = start.elapsed().as_secs_f64();
+    println!(
+        "peak RSS with 4 exports and 4 imports in flight (8 GiB moved in {wall:.1} s): {:.1} MiB (goal <= 48 MiB)",
+        peak_rss_mib()
+    );
+    for (dest, file) in e.into_iter().chain(i) {
+        new.remove(&dest, &cancel).await.expect("rm");
+        if let Some(f) = file {
+            std::fs::remove_file(f).expect("rm file");
+        }
+    }
+    for f in files {
+        std::fs::remove_file(f).expect("rm file");
+    }
 }
 
 fn peak_rss_mib() -> f64 {
@@ -137,6 +252,11 @@ fn peak_rss_mib() -> f64 {
 #[tokio::main]
 async fn main() {
     let env = env();
+    // BENCH_ONLY=fixed: just the fixed per-volume cost (quick to rerun).
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("fixed") {
+        fixed_cost(&env).await;
+        return;
+    }
     let (old_conf, new_conf) = (env["OLD_CEPH_CONF"].clone(), env["NEW_CEPH_CONF"].clone());
     let (old, new) = (
         BlockStore::Rbd(RbdStore::new(&ceph(&old_conf))),
@@ -150,6 +270,22 @@ async fn main() {
         format!("bench-full-{tag}"),
     );
     make_image(&old_conf, &random, 1024 * MIB, 1024 * MIB, 4 * MIB);
+    // BENCH_ONLY=copy: one export + import of the 1 GiB image (for a profiler).
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("copy") {
+        let (c, v, cpu) = ours(
+            &old,
+            &new,
+            dir.path(),
+            &random,
+            &format!("bench-ours-{tag}"),
+            false,
+            true,
+        )
+        .await;
+        println!("copy {c:.2} s, + verify {v:.2} s, {cpu:.2} CPU-s");
+        rbd(&old_conf, &["rm", "--no-progress", &format!("volumes/{random}")]);
+        return;
+    }
     make_image(&old_conf, &sparse, 8192 * MIB, 256 * MIB, 128 * MIB);
     make_image(&old_conf, &full, 256 * MIB, 256 * MIB, 4 * MIB);
 
@@ -159,14 +295,31 @@ async fn main() {
         let (w, cpu) = raw_pipe(&old_conf, &new_conf, &random, &format!("bench-raw-{tag}-{i}"));
         pipe.push(w);
         pipe_cpu.push(cpu);
-        let (c, v, cpu) = ours(&old, &new, dir.path(), &random, &format!("bench-ours-{tag}-{i}"), false).await;
+        let (c, v, cpu) = ours(
+            &old,
+            &new,
+            dir.path(),
+            &random,
+            &format!("bench-ours-{tag}-{i}"),
+            false,
+            i == 0,
+        )
+        .await;
         copy.push(c);
         verify.push(v);
         copy_cpu.push(cpu);
         file.push(
-            ours(&old, &new, dir.path(), &random, &format!("bench-file-{tag}-{i}"), true)
-                .await
-                .0,
+            ours(
+                &old,
+                &new,
+                dir.path(),
+                &random,
+                &format!("bench-file-{tag}-{i}"),
+                true,
+                false,
+            )
+            .await
+            .0,
         );
     }
     let (p, c, v, f) = (median(pipe), median(copy), median(verify), median(file));
@@ -201,14 +354,30 @@ async fn main() {
     let (mut s8, mut f256) = (Vec::new(), Vec::new());
     for i in 0..RUNS {
         s8.push(
-            ours(&old, &new, dir.path(), &sparse, &format!("bench-s-{tag}-{i}"), false)
-                .await
-                .0,
+            ours(
+                &old,
+                &new,
+                dir.path(),
+                &sparse,
+                &format!("bench-s-{tag}-{i}"),
+                false,
+                false,
+            )
+            .await
+            .0,
         );
         f256.push(
-            ours(&old, &new, dir.path(), &full, &format!("bench-f-{tag}-{i}"), false)
-                .await
-                .0,
+            ours(
+                &old,
+                &new,
+                dir.path(),
+                &full,
+                &format!("bench-f-{tag}-{i}"),
+                false,
+                false,
+            )
+            .await
+            .0,
         );
     }
     let (s, f) = (median(s8), median(f256));
@@ -216,7 +385,9 @@ async fn main() {
     println!("  8 GiB image holding 256 MiB            {s:6.2} s");
     println!("  fully written 256 MiB image            {f:6.2} s");
     println!("  cost ratio {:.2} (provisioned ratio 32; goal: far below 32)", s / f);
-    println!("peak RSS of the data path: {:.1} MiB (goal <= 64 MiB)", peak_rss_mib());
+    println!("peak RSS of the data path, one at a time: {:.1} MiB", peak_rss_mib());
+    four_and_four(&old, &new, dir.path(), &random, tag).await;
+    fixed_cost(&env).await;
     for image in [&random, &sparse, &full] {
         rbd(&old_conf, &["rm", "--no-progress", &format!("volumes/{image}")]);
     }

@@ -162,6 +162,7 @@ impl RunSetup {
         }
         let usage_tx = events_tx.clone();
         let pipeline = Arc::new(VolumePipeline {
+            pending_snaps: Default::default(),
             old: self.old_store,
             new: self.new_store,
             new_session: Arc::new(new_session),

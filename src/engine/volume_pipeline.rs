@@ -79,6 +79,8 @@ pub struct VolumePipeline {
     pub old_session: Option<Arc<Session>>,
     pub settings: PipelineSettings,
     pub events: Sender<EngineEvent>,
+    /// Export snapshots being removed in the background, by volume.
+    pub pending_snaps: std::sync::Mutex<std::collections::HashMap<String, tokio::task::JoinHandle<()>>>,
 }
 
 impl VolumePipeline {
@@ -137,7 +139,10 @@ impl VolumePipeline {
 
     /// Phase 2 for a volume nothing writes to: see [`Self::export_as`].
     pub async fn export(&self, vol: &Volume, cancel: &CancellationToken) -> Result<VolumeExport, StageError> {
-        self.export_as(vol, CopyMode::Cold, cancel).await
+        let export = self.export_as(vol, CopyMode::Cold, cancel).await;
+        // On its own (not in the engine's drive), the snapshot is gone on return.
+        self.settle_export_snapshot(&vol.id).await;
+        export
     }
 
     /// Takes snapshot `snap` of `image` now (replacing one a crashed run left,
@@ -153,6 +158,33 @@ impl VolumePipeline {
         Ok(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
     }
 
+    /// Removes the export's snapshot in the background: each removal waits
+    /// on the monitors, and nothing after the export needs the snapshot.
+    /// [`Self::settle_export_snapshot`] waits for it.
+    fn remove_snapshot_later(&self, vol: &Volume, image: &str, snap: &str) {
+        let (store, events, id) = (self.old.clone(), self.events.clone(), vol.id.clone());
+        let (image, snap) = (image.to_string(), snap.to_string());
+        let task = tokio::spawn(async move {
+            if let Err(e) = store.snap_remove(&image, &snap).await {
+                let line = format!("cannot remove snapshot {image}@{snap}: {e}; remove it by hand");
+                tracing::info!(volume = %id, "{line}");
+                let volume = Some(id);
+                let _ = events.send(EngineEvent::Log { volume, line }).await;
+            }
+        });
+        if let Ok(mut pending) = self.pending_snaps.lock() {
+            pending.insert(vol.id.clone(), task);
+        }
+    }
+
+    /// Waits for the volume's export snapshot removal, if one is under way.
+    pub async fn settle_export_snapshot(&self, volume: &str) {
+        let task = self.pending_snaps.lock().ok().and_then(|mut p| p.remove(volume));
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+
     /// Phase 2: a snapshot for consistency, `export-diff` of it into a sparse
     /// file, the snapshot removed again (also on failure) — except for warm
     /// sync, whose next round starts from it.
@@ -163,9 +195,14 @@ impl VolumePipeline {
         cancel: &CancellationToken,
     ) -> Result<VolumeExport, StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Export, &vol.id, e);
+        self.settle_export_snapshot(&vol.id).await;
         self.started(vol, Stage::Export).await;
         let image = format!("volume-{}", vol.id);
-        let (size, total) = self.old.usage(&image, cancel).await.map_err(|e| fail(&e))?;
+        let (size, total) = self
+            .old
+            .usage_measured(&image, true, cancel)
+            .await
+            .map_err(|e| fail(&e))?;
         let snap = match mode {
             CopyMode::Sync => super::volume_sync::sync_snap(1),
             _ => EXPORT_SNAP.to_string(),
@@ -189,7 +226,9 @@ impl VolumePipeline {
             .export_staged(&spec, &path, Some(stage), counter.clone(), cancel);
         let result = with_progress(work, &counter, total, &vol.id, Stage::Export, &self.events).await;
         let keep = mode == CopyMode::Sync && result.is_ok();
-        if !keep {
+        if !keep && result.is_ok() {
+            self.remove_snapshot_later(vol, &image, &snap);
+        } else if !keep {
             if let Err(e) = self.old.snap_remove(&image, &snap).await {
                 self.log(vol, format!("cannot remove snapshot {spec}: {e}; remove it by hand"))
                     .await;

@@ -111,8 +111,10 @@ pub async fn project_volumes(session: &Session, project: &Project) -> Result<Vec
         scoped = session.rescoped(&project.id);
         (&scoped, None)
     };
-    let volumes = Cinder::new(s).list_volumes(filter).await?;
-    let servers = servers_by_id(&Nova::new(s), filter).await;
+    // Two services, asked at once.
+    let (cinder, nova) = (Cinder::new(s), Nova::new(s));
+    let (volumes, servers) = tokio::join!(cinder.list_volumes(filter), servers_by_id(&nova, filter));
+    let volumes = volumes?;
     Ok(volumes
         .into_iter()
         .map(|v| {

@@ -86,8 +86,15 @@ impl Worker {
         reply.await.ok().flatten()
     }
 
-    /// Drives `vol` from `rec` to a settled phase.
-    pub async fn drive(&self, vol: Volume, mut rec: VolumeRecord, cancel: CancellationToken) {
+    /// Drives `vol` from `rec` to a settled phase; its export snapshot's
+    /// removal, started in the background, has ended when this returns.
+    pub async fn drive(&self, vol: Volume, rec: VolumeRecord, cancel: CancellationToken) {
+        let id = vol.id.clone();
+        self.drive_phases(vol, rec, cancel).await;
+        self.pipeline.settle_export_snapshot(&id).await;
+    }
+
+    async fn drive_phases(&self, vol: Volume, mut rec: VolumeRecord, cancel: CancellationToken) {
         let id = vol.id.clone();
         let mut _holding = rec.export.is_some().then(|| HoldingSpace::new(&self.limits));
         // A volume once synced stays synced, whatever its server does now.
@@ -200,10 +207,10 @@ impl Worker {
     /// (Err) only when nothing else is in flight to free space.
     async fn wait_for_space(&self, vol: &Volume, cancel: &CancellationToken) -> Result<(), String> {
         let dir = &self.pipeline.settings.export_dir;
-        let need = self
+        let (_, need) = self
             .pipeline
             .old
-            .used_bytes(&format!("volume-{}", vol.id), cancel)
+            .usage_measured(&format!("volume-{}", vol.id), false, cancel)
             .await
             .map_err(|e| e.to_string())?;
         let mut waited = false;

@@ -54,6 +54,26 @@ impl BlockStore {
         }
     }
 
+    /// The size and used bytes already measured (by pre-flight, or by the
+    /// wait for export space), else measured now; `take` (the export itself)
+    /// forgets them, so a retry measures again. Used bytes size the export
+    /// space and the progress bar; a size changed since is corrected by the
+    /// stream's own size record.
+    pub async fn usage_measured(
+        &self,
+        image: &str,
+        take: bool,
+        cancel: &CancellationToken,
+    ) -> Result<(u64, u64), RbdError> {
+        if let Some(u) = match self {
+            BlockStore::Rbd(s) => s.measured(image, take),
+            BlockStore::File(_) => None,
+        } {
+            return Ok(u);
+        }
+        self.usage(image, cancel).await
+    }
+
     pub async fn used_bytes(&self, image: &str, cancel: &CancellationToken) -> Result<u64, RbdError> {
         self.usage(image, cancel).await.map(|(_, used)| used)
     }

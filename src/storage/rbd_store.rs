@@ -34,6 +34,10 @@ pub struct ImageInfo {
 #[derive(Debug, Clone)]
 pub struct RbdStore {
     cli: RbdCli,
+    /// What `usage` measured, by image, until the export takes it: the
+    /// export does not run a second `rbd du` (it reads every object without
+    /// fast-diff) right after pre-flight's.
+    measured: Arc<std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>>,
 }
 
 /// Counts data bytes into `counter` while passing them to `inner`.
@@ -57,12 +61,25 @@ impl<S: DiffSink> DiffSink for Counting<'_, S> {
 
 impl RbdStore {
     pub fn new(ceph: &CephConfig) -> Self {
-        Self { cli: RbdCli::new(ceph) }
+        Self::with_cli(RbdCli::new(ceph))
     }
 
     /// A store over an rbd CLI set up by the caller (a test's short limit).
     pub fn with_cli(cli: RbdCli) -> Self {
-        Self { cli }
+        Self {
+            cli,
+            measured: Default::default(),
+        }
+    }
+
+    /// What [`Self::usage`] last measured for `image`; `take` forgets it.
+    pub fn measured(&self, image: &str, take: bool) -> Option<(u64, u64)> {
+        let mut m = self.measured.lock().ok()?;
+        if take {
+            m.remove(image)
+        } else {
+            m.get(image).copied()
+        }
     }
 
     pub fn cli(&self) -> &RbdCli {
@@ -122,7 +139,11 @@ impl RbdStore {
             stderr: format!("unexpected output: {e}"),
         })?;
         let head = du.images.iter().filter(|i| i.snapshot.is_none());
-        Ok(head.fold((0, 0), |(p, u), i| (p.max(i.provisioned_size), u + i.used_size)))
+        let usage = head.fold((0, 0), |(p, u), i| (p.max(i.provisioned_size), u + i.used_size));
+        if let Ok(mut m) = self.measured.lock() {
+            m.insert(image.to_string(), usage);
+        }
+        Ok(usage)
     }
 
     pub async fn create(&self, image: &str, size: u64) -> Result<(), RbdError> {

@@ -166,6 +166,7 @@ pub fn rig(tb: &Testbed, strategy: ImportStrategy, tape: Option<Vec<String>>) ->
     let (tx, rx) = tokio::sync::mpsc::channel(100_000);
     Rig {
         pipeline: VolumePipeline {
+            pending_snaps: Default::default(),
             old: BlockStore::for_cloud(&cfg.old_cloud).expect("ceph"),
             new: BlockStore::for_cloud(&cfg.new_cloud).expect("ceph"),
             new_session: Arc::new(new_session),
