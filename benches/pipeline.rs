@@ -2,7 +2,9 @@
 //! with random data, migrated by stackmigrate (pipelined: exports, imports
 //! and verification overlap across volumes) against the 2018 seed's way
 //! (per volume, sequentially: `rbd export` to a file, then `rbd import`).
-//! Goal: stackmigrate / seed <= 0.55.
+//! Goal: stackmigrate / seed <= 0.55. It first runs the same comparison on
+//! the embedded simulated clouds with throttled stores (`pipeline_sim.rs`;
+//! `BENCH_ONLY=sim` runs only that, without the testbed).
 //!
 //! Volumes of 1 GiB, 25 to 75 % written (256 to 768 MiB, about 4 GiB in all):
 //! run it on bluestore (`TB_CEPH_STORE=bluestore`), as memstore would keep
@@ -10,6 +12,8 @@
 
 #[path = "common.rs"]
 mod common;
+#[path = "pipeline_sim.rs"]
+mod pipeline_sim;
 use common::{env, rbd, MIB};
 
 use stackmigrate::config::Config;
@@ -75,6 +79,11 @@ fn seed_way(old: &str, new: &str, vols: &[Volume], dir: &std::path::Path) -> com
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // First on the throttled simulated clouds (no testbed needed), then on the testbed.
+    pipeline_sim::run().await;
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("sim") {
+        return;
+    }
     let env = env();
     let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into())).expect("tmp");
     let creds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testbed/.state/credentials.json");

@@ -64,6 +64,7 @@ pub async fn start_demo(args: &DemoArgs, work_dir: Option<PathBuf>) -> Result<De
         live_servers: true,
         // The headless story stops the servers itself, as an operator would.
         maintenance_after: (!args.headless).then(|| Duration::from_secs(args.maintenance_after)),
+        ..Default::default()
     };
     let clouds = SimClouds::start(opts)
         .await

@@ -38,6 +38,13 @@ pub struct SimOptions {
     /// With `live_servers`: the servers stop by themselves this long after
     /// the migration started (a maintenance window).
     pub maintenance_after: Option<Duration>,
+    /// MiB/s per copy out of the old pool (exports) and into or out of the
+    /// new one (imports, read-backs), instead of `throttle_mib_s` (the
+    /// pipeline bench's throttled stores).
+    pub export_mib_s: Option<u64>,
+    pub import_mib_s: Option<u64>,
+    /// Every API answer waits this long first (a real cloud's latency).
+    pub api_delay: Option<Duration>,
 }
 
 /// Two running simulated clouds and a config that points at them.
@@ -56,12 +63,26 @@ impl Drop for SimClouds {
     }
 }
 
-async fn serve(state: Shared, listener: tokio::net::TcpListener, compute: bool, stop: CancellationToken) {
+async fn serve(
+    state: Shared,
+    listener: tokio::net::TcpListener,
+    compute: bool,
+    delay: Option<Duration>,
+    stop: CancellationToken,
+) {
     let mut router = axum::Router::new()
         .merge(keystone_api::routes())
         .merge(cinder_api::routes());
     if compute {
         router = router.merge(nova_api::routes());
+    }
+    if let Some(delay) = delay {
+        router = router.layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                tokio::time::sleep(delay).await;
+                next.run(req).await
+            },
+        ));
     }
     let app = router.with_state(state);
     if let Err(e) = axum::serve(listener, app)
@@ -130,7 +151,7 @@ impl SimClouds {
                 demo_seed::usage_history(&mut s, now);
             }
             let state: Shared = Arc::new(Mutex::new(s));
-            tokio::spawn(serve(state.clone(), listener, compute, stop.clone()));
+            tokio::spawn(serve(state.clone(), listener, compute, opts.api_delay, stop.clone()));
             shared.push(state);
         }
         let (old, new) = (shared[0].clone(), shared[1].clone());
@@ -195,7 +216,7 @@ impl SimClouds {
                 "admin",
                 "adminpass",
                 &dir.join("old-pool"),
-                opts.throttle_mib_s,
+                opts.export_mib_s.or(opts.throttle_mib_s),
                 fail,
             ),
             new_cloud: cloud_config(
@@ -203,7 +224,7 @@ impl SimClouds {
                 "admin",
                 "adminpass",
                 &dir.join("new-pool"),
-                opts.throttle_mib_s,
+                opts.import_mib_s.or(opts.throttle_mib_s),
                 Vec::new(),
             ),
             work_dir: dir.join("work"),
