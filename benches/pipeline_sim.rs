@@ -84,7 +84,9 @@ async fn sources(old: &Session, pool: &std::path::Path) -> Vec<Volume> {
         // 4 MiB runs every 8 MiB, of bytes that differ per run.
         let mut run = vec![0u8; 4 << 20];
         for k in 0..written(i) / 4 {
-            run.iter_mut().enumerate().for_each(|(j, b)| *b = (j as u64 ^ k ^ i) as u8 | 1);
+            run.iter_mut()
+                .enumerate()
+                .for_each(|(j, b)| *b = (j as u64 ^ k ^ i) as u8 | 1);
             f.write_all_at(&run, k * (8 << 20)).expect("fill");
         }
         out.push(v);

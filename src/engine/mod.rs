@@ -18,6 +18,7 @@ mod sync_record;
 mod volume_cutover;
 mod volume_import;
 mod volume_pipeline;
+mod volume_precreate;
 mod volume_row;
 mod volume_state;
 mod volume_sync;

@@ -161,7 +161,11 @@ impl VolumePipeline {
 
     /// The new volume's fields with the claim journaled first, so that a
     /// crash after Cinder answers still finds the volume as ours.
-    async fn claimed_fields(&self, vol: &Volume, ledger: &dyn NewVolumeLedger) -> Result<NewVolume, StageError> {
+    pub(super) async fn claimed_fields(
+        &self,
+        vol: &Volume,
+        ledger: &dyn NewVolumeLedger,
+    ) -> Result<NewVolume, StageError> {
         let claim = ledger
             .claim()
             .await
@@ -172,7 +176,7 @@ impl VolumePipeline {
     }
 
     /// Journals a volume Cinder made for us before anything is done to it.
-    async fn journal_created(
+    pub(super) async fn journal_created(
         &self,
         vol: &Volume,
         ledger: &dyn NewVolumeLedger,
@@ -211,7 +215,7 @@ impl VolumePipeline {
         }
         let created = match existing {
             Some(v) => {
-                self.log(vol, format!("reusing new volume {} from an earlier run", v.id))
+                self.log(vol, format!("using new volume {}, created earlier for this copy", v.id))
                     .await;
                 v
             }

@@ -242,8 +242,9 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             // Nothing left to run (an earlier import, tape now disabled).
             r.settle_transfer();
         }
-        (Transferring | Syncing, Transition::NewVolumeClaimed { claim }) => r.claim = Some(claim.clone()),
-        (Transferring | Syncing, Transition::NewVolumeCreated { new_id }) => r.add_created(new_id),
+        // `replace` creates the new volume while the export runs (`volume_precreate.rs`).
+        (Exporting | Transferring | Syncing, Transition::NewVolumeClaimed { claim }) => r.claim = Some(claim.clone()),
+        (Exporting | Transferring | Syncing, Transition::NewVolumeCreated { new_id }) => r.add_created(new_id),
         (Transferring, Transition::ImportVerified { new_id, hash, seconds }) => {
             r.add_created(new_id);
             r.new_id = Some(new_id.clone());

@@ -179,9 +179,22 @@ impl Worker {
             return None;
         }
         *holding = Some(HoldingSpace::new(&self.limits));
-        self.record(id, Transition::ExportStarted).await?;
+        let started = self.record(id, Transition::ExportStarted).await?;
         let start = Instant::now();
-        match self.pipeline.export_as(vol, mode, cancel).await {
+        let ledger = JournalLedger {
+            worker: self,
+            volume: id,
+            record: started,
+        };
+        // Taken before the export starts, which consumes the measurement.
+        let image_size = self.pipeline.old.measured(&format!("volume-{id}")).map(|u| u.0);
+        let precreate = async {
+            if mode != CopyMode::Sync {
+                self.pipeline.precreate(vol, &ledger, image_size).await;
+            }
+        };
+        let (exported, ()) = tokio::join!(self.pipeline.export_as(vol, mode, cancel), precreate);
+        match exported {
             Ok(export) => {
                 let seconds = start.elapsed().as_secs_f64();
                 self.record(id, Transition::ExportDone { export, seconds }).await

@@ -59,6 +59,15 @@ impl BlockStore {
     /// forgets them, so a retry measures again. Used bytes size the export
     /// space and the progress bar; a size changed since is corrected by the
     /// stream's own size record.
+    /// What was measured for `image` (see [`Self::usage_measured`]); a file
+    /// store measures at once (its usage costs one `stat`).
+    pub fn measured(&self, image: &str) -> Option<(u64, u64)> {
+        match self {
+            BlockStore::Rbd(s) => s.measured(image, false),
+            BlockStore::File(s) => s.usage(image).ok(),
+        }
+    }
+
     pub async fn usage_measured(
         &self,
         image: &str,

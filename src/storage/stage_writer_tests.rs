@@ -99,9 +99,9 @@ fn finishing_a_hung_stage_gives_up_after_the_stall_limit() {
     let sink =
         DiffWriter::new(BufWriter::new(File::from(std::os::fd::OwnedFd::from(writer))), 8 << 20).expect("header");
     let mut stage = StageWriter::spawn(StageSink::Rbd(sink), Duration::from_secs(1)).expect("spawn");
-    // A few chunks: more than the pipe holds, fewer than the queue takes,
-    // so every `data` returns at once and the thread blocks writing.
-    for i in 0..4u64 {
+    // The chunk the thread blocks writing (more than the pipe holds), then as
+    // many as the queue takes, so every `data` returns at once.
+    for i in 0..=super::QUEUE as u64 {
         stage.data(i << 20, &[7u8; 1 << 20]).expect("queued");
     }
     let (tx, rx) = std::sync::mpsc::channel();
