@@ -6,6 +6,7 @@ mod cleanup;
 mod engine_event;
 mod inventory;
 mod journal;
+mod journal_ledger;
 mod migration;
 mod new_volume_ledger;
 mod preflight;

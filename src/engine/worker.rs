@@ -2,11 +2,12 @@
 //! import and tape halves, cleanup), under the stage semaphores, reporting
 //! each transition to the coordinator and waiting until it is journaled.
 
+use super::journal_ledger::JournalLedger;
 use super::volume_pipeline::{CopyMode, VolumeExport, VolumePipeline};
-use super::{EngineEvent, NewVolumeLedger, Phase, Stage, Track, Transition, VolumeRecord};
+use super::{EngineEvent, Phase, Stage, Track, Transition, VolumeRecord};
 use crate::openstack::Volume;
 use crate::storage::free_bytes;
-use futures_util::future::BoxFuture;
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -359,44 +360,5 @@ impl Worker {
             };
             let _ = self.pipeline.events.send(event).await;
         }
-    }
-}
-
-/// The ledger of new volumes, kept in the journal through the coordinator:
-/// each entry is durable before the import goes on.
-pub(super) struct JournalLedger<'a> {
-    pub worker: &'a Worker,
-    pub volume: &'a str,
-    /// The record when the import half started (its earlier entries).
-    pub record: VolumeRecord,
-}
-
-impl NewVolumeLedger for JournalLedger<'_> {
-    fn created(&self) -> Vec<String> {
-        self.record.created.clone()
-    }
-
-    fn pending_claim(&self) -> Option<String> {
-        self.record.claim.clone()
-    }
-
-    fn claim(&self) -> BoxFuture<'_, Option<String>> {
-        Box::pin(async move {
-            if let Some(c) = self.record.claim.clone() {
-                return Some(c);
-            }
-            let claim = super::new_volume_ledger::new_claim();
-            let t = Transition::NewVolumeClaimed { claim: claim.clone() };
-            self.worker.record(self.volume, t).await.map(|_| claim)
-        })
-    }
-
-    fn record_created<'b>(&'b self, new_id: &'b str) -> BoxFuture<'b, bool> {
-        Box::pin(async move {
-            let t = Transition::NewVolumeCreated {
-                new_id: new_id.to_string(),
-            };
-            self.worker.record(self.volume, t).await.is_some()
-        })
     }
 }

@@ -3,7 +3,8 @@
 //! and the source is detached or stopped. Each step is journaled through
 //! the coordinator like every other transition.
 
-use super::worker::{slot, JournalLedger, Worker};
+use super::journal_ledger::JournalLedger;
+use super::worker::{slot, Worker};
 use super::{EngineEvent, Phase, StageError, Transition, VolumeRecord};
 use crate::openstack::Volume;
 use tokio_util::sync::CancellationToken;

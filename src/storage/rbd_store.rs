@@ -7,14 +7,13 @@
 use super::child_process::{ChildExit, ChildProcess};
 use super::data_path_error::DataPathError;
 use super::rbd_diff::{read_diff, DiffSink, DiffWriter};
-use super::sparse_file::DataExtents;
-use super::sparse_hash::{Scheme, SparseHasher, BLOCK};
+
+use super::sparse_hash::{Scheme, SparseHasher};
 use super::stage_writer::{OpenStage, StageSink};
 use super::{RbdCli, RbdError};
 use crate::config::CephConfig;
 use serde::Deserialize;
-use std::io::Write;
-use std::os::unix::fs::FileExt;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -353,7 +352,8 @@ impl RbdStore {
         cancel: &CancellationToken,
     ) -> Result<u64, DataPathError> {
         let (spec, child, stdin) = self.spawn_import_diff(image)?;
-        let writer = tokio::task::spawn_blocking(move || write_extents(&file, size, stdin, &counter));
+        let writer =
+            tokio::task::spawn_blocking(move || super::sparse_file::write_extents(&file, size, stdin, &counter));
         let exit = child
             .wait(cancel)
             .await
@@ -367,44 +367,4 @@ impl RbdStore {
             ChildExit::Exited { .. } => written.map_err(|e| DataPathError::io(Path::new(&spec), e)),
         }
     }
-}
-
-/// Streams the non-zero 64 KiB blocks of `file` as a diff into `out`.
-fn write_extents(file: &std::fs::File, size: u64, out: std::fs::File, counter: &AtomicU64) -> std::io::Result<u64> {
-    let mut w = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, out), size)?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut sent = 0u64;
-    for extent in DataExtents::new(file)? {
-        let (mut off, len) = extent?;
-        let end = off + len;
-        while off < end {
-            let n = buf.len().min((end - off) as usize);
-            file.read_exact_at(&mut buf[..n], off)?;
-            // Send runs of non-zero blocks; zeros inside an extent are skipped too.
-            let mut run: Option<usize> = None;
-            let mut pos = 0usize;
-            while pos < n {
-                let block_end = (pos + (BLOCK - (off + pos as u64) % BLOCK) as usize).min(n);
-                let nonzero = buf[pos..block_end].iter().any(|&b| b != 0);
-                match (nonzero, run) {
-                    (true, None) => run = Some(pos),
-                    (false, Some(start)) => {
-                        w.data(off + start as u64, &buf[start..pos])?;
-                        sent += (pos - start) as u64;
-                        run = None;
-                    }
-                    _ => {}
-                }
-                pos = block_end;
-            }
-            if let Some(start) = run {
-                w.data(off + start as u64, &buf[start..n])?;
-                sent += (n - start) as u64;
-            }
-            counter.store(sent, Ordering::Relaxed);
-            off += n as u64;
-        }
-    }
-    w.finish()?.flush()?;
-    Ok(sent)
 }

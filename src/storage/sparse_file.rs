@@ -219,6 +219,51 @@ pub fn allocated_bytes(path: &Path) -> io::Result<u64> {
     Ok(std::fs::metadata(path)?.blocks() * 512)
 }
 
+/// Streams the non-zero 64 KiB blocks of `file` as a diff into `out`.
+pub(super) fn write_extents(
+    file: &std::fs::File,
+    size: u64,
+    out: std::fs::File,
+    counter: &std::sync::atomic::AtomicU64,
+) -> std::io::Result<u64> {
+    let mut w = super::rbd_diff::DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, out), size)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut sent = 0u64;
+    for extent in DataExtents::new(file)? {
+        let (mut off, len) = extent?;
+        let end = off + len;
+        while off < end {
+            let n = buf.len().min((end - off) as usize);
+            file.read_exact_at(&mut buf[..n], off)?;
+            // Send runs of non-zero blocks; zeros inside an extent are skipped too.
+            let mut run: Option<usize> = None;
+            let mut pos = 0usize;
+            while pos < n {
+                let block_end = (pos + (super::sparse_hash::BLOCK - (off + pos as u64) % BLOCK) as usize).min(n);
+                let nonzero = !super::sparse_hash::is_zero(&buf[pos..block_end]);
+                match (nonzero, run) {
+                    (true, None) => run = Some(pos),
+                    (false, Some(start)) => {
+                        w.data(off + start as u64, &buf[start..pos])?;
+                        sent += (pos - start) as u64;
+                        run = None;
+                    }
+                    _ => {}
+                }
+                pos = block_end;
+            }
+            if let Some(start) = run {
+                w.data(off + start as u64, &buf[start..n])?;
+                sent += (n - start) as u64;
+            }
+            counter.store(sent, std::sync::atomic::Ordering::Relaxed);
+            off += n as u64;
+        }
+    }
+    std::io::Write::flush(&mut w.finish()?)?;
+    Ok(sent)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
