@@ -7,7 +7,6 @@ use super::volume_pipeline::{CopyMode, VolumeExport, VolumePipeline};
 use super::{EngineEvent, Phase, Stage, Track, Transition, VolumeRecord};
 use crate::openstack::Volume;
 use crate::storage::free_bytes;
-
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -194,7 +193,15 @@ impl Worker {
                 self.pipeline.precreate(vol, &ledger, image_size).await;
             }
         };
-        let (exported, ()) = tokio::join!(self.pipeline.export_as(vol, mode, cancel), precreate);
+        let export = self.pipeline.export_as(vol, mode, cancel);
+        tokio::pin!(export, precreate);
+        // An export that ends first does not wait for Cinder: the import
+        // waits for the volume again, and a create cut short is found by its
+        // journaled claim, as after a crash.
+        let exported = tokio::select! {
+            e = &mut export => e,
+            () = &mut precreate => export.await,
+        };
         match exported {
             Ok(export) => {
                 let seconds = start.elapsed().as_secs_f64();
