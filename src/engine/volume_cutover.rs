@@ -6,9 +6,10 @@
 
 use super::volume_pipeline::{ImportedVolume, VolumePipeline, STATE_KEY};
 use super::volume_sync::remove_sync_snaps;
-use super::{NewVolumeLedger, Stage, StageError, VolumeRecord};
+use super::{NewVolumeLedger, Stage, StageError, SyncRecord, VolumeRecord};
 use crate::config::ImportStrategy;
 use crate::openstack::{Cinder, Nova, Volume};
+use crate::storage::VolumeExport;
 use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
 
@@ -72,7 +73,8 @@ impl VolumePipeline {
         // copy no longer needs them, and each removal waits on the monitors.
         let old_image = format!("volume-{}", vol.id);
         let old_side = remove_sync_snaps(&self.old, &old_image, |_| true);
-        let (new_id, old_side) = tokio::join!(self.finish_new_side(vol, rec, ledger, cancel), old_side);
+        let new_side = self.finish_new_side(vol, sync, export, ledger, cancel);
+        let (new_id, old_side) = tokio::join!(new_side, old_side);
         let new_id = new_id?;
         old_side.map_err(|e| {
             fail(&format!(
@@ -106,14 +108,12 @@ impl VolumePipeline {
     async fn finish_new_side(
         &self,
         vol: &Volume,
-        rec: &VolumeRecord,
+        sync: &SyncRecord,
+        export: &VolumeExport,
         ledger: &dyn NewVolumeLedger,
         cancel: &CancellationToken,
     ) -> Result<String, StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Cutover, &vol.id, e);
-        let (Some(sync), Some(export)) = (rec.sync.as_ref(), rec.export.as_ref()) else {
-            return Err(fail(&"no verified final round"));
-        };
         let cinder = Cinder::new(&self.new_session);
         // Cinder must be able to delete, extend and snapshot the new volume.
         let snaps = remove_sync_snaps(&self.new, &sync.image, |_| true);

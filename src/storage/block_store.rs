@@ -54,11 +54,6 @@ impl BlockStore {
         }
     }
 
-    /// The size and used bytes already measured (by pre-flight, or by the
-    /// wait for export space), else measured now; `take` (the export itself)
-    /// forgets them, so a retry measures again. Used bytes size the export
-    /// space and the progress bar; a size changed since is corrected by the
-    /// stream's own size record.
     /// What was measured for `image` (see [`Self::usage_measured`]); a file
     /// store measures at once (its usage costs one `stat`).
     pub fn measured(&self, image: &str) -> Option<(u64, u64)> {
@@ -68,17 +63,21 @@ impl BlockStore {
         }
     }
 
+    /// The size and used bytes already measured (by pre-flight, or by the
+    /// wait for export space), else measured now; `take` (the export itself)
+    /// forgets them, so a retry measures again. Used bytes size the export
+    /// space and the progress bar; a size changed since is corrected by the
+    /// stream's own size record.
     pub async fn usage_measured(
         &self,
         image: &str,
         take: bool,
         cancel: &CancellationToken,
     ) -> Result<(u64, u64), RbdError> {
-        if let Some(u) = match self {
-            BlockStore::Rbd(s) => s.measured(image, take),
-            BlockStore::File(_) => None,
-        } {
-            return Ok(u);
+        if let BlockStore::Rbd(s) = self {
+            if let Some(u) = s.measured(image, take) {
+                return Ok(u);
+            }
         }
         self.usage(image, cancel).await
     }

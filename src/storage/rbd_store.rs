@@ -7,13 +7,11 @@
 use super::child_process::{ChildExit, ChildProcess};
 use super::data_path_error::DataPathError;
 use super::rbd_diff::{read_diff, DiffSink, DiffWriter};
-
 use super::sparse_hash::{Scheme, SparseHasher};
 use super::stage_writer::{OpenStage, StageSink};
 use super::{RbdCli, RbdError};
 use crate::config::CephConfig;
 use serde::Deserialize;
-
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
