@@ -165,7 +165,11 @@ impl BlockStore {
                 Err(e) => (None, None, Some(format!("cannot create the staging image: {e}"))),
             },
         };
-        let stage_cancel = cancel.child_token();
+        // Not a child of `cancel`: an abort closes the stage's stream (its
+        // `import-diff` then exits on its own and releases its watch on the
+        // image, so the image can be removed at once); a killed rbd client
+        // holds the watch for 30 s and `rbd rm` refuses until then.
+        let stage_cancel = CancellationToken::new();
         let tee = Tee::new(file, writer, stage.map_or(0, |t| t.size), stage_cancel.clone());
         let export = async {
             match self {
@@ -195,7 +199,7 @@ impl BlockStore {
         let stall = stage.map_or(std::time::Duration::MAX, |t| t.stall);
         let stage_exit = async {
             match child {
-                Some(c) => Some(wait_stage_child(c, &stage_cancel, &ended, stall).await),
+                Some(c) => Some(wait_stage_child(c, &stage_cancel, cancel, &ended, stall).await),
                 None => None,
             }
         };

@@ -8,6 +8,8 @@ pub enum RbdError {
     AlreadyExists { op: String, stderr: String },
     #[error("rbd {op}: image has snapshots: {stderr}")]
     HasSnapshots { op: String, stderr: String },
+    #[error("rbd {op}: the image is still open by a client: {stderr}")]
+    Busy { op: String, stderr: String },
     #[error("rbd {op}: broken pipe: {stderr}")]
     BrokenPipe { op: String, stderr: String },
     #[error("rbd {op}: timed out reaching the cluster: {stderr}; check the monitors in the ceph conf")]
@@ -35,6 +37,7 @@ impl RbdError {
             Some(2) => RbdError::NotFound { op, stderr },
             Some(17) => RbdError::AlreadyExists { op, stderr },
             Some(39) => RbdError::HasSnapshots { op, stderr },
+            Some(16) => RbdError::Busy { op, stderr },
             Some(32) => RbdError::BrokenPipe { op, stderr },
             Some(110) => RbdError::Timeout { op, stderr },
             Some(1) => RbdError::Config { op, stderr },
@@ -73,6 +76,10 @@ mod tests {
         assert!(matches!(
             RbdError::from_exit("rm", Some(39), ""),
             RbdError::HasSnapshots { .. }
+        ));
+        assert!(matches!(
+            RbdError::from_exit("rm", Some(16), "rbd: error: image still has watchers"),
+            RbdError::Busy { .. }
         ));
         assert!(matches!(
             RbdError::from_exit("export", Some(32), ""),

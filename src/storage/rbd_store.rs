@@ -56,6 +56,10 @@ impl<S: DiffSink> DiffSink for Counting<'_, S> {
     }
 }
 
+/// How long `remove` waits for a dead client's watch to expire: Ceph's
+/// `osd_client_watch_timeout` (30 s) and some slack.
+const WATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
+
 impl RbdStore {
     pub fn new(ceph: &CephConfig) -> Self {
         Self::with_cli(RbdCli::new(ceph))
@@ -152,12 +156,28 @@ impl RbdStore {
 
     /// `rbd rm`: without object-map it deletes every possible object, which
     /// takes time in proportion to the size (75 s for 2 TiB on the testbed), so
-    /// a long call like `usage`.
+    /// a long call like `usage`. An image still watched by a client that was
+    /// killed (a stopped `import-diff`) is refused until the cluster drops
+    /// the watch, 30 s later by default: the removal is retried until then.
     pub async fn remove(&self, image: &str, cancel: &CancellationToken) -> Result<(), RbdError> {
-        self.cli
-            .run_long("rm", &["rm", "--no-progress", &self.spec(image)], cancel)
-            .await
-            .map(drop)
+        let started = std::time::Instant::now();
+        loop {
+            let r = self
+                .cli
+                .run_long("rm", &["rm", "--no-progress", &self.spec(image)], cancel)
+                .await
+                .map(drop);
+            match r {
+                Err(RbdError::Busy { .. }) if started.elapsed() < WATCH_TIMEOUT => {
+                    tracing::info!(image, "still watched by a client; retrying the removal");
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                        _ = cancel.cancelled() => return Err(RbdError::Cancelled { op: "rm".into() }),
+                    }
+                }
+                r => return r,
+            }
+        }
     }
 
     pub async fn rename(&self, from: &str, to: &str) -> Result<(), RbdError> {

@@ -290,32 +290,44 @@ impl DiffSink for Tee {
 /// Waits for the stage's `import-diff`. Once the stream has ended (`ended`
 /// fires) it gets `stall` to exit: a new cluster that hangs on the last
 /// writes must not hold the export, so the child is then stopped and the
-/// stage counts as failed (the import falls back to the export file).
+/// stage counts as failed (the import falls back to the export file). After
+/// an abort (`abort`) the limit is [`ABORT_GRACE`]: the stream is closed by
+/// then, and a healthy `import-diff` exits at once on its end.
+/// `stop` stops the child at once (the stage was dropped mid-stream).
 pub async fn wait_stage_child(
     child: ChildProcess,
-    cancel: &CancellationToken,
+    stop: &CancellationToken,
+    abort: &CancellationToken,
     ended: &tokio::sync::Notify,
     stall: Duration,
 ) -> io::Result<super::ChildExit> {
-    let stop = cancel.child_token();
+    let stop = stop.child_token();
     let wait = child.wait(&stop);
     tokio::pin!(wait);
     tokio::select! {
         r = &mut wait => return r,
         _ = ended.notified() => {}
     }
+    let limit = if abort.is_cancelled() {
+        stall.min(ABORT_GRACE)
+    } else {
+        stall
+    };
     tokio::select! {
         r = &mut wait => r,
-        _ = tokio::time::sleep(stall) => {
+        _ = tokio::time::sleep(limit) => {
             stop.cancel();
             let _ = wait.await;
             Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!("did not finish within {} s after the stream ended; stopped", stall.as_secs()),
+                format!("did not finish within {} s after the stream ended; stopped", limit.as_secs()),
             ))
         }
     }
 }
+
+/// How long an aborted stage's `import-diff` gets to exit on its own.
+pub const ABORT_GRACE: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 #[path = "stage_writer_tests.rs"]

@@ -128,7 +128,13 @@ async fn a_stage_child_that_never_exits_is_stopped_after_the_stream() {
     let started = Instant::now();
     let waited = tokio::time::timeout(
         Duration::from_secs(30),
-        wait_stage_child(child, &CancellationToken::new(), &ended, Duration::from_secs(1)),
+        wait_stage_child(
+            child,
+            &CancellationToken::new(),
+            &CancellationToken::new(),
+            &ended,
+            Duration::from_secs(1),
+        ),
     )
     .await
     .expect("returned (it used to wait for the child forever)");

@@ -389,3 +389,8 @@ pub fn expect_code(out: &std::process::Output, want: i32) -> String {
     assert_eq!(out.status.code(), Some(want), "{text}");
     text
 }
+
+/// A child's output as text, for assertion messages.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}

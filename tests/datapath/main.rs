@@ -13,6 +13,7 @@ mod long_rbd;
 mod migrate_one;
 mod names;
 mod resume;
+mod run_guards;
 #[path = "../common/testbed.rs"]
 mod testbed;
 mod warm_sync;

@@ -8,10 +8,6 @@ use crate::testbed::Testbed;
 const EVIL: &str = "evil\nfinished: 99 of 99 verified\u{1b}[31mRED\u{1b}[0m|pipe";
 const SHOWN: &str = "evil\\nfinished: 99 of 99 verified\\u{1b}[31mRED\\u{1b}[0m";
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 fn no_fake_lines(what: &str, out: &str) {
     assert!(!out.contains('\u{1b}'), "raw escape in {what}:\n{out}");
     assert!(
