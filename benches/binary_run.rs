@@ -84,3 +84,51 @@ pub async fn drop_copies(new: &Session, source: &str) {
         }
     }
 }
+
+/// The fixed per-volume cost: `migrate` (the real binary) of an empty 1 GiB
+/// volume, from its export's start to verified (no data moves, so all of it
+/// is fixed cost), and from the command's start.
+pub async fn fixed_cost(env: &std::collections::HashMap<String, String>) {
+    use stackmigrate::openstack::{Cinder, NewVolume, Session};
+    let creds = env["CREDENTIALS"].clone();
+    let cfg = stackmigrate::config::Config::from_json_file(std::path::Path::new(&creds))
+        .expect("credentials")
+        .0;
+    let old = Session::new("old", &cfg.old_cloud).expect("old");
+    let new = Session::new("new", &cfg.new_cloud).expect("new");
+    let c = Cinder::new(&old);
+    let v = c
+        .create_volume(&NewVolume {
+            size: 1,
+            name: Some(format!("bench-empty-{}", std::process::id())),
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+    c.wait_for_status(&v.id, &["available"], WAIT).await.expect("available");
+    let (mut export, mut go) = (Vec::new(), Vec::new());
+    // Five: each snapshot waits on a monitor proposal, which varies most.
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().expect("tmp");
+        let run = migrate(dir.path(), &config(&creds, dir.path()), &v.id, &[]);
+        assert_eq!(run.code, Some(0), "migrate of the empty volume");
+        export.push(run.from_export.expect("export to verified"));
+        go.push(run.verified.expect("verified"));
+        if let Ok(keep) = std::env::var("BENCH_KEEP_LOG") {
+            let _ = std::fs::copy(dir.path().join("log"), keep);
+        }
+        drop_copies(&new, &v.id).await;
+    }
+    println!("fixed per-volume cost, migrate of an empty 1 GiB volume, median of 5:");
+    let runs: Vec<String> = export.iter().map(|s| format!("{s:.2}")).collect();
+    println!(
+        "  export start → verified                {:6.2} s  (goal <= 1.2 s; runs {} s)",
+        crate::common::median(export.clone()),
+        runs.join(", ")
+    );
+    println!(
+        "  command start → verified               {:6.2} s",
+        crate::common::median(go)
+    );
+    c.delete_volume(&v.id).await.expect("delete");
+}

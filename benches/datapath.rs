@@ -10,7 +10,7 @@
 
 use stackmigrate::config::CephConfig;
 use stackmigrate::storage::sparse_hash::Scheme;
-use stackmigrate::storage::{BlockStore, Counter, RbdStore, StageOutcome, StageTarget};
+use stackmigrate::storage::{BlockStore, Counter, ExportTargets, RbdStore, StageOutcome, StageTarget};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -77,24 +77,44 @@ fn raw_pipe(old: &str, new: &str, image: &str, dest: &str) -> (f64, f64) {
     (t.wall, t.cpu)
 }
 
-/// stackmigrate's export and import (and the verify read) of `image`:
-/// streamed into the new cluster while exporting (the normal path), or, with
-/// `from_file`, imported afterwards from the export file (the resume path).
+fn targets<'a>(file: &'a std::path::Path, stage: StageTarget<'a>) -> ExportTargets<'a> {
+    let file = (std::env::var("BENCH_NO_FILE").is_err() && !file.as_os_str().is_empty()).then_some(file);
+    ExportTargets {
+        file,
+        stage: Some(stage),
+        tape: None,
+    }
+}
+
+/// How `ours` copies: streamed into the new cluster while the export file is
+/// written (the normal path), streamed with no export file (`--no-export-file`),
+/// or imported afterwards from the export file (the resume path).
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Staged,
+    NoFile,
+    FromFile,
+}
+
+/// stackmigrate's export and import (and the verify read) of `image`.
 async fn ours(
     old: &BlockStore,
     new: &BlockStore,
     dir: &std::path::Path,
     image: &str,
     dest: &str,
-    from_file: bool,
+    mode: Mode,
     threads: bool,
 ) -> (f64, f64, f64) {
     let cancel = CancellationToken::new();
-    let file = dir.join(format!("{image}.raw"));
+    let file = match mode {
+        Mode::NoFile => std::path::PathBuf::new(),
+        _ => dir.join(format!("{image}.raw")),
+    };
     let start = Instant::now();
     let meter = Meter::start();
     let sampler = threads.then(common::ThreadSampler::start);
-    let exported = if from_file {
+    let exported = if mode == Mode::FromFile {
         let e = old
             .export_to_file(image, &file, Counter::default(), &cancel)
             .await
@@ -112,7 +132,7 @@ async fn ours(
             stall: stackmigrate::engine::STAGE_STALL,
         };
         let (e, outcome) = old
-            .export_staged(image, &file, Some(stage), Counter::default(), &cancel)
+            .export_staged(image, targets(&file, stage), Counter::default(), &cancel)
             .await
             .expect("export");
         assert_eq!(outcome, StageOutcome::Done, "streamed");
@@ -130,55 +150,10 @@ async fn ours(
     assert_eq!(hash, exported.hash, "verified");
     let with_verify = start.elapsed().as_secs_f64();
     new.remove(dest, &cancel).await.expect("rm");
-    std::fs::remove_file(&file).expect("rm file");
-    (copy, with_verify, cpu)
-}
-
-/// The fixed per-volume cost: `migrate` (the real binary) of an empty 1 GiB
-/// volume, from its export's start to verified (no data moves, so all of it
-/// is fixed cost), and from the command's start.
-async fn fixed_cost(env: &std::collections::HashMap<String, String>) {
-    use stackmigrate::openstack::{Cinder, NewVolume, Session};
-    let creds = env["CREDENTIALS"].clone();
-    let cfg = stackmigrate::config::Config::from_json_file(std::path::Path::new(&creds))
-        .expect("credentials")
-        .0;
-    let old = Session::new("old", &cfg.old_cloud).expect("old");
-    let new = Session::new("new", &cfg.new_cloud).expect("new");
-    let c = Cinder::new(&old);
-    let v = c
-        .create_volume(&NewVolume {
-            size: 1,
-            name: Some(format!("bench-empty-{}", std::process::id())),
-            ..Default::default()
-        })
-        .await
-        .expect("create");
-    c.wait_for_status(&v.id, &["available"], binary_run::WAIT)
-        .await
-        .expect("available");
-    let (mut export, mut go) = (Vec::new(), Vec::new());
-    // Five: each snapshot waits on a monitor proposal, which varies most.
-    for _ in 0..5 {
-        let dir = tempfile::tempdir().expect("tmp");
-        let run = binary_run::migrate(dir.path(), &binary_run::config(&creds, dir.path()), &v.id, &[]);
-        assert_eq!(run.code, Some(0), "migrate of the empty volume");
-        export.push(run.from_export.expect("export to verified"));
-        go.push(run.verified.expect("verified"));
-        if let Ok(keep) = std::env::var("BENCH_KEEP_LOG") {
-            let _ = std::fs::copy(dir.path().join("log"), keep);
-        }
-        binary_run::drop_copies(&new, &v.id).await;
+    if mode != Mode::NoFile {
+        std::fs::remove_file(&file).expect("rm file");
     }
-    println!("fixed per-volume cost, migrate of an empty 1 GiB volume, median of 5:");
-    let runs: Vec<String> = export.iter().map(|s| format!("{s:.2}")).collect();
-    println!(
-        "  export start → verified                {:6.2} s  (goal <= 1.2 s; runs {} s)",
-        median(export.clone()),
-        runs.join(", ")
-    );
-    println!("  command start → verified               {:6.2} s", median(go));
-    c.delete_volume(&v.id).await.expect("delete");
+    (copy, with_verify, cpu)
 }
 
 /// Four exports (each streaming into a staging image) and four imports
@@ -205,7 +180,7 @@ async fn four_and_four(old: &BlockStore, new: &BlockStore, dir: &std::path::Path
                 stall: stackmigrate::engine::STAGE_STALL,
             };
             let (_, outcome) = old
-                .export_staged(image, &file, Some(stage), Counter::default(), cancel)
+                .export_staged(image, targets(&file, stage), Counter::default(), cancel)
                 .await
                 .expect("export");
             assert_eq!(outcome, StageOutcome::Done, "streamed");
@@ -257,7 +232,7 @@ async fn main() {
     let env = env();
     // BENCH_ONLY=fixed: just the fixed per-volume cost (quick to rerun).
     if std::env::var("BENCH_ONLY").as_deref() == Ok("fixed") {
-        fixed_cost(&env).await;
+        binary_run::fixed_cost(&env).await;
         return;
     }
     let (old_conf, new_conf) = (env["OLD_CEPH_CONF"].clone(), env["NEW_CEPH_CONF"].clone());
@@ -281,7 +256,7 @@ async fn main() {
             dir.path(),
             &random,
             &format!("bench-ours-{tag}"),
-            false,
+            Mode::Staged,
             true,
         )
         .await;
@@ -293,7 +268,7 @@ async fn main() {
     make_image(&old_conf, &full, 256 * MIB, 256 * MIB, 4 * MIB);
 
     let (mut pipe, mut copy, mut verify, mut file) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut pipe_cpu, mut copy_cpu) = (Vec::new(), Vec::new());
+    let (mut pipe_cpu, mut copy_cpu, mut bare, mut bare_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..RUNS {
         let (w, cpu) = raw_pipe(&old_conf, &new_conf, &random, &format!("bench-raw-{tag}-{i}"));
         pipe.push(w);
@@ -304,13 +279,25 @@ async fn main() {
             dir.path(),
             &random,
             &format!("bench-ours-{tag}-{i}"),
-            false,
+            Mode::Staged,
             i == 0,
         )
         .await;
         copy.push(c);
         verify.push(v);
         copy_cpu.push(cpu);
+        let (c, _, cpu) = ours(
+            &old,
+            &new,
+            dir.path(),
+            &random,
+            &format!("bench-nf-{tag}-{i}"),
+            Mode::NoFile,
+            i == 0,
+        )
+        .await;
+        bare.push(c);
+        bare_cpu.push(cpu);
         file.push(
             ours(
                 &old,
@@ -318,7 +305,7 @@ async fn main() {
                 dir.path(),
                 &random,
                 &format!("bench-file-{tag}-{i}"),
-                true,
+                Mode::FromFile,
                 false,
             )
             .await
@@ -348,6 +335,13 @@ async fn main() {
         common::cores(),
         cc / c
     );
+    let (b, bc) = (median(bare), median(bare_cpu));
+    println!(
+        "  no export file (--no-export-file)      {b:6.2} s  {:7.1} MiB/s   throughput ratio {:.2}; CPU-s {bc:.2} = {:.2}x the raw pipe's (goal <= 1.10)",
+        1024.0 / b,
+        p / b,
+        bc / pc
+    );
     println!(
         "  resume path: export, then import file  {f:6.2} s  {:7.1} MiB/s   throughput ratio {:.2}",
         1024.0 / f,
@@ -363,7 +357,7 @@ async fn main() {
                 dir.path(),
                 &sparse,
                 &format!("bench-s-{tag}-{i}"),
-                false,
+                Mode::Staged,
                 false,
             )
             .await
@@ -376,7 +370,7 @@ async fn main() {
                 dir.path(),
                 &full,
                 &format!("bench-f-{tag}-{i}"),
-                false,
+                Mode::Staged,
                 false,
             )
             .await
@@ -390,7 +384,7 @@ async fn main() {
     println!("  cost ratio {:.2} (provisioned ratio 32; goal: far below 32)", s / f);
     println!("peak RSS of the data path, one at a time: {:.1} MiB", peak_rss_mib());
     four_and_four(&old, &new, dir.path(), &random, tag).await;
-    fixed_cost(&env).await;
+    binary_run::fixed_cost(&env).await;
     for image in [&random, &sparse, &full] {
         rbd(&old_conf, &["rm", "--no-progress", &format!("volumes/{image}")]);
     }

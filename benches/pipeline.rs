@@ -89,7 +89,7 @@ async fn main() {
     let creds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testbed/.state/credentials.json");
     let (mut cfg, _) = Config::from_json_file(&creds).expect("testbed credentials");
     cfg.work_dir = dir.path().join("work");
-    cfg.export_dir = dir.path().join("exports");
+    cfg.export_dir = Some(dir.path().join("exports"));
     cfg.tape = None;
     cfg.usage = None;
     let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));

@@ -185,7 +185,7 @@ pub async fn run() {
         let run_dir = dir.path().join(format!("ours-{tapes}"));
         let mut c = cfg.clone();
         c.work_dir = run_dir.join("work");
-        c.export_dir = run_dir.join("exports");
+        c.export_dir = Some(run_dir.join("exports"));
         let tape_dir = run_dir.join("tape");
         std::fs::create_dir_all(&tape_dir).expect("tape dir");
         c.tape = Some(TapeConfig {

@@ -14,7 +14,17 @@ pub async fn run_check(cfg: &Config) -> Vec<CheckLine> {
     );
     let mut lines = old;
     lines.extend(new);
-    for (label, dir) in [("work dir", &cfg.work_dir), ("export dir", &cfg.export_dir)] {
+    if cfg.export_dir.is_none() {
+        lines.push(CheckLine::new(
+            true,
+            "no export dir (export_dir is null): exports stream straight into the new cluster".into(),
+        ));
+    }
+    let dirs = [
+        ("work dir", Some(&cfg.work_dir)),
+        ("export dir", cfg.export_dir.as_ref()),
+    ];
+    for (label, dir) in dirs.into_iter().filter_map(|(l, d)| Some((l, d?))) {
         lines.push(match is_writable(dir).and_then(|_| free_bytes(dir)) {
             Ok(free) => CheckLine::new(
                 true,

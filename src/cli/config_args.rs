@@ -19,6 +19,10 @@ pub struct ConfigArgs {
     /// Work directory when no credentials.json gives one.
     #[arg(long, global = true)]
     pub work_dir: Option<PathBuf>,
+    /// Keep no export file (as `"export_dir": null`): each export streams
+    /// straight into the new cluster, and the tape reads the stream on stdin.
+    #[arg(long, global = true)]
+    pub no_export_file: bool,
 }
 
 impl ConfigArgs {
@@ -48,7 +52,7 @@ impl ConfigArgs {
                 let cfg = Config {
                     old_cloud: config::load_cloud_from_yaml(old, &search)?,
                     new_cloud: config::load_cloud_from_yaml(new, &search)?,
-                    export_dir: work.join("exports"),
+                    export_dir: (!self.no_export_file).then(|| work.join("exports")),
                     work_dir: work,
                     usage: None,
                     tape: None,
@@ -69,6 +73,21 @@ impl ConfigArgs {
         }
         if let Some(w) = &self.work_dir {
             cfg.work_dir = w.clone();
+        }
+        if self.no_export_file {
+            cfg.export_dir = None;
+            if cfg
+                .tape
+                .as_ref()
+                .is_some_and(|t| crate::storage::needs_file(&t.command))
+            {
+                return Err(ConfigError::Invalid {
+                    file: self.config_file().unwrap_or_default(),
+                    position: None,
+                    field: "tape.command".into(),
+                    message: crate::engine::NO_FILE_TAPE.into(),
+                });
+            }
         }
         let mut warnings = warnings;
         warnings.extend(insecure_warnings(&cfg));

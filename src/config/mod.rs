@@ -32,7 +32,10 @@ pub struct Config {
     pub old_cloud: CloudConfig,
     pub new_cloud: CloudConfig,
     pub work_dir: PathBuf,
-    pub export_dir: PathBuf,
+    /// Required, but may be `null`: no export file is kept (no staging
+    /// disk), each export streams straight into the new cluster.
+    #[serde(deserialize_with = "nullable")]
+    pub export_dir: Option<PathBuf>,
     #[serde(default)]
     pub usage: Option<UsagePeriod>,
     /// `None` (or `null`) disables the tape copy.
@@ -45,6 +48,12 @@ pub struct Config {
     pub volume_type_map: BTreeMap<String, String>,
     #[serde(default)]
     pub concurrency: Concurrency,
+}
+
+/// A field that must be present but may be `null` (serde would otherwise
+/// take a missing `Option` field as `None`).
+fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    Option::deserialize(d)
 }
 
 /// The usage-archive period. Nova wants naive UTC timestamps.

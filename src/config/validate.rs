@@ -39,9 +39,18 @@ pub(super) fn validate(config: &Config) -> Vec<(String, String)> {
             ));
         }
     }
-    for (field, dir) in [("work_dir", &config.work_dir), ("export_dir", &config.export_dir)] {
+    let dirs = [
+        ("work_dir", Some(&config.work_dir)),
+        ("export_dir", config.export_dir.as_ref()),
+    ];
+    for (field, dir) in dirs.into_iter().filter_map(|(f, d)| Some((f, d?))) {
         if dir.as_os_str().is_empty() {
             errors.push((field.into(), "must not be empty; give a directory path".into()));
+        }
+    }
+    if let (None, Some(tape)) = (&config.export_dir, &config.tape) {
+        if crate::storage::needs_file(&tape.command) {
+            errors.push(("tape.command".into(), crate::engine::NO_FILE_TAPE.into()));
         }
     }
     errors

@@ -200,10 +200,11 @@ impl Journal {
             }
             let rec = self.get(&vol.id).cloned().unwrap_or_else(|| VolumeRecord::new(&vol.id));
             if rec.phase == Phase::Exported {
-                let intact = rec
-                    .export
-                    .as_ref()
-                    .is_some_and(|e| std::fs::metadata(&e.path).is_ok_and(|m| m.len() == e.size));
+                // A streamed copy (no export file) stays only once its import is verified.
+                let intact = rec.export.as_ref().is_some_and(|e| {
+                    (e.no_file && rec.import == super::Track::Succeeded)
+                        || std::fs::metadata(&e.path).is_ok_and(|m| m.len() == e.size)
+                });
                 if !intact {
                     self.record(&vol.id, Transition::ExportLost)?;
                 }
@@ -232,6 +233,8 @@ mod tests {
             staged: true,
             taken_at: None,
             live: false,
+            no_file: false,
+            streamed_tape: None,
         };
         j.record("a", Transition::ExportDone { export, seconds: 0.5 })
             .expect("ok");

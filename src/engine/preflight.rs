@@ -32,13 +32,17 @@ impl std::fmt::Display for PreflightProgress {
     }
 }
 
+/// Why a `{file}` tape template cannot run without an export file.
+pub const NO_FILE_TAPE: &str = "tape.command has a {file} argument, and this run keeps no export file (export_dir is null or --no-export-file): use a command that reads the stream on stdin (it gets the rbd export-diff stream; `rbd import-diff - <image>` restores it), or set export_dir";
+
 pub struct Preflight<'a> {
     pub new_session: &'a Session,
     /// `manage` needs admin-only Cinder calls: pre-flight proves them.
     pub strategy: ImportStrategy,
     pub old: &'a BlockStore,
     pub new: &'a BlockStore,
-    pub export_dir: &'a Path,
+    /// `None`: no export file is kept (no staging disk).
+    pub export_dir: Option<&'a Path>,
     pub tape: Option<&'a TapeConfig>,
     /// Exports running at once: the export dir must hold the largest this many.
     pub exports_in_flight: usize,
@@ -166,15 +170,49 @@ impl Preflight<'_> {
     }
 
     async fn space(&self, to_create: &[Volume]) -> CheckLine {
-        if let Err(e) = is_writable(self.export_dir) {
+        let Some(export_dir) = self.export_dir else {
+            // Still measured: the export and the new volume's size take it from here.
+            if let Err(line) = self.measure(to_create).await {
+                return line;
+            }
+            return CheckLine::new(
+                true,
+                "no export file (export_dir is null): each export streams straight into the new cluster".into(),
+            );
+        };
+        if let Err(e) = is_writable(export_dir) {
             return CheckLine::new(
                 false,
                 format!(
                     "export dir {}: {e}; create it or fix its permissions",
-                    self.export_dir.display()
+                    export_dir.display()
                 ),
             );
         }
+        let mut used = match self.measure(to_create).await {
+            Ok(used) => used,
+            Err(line) => return line,
+        };
+        used.sort_unstable_by(|a, b| b.cmp(a));
+        let n = self.exports_in_flight.max(1);
+        let need: u64 = used.iter().take(n).sum::<u64>() + n as u64 * super::worker::EXPORT_MARGIN;
+        let free = free_bytes(export_dir).unwrap_or(0);
+        let text = format!(
+            "export dir {}: {} MiB free, {} MiB needed for the {} largest exports in flight",
+            export_dir.display(),
+            free >> 20,
+            need >> 20,
+            self.exports_in_flight
+        );
+        if free >= need {
+            CheckLine::new(true, text)
+        } else {
+            CheckLine::new(false, format!("{text}; free space or choose another export_dir"))
+        }
+    }
+
+    /// Each volume's used bytes (`rbd du`), remembered by the store.
+    async fn measure(&self, to_create: &[Volume]) -> Result<Vec<u64>, CheckLine> {
         let mut used = Vec::new();
         for (i, v) in to_create.iter().enumerate() {
             let image = format!("volume-{}", v.id);
@@ -197,31 +235,22 @@ impl Preflight<'_> {
             };
             match measured {
                 Ok(u) => used.push(u),
-                Err(e) => return CheckLine::new(false, format!("volume {} ({}): {e}", v.display_name(), v.id)),
+                Err(e) => {
+                    let line = format!("volume {} ({}): {e}", v.display_name(), v.id);
+                    return Err(CheckLine::new(false, line));
+                }
             }
         }
-        used.sort_unstable_by(|a, b| b.cmp(a));
-        let n = self.exports_in_flight.max(1);
-        let need: u64 = used.iter().take(n).sum::<u64>() + n as u64 * super::worker::EXPORT_MARGIN;
-        let free = free_bytes(self.export_dir).unwrap_or(0);
-        let text = format!(
-            "export dir {}: {} MiB free, {} MiB needed for the {} largest exports in flight",
-            self.export_dir.display(),
-            free >> 20,
-            need >> 20,
-            self.exports_in_flight
-        );
-        if free >= need {
-            CheckLine::new(true, text)
-        } else {
-            CheckLine::new(false, format!("{text}; free space or choose another export_dir"))
-        }
+        Ok(used)
     }
 
     fn tape_runs(&self) -> CheckLine {
         let Some(tape) = self.tape else {
             return CheckLine::new(true, "tape copy disabled (tape is null)".into());
         };
+        if self.export_dir.is_none() && crate::storage::needs_file(&tape.command) {
+            return CheckLine::new(false, NO_FILE_TAPE.into());
+        }
         let program = tape.command.first().map(String::as_str).unwrap_or("");
         let found = if program.contains('/') {
             Path::new(program).is_file()

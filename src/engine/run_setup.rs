@@ -58,8 +58,8 @@ pub struct RunSetup {
     pub strategy: ImportStrategy,
     /// `<work_dir>/<project id>`.
     pub project_dir: PathBuf,
-    /// `<export_dir>/<project id>`.
-    pub export_dir: PathBuf,
+    /// `<export_dir>/<project id>`; `None`: no export file (no staging disk).
+    pub export_dir: Option<PathBuf>,
     pub old_store: BlockStore,
     pub new_store: BlockStore,
     /// For the operator, once: work or export dirs that others can read.
@@ -90,14 +90,16 @@ impl RunSetup {
         ) else {
             return Err(SetupError::NoBlockStore);
         };
-        let export_dir = cfg.export_dir.join(&project.id);
+        let export_dir = cfg.export_dir.as_ref().map(|d| d.join(&project.id));
         let project_dir = cfg.work_dir.join(&project.id);
-        let dirs = [&cfg.work_dir, &project_dir, &cfg.export_dir, &export_dir].map(PathBuf::as_path);
+        let mut dirs = vec![cfg.work_dir.as_path(), project_dir.as_path()];
+        dirs.extend(cfg.export_dir.as_deref());
+        dirs.extend(export_dir.as_deref());
         let warnings: Vec<String> = private_fs::shared_dirs_warning(&dirs).into_iter().collect();
         warnings.iter().for_each(|w| tracing::warn!("{w}"));
-        for dir in [&export_dir, &project_dir] {
+        for dir in export_dir.iter().chain([&project_dir]) {
             private_fs::create_dir_all(dir).map_err(|source| SetupError::Dir {
-                path: dir.clone(),
+                path: dir.to_path_buf(),
                 source,
             })?;
         }
@@ -132,7 +134,7 @@ impl RunSetup {
             strategy: self.strategy,
             old: &self.old_store,
             new: &self.new_store,
-            export_dir: &self.export_dir,
+            export_dir: self.export_dir.as_deref(),
             tape: cfg.tape.as_ref(),
             exports_in_flight: cfg.concurrency.exports,
             cancel,

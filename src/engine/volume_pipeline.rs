@@ -6,7 +6,7 @@ use super::{with_progress, EngineEvent, Stage, StageError};
 use crate::config::{ImportStrategy, TapeConfig};
 use crate::openstack::{Cinder, OpenStackError, Session, Volume};
 use crate::storage::sparse_hash::Scheme;
-use crate::storage::{run_tape, BlockStore, Counter, DataPathError, RbdError, StageOutcome, StageTarget};
+use crate::storage::{BlockStore, Counter, DataPathError, ExportTargets, RbdError, StageOutcome, StageTarget};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,7 +36,9 @@ pub enum CopyMode {
 
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
-    pub export_dir: PathBuf,
+    /// `None`: no export file (no staging disk); the export streams straight
+    /// into the new cluster, and the tape is fed from the same stream.
+    pub export_dir: Option<PathBuf>,
     pub strategy: ImportStrategy,
     pub volume_type_map: BTreeMap<String, String>,
     pub availability_zone: Option<String>,
@@ -133,8 +135,10 @@ impl VolumePipeline {
         Ok(())
     }
 
-    pub fn export_path(&self, vol: &Volume) -> PathBuf {
-        self.settings.export_dir.join(format!("volume-{}.raw", vol.id))
+    /// The export file, unless the run keeps none.
+    pub fn export_path(&self, vol: &Volume) -> Option<PathBuf> {
+        let dir = self.settings.export_dir.as_ref()?;
+        Some(dir.join(format!("volume-{}.raw", vol.id)))
     }
 
     /// Phase 2 for a volume nothing writes to: see [`Self::export_as`].
@@ -195,6 +199,10 @@ impl VolumePipeline {
         cancel: &CancellationToken,
     ) -> Result<VolumeExport, StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Export, &vol.id, e);
+        let path = self.export_path(vol);
+        if mode == CopyMode::Sync && path.is_none() {
+            return Err(fail(&"warm sync patches the export file each round, and this run keeps none; set export_dir (or drop --no-export-file), or stop its server, or choose --in-use=snapshot"));
+        }
         self.settle_export_snapshot(&vol.id).await;
         self.started(vol, Stage::Export).await;
         let image = format!("volume-{}", vol.id);
@@ -211,7 +219,6 @@ impl VolumePipeline {
             .fresh_snapshot(&self.old, &image, &snap)
             .await
             .map_err(|e| fail(&e))?;
-        let path = self.export_path(vol);
         let counter: Counter = Default::default();
         let spec = format!("{image}@{snap}");
         let staging = staging_image(vol);
@@ -221,9 +228,17 @@ impl VolumePipeline {
             size,
             stall: self.settings.stage_stall,
         };
-        let work = self
-            .old
-            .export_staged(&spec, &path, Some(stage), counter.clone(), cancel);
+        // Without an export file the tape is fed from the stream.
+        let tape = match (&path, &self.settings.tape) {
+            (None, Some(t)) => Some((t.command.as_slice(), size)),
+            _ => None,
+        };
+        let to = ExportTargets {
+            file: path.as_deref(),
+            stage: Some(stage),
+            tape,
+        };
+        let work = self.old.export_staged(&spec, to, counter.clone(), cancel);
         let result = with_progress(work, &counter, total, &vol.id, Stage::Export, &self.events).await;
         let keep = mode == CopyMode::Sync && result.is_ok();
         if !keep && result.is_ok() {
@@ -244,84 +259,23 @@ impl VolumePipeline {
             );
             self.log(vol, line).await;
         }
-        self.log(
-            vol,
-            format!(
-                "exported {} ({} bytes of data) to {}, {}",
-                human(export.size),
-                export.data_bytes,
-                path.display(),
-                export.hash
-            ),
-        )
-        .await;
+        let to = match &path {
+            Some(p) => p.display().to_string(),
+            None => format!("{staging} on the new store (no export file)"),
+        };
+        let line = format!(
+            "exported {} ({} bytes of data) to {to}, {}",
+            human(export.size),
+            export.data_bytes,
+            export.hash
+        );
+        self.log(vol, line).await;
         self.finished(vol, Stage::Export).await;
         Ok(VolumeExport {
             taken_at: Some(taken_at),
             live: mode != CopyMode::Cold,
             ..export
         })
-    }
-
-    /// Phase 3's tape half. A failure here is the volume's `backup-failed`.
-    pub async fn tape(
-        &self,
-        vol: &Volume,
-        export: &VolumeExport,
-        cancel: &CancellationToken,
-    ) -> Result<(), StageError> {
-        let Some(tape) = &self.settings.tape else {
-            return Ok(());
-        };
-        self.started(vol, Stage::Tape).await;
-        if export.staged {
-            // The import came from the stream, not from this file, so nothing
-            // else has read it back: check it before it becomes the tape copy.
-            self.check_export_file(vol, export).await?;
-        }
-        let counter: Counter = Default::default();
-        let work = run_tape(&tape.command, &export.path, counter.clone(), cancel);
-        with_progress(work, &counter, export.size, &vol.id, Stage::Tape, &self.events)
-            .await
-            .map_err(|e| {
-                StageError::new(
-                    Stage::Tape,
-                    &vol.id,
-                    format!("{e}; the export is kept until a tape copy succeeds"),
-                )
-            })?;
-        self.finished(vol, Stage::Tape).await;
-        Ok(())
-    }
-
-    /// Re-hashes the export file and compares it with the export's checksum.
-    async fn check_export_file(&self, vol: &Volume, export: &VolumeExport) -> Result<(), StageError> {
-        let path = export.path.clone();
-        let scheme = checksum_scheme(Stage::Tape, vol, &export.hash)?;
-        let hashed = tokio::task::spawn_blocking(move || crate::storage::sparse_file::hash_file_with(&path, scheme))
-            .await
-            .map_err(|e| StageError::new(Stage::Tape, &vol.id, e))?;
-        match hashed {
-            Ok(h) if h == export.hash => {
-                self.log(vol, "export file re-read before the tape copy: checksum matches")
-                    .await;
-                Ok(())
-            }
-            Ok(h) => Err(StageError::new(
-                Stage::Tape,
-                &vol.id,
-                format!(
-                    "the export file {} no longer matches its checksum ({h}, exported as {}); it is not written to tape; delete it and run migrate again: a missing export is exported afresh, and a verified copy in the new cloud is kept",
-                    export.path.display(),
-                    export.hash
-                ),
-            )),
-            Err(e) => Err(StageError::new(
-                Stage::Tape,
-                &vol.id,
-                format!("cannot re-read the export file {}: {e}", export.path.display()),
-            )),
-        }
     }
 
     /// Phase 3: the import (with verification) and the tape copy in parallel.

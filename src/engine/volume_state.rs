@@ -203,6 +203,25 @@ impl VolumeRecord {
         *self.seconds.entry(stage.as_str().to_string()).or_default() += s;
     }
 
+    /// No export file: a copy whose import is not verified cannot be taken
+    /// up again (its staging image may be half-written or gone), so the
+    /// volume is exported afresh.
+    fn restart_unfinished_stream(&mut self) {
+        let streamed = self.export.as_ref().is_some_and(|e| e.no_file);
+        if streamed && self.import != Track::Succeeded && self.phase == Phase::Exported {
+            self.export = None;
+            self.phase = Phase::Queued;
+        }
+    }
+
+    /// No export file: a failed tape copy is done again from a fresh stream
+    /// of the source, so the failed stream's outcome is forgotten.
+    fn forget_streamed_tape(&mut self) {
+        if let Some(e) = self.export.as_mut() {
+            e.streamed_tape = None;
+        }
+    }
+
     /// When both halves of the transfer are over, the phase follows.
     fn settle_transfer(&mut self) {
         let tape_over = matches!(self.tape, Track::Succeeded | Track::Disabled | Track::Failed);
@@ -255,7 +274,10 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
         }
         // The tape half may end after the import half failed or was aborted.
         (Failed | Aborted, Transition::TapeDone { .. }) => r.tape = Track::Succeeded,
-        (Failed | Aborted, Transition::TapeFailed { .. }) => r.tape = Track::Failed,
+        (Failed | Aborted, Transition::TapeFailed { .. }) => {
+            r.tape = Track::Failed;
+            r.forget_streamed_tape();
+        }
         (Transferring, Transition::TapeDone { seconds }) => {
             r.tape = Track::Succeeded;
             r.add_seconds(Stage::Tape, *seconds);
@@ -263,6 +285,7 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
         }
         (Transferring, Transition::TapeFailed { error }) => {
             r.tape = Track::Failed;
+            r.forget_streamed_tape();
             r.error = Some((Stage::Tape, error.clone()));
             r.settle_transfer();
         }
@@ -294,6 +317,7 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             } else {
                 Queued
             };
+            r.restart_unfinished_stream();
         }
         (Exporting, Transition::Resumed) => r.phase = Queued,
         (Syncing | CuttingOver, Transition::Resumed) => r.phase = if r.is_syncing() { Synced } else { Exported },
@@ -304,6 +328,7 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
                 }
             }
             r.phase = Exported;
+            r.restart_unfinished_stream();
         }
         (Exported, Transition::ExportLost) => {
             r.export = None;

@@ -10,6 +10,8 @@ fn export() -> VolumeExport {
         staged: false,
         taken_at: None,
         live: false,
+        no_file: false,
+        streamed_tape: None,
     }
 }
 

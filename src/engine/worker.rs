@@ -227,7 +227,9 @@ impl Worker {
     /// Waits until the export dir has room for this volume's data. Gives up
     /// (Err) only when nothing else is in flight to free space.
     async fn wait_for_space(&self, vol: &Volume, cancel: &CancellationToken) -> Result<(), String> {
-        let dir = &self.pipeline.settings.export_dir;
+        let Some(dir) = &self.pipeline.settings.export_dir else {
+            return Ok(());
+        };
         let (_, need) = self
             .pipeline
             .old
@@ -342,7 +344,10 @@ impl Worker {
         if self.keep_exports {
             return;
         }
-        let path = self.pipeline.export_path(vol);
+        let Some(path) = self.pipeline.export_path(vol) else {
+            self.cleaned(vol, "no export file to delete (streamed)".into()).await;
+            return;
+        };
         let action = match std::fs::remove_file(&path) {
             Ok(()) => format!("deleted export {}", path.display()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => format!("export {} already gone", path.display()),
@@ -359,6 +364,10 @@ impl Worker {
                 return;
             }
         };
+        self.cleaned(vol, action).await;
+    }
+
+    async fn cleaned(&self, vol: &Volume, action: String) {
         tracing::info!(volume = %vol.id, "{action}");
         if self.record(&vol.id, Transition::Cleaned).await.is_some() {
             let event = EngineEvent::CleanupAction {

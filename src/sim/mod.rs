@@ -228,7 +228,7 @@ impl SimClouds {
                 Vec::new(),
             ),
             work_dir: dir.join("work"),
-            export_dir: dir.join("exports"),
+            export_dir: Some(dir.join("exports")),
             usage: Some(UsagePeriod { start, end }),
             tape: Some(TapeConfig { command: tape }),
             import_strategy: ImportStrategy::Replace,

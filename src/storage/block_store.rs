@@ -6,9 +6,20 @@
 use super::sparse_file::SparseWriter;
 use super::sparse_hash::Scheme;
 use super::stage_writer::{wait_stage_child, OpenStage, StageOutcome, StageTarget, StageWriter, Tee};
+use super::stream_tape::StreamTape;
 use super::{Counter, DataPathError, FileStore, RbdError, RbdStore, VolumeExport};
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
+
+/// Where an export goes: the file (none: no staging disk), the staging
+/// image on the new store, a tape command fed the same stream.
+#[derive(Clone, Copy, Default)]
+pub struct ExportTargets<'a> {
+    pub file: Option<&'a Path>,
+    pub stage: Option<StageTarget<'a>>,
+    /// The tape argv, and the image size its stream announces.
+    pub tape: Option<(&'a [String], u64)>,
+}
 
 #[derive(Debug, Clone)]
 pub enum BlockStore {
@@ -137,24 +148,39 @@ impl BlockStore {
         counter: Counter,
         cancel: &CancellationToken,
     ) -> Result<VolumeExport, DataPathError> {
-        let (exported, _) = self.export_staged(image_spec, dest, None, counter, cancel).await?;
+        let to = ExportTargets {
+            file: Some(dest),
+            stage: None,
+            tape: None,
+        };
+        let (exported, _) = self.export_staged(image_spec, to, counter, cancel).await?;
         Ok(exported)
     }
 
-    /// Exports `image_spec` into the sparse file `dest` (written as
-    /// `dest.partial`, renamed only when complete), hashing on the way, and
-    /// streams the same data into the staging image `stage` if given. The
-    /// export's success does not depend on the stage's.
+    /// Exports `image_spec` into the sparse file `to.file` (written as
+    /// `<file>.partial`, renamed only when complete), hashing on the way, and
+    /// streams the same data into the staging image `to.stage` if given. The
+    /// export's success does not depend on the stage's — unless no file is
+    /// kept: then the stage is the copy, and its failure is the export's.
+    /// `to.tape` (argv fed on stdin) gets the same stream, best effort: its
+    /// outcome is the export's `streamed_tape`.
     pub async fn export_staged(
         &self,
         image_spec: &str,
-        dest: &Path,
-        stage: Option<StageTarget<'_>>,
+        to: ExportTargets<'_>,
         counter: Counter,
         cancel: &CancellationToken,
     ) -> Result<(VolumeExport, StageOutcome), DataPathError> {
+        let ExportTargets {
+            file: dest,
+            stage,
+            tape,
+        } = to;
         // The file first: if it cannot be created, no staging image is made either.
-        let file = SparseWriter::create(dest).map_err(|e| DataPathError::io(dest, e))?;
+        let file = match dest {
+            Some(dest) => SparseWriter::create(dest).map_err(|e| DataPathError::io(dest, e))?,
+            None => SparseWriter::hash_only(),
+        };
         let (writer, child, mut note) = match stage {
             None => (None, None, None),
             Some(t) => match t.store.open_stage(t.image, t.size, cancel).await {
@@ -165,12 +191,19 @@ impl BlockStore {
                 Err(e) => (None, None, Some(format!("cannot create the staging image: {e}"))),
             },
         };
-        // Not a child of `cancel`: an abort closes the stage's stream (its
-        // `import-diff` then exits on its own and releases its watch on the
-        // image, so the image can be removed at once); a killed rbd client
-        // holds the watch for 30 s and `rbd rm` refuses until then.
+        if let (None, Some(_), None) = (dest, stage, &writer) {
+            let why = note.unwrap_or_default();
+            return Err(DataPathError::Stream(format!(
+                "with no export file the export streams into the new cluster, and {why}"
+            )));
+        }
+        let (tape, tape_feed) = match tape.map(|(argv, size)| StreamTape::spawn(argv, size)) {
+            Some(Ok((tape, feed))) => (Some(tape), Some(feed)),
+            Some(Err(e)) => return Err(DataPathError::Stream(e.to_string())),
+            None => (None, None),
+        };
         let stage_cancel = CancellationToken::new();
-        let tee = Tee::new(file, writer, stage.map_or(0, |t| t.size), stage_cancel.clone());
+        let tee = Tee::new(file, writer, stage.map_or(0, |t| t.size), stage_cancel.clone()).with_tape(tape_feed);
         let export = async {
             match self {
                 BlockStore::Rbd(s) => s.read_image(image_spec, tee, counter, cancel).await,
@@ -204,6 +237,16 @@ impl BlockStore {
             }
         };
         let (read, stage_exit) = tokio::join!(export, stage_exit);
+        let streamed_tape = match tape {
+            Some(t) => {
+                let fed = match &read {
+                    Ok((tee, ..)) => tee.tape_fed.clone(),
+                    Err(e) => Err(format!("the export failed: {e}")),
+                };
+                Some(t.wait(fed, cancel).await)
+            }
+            None => None,
+        };
         let outcome = match &read {
             Ok((tee, ..)) => match (&tee.stage_error, stage_exit) {
                 (Some(e), _) => Some(e.clone()),
@@ -216,23 +259,27 @@ impl BlockStore {
         };
         // The export file is committed (fsync, rename) before the stage is judged:
         // a stage is only worth keeping beside a complete export.
-        let partial = super::sparse_file::partial_path(dest);
+        let path = dest.map(Path::to_path_buf).unwrap_or_default();
         let result = match read {
             Ok((tee, size, data_bytes)) => tee
                 .file
                 .commit()
                 .map(|hash| VolumeExport {
-                    path: dest.to_path_buf(),
+                    path: path.clone(),
                     size,
                     data_bytes,
                     hash,
                     staged: false,
                     taken_at: None,
                     live: false,
+                    no_file: dest.is_none(),
+                    streamed_tape,
                 })
-                .map_err(|e| DataPathError::io(dest, e)),
+                .map_err(|e| DataPathError::io(&path, e)),
             Err(e) => {
-                let _ = std::fs::remove_file(&partial);
+                if let Some(dest) = dest {
+                    let _ = std::fs::remove_file(super::sparse_file::partial_path(dest));
+                }
                 Err(e)
             }
         };
@@ -255,6 +302,11 @@ impl BlockStore {
             }
         };
         let staged = outcome == StageOutcome::Done;
+        if let (None, StageOutcome::Failed(why), Ok(_)) = (dest, &outcome, &result) {
+            return Err(DataPathError::Stream(format!(
+                "with no export file the copy is the staging image, and it failed: {why}"
+            )));
+        }
         result.map(|e| (VolumeExport { staged, ..e }, outcome))
     }
 

@@ -25,6 +25,9 @@ pub enum DataPathError {
     Cancelled,
     #[error("{0}")]
     Child(String),
+    /// The stream into the new cluster or to the tape (no export file).
+    #[error("{0}")]
+    Stream(String),
     /// A read-back that differs from what was sent (warm sync's check).
     #[error("{0}")]
     Mismatch(String),

@@ -14,7 +14,8 @@ use std::thread::JoinHandle;
 /// Writes an image to `<path>.partial`; [`SparseWriter::commit`] fsyncs and
 /// renames it to `path`, so a half-written export never has the final name.
 pub struct SparseWriter {
-    file: File,
+    /// `None`: no export file is kept (the stream is only hashed).
+    file: Option<File>,
     partial: PathBuf,
     path: PathBuf,
     hasher: SparseHasher,
@@ -69,7 +70,7 @@ impl SparseWriter {
         let partial = partial_path(path);
         let file = super::private_fs::create_file(&partial)?;
         Ok(Self {
-            file,
+            file: Some(file),
             partial,
             path: path.to_path_buf(),
             hasher: SparseHasher::new(),
@@ -79,13 +80,34 @@ impl SparseWriter {
         })
     }
 
+    /// Writes no file: only hashes what passes (no staging disk).
+    pub fn hash_only() -> Self {
+        Self {
+            file: None,
+            partial: PathBuf::new(),
+            path: PathBuf::new(),
+            hasher: SparseHasher::new(),
+            size: 0,
+            dirty: 0,
+            syncer: None,
+        }
+    }
+
+    /// Whether an export file is written (not [`Self::hash_only`]).
+    pub fn keeps_file(&self) -> bool {
+        self.file.is_some()
+    }
+
     /// Fsyncs, renames into place, fsyncs the directory; returns the hash.
     pub fn commit(mut self) -> io::Result<String> {
         if let Some(s) = self.syncer.take() {
             s.stop()?;
         }
-        self.file.set_len(self.size)?;
-        self.file.sync_all()?;
+        let Some(file) = &self.file else {
+            return Ok(self.hasher.finish(self.size));
+        };
+        file.set_len(self.size)?;
+        file.sync_all()?;
         std::fs::rename(&self.partial, &self.path)?;
         if let Some(dir) = self.path.parent() {
             File::open(dir)?.sync_all()?;
@@ -98,7 +120,9 @@ impl SparseWriter {
         if let Some(s) = self.syncer.take() {
             let _ = s.stop();
         }
-        let _ = std::fs::remove_file(&self.partial);
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.partial);
+        }
     }
 }
 
@@ -110,6 +134,10 @@ impl DiffSink for SparseWriter {
 
     fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.hasher.write_at(offset, data);
+        let Some(file) = &self.file else {
+            self.size = self.size.max(offset + data.len() as u64);
+            return Ok(());
+        };
         // Write only the non-zero blocks (aligned to BLOCK within the image).
         let mut pos = 0usize;
         while pos < data.len() {
@@ -117,7 +145,7 @@ impl DiffSink for SparseWriter {
             let n = ((BLOCK - abs % BLOCK) as usize).min(data.len() - pos);
             let chunk = &data[pos..pos + n];
             if chunk.iter().any(|&b| b != 0) {
-                self.file.write_all_at(chunk, abs)?;
+                file.write_all_at(chunk, abs)?;
                 self.dirty += n as u64;
             }
             pos += n;
@@ -126,7 +154,7 @@ impl DiffSink for SparseWriter {
         if self.dirty >= WRITEBACK_EVERY {
             self.dirty = 0;
             if self.syncer.is_none() {
-                self.syncer = Some(Syncer::spawn(&self.file)?);
+                self.syncer = Some(Syncer::spawn(file)?);
             }
             // Full means a writeback is already pending, which will cover these bytes too.
             if let Some(Err(TrySendError::Disconnected(()))) = self.syncer.as_ref().map(|s| s.tx.try_send(())) {

@@ -219,6 +219,10 @@ pub struct Tee {
     pub stage_error: Option<String>,
     /// The stage received the whole stream and was finished cleanly.
     pub stage_finished: bool,
+    /// The tape command fed from the stream (no export file), if any.
+    tape: Option<StageWriter>,
+    /// `Ok` once the tape's stream was written whole; why not, otherwise.
+    pub tape_fed: Result<(), String>,
 }
 
 impl Tee {
@@ -235,7 +239,22 @@ impl Tee {
             stage_cancel,
             stage_error: None,
             stage_finished: false,
+            tape: None,
+            tape_fed: Err("the stream did not end".into()),
         }
+    }
+
+    /// Feeds `tape` (the tape command's stdin) from the same stream.
+    pub fn with_tape(mut self, tape: Option<StageWriter>) -> Self {
+        self.tape = tape;
+        self
+    }
+
+    fn drop_tape(&mut self, why: String) {
+        if let Some(t) = self.tape.take() {
+            t.abandon();
+        }
+        self.tape_fed = Err(why);
     }
 
     fn drop_stage(&mut self, why: String) {
@@ -250,6 +269,7 @@ impl Tee {
     /// After a failed export: the file's partial copy goes, and the stage.
     pub fn discard(mut self) {
         self.drop_stage("the export failed".into());
+        self.drop_tape("the export failed".into());
         self.file.discard();
     }
 }
@@ -273,6 +293,17 @@ impl DiffSink for Tee {
                 self.drop_stage(format!("writing the staging image: {e}"));
             }
         }
+        if let (false, Some(why)) = (self.file.keeps_file(), &self.stage_error) {
+            // Without an export file the stage is the copy: nothing to fall back on.
+            return Err(io::Error::other(format!(
+                "the stream into the new cluster failed: {why}"
+            )));
+        }
+        if let Some(tape) = self.tape.as_mut() {
+            if let Err(e) = tape.data(offset, data) {
+                self.drop_tape(format!("writing to the tape command: {e}"));
+            }
+        }
         Ok(())
     }
 
@@ -281,6 +312,12 @@ impl DiffSink for Tee {
             match stage.finish() {
                 Ok(()) => self.stage_finished = true,
                 Err(e) => self.drop_stage(format!("finishing the staging image: {e}")),
+            }
+        }
+        if let Some(tape) = self.tape.take() {
+            match tape.finish() {
+                Ok(()) => self.tape_fed = Ok(()),
+                Err(e) => self.drop_tape(format!("finishing the tape stream: {e}")),
             }
         }
         Ok(())

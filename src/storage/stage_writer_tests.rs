@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::storage::sparse_file::hash_file;
-use crate::storage::{BlockStore, Counter, FileStore};
+use crate::storage::{BlockStore, Counter, ExportTargets, FileStore};
 use std::os::unix::fs::FileExt;
 use tokio_util::sync::CancellationToken;
 
@@ -27,8 +27,11 @@ async fn export(old: &BlockStore, dir: &std::path::Path, new: &BlockStore) -> (S
     let (e, outcome) = old
         .export_staged(
             "img",
-            &dir.join("export.raw"),
-            Some(target),
+            ExportTargets {
+                file: Some(&dir.join("export.raw")),
+                stage: Some(target),
+                tape: None,
+            },
             Counter::default(),
             &CancellationToken::new(),
         )

@@ -27,4 +27,11 @@ pub struct VolumeExport {
     /// the copy is crash-consistent at `taken_at`, later writes not copied.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub live: bool,
+    /// No export file was kept (`export_dir: null`): the copy went straight
+    /// into the staging image, and `path` is empty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_file: bool,
+    /// The tape copy fed from this export's stream (no export file), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streamed_tape: Option<super::stream_tape::StreamedTape>,
 }

@@ -75,7 +75,10 @@ pub async fn check(kind: CheckKind, cfg: &Config, old: Option<&Session>) -> Resu
         CheckKind::OldStore => store("old", &cfg.old_cloud).await,
         CheckKind::NewStore => store("new", &cfg.new_cloud).await,
         CheckKind::WorkDir => directory(&cfg.work_dir),
-        CheckKind::ExportDir => directory(&cfg.export_dir),
+        CheckKind::ExportDir => match &cfg.export_dir {
+            Some(dir) => directory(dir),
+            None => Ok("none (export_dir is null): exports stream straight into the new cluster".into()),
+        },
     }
 }
 
@@ -138,11 +141,14 @@ pub async fn target(cfg: &Config) -> TargetInfo {
         Cinder::new(&new).quota_usage(&project).await.map_err(|e| e.to_string())
     }
     .await;
-    let dir = existing(&cfg.export_dir);
-    TargetInfo {
-        quota,
-        export_free: free_bytes(dir).map_err(|e| format!("{}: {e}", dir.display())),
-    }
+    let export_free = match &cfg.export_dir {
+        Some(dir) => {
+            let dir = existing(dir);
+            free_bytes(dir).map_err(|e| format!("{}: {e}", dir.display()))
+        }
+        None => Err("no export file (export_dir is null)".into()),
+    };
+    TargetInfo { quota, export_free }
 }
 
 /// Inventory archive and pre-flight, exactly as `migrate` does them.

@@ -172,7 +172,7 @@ pub fn rig(tb: &Testbed, strategy: ImportStrategy, tape: Option<Vec<String>>) ->
             new_session: Arc::new(new_session),
             old_session: Some(Arc::new(tb.operator("old"))),
             settings: PipelineSettings {
-                export_dir: dir.path().join("exports"),
+                export_dir: Some(dir.path().join("exports")),
                 strategy,
                 volume_type_map: Default::default(),
                 availability_zone: None,

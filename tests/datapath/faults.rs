@@ -20,7 +20,7 @@ async fn export_interrupted(
     std::path::PathBuf,
 ) {
     let mut r = rig(tb, ImportStrategy::Replace, None);
-    let path = r.pipeline.export_path(src);
+    let path = r.pipeline.export_path(src).expect("an export dir");
     let cancel = CancellationToken::new();
     let watcher_cancel = cancel.clone();
     let mut events = std::mem::replace(&mut r.events, tokio::sync::mpsc::channel(1).1);
@@ -106,6 +106,8 @@ async fn over_quota_create_fails_the_import_with_cinder_s_message() {
         staged: false,
         taken_at: None,
         live: false,
+        no_file: false,
+        streamed_tape: None,
     };
     let e = r
         .pipeline

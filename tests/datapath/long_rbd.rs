@@ -101,7 +101,7 @@ async fn a_large_sparse_layering_only_image_passes_preflight_and_is_removed() {
         strategy: ImportStrategy::Replace,
         old: &old,
         new: &new,
-        export_dir: dir.path(),
+        export_dir: Some(dir.path()),
         tape: None,
         exports_in_flight: 1,
         cancel: &cancel,

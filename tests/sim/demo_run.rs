@@ -324,8 +324,9 @@ async fn exports_wait_for_room_in_a_small_export_dir() {
     .await
     .expect("sim");
     let mut cfg = sim.config.clone();
-    cfg.export_dir = dir.path().join("small");
-    let _disk = SmallDisk::mount(&cfg.export_dir, "128m");
+    let small = dir.path().join("small");
+    let _disk = SmallDisk::mount(&small, "128m");
+    cfg.export_dir = Some(small);
     let (setup, volumes) = prepare(&cfg).await;
     let checks = setup
         .preflight(&cfg, &volumes, &tokio_util::sync::CancellationToken::new(), None)

@@ -112,7 +112,14 @@ impl ConnectScreen {
             ("new cloud", cloud(&cfg.new_cloud)),
             ("  storage", store(&cfg.new_cloud)),
             ("work dir", cfg.work_dir.display().to_string()),
-            ("export dir", cfg.export_dir.display().to_string()),
+            (
+                "export dir",
+                cfg.export_dir
+                    .as_ref()
+                    .map_or("none (streams straight into the new cluster)".into(), |d| {
+                        d.display().to_string()
+                    }),
+            ),
             ("tape", tape),
             (
                 "strategy",

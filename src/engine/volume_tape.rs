@@ -1,0 +1,136 @@
+//! Phase 3's tape half: the export file to the tape command, or, without an
+//! export file, the outcome of the tape fed from the export's stream (and,
+//! on a retry, a fresh stream of the source that must match the copy).
+
+use super::volume_pipeline::{checksum_scheme, VolumeExport, VolumePipeline, EXPORT_SNAP};
+use super::{with_progress, Stage, StageError};
+use crate::openstack::Volume;
+use crate::storage::{run_tape, Counter, DataPathError, ExportTargets, StreamedTape};
+use tokio_util::sync::CancellationToken;
+
+impl VolumePipeline {
+    /// Phase 3's tape half. A failure here is the volume's `backup-failed`.
+    pub async fn tape(
+        &self,
+        vol: &Volume,
+        export: &VolumeExport,
+        cancel: &CancellationToken,
+    ) -> Result<(), StageError> {
+        let Some(tape) = &self.settings.tape else {
+            return Ok(());
+        };
+        self.started(vol, Stage::Tape).await;
+        if export.no_file {
+            return self.streamed_tape(vol, export, &tape.command, cancel).await;
+        }
+        if export.staged {
+            // The import came from the stream, not from this file, so nothing
+            // else has read it back: check it before it becomes the tape copy.
+            self.check_export_file(vol, export).await?;
+        }
+        let counter: Counter = Default::default();
+        let work = run_tape(&tape.command, &export.path, counter.clone(), cancel);
+        with_progress(work, &counter, export.size, &vol.id, Stage::Tape, &self.events)
+            .await
+            .map_err(|e| {
+                StageError::new(
+                    Stage::Tape,
+                    &vol.id,
+                    format!("{e}; the export is kept until a tape copy succeeds"),
+                )
+            })?;
+        self.finished(vol, Stage::Tape).await;
+        Ok(())
+    }
+
+    /// No export file: the tape was fed during the export. After a failure
+    /// (the record then holds no outcome) the source is streamed to the tape
+    /// again, and must hash as the verified copy did.
+    async fn streamed_tape(
+        &self,
+        vol: &Volume,
+        export: &VolumeExport,
+        argv: &[String],
+        cancel: &CancellationToken,
+    ) -> Result<(), StageError> {
+        let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Tape, &vol.id, e);
+        match &export.streamed_tape {
+            Some(StreamedTape::Done) => {
+                self.log(vol, "tape copy written from the export stream").await;
+            }
+            Some(StreamedTape::Failed { error }) => {
+                return Err(fail(&format!(
+                    "{error}; retry the volume to stream the source to tape again (it must match the copy's checksum)"
+                )))
+            }
+            None => {
+                let image = format!("volume-{}", vol.id);
+                self.fresh_snapshot(&self.old, &image, EXPORT_SNAP)
+                    .await
+                    .map_err(|e| fail(&e))?;
+                let counter: Counter = Default::default();
+                let to = ExportTargets {
+                    tape: Some((argv, export.size)),
+                    ..Default::default()
+                };
+                let spec = format!("{image}@{EXPORT_SNAP}");
+                let work = self.old.export_staged(&spec, to, counter.clone(), cancel);
+                let result = with_progress(work, &counter, export.data_bytes, &vol.id, Stage::Tape, &self.events).await;
+                if let Err(e) = self.old.snap_remove(&image, EXPORT_SNAP).await {
+                    self.log(vol, format!("cannot remove snapshot {spec}: {e}; remove it by hand"))
+                        .await;
+                }
+                let (again, _) = result.map_err(|e| match e {
+                    DataPathError::Cancelled => fail(&"cancelled by the operator"),
+                    e => fail(&e),
+                })?;
+                if again.hash != export.hash {
+                    return Err(fail(&format!(
+                        "the source changed since it was copied ({} now, {} when copied): the tape now holds the newer data, which is not what the new cloud has; migrate the volume again",
+                        again.hash, export.hash
+                    )));
+                }
+                if let Some(StreamedTape::Failed { error }) = again.streamed_tape {
+                    return Err(fail(&error));
+                }
+                self.log(
+                    vol,
+                    "tape copy streamed again from the source: checksum matches the copy",
+                )
+                .await;
+            }
+        }
+        self.finished(vol, Stage::Tape).await;
+        Ok(())
+    }
+
+    /// Re-hashes the export file and compares it with the export's checksum.
+    async fn check_export_file(&self, vol: &Volume, export: &VolumeExport) -> Result<(), StageError> {
+        let path = export.path.clone();
+        let scheme = checksum_scheme(Stage::Tape, vol, &export.hash)?;
+        let hashed = tokio::task::spawn_blocking(move || crate::storage::sparse_file::hash_file_with(&path, scheme))
+            .await
+            .map_err(|e| StageError::new(Stage::Tape, &vol.id, e))?;
+        match hashed {
+            Ok(h) if h == export.hash => {
+                self.log(vol, "export file re-read before the tape copy: checksum matches")
+                    .await;
+                Ok(())
+            }
+            Ok(h) => Err(StageError::new(
+                Stage::Tape,
+                &vol.id,
+                format!(
+                    "the export file {} no longer matches its checksum ({h}, exported as {}); it is not written to tape; delete it and run migrate again: a missing export is exported afresh, and a verified copy in the new cloud is kept",
+                    export.path.display(),
+                    export.hash
+                ),
+            )),
+            Err(e) => Err(StageError::new(
+                Stage::Tape,
+                &vol.id,
+                format!("cannot re-read the export file {}: {e}", export.path.display()),
+            )),
+        }
+    }
+}
