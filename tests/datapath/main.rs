@@ -12,6 +12,7 @@ mod hardening;
 mod long_rbd;
 mod migrate_one;
 mod names;
+mod no_export_file;
 mod resume;
 mod run_guards;
 #[path = "../common/testbed.rs"]
