@@ -92,6 +92,22 @@ fn each_broken_file_names_file_line_column_and_field() {
             "tape command is empty",
         ),
         (
+            "no-export-file-file-tape.json",
+            ex.replacen(
+                "\"export_dir\": \"/srv/stackmigrate/exports\"",
+                "\"export_dir\": null",
+                1,
+            ),
+            ": tape.command:",
+            "has a {file} argument, and this run keeps no export file",
+        ),
+        (
+            "missing-export-dir.json",
+            ex.replacen("\"export_dir\": \"/srv/stackmigrate/exports\",", "", 1),
+            "export_dir",
+            "missing field",
+        ),
+        (
             "zero-concurrency.json",
             ex.replacen("\"exports\": 2", "\"exports\": 0", 1),
             ": concurrency.exports:",

@@ -120,6 +120,7 @@ impl VolumesScreen {
                 };
                 let space = match &t.export_free {
                     Ok(free) => format!("export dir {} free", bytes(*free)).replace(".0 ", " "),
+                    Err(e) if e.starts_with("no export file") => "no export file (streamed)".to_string(),
                     Err(_) => "export dir unknown".to_string(),
                 };
                 (quota, space)
