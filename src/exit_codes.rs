@@ -42,3 +42,55 @@ pub fn of_run(s: &crate::engine::Summary, usage_ok: bool) -> i32 {
         OK
     }
 }
+
+/// The dashboard's code on quitting: a finished run's as `migrate`'s (3 while
+/// volumes wait for cutover), 2 for a run left unfinished, 0 when none ran.
+pub fn of_dashboard(summary: Option<&crate::engine::Summary>, run_started: bool) -> i32 {
+    match summary {
+        Some(s) => of_run(s, true),
+        None if run_started => ATTENTION,
+        None => OK,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(total: usize, verified: usize, synced: usize, backup_failed: usize) -> crate::engine::Summary {
+        crate::engine::Summary {
+            total,
+            verified,
+            backup_failed,
+            failed: 0,
+            aborted: 0,
+            synced,
+            cutover_refused: 0,
+            crash_consistent: 0,
+            report_json: String::new(),
+            report_md: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_dashboard_exits_as_migrate_does() {
+        assert_eq!(of_dashboard(Some(&summary(3, 3, 0, 0)), true), OK);
+        assert_eq!(
+            of_dashboard(Some(&summary(3, 1, 2, 0)), true),
+            SYNCED,
+            "synced, waiting for cutover"
+        );
+        assert_eq!(
+            of_dashboard(Some(&summary(3, 2, 0, 1)), true),
+            ATTENTION,
+            "a tape copy failed"
+        );
+        assert_eq!(
+            of_dashboard(Some(&summary(3, 2, 0, 0)), true),
+            ATTENTION,
+            "one not done"
+        );
+        assert_eq!(of_dashboard(None, true), ATTENTION, "quit mid-run");
+        assert_eq!(of_dashboard(None, false), OK, "nothing ran");
+    }
+}

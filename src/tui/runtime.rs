@@ -128,11 +128,7 @@ impl EventLoop {
         if self.app.signals > 0 {
             return crate::exit_codes::INTERRUPTED;
         }
-        match (&self.app.summary.summary, &self.app.dashboard) {
-            (Some(s), _) if s.verified == s.total && s.backup_failed == 0 => 0,
-            (Some(_), _) | (None, Some(_)) => 2,
-            (None, None) => 0,
-        }
+        crate::exit_codes::of_dashboard(self.app.summary.summary.as_ref(), self.app.dashboard.is_some())
     }
 
     async fn run(mut self, terminal: &mut DefaultTerminal) -> std::io::Result<i32> {
