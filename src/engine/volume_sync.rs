@@ -112,6 +112,54 @@ impl VolumePipeline {
         Ok((round, image, new_id))
     }
 
+    /// The export file of a synced volume is gone (deleted by hand, a disk
+    /// replaced): it is read back from the new image's last verified
+    /// snapshot, and kept only if it hashes to that round's manifest root.
+    async fn restore_export_file(
+        &self,
+        vol: &Volume,
+        sync: &SyncRecord,
+        last: &SyncRound,
+        export: &VolumeExport,
+        stage: Stage,
+        cancel: &CancellationToken,
+    ) -> Result<(), StageError> {
+        let fail = |e: &dyn std::fmt::Display| StageError::new(stage, &vol.id, e);
+        let path = &export.path;
+        self.log(
+            vol,
+            format!(
+                "export file {} is missing: reading it back from {}@{}",
+                path.display(),
+                sync.image,
+                last.snap
+            ),
+        )
+        .await;
+        let spec = format!("{}@{}", sync.image, last.snap);
+        self.new
+            .export_to_file(&spec, path, Counter::default(), cancel)
+            .await
+            .map_err(|e| fail(&format!("cannot read the export file back from {spec}: {e}")))?;
+        let scheme = crate::storage::sparse_hash::Scheme::of(&last.root)
+            .ok_or_else(|| fail(&format!("round {} has no manifest root I know", last.round)))?;
+        let file = path.clone();
+        let root = tokio::task::spawn_blocking(move || crate::storage::sparse_file::hash_file_with(&file, scheme))
+            .await
+            .map_err(|e| fail(&e))?
+            .map_err(|e| fail(&format!("{}: {e}", path.display())))?;
+        if root != last.root {
+            let _ = std::fs::remove_file(path);
+            return Err(fail(&format!(
+                "the new image's snapshot {spec} no longer matches round {} ({root}, verified as {}); nothing was deleted; abort the volume and migrate it again from the start",
+                last.round, last.root
+            )));
+        }
+        self.log(vol, format!("export file read back: matches round {}", last.round))
+            .await;
+        Ok(())
+    }
+
     /// Round n+1 (the final one at cutover): the delta since the last
     /// verified round, applied, read back and compared.
     pub async fn sync_next(
@@ -134,6 +182,9 @@ impl VolumePipeline {
         let mut lap = Lap::new(&vol.id);
         self.guard(vol, sync, export, stage).await?;
         lap.mark("guard");
+        if !export.path.exists() {
+            self.restore_export_file(vol, sync, last, export, stage, cancel).await?;
+        }
         let image = format!("volume-{}", vol.id);
         let to = sync_snap(last.round + 1);
         let at = self

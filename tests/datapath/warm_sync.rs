@@ -193,10 +193,19 @@ async fn manage_keeps_the_copy_out_of_cinder_until_a_forced_cutover() {
         "no Cinder volume before cutover"
     );
     write_now(&tb, &v.id);
+    // The export file lost between rounds: read back from the new image's
+    // last verified snapshot, checked against its manifest root.
+    let export = dir
+        .path()
+        .join("exports")
+        .join(tb.var("OLD_RESEARCH_ID"))
+        .join(format!("volume-{}.raw", v.id));
+    std::fs::remove_file(&export).expect("the export file was there");
     expect_code(
         &migrate(dir.path(), &cfg, &v.id, &[&manage[..], &["--sync"]].concat()),
         3,
     );
+    assert!(export.exists(), "the export file is back");
     // Still attached: forced, with its warning; the report says so.
     let forced = expect_code(
         &migrate(
