@@ -69,19 +69,26 @@ impl VolumePipeline {
                 hash,
             });
         }
-        let new_id = match self.settings.strategy {
+        let (new_id, read_back) = match self.settings.strategy {
             ImportStrategy::Replace => {
-                self.import_replace(vol, export, &cinder, existing, ledger, cancel)
-                    .await?
+                let (id, hash) = self
+                    .import_replace(vol, export, &cinder, existing, ledger, cancel)
+                    .await?;
+                (id, Some(hash))
             }
             ImportStrategy::Manage => {
-                self.import_manage(vol, export, &cinder, existing, ledger, cancel)
-                    .await?
+                let id = self
+                    .import_manage(vol, export, &cinder, existing, ledger, cancel)
+                    .await?;
+                (id, None)
             }
         };
         self.copy_source_flags(&cinder, vol, &new_id, Stage::Import).await?;
         self.finished(vol, Stage::Import).await;
-        let hash = self.verify(vol, export, &new_id, cancel).await?;
+        let hash = match read_back {
+            Some(hash) => hash,
+            None => self.verify(vol, export, &new_id, cancel).await?,
+        };
         let verified = BTreeMap::from([(STATE_KEY.to_string(), "verified".to_string())]);
         cinder
             .set_metadata(&new_id, &verified)
@@ -195,7 +202,9 @@ impl VolumePipeline {
 
     /// `replace`: Cinder creates an empty volume; its image is swapped for
     /// ours. The data goes to a temporary image first, so `volume-<id>` is
-    /// never half-written.
+    /// never half-written. The copy is read back and compared (the verify
+    /// step) while Cinder's empty image makes way: the rename that follows
+    /// changes no byte. Returns the new volume and the checksum read back.
     pub(super) async fn import_replace(
         &self,
         vol: &Volume,
@@ -204,7 +213,7 @@ impl VolumePipeline {
         existing: Option<Volume>,
         ledger: &dyn NewVolumeLedger,
         cancel: &CancellationToken,
-    ) -> Result<String, StageError> {
+    ) -> Result<(String, String), StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
         if export.size != vol.size * GIB {
             self.drop_staged(vol, export, cancel).await;
@@ -235,17 +244,22 @@ impl VolumePipeline {
         let final_name = format!("volume-{}", available.id);
         let tmp = staging_image(vol);
         self.fill_image(vol, export, &tmp, cancel).await?;
-        // A warm sync's first round cut short leaves its snapshot on the image.
-        super::volume_sync::remove_sync_snaps(&self.new, &final_name, |_| true)
-            .await
-            .map_err(|e| fail(&e))?;
-        match self.new.remove(&final_name, cancel).await {
-            // A run that crashed between remove and rename already removed it.
-            Ok(()) | Err(RbdError::NotFound { .. }) => {}
-            Err(e) => return Err(fail(&e)),
-        }
+        let make_way = async {
+            // A warm sync's first round cut short leaves its snapshot on the image.
+            super::volume_sync::remove_sync_snaps(&self.new, &final_name, |_| true)
+                .await
+                .map_err(|e| fail(&e))?;
+            match self.new.remove(&final_name, cancel).await {
+                // A run that crashed between remove and rename already removed it.
+                Ok(()) | Err(RbdError::NotFound { .. }) => Ok(()),
+                Err(e) => Err(fail(&e)),
+            }
+        };
+        let (made_way, read_back) = tokio::join!(make_way, self.verify_image(vol, export, &tmp, cancel));
+        made_way?;
+        let hash = read_back?;
         self.new.rename(&tmp, &final_name).await.map_err(|e| fail(&e))?;
-        Ok(available.id)
+        Ok((available.id, hash))
     }
 
     /// `manage`: the data goes to `stackmigrate-<old id>`, then Cinder adopts

@@ -215,10 +215,13 @@ impl VolumePipeline {
             CopyMode::Sync => super::volume_sync::sync_snap(1),
             _ => EXPORT_SNAP.to_string(),
         };
-        let taken_at = self
-            .fresh_snapshot(&self.old, &image, &snap)
-            .await
-            .map_err(|e| fail(&e))?;
+        // Taken while the staging image is made and its import-diff starts.
+        let taken_at = std::sync::OnceLock::new();
+        let snapshot = async {
+            let at = self.fresh_snapshot(&self.old, &image, &snap).await?;
+            let _ = taken_at.set(at);
+            Ok(())
+        };
         let counter: Counter = Default::default();
         let spec = format!("{image}@{snap}");
         let staging = staging_image(vol);
@@ -238,12 +241,14 @@ impl VolumePipeline {
             stage: Some(stage),
             tape,
         };
-        let work = self.old.export_staged(&spec, to, counter.clone(), cancel);
+        let work = self
+            .old
+            .export_staged_after(&spec, to, snapshot, counter.clone(), cancel);
         let result = with_progress(work, &counter, total, &vol.id, Stage::Export, &self.events).await;
         let keep = mode == CopyMode::Sync && result.is_ok();
         if !keep && result.is_ok() {
             self.remove_snapshot_later(vol, &image, &snap);
-        } else if !keep {
+        } else if !keep && taken_at.get().is_some() {
             if let Err(e) = self.old.snap_remove(&image, &snap).await {
                 self.log(vol, format!("cannot remove snapshot {spec}: {e}; remove it by hand"))
                     .await;
@@ -272,7 +277,7 @@ impl VolumePipeline {
         self.log(vol, line).await;
         self.finished(vol, Stage::Export).await;
         Ok(VolumeExport {
-            taken_at: Some(taken_at),
+            taken_at: taken_at.into_inner(),
             live: mode != CopyMode::Cold,
             ..export
         })

@@ -70,7 +70,8 @@ impl VolumePipeline {
             ImportStrategy::Replace => {
                 let cinder = Cinder::new(&self.new_session);
                 let existing = self.find_existing(&cinder, vol, ledger).await?;
-                let id = self
+                // Read back and compared as it is swapped in.
+                let (id, _) = self
                     .import_replace(vol, export, &cinder, existing, ledger, cancel)
                     .await?;
                 self.copy_source_flags(&cinder, vol, &id, Stage::Import).await?;
@@ -80,11 +81,11 @@ impl VolumePipeline {
             ImportStrategy::Manage => {
                 let image = staging_image(vol);
                 self.fill_image(vol, export, &image, cancel).await?;
+                self.verify_image(vol, export, &image, cancel).await?;
                 (image, None)
             }
         };
         self.finished(vol, Stage::Import).await;
-        self.verify_image(vol, export, &image, cancel).await?;
         let snap = sync_snap(1);
         self.fresh_snapshot(&self.new, &image, &snap)
             .await

@@ -171,6 +171,22 @@ impl BlockStore {
         counter: Counter,
         cancel: &CancellationToken,
     ) -> Result<(VolumeExport, StageOutcome), DataPathError> {
+        let ready = std::future::ready(Ok(()));
+        self.export_staged_after(image_spec, to, ready, counter, cancel).await
+    }
+
+    /// [`Self::export_staged`] that starts reading only once `ready` (the
+    /// source snapshot, taken meanwhile) is done: the staging image is made
+    /// and its `import-diff` started in parallel with it. If `ready` fails,
+    /// nothing is read, and the stage and the partial file are removed.
+    pub async fn export_staged_after(
+        &self,
+        image_spec: &str,
+        to: ExportTargets<'_>,
+        ready: impl std::future::Future<Output = Result<(), DataPathError>>,
+        counter: Counter,
+        cancel: &CancellationToken,
+    ) -> Result<(VolumeExport, StageOutcome), DataPathError> {
         let ExportTargets {
             file: dest,
             stage,
@@ -181,16 +197,31 @@ impl BlockStore {
             Some(dest) => SparseWriter::create(dest).map_err(|e| DataPathError::io(dest, e))?,
             None => SparseWriter::hash_only(),
         };
-        let (writer, child, mut note) = match stage {
-            None => (None, None, None),
-            Some(t) => match t.store.open_stage(t.image, t.size, cancel).await {
-                Ok(o) => match StageWriter::spawn(o.writer, t.stall) {
-                    Ok(w) => (Some(w), o.child, None),
-                    Err(e) => (None, o.child, Some(format!("cannot start the staging writer: {e}"))),
+        let open = async {
+            match stage {
+                None => (None, None, None),
+                Some(t) => match t.store.open_stage(t.image, t.size, cancel).await {
+                    Ok(o) => match StageWriter::spawn(o.writer, t.stall) {
+                        Ok(w) => (Some(w), o.child, None),
+                        Err(e) => (None, o.child, Some(format!("cannot start the staging writer: {e}"))),
+                    },
+                    Err(e) => (None, None, Some(format!("cannot create the staging image: {e}"))),
                 },
-                Err(e) => (None, None, Some(format!("cannot create the staging image: {e}"))),
-            },
+            }
         };
+        let ((writer, child, mut note), ready) = tokio::join!(open, ready);
+        if let Err(e) = ready {
+            // Closing the stream ends `import-diff` (it exits on the short stream).
+            drop(writer);
+            if let Some(c) = child {
+                let _ = tokio::time::timeout(super::stage_writer::ABORT_GRACE, c.wait(&CancellationToken::new())).await;
+            }
+            if let Some(t) = stage {
+                let _ = t.store.remove(t.image, &CancellationToken::new()).await;
+            }
+            file.discard();
+            return Err(e);
+        }
         if let (None, Some(_), None) = (dest, stage, &writer) {
             let why = note.unwrap_or_default();
             return Err(DataPathError::Stream(format!(
