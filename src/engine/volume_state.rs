@@ -262,8 +262,13 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             r.settle_transfer();
         }
         // `replace` creates the new volume while the export runs (`volume_precreate.rs`).
-        (Exporting | Transferring | Syncing, Transition::NewVolumeClaimed { claim }) => r.claim = Some(claim.clone()),
-        (Exporting | Transferring | Syncing, Transition::NewVolumeCreated { new_id }) => r.add_created(new_id),
+        // The creation may outlast the export (done, failed or aborted): it is journaled all the same.
+        (Exporting | Exported | Failed | Aborted | Transferring | Syncing, Transition::NewVolumeClaimed { claim }) => {
+            r.claim = Some(claim.clone())
+        }
+        (Exporting | Exported | Failed | Aborted | Transferring | Syncing, Transition::NewVolumeCreated { new_id }) => {
+            r.add_created(new_id)
+        }
         (Transferring, Transition::ImportVerified { new_id, hash, seconds }) => {
             r.add_created(new_id);
             r.new_id = Some(new_id.clone());

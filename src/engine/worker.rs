@@ -195,13 +195,31 @@ impl Worker {
         };
         let export = self.pipeline.export_as(vol, mode, cancel);
         tokio::pin!(export, precreate);
-        // An export that ends first does not wait for Cinder: the import
-        // waits for the volume again, and a create cut short is found by its
-        // journaled claim, as after a crash.
-        let exported = tokio::select! {
-            e = &mut export => e,
-            () = &mut precreate => export.await,
+        let (exported, created) = tokio::select! {
+            e = &mut export => (e, false),
+            () = &mut precreate => (export.await, true),
         };
+        // An export that ends first is journaled at once; the creation then
+        // runs to its end before the import may look for the volume: a
+        // create cut short in flight could land after that look, and the
+        // import would make a second volume. Only an abort stops it.
+        let rec = self.export_ended(id, exported, start, cancel).await;
+        if !created {
+            tokio::select! {
+                () = &mut precreate => {}
+                _ = cancel.cancelled() => {}
+            }
+        }
+        rec
+    }
+
+    async fn export_ended(
+        &self,
+        id: &str,
+        exported: Result<VolumeExport, super::StageError>,
+        start: Instant,
+        cancel: &CancellationToken,
+    ) -> Option<VolumeRecord> {
         match exported {
             Ok(export) => {
                 let seconds = start.elapsed().as_secs_f64();
