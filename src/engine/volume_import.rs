@@ -166,40 +166,6 @@ impl VolumePipeline {
         Ok(found.into_iter().next())
     }
 
-    /// The new volume's fields with the claim journaled first, so that a
-    /// crash after Cinder answers still finds the volume as ours.
-    pub(super) async fn claimed_fields(
-        &self,
-        vol: &Volume,
-        ledger: &dyn NewVolumeLedger,
-    ) -> Result<NewVolume, StageError> {
-        let claim = ledger
-            .claim()
-            .await
-            .ok_or_else(|| StageError::new(Stage::Import, &vol.id, "the journal refused the creation claim"))?;
-        let mut fields = self.new_volume_fields(vol);
-        fields.metadata.insert(CLAIM_KEY.into(), claim);
-        Ok(fields)
-    }
-
-    /// Journals a volume Cinder made for us before anything is done to it.
-    pub(super) async fn journal_created(
-        &self,
-        vol: &Volume,
-        ledger: &dyn NewVolumeLedger,
-        new_id: &str,
-    ) -> Result<(), StageError> {
-        if ledger.record_created(new_id).await {
-            Ok(())
-        } else {
-            Err(StageError::new(
-                Stage::Import,
-                &vol.id,
-                format!("the journal refused to record new volume {new_id}; nothing was written to it"),
-            ))
-        }
-    }
-
     /// `replace`: Cinder creates an empty volume; its image is swapped for
     /// ours. The data goes to a temporary image first, so `volume-<id>` is
     /// never half-written. The copy is read back and compared (the verify

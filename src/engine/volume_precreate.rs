@@ -3,14 +3,49 @@
 //! volume's critical path. The claim and the new id are journaled exactly as
 //! the import would journal them, so the import finds the volume (as it finds
 //! one an earlier run made) and a crash or a retry creates no second one.
+//! The claim and the journaling of a new volume, shared with the import, are here.
 
-use super::{NewVolumeLedger, VolumePipeline};
+use super::{NewVolumeLedger, Stage, StageError, VolumePipeline, CLAIM_KEY};
 use crate::config::ImportStrategy;
-use crate::openstack::{Cinder, Volume};
+use crate::openstack::{Cinder, NewVolume, Volume};
 
 const GIB: u64 = 1 << 30;
 
 impl VolumePipeline {
+    /// The new volume's fields with the claim journaled first, so that a
+    /// crash after Cinder answers still finds the volume as ours.
+    pub(super) async fn claimed_fields(
+        &self,
+        vol: &Volume,
+        ledger: &dyn NewVolumeLedger,
+    ) -> Result<NewVolume, StageError> {
+        let claim = ledger
+            .claim()
+            .await
+            .ok_or_else(|| StageError::new(Stage::Import, &vol.id, "the journal refused the creation claim"))?;
+        let mut fields = self.new_volume_fields(vol);
+        fields.metadata.insert(CLAIM_KEY.into(), claim);
+        Ok(fields)
+    }
+
+    /// Journals a volume Cinder made for us before anything is done to it.
+    pub(super) async fn journal_created(
+        &self,
+        vol: &Volume,
+        ledger: &dyn NewVolumeLedger,
+        new_id: &str,
+    ) -> Result<(), StageError> {
+        if ledger.record_created(new_id).await {
+            Ok(())
+        } else {
+            Err(StageError::new(
+                Stage::Import,
+                &vol.id,
+                format!("the journal refused to record new volume {new_id}; nothing was written to it"),
+            ))
+        }
+    }
+
     /// Creates the new volume for a cold `replace` copy and waits until it
     /// is available. Best effort: on any error it stops, and the import makes
     /// the volume itself and reports what went wrong.
