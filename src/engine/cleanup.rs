@@ -1,10 +1,12 @@
 //! Phase 5 on its own (`stackmigrate cleanup`): for each journaled volume of a
 //! project, delete the export only if the copy is verified and taped (or tape
 //! is disabled), and remove temporary images and snapshots that stackmigrate
-//! created. Names are ours by construction; nothing else is touched.
+//! created. Names are ours by construction; nothing else is touched. Also
+//! the same step inside a run, for one volume (`Worker::cleanup`).
 
 use super::volume_pipeline::EXPORT_SNAP;
-use super::{Journal, JournalError, Phase, Transition};
+use super::{EngineEvent, Journal, JournalError, Phase, Transition};
+use crate::openstack::Volume;
 use crate::storage::{BlockStore, RbdError};
 use tokio_util::sync::CancellationToken;
 
@@ -40,6 +42,20 @@ pub async fn run_cleanup(
             Err(e) => actions.push(format!("{}: cannot remove snapshot {EXPORT_SNAP}: {e}", r.id)),
         }
         let Some(export) = &r.export else { continue };
+        if export.no_file {
+            // Streamed: no export file to delete or keep.
+            match r.phase {
+                Phase::Done => {
+                    journal.record(&r.id, Transition::Cleaned)?;
+                }
+                Phase::BackupFailed => actions.push(format!(
+                    "{}: its tape copy failed; `stackmigrate migrate` again streams the source to tape",
+                    r.id
+                )),
+                _ => {}
+            }
+            continue;
+        }
         match r.phase {
             Phase::Done => {
                 match std::fs::remove_file(&export.path) {
@@ -66,4 +82,46 @@ pub async fn run_cleanup(
         }
     }
     Ok(actions)
+}
+
+impl super::worker::Worker {
+    /// Phase 5 for one volume: only a `Done` record (verified, and taped or
+    /// tape disabled) gets here; its export file goes unless kept.
+    pub(super) async fn cleanup(&self, vol: &Volume) {
+        if self.keep_exports {
+            return;
+        }
+        let Some(path) = self.pipeline.export_path(vol) else {
+            self.cleaned(vol, "no export file to delete (streamed)".into()).await;
+            return;
+        };
+        let action = match std::fs::remove_file(&path) {
+            Ok(()) => format!("deleted export {}", path.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => format!("export {} already gone", path.display()),
+            Err(e) => {
+                let line = format!("cannot delete export {}: {e}", path.display());
+                let _ = self
+                    .pipeline
+                    .events
+                    .send(EngineEvent::Log {
+                        volume: Some(vol.id.clone()),
+                        line,
+                    })
+                    .await;
+                return;
+            }
+        };
+        self.cleaned(vol, action).await;
+    }
+
+    async fn cleaned(&self, vol: &Volume, action: String) {
+        tracing::info!(volume = %vol.id, "{action}");
+        if self.record(&vol.id, Transition::Cleaned).await.is_some() {
+            let event = EngineEvent::CleanupAction {
+                volume: Some(vol.id.clone()),
+                action,
+            };
+            let _ = self.pipeline.events.send(event).await;
+        }
+    }
 }

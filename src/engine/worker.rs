@@ -178,6 +178,19 @@ impl Worker {
             }
             return None;
         }
+        // Without an export file the tape is fed during the export: it needs its drive now.
+        let streams_tape = self.pipeline.settings.export_dir.is_none() && self.pipeline.settings.tape.is_some();
+        let drive = if streams_tape {
+            slot(&self.limits.tape, cancel).await
+        } else {
+            None
+        };
+        if streams_tape && drive.is_none() {
+            return self
+                .record(id, Transition::Aborted { stage: Stage::Export })
+                .await
+                .and(None);
+        }
         *holding = Some(HoldingSpace::new(&self.limits));
         let started = self.record(id, Transition::ExportStarted).await?;
         let start = Instant::now();
@@ -353,46 +366,6 @@ impl Worker {
             Err(e) => {
                 self.record(&vol.id, Transition::TapeFailed { error: e.message }).await;
             }
-        }
-    }
-
-    /// Phase 5 for one volume: only a `Done` record (verified, and taped or
-    /// tape disabled) gets here; its export file goes unless kept.
-    async fn cleanup(&self, vol: &Volume) {
-        if self.keep_exports {
-            return;
-        }
-        let Some(path) = self.pipeline.export_path(vol) else {
-            self.cleaned(vol, "no export file to delete (streamed)".into()).await;
-            return;
-        };
-        let action = match std::fs::remove_file(&path) {
-            Ok(()) => format!("deleted export {}", path.display()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => format!("export {} already gone", path.display()),
-            Err(e) => {
-                let line = format!("cannot delete export {}: {e}", path.display());
-                let _ = self
-                    .pipeline
-                    .events
-                    .send(EngineEvent::Log {
-                        volume: Some(vol.id.clone()),
-                        line,
-                    })
-                    .await;
-                return;
-            }
-        };
-        self.cleaned(vol, action).await;
-    }
-
-    async fn cleaned(&self, vol: &Volume, action: String) {
-        tracing::info!(volume = %vol.id, "{action}");
-        if self.record(&vol.id, Transition::Cleaned).await.is_some() {
-            let event = EngineEvent::CleanupAction {
-                volume: Some(vol.id.clone()),
-                action,
-            };
-            let _ = self.pipeline.events.send(event).await;
         }
     }
 }

@@ -140,7 +140,7 @@ fn headless_demo_warm_syncs_in_use_volumes_and_cuts_them_over() {
 }
 
 /// The demo project's setup and its migratable volumes, as `migrate` picks them.
-async fn prepare(cfg: &stackmigrate::config::Config) -> (RunSetup, Vec<stackmigrate::openstack::Volume>) {
+pub async fn prepare(cfg: &stackmigrate::config::Config) -> (RunSetup, Vec<stackmigrate::openstack::Volume>) {
     let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
     let new = Session::new("new", &cfg.new_cloud).expect("new");
     let project = Keystone::new(&old).find_project("research").await.expect("project");

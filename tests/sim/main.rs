@@ -6,4 +6,5 @@ mod demo_run;
 mod fidelity;
 mod file_modes;
 mod log_file;
+mod no_export_file;
 mod transient;

@@ -1,0 +1,71 @@
+//! No staging disk on the simulated clouds: every volume streams straight
+//! into the new store, and the tape, fed the same stream, keeps to its
+//! drive count (`concurrency.tapes`) although exports run side by side.
+
+use crate::demo_run::prepare;
+use stackmigrate::config::TapeConfig;
+use stackmigrate::engine::{EngineEvent, RunOptions};
+use stackmigrate::sim::{SimClouds, SimOptions};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_volume_streams_and_three_exports_share_one_tape_drive() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = SimClouds::start(SimOptions {
+        dir: dir.path().to_path_buf(),
+        throttle_mib_s: Some(200),
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let mut cfg = sim.config.clone();
+    let configured = cfg.export_dir.take().expect("the demo's export dir");
+    let tape_dir = dir.path().join("tape");
+    std::fs::create_dir_all(&tape_dir).expect("dir");
+    // One drive: a second tape command while one runs fails loudly.
+    let lock = dir.path().join("drive.lock");
+    let script = format!(
+        "exec 9>{}; flock -n 9 || {{ echo 'the drive is busy' >&2; exit 9; }}; cat > {}/$$.diff",
+        lock.display(),
+        tape_dir.display()
+    );
+    cfg.tape = Some(TapeConfig {
+        command: vec!["sh".into(), "-c".into(), script],
+    });
+    cfg.concurrency.exports = 3;
+    cfg.concurrency.tapes = 1;
+    let (setup, volumes) = prepare(&cfg).await;
+    let total = volumes.len();
+    let mut running = setup.start(&cfg, volumes, RunOptions::default()).await.expect("start");
+    let mut events = Vec::new();
+    while let Some(e) = running.events.recv().await {
+        events.push(e);
+    }
+    running.engine.await.expect("join").expect("engine");
+    let Some(EngineEvent::Finished(s)) = events.last() else {
+        panic!("last event is Finished")
+    };
+    let failures: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::VolumeFailed { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!((s.verified, s.backup_failed, s.failed), (total, 0, 0), "{failures:#?}");
+    let streams = std::fs::read_dir(&tape_dir).expect("tape dir").count();
+    assert_eq!(streams, total, "one tape stream per volume");
+    assert_eq!(files_under(&configured), 0, "nothing written where exports would go");
+}
+
+fn files_under(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.path() {
+            p if p.is_dir() => files_under(&p),
+            _ => 1,
+        })
+        .sum()
+}
