@@ -98,6 +98,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         },
         Command::Demo(args) => {
+            if cli.config.no_export_file {
+                // Said rather than ignored: the demo's story warm-syncs, which needs the file.
+                eprintln!("demo: --no-export-file is for migrate and the dashboard on real clouds; the demo warm-syncs volumes of running servers, which keeps the export file");
+                return Ok(ExitCode::from(exit_codes::USAGE as u8));
+            }
             let log_dir = cli.config.work_dir.clone();
             let _guard = start_logging(&cli, log_dir.as_ref());
             let work_dir = cli.config.work_dir.clone();

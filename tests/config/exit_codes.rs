@@ -34,6 +34,17 @@ fn usage_errors_exit_64() {
 }
 
 #[test]
+fn the_demo_refuses_no_export_file_and_says_why() {
+    let out = run(&["demo", "--headless", "--no-export-file"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains("--no-export-file") && stderr.contains("warm-syncs"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn help_and_version_exit_0_and_help_lists_every_exit_code() {
     for args in [&["--help"][..], &["migrate", "--help"][..]] {
         let out = run(args);
