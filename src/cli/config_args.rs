@@ -76,11 +76,7 @@ impl ConfigArgs {
         }
         if self.no_export_file {
             cfg.export_dir = None;
-            if cfg
-                .tape
-                .as_ref()
-                .is_some_and(|t| crate::storage::needs_file(&t.command))
-            {
+            if cfg.file_tape_without_export_file() {
                 return Err(ConfigError::Invalid {
                     file: self.config_file().unwrap_or_default(),
                     position: None,

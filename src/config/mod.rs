@@ -50,6 +50,17 @@ pub struct Config {
     pub concurrency: Concurrency,
 }
 
+impl Config {
+    /// A `{file}` tape template in a run that keeps no export file: refused.
+    pub fn file_tape_without_export_file(&self) -> bool {
+        self.export_dir.is_none()
+            && self
+                .tape
+                .as_ref()
+                .is_some_and(|t| crate::storage::needs_file(&t.command))
+    }
+}
+
 /// A field that must be present but may be `null` (serde would otherwise
 /// take a missing `Option` field as `None`).
 fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {

@@ -48,10 +48,8 @@ pub(super) fn validate(config: &Config) -> Vec<(String, String)> {
             errors.push((field.into(), "must not be empty; give a directory path".into()));
         }
     }
-    if let (None, Some(tape)) = (&config.export_dir, &config.tape) {
-        if crate::storage::needs_file(&tape.command) {
-            errors.push(("tape.command".into(), crate::engine::NO_FILE_TAPE.into()));
-        }
+    if config.file_tape_without_export_file() {
+        errors.push(("tape.command".into(), crate::engine::NO_FILE_TAPE.into()));
     }
     errors
 }

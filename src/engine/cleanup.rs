@@ -100,14 +100,7 @@ impl super::worker::Worker {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => format!("export {} already gone", path.display()),
             Err(e) => {
                 let line = format!("cannot delete export {}: {e}", path.display());
-                let _ = self
-                    .pipeline
-                    .events
-                    .send(EngineEvent::Log {
-                        volume: Some(vol.id.clone()),
-                        line,
-                    })
-                    .await;
+                self.pipeline.log(vol, line).await;
                 return;
             }
         };

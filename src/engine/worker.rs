@@ -4,7 +4,7 @@
 
 use super::journal_ledger::JournalLedger;
 use super::volume_pipeline::{CopyMode, VolumeExport, VolumePipeline};
-use super::{EngineEvent, Phase, Stage, Track, Transition, VolumeRecord};
+use super::{Phase, Stage, Track, Transition, VolumeRecord};
 use crate::openstack::Volume;
 use crate::storage::free_bytes;
 use std::sync::atomic::Ordering;
@@ -290,14 +290,7 @@ impl Worker {
                     dir.display(),
                     free >> 20
                 );
-                let _ = self
-                    .pipeline
-                    .events
-                    .send(EngineEvent::Log {
-                        volume: Some(vol.id.clone()),
-                        line,
-                    })
-                    .await;
+                self.pipeline.log(vol, line).await;
             }
             waited = true;
             tokio::select! {

@@ -210,19 +210,11 @@ impl BlockStore {
             }
         };
         let ((writer, child, mut note), ready) = tokio::join!(open, ready);
-        if let Err(e) = ready {
-            // Closing the stream ends `import-diff` (it exits on the short stream).
-            drop(writer);
-            if let Some(c) = child {
-                let _ = tokio::time::timeout(super::stage_writer::ABORT_GRACE, c.wait(&CancellationToken::new())).await;
-            }
-            if let Some(t) = stage {
-                let _ = t.store.remove(t.image, &CancellationToken::new()).await;
-            }
+        let no_stage_no_file = dest.is_none() && stage.is_some() && writer.is_none();
+        if ready.is_err() || no_stage_no_file {
+            abandon_stage(writer, child, stage).await;
             file.discard();
-            return Err(e);
-        }
-        if let (None, Some(_), None) = (dest, stage, &writer) {
+            ready?;
             let why = note.unwrap_or_default();
             return Err(DataPathError::Stream(format!(
                 "with no export file the export streams into the new cluster, and {why}"
@@ -366,5 +358,21 @@ impl BlockStore {
             BlockStore::Rbd(s) => s.import_from_file(src, image, counter, cancel).await,
             BlockStore::File(s) => s.import_from_file(src, image, counter, cancel).await,
         }
+    }
+}
+
+/// A stage given up before any data: closing its stream ends `import-diff`
+/// (it exits on the short stream, releasing its watch), then the image goes.
+async fn abandon_stage(
+    writer: Option<StageWriter>,
+    child: Option<super::ChildProcess>,
+    stage: Option<StageTarget<'_>>,
+) {
+    drop(writer);
+    if let Some(c) = child {
+        let _ = tokio::time::timeout(super::stage_writer::ABORT_GRACE, c.wait(&CancellationToken::new())).await;
+    }
+    if let Some(t) = stage {
+        let _ = t.store.remove(t.image, &CancellationToken::new()).await;
     }
 }

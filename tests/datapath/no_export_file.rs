@@ -24,22 +24,7 @@ async fn streams_to_the_new_cluster_and_tape_restarts_after_kill_9_and_the_tape_
     let cfg = migrate_config(&tb, dir.path(), Some(tape), false).display().to_string();
     let (killed, _) = migrate_signalled_with(dir.path(), &cfg, &v.id, &["--no-export-file"], "export", "KILL");
     assert!(killed, "the first run reached the export");
-    let out = stackmigrate(
-        dir.path(),
-        &[
-            "--config",
-            &cfg,
-            "--no-export-file",
-            "migrate",
-            "--project",
-            "research",
-            "--volumes",
-            &v.id,
-            "--yes",
-        ],
-    );
-    let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+    let stdout = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--no-export-file"]), 0);
     assert!(stdout.contains("no export file"), "{stdout}");
     let exports = dir.path().join("exports");
     let left: Vec<_> = walk(&exports);
@@ -84,20 +69,7 @@ async fn streams_to_the_new_cluster_and_tape_restarts_after_kill_9_and_the_tape_
     let file_cfg = dir.path().join("file-tape");
     std::fs::create_dir_all(&file_cfg).expect("dir");
     let cfg = migrate_config(&tb, &file_cfg, None, false).display().to_string();
-    let out = stackmigrate(
-        dir.path(),
-        &[
-            "--config",
-            &cfg,
-            "--no-export-file",
-            "migrate",
-            "--project",
-            "research",
-            "--volumes",
-            &v.id,
-            "--yes",
-        ],
-    );
+    let out = migrate(dir.path(), &cfg, &v.id, &["--no-export-file"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(err.contains("tape.command") && err.contains("{file}"), "{err}");
