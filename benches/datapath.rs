@@ -19,7 +19,10 @@ use tokio_util::sync::CancellationToken;
 mod binary_run;
 #[path = "common.rs"]
 mod common;
+#[path = "datapath_rss.rs"]
+mod datapath_rss;
 use common::{env, median, rbd, Meter, MIB};
+use datapath_rss::{four_and_four, peak_rss_mib};
 
 const RUNS: usize = 3;
 
@@ -88,10 +91,13 @@ fn targets<'a>(file: &'a std::path::Path, stage: StageTarget<'a>) -> ExportTarge
 
 /// How `ours` copies: streamed into the new cluster while the export file is
 /// written (the normal path), streamed with no export file (`--no-export-file`),
-/// or imported afterwards from the export file (the resume path).
+/// or imported afterwards from the export file (the resume path); `ReadBack`
+/// is `Staged` with the stage reading each extent back as it lands (the
+/// engine's way where `python3-rbd` is installed).
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Staged,
+    ReadBack,
     NoFile,
     FromFile,
 }
@@ -130,6 +136,7 @@ async fn ours(
             image: dest,
             size,
             stall: stackmigrate::engine::STAGE_STALL,
+            read_back: mode == Mode::ReadBack,
         };
         let (e, outcome) = old
             .export_staged(image, targets(&file, stage), Counter::default(), &cancel)
@@ -143,88 +150,29 @@ async fn ours(
     if let Some(s) = sampler {
         s.print("export + import of the 1 GiB image");
     }
+    let with_verify = if mode == Mode::ReadBack {
+        // Verified while copying: the stage's read-back checksum.
+        assert_eq!(exported.read_back.as_ref(), Some(&exported.hash), "read back");
+        copy
+    } else {
+        -1.0
+    };
+    // The whole image read back after the copy (untimed where it was read back already).
     let (hash, _) = new
         .hash_image(dest, Scheme::CURRENT, Counter::default(), &cancel)
         .await
         .expect("verify");
     assert_eq!(hash, exported.hash, "verified");
-    let with_verify = start.elapsed().as_secs_f64();
+    let with_verify = if with_verify < 0.0 {
+        start.elapsed().as_secs_f64()
+    } else {
+        with_verify
+    };
     new.remove(dest, &cancel).await.expect("rm");
     if mode != Mode::NoFile {
         std::fs::remove_file(&file).expect("rm file");
     }
     (copy, with_verify, cpu)
-}
-
-/// Four exports (each streaming into a staging image) and four imports
-/// from export files, all eight in flight at once, as the engine's default
-/// limits allow; then this process's peak RSS.
-async fn four_and_four(old: &BlockStore, new: &BlockStore, dir: &std::path::Path, image: &str, tag: u32) {
-    let cancel = CancellationToken::new();
-    let files: Vec<_> = (0..4).map(|i| dir.join(format!("four-{i}.raw"))).collect();
-    for f in &files {
-        old.export_to_file(image, f, Counter::default(), &cancel)
-            .await
-            .expect("export");
-    }
-    let (size, _) = old.usage(image, &cancel).await.expect("du");
-    let start = Instant::now();
-    let exports = (0..4).map(|i| {
-        let (dest, file) = (format!("bench-4e-{tag}-{i}"), dir.join(format!("four-e{i}.raw")));
-        let cancel = &cancel;
-        async move {
-            let stage = StageTarget {
-                store: new,
-                image: &dest,
-                size,
-                stall: stackmigrate::engine::STAGE_STALL,
-            };
-            let (_, outcome) = old
-                .export_staged(image, targets(&file, stage), Counter::default(), cancel)
-                .await
-                .expect("export");
-            assert_eq!(outcome, StageOutcome::Done, "streamed");
-            (dest, Some(file))
-        }
-    });
-    let imports = files.iter().enumerate().map(|(i, f)| {
-        let dest = format!("bench-4i-{tag}-{i}");
-        let cancel = &cancel;
-        async move {
-            new.import_from_file(f, &dest, Counter::default(), cancel)
-                .await
-                .expect("import");
-            (dest, None)
-        }
-    });
-    let (e, i) = tokio::join!(
-        futures_util::future::join_all(exports),
-        futures_util::future::join_all(imports)
-    );
-    let wall = start.elapsed().as_secs_f64();
-    println!(
-        "peak RSS with 4 exports and 4 imports in flight (8 GiB moved in {wall:.1} s): {:.1} MiB (goal <= 48 MiB)",
-        peak_rss_mib()
-    );
-    for (dest, file) in e.into_iter().chain(i) {
-        new.remove(&dest, &cancel).await.expect("rm");
-        if let Some(f) = file {
-            std::fs::remove_file(f).expect("rm file");
-        }
-    }
-    for f in files {
-        std::fs::remove_file(f).expect("rm file");
-    }
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
 }
 
 #[tokio::main]
@@ -248,15 +196,20 @@ async fn main() {
         format!("bench-full-{tag}"),
     );
     make_image(&old_conf, &random, 1024 * MIB, 1024 * MIB, 4 * MIB);
-    // BENCH_ONLY=copy: one export + import of the 1 GiB image (for a profiler).
+    // BENCH_ONLY=copy: one export + import of the 1 GiB image (for a profiler);
+    // BENCH_READBACK=1 with the read-back stage.
     if std::env::var("BENCH_ONLY").as_deref() == Ok("copy") {
+        let mode = match std::env::var("BENCH_READBACK").as_deref() {
+            Ok("1") => Mode::ReadBack,
+            _ => Mode::Staged,
+        };
         let (c, v, cpu) = ours(
             &old,
             &new,
             dir.path(),
             &random,
             &format!("bench-ours-{tag}"),
-            Mode::Staged,
+            mode,
             true,
         )
         .await;
@@ -269,6 +222,7 @@ async fn main() {
 
     let (mut pipe, mut copy, mut verify, mut file) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut pipe_cpu, mut copy_cpu, mut bare, mut bare_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut rb, mut rb_cpu) = (Vec::new(), Vec::new());
     for i in 0..RUNS {
         let (w, cpu) = raw_pipe(&old_conf, &new_conf, &random, &format!("bench-raw-{tag}-{i}"));
         pipe.push(w);
@@ -298,6 +252,18 @@ async fn main() {
         .await;
         bare.push(c);
         bare_cpu.push(cpu);
+        let (c, _, cpu) = ours(
+            &old,
+            &new,
+            dir.path(),
+            &random,
+            &format!("bench-rb-{tag}-{i}"),
+            Mode::ReadBack,
+            i == 0,
+        )
+        .await;
+        rb.push(c);
+        rb_cpu.push(cpu);
         file.push(
             ours(
                 &old,
@@ -334,6 +300,15 @@ async fn main() {
         pc / p,
         common::cores(),
         cc / c
+    );
+    let (r, rc) = (median(rb), median(rb_cpu));
+    println!(
+        "  verified while copying (read-back stage) {r:6.2} s  {:7.1} MiB/s   throughput ratio {:.2} (goal >= 0.85); CPU-s {rc:.2} = {:.2}x the raw pipe's; floor on {} cores {:.2} s",
+        1024.0 / r,
+        p / r,
+        rc / pc,
+        common::cores(),
+        rc / common::cores() as f64
     );
     let (b, bc) = (median(bare), median(bare_cpu));
     println!(

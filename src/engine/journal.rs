@@ -235,6 +235,7 @@ mod tests {
             live: false,
             no_file: false,
             streamed_tape: None,
+            read_back: None,
         };
         j.record("a", Transition::ExportDone { export, seconds: 0.5 })
             .expect("ok");

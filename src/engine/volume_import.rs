@@ -77,10 +77,17 @@ impl VolumePipeline {
                 (id, Some(hash))
             }
             ImportStrategy::Manage => {
+                let adopted_now = existing.is_none();
                 let id = self
                     .import_manage(vol, export, &cinder, existing, ledger, cancel)
                     .await?;
-                (id, None)
+                // Cinder adopted (and renamed) this export's stage, which was read
+                // back as it was written: that read is the verification.
+                let read_back = match (adopted_now, export.read_back.is_some()) {
+                    (true, true) => Some(self.verify_image(vol, export, &staging_image(vol), cancel).await?),
+                    _ => None,
+                };
+                (id, read_back)
             }
         };
         self.copy_source_flags(&cinder, vol, &new_id, Stage::Import).await?;

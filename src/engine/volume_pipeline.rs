@@ -230,6 +230,7 @@ impl VolumePipeline {
             image: &staging,
             size,
             stall: self.settings.stage_stall,
+            read_back: true,
         };
         // Without an export file the tape is fed from the stream.
         let tape = match (&path, &self.settings.tape) {

@@ -12,6 +12,7 @@ fn export() -> VolumeExport {
         live: false,
         no_file: false,
         streamed_tape: None,
+        read_back: None,
     }
 }
 

@@ -104,9 +104,10 @@ impl BlockStore {
         }
     }
 
-    async fn open_stage(&self, image: &str, size: u64, cancel: &CancellationToken) -> Result<OpenStage, DataPathError> {
+    async fn open_stage(&self, t: &StageTarget<'_>, cancel: &CancellationToken) -> Result<OpenStage, DataPathError> {
+        let (image, size) = (t.image, t.size);
         match self {
-            BlockStore::Rbd(s) => s.open_stage(image, size, cancel).await,
+            BlockStore::Rbd(s) => s.open_stage(image, size, t.read_back, cancel).await,
             BlockStore::File(s) => s.open_stage(image, size),
         }
     }
@@ -199,17 +200,22 @@ impl BlockStore {
         };
         let open = async {
             match stage {
-                None => (None, None, None),
-                Some(t) => match t.store.open_stage(t.image, t.size, cancel).await {
+                None => (None, None, None, None),
+                Some(t) => match t.store.open_stage(&t, cancel).await {
                     Ok(o) => match StageWriter::spawn(o.writer, t.stall) {
-                        Ok(w) => (Some(w), o.child, None),
-                        Err(e) => (None, o.child, Some(format!("cannot start the staging writer: {e}"))),
+                        Ok(w) => (Some(w), o.child, o.read_back, None),
+                        Err(e) => (
+                            None,
+                            o.child,
+                            None,
+                            Some(format!("cannot start the staging writer: {e}")),
+                        ),
                     },
-                    Err(e) => (None, None, Some(format!("cannot create the staging image: {e}"))),
+                    Err(e) => (None, None, None, Some(format!("cannot create the staging image: {e}"))),
                 },
             }
         };
-        let ((writer, child, mut note), ready) = tokio::join!(open, ready);
+        let ((writer, child, read_back, mut note), ready) = tokio::join!(open, ready);
         let no_stage_no_file = dest.is_none() && stage.is_some() && writer.is_none();
         if ready.is_err() || no_stage_no_file {
             abandon_stage(writer, child, stage).await;
@@ -273,12 +279,20 @@ impl BlockStore {
         let outcome = match &read {
             Ok((tee, ..)) => match (&tee.stage_error, stage_exit) {
                 (Some(e), _) => Some(e.clone()),
-                (None, Some(Ok(exit))) if !exit.success() => Some(format!("rbd import-diff: {exit:?}")),
-                (None, Some(Err(e))) => Some(format!("rbd import-diff: {e}")),
+                (None, Some(Ok(exit))) if !exit.success() => Some(format!("the staging writer: {exit:?}")),
+                (None, Some(Err(e))) => Some(format!("the staging writer: {e}")),
                 (None, _) if !tee.stage_finished => note.take().or(Some("the stream was not finished".into())),
                 (None, _) => None,
             },
             Err(_) => Some("the export failed".into()),
+        };
+        // The stage's own read-back, where it was asked for and the stage held.
+        let (outcome, read_back) = match (outcome, read_back) {
+            (None, Some(r)) => match r.result().await {
+                Ok((hash, _)) => (None, Some(hash)),
+                Err(e) => (Some(format!("reading the staging image back: {e}")), None),
+            },
+            (o, _) => (o, None),
         };
         // The export file is committed (fsync, rename) before the stage is judged:
         // a stage is only worth keeping beside a complete export.
@@ -297,6 +311,7 @@ impl BlockStore {
                     live: false,
                     no_file: dest.is_none(),
                     streamed_tape,
+                    read_back,
                 })
                 .map_err(|e| DataPathError::io(&path, e)),
             Err(e) => {

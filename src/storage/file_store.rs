@@ -106,6 +106,7 @@ impl FileStore {
         Ok(OpenStage {
             writer: StageSink::File(Box::new(w)),
             child: None,
+            read_back: None,
         })
     }
 

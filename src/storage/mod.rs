@@ -15,6 +15,7 @@ mod rbd_cli;
 pub mod rbd_diff;
 mod rbd_error;
 mod rbd_store;
+mod readback_stage;
 pub mod sparse_file;
 pub mod sparse_hash;
 mod stage_writer;

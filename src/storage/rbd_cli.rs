@@ -45,6 +45,11 @@ impl RbdCli {
         self.short_limit
     }
 
+    /// The cluster's settings, and the connect timeout every call is given.
+    pub fn ceph(&self) -> (&CephConfig, u32) {
+        (&self.ceph, self.connect_timeout)
+    }
+
     pub fn pool(&self) -> &str {
         &self.ceph.pool
     }

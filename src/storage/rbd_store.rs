@@ -264,11 +264,14 @@ impl RbdStore {
     }
 
     /// Creates `image` (replacing a leftover of a crashed run) and starts
-    /// `rbd import-diff -` into it; the returned writer feeds that child.
+    /// `rbd import-diff -` into it, or with `read_back` (where the bindings
+    /// are installed) the writer that reads each extent back as it lands;
+    /// the returned writer feeds that child.
     pub async fn open_stage(
         &self,
         image: &str,
         size: u64,
+        read_back: bool,
         cancel: &CancellationToken,
     ) -> Result<OpenStage, DataPathError> {
         match self.create(image, size).await {
@@ -278,12 +281,20 @@ impl RbdStore {
             }
             other => other?,
         }
-        let (spec, child, stdin) = self.spawn_import_diff(image)?;
+        let (spec, child, stdin, read_back) = if read_back && super::readback_stage::available().await {
+            let (ceph, timeout) = self.cli.ceph();
+            let (child, stdin, read_back) = super::readback_stage::spawn(ceph, timeout, image)?;
+            (self.spec(image), child, stdin, Some(read_back))
+        } else {
+            let (spec, child, stdin) = self.spawn_import_diff(image)?;
+            (spec, child, stdin, None)
+        };
         let writer = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), size)
             .map_err(|e| DataPathError::io(Path::new(&spec), e))?;
         Ok(OpenStage {
             writer: StageSink::Rbd(writer),
             child: Some(child),
+            read_back,
         })
     }
 

@@ -30,6 +30,9 @@ pub struct StageTarget<'a> {
     /// A stage that takes no data for this long is dropped (a hung new
     /// cluster must not hold the export, its slot and the source snapshot).
     pub stall: Duration,
+    /// Read each extent back as its write completes, where the new store can
+    /// (see `readback_stage`): the stage's checksum is then known when it ends.
+    pub read_back: bool,
 }
 
 /// How the staging copy of an export went.
@@ -55,6 +58,8 @@ pub enum StageSink {
 pub struct OpenStage {
     pub writer: StageSink,
     pub child: Option<ChildProcess>,
+    /// What the child reads back, hashed (the read-back writer only).
+    pub read_back: Option<super::readback_stage::ReadBack>,
 }
 
 impl StageSink {

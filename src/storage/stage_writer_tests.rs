@@ -23,6 +23,7 @@ async fn export(old: &BlockStore, dir: &std::path::Path, new: &BlockStore) -> (S
         image: "stackmigrate-img",
         size: 8 << 20,
         stall: Duration::from_secs(60),
+        read_back: false,
     };
     let (e, outcome) = old
         .export_staged(

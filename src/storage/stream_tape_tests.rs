@@ -37,6 +37,7 @@ async fn export_no_file(
         image: "stackmigrate-img",
         size: SIZE,
         stall: Duration::from_secs(60),
+        read_back: false,
     };
     let to = ExportTargets {
         file: None,

@@ -34,4 +34,42 @@ pub struct VolumeExport {
     /// The tape copy fed from this export's stream (no export file), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub streamed_tape: Option<super::stream_tape::StreamedTape>,
+    /// The staging image's checksum, read back from the new cluster extent
+    /// by extent as the stage wrote it (`readback_stage`). Never journaled: a
+    /// resumed run reads the image again.
+    #[serde(skip)]
+    pub read_back: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A resumed run must read the new image back itself: the stage's
+    /// read-back checksum never reaches the journal.
+    #[test]
+    fn a_read_back_checksum_is_never_journaled() {
+        let export = VolumeExport {
+            path: PathBuf::from("/exports/volume-a.raw"),
+            size: 1 << 30,
+            data_bytes: 4096,
+            hash: "blake3-sparse-64k-v2:00".into(),
+            staged: true,
+            taken_at: None,
+            live: false,
+            no_file: false,
+            streamed_tape: None,
+            read_back: Some("blake3-sparse-64k-v2:00".into()),
+        };
+        let json = serde_json::to_string(&export).expect("json");
+        assert!(!json.contains("read_back"), "{json}");
+        let back: VolumeExport = serde_json::from_str(&json).expect("parse");
+        assert_eq!(
+            back,
+            VolumeExport {
+                read_back: None,
+                ..export
+            }
+        );
+    }
 }

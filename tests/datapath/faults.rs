@@ -108,6 +108,7 @@ async fn over_quota_create_fails_the_import_with_cinder_s_message() {
         live: false,
         no_file: false,
         streamed_tape: None,
+        read_back: None,
     };
     let e = r
         .pipeline

@@ -18,6 +18,9 @@ async fn migrate_and_check(tb: &Testbed, src: &Volume, strategy: ImportStrategy)
     let export = rig.pipeline.export(src, &cancel).await.expect("export");
     assert_eq!(export.hash, source_hash, "export hash = source");
     assert!(export.staged, "the export also streamed into the new cluster");
+    // The testbed's Ceph packages bring python3-rbd: the stage read each extent
+    // back as it landed, and that read is what verification uses.
+    assert_eq!(export.read_back.as_ref(), Some(&source_hash), "read back while written");
     assert_eq!(export.size, src.size * GIB);
     assert_eq!(file_hash(&export.path).await, source_hash, "export file = source");
     let allocated = allocated_bytes(&export.path).expect("allocated");

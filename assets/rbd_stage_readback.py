@@ -1,0 +1,147 @@
+# stackmigrate's staging writer with read-back (see src/storage/readback_stage.rs).
+#
+# Reads an `rbd diff v1` stream on stdin and applies it to an existing image,
+# as `rbd import-diff -` does, with the librbd cache off: a write completes
+# only once the OSDs hold it. As soon as a data record's write completes, its
+# extent is read back from the cluster, and the bytes read are written to
+# stdout as an `rbd diff v1` stream, in input order. stackmigrate hashes that
+# stream exactly as it hashes `rbd export-diff` of the image: the copy is
+# verified while it is made, and every byte compared was read from the new
+# cluster after its write was acknowledged.
+#
+# argv: conf id keyring|- timeout_s pool image window_bytes
+# (window_bytes: written but not yet sent back, at most, plus one record)
+# Exit 0 only after every write and read completed and the stream ended
+# with its end record; anything else exits non-zero with the reason on stderr.
+import collections
+import struct
+import sys
+import threading
+
+import rados
+import rbd
+
+HEADER = b"rbd diff v1\n"
+
+
+class Failed(Exception):
+    pass
+
+
+def read_exact(inp, n):
+    buf = inp.read(n)
+    if buf is None or len(buf) != n:
+        raise Failed("the stream ended early (%d of %d bytes of a record)" % (len(buf or b""), n))
+    return buf
+
+
+def main():
+    conf, rid, keyring, timeout, pool, image, window = sys.argv[1:8]
+    window = int(window)
+    options = {
+        "rbd_cache": "false",
+        "client_mount_timeout": timeout,
+        "rados_mon_op_timeout": timeout,
+    }
+    if keyring != "-":
+        options["keyring"] = keyring
+    cluster = rados.Rados(conffile=conf, rados_id=rid, conf=options)
+    cluster.connect(timeout=int(timeout))
+    try:
+        ioctx = cluster.open_ioctx(pool)
+        try:
+            with rbd.Image(ioctx, image) as img:
+                apply(img, sys.stdin.buffer, sys.stdout.buffer, window)
+        finally:
+            ioctx.close()
+    finally:
+        cluster.shutdown()
+
+
+def apply(img, inp, out, window):
+    if read_exact(inp, len(HEADER)) != HEADER:
+        raise Failed("not an rbd diff v1 stream")
+    out.write(HEADER)
+    cond = threading.Condition()
+    pending = collections.deque()  # [offset, length, data read back or None, error]
+    held = [0]  # bytes in `pending`
+
+    def on_read(entry):
+        def cb(completion, data):
+            with cond:
+                r = completion.get_return_value()
+                if r < 0 or data is None or len(data) != entry[1]:
+                    entry[3] = "read back at %d: %s" % (entry[0], r)
+                else:
+                    entry[2] = data
+                cond.notify_all()
+
+        return cb
+
+    def on_write(entry):
+        def cb(completion):
+            r = completion.get_return_value()
+            if r < 0:
+                with cond:
+                    entry[3] = "write at %d: %d" % (entry[0], r)
+                    cond.notify_all()
+                return
+            try:
+                img.aio_read(entry[0], entry[1], on_read(entry))
+            except Exception as e:  # noqa: BLE001 - reported on the main thread
+                with cond:
+                    entry[3] = "read back at %d: %s" % (entry[0], e)
+                    cond.notify_all()
+
+        return cb
+
+    def drain(keep):
+        # Sends finished records on, in order, until at most `keep` bytes are pending.
+        while pending:
+            with cond:
+                head = pending[0]
+                while head[2] is None and head[3] is None and held[0] > keep:
+                    cond.wait()
+                if head[3] is not None:
+                    raise Failed(head[3])
+                if head[2] is None:
+                    return
+                pending.popleft()
+                held[0] -= head[1]
+            out.write(b"w" + struct.pack("<QQ", head[0], head[1]))
+            out.write(head[2])
+
+    while True:
+        tag = read_exact(inp, 1)
+        if tag in (b"f", b"t"):
+            raise Failed("a stream between snapshots: this writer takes whole images only")
+        elif tag == b"s":
+            out.write(b"s" + read_exact(inp, 8))
+        elif tag == b"w":
+            offset, length = struct.unpack("<QQ", read_exact(inp, 16))
+            data = read_exact(inp, length)
+            entry = [offset, length, None, None]
+            with cond:
+                pending.append(entry)
+                held[0] += length
+            img.aio_write(data, offset, on_write(entry))
+            drain(window)
+        elif tag == b"z":
+            offset, length = struct.unpack("<QQ", read_exact(inp, 16))
+            drain(0)
+            img.discard(offset, length)
+        elif tag == b"e":
+            drain(0)
+            out.write(b"e")
+            out.flush()
+            return
+        else:
+            raise Failed("unknown record %r in the stream" % tag)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (Failed, rados.Error, rbd.Error, OSError) as e:
+        sys.stderr.write("stackmigrate readback stage: %s\n" % e)
+        sys.exit(1)
