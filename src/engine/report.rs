@@ -35,6 +35,9 @@ struct Row<'a> {
     crash_consistent: bool,
     /// Cut over with `--force-cutover` while a server could write.
     forced_cutover: bool,
+    /// Copied with no export file (`export_dir: null`): nothing to remove.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    no_export_file: bool,
 }
 
 /// Which moment of the source a record's copy holds, for the operator.
@@ -100,6 +103,7 @@ fn row<'a>(vol: &'a crate::openstack::Volume, r: Option<&'a VolumeRecord>) -> Ro
         cutover_refused: r.and_then(|r| r.sync.as_ref()).and_then(|s| s.refused.as_deref()),
         crash_consistent: r.is_some_and(|r| r.sync.is_none() && r.export.as_ref().is_some_and(|e| e.live)),
         forced_cutover: r.and_then(|r| r.sync.as_ref()).is_some_and(|s| s.forced),
+        no_export_file: r.and_then(|r| r.export.as_ref()).is_some_and(|e| e.no_file),
     }
 }
 
@@ -146,8 +150,9 @@ pub(super) fn write_report(plan: &Plan, journal: &Journal) -> Result<Summary, (P
 }
 
 /// A volume's final state in words (report.json keeps the snake_case names).
-fn state_text(p: Phase) -> &'static str {
+fn state_text(p: Phase, no_export_file: bool) -> &'static str {
     match p {
+        Phase::Cleaned if no_export_file => "done, no export file kept",
         Phase::Queued => "queued",
         Phase::Exporting => "exporting",
         Phase::Exported => "exported",
@@ -207,7 +212,7 @@ fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
             r.size_gib,
             r.used_bytes
                 .map_or("-".into(), |u| format!("{:.1}", u as f64 / (1u64 << 20) as f64)),
-            state_text(r.state),
+            state_text(r.state, r.no_export_file),
             tape_text(r.tape),
             r.throughput_mib_s.map_or("-".into(), |t| format!("{t:.0}")),
             r.checksum.unwrap_or("-"),
@@ -256,6 +261,7 @@ mod tests {
             cutover_refused: None,
             crash_consistent: false,
             forced_cutover: false,
+            no_export_file: false,
         }
     }
 
@@ -282,6 +288,12 @@ mod tests {
         assert!(md.contains("| verified, no tape copy | failed |"), "{md}");
         assert!(md.contains("| done, export removed | copied |"), "{md}");
         assert!(md.contains("2 volumes: 2 verified"), "{md}");
+        let streamed = Row {
+            no_export_file: true,
+            ..row_in(Phase::Cleaned, &copied)
+        };
+        let md = markdown(&plan(), &[streamed], &summary(1));
+        assert!(md.contains("| done, no export file kept | copied |"), "{md}");
     }
 
     #[test]

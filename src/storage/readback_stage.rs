@@ -119,8 +119,8 @@ impl ReadBack {
 fn hash_stream(from: impl std::io::Read) -> Result<(String, u64), String> {
     let mut hasher = SparseHasher::with_scheme(Scheme::CURRENT);
     // Small buffers: one of these runs per export in flight (peak RSS goal).
-    let mut buf = vec![0u8; 256 << 10];
-    let (size, _) = read_diff(BufReader::with_capacity(256 << 10, from), &mut hasher, &mut buf)
+    let mut buf = vec![0u8; 64 << 10];
+    let (size, _) = read_diff(BufReader::with_capacity(64 << 10, from), &mut hasher, &mut buf)
         .map_err(|e| format!("the stream read back: {e}"))?;
     Ok((hasher.finish(size), size))
 }
