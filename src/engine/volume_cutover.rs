@@ -129,7 +129,8 @@ impl VolumePipeline {
             (ImportStrategy::Manage, _) => {
                 snaps.await.map_err(|e| fail(&e))?;
                 let existing = self.find_existing(&cinder, vol, ledger).await?;
-                let id = self
+                // Verified by the final round's manifest, not by a read of the stage.
+                let (id, _) = self
                     .import_manage(vol, export, &cinder, existing, ledger, cancel)
                     .await?;
                 self.copy_source_flags(&cinder, vol, &id, Stage::Cutover).await?;

@@ -77,15 +77,15 @@ impl VolumePipeline {
                 (id, Some(hash))
             }
             ImportStrategy::Manage => {
-                let adopted_now = existing.is_none();
-                let id = self
+                let (id, as_staged) = self
                     .import_manage(vol, export, &cinder, existing, ledger, cancel)
                     .await?;
-                // Cinder adopted (and renamed) this export's stage, which was read
-                // back as it was written: that read is the verification.
-                let read_back = match (adopted_now, export.read_back.is_some()) {
-                    (true, true) => Some(self.verify_image(vol, export, &staging_image(vol), cancel).await?),
-                    _ => None,
+                // Cinder adopted (and renamed) this export's stage as it was written,
+                // and it was read back as it landed: that read is the verification.
+                let export = export.for_image(as_staged);
+                let read_back = match export.read_back {
+                    Some(_) => Some(self.verify_image(vol, &export, &staging_image(vol), cancel).await?),
+                    None => None,
                 };
                 (id, read_back)
             }
@@ -216,7 +216,7 @@ impl VolumePipeline {
             .map_err(|e| fail(&e))?;
         let final_name = format!("volume-{}", available.id);
         let tmp = staging_image(vol);
-        self.fill_image(vol, export, &tmp, cancel).await?;
+        let export = &export.for_image(self.fill_image(vol, export, &tmp, cancel).await?);
         let make_way = async {
             // A warm sync's first round cut short leaves its snapshot on the image.
             super::volume_sync::remove_sync_snaps(&self.new, &final_name, |_| true)
@@ -246,9 +246,11 @@ impl VolumePipeline {
         existing: Option<Volume>,
         ledger: &dyn NewVolumeLedger,
         cancel: &CancellationToken,
-    ) -> Result<String, StageError> {
+    ) -> Result<(String, bool), StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Import, &vol.id, e);
         let image = staging_image(vol);
+        // Whether Cinder adopts, in this run, the stage as the export wrote it.
+        let mut as_staged = false;
         let requested = match existing {
             // Cinder already adopted (and renamed) the image in an earlier run.
             Some(v) => {
@@ -257,7 +259,7 @@ impl VolumePipeline {
                 v
             }
             None => {
-                self.fill_image(vol, export, &image, cancel).await?;
+                as_staged = self.fill_image(vol, export, &image, cancel).await?;
                 let pool = cinder.pool_for_rados(&self.new.pool()).await.map_err(|e| fail(&e))?;
                 let fields = self.claimed_fields(vol, ledger).await?;
                 let v = cinder
@@ -276,7 +278,7 @@ impl VolumePipeline {
                 // image still there is a later export's, not needed. Never before
                 // this point: a queued manage-existing may still be waiting for it.
                 self.drop_staged(vol, export, cancel).await;
-                Ok(v.id)
+                Ok((v.id, as_staged))
             }
             Err(OpenStackError::VolumeError { status, .. }) => Err(fail(&format!(
                 "Cinder accepted manage-existing of image {image} but volume {} went to {status}; the image is kept in pool {} for inspection, see the new cloud's cinder-volume log",
@@ -301,14 +303,15 @@ impl VolumePipeline {
     }
 
     /// Makes `image` on the new cluster hold the export: already done if the
-    /// export streamed into it, else imported from the sparse export file.
+    /// export streamed into it (true: it is that stage, as written), else
+    /// imported from the sparse export file (false).
     pub(super) async fn fill_image(
         &self,
         vol: &Volume,
         export: &VolumeExport,
         image: &str,
         cancel: &CancellationToken,
-    ) -> Result<(), StageError> {
+    ) -> Result<bool, StageError> {
         if export.staged && image == staging_image(vol) {
             // Verification reads the final image back, so trusting the stage here risks nothing.
             match self.new.exists(image).await {
@@ -326,7 +329,7 @@ impl VolumePipeline {
                         format!("{image} was filled while exporting; no second read of the export"),
                     )
                     .await;
-                    return Ok(());
+                    return Ok(true);
                 }
                 Ok(false) => {}
                 Err(e) => return Err(StageError::new(Stage::Import, &vol.id, e)),
@@ -361,7 +364,7 @@ impl VolumePipeline {
             .map_err(|e| StageError::new(Stage::Import, &vol.id, e))?;
         self.log(vol, format!("imported {} into {image}", human(export.size)))
             .await;
-        Ok(())
+        Ok(false)
     }
 }
 

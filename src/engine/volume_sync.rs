@@ -80,8 +80,9 @@ impl VolumePipeline {
             // The data stays in the staging image until cutover: the new cloud sees no volume yet.
             ImportStrategy::Manage => {
                 let image = staging_image(vol);
-                self.fill_image(vol, export, &image, cancel).await?;
-                self.verify_image(vol, export, &image, cancel).await?;
+                let as_staged = self.fill_image(vol, export, &image, cancel).await?;
+                self.verify_image(vol, &export.for_image(as_staged), &image, cancel)
+                    .await?;
                 (image, None)
             }
         };

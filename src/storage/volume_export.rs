@@ -41,6 +41,18 @@ pub struct VolumeExport {
     pub read_back: Option<String>,
 }
 
+impl VolumeExport {
+    /// This export as the reference for verifying an image: its read-back
+    /// checksum counts only for the very stage it was read from
+    /// (`as_staged`), never for an image filled again from the file.
+    pub fn for_image(&self, as_staged: bool) -> VolumeExport {
+        VolumeExport {
+            read_back: self.read_back.clone().filter(|_| as_staged),
+            ..self.clone()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,8 +80,14 @@ mod tests {
             back,
             VolumeExport {
                 read_back: None,
-                ..export
+                ..export.clone()
             }
+        );
+        assert_eq!(export.for_image(true), export);
+        assert_eq!(
+            export.for_image(false).read_back,
+            None,
+            "an image filled again is read back"
         );
     }
 }

@@ -41,6 +41,8 @@ pub struct Dashboard {
     pub started: Instant,
     pub now: Instant,
     pub tape_enabled: bool,
+    /// No export file is kept (`export_dir: null`): a finished copy has none to delete.
+    pub no_export_file: bool,
     /// Small terminals: the usage pane instead of the log (tab).
     pub show_usage: bool,
     /// Shutdown was sent; waiting for `Finished`.
@@ -99,6 +101,7 @@ impl Dashboard {
             started: now,
             now,
             tape_enabled,
+            no_export_file: false,
             show_usage: false,
             stopping: false,
             finished: false,
@@ -165,6 +168,7 @@ impl Dashboard {
                     Phase::Transferring if self.tape_enabled => "importing and taping",
                     Phase::Transferring => "importing",
                     Phase::Done => "verified",
+                    Phase::Cleaned if self.no_export_file => "done (no export file kept)",
                     Phase::Cleaned => "done, export deleted",
                     Phase::BackupFailed => "verified, but the tape copy failed",
                     Phase::Failed => "failed",

@@ -192,6 +192,7 @@ async fn a_lost_staging_image_falls_back_to_the_export_file() {
     let cancel = CancellationToken::new();
     let export = r.pipeline.export(&src, &cancel).await.expect("export");
     assert!(export.staged, "streamed into the new cluster");
+    assert!(export.read_back.is_some(), "and read back as it landed");
     let staging = format!("volumes/stackmigrate-{}", src.id);
     let rm = rbd(&tb.var("NEW_CEPH_CONF"))
         .args(["rm", "--no-progress", &staging])
@@ -217,6 +218,12 @@ async fn a_lost_staging_image_falls_back_to_the_export_file() {
             .iter()
             .any(|e| matches!(e, EngineEvent::Log { line, .. } if line.starts_with("imported "))),
         "the import read the export file"
+    );
+    assert!(
+        !events.iter().any(
+            |e| matches!(e, EngineEvent::Log { line, .. } if line.contains("read back from the new cluster as it was written"))
+        ),
+        "the image filled from the file is read back itself, not taken on the lost stage's word"
     );
     let ls = rbd(&tb.var("NEW_CEPH_CONF"))
         .args(["ls", "volumes"])

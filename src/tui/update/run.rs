@@ -122,13 +122,9 @@ pub(super) fn start(app: &mut App) {
     } else {
         UsageStatus::Off
     };
-    app.dashboard = Some(Dashboard::new(
-        &project.name,
-        &volumes,
-        app.cfg.tape.is_some(),
-        usage_months,
-        app.now,
-    ));
+    let mut dashboard = Dashboard::new(&project.name, &volumes, app.cfg.tape.is_some(), usage_months, app.now);
+    dashboard.no_export_file = app.cfg.export_dir.is_none();
+    app.dashboard = Some(dashboard);
     // The rule `migrate` follows: what a running server may write to is
     // warm-synced, round after round, until the operator cuts it over.
     let sync = SyncPlan {
