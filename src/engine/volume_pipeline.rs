@@ -237,6 +237,7 @@ impl VolumePipeline {
             (None, Some(t)) => Some((t.command.as_slice(), size)),
             _ => None,
         };
+        let streams_tape = tape.is_some();
         let to = ExportTargets {
             file: path.as_deref(),
             stage: Some(stage),
@@ -245,7 +246,14 @@ impl VolumePipeline {
         let work = self
             .old
             .export_staged_after(&spec, to, snapshot, counter.clone(), cancel);
-        let result = with_progress(work, &counter, total, &vol.id, Stage::Export, &self.events).await;
+        let work = with_progress(work, &counter, total, &vol.id, Stage::Export, &self.events);
+        let result = if streams_tape {
+            // The tape is fed this very stream: its gauge follows the export's.
+            self.started(vol, Stage::Tape).await;
+            with_progress(work, &counter, total, &vol.id, Stage::Tape, &self.events).await
+        } else {
+            work.await
+        };
         let keep = mode == CopyMode::Sync && result.is_ok();
         if !keep && result.is_ok() {
             self.remove_snapshot_later(vol, &image, &snap);

@@ -19,10 +19,14 @@ impl VolumePipeline {
         let Some(tape) = &self.settings.tape else {
             return Ok(());
         };
-        self.started(vol, Stage::Tape).await;
         if export.no_file {
+            // A tape fed during the export started there; a fresh stream starts now.
+            if export.streamed_tape.is_none() {
+                self.started(vol, Stage::Tape).await;
+            }
             return self.streamed_tape(vol, export, &tape.command, cancel).await;
         }
+        self.started(vol, Stage::Tape).await;
         if export.staged {
             // The import came from the stream, not from this file, so nothing
             // else has read it back: check it before it becomes the tape copy.

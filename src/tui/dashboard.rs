@@ -216,6 +216,10 @@ impl Dashboard {
                     if let Some(s) = v.stage_mut(*stage) {
                         s.fail(now);
                     }
+                    // A tape fed from the export's stream (no export file) ends with it.
+                    if *stage == Stage::Export {
+                        v.tape.fail(now);
+                    }
                 }
                 self.log(
                     Some(volume),

@@ -4,7 +4,7 @@
 
 use crate::demo_run::prepare;
 use stackmigrate::config::TapeConfig;
-use stackmigrate::engine::{EngineEvent, RunOptions};
+use stackmigrate::engine::{EngineEvent, RunOptions, Stage};
 use stackmigrate::sim::{SimClouds, SimOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,6 +55,35 @@ async fn every_volume_streams_and_three_exports_share_one_tape_drive() {
     let streams = std::fs::read_dir(&tape_dir).expect("tape dir").count();
     assert_eq!(streams, total, "one tape stream per volume");
     assert_eq!(files_under(&configured), 0, "nothing written where exports would go");
+    // The tape gauge moves while the export streams, not only when it ends.
+    let mut exporting = std::collections::HashSet::new();
+    let mut taped_while_exporting = std::collections::HashSet::new();
+    for e in &events {
+        match e {
+            EngineEvent::StageStarted {
+                volume,
+                stage: Stage::Export,
+            } => {
+                exporting.insert(volume.clone());
+            }
+            EngineEvent::StageFinished {
+                volume,
+                stage: Stage::Export,
+            } => {
+                exporting.remove(volume);
+            }
+            EngineEvent::Progress {
+                volume,
+                stage: Stage::Tape,
+                bytes,
+                ..
+            } if *bytes > 0 && exporting.contains(volume) => {
+                taped_while_exporting.insert(volume.clone());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(taped_while_exporting.len(), total, "tape progress during each export");
 }
 
 fn files_under(dir: &std::path::Path) -> usize {

@@ -5,7 +5,7 @@
 use crate::harness::*;
 use crossterm::event::KeyCode;
 use stackmigrate::check_line::CheckLine;
-use stackmigrate::engine::{EngineCommand, EngineEvent, Phase, Stage};
+use stackmigrate::engine::{EngineCommand, EngineEvent, Phase, Stage, Track};
 use stackmigrate::tui::{Action, Effect, Screen};
 use stackmigrate::usage::MonthTotals;
 
@@ -223,6 +223,34 @@ fn with_no_export_file_a_finished_copy_says_none_was_kept() {
         .collect();
     assert!(log.iter().any(|l| l == "→ done (no export file kept)"), "{log:?}");
     assert!(!log.iter().any(|l| l.contains("export deleted")), "{log:?}");
+}
+
+/// With no export file the tape is fed from the export's stream: its gauge
+/// moves with the export's and fails with it.
+#[test]
+fn a_tape_fed_from_the_export_stream_fails_with_the_export() {
+    let mut h = running();
+    h.event(state(1, Phase::Exporting))
+        .event(started(1, Stage::Export))
+        .event(started(1, Stage::Tape))
+        .event(EngineEvent::Progress {
+            volume: vid(1),
+            stage: Stage::Tape,
+            bytes: 1 << 20,
+            total: 4 << 20,
+        });
+    let tape = |h: &Harness| {
+        let d = h.app.dashboard.as_ref().expect("dashboard");
+        d.volumes.iter().find(|v| v.id == vid(1)).expect("volume").tape.clone()
+    };
+    assert_eq!((tape(&h).state, tape(&h).bytes), (Track::Running, 1 << 20));
+    h.event(EngineEvent::VolumeFailed {
+        volume: vid(1),
+        stage: Stage::Export,
+        error: "the new cluster stalled".into(),
+        attempt: 1,
+    });
+    assert_eq!(tape(&h).state, Track::Failed);
 }
 
 #[test]
