@@ -4,9 +4,10 @@
 use crate::fixtures::*;
 use crate::testbed::{unique, Testbed};
 use stackmigrate::config::ImportStrategy;
-use stackmigrate::engine::{EngineEvent, MemoryLedger, Stage, SOURCE_KEY, STATE_KEY};
+use stackmigrate::engine::{EngineEvent, MemoryLedger, Stage, SOURCE_KEY, STAGE_STALL, STATE_KEY};
 use stackmigrate::openstack::{Cinder, Volume};
 use stackmigrate::storage::sparse_file::allocated_bytes;
+use stackmigrate::storage::{Counter, ExportTargets, StageOutcome, StageTarget};
 use tokio_util::sync::CancellationToken;
 
 /// Migrates `src` end to end and checks the checksum at all four places.
@@ -142,4 +143,41 @@ async fn never_written_and_big_sparse_volumes() {
     let b = migrate_and_check(&tb, &sparse, ImportStrategy::Replace).await;
     delete_volumes(&tb.operator("old"), &[&empty.id, &sparse.id]).await;
     delete_volumes(&tb.operator("new"), &[&a, &b]).await;
+}
+
+/// Where the Python bindings are missing, the stage is `rbd import-diff` and
+/// verification reads the image afterwards: that stage still holds a whole copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_import_diff_stage_holds_a_whole_copy() {
+    let tb = Testbed::get();
+    let src = source_volume(&tb, &unique("import-diff stage"), 1, &varied_regions(), false).await;
+    let (old_conf, new_conf) = (tb.var("OLD_CEPH_CONF"), tb.var("NEW_CEPH_CONF"));
+    let image = format!("volume-{}", src.id);
+    let source_hash = image_hash(&old_conf, &image).await;
+    let r = rig(&tb, ImportStrategy::Replace, None);
+    let cancel = CancellationToken::new();
+    let dest = format!("stackmigrate-idiff-{}", src.id);
+    let stage = StageTarget {
+        store: &r.pipeline.new,
+        image: &dest,
+        size: GIB,
+        stall: STAGE_STALL,
+        read_back: false,
+    };
+    let to = ExportTargets {
+        stage: Some(stage),
+        ..Default::default()
+    };
+    let (export, outcome) = r
+        .pipeline
+        .old
+        .export_staged(&image, to, Counter::default(), &cancel)
+        .await
+        .expect("export");
+    assert_eq!(outcome, StageOutcome::Done);
+    assert_eq!(export.read_back, None, "no read-back was asked for");
+    assert_eq!(export.hash, source_hash);
+    assert_eq!(image_hash(&new_conf, &dest).await, source_hash, "the stage = source");
+    r.pipeline.new.remove(&dest, &cancel).await.expect("rm");
+    delete_volumes(&tb.operator("old"), &[&src.id]).await;
 }
