@@ -9,6 +9,12 @@
 # verified while it is made, and every byte compared was read from the new
 # cluster after its write was acknowledged.
 #
+# A `z` record (zeros over data, in a warm-sync round) is written with
+# write_zeroes and read back the same way, and sent on as `z` where it reads
+# as zeros. No from/to snapshot records are taken: the caller checks the
+# image is at the round's from-snapshot, and creates the to-snapshot once
+# the round is verified.
+#
 # argv: conf id keyring|- timeout_s pool image window_bytes
 # (window_bytes: written but not yet sent back, at most, plus one record)
 # Exit 0 only after every write and read completed and the stream ended
@@ -114,7 +120,7 @@ def apply(img, inp, out, window):
     while True:
         tag = read_exact(inp, 1)
         if tag in (b"f", b"t"):
-            raise Failed("a stream between snapshots: this writer takes whole images only")
+            raise Failed("a stream with snapshot records: the caller checks and takes snapshots itself")
         elif tag == b"s":
             out.write(b"s" + read_exact(inp, 8))
         elif tag == b"w":
@@ -127,9 +133,23 @@ def apply(img, inp, out, window):
             img.aio_write(data, offset, on_write(entry))
             drain(window)
         elif tag == b"z":
+            # Zeros over data (a warm-sync round): written as zeros, then read
+            # back like any write, and sent on as zeros or as what was read.
             offset, length = struct.unpack("<QQ", read_exact(inp, 16))
             drain(0)
-            img.discard(offset, length)
+            img.write_zeroes(offset, length)
+            pos = offset
+            while pos < offset + length:
+                n = min(4 << 20, offset + length - pos)
+                data = img.read(pos, n)
+                if len(data) != n:
+                    raise Failed("read back at %d: %d of %d bytes" % (pos, len(data), n))
+                if data == bytes(n):
+                    out.write(b"z" + struct.pack("<QQ", pos, n))
+                else:
+                    out.write(b"w" + struct.pack("<QQ", pos, n))
+                    out.write(data)
+                pos += n
         elif tag == b"e":
             drain(0)
             out.write(b"e")

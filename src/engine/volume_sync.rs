@@ -210,18 +210,19 @@ impl VolumePipeline {
             .await
             .map_err(|e| match e {
                 DataPathError::Cancelled => fail(&"cancelled by the operator"),
+                e @ DataPathError::Mismatch(_) => fail(&not_counted(e)),
                 e => fail(&e),
             })?;
         lap.mark("delta applied");
-        let read = self
-            .new
-            .check_delta(&sync.image, &last.snap, &to, &export.path, &applied, cancel)
-            .await
-            .map_err(|e| {
-                fail(&format!(
-                    "{e}; the round is not counted, nothing was deleted; retry to run it again"
-                ))
-            })?;
+        let read = match applied.read_back {
+            // Read back and compared while it was written.
+            Some(read) => read,
+            None => self
+                .new
+                .check_delta(&sync.image, &last.snap, &to, &export.path, &applied, cancel)
+                .await
+                .map_err(|e| fail(&not_counted(e)))?,
+        };
         let path = self.manifest_path(vol);
         lap.mark("read back");
         let root = BlockManifest::open(&path)
@@ -251,12 +252,17 @@ impl VolumePipeline {
         self.log(
             vol,
             format!(
-                "round {} verified: {} changed ({} zeroed; {} of zeros over zeros skipped), {} read back, in {:.1} s",
+                "round {} verified: {} changed ({} zeroed; {} of zeros over zeros skipped), {} read back{}, in {:.1} s",
                 round.round,
                 super::volume_pipeline::human(round.bytes),
                 super::volume_pipeline::human(applied.zeroed),
                 super::volume_pipeline::human(applied.unchanged),
                 super::volume_pipeline::human(read),
+                if applied.read_back.is_some() {
+                    " as it was written"
+                } else {
+                    ""
+                },
                 round.seconds
             ),
         )
@@ -360,6 +366,10 @@ impl VolumePipeline {
             }
         }
     }
+}
+
+fn not_counted(e: DataPathError) -> String {
+    format!("{e}; the round is not counted, nothing was deleted; retry to run it again")
 }
 
 /// Where a round's time goes, in the log (one line per step).

@@ -33,7 +33,7 @@ pub struct DeltaRound<'a> {
 pub struct DeltaApplied {
     /// Data bytes.
     pub bytes: u64,
-    /// Bytes the source zeroed (discards; no data moves for them).
+    /// Bytes zeroed over data the copy held (discards on the source).
     pub zeroed: u64,
     /// Zeros the source sent where the copy held zeros already (not applied).
     pub unchanged: u64,
@@ -41,6 +41,9 @@ pub struct DeltaApplied {
     pub blocks: Vec<u64>,
     /// What the new image must report as changed.
     pub must_cover: Extents,
+    /// Bytes read back and compared while the round ran (the librbd
+    /// helpers); `None`: `check_delta` reads the new image's diff after it.
+    pub read_back: Option<u64>,
 }
 
 impl BlockStore {
@@ -76,6 +79,11 @@ impl BlockStore {
             .write(true)
             .open(r.file)
             .map_err(|e| DataPathError::io(r.file, e))?;
+        if let (BlockStore::Rbd(s), BlockStore::Rbd(t)) = (self, r.target) {
+            if super::readback_stage::available().await {
+                return s.apply_delta_read_back(t, r, file, counter, cancel).await;
+            }
+        }
         let (out, child) = match r.target {
             BlockStore::Rbd(t) => {
                 let (spec, child, stdin) = t.spawn_import_diff(r.target_image)?;
@@ -134,6 +142,7 @@ impl BlockStore {
             unchanged: patch.unchanged,
             blocks: patch.blocks.into_iter().collect(),
             must_cover: patch.must_cover,
+            read_back: None,
         })
     }
 

@@ -81,9 +81,9 @@ pub(super) struct DeltaPatch {
     pub expected_size: u64,
     /// Data bytes applied.
     pub bytes: u64,
-    /// Bytes the source reported as zeroed (discarded) since the last round.
+    /// Bytes zeroed over data the copy held (a discard on the source).
     pub zeroed: u64,
-    /// Zeros reported as data where the copy already held zeros (skipped).
+    /// Zeros (as data or as zero records) where the copy already held zeros (skipped).
     pub unchanged: u64,
     /// 64 KiB blocks whose content may have changed.
     pub blocks: BTreeSet<u64>,
@@ -129,6 +129,19 @@ impl DeltaPatch {
         self.bytes += data.len() as u64;
         self.touch(offset, data.len() as u64);
         self.must_cover.push(offset, data.len() as u64);
+        Ok(())
+    }
+
+    /// Zeros over data: punched in the file, zeroed in the new image.
+    fn zero_data(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        self.must_cover.push(offset, len);
+        self.touch(offset, len);
+        punch(&self.file, offset, len)?;
+        match &mut self.out {
+            DeltaOut::Rbd(w) => writer(w)?.zero(offset, len)?,
+            DeltaOut::File(f) => punch(f, offset, len)?,
+        }
+        self.zeroed += len;
         Ok(())
     }
 
@@ -178,24 +191,32 @@ impl DiffSink for DeltaPatch {
         Ok(())
     }
 
+    /// Only pieces where the copy holds data change anything: those are
+    /// zeroed in the file and the new image, and must be seen to change;
+    /// zeros over zeros are counted and skipped, as for `data`.
     fn zero(&mut self, offset: u64, len: u64) -> io::Result<()> {
-        // Only ranges that held data change anything; those must be seen to change.
         let end = (offset + len).min(self.expected_size);
-        let mut pos = offset;
+        let (mut pos, mut run) = (offset, None::<(u64, u64)>);
         while pos < end {
-            let n = (BLOCK - pos % BLOCK).min(end - pos) as usize;
-            if !self.copy_is_zero(pos, n)? {
-                self.must_cover.push(pos, n as u64);
-                self.touch(pos, n as u64);
+            let n = (BLOCK - pos % BLOCK).min(end - pos);
+            if self.copy_is_zero(pos, n as usize)? {
+                self.unchanged += n;
+            } else {
+                run = match run {
+                    Some((o, l)) if o + l == pos => Some((o, l + n)),
+                    other => {
+                        if let Some((o, l)) = other {
+                            self.zero_data(o, l)?;
+                        }
+                        Some((pos, n))
+                    }
+                };
             }
-            pos += n as u64;
+            pos += n;
         }
-        punch(&self.file, offset, len)?;
-        match &mut self.out {
-            DeltaOut::Rbd(w) => writer(w)?.zero(offset, len)?,
-            DeltaOut::File(f) => punch(f, offset, len)?,
+        if let Some((o, l)) = run {
+            self.zero_data(o, l)?;
         }
-        self.zeroed += len;
         Ok(())
     }
 
@@ -219,6 +240,8 @@ pub(super) struct ReadbackCheck {
     pub file: File,
     pub seen: Extents,
     pub bytes: u64,
+    /// A difference was found (the stream's error says where).
+    pub differs: bool,
     /// Where the export file holds data: zeros read back over its holes are
     /// compared without reading it.
     file_data: Extents,
@@ -226,12 +249,26 @@ pub(super) struct ReadbackCheck {
 }
 
 impl ReadbackCheck {
+    /// For a read-back that runs while the round still writes `file`: every
+    /// range read back is compared with the file, holes included.
+    pub fn concurrent(file: File) -> Self {
+        Self {
+            file_data: Extents(vec![(0, u64::MAX)]),
+            file,
+            seen: Extents::default(),
+            bytes: 0,
+            differs: false,
+            buf: vec![0; 1 << 20],
+        }
+    }
+
     pub fn new(file: File) -> io::Result<Self> {
         Ok(Self {
             file_data: Extents::data_of(&file)?,
             file,
             seen: Extents::default(),
             bytes: 0,
+            differs: false,
             buf: vec![0; 1 << 20],
         })
     }
@@ -261,6 +298,7 @@ impl DiffSink for ReadbackCheck {
             self.file.read_exact_at(&mut self.buf[..n], at)?;
             if self.buf[..n] != *got {
                 let i = (0..n).find(|&i| self.buf[i] != got[i]).unwrap_or(0);
+                self.differs = true;
                 return Err(differs(at + i as u64));
             }
         }
@@ -277,6 +315,7 @@ impl DiffSink for ReadbackCheck {
                 self.file.read_exact_at(&mut self.buf[..n], pos)?;
                 if !is_zero(&self.buf[..n]) {
                     let i = self.buf[..n].iter().position(|&b| b != 0).unwrap_or(0);
+                    self.differs = true;
                     return Err(differs(pos + i as u64));
                 }
             }
@@ -323,6 +362,14 @@ mod tests {
             File::open(p).expect("open").read_exact_at(&mut b, 0).expect("read");
             assert_eq!(b, [data.clone(), vec![0u8; BLOCK as usize]].concat(), "{}", p.display());
         }
+        // Zero records: only the piece over data is applied and must be seen.
+        patch.zero(0, 4 * BLOCK).expect("zero");
+        // Block 1 now holds zeros (written above), block 2 data.
+        assert_eq!((patch.zeroed, patch.unchanged), (BLOCK, 4 * BLOCK));
+        assert_eq!(patch.must_cover.0, vec![(BLOCK, 2 * BLOCK)]);
+        let mut b = vec![0u8; size as usize];
+        File::open(&tp).expect("open").read_exact_at(&mut b, 0).expect("read");
+        assert!(is_zero(&b), "the target was zeroed where it held data");
         assert!(patch.size(size + 1).is_err(), "a resized source is refused");
     }
 

@@ -6,14 +6,14 @@
 
 use super::child_process::{ChildExit, ChildProcess};
 use super::data_path_error::DataPathError;
-use super::rbd_diff::{read_diff, DiffSink, DiffWriter};
+use super::rbd_diff::{DiffSink, DiffWriter};
 use super::sparse_hash::{Scheme, SparseHasher};
 use super::stage_writer::{OpenStage, StageSink};
 use super::{RbdCli, RbdError};
 use crate::config::CephConfig;
 use serde::Deserialize;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -35,25 +35,6 @@ pub struct RbdStore {
     /// export does not run a second `rbd du` (it reads every object without
     /// fast-diff) right after pre-flight's.
     measured: Arc<std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>>,
-}
-
-/// Counts data bytes into `counter` while passing them to `inner`.
-struct Counting<'a, S> {
-    inner: S,
-    counter: &'a AtomicU64,
-}
-
-impl<S: DiffSink> DiffSink for Counting<'_, S> {
-    fn size(&mut self, size: u64) -> std::io::Result<()> {
-        self.inner.size(size)
-    }
-    fn data(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
-        self.counter.fetch_add(data.len() as u64, Ordering::Relaxed);
-        self.inner.data(offset, data)
-    }
-    fn end(&mut self) -> std::io::Result<()> {
-        self.inner.end()
-    }
 }
 
 /// How long `remove` waits for a dead client's watch to expire: Ceph's
@@ -230,37 +211,12 @@ impl RbdStore {
             args.extend(["--from-snap", f]);
         }
         args.extend([spec.as_str(), "-"]);
-        let mut child = ChildProcess::spawn(&self.argv(&args), false, true).map_err(|e| RbdError::Spawn {
+        let child = ChildProcess::spawn(&self.argv(&args), false, true).map_err(|e| RbdError::Spawn {
             op: "export-diff".into(),
             message: e.to_string(),
         })?;
-        let stdout = child
-            .take_stdout()
-            .ok_or_else(|| DataPathError::Child("no stdout".into()))?;
-        let reader = tokio::task::spawn_blocking(move || {
-            let mut sink = Counting {
-                inner: sink,
-                counter: &counter,
-            };
-            let mut buf = vec![0u8; 1 << 20];
-            let r = read_diff(std::io::BufReader::with_capacity(1 << 20, stdout), &mut sink, &mut buf);
-            r.map(|(size, bytes)| (sink.inner, size, bytes))
-        });
-        let exit = child
-            .wait(cancel)
-            .await
-            .map_err(|e| DataPathError::Child(e.to_string()))?;
-        let read = reader.await.map_err(|e| DataPathError::Child(e.to_string()))?;
-        match exit {
-            ChildExit::Cancelled { .. } => Err(DataPathError::Cancelled),
-            ChildExit::Exited { code, stderr } if code != Some(0) => {
-                Err(RbdError::from_exit("export-diff", code, &stderr).into())
-            }
-            ChildExit::Exited { .. } => read.map_err(|source| DataPathError::Diff {
-                what: format!("rbd export-diff {spec}"),
-                source,
-            }),
-        }
+        let what = format!("rbd export-diff {spec}");
+        super::diff_child::read_child(child, "export-diff", what, sink, counter, cancel).await
     }
 
     /// Creates `image` (replacing a leftover of a crashed run) and starts

@@ -25,6 +25,10 @@ use std::io::BufReader;
 /// virtualenv's or pyenv's `python3` on `PATH` usually lacks it).
 pub const PYTHON: &str = "/usr/bin/python3";
 const SCRIPT: &str = include_str!("../../assets/rbd_stage_readback.py");
+const DELTA_READER: &str = include_str!("../../assets/rbd_delta_reader.py");
+/// Set (to anything but empty) to use the rbd CLI only, as where the
+/// bindings are missing.
+pub const CLI_ONLY_ENV: &str = "STACKMIGRATE_RBD_CLI_ONLY";
 /// Bytes written but not yet read back and sent on, at most (plus one record).
 const WINDOW: u64 = 32 << 20;
 
@@ -33,6 +37,12 @@ pub async fn available() -> bool {
     static PROBE: tokio::sync::OnceCell<bool> = tokio::sync::OnceCell::const_new();
     *PROBE
         .get_or_init(|| async {
+            if std::env::var_os(CLI_ONLY_ENV).is_some_and(|v| !v.is_empty()) {
+                tracing::info!(
+                    "{CLI_ONLY_ENV} is set: images are written with rbd import-diff and read back afterwards, and rounds are read with rbd export-diff"
+                );
+                return false;
+            }
             let probe = tokio::process::Command::new(PYTHON)
                 .args(["-c", "import rados, rbd"])
                 .stdin(std::process::Stdio::null())
@@ -59,39 +69,82 @@ pub fn spawn(
     connect_timeout: u32,
     image: &str,
 ) -> Result<(ChildProcess, File, ReadBack), DataPathError> {
-    let keyring = ceph
-        .keyring
-        .as_ref()
-        .map_or("-".to_string(), |k| k.display().to_string());
-    let argv: Vec<String> = [
-        PYTHON,
-        "-c",
-        SCRIPT,
-        &ceph.conf.display().to_string(),
-        &ceph.id,
-        &keyring,
-        &connect_timeout.to_string(),
-        &ceph.pool,
-        image,
-        &WINDOW.to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let spawn_error = |e: &dyn std::fmt::Display| RbdError::Spawn {
-        op: "read-back stage".into(),
-        message: e.to_string(),
-    };
-    let mut child = ChildProcess::spawn(&argv, true, true).map_err(|e| spawn_error(&e))?;
-    child.label = format!("{PYTHON} rbd_stage_readback.py {}/{image}", ceph.pool);
+    let (child, stdin, stdout) = spawn_writer(ceph, connect_timeout, image)?;
+    let read_back = ReadBack::spawn(stdout).map_err(|e| spawn_error("read-back stage", &e))?;
+    Ok((child, stdin, read_back))
+}
+
+/// The read-back writer into `image`: its stdin takes a diff stream, its
+/// stdout gives what was read back, as a diff stream in the same order.
+pub fn spawn_writer(
+    ceph: &CephConfig,
+    connect_timeout: u32,
+    image: &str,
+) -> Result<(ChildProcess, File, File), DataPathError> {
+    let mut child = python(
+        ceph,
+        connect_timeout,
+        (SCRIPT, "rbd_stage_readback.py"),
+        &[image, &WINDOW.to_string()],
+        true,
+    )?;
     let stdin = child
         .take_stdin()
         .ok_or_else(|| DataPathError::Child("no stdin".into()))?;
     let stdout = child
         .take_stdout()
         .ok_or_else(|| DataPathError::Child("no stdout".into()))?;
-    let read_back = ReadBack::spawn(stdout).map_err(|e| spawn_error(&e))?;
-    Ok((child, stdin, read_back))
+    Ok((child, stdin, stdout))
+}
+
+/// The warm-sync delta reader: what changed in `image` between snapshots
+/// `from` and `to`, on the child's stdout as a diff stream in which zero
+/// pieces of `block` bytes are `z` records (`assets/rbd_delta_reader.py`).
+pub fn spawn_delta_reader(
+    ceph: &CephConfig,
+    connect_timeout: u32,
+    image: &str,
+    from: &str,
+    to: &str,
+    block: u64,
+) -> Result<ChildProcess, DataPathError> {
+    python(
+        ceph,
+        connect_timeout,
+        (DELTA_READER, "rbd_delta_reader.py"),
+        &[image, from, to, &block.to_string(), &WINDOW.to_string()],
+        false,
+    )
+}
+
+fn spawn_error(op: &str, e: &dyn std::fmt::Display) -> DataPathError {
+    RbdError::Spawn {
+        op: op.into(),
+        message: e.to_string(),
+    }
+    .into()
+}
+
+/// `PYTHON -c <script> conf id keyring|- timeout pool <args…>`, in its own
+/// process group like every child.
+fn python(
+    ceph: &CephConfig,
+    connect_timeout: u32,
+    (script, name): (&str, &str),
+    args: &[&str],
+    stdin: bool,
+) -> Result<ChildProcess, DataPathError> {
+    let keyring = ceph
+        .keyring
+        .as_ref()
+        .map_or("-".to_string(), |k| k.display().to_string());
+    let conf = ceph.conf.display().to_string();
+    let timeout = connect_timeout.to_string();
+    let head = [PYTHON, "-c", script, &conf, &ceph.id, &keyring, &timeout, &ceph.pool];
+    let argv: Vec<String> = head.iter().chain(args).map(|s| s.to_string()).collect();
+    let mut child = ChildProcess::spawn(&argv, stdin, true).map_err(|e| spawn_error(name, &e))?;
+    child.label = format!("{PYTHON} {name} {}/{}", ceph.pool, args.first().unwrap_or(&""));
+    Ok(child)
 }
 
 /// The thread hashing the bytes read back, in the scheme exports are written in.

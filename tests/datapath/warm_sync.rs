@@ -39,6 +39,47 @@ fn write_now(tb: &Testbed, vol: &str) {
     assert!(status.success(), "rbd bench");
 }
 
+/// Discards 2 MiB of the source at `offset` through librbd (the rbd CLI has
+/// no discard): the next round must zero that range in the copy.
+fn discard_now(tb: &Testbed, vol: &str, offset: u64) {
+    let script = "import rados, rbd, sys\n\
+c = rados.Rados(conffile=sys.argv[1], conf={'keyring': sys.argv[2]})\n\
+c.connect()\n\
+io = c.open_ioctx('volumes')\n\
+with rbd.Image(io, sys.argv[3]) as img:\n    img.discard(int(sys.argv[4]), 2 << 20)\n\
+io.close()\n\
+c.shutdown()\n";
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script, &tb.var("OLD_CEPH_CONF"), &tb.var("OLD_CEPH_KEYRING")])
+        .args([format!("volume-{vol}"), offset.to_string()])
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "discard: {}", text(&out.stderr));
+}
+
+/// `migrate` with the rbd CLI only, as on a host without `python3-rbd`.
+fn migrate_cli_only(dir: &Path, cfg: &str, id: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "--config",
+        cfg,
+        "migrate",
+        "--project",
+        "research",
+        "--volumes",
+        id,
+        "--yes",
+    ];
+    args.extend(extra);
+    std::process::Command::new(env!("CARGO_BIN_EXE_stackmigrate"))
+        .env("STACKMIGRATE_RBD_CLI_ONLY", "1")
+        .args(args)
+        .arg("--log-file")
+        .arg(dir.join("stackmigrate.log"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run stackmigrate")
+}
+
 /// Cinder in the new cloud can use the cut-over volume: extend, snapshot,
 /// delete (a leftover rbd snapshot would make the delete fail).
 async fn cinder_can_use(s: &Session, id: &str) {
@@ -132,9 +173,11 @@ async fn rounds_with_a_live_writer_then_a_refused_and_a_real_cutover() {
         Some("importing"),
         "not verified before cutover"
     );
-    // Between rounds, then round 2.
+    // Between rounds (a write and a discard of data round 1 copied), then round 2.
     write_now(&tb, &v.id);
-    expect_code(&migrate(dir.path(), &cfg, &v.id, &["--sync"]), 3);
+    discard_now(&tb, &v.id, 2 << 20);
+    let out = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--sync"]), 3);
+    assert!(out.contains("read back as it was written"), "{out}");
     let r = report(dir.path());
     assert_eq!(r["volumes"][0]["sync_rounds"], 2, "{r}");
     assert_eq!(r["volumes"][0]["state"], "synced", "{r}");
@@ -176,6 +219,8 @@ async fn rounds_with_a_live_writer_then_a_refused_and_a_real_cutover() {
     remove_source(&tb, &v.id).await;
 }
 
+/// With the rbd CLI only (no `python3-rbd`): rounds read the new image's
+/// own diff after the delta, and the copy still ends equal to the source.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manage_keeps_the_copy_out_of_cinder_until_a_forced_cutover() {
     let tb = Testbed::get();
@@ -186,7 +231,7 @@ async fn manage_keeps_the_copy_out_of_cinder_until_a_forced_cutover() {
     let cfg = migrate_config(&tb, dir.path(), None, true).display().to_string();
     let manage = ["--strategy", "manage"];
     let mut writer = bench_write(&tb.var("OLD_CEPH_CONF"), &format!("volume-{}", v.id), WRITE);
-    expect_code(&migrate(dir.path(), &cfg, &v.id, &manage), 3);
+    expect_code(&migrate_cli_only(dir.path(), &cfg, &v.id, &manage), 3);
     assert!(writer.wait().expect("bench").success());
     assert!(
         copies_of(&tb, &v.id).await.is_empty(),
@@ -201,14 +246,19 @@ async fn manage_keeps_the_copy_out_of_cinder_until_a_forced_cutover() {
         .join(tb.var("OLD_RESEARCH_ID"))
         .join(format!("volume-{}.raw", v.id));
     std::fs::remove_file(&export).expect("the export file was there");
-    expect_code(
-        &migrate(dir.path(), &cfg, &v.id, &[&manage[..], &["--sync"]].concat()),
+    discard_now(&tb, &v.id, 2 << 20);
+    let out = expect_code(
+        &migrate_cli_only(dir.path(), &cfg, &v.id, &[&manage[..], &["--sync"]].concat()),
         3,
+    );
+    assert!(
+        out.contains("read back, in") && !out.contains("as it was written"),
+        "the rbd CLI's round: {out}"
     );
     assert!(export.exists(), "the export file is back");
     // Still attached: forced, with its warning; the report says so.
     let forced = expect_code(
-        &migrate(
+        &migrate_cli_only(
             dir.path(),
             &cfg,
             &v.id,

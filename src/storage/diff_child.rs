@@ -1,0 +1,101 @@
+//! A child process whose stdout is a diff stream (`rbd export-diff`, or the
+//! warm-sync delta reader), read into a [`DiffSink`] on a blocking thread
+//! while the child is waited for, cancelled or killed.
+
+use super::child_process::{ChildExit, ChildProcess};
+use super::rbd_diff::{read_diff, DiffSink};
+use super::{Counter, DataPathError, RbdError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio_util::sync::CancellationToken;
+
+/// Counts data bytes into `counter` while passing every record to `inner`.
+struct Counting<'a, S> {
+    inner: S,
+    counter: &'a AtomicU64,
+}
+
+impl<S: DiffSink> DiffSink for Counting<'_, S> {
+    fn size(&mut self, size: u64) -> std::io::Result<()> {
+        self.inner.size(size)
+    }
+    fn data(&mut self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.counter.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.inner.data(offset, data)
+    }
+    fn zero(&mut self, offset: u64, len: u64) -> std::io::Result<()> {
+        self.inner.zero(offset, len)
+    }
+    fn end(&mut self) -> std::io::Result<()> {
+        self.inner.end()
+    }
+}
+
+/// Reads `child`'s stdout into `sink`; `op` names the child in errors and
+/// `what` the stream. Returns the sink, the image size and the data bytes.
+pub(super) async fn read_child<S: DiffSink + Send + 'static>(
+    mut child: ChildProcess,
+    op: &str,
+    what: String,
+    sink: S,
+    counter: Counter,
+    cancel: &CancellationToken,
+) -> Result<(S, u64, u64), DataPathError> {
+    let stdout = child
+        .take_stdout()
+        .ok_or_else(|| DataPathError::Child("no stdout".into()))?;
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut sink = Counting {
+            inner: sink,
+            counter: &counter,
+        };
+        let mut buf = vec![0u8; 1 << 20];
+        let r = read_diff(std::io::BufReader::with_capacity(1 << 20, stdout), &mut sink, &mut buf);
+        r.map(|(size, bytes)| (sink.inner, size, bytes))
+    });
+    let exit = child
+        .wait(cancel)
+        .await
+        .map_err(|e| DataPathError::Child(e.to_string()))?;
+    let read = reader.await.map_err(|e| DataPathError::Child(e.to_string()))?;
+    match exit {
+        ChildExit::Cancelled { .. } => Err(DataPathError::Cancelled),
+        ChildExit::Exited { code, stderr } if code != Some(0) => Err(RbdError::from_exit(op, code, &stderr).into()),
+        ChildExit::Exited { .. } => read.map_err(|source| DataPathError::Diff { what, source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Seen(Vec<(u64, u64)>);
+    impl DiffSink for Seen {
+        fn size(&mut self, _: u64) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn data(&mut self, _: u64, _: &[u8]) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn zero(&mut self, offset: u64, len: u64) -> std::io::Result<()> {
+            self.0.push((offset, len));
+            Ok(())
+        }
+    }
+
+    /// A discard on the source between rounds reaches the round's sink: a
+    /// counter in between once swallowed `z` records, and the copy kept the
+    /// data its source had discarded.
+    #[test]
+    fn zero_records_pass_through_the_counter() {
+        let counter = AtomicU64::new(0);
+        let mut c = Counting {
+            inner: Seen::default(),
+            counter: &counter,
+        };
+        c.data(0, &[1u8; 10]).expect("data");
+        c.zero(4096, 8192).expect("zero");
+        assert_eq!(c.inner.0, vec![(4096, 8192)]);
+        assert_eq!(counter.load(Ordering::Relaxed), 10);
+    }
+}

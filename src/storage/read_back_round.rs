@@ -1,0 +1,99 @@
+//! A warm-sync round through librbd (where `python3-rbd` is installed): the
+//! source's changes are read by `assets/rbd_delta_reader.py`, which sends a
+//! zero piece as a `z` record instead of its bytes, so a 64 KiB write into
+//! an object created since the last round costs 64 KiB, not the object's
+//! span; the new image is written by `assets/rbd_stage_readback.py`, which
+//! reads each extent back once its write is acknowledged. The bytes read
+//! back are compared with the export file while the round runs, so the
+//! round is verified when its stream ends: no second pass over the new
+//! image's own diff. The new image's to-snapshot is taken after that.
+
+use super::child_process::ChildExit;
+use super::delta_sinks::{DeltaOut, DeltaPatch, ReadbackCheck};
+use super::rbd_diff::{read_diff, DiffError, DiffWriter};
+use super::sparse_hash::BLOCK;
+use super::{readback_stage, Counter, DataPathError, DeltaApplied, DeltaRound, RbdError, RbdStore};
+use std::fs::File;
+use std::path::Path;
+use tokio_util::sync::CancellationToken;
+
+impl RbdStore {
+    /// `r` from this store into `target` with both helpers; see the module.
+    pub(super) async fn apply_delta_read_back(
+        &self,
+        target: &RbdStore,
+        r: &DeltaRound<'_>,
+        file: File,
+        counter: Counter,
+        cancel: &CancellationToken,
+    ) -> Result<DeltaApplied, DataPathError> {
+        let (ceph, timeout) = self.cli().ceph();
+        let reader = readback_stage::spawn_delta_reader(ceph, timeout, r.image, r.from, r.to, BLOCK)?;
+        let (ceph, timeout) = target.cli().ceph();
+        let (writer, stdin, stdout) = readback_stage::spawn_writer(ceph, timeout, r.target_image)?;
+        let check = spawn_check(stdout, r.file)?;
+        let out = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), r.size)
+            .map_err(|e| DataPathError::io(Path::new(r.target_image), e))?;
+        let patch =
+            DeltaPatch::new(file, DeltaOut::Rbd(Some(out)), r.size).map_err(|e| DataPathError::io(r.file, e))?;
+        let what = format!("the changes of {}@{} since {}", r.image, r.to, r.from);
+        let read = super::diff_child::read_child(reader, "delta reader", what, patch, counter, cancel);
+        let (read, exit) = tokio::join!(read, writer.wait(cancel));
+        // A mismatch stops the check first, and the writer and reader fail after it.
+        let checked = tokio::task::spawn_blocking(move || check.join())
+            .await
+            .map_err(|e| DataPathError::Child(e.to_string()))?
+            .map_err(|_| DataPathError::Child("the round's read-back thread panicked".into()))?;
+        let (check, checked) = checked;
+        if check.differs {
+            if let Err(e) = checked {
+                return Err(DataPathError::Mismatch(format!("{}: {e}", r.target_image)));
+            }
+        }
+        match exit.map_err(|e| DataPathError::Child(e.to_string()))? {
+            ChildExit::Cancelled { .. } => return Err(DataPathError::Cancelled),
+            ChildExit::Exited { code, stderr } if code != Some(0) => {
+                read?;
+                return Err(RbdError::from_exit("read-back writer", code, &stderr).into());
+            }
+            ChildExit::Exited { .. } => {}
+        }
+        let (patch, ..) = read?;
+        checked.map_err(|source| DataPathError::Diff {
+            what: format!("the read-back of {}", r.target_image),
+            source,
+        })?;
+        patch.file.sync_all().map_err(|e| DataPathError::io(r.file, e))?;
+        if let Some((off, len)) = patch.must_cover.first_uncovered(&check.seen) {
+            return Err(DataPathError::Mismatch(format!(
+                "{}: {len} bytes at {off} were sent in this round but were not read back",
+                r.target_image
+            )));
+        }
+        target.snap_create(r.target_image, r.to).await?;
+        Ok(DeltaApplied {
+            bytes: patch.bytes,
+            zeroed: patch.zeroed,
+            unchanged: patch.unchanged,
+            blocks: patch.blocks.into_iter().collect(),
+            must_cover: patch.must_cover,
+            read_back: Some(check.bytes),
+        })
+    }
+}
+
+type Check = std::thread::JoinHandle<(ReadbackCheck, Result<(u64, u64), DiffError>)>;
+
+/// The thread comparing what the writer reads back with the export file.
+fn spawn_check(from: File, file: &Path) -> Result<Check, DataPathError> {
+    let export = File::open(file).map_err(|e| DataPathError::io(file, e))?;
+    std::thread::Builder::new()
+        .name("round-read-back".into())
+        .spawn(move || {
+            let mut check = ReadbackCheck::concurrent(export);
+            let mut buf = vec![0u8; 1 << 20];
+            let r = read_diff(std::io::BufReader::with_capacity(1 << 20, from), &mut check, &mut buf);
+            (check, r)
+        })
+        .map_err(|e| DataPathError::Child(e.to_string()))
+}
