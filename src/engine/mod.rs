@@ -15,6 +15,7 @@ mod report;
 mod run_setup;
 mod stage_error;
 mod sync_control;
+mod sync_guard;
 mod sync_record;
 mod volume_cutover;
 mod volume_import;

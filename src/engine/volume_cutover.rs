@@ -1,8 +1,9 @@
-//! The cutover's two ends: the preconditions checked in the old cloud (the
-//! source detached, or every server it is attached to SHUTOFF), and the
-//! finish once the final round is verified: no warm-sync snapshot left on
-//! either side, then the volume handed to Cinder as today (`replace`: marked
-//! verified; `manage`: manage-existing of the staging image).
+//! The cutover's ends: the preconditions checked in the old cloud (the
+//! source detached, or every server it is attached to SHUTOFF); the finish
+//! once the final round is verified: no warm-sync snapshot left on the new
+//! image, then the volume handed to Cinder as today (`replace`: marked
+//! verified; `manage`: manage-existing of the staging image); and after it,
+//! off the window, the source's warm-sync snapshots removed.
 
 use super::volume_pipeline::{ImportedVolume, VolumePipeline, STATE_KEY};
 use super::volume_sync::remove_sync_snaps;
@@ -55,8 +56,9 @@ impl VolumePipeline {
         })
     }
 
-    /// After the final round: removes every warm-sync snapshot on both sides,
-    /// then finishes the new volume by the strategy and marks it verified.
+    /// After the final round: removes every warm-sync snapshot of the new
+    /// image, then finishes the new volume by the strategy and marks it
+    /// verified. The source's go afterwards ([`Self::drop_source_sync_snaps`]).
     pub async fn finish_synced(
         &self,
         vol: &Volume,
@@ -69,18 +71,7 @@ impl VolumePipeline {
             return Err(fail(&"no verified final round"));
         };
         self.started(vol, Stage::Import).await;
-        // The old side's snapshots go while the new volume is finished: the
-        // copy no longer needs them, and each removal waits on the monitors.
-        let old_image = format!("volume-{}", vol.id);
-        let old_side = remove_sync_snaps(&self.old, &old_image, |_| true);
-        let new_side = self.finish_new_side(vol, sync, export, ledger, cancel);
-        let (new_id, old_side) = tokio::join!(new_side, old_side);
-        let new_id = new_id?;
-        old_side.map_err(|e| {
-            fail(&format!(
-                "{e}; the new volume is verified, retry to remove the snapshot"
-            ))
-        })?;
+        let new_id = self.finish_new_side(vol, sync, export, ledger, cancel).await?;
         self.finished(vol, Stage::Import).await;
         let last = sync.last().map(|r| (r.round, r.at.clone())).unwrap_or_default();
         self.log(
@@ -101,6 +92,31 @@ impl VolumePipeline {
             new_id,
             hash: export.hash.clone(),
         })
+    }
+
+    /// Once the cut-over volume is verified: the source's warm-sync
+    /// snapshots go. The new copy no longer needs them, and each removal
+    /// waits for a monitor proposal (about a second), so this is kept out of
+    /// the cutover window. A failure is logged with what to run by hand; a
+    /// later run of the same migration retries.
+    pub async fn drop_source_sync_snaps(&self, vol: &Volume) {
+        let image = format!("volume-{}", vol.id);
+        match remove_sync_snaps(&self.old, &image, |_| true).await {
+            Ok(removed) if removed.is_empty() => {}
+            Ok(removed) => {
+                let line = format!(
+                    "removed the source's warm-sync snapshots {image}@{}",
+                    removed.join(", @")
+                );
+                self.log(vol, line).await;
+            }
+            Err(e) => {
+                let line = format!(
+                    "cannot remove the source's warm-sync snapshots of {image}: {e}; the new volume is verified; run the migration again, or remove them with `rbd snap rm`"
+                );
+                self.log(vol, line).await;
+            }
+        }
     }
 
     /// The new side of the finish: no warm-sync snapshot left on the new

@@ -1,11 +1,14 @@
 //! Warm sync for a source a running server writes to: round 1 is the full
 //! copy from snapshot `stackmigrate-sync-1`; round n+1 streams what changed
-//! since `stackmigrate-sync-n` into the new image (which gets the same
-//! snapshot) and into the export file, then reads back what changed on the
-//! new image in that round and compares it with the export file. A per-block
-//! manifest beside the journal gives the whole-image checksum. The cutover
-//! is the final round, taken once the source is detached or its servers
-//! are SHUTOFF; see `volume_cutover.rs`.
+//! since `stackmigrate-sync-n` into the new image and into the export file,
+//! and reads back what it wrote: as it is written where the cluster's Python
+//! bindings are installed (`storage/read_back_round.rs`), else from the new
+//! image's own diff of that round. The new image then gets the round's
+//! snapshot (not after the cutover's final round). A per-block manifest
+//! beside the journal gives the whole-image checksum. The cutover is the
+//! final round, taken once the source is detached or its servers are
+//! SHUTOFF; see `volume_cutover.rs`; the guard between rounds is in
+//! `sync_guard.rs`.
 
 use super::volume_pipeline::{staging_image, VolumePipeline};
 use super::{with_progress, NewVolumeLedger, Stage, StageError, SyncRecord, SyncRound, VolumeRecord};
@@ -38,13 +41,12 @@ pub async fn remove_sync_snaps(
         Err(RbdError::NotFound { .. }) => return Ok(Vec::new()),
         other => other?,
     };
-    let mut removed = Vec::new();
-    for s in snaps {
-        if sync_round_of(&s).is_some_and(&which) {
-            store.snap_remove(image, &s).await?;
-            removed.push(s);
-        }
-    }
+    let removed: Vec<String> = snaps
+        .into_iter()
+        .filter(|s| sync_round_of(s).is_some_and(&which))
+        .collect();
+    // At once: each removal waits for a monitor proposal, and they share one.
+    futures_util::future::try_join_all(removed.iter().map(|s| store.snap_remove(image, s))).await?;
     Ok(removed)
 }
 
@@ -202,6 +204,8 @@ impl VolumePipeline {
             target_image: &sync.image,
             file: &export.path,
             size: export.size,
+            // After the final round the copy needs no base for another.
+            snap_target: !final_round,
         };
         let counter: Counter = Default::default();
         let work = self.old.apply_delta(&round, counter.clone(), cancel);
@@ -219,7 +223,14 @@ impl VolumePipeline {
             Some(read) => read,
             None => self
                 .new
-                .check_delta(&sync.image, &last.snap, &to, &export.path, &applied, cancel)
+                .check_delta(
+                    &sync.image,
+                    &last.snap,
+                    round.snap_target.then_some(to.as_str()),
+                    &export.path,
+                    &applied,
+                    cancel,
+                )
                 .await
                 .map_err(|e| fail(&not_counted(e)))?,
         };
@@ -235,8 +246,7 @@ impl VolumePipeline {
         if final_round && self.settings.full_verify {
             let mut full = export.clone();
             full.hash = root.clone();
-            self.verify_image(vol, &full, &format!("{}@{to}", sync.image), cancel)
-                .await?;
+            self.verify_image(vol, &full, &sync.image, cancel).await?;
             self.log(vol, "full verify: the whole new image read back matches the manifest")
                 .await;
         }
@@ -268,103 +278,6 @@ impl VolumePipeline {
         )
         .await;
         Ok(round)
-    }
-
-    /// Between rounds the new copy must be as the last round left it: the new
-    /// volume available and unattached, the image's size and snapshots as
-    /// stackmigrate made them, and nothing written to it since.
-    async fn guard(
-        &self,
-        vol: &Volume,
-        sync: &SyncRecord,
-        export: &VolumeExport,
-        stage: Stage,
-    ) -> Result<(), StageError> {
-        let stop = |why: String| {
-            StageError::new(
-                stage,
-                &vol.id,
-                format!("{why}; the sync of this volume stops and nothing was deleted: find out who uses the new copy, then retry"),
-            )
-        };
-        let Some(last) = sync.last() else {
-            return Err(stop("no verified round".into()));
-        };
-        if let Some(id) = &sync.new_id {
-            let v = Cinder::new(&self.new_session)
-                .get_volume(id)
-                .await
-                .map_err(|e| StageError::new(stage, &vol.id, e))?;
-            if v.status != "available" || !v.attachments.is_empty() {
-                return Err(stop(format!(
-                    "the new volume {id} is {} with {} attachment(s), it must stay available and unattached until cutover",
-                    v.status,
-                    v.attachments.len()
-                )));
-            }
-        }
-        let size = self
-            .new
-            .image_size(&sync.image)
-            .await
-            .map_err(|e| StageError::new(stage, &vol.id, e))?;
-        if size != export.size {
-            return Err(stop(format!(
-                "the new image {} is now {size} bytes, it was {}",
-                sync.image, export.size
-            )));
-        }
-        let snaps = self
-            .new
-            .snap_list(&sync.image)
-            .await
-            .map_err(|e| StageError::new(stage, &vol.id, e))?;
-        if !snaps.contains(&last.snap) {
-            return Err(stop(format!("snapshot {}@{} is gone", sync.image, last.snap)));
-        }
-        let ours = |s: &String| sync_round_of(s).is_some_and(|k| k < last.round || k == last.round + 1);
-        if let Some(other) = snaps.iter().find(|s| **s != last.snap && !ours(s)) {
-            return Err(stop(format!(
-                "unexpected snapshot {}@{other} on the new image",
-                sync.image
-            )));
-        }
-        // Older rounds' snapshots and a cut-short round's are ours to drop.
-        remove_sync_snaps(&self.new, &sync.image, |k| k != last.round)
-            .await
-            .map_err(|e| StageError::new(stage, &vol.id, e))?;
-        // A round cut short wrote to the image itself; its redo rewrites all of that.
-        if sync.attempted != Some(last.round + 1) {
-            let changed = self
-                .new
-                .changed_since(&sync.image, &last.snap, &CancellationToken::new())
-                .await
-                .map_err(|e| StageError::new(stage, &vol.id, e))?;
-            if changed > 0 {
-                return Err(stop(format!(
-                    "{changed} bytes were written to the new image {} since round {}",
-                    sync.image, last.round
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// After a verified round: the previous rounds' snapshots go on both
-    /// sides (best effort: the next round or the cutover retries).
-    pub async fn drop_old_snaps(&self, vol: &Volume, sync: &SyncRecord) {
-        let Some(last) = sync.last() else { return };
-        let keep = last.round;
-        let old_image = format!("volume-{}", vol.id);
-        for (store, image) in [(&self.old, old_image.as_str()), (&self.new, sync.image.as_str())] {
-            if let Err(e) = remove_sync_snaps(store, image, |k| k < keep).await {
-                self.log(
-                    vol,
-                    format!("cannot remove older sync snapshots of {image}: {e}; the next round retries"),
-                )
-                .await;
-            }
-        }
     }
 }
 

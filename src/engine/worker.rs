@@ -138,6 +138,12 @@ impl Worker {
             }
             let Some(r) = self.ask(&id, None).await else { return };
             rec = r;
+            if rec.import == Track::Succeeded && rec.sync.as_ref().is_some_and(|s| s.final_round) {
+                self.pipeline.drop_source_sync_snaps(&vol).await;
+            }
+        } else if rec.phase == Phase::Done && rec.sync.is_some() {
+            // A run that stopped before they went.
+            self.pipeline.drop_source_sync_snaps(&vol).await;
         }
         if rec.phase == Phase::Done {
             self.cleanup(&vol).await;

@@ -26,6 +26,9 @@ pub struct DeltaRound<'a> {
     /// The export file; it equals `image@from` before and `image@to` after.
     pub file: &'a Path,
     pub size: u64,
+    /// Whether `target_image` gets snapshot `to` (the base of the next
+    /// round); the cutover's final round needs none.
+    pub snap_target: bool,
 }
 
 /// What a round applied.
@@ -88,8 +91,8 @@ impl BlockStore {
             BlockStore::Rbd(t) => {
                 let (spec, child, stdin) = t.spawn_import_diff(r.target_image)?;
                 let w = std::io::BufWriter::with_capacity(1 << 20, stdin);
-                let w =
-                    DiffWriter::delta(w, r.from, r.to, r.size).map_err(|e| DataPathError::io(Path::new(&spec), e))?;
+                let w = DiffWriter::delta(w, r.from, r.snap_target.then_some(r.to), r.size)
+                    .map_err(|e| DataPathError::io(Path::new(&spec), e))?;
                 (DeltaOut::Rbd(Some(w)), Some(child))
             }
             BlockStore::File(t) => {
@@ -134,7 +137,9 @@ impl BlockStore {
         if let (BlockStore::File(t), DeltaOut::File(f)) = (r.target, &patch.out) {
             f.sync_all()
                 .map_err(|e| DataPathError::io(&t.path(r.target_image), e))?;
-            t.snap_create(r.target_image, r.to).await?;
+            if r.snap_target {
+                t.snap_create(r.target_image, r.to).await?;
+            }
         }
         Ok(DeltaApplied {
             bytes: patch.bytes,
@@ -146,14 +151,14 @@ impl BlockStore {
         })
     }
 
-    /// Reads back what changed on `image` between `from` and `to`, compares
-    /// it with `file`, and checks it covers what the round sent. Returns the
-    /// bytes read back.
+    /// Reads back what changed on `image` between `from` and `to` (or its
+    /// head), compares it with `file`, and checks it covers what the round
+    /// sent. Returns the bytes read back.
     pub async fn check_delta(
         &self,
         image: &str,
         from: &str,
-        to: &str,
+        to: Option<&str>,
         file: &Path,
         applied: &DeltaApplied,
         cancel: &CancellationToken,
@@ -164,7 +169,7 @@ impl BlockStore {
             .read_delta(
                 image,
                 from,
-                Some(to),
+                to,
                 ReadbackCheck::new(f).map_err(|e| DataPathError::io(file, e))?,
                 counter,
                 cancel,

@@ -112,11 +112,13 @@ impl<W: Write> DiffWriter<W> {
         Ok(Self { w })
     }
 
-    /// A delta from snapshot `from` that ends by creating snapshot `to` on
-    /// the image it is applied to (`rbd import-diff` checks `from` is there).
-    pub fn delta(mut w: W, from: &str, to: &str, size: u64) -> io::Result<Self> {
+    /// A delta from snapshot `from` that ends by creating snapshot `to` (if
+    /// any) on the image it is applied to (`rbd import-diff` checks `from`
+    /// is there).
+    pub fn delta(mut w: W, from: &str, to: Option<&str>, size: u64) -> io::Result<Self> {
         w.write_all(HEADER)?;
-        for (tag, name) in [(b"f", from), (b"t", to)] {
+        for (tag, name) in [(b"f", Some(from)), (b"t", to)] {
+            let Some(name) = name else { continue };
             w.write_all(tag)?;
             w.write_all(&(name.len() as u32).to_le_bytes())?;
             w.write_all(name.as_bytes())?;

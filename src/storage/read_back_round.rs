@@ -70,7 +70,9 @@ impl RbdStore {
                 r.target_image
             )));
         }
-        target.snap_create(r.target_image, r.to).await?;
+        if r.snap_target {
+            target.snap_create(r.target_image, r.to).await?;
+        }
         Ok(DeltaApplied {
             bytes: patch.bytes,
             zeroed: patch.zeroed,

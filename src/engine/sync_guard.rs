@@ -1,0 +1,112 @@
+//! The guard between warm-sync rounds (the new copy is as the last round
+//! left it) and the removal of older rounds' snapshots after a round.
+
+use super::volume_pipeline::VolumePipeline;
+use super::volume_sync::{remove_sync_snaps, sync_round_of};
+use super::{Stage, StageError, SyncRecord};
+use crate::openstack::{Cinder, Volume};
+use crate::storage::VolumeExport;
+use tokio_util::sync::CancellationToken;
+
+impl VolumePipeline {
+    /// Between rounds the new copy must be as the last round left it: the new
+    /// volume available and unattached, the image's size and snapshots as
+    /// stackmigrate made them, and nothing written to it since.
+    pub(super) async fn guard(
+        &self,
+        vol: &Volume,
+        sync: &SyncRecord,
+        export: &VolumeExport,
+        stage: Stage,
+    ) -> Result<(), StageError> {
+        let stop = |why: String| {
+            StageError::new(
+                stage,
+                &vol.id,
+                format!("{why}; the sync of this volume stops and nothing was deleted: find out who uses the new copy, then retry"),
+            )
+        };
+        let Some(last) = sync.last() else {
+            return Err(stop("no verified round".into()));
+        };
+        let err = |e: &dyn std::fmt::Display| StageError::new(stage, &vol.id, e);
+        // Asked at once: each answer takes a round trip or an rbd start.
+        let cinder = Cinder::new(&self.new_session);
+        let new_volume = async {
+            match &sync.new_id {
+                Some(id) => cinder.get_volume(id).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (new_volume, size, snaps) = tokio::join!(
+            new_volume,
+            self.new.image_size(&sync.image),
+            self.new.snap_list(&sync.image)
+        );
+        if let (Some(id), Some(v)) = (&sync.new_id, new_volume.map_err(|e| err(&e))?) {
+            if v.status != "available" || !v.attachments.is_empty() {
+                return Err(stop(format!(
+                    "the new volume {id} is {} with {} attachment(s), it must stay available and unattached until cutover",
+                    v.status,
+                    v.attachments.len()
+                )));
+            }
+        }
+        let size = size.map_err(|e| err(&e))?;
+        if size != export.size {
+            return Err(stop(format!(
+                "the new image {} is now {size} bytes, it was {}",
+                sync.image, export.size
+            )));
+        }
+        let snaps = snaps.map_err(|e| err(&e))?;
+        if !snaps.contains(&last.snap) {
+            return Err(stop(format!("snapshot {}@{} is gone", sync.image, last.snap)));
+        }
+        let ours = |s: &String| sync_round_of(s).is_some_and(|k| k < last.round || k == last.round + 1);
+        if let Some(other) = snaps.iter().find(|s| **s != last.snap && !ours(s)) {
+            return Err(stop(format!(
+                "unexpected snapshot {}@{other} on the new image",
+                sync.image
+            )));
+        }
+        // Older rounds' snapshots and a cut-short round's are ours to drop.
+        if snaps.iter().any(|s| *s != last.snap) {
+            remove_sync_snaps(&self.new, &sync.image, |k| k != last.round)
+                .await
+                .map_err(|e| err(&e))?;
+        }
+        // A round cut short wrote to the image itself; its redo rewrites all of that.
+        if sync.attempted != Some(last.round + 1) {
+            let changed = self
+                .new
+                .changed_since(&sync.image, &last.snap, &CancellationToken::new())
+                .await
+                .map_err(|e| StageError::new(stage, &vol.id, e))?;
+            if changed > 0 {
+                return Err(stop(format!(
+                    "{changed} bytes were written to the new image {} since round {}",
+                    sync.image, last.round
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// After a verified round: the previous rounds' snapshots go on both
+    /// sides (best effort: the next round or the cutover retries).
+    pub async fn drop_old_snaps(&self, vol: &Volume, sync: &SyncRecord) {
+        let Some(last) = sync.last() else { return };
+        let keep = last.round;
+        let old_image = format!("volume-{}", vol.id);
+        for (store, image) in [(&self.old, old_image.as_str()), (&self.new, sync.image.as_str())] {
+            if let Err(e) = remove_sync_snaps(store, image, |k| k < keep).await {
+                self.log(
+                    vol,
+                    format!("cannot remove older sync snapshots of {image}: {e}; the next round retries"),
+                )
+                .await;
+            }
+        }
+    }
+}
