@@ -3,6 +3,7 @@
 //! - a raw `rbd export - | rbd import -` pipe between the two clusters against
 //!   stackmigrate's export + import (and + verify) of the same 1 GiB random image;
 //! - an 8 GiB image holding 256 MiB against a fully written 256 MiB image;
+//! - (`BENCH_ONLY=dense8`, apart) an 8 GiB dense image, raw pipe against ours;
 //! - the peak RSS of this process, which runs the whole data path in-process,
 //!   one copy at a time and with 4 exports and 4 imports in flight;
 //! - per-thread CPU during one copy, and the fixed per-volume cost (`migrate`
@@ -19,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 mod binary_run;
 #[path = "common.rs"]
 mod common;
+#[path = "datapath_dense.rs"]
+mod datapath_dense;
 #[path = "datapath_rss.rs"]
 mod datapath_rss;
 use common::{env, median, rbd, Meter, MIB};
@@ -159,7 +162,7 @@ async fn ours(
     let copy = start.elapsed().as_secs_f64();
     let cpu = meter.stop().cpu;
     if let Some(s) = sampler {
-        s.print("export + import of the 1 GiB image");
+        s.print(&format!("export + import of {image}"));
     }
     let with_verify = if mode == Mode::ReadBack {
         // Verified while copying: the stage's read-back checksum.
@@ -201,6 +204,10 @@ async fn main() {
     );
     let dir = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "/var/tmp".into())).expect("tmp");
     let tag = std::process::id();
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("dense8") {
+        datapath_dense::dense(&old, &new, (&old_conf, &new_conf), dir.path(), tag).await;
+        return;
+    }
     let (random, sparse, full) = (
         format!("bench-random-{tag}"),
         format!("bench-sparse-{tag}"),

@@ -29,8 +29,8 @@ pub struct SparseWriter {
 const WRITEBACK_EVERY: u64 = 64 << 20;
 
 /// Writes the file back while the export is still streaming, so that the
-/// final fsync finds little left to do, and dirty pages do not pile up in
-/// RAM however large the volume.
+/// final fsync finds little left to do, and neither dirty nor written-back
+/// pages pile up in RAM however large the volume.
 struct Syncer {
     tx: SyncSender<()>,
     handle: JoinHandle<io::Result<()>>,
@@ -45,6 +45,10 @@ impl Syncer {
             .spawn(move || {
                 while rx.recv().is_ok() {
                     file.sync_data()?;
+                    // The pages just written back leave the page cache: an export
+                    // larger than free memory would otherwise make every later write
+                    // reclaim memory first, on the export's own thread. Advice only.
+                    let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed);
                 }
                 Ok(())
             })?;

@@ -1,0 +1,52 @@
+//! `BENCH_ONLY=dense8`: issue 12's goal 2 on an 8 GiB dense image (the raw
+//! pipe against stackmigrate's export + import with the export file written,
+//! wall time and whole-machine CPU), apart from the full run because it
+//! takes minutes and 8 GiB on each cluster. `BENCH_DENSE_GIB` changes the
+//! size, `BENCH_RUNS` the number of runs (3).
+
+use super::{make_image, ours, raw_pipe, Mode};
+use crate::common::{self, median, rbd, MIB};
+use stackmigrate::storage::BlockStore;
+use std::path::Path;
+
+pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&str, &str), dir: &Path, tag: u32) {
+    let gib: u64 = std::env::var("BENCH_DENSE_GIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(super::RUNS);
+    let image = format!("bench-dense-{tag}");
+    make_image(old_conf, &image, gib << 30, gib << 30, 4 * MIB);
+    let (mut pipe, mut pipe_cpu, mut copy, mut copy_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..runs {
+        let dest = format!("bench-dense-raw-{tag}-{i}");
+        let (w, cpu) = raw_pipe(old_conf, new_conf, &image, &dest);
+        rbd(new_conf, &["rm", "--no-progress", &format!("volumes/{dest}")]);
+        pipe.push(w);
+        pipe_cpu.push(cpu);
+        let dest = format!("bench-dense-ours-{tag}-{i}");
+        let (c, _, cpu) = ours(old, new, dir, &image, &dest, Mode::Staged, i == 0).await;
+        copy.push(c);
+        copy_cpu.push(cpu);
+    }
+    rbd(old_conf, &["rm", "--no-progress", &format!("volumes/{image}")]);
+    let (p, pc, c, cc) = (median(pipe), median(pipe_cpu), median(copy), median(copy_cpu));
+    let mib = (gib << 10) as f64;
+    println!("{gib} GiB dense image, median of {runs}:");
+    println!("  raw rbd export - | rbd import -        {p:6.2} s  {:7.1} MiB/s", mib / p);
+    println!(
+        "  stackmigrate export + import (file)    {c:6.2} s  {:7.1} MiB/s   throughput ratio {:.2} (goal >= 0.95)",
+        mib / c,
+        p / c
+    );
+    println!(
+        "  CPU-s busy (whole machine): raw pipe {pc:.2} ({:.2} of {} cores), stackmigrate {cc:.2} ({:.2} cores) = {:.2}x (goal <= 1.25 where the cores are all busy)",
+        pc / p,
+        common::cores(),
+        cc / c,
+        cc / pc
+    );
+}

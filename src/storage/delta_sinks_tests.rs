@@ -1,0 +1,89 @@
+//! Tests of the round's two stream ends.
+
+use super::*;
+
+#[test]
+fn zeros_over_zeros_are_skipped_and_zeros_over_data_applied() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (fp, tp) = (dir.path().join("export"), dir.path().join("target"));
+    let size = 4 * BLOCK;
+    for p in [&fp, &tp] {
+        let f = File::create(p).expect("create");
+        f.set_len(size).expect("len");
+        f.write_all_at(&[7u8; 10], BLOCK + 5).expect("w");
+    }
+    let rw = |p: &std::path::Path| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(p)
+            .expect("open")
+    };
+    let mut patch = DeltaPatch::new(rw(&fp), DeltaOut::File(rw(&tp)), size).expect("patch");
+    patch.size(size).expect("size");
+    // An object "created since": zeros, then data, as rbd reports it.
+    let mut data = vec![0u8; 3 * BLOCK as usize];
+    data[2 * BLOCK as usize + 1] = 9;
+    patch.data(0, &data).expect("data");
+    assert_eq!((patch.bytes, patch.unchanged), (2 * BLOCK, BLOCK));
+    assert_eq!(patch.blocks.iter().copied().collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(patch.must_cover.0, vec![(BLOCK, 2 * BLOCK)]);
+    for p in [&fp, &tp] {
+        let mut b = vec![0u8; size as usize];
+        File::open(p).expect("open").read_exact_at(&mut b, 0).expect("read");
+        assert_eq!(b, [data.clone(), vec![0u8; BLOCK as usize]].concat(), "{}", p.display());
+    }
+    // Zero records: only the piece over data is applied and must be seen.
+    patch.zero(0, 4 * BLOCK).expect("zero");
+    // Block 1 now holds zeros (written above), block 2 data.
+    assert_eq!((patch.zeroed, patch.unchanged), (BLOCK, 4 * BLOCK));
+    assert_eq!(patch.must_cover.0, vec![(BLOCK, 2 * BLOCK)]);
+    let mut b = vec![0u8; size as usize];
+    File::open(&tp).expect("open").read_exact_at(&mut b, 0).expect("read");
+    assert!(is_zero(&b), "the target was zeroed where it held data");
+    assert!(patch.size(size + 1).is_err(), "a resized source is refused");
+}
+
+#[test]
+fn coverage_is_found_missing_exactly() {
+    let mut need = Extents::default();
+    need.push(0, 10);
+    need.push(10, 5);
+    need.push(100, 50);
+    assert_eq!(need.0, vec![(0, 15), (100, 50)]);
+    let mut seen = Extents::default();
+    seen.push(0, 8);
+    seen.push(8, 8);
+    seen.push(90, 40);
+    assert_eq!(need.first_uncovered(&seen), Some((130, 20)));
+    seen.push(130, 20);
+    assert_eq!(need.first_uncovered(&seen), None);
+    assert_eq!(Extents::default().first_uncovered(&Extents::default()), None);
+    assert!(seen.overlaps(0, 1) && seen.overlaps(149, 10) && seen.overlaps(50, 41));
+    assert!(!seen.overlaps(16, 74) && !seen.overlaps(150, 1) && !Extents::default().overlaps(0, 9));
+}
+
+/// The round's read-back runs while the round still patches the export file:
+/// zeros read back where the file was a hole when the check began, but holds
+/// data now, are a difference (a check built before the patch would skip them).
+#[test]
+fn a_concurrent_check_compares_ranges_the_round_filled_meanwhile() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("export");
+    let f = File::create(&p).expect("create");
+    f.set_len(4 * BLOCK).expect("len");
+    let mut stale = ReadbackCheck::new(File::open(&p).expect("open")).expect("check");
+    let mut check = ReadbackCheck::concurrent(File::open(&p).expect("open"));
+    f.write_all_at(&[5u8; 100], BLOCK).expect("the round patches the file");
+    let zeros = vec![0u8; BLOCK as usize];
+    stale.data(BLOCK, &zeros).expect("the stale check sees only a hole");
+    assert!(check.data(BLOCK, &zeros).is_err() && check.differs, "a write that did not land");
+    let mut check = ReadbackCheck::concurrent(File::open(&p).expect("open"));
+    let mut landed = zeros.clone();
+    landed[..100].fill(5);
+    check.data(BLOCK, &landed).expect("equal");
+    check.zero(2 * BLOCK, BLOCK).expect("zeros over a hole");
+    assert!(!check.differs);
+    assert_eq!(check.seen.0, vec![(BLOCK, 2 * BLOCK)]);
+    assert!(check.zero(0, 2 * BLOCK).is_err() && check.differs, "zeros read back over data");
+}
