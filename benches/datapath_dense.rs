@@ -36,7 +36,10 @@ pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&s
     let (p, pc, c, cc) = (median(pipe), median(pipe_cpu), median(copy), median(copy_cpu));
     let mib = (gib << 10) as f64;
     println!("{gib} GiB dense image, median of {runs}:");
-    println!("  raw rbd export - | rbd import -        {p:6.2} s  {:7.1} MiB/s", mib / p);
+    println!(
+        "  raw rbd export - | rbd import -        {p:6.2} s  {:7.1} MiB/s",
+        mib / p
+    );
     println!(
         "  stackmigrate export + import (file)    {c:6.2} s  {:7.1} MiB/s   throughput ratio {:.2} (goal >= 0.95)",
         mib / c,

@@ -77,7 +77,10 @@ fn a_concurrent_check_compares_ranges_the_round_filled_meanwhile() {
     f.write_all_at(&[5u8; 100], BLOCK).expect("the round patches the file");
     let zeros = vec![0u8; BLOCK as usize];
     stale.data(BLOCK, &zeros).expect("the stale check sees only a hole");
-    assert!(check.data(BLOCK, &zeros).is_err() && check.differs, "a write that did not land");
+    assert!(
+        check.data(BLOCK, &zeros).is_err() && check.differs,
+        "a write that did not land"
+    );
     let mut check = ReadbackCheck::concurrent(File::open(&p).expect("open"));
     let mut landed = zeros.clone();
     landed[..100].fill(5);
@@ -85,5 +88,8 @@ fn a_concurrent_check_compares_ranges_the_round_filled_meanwhile() {
     check.zero(2 * BLOCK, BLOCK).expect("zeros over a hole");
     assert!(!check.differs);
     assert_eq!(check.seen.0, vec![(BLOCK, 2 * BLOCK)]);
-    assert!(check.zero(0, 2 * BLOCK).is_err() && check.differs, "zeros read back over data");
+    assert!(
+        check.zero(0, 2 * BLOCK).is_err() && check.differs,
+        "zeros read back over data"
+    );
 }

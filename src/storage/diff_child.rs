@@ -59,7 +59,12 @@ pub(super) async fn read_child<S: DiffSink + Send + 'static>(
     let read = reader.await.map_err(|e| DataPathError::Child(e.to_string()))?;
     match exit {
         ChildExit::Cancelled { .. } => Err(DataPathError::Cancelled),
-        ChildExit::Exited { code, stderr } if code != Some(0) => Err(RbdError::from_exit(op, code, &stderr).into()),
+        ChildExit::Exited { code, stderr } if code != Some(0) => match (RbdError::from_exit(op, code, &stderr), read) {
+            // The producer's broken pipe is the reader having stopped: its own
+            // error (a full export disk, say) is the one that says why.
+            (RbdError::BrokenPipe { .. }, Err(source)) => Err(DataPathError::Diff { what, source }),
+            (e, _) => Err(e.into()),
+        },
         ChildExit::Exited { .. } => read.map_err(|source| DataPathError::Diff { what, source }),
     }
 }
@@ -68,7 +73,7 @@ pub(super) async fn read_child<S: DiffSink + Send + 'static>(
 mod tests {
     use super::*;
 
-    #[derive(Default)]
+    #[derive(Debug, Default)]
     struct Seen(Vec<(u64, u64)>);
     impl DiffSink for Seen {
         fn size(&mut self, _: u64) -> std::io::Result<()> {
@@ -81,6 +86,31 @@ mod tests {
             self.0.push((offset, len));
             Ok(())
         }
+    }
+
+    /// `sh -c script` as the producer of a stream read into a [`Seen`]; its error.
+    async fn failure_of(script: &str) -> DataPathError {
+        let argv: Vec<String> = ["sh", "-c", script].iter().map(|s| s.to_string()).collect();
+        let child = ChildProcess::spawn(&argv, false, true).expect("sh");
+        let (what, sink, cancel) = ("the test stream".to_string(), Seen::default(), CancellationToken::new());
+        read_child(child, "export-diff", what, sink, Counter::default(), &cancel)
+            .await
+            .expect_err("a failure")
+    }
+
+    /// A sink that fails (here: the stream is not a diff) stops reading; the
+    /// producer then dies of a broken pipe, and the sink's error is reported.
+    #[tokio::test]
+    async fn the_readers_error_wins_over_the_producers_broken_pipe() {
+        let e = failure_of(
+            "printf 'this is no diff stream'; sleep 0.2; echo 'rbd: export-diff error: (32) Broken pipe' >&2; exit 32",
+        )
+        .await;
+        assert!(matches!(e, DataPathError::Diff { .. }), "{e}");
+        assert!(e.to_string().contains("not an rbd diff"), "{e}");
+        // Any other failure of the producer is its own.
+        let e = failure_of("echo 'rbd: error opening image: (2) No such file' >&2; exit 2").await;
+        assert!(matches!(e, DataPathError::Rbd(RbdError::NotFound { .. })), "{e}");
     }
 
     /// A discard on the source between rounds reaches the round's sink: a
