@@ -20,6 +20,7 @@
 # Exit 0 only after every write and read completed and the stream ended
 # with its end record; anything else exits non-zero with the reason on stderr.
 import collections
+import os
 import struct
 import sys
 import threading
@@ -164,4 +165,13 @@ if __name__ == "__main__":
         main()
     except (Failed, rados.Error, rbd.Error, OSError) as e:
         sys.stderr.write("stackmigrate readback stage: %s\n" % e)
-        sys.exit(1)
+        # The errno, as rbd exits with one (2: not found, 32: broken pipe,
+        # 110: timed out); 3 for a stream that is not what it should be.
+        code = getattr(e, "errno", None)
+        # What is still buffered for stdout goes nowhere, so that flushing it
+        # at exit cannot turn this exit code into Python's 120.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        sys.exit(code if isinstance(code, int) and 0 < code < 256 else 3)

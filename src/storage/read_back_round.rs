@@ -53,8 +53,12 @@ impl RbdStore {
         match exit.map_err(|e| DataPathError::Child(e.to_string()))? {
             ChildExit::Cancelled { .. } => return Err(DataPathError::Cancelled),
             ChildExit::Exited { code, stderr } if code != Some(0) => {
-                read?;
-                return Err(RbdError::from_exit("read-back writer", code, &stderr).into());
+                let writer = RbdError::from_exit("read-back writer", code, &stderr).into();
+                // The source side fails after the writer only because its pipe broke.
+                return Err(match read {
+                    Err(e) if !broken_pipe(&e) => e,
+                    _ => writer,
+                });
             }
             ChildExit::Exited { .. } => {}
         }
@@ -98,4 +102,16 @@ fn spawn_check(from: File, file: &Path) -> Result<Check, DataPathError> {
             (check, r)
         })
         .map_err(|e| DataPathError::Child(e.to_string()))
+}
+
+/// Whether `e` is only a consequence of the other end of a pipe going away.
+fn broken_pipe(e: &DataPathError) -> bool {
+    match e {
+        DataPathError::Rbd(RbdError::BrokenPipe { .. }) => true,
+        DataPathError::Diff {
+            source: DiffError::Io(io),
+            ..
+        } => io.kind() == std::io::ErrorKind::BrokenPipe,
+        _ => false,
+    }
 }
