@@ -141,14 +141,7 @@ impl BlockStore {
                 t.snap_create(r.target_image, r.to).await?;
             }
         }
-        Ok(DeltaApplied {
-            bytes: patch.bytes,
-            zeroed: patch.zeroed,
-            unchanged: patch.unchanged,
-            blocks: patch.blocks.into_iter().collect(),
-            must_cover: patch.must_cover,
-            read_back: None,
-        })
+        Ok(patch.applied(None))
     }
 
     /// Reads back what changed on `image` between `from` and `to` (or its

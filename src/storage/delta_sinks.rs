@@ -132,6 +132,18 @@ impl DeltaPatch {
         Ok(())
     }
 
+    /// What the round applied, once its stream has ended.
+    pub fn applied(self, read_back: Option<u64>) -> super::DeltaApplied {
+        super::DeltaApplied {
+            bytes: self.bytes,
+            zeroed: self.zeroed,
+            unchanged: self.unchanged,
+            blocks: self.blocks.into_iter().collect(),
+            must_cover: self.must_cover,
+            read_back,
+        }
+    }
+
     /// Zeros over data: punched in the file, zeroed in the new image.
     fn zero_data(&mut self, offset: u64, len: u64) -> io::Result<()> {
         self.must_cover.push(offset, len);

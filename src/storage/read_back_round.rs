@@ -77,14 +77,7 @@ impl RbdStore {
         if r.snap_target {
             target.snap_create(r.target_image, r.to).await?;
         }
-        Ok(DeltaApplied {
-            bytes: patch.bytes,
-            zeroed: patch.zeroed,
-            unchanged: patch.unchanged,
-            blocks: patch.blocks.into_iter().collect(),
-            must_cover: patch.must_cover,
-            read_back: Some(check.bytes),
-        })
+        Ok(patch.applied(Some(check.bytes)))
     }
 }
 

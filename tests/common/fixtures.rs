@@ -240,13 +240,15 @@ pub async fn copies_of(tb: &Testbed, source: &str) -> Vec<Volume> {
 
 /// Runs `stackmigrate <args> --log-file <dir>/log` to the end.
 pub fn stackmigrate(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_stackmigrate"))
-        .args(args)
-        .arg("--log-file")
-        .arg(dir.join("stackmigrate.log"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run stackmigrate")
+    stackmigrate_cmd(dir, args).output().expect("run stackmigrate")
+}
+
+/// That command, not started (to set its environment).
+pub fn stackmigrate_cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stackmigrate"));
+    c.args(args).arg("--log-file").arg(dir.join("stackmigrate.log"));
+    c.stdin(Stdio::null());
+    c
 }
 
 /// Runs `migrate --yes --json` on `ids` and sends `signal` (a `kill` name:
@@ -365,18 +367,14 @@ pub fn snaps(conf: &str, image: &str) -> Vec<String> {
 
 /// `stackmigrate --config cfg migrate --project research --volumes ids --yes <extra>`.
 pub fn migrate(dir: &Path, cfg: &str, ids: &str, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "--config",
-        cfg,
-        "migrate",
-        "--project",
-        "research",
-        "--volumes",
-        ids,
-        "--yes",
-    ];
-    args.extend(extra);
-    stackmigrate(dir, &args)
+    migrate_cmd(dir, cfg, ids, extra).output().expect("run stackmigrate")
+}
+
+/// [`migrate`], not started.
+pub fn migrate_cmd(dir: &Path, cfg: &str, ids: &str, extra: &[&str]) -> Command {
+    let mut args = ["--config", cfg, "migrate", "--project", "research"].to_vec();
+    args.extend(["--volumes", ids, "--yes"].iter().chain(extra));
+    stackmigrate_cmd(dir, &args)
 }
 
 /// Its exit code, with its output when it is not `want`.

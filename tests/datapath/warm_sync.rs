@@ -59,23 +59,8 @@ c.shutdown()\n";
 
 /// `migrate` with the rbd CLI only, as on a host without `python3-rbd`.
 fn migrate_cli_only(dir: &Path, cfg: &str, id: &str, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "--config",
-        cfg,
-        "migrate",
-        "--project",
-        "research",
-        "--volumes",
-        id,
-        "--yes",
-    ];
-    args.extend(extra);
-    std::process::Command::new(env!("CARGO_BIN_EXE_stackmigrate"))
+    migrate_cmd(dir, cfg, id, extra)
         .env("STACKMIGRATE_RBD_CLI_ONLY", "1")
-        .args(args)
-        .arg("--log-file")
-        .arg(dir.join("stackmigrate.log"))
-        .stdin(std::process::Stdio::null())
         .output()
         .expect("run stackmigrate")
 }
