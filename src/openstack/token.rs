@@ -46,6 +46,21 @@ pub struct NamedRef {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// A project's or a user's domain, as the token names it.
+    #[serde(default)]
+    pub domain: Option<DomainRef>,
+}
+
+impl NamedRef {
+    /// Named by `name_or_id`: its id, or its name.
+    pub fn is(&self, name_or_id: &str) -> bool {
+        self.id == name_or_id || self.name.as_deref() == Some(name_or_id)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DomainRef {
+    pub id: String,
 }
 
 #[derive(Debug, Deserialize)]

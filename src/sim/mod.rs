@@ -12,7 +12,7 @@ mod keystone_api;
 mod live_servers;
 mod nova_api;
 
-pub use cloud_state::CloudState;
+pub use cloud_state::{CloudState, SimProject};
 pub use faults::Faults;
 pub use http::Shared;
 

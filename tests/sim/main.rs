@@ -7,4 +7,5 @@ mod fidelity;
 mod file_modes;
 mod log_file;
 mod no_export_file;
+mod projects;
 mod transient;

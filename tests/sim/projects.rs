@@ -1,0 +1,49 @@
+//! Which project `--project` names: the token's own without a listing, any
+//! other only when its name is unique among those listed.
+
+use stackmigrate::openstack::{Keystone, Session};
+use stackmigrate::sim::{SimClouds, SimOptions, SimProject};
+
+#[tokio::test]
+async fn the_tokens_own_project_is_taken_and_another_name_must_be_unique() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = SimClouds::start(SimOptions {
+        dir: dir.path().to_path_buf(),
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    {
+        // A second "research" and two "twin" projects, all with a role for every user.
+        let mut s = sim.old.lock().expect("state");
+        let extra = [("d0", "research"), ("d1", "twin"), ("d2", "twin")];
+        for (id, name) in extra {
+            let p = SimProject {
+                id: id.repeat(16),
+                name: name.into(),
+            };
+            for u in s.users.iter_mut() {
+                u.roles.push((p.id.clone(), vec!["member".into()]));
+            }
+            s.projects.push(p);
+        }
+    }
+    let old = Session::new("old", &sim.config.old_cloud).expect("session");
+    let keystone = Keystone::new(&old);
+    let listed = keystone.list_projects().await.expect("list");
+    assert_eq!(listed.iter().filter(|p| p.name == "research").count(), 2, "{listed:?}");
+    // The operator's token is scoped to the first "research": the config's project.
+    let scoped = old.token().await.expect("token").project_id().map(str::to_string);
+    let p = keystone
+        .find_project("research")
+        .await
+        .expect("the token's own project");
+    assert_eq!(Some(p.id.clone()), scoped);
+    assert_eq!(p.name, "research");
+    assert_eq!(p.domain_id.as_deref(), Some("default"));
+    assert_eq!(keystone.find_project(&p.id).await.expect("by id").id, p.id);
+    let twin = keystone.find_project("twin").await.expect_err("two twins");
+    assert!(twin.to_string().contains("ambiguous"), "{twin}");
+    let other = keystone.find_project(&"d1".repeat(16)).await.expect("by id");
+    assert_eq!(other.name, "twin");
+}
