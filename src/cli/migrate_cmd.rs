@@ -8,9 +8,8 @@ use crate::engine::{project_volumes, CopyMode, EngineCommand, RunOptions, RunSet
 use crate::escaped::Escaped;
 use crate::exit_codes;
 use crate::in_use::InUse;
-use crate::openstack::{Keystone, Session, Volume};
+use crate::openstack::{Cinder, Keystone, Session, Volume, VolumeQuota};
 use crate::signals::StopSignals;
-use crate::storage::BlockStore;
 use clap::Args;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -94,7 +93,7 @@ fn plan_line(v: &Volume, row: Option<&VolumeRow>, mode: CopyMode) -> String {
 #[error("{0}")]
 pub struct Fatal(pub String);
 
-fn fatal(e: impl std::fmt::Display) -> Fatal {
+pub(super) fn fatal(e: impl std::fmt::Display) -> Fatal {
     Fatal(e.to_string())
 }
 
@@ -153,8 +152,13 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     let mut printer = EventPrinter::new(args.json);
     let old = Arc::new(Session::new("old", &cfg.old_cloud).map_err(fatal)?);
     let new = Session::new("new", &cfg.new_cloud).map_err(fatal)?;
-    let project = Keystone::new(&old).find_project(&args.project).await.map_err(fatal)?;
-    let rows = project_volumes(&old, &project).await.map_err(fatal)?;
+    // The new cloud's token and quota are fetched while the old cloud is
+    // asked: each first call with a fresh token waits for its validation.
+    let keystone = Keystone::new(&old);
+    let (project, _) = tokio::join!(keystone.find_project(&args.project), new.token());
+    let project = project.map_err(fatal)?;
+    let (rows, quota) = tokio::join!(project_volumes(&old, &project), new_quota(&new));
+    let rows = rows.map_err(fatal)?;
     let all: Vec<Volume> = rows.iter().map(|r| r.volume.clone()).collect();
     let volumes = select(&all, &args.volumes)?;
     // The rule the TUI follows too: warm sync for what a running server may write.
@@ -169,6 +173,7 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         None => None,
     };
     let mut setup = RunSetup::new(cfg, old, new, project, strategy).map_err(fatal)?;
+    setup.quota = quota;
     for w in std::mem::take(&mut setup.warnings) {
         eprintln!("warning: {w}");
     }
@@ -296,47 +301,18 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     })
 }
 
-/// `stackmigrate cleanup --project`: phase 5 over the project's journal.
-pub async fn run_cleanup_cmd(cfg: &Config, project: &str) -> Result<i32, Fatal> {
-    let old = Session::new("old", &cfg.old_cloud).map_err(fatal)?;
-    let project = Keystone::new(&old).find_project(project).await.map_err(fatal)?;
-    let path = cfg.work_dir.join(&project.id).join("journal.jsonl");
-    if !path.exists() {
-        return Err(Fatal(format!(
-            "no journal at {}: nothing was migrated for project {} yet",
-            path.display(),
-            project.name
-        )));
-    }
-    let (Some(old_store), Some(new_store)) = (
-        BlockStore::for_cloud(&cfg.old_cloud),
-        BlockStore::for_cloud(&cfg.new_cloud),
-    ) else {
-        return Err(Fatal(
-            "both clouds need a ceph section (conf, id, keyring, pool) or a files section".into(),
-        ));
-    };
-    let mut journal = crate::engine::Journal::open(&path).map_err(fatal)?;
-    let cancel = cancel_on_ctrl_c();
-    let actions = crate::engine::run_cleanup(&mut journal, &old_store, &new_store, &cancel)
-        .await
-        .map_err(fatal)?;
-    for a in &actions {
-        tracing::info!("cleanup: {a}");
-        println!("{a}");
-    }
-    let kept = actions.iter().filter(|a| a.contains(" kept: ")).count();
-    Ok(if kept == 0 {
-        exit_codes::OK
-    } else {
-        exit_codes::ATTENTION
-    })
+/// The new project's volume quota, for pre-flight; `None` when it cannot be
+/// read now (pre-flight then asks again and reports why).
+async fn new_quota(new: &Session) -> Option<VolumeQuota> {
+    let token = new.token().await.ok()?;
+    let project = token.project_id()?;
+    Cinder::new(new).quota_usage(project).await.ok()
 }
 
 /// A token that SIGINT, SIGTERM or SIGHUP cancels: the running rbd child is
 /// stopped (TERM, grace, KILL to its group) instead of being left behind by a
 /// killed parent.
-fn cancel_on_ctrl_c() -> CancellationToken {
+pub(super) fn cancel_on_ctrl_c() -> CancellationToken {
     let token = CancellationToken::new();
     let on_signal = token.clone();
     match StopSignals::new() {

@@ -3,6 +3,7 @@
 //! `color_eyre`-free library errors so `main` decides how to show them.
 
 mod check;
+mod cleanup_cmd;
 mod config_args;
 mod demo_cmd;
 mod event_printer;
@@ -11,11 +12,12 @@ mod migrate_cmd;
 mod usage_cmd;
 
 pub use check::run_check;
+pub use cleanup_cmd::run_cleanup_cmd;
 pub use config_args::ConfigArgs;
 pub use demo_cmd::{run_demo_headless, start_demo, Demo, DemoArgs, DEMO_SYNC_PAUSE};
 pub use event_printer::EventPrinter;
 pub use inventory_cmd::{run_projects, run_volumes};
-pub use migrate_cmd::{run_cleanup_cmd, run_migrate, select, Fatal, MigrateArgs};
+pub use migrate_cmd::{run_migrate, select, Fatal, MigrateArgs};
 pub use usage_cmd::{run_usage, UsageArgs};
 
 use clap::{Parser, Subcommand};

@@ -3,7 +3,7 @@
 
 use crate::check_line::CheckLine;
 use crate::config::{ImportStrategy, TapeConfig};
-use crate::openstack::{Cinder, Session, Volume};
+use crate::openstack::{Cinder, Session, Volume, VolumeQuota};
 use crate::storage::{free_bytes, is_writable, BlockStore};
 use std::path::Path;
 use std::time::Duration;
@@ -46,6 +46,12 @@ pub struct Preflight<'a> {
     pub tape: Option<&'a TapeConfig>,
     /// Exports running at once: the export dir must hold the largest this many.
     pub exports_in_flight: usize,
+    /// Source volumes whose new volume a journal already records (a resumed
+    /// run, a warm sync's later rounds, a cutover): Cinder counts them in
+    /// use, so the quota needs nothing more for them.
+    pub created: Vec<String>,
+    /// The new project's quota, when the caller has read it already.
+    pub quota: Option<VolumeQuota>,
     /// Stops a running `rbd du` (the operator went back, or pressed Ctrl-C).
     pub cancel: &'a CancellationToken,
     pub progress: Option<UnboundedSender<PreflightProgress>>,
@@ -106,25 +112,13 @@ impl Preflight<'_> {
     }
 
     async fn quota(&self, project: &str, to_create: &[Volume]) -> CheckLine {
-        let gib: u64 = to_create.iter().map(|v| v.size).sum();
-        let count = to_create.len() as i64;
-        match Cinder::new(self.new_session).quota_usage(project).await {
+        let quota = match self.quota {
+            Some(q) => Ok(q),
+            None => Cinder::new(self.new_session).quota_usage(project).await,
+        };
+        match quota {
             Err(e) => CheckLine::new(false, format!("cannot read the new project's quota: {e}")),
-            Ok(q) => {
-                let vol_ok = q.volumes.free().is_none_or(|f| f >= count);
-                let gib_ok = q.gigabytes.free().is_none_or(|f| f >= gib as i64);
-                let show = |f: Option<i64>| f.map_or("unlimited".to_string(), |f| f.to_string());
-                let text = format!(
-                    "new-cloud quota: {count} volumes / {gib} GiB needed, {} volumes / {} GiB free",
-                    show(q.volumes.free()),
-                    show(q.gigabytes.free())
-                );
-                if vol_ok && gib_ok {
-                    CheckLine::new(true, text)
-                } else {
-                    CheckLine::new(false, format!("{text}; raise the quota or select fewer volumes"))
-                }
-            }
+            Ok(q) => quota_line(&q, to_create, &self.created),
         }
     }
 
@@ -265,5 +259,74 @@ impl Preflight<'_> {
                 format!("tape command {program:?} not found; install it or fix tape.command"),
             )
         }
+    }
+}
+
+/// The quota check: what the volumes still to be created need against what
+/// the new project has free.
+fn quota_line(q: &VolumeQuota, selected: &[Volume], created: &[String]) -> CheckLine {
+    let to_create: Vec<&Volume> = selected.iter().filter(|v| !created.contains(&v.id)).collect();
+    let gib: u64 = to_create.iter().map(|v| v.size).sum();
+    let count = to_create.len() as i64;
+    let vol_ok = q.volumes.free().is_none_or(|f| f >= count);
+    let gib_ok = q.gigabytes.free().is_none_or(|f| f >= gib as i64);
+    let show = |f: Option<i64>| f.map_or("unlimited".to_string(), |f| f.to_string());
+    let exist = match selected.len() - to_create.len() {
+        0 => String::new(),
+        n => format!(" ({n} already created)"),
+    };
+    let text = format!(
+        "new-cloud quota: {count} volumes / {gib} GiB needed{exist}, {} volumes / {} GiB free",
+        show(q.volumes.free()),
+        show(q.gigabytes.free())
+    );
+    if vol_ok && gib_ok {
+        CheckLine::new(true, text)
+    } else {
+        CheckLine::new(false, format!("{text}; raise the quota or select fewer volumes"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openstack::QuotaItem;
+
+    fn vol(id: &str, size: u64) -> Volume {
+        serde_json::from_value(serde_json::json!({"id": id, "size": size, "status": "available"})).expect("volume")
+    }
+
+    #[test]
+    fn volumes_already_created_need_no_more_quota() {
+        // Two 10 GiB volumes were created by an earlier run and count in use.
+        let q = VolumeQuota {
+            volumes: QuotaItem {
+                limit: 3,
+                in_use: 2,
+                reserved: 0,
+            },
+            gigabytes: QuotaItem {
+                limit: 25,
+                in_use: 20,
+                reserved: 0,
+            },
+        };
+        let selected = [vol("a", 10), vol("b", 10)];
+        let cutover = quota_line(&q, &selected, &["a".into(), "b".into()]);
+        assert!(cutover.ok, "{cutover}");
+        assert!(
+            cutover
+                .to_string()
+                .contains("0 volumes / 0 GiB needed (2 already created)"),
+            "{cutover}"
+        );
+        let fresh = quota_line(&q, &selected, &[]);
+        assert!(!fresh.ok, "{fresh}");
+        assert!(
+            fresh
+                .to_string()
+                .contains("2 volumes / 20 GiB needed, 1 volumes / 5 GiB free"),
+            "{fresh}"
+        );
     }
 }

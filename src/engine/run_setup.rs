@@ -8,7 +8,7 @@ use super::{
 };
 use crate::check_line::CheckLine;
 use crate::config::{Config, ImportStrategy};
-use crate::openstack::{OpenStackError, Project, Session, Volume};
+use crate::openstack::{OpenStackError, Project, Session, Volume, VolumeQuota};
 use crate::storage::{private_fs, BlockStore};
 use crate::usage::{check_period, UsageArchive, UsageError};
 use std::path::PathBuf;
@@ -65,6 +65,9 @@ pub struct RunSetup {
     /// For the operator, once: work or export dirs that others can read.
     /// [`RunSetup::start`] sends what is left here as log events.
     pub warnings: Vec<String>,
+    /// The new project's volume quota, when already read: pre-flight uses it
+    /// instead of asking again.
+    pub quota: Option<VolumeQuota>,
 }
 
 /// A started run: events to watch, commands to send, tasks to await.
@@ -113,12 +116,32 @@ impl RunSetup {
             new_store,
             project,
             warnings,
+            quota: None,
         })
     }
 
     /// Writes `inventory.json` (the old project as the API returned it).
     pub async fn inventory(&self) -> Result<PathBuf, SetupError> {
         Ok(write_inventory(&self.old, &self.project, &self.project_dir).await?)
+    }
+
+    /// The source volumes whose new volume this project's journal records;
+    /// none when there is no journal yet (or it cannot be read: the run
+    /// itself reports that).
+    fn created_by_journal(&self) -> Vec<String> {
+        let path = self.project_dir.join("journal.jsonl");
+        if !path.exists() {
+            return Vec::new();
+        }
+        super::Journal::read(&path)
+            .map(|records| {
+                records
+                    .into_iter()
+                    .filter(|r| r.new_id.is_some() || !r.created.is_empty())
+                    .map(|r| r.id)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// `cancel` stops a slow `rbd du`; `progress` hears about it.
@@ -137,6 +160,8 @@ impl RunSetup {
             export_dir: self.export_dir.as_deref(),
             tape: cfg.tape.as_ref(),
             exports_in_flight: cfg.concurrency.exports,
+            quota: self.quota,
+            created: self.created_by_journal(),
             cancel,
             progress,
         }

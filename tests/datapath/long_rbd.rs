@@ -104,6 +104,8 @@ async fn a_large_sparse_layering_only_image_passes_preflight_and_is_removed() {
         export_dir: Some(dir.path()),
         tape: None,
         exports_in_flight: 1,
+        quota: None,
+        created: Vec::new(),
         cancel: &cancel,
         progress: Some(tx),
     }
