@@ -191,11 +191,24 @@ impl VolumePipeline {
         }
         let image = format!("volume-{}", vol.id);
         let to = sync_snap(last.round + 1);
-        let at = self
-            .fresh_snapshot(&self.old, &image, &to)
-            .await
-            .map_err(|e| fail(&e))?;
-        lap.mark("source snapshot");
+        // The final round read back as it is written needs no snapshot on the
+        // new image: they go now, beside the source's snapshot (two clusters,
+        // two monitor proposals at once), not after the round in the window.
+        let early = final_round && self.old.reads_back_rounds(&self.new).await;
+        let drop_new = async {
+            match early {
+                true => remove_sync_snaps(&self.new, &sync.image, |_| true).await.map(drop),
+                false => Ok(()),
+            }
+        };
+        let (at, dropped) = tokio::join!(self.fresh_snapshot(&self.old, &image, &to), drop_new);
+        let at = at.map_err(|e| fail(&e))?;
+        dropped.map_err(|e| fail(&e))?;
+        lap.mark(if early {
+            "source snapshot (the new image's removed beside it)"
+        } else {
+            "source snapshot"
+        });
         let round = DeltaRound {
             image: &image,
             from: &last.snap,

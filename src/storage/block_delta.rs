@@ -70,6 +70,13 @@ impl BlockStore {
         }
     }
 
+    /// Rounds into `target` are read back as they are written (librbd on
+    /// both sides): they need no snapshot on the target's side, neither to
+    /// start from nor to check against.
+    pub async fn reads_back_rounds(&self, target: &BlockStore) -> bool {
+        matches!((self, target), (BlockStore::Rbd(_), BlockStore::Rbd(_))) && super::readback_stage::available().await
+    }
+
     /// Streams `from → to` of `r.image` into `r.target_image` and `r.file`.
     pub async fn apply_delta(
         &self,
@@ -83,7 +90,7 @@ impl BlockStore {
             .open(r.file)
             .map_err(|e| DataPathError::io(r.file, e))?;
         if let (BlockStore::Rbd(s), BlockStore::Rbd(t)) = (self, r.target) {
-            if super::readback_stage::available().await {
+            if self.reads_back_rounds(r.target).await {
                 return s.apply_delta_read_back(t, r, file, counter, cancel).await;
             }
         }

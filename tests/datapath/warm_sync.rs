@@ -277,7 +277,21 @@ async fn kill_9_mid_round_and_mid_cutover_then_resume() {
     write_now(&tb, &v.id);
     let (killed, _) = migrate_signalled_with(dir.path(), &cfg, &v.id, &["--cutover"], "cutover", "KILL");
     assert!(killed, "the run reached the cutover");
+    // As if the kill came after the final round removed the new image's
+    // snapshots at its start: the resumed cutover redoes the round without them.
+    let copies = copies_of(&tb, &v.id).await;
+    let new_image = format!("volumes/volume-{}", copies[0].id);
+    let purge = rbd(&tb.var("NEW_CEPH_CONF"))
+        .args(["snap", "purge", "--no-progress", &new_image])
+        .output()
+        .expect("rbd");
+    assert!(purge.status.success(), "snap purge: {}", text(&purge.stderr));
     expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 0);
+    let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
+    assert!(
+        log.contains("the new image's removed beside it"),
+        "the final round's early removal"
+    );
     check_cut_over(&tb, &v.id).await;
     remove_source(&tb, &v.id).await;
 }
