@@ -19,9 +19,12 @@ pub struct Timed {
     pub from_stage: Option<f64>,
     /// From the export's start to verified.
     pub from_export: Option<f64>,
+    /// The whole machine's busy CPU-seconds from start to verified.
+    pub busy_to_verified: Option<f64>,
 }
 
 pub fn migrate(dir: &Path, cfg: &Path, id: &str, extra: &[&str]) -> Timed {
+    let busy = crate::common::cpu_busy_seconds();
     let start = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_stackmigrate"))
         .arg("--config")
@@ -34,7 +37,7 @@ pub fn migrate(dir: &Path, cfg: &Path, id: &str, extra: &[&str]) -> Timed {
         .stdout(Stdio::piped())
         .spawn()
         .expect("stackmigrate");
-    let (mut verified, mut stage_at, mut export_at) = (None, None, None);
+    let (mut verified, mut stage_at, mut export_at, mut busy_to_verified) = (None, None, None, None);
     for line in std::io::BufReader::new(child.stdout.take().expect("stdout")).lines() {
         let Ok(e) = serde_json::from_str::<serde_json::Value>(&line.unwrap_or_default()) else {
             continue;
@@ -48,6 +51,7 @@ pub fn migrate(dir: &Path, cfg: &Path, id: &str, extra: &[&str]) -> Timed {
         }
         if e["event"] == "state_changed" && e["phase"] == "done" && verified.is_none() {
             verified = Some(t);
+            busy_to_verified = Some(crate::common::cpu_busy_seconds() - busy);
         }
     }
     let code = child.wait().expect("wait").code();
@@ -57,6 +61,7 @@ pub fn migrate(dir: &Path, cfg: &Path, id: &str, extra: &[&str]) -> Timed {
         code,
         from_stage: stage_at.zip(verified).map(|(s, v)| v - s),
         from_export: export_at.zip(verified).map(|(s, v)| v - s),
+        busy_to_verified,
     }
 }
 
