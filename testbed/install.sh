@@ -68,10 +68,18 @@ python $(python3 -c 'import platform; print(platform.python_version())')"
   if [ "$(cat "$dir/.testbed-stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
   [ $CHECK = 0 ] || return 1
   log "pip: building $name ($*), log $CACHE/logs/$name.log"
-  rm -rf "$dir"   # start clean: a half-built or differently pinned venv is never reused
-  python3 -m venv "$dir"
-  "$dir/bin/pip" install --no-input -c "$cons" "$@" >"$CACHE/logs/$name.log" 2>&1 \
-    || { tail -30 "$CACHE/logs/$name.log" >&2; return 1; }
+  # A second try from a clean venv: a download cut short, or uWSGI's compile hit by a failed fork
+  # (seen once: `OSError: [Errno 14] Bad address: '/bin/sh'` in its build thread, while apt ran beside
+  # it), must not fail a whole CI run. A second failure is reported with its log's tail.
+  local try
+  for try in 1 2; do
+    rm -rf "$dir"   # start clean: a half-built or differently pinned venv is never reused
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --no-input -c "$cons" "$@" >"$CACHE/logs/$name.log" 2>&1 && break
+    [ $try = 1 ] || { tail -30 "$CACHE/logs/$name.log" >&2; return 1; }
+    cp "$CACHE/logs/$name.log" "$CACHE/logs/$name.try1.log"
+    log "pip: $name failed (log $CACHE/logs/$name.try1.log), trying once more"
+  done
   echo "$want" >"$dir/.testbed-stamp"   # written last: an interrupted install is redone next time
   log "pip: $name done in $(since "$t")s"
 }
