@@ -4,7 +4,7 @@
 
 use super::event_printer::EventPrinter;
 use crate::config::{Config, ImportStrategy};
-use crate::engine::{project_volumes, CopyMode, EngineCommand, RunOptions, RunSetup, SyncPlan, VolumeRow, MIGRATABLE};
+use crate::engine::{project_listing, CopyMode, EngineCommand, RunOptions, RunSetup, SyncPlan, VolumeRow, MIGRATABLE};
 use crate::escaped::Escaped;
 use crate::exit_codes;
 use crate::in_use::InUse;
@@ -157,8 +157,9 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     let keystone = Keystone::new(&old);
     let (project, _) = tokio::join!(keystone.find_project(&args.project), new.token());
     let project = project.map_err(fatal)?;
-    let (rows, quota) = tokio::join!(project_volumes(&old, &project), new_quota(&new));
-    let rows = rows.map_err(fatal)?;
+    let (listing, quota) = tokio::join!(project_listing(&old, &project), new_quota(&new));
+    let listing = listing.map_err(fatal)?;
+    let rows = &listing.rows;
     let all: Vec<Volume> = rows.iter().map(|r| r.volume.clone()).collect();
     let volumes = select(&all, &args.volumes)?;
     // The rule the TUI follows too: warm sync for what a running server may write.
@@ -188,12 +189,9 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
             }
         }
     });
-    // The inventory is written while pre-flight measures: both only read the old cloud.
-    let (inventory, checks) = tokio::join!(
-        setup.inventory(),
-        setup.preflight(cfg, &volumes, &cancel, Some(progress))
-    );
-    let inventory = inventory.map_err(fatal)?;
+    // The inventory archives the listing the plan was drawn from: no second one.
+    let inventory = setup.inventory_from(&listing).map_err(fatal)?;
+    let checks = setup.preflight(cfg, &volumes, &cancel, Some(progress)).await;
     let _ = shown.await;
     if cancel.is_cancelled() {
         return Err(Fatal("interrupted during pre-flight; nothing was started".into()));

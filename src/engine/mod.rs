@@ -43,6 +43,6 @@ pub use sync_control::{SyncControl, SyncPlan};
 pub use volume_pipeline::{
     CopyMode, ImportedVolume, PipelineSettings, VolumeExport, VolumePipeline, SOURCE_KEY, STAGE_STALL, STATE_KEY,
 };
-pub use volume_row::{project_volumes, AttachedServer, VolumeRow, MIGRATABLE};
+pub use volume_row::{project_listing, project_volumes, AttachedServer, ProjectListing, VolumeRow, MIGRATABLE};
 pub use volume_state::{apply, IllegalTransition, Phase, SyncRecord, SyncRound, Track, Transition, VolumeRecord};
 pub use volume_sync::{sync_round_of, sync_snap, SYNC_PREFIX};

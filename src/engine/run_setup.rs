@@ -4,7 +4,7 @@
 
 use super::{
     run_migration, write_inventory, EngineCommand, EngineError, EngineEvent, PipelineSettings, Plan, Preflight,
-    PreflightProgress, Summary, VolumePipeline,
+    PreflightProgress, ProjectListing, Summary, VolumePipeline,
 };
 use crate::check_line::CheckLine;
 use crate::config::{Config, ImportStrategy};
@@ -123,6 +123,15 @@ impl RunSetup {
     /// Writes `inventory.json` (the old project as the API returned it).
     pub async fn inventory(&self) -> Result<PathBuf, SetupError> {
         Ok(write_inventory(&self.old, &self.project, &self.project_dir).await?)
+    }
+
+    /// Writes `inventory.json` from the listing the plan was drawn from.
+    pub fn inventory_from(&self, listing: &ProjectListing) -> Result<PathBuf, SetupError> {
+        Ok(super::inventory::write_listing(
+            &self.project,
+            listing,
+            &self.project_dir,
+        )?)
     }
 
     /// The source volumes whose new volume this project's journal records;

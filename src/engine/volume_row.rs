@@ -5,7 +5,8 @@
 //! from and one for which attachments may still be writing.
 
 use crate::openstack::{Cinder, Nova, OpenStackError, Project, Server, Session, Volume};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// Volumes in these states can be exported safely.
@@ -98,9 +99,27 @@ impl VolumeRow {
     }
 }
 
+/// A project's volumes and servers as the APIs returned them (what
+/// `inventory.json` keeps) and as rows for the plan: one listing serves both.
+#[derive(Debug, Clone)]
+pub struct ProjectListing {
+    pub rows: Vec<VolumeRow>,
+    pub volumes: Vec<Value>,
+    pub servers: Vec<Value>,
+    /// Why `servers` holds less than Nova's details, if it does.
+    pub servers_note: Option<String>,
+    /// When the answers came (RFC 3339).
+    pub captured_at: String,
+}
+
 /// Lists a project's volumes: directly when the token is scoped to it,
 /// admin-style when the user is an admin elsewhere, else by re-scoping.
 pub async fn project_volumes(session: &Session, project: &Project) -> Result<Vec<VolumeRow>, OpenStackError> {
+    Ok(project_listing(session, project).await?.rows)
+}
+
+/// As [`project_volumes`], keeping the raw answers too.
+pub async fn project_listing(session: &Session, project: &Project) -> Result<ProjectListing, OpenStackError> {
     let token = session.token().await?;
     let scoped;
     let (s, filter) = if token.project_id() == Some(project.id.as_str()) {
@@ -113,16 +132,22 @@ pub async fn project_volumes(session: &Session, project: &Project) -> Result<Vec
     };
     // Two services, asked at once.
     let (cinder, nova) = (Cinder::new(s), Nova::new(s));
-    let (volumes, servers) = tokio::join!(cinder.list_volumes(filter), servers_by_id(&nova, filter));
-    let volumes = volumes?;
-    Ok(volumes
+    let (raw, (servers, servers_note)) = tokio::join!(cinder.list_volumes_raw(filter), raw_servers(&nova, filter));
+    let raw = raw?;
+    let by_id: HashMap<String, Server> = servers
+        .iter()
+        .filter_map(|v| Server::deserialize(v).ok())
+        .map(|sv| (sv.id.clone(), sv))
+        .collect();
+    let rows = cinder
+        .decode_volumes(&raw)?
         .into_iter()
         .map(|v| {
             let servers = v
                 .attachments
                 .iter()
                 .filter_map(|a| a.server_id.as_ref())
-                .map(|id| match servers.get(id) {
+                .map(|id| match by_id.get(id) {
                     Some(sv) => AttachedServer::from(sv.clone()),
                     None => AttachedServer {
                         id: id.clone(),
@@ -133,27 +158,36 @@ pub async fn project_volumes(session: &Session, project: &Project) -> Result<Vec
                 .collect();
             VolumeRow { volume: v, servers }
         })
-        .collect())
+        .collect();
+    Ok(ProjectListing {
+        rows,
+        volumes: raw,
+        servers,
+        servers_note,
+        captured_at: chrono::Utc::now().to_rfc3339(),
+    })
 }
 
 /// The project's servers with their status when Nova gives details; names
 /// only when it does not (`/servers/detail` needs Neutron behind Nova); none
 /// when Nova cannot list at all. A listing never fails for want of servers.
-async fn servers_by_id(nova: &Nova<'_>, filter: Option<&str>) -> HashMap<String, Server> {
-    let list = match nova.list_servers_detailed(filter).await {
-        Ok(list) => list,
-        Err(detail) => match nova.list_servers(filter).await {
+async fn raw_servers(nova: &Nova<'_>, filter: Option<&str>) -> (Vec<Value>, Option<String>) {
+    match nova.list_servers_raw(filter).await {
+        Ok(list) => (list, None),
+        Err(detail) => match nova.list_servers_brief_raw(filter).await {
             Ok(list) => {
                 tracing::warn!(error = %detail, "cannot list servers with details; server statuses unknown");
-                list
+                (
+                    list,
+                    Some(format!("details unavailable ({detail}); ids and names only")),
+                )
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot list servers; attachments shown by id");
-                Vec::new()
+                (Vec::new(), Some(format!("servers unavailable: {e}")))
             }
         },
-    };
-    list.into_iter().map(|sv| (sv.id.clone(), sv)).collect()
+    }
 }
 
 #[cfg(test)]

@@ -81,11 +81,14 @@ impl<'a> Cinder<'a> {
     }
 
     pub async fn list_volumes(&self, project: Option<&str>) -> Result<Vec<Volume>> {
-        self.list_volumes_raw(project)
-            .await?
-            .into_iter()
+        self.decode_volumes(&self.list_volumes_raw(project).await?)
+    }
+
+    /// Volumes as [`Self::list_volumes_raw`] returned them, decoded.
+    pub fn decode_volumes(&self, raw: &[Value]) -> Result<Vec<Volume>> {
+        raw.iter()
             .map(|v| {
-                serde_json::from_value(v).map_err(|e| OpenStackError::Decode {
+                Volume::deserialize(v).map_err(|e| OpenStackError::Decode {
                     cloud: self.session.name().into(),
                     request: "GET /volumes/detail".into(),
                     message: e.to_string(),

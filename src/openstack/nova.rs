@@ -45,6 +45,11 @@ impl<'a> Nova<'a> {
         self.servers_pages("/servers/detail", project).await
     }
 
+    /// Server ids and names (`GET /servers`) as raw JSON.
+    pub async fn list_servers_brief_raw(&self, project: Option<&str>) -> Result<Vec<Value>> {
+        self.servers_pages("/servers", project).await
+    }
+
     async fn servers_pages(&self, path: &str, project: Option<&str>) -> Result<Vec<Value>> {
         #[derive(Deserialize)]
         struct Page {
