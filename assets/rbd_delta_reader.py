@@ -13,6 +13,11 @@
 # No from/to snapshot records are written: the receiver creates the
 # to-snapshot itself once the round is verified.
 #
+# It is started while the round's snapshot is being taken: it connects to the
+# cluster, then waits for a line `go` on stdin before it opens IMAGE@TO, so
+# that its start is hidden behind the snapshot. Stdin closed without `go`
+# (the snapshot failed) ends it, with nothing written.
+#
 # argv: conf id keyring|- timeout_s pool image from to block window_bytes
 # Exit 0 only after every read completed and the end record was written.
 import collections
@@ -58,6 +63,8 @@ def main():
     try:
         ioctx = cluster.open_ioctx(pool)
         try:
+            if sys.stdin.buffer.readline() != b"go\n":
+                raise Failed("stopped before %s@%s was taken" % (image, snap_to))
             with rbd.Image(ioctx, image, snapshot=snap_to, read_only=True) as img:
                 send(img, snap_from, int(block), int(window), sys.stdout.buffer)
         finally:

@@ -201,9 +201,13 @@ impl VolumePipeline {
                 false => Ok(()),
             }
         };
+        // The round's helpers start while the snapshot is taken (killed if it fails).
+        let ahead = (image.as_str(), last.snap.as_str(), to.as_str());
+        let helpers = self.old.start_round(&self.new, ahead, &sync.image).await;
         let (at, dropped) = tokio::join!(self.fresh_snapshot(&self.old, &image, &to), drop_new);
         let at = at.map_err(|e| fail(&e))?;
         dropped.map_err(|e| fail(&e))?;
+        let helpers = helpers.map_err(|e| fail(&e))?;
         lap.mark(if early {
             "source snapshot (the new image's removed beside it)"
         } else {
@@ -221,7 +225,7 @@ impl VolumePipeline {
             snap_target: !final_round,
         };
         let counter: Counter = Default::default();
-        let work = self.old.apply_delta(&round, counter.clone(), cancel);
+        let work = self.old.apply_delta(&round, helpers, counter.clone(), cancel);
         let expect = last.bytes.clamp(1 << 20, export.data_bytes.max(1 << 20));
         let applied = with_progress(work, &counter, expect, &vol.id, stage, &self.events)
             .await

@@ -7,6 +7,7 @@
 use super::child_process::ChildExit;
 use super::delta_sinks::{DeltaOut, DeltaPatch, Extents, ReadbackCheck};
 use super::rbd_diff::{DiffSink, DiffWriter};
+use super::read_back_round::RoundHelpers;
 use super::sparse_file::DataExtents;
 use super::sparse_hash::{is_zero, BLOCK};
 use super::{BlockStore, Counter, DataPathError, FileStore, RbdError};
@@ -77,10 +78,28 @@ impl BlockStore {
         matches!((self, target), (BlockStore::Rbd(_), BlockStore::Rbd(_))) && super::readback_stage::available().await
     }
 
-    /// Streams `from → to` of `r.image` into `r.target_image` and `r.file`.
+    /// Starts a round's helpers before its snapshot `to` is taken, where
+    /// rounds are read back as they are written; `None` elsewhere.
+    pub async fn start_round(
+        &self,
+        target: &BlockStore,
+        (image, from, to): (&str, &str, &str),
+        target_image: &str,
+    ) -> Result<Option<RoundHelpers>, DataPathError> {
+        match (self, target) {
+            (BlockStore::Rbd(s), BlockStore::Rbd(t)) if self.reads_back_rounds(target).await => {
+                s.start_round(t, (image, from, to), target_image).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Streams `from → to` of `r.image` into `r.target_image` and `r.file`,
+    /// with the `helpers` [`Self::start_round`] started, if any.
     pub async fn apply_delta(
         &self,
         r: &DeltaRound<'_>,
+        helpers: Option<RoundHelpers>,
         counter: Counter,
         cancel: &CancellationToken,
     ) -> Result<DeltaApplied, DataPathError> {
@@ -91,7 +110,7 @@ impl BlockStore {
             .map_err(|e| DataPathError::io(r.file, e))?;
         if let (BlockStore::Rbd(s), BlockStore::Rbd(t)) = (self, r.target) {
             if self.reads_back_rounds(r.target).await {
-                return s.apply_delta_read_back(t, r, file, counter, cancel).await;
+                return s.apply_delta_read_back(t, r, helpers, file, counter, cancel).await;
             }
         }
         let (out, child) = match r.target {

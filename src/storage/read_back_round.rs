@@ -7,30 +7,82 @@
 //! back are compared with the export file while the round runs, so the
 //! round is verified when its stream ends: no second pass over the new
 //! image's own diff. The new image's to-snapshot is taken after that.
+//! Both helpers are started before the round's snapshot is taken
+//! ([`RoundHelpers`]): their start (an interpreter, a cluster connection)
+//! is hidden behind the snapshot's monitor proposal.
 
-use super::child_process::ChildExit;
+use super::child_process::{ChildExit, ChildProcess};
 use super::delta_sinks::{DeltaOut, DeltaPatch, ReadbackCheck};
 use super::rbd_diff::{read_diff, DiffError, DiffWriter};
 use super::sparse_hash::BLOCK;
 use super::{readback_stage, Counter, DataPathError, DeltaApplied, DeltaRound, RbdError, RbdStore};
 use std::fs::File;
+use std::io::Write;
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
+/// A round's two helpers, started ahead: the reader waits for `go`, the
+/// writer for its stream. Dropped unused (the snapshot failed), both are killed.
+pub struct RoundHelpers {
+    reader: ChildProcess,
+    go: File,
+    writer: ChildProcess,
+    stdin: File,
+    stdout: File,
+}
+
 impl RbdStore {
-    /// `r` from this store into `target` with both helpers; see the module.
+    /// Starts the helpers of round `from → to` of `image` into `target_image`
+    /// on `target`; snapshot `to` need not exist yet.
+    pub(super) fn start_round(
+        &self,
+        target: &RbdStore,
+        (image, from, to): (&str, &str, &str),
+        target_image: &str,
+    ) -> Result<RoundHelpers, DataPathError> {
+        let (ceph, timeout) = self.cli().ceph();
+        let mut reader = readback_stage::spawn_delta_reader(ceph, timeout, image, from, to, BLOCK)?;
+        let go = reader
+            .take_stdin()
+            .ok_or_else(|| DataPathError::Child("no stdin".into()))?;
+        let (ceph, timeout) = target.cli().ceph();
+        let (writer, stdin, stdout) = readback_stage::spawn_writer(ceph, timeout, target_image)?;
+        Ok(RoundHelpers {
+            reader,
+            go,
+            writer,
+            stdin,
+            stdout,
+        })
+    }
+
+    /// `r` from this store into `target` with both helpers (started now
+    /// unless `helpers` were started ahead); see the module.
     pub(super) async fn apply_delta_read_back(
         &self,
         target: &RbdStore,
         r: &DeltaRound<'_>,
+        helpers: Option<RoundHelpers>,
         file: File,
         counter: Counter,
         cancel: &CancellationToken,
     ) -> Result<DeltaApplied, DataPathError> {
-        let (ceph, timeout) = self.cli().ceph();
-        let reader = readback_stage::spawn_delta_reader(ceph, timeout, r.image, r.from, r.to, BLOCK)?;
-        let (ceph, timeout) = target.cli().ceph();
-        let (writer, stdin, stdout) = readback_stage::spawn_writer(ceph, timeout, r.target_image)?;
+        let helpers = match helpers {
+            Some(h) => h,
+            None => self.start_round(target, (r.image, r.from, r.to), r.target_image)?,
+        };
+        let RoundHelpers {
+            reader,
+            mut go,
+            writer,
+            stdin,
+            stdout,
+        } = helpers;
+        // Snapshot `to` exists: the reader may open it.
+        // A reader already gone says why through its exit; one still there
+        // but not sent `go` ends at the closed stdin.
+        let _ = go.write_all(b"go\n");
+        drop(go);
         let check = spawn_check(stdout, r.file)?;
         let out = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), r.size)
             .map_err(|e| DataPathError::io(Path::new(r.target_image), e))?;

@@ -100,6 +100,7 @@ pub fn spawn_writer(
 /// The warm-sync delta reader: what changed in `image` between snapshots
 /// `from` and `to`, on the child's stdout as a diff stream in which zero
 /// pieces of `block` bytes are `z` records (`assets/rbd_delta_reader.py`).
+/// It connects, then waits for `go` on its stdin (snapshot `to` is taken).
 pub fn spawn_delta_reader(
     ceph: &CephConfig,
     connect_timeout: u32,
@@ -113,7 +114,7 @@ pub fn spawn_delta_reader(
         connect_timeout,
         (DELTA_READER, "rbd_delta_reader.py"),
         &[image, from, to, &block.to_string(), &WINDOW.to_string()],
-        false,
+        true,
     )
 }
 
