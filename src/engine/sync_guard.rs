@@ -38,10 +38,21 @@ impl VolumePipeline {
                 None => Ok(None),
             }
         };
-        let (new_volume, size, snaps) = tokio::join!(
+        // Whether an earlier try of this round got as far as the source's
+        // snapshot, and so may have written to the new image itself.
+        let earlier_try = async {
+            let to = super::volume_sync::sync_snap(last.round + 1);
+            let source = format!("volume-{}", vol.id);
+            self.old.snap_list(&source).await.map(|s| s.contains(&to))
+        };
+        let never = CancellationToken::new();
+        let written = self.new.changed_since(&sync.image, &last.snap, &never);
+        let (new_volume, size, snaps, earlier_try, written) = tokio::join!(
             new_volume,
             self.new.image_size(&sync.image),
-            self.new.snap_list(&sync.image)
+            self.new.snap_list(&sync.image),
+            earlier_try,
+            written
         );
         if let (Some(id), Some(v)) = (&sync.new_id, new_volume.map_err(|e| err(&e))?) {
             if v.status != "available" || !v.attachments.is_empty() {
@@ -80,13 +91,14 @@ impl VolumePipeline {
                 .await
                 .map_err(|e| err(&e))?;
         }
-        // A round cut short wrote to the image itself; its redo rewrites all of that.
-        if sync.attempted != Some(last.round + 1) {
-            let changed = self
-                .new
-                .changed_since(&sync.image, &last.snap, &CancellationToken::new())
-                .await
-                .map_err(|e| StageError::new(stage, &vol.id, e))?;
+        // A round cut short after the source's snapshot may have written to
+        // the image itself; its redo rewrites all of that. Any other write
+        // (a server the new volume was attached to, say) stops the sync.
+        // (`attempted` cannot tell: every round records it before this guard,
+        // and a round stopped by this guard leaves it set.) Without the base
+        // snapshot (a final round cut short, above) there is nothing to diff.
+        if snaps.contains(&last.snap) && !earlier_try.map_err(|e| err(&e))? {
+            let changed = written.map_err(|e| StageError::new(stage, &vol.id, e))?;
             if changed > 0 {
                 return Err(stop(format!(
                     "{changed} bytes were written to the new image {} since round {}",

@@ -297,7 +297,7 @@ async fn kill_9_mid_round_and_mid_cutover_then_resume() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_guard_trips_when_the_new_volume_is_attached_between_rounds() {
+async fn a_guard_trips_when_the_new_volume_is_attached_or_written_between_rounds() {
     let tb = Testbed::get();
     let v = source_volume(&tb, &unique("warm g"), 1, &[(0, noise(99, 4 << 20))], false).await;
     attach(&tb.operator("old"), &v.id, SERVER).await;
@@ -326,7 +326,25 @@ async fn a_guard_trips_when_the_new_volume_is_attached_between_rounds() {
         sync_snaps(&tb.var("OLD_CEPH_CONF"), &format!("volume-{}", v.id)),
         vec!["stackmigrate-sync-1"]
     );
+    // Detached again, but the server wrote to it meanwhile: the retry stops
+    // at the guard too (the round it stopped before left no trace that would
+    // excuse a write), and nothing is deleted.
     detach(&tb.operator("new"), &new_id).await;
+    let wrote = rbd(&tb.var("NEW_CEPH_CONF"))
+        .args(["bench", "--io-type", "write", "--io-size", "64K", "--io-total", "64K"])
+        .arg(format!("volumes/volume-{new_id}"))
+        .output()
+        .expect("rbd bench");
+    assert!(wrote.status.success(), "{wrote:?}");
+    let out = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--sync"]), 2);
+    assert!(
+        out.contains("were written to the new image") && out.contains("nothing was deleted"),
+        "{out}"
+    );
+    assert_eq!(
+        snaps(&tb.var("NEW_CEPH_CONF"), &format!("volume-{new_id}")),
+        vec!["stackmigrate-sync-1"]
+    );
     let _ = rbd(&tb.var("NEW_CEPH_CONF"))
         .args(["snap", "purge", "--no-progress", &format!("volumes/volume-{new_id}")])
         .output();
