@@ -5,20 +5,22 @@ use super::volume_pipeline::VolumePipeline;
 use super::volume_sync::{remove_sync_snaps, sync_round_of};
 use super::{Stage, StageError, SyncRecord};
 use crate::openstack::{Cinder, Volume};
-use crate::storage::VolumeExport;
+use crate::storage::{Extents, VolumeExport};
 use tokio_util::sync::CancellationToken;
 
 impl VolumePipeline {
     /// Between rounds the new copy must be as the last round left it: the new
     /// volume available and unattached, the image's size and snapshots as
-    /// stackmigrate made them, and nothing written to it since.
+    /// stackmigrate made them, and nothing written to it since. Returns
+    /// where an earlier, cut-short try of this round may have written to the
+    /// new image (empty when none did): the round rewrites those extents.
     pub(super) async fn guard(
         &self,
         vol: &Volume,
         sync: &SyncRecord,
         export: &VolumeExport,
         stage: Stage,
-    ) -> Result<(), StageError> {
+    ) -> Result<Extents, StageError> {
         let stop = |why: String| {
             StageError::new(
                 stage,
@@ -91,22 +93,31 @@ impl VolumePipeline {
                 .await
                 .map_err(|e| err(&e))?;
         }
+        // Without the base snapshot (a final round cut short, above) there is
+        // nothing to diff: the whole image counts as written by that try.
+        if !snaps.contains(&last.snap) {
+            let mut all = Extents::default();
+            all.push(0, export.size);
+            return Ok(all);
+        }
+        let written = written.map_err(|e| StageError::new(stage, &vol.id, e))?;
         // A round cut short after the source's snapshot may have written to
         // the image itself; its redo rewrites all of that. Any other write
         // (a server the new volume was attached to, say) stops the sync.
         // (`attempted` cannot tell: every round records it before this guard,
-        // and a round stopped by this guard leaves it set.) Without the base
-        // snapshot (a final round cut short, above) there is nothing to diff.
-        if snaps.contains(&last.snap) && !earlier_try.map_err(|e| err(&e))? {
-            let changed = written.map_err(|e| StageError::new(stage, &vol.id, e))?;
-            if changed > 0 {
-                return Err(stop(format!(
-                    "{changed} bytes were written to the new image {} since round {}",
-                    sync.image, last.round
-                )));
-            }
+        // and a round stopped by this guard leaves it set.)
+        if earlier_try.map_err(|e| err(&e))? {
+            return Ok(written);
         }
-        Ok(())
+        if written.bytes() > 0 {
+            return Err(stop(format!(
+                "{} bytes were written to the new image {} since round {}",
+                written.bytes(),
+                sync.image,
+                last.round
+            )));
+        }
+        Ok(written)
     }
 
     /// After a verified round: the previous rounds' snapshots go on both

@@ -184,8 +184,17 @@ impl VolumePipeline {
         let start = Instant::now();
         self.started(vol, stage).await;
         let mut lap = Lap::new(&vol.id);
-        self.guard(vol, sync, export, stage).await?;
+        let dirty = self.guard(vol, sync, export, stage).await?;
         lap.mark("guard");
+        if dirty.bytes() > 0 {
+            let line = format!(
+                "an earlier try of round {} was cut short after it began writing to {}: zeros are written over the {} it may have touched, not skipped",
+                last.round + 1,
+                sync.image,
+                super::volume_pipeline::human(dirty.bytes())
+            );
+            self.log(vol, line).await;
+        }
         if !export.path.exists() {
             self.restore_export_file(vol, sync, last, export, stage, cancel).await?;
         }
@@ -223,6 +232,7 @@ impl VolumePipeline {
             size: export.size,
             // After the final round the copy needs no base for another.
             snap_target: !final_round,
+            dirty: &dirty,
         };
         let counter: Counter = Default::default();
         let work = self.old.apply_delta(&round, helpers, counter.clone(), cancel);

@@ -30,6 +30,10 @@ pub struct DeltaRound<'a> {
     /// Whether `target_image` gets snapshot `to` (the base of the next
     /// round); the cutover's final round needs none.
     pub snap_target: bool,
+    /// Where an earlier, cut-short try of this round may have written to
+    /// `target_image`: zeros there are written even where the export file
+    /// holds zeros (that try may have punched the file but not the image).
+    pub dirty: &'a Extents,
 }
 
 /// What a round applied.
@@ -137,7 +141,9 @@ impl BlockStore {
                 (DeltaOut::File(f), None)
             }
         };
-        let patch = DeltaPatch::new(file, out, r.size).map_err(|e| DataPathError::io(r.file, e))?;
+        let patch = DeltaPatch::new(file, out, r.size)
+            .map_err(|e| DataPathError::io(r.file, e))?
+            .dirty(r.dirty.clone());
         let read = self.read_delta(r.image, r.from, Some(r.to), patch, counter, cancel);
         let (read, exit) = match child {
             // The writer's end closes import-diff's stdin when the reader drops it.
@@ -206,32 +212,38 @@ impl BlockStore {
         Ok(check.bytes)
     }
 
-    /// Bytes written to `image` since its snapshot `snap` (0: untouched).
+    /// Where `image` was written since its snapshot `snap` (none: untouched).
     pub async fn changed_since(
         &self,
         image: &str,
         snap: &str,
         cancel: &CancellationToken,
-    ) -> Result<u64, DataPathError> {
-        #[derive(Default)]
-        struct Count(u64);
-        impl DiffSink for Count {
+    ) -> Result<Extents, DataPathError> {
+        struct Written(Extents);
+        impl DiffSink for Written {
             fn size(&mut self, _: u64) -> std::io::Result<()> {
                 Ok(())
             }
-            fn data(&mut self, _: u64, d: &[u8]) -> std::io::Result<()> {
-                self.0 += d.len() as u64;
+            fn data(&mut self, offset: u64, d: &[u8]) -> std::io::Result<()> {
+                self.0.push(offset, d.len() as u64);
                 Ok(())
             }
-            fn zero(&mut self, _: u64, len: u64) -> std::io::Result<()> {
-                self.0 += len;
+            fn zero(&mut self, offset: u64, len: u64) -> std::io::Result<()> {
+                self.0.push(offset, len);
                 Ok(())
             }
         }
-        let c = self
-            .read_delta(image, snap, None, Count::default(), Counter::default(), cancel)
+        let w = self
+            .read_delta(
+                image,
+                snap,
+                None,
+                Written(Extents::default()),
+                Counter::default(),
+                cancel,
+            )
             .await?;
-        Ok(c.0)
+        Ok(w.0)
     }
 
     /// The changes from `image@from` to `image@to` (or the head) into `sink`.
@@ -377,7 +389,9 @@ mod tests {
         let store = BlockStore::File(files);
         let cancel = CancellationToken::new();
         let changed = store.changed_since("volume-a", "s1", &cancel).await.expect("delta");
-        assert_eq!(changed, BLOCK, "the one block written since s1");
-        assert_eq!(store.changed_since("volume-a", "s2", &cancel).await.expect("delta"), 0);
+        assert_eq!(changed.bytes(), BLOCK, "the one block written since s1");
+        assert_eq!(changed.0.len(), 1, "{changed:?}");
+        let since_s2 = store.changed_since("volume-a", "s2", &cancel).await.expect("delta");
+        assert_eq!(since_s2, Extents::default());
     }
 }

@@ -91,6 +91,8 @@ pub(super) struct DeltaPatch {
     pub must_cover: Extents,
     /// Where the export file held data when the round began.
     file_data: Extents,
+    /// Where the target may differ from the export file (an earlier try).
+    dirty: Extents,
     buf: Vec<u8>,
 }
 
@@ -98,6 +100,7 @@ impl DeltaPatch {
     pub fn new(file: File, out: DeltaOut, expected_size: u64) -> io::Result<Self> {
         Ok(Self {
             file_data: Extents::data_of(&file)?,
+            dirty: Extents::default(),
             file,
             out,
             expected_size,
@@ -110,9 +113,20 @@ impl DeltaPatch {
         })
     }
 
-    /// Whether the export file holds zeros at `[at, at + n)`: a hole it had
-    /// when the round began is not read.
+    /// Marks where an earlier try of the round may have written to the
+    /// target: the copy is not known to hold zeros there.
+    pub fn dirty(mut self, dirty: Extents) -> Self {
+        self.dirty = dirty;
+        self
+    }
+
+    /// Whether the copy holds zeros at `[at, at + n)`: the export file does,
+    /// and the target is not dirty there. A hole the file had when the round
+    /// began is not read.
     fn copy_is_zero(&mut self, at: u64, n: usize) -> io::Result<bool> {
+        if self.dirty.overlaps(at, n as u64) {
+            return Ok(false);
+        }
         if !self.file_data.overlaps(at, n as u64) && !self.blocks.contains(&(at / BLOCK)) {
             return Ok(true);
         }

@@ -44,6 +44,44 @@ fn zeros_over_zeros_are_skipped_and_zeros_over_data_applied() {
     assert!(patch.size(size + 1).is_err(), "a resized source is refused");
 }
 
+/// A try of the round cut short may have written to the target where the
+/// export file now holds zeros (the file punched, the target not yet): there
+/// the round's zeros are written, not skipped as zeros over zeros.
+#[test]
+fn zeros_are_written_where_an_earlier_try_may_have_written() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (fp, tp) = (dir.path().join("export"), dir.path().join("target"));
+    let size = 4 * BLOCK;
+    for p in [&fp, &tp] {
+        File::create(p).expect("create").set_len(size).expect("len");
+    }
+    // What the cut-short try left in the target only.
+    let t = std::fs::OpenOptions::new().write(true).open(&tp).expect("open");
+    t.write_all_at(&[3u8; 10], BLOCK + 7).expect("w");
+    t.write_all_at(&[4u8; 10], 3 * BLOCK).expect("w");
+    let rw = |p: &std::path::Path| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(p)
+            .expect("open")
+    };
+    let mut dirty = Extents::default();
+    dirty.push(BLOCK, BLOCK);
+    dirty.push(3 * BLOCK, BLOCK);
+    let mut patch = DeltaPatch::new(rw(&fp), DeltaOut::File(rw(&tp)), size)
+        .expect("patch")
+        .dirty(dirty);
+    patch.size(size).expect("size");
+    patch.data(0, &vec![0u8; 2 * BLOCK as usize]).expect("data");
+    patch.zero(2 * BLOCK, 2 * BLOCK).expect("zero");
+    assert_eq!((patch.bytes, patch.zeroed, patch.unchanged), (BLOCK, BLOCK, 2 * BLOCK));
+    assert_eq!(patch.must_cover.0, vec![(BLOCK, BLOCK), (3 * BLOCK, BLOCK)]);
+    let mut b = vec![0u8; size as usize];
+    File::open(&tp).expect("open").read_exact_at(&mut b, 0).expect("read");
+    assert!(is_zero(&b), "the target holds the round's zeros everywhere");
+}
+
 #[test]
 fn coverage_is_found_missing_exactly() {
     let mut need = Extents::default();

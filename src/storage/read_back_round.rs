@@ -88,6 +88,7 @@ impl RbdStore {
             .map_err(|e| DataPathError::io(Path::new(r.target_image), e))?;
         let patch =
             DeltaPatch::new(file, DeltaOut::Rbd(Some(out)), r.size).map_err(|e| DataPathError::io(r.file, e))?;
+        let patch = patch.dirty(r.dirty.clone());
         let what = format!("the changes of {}@{} since {}", r.image, r.to, r.from);
         let read = super::diff_child::read_child(reader, "delta reader", what, patch, counter, cancel);
         let (read, exit) = tokio::join!(read, writer.wait(cancel));

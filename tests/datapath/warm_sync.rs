@@ -292,6 +292,12 @@ async fn kill_9_mid_round_and_mid_cutover_then_resume() {
         log.contains("the new image's removed beside it"),
         "the final round's early removal"
     );
+    // With no base snapshot left to diff, all the killed try may have written
+    // is rewritten, zeros included.
+    assert!(
+        log.contains("was cut short after it began writing"),
+        "the redo writes zeros where the killed try may have written"
+    );
     check_cut_over(&tb, &v.id).await;
     remove_source(&tb, &v.id).await;
 }
