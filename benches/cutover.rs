@@ -16,7 +16,7 @@ mod binary_run;
 #[path = "common.rs"]
 mod common;
 use binary_run::{config, drop_copies, migrate};
-use common::{env, MIB};
+use common::{env, rbd, MIB};
 
 const GIB: u64 = 1 << 30;
 const SERVER: &str = "0b5e0c2e-4d4e-4f5a-8e6b-3c2d1a0f9e8d";
@@ -103,15 +103,6 @@ fn raw_io(old: &str, new: &str, id: &str) -> (f64, f64, f64) {
             .success();
         assert!(ok, "rbd bench {kind} {image}");
         t.elapsed().as_secs_f64()
-    };
-    let rbd = |conf: &str, args: &[&str]| {
-        let ok = Command::new("rbd")
-            .args(["--conf", conf, "--id", "admin"])
-            .args(args)
-            .status()
-            .expect("rbd")
-            .success();
-        assert!(ok, "rbd {args:?}");
     };
     rbd(new, &["create", "--size", "8G", &scratch]);
     let read = bench(old, "read", &format!("volumes/volume-{id}"));

@@ -75,17 +75,6 @@ impl<'a> Nova<'a> {
         Ok(out)
     }
 
-    /// Servers with their status (`GET /servers/detail`), admin-style for
-    /// `project` when given.
-    pub async fn list_servers_detailed(&self, project: Option<&str>) -> Result<Vec<Server>> {
-        Ok(self
-            .servers_pages("/servers/detail", project)
-            .await?
-            .into_iter()
-            .filter_map(|v| serde_json::from_value(v).ok())
-            .collect())
-    }
-
     /// Server ids and names (`GET /servers`): enough to name attachments, and
     /// unlike `/servers/detail` it needs no Neutron behind Nova.
     pub async fn list_servers(&self, project: Option<&str>) -> Result<Vec<Server>> {

@@ -2,6 +2,15 @@
 
 use super::*;
 
+/// `p` opened for reading and writing.
+fn rw(p: &std::path::Path) -> File {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(p)
+        .expect("open")
+}
+
 #[test]
 fn zeros_over_zeros_are_skipped_and_zeros_over_data_applied() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -12,13 +21,6 @@ fn zeros_over_zeros_are_skipped_and_zeros_over_data_applied() {
         f.set_len(size).expect("len");
         f.write_all_at(&[7u8; 10], BLOCK + 5).expect("w");
     }
-    let rw = |p: &std::path::Path| {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(p)
-            .expect("open")
-    };
     let mut patch = DeltaPatch::new(rw(&fp), DeltaOut::File(rw(&tp)), size).expect("patch");
     patch.size(size).expect("size");
     // An object "created since": zeros, then data, as rbd reports it.
@@ -59,13 +61,6 @@ fn zeros_are_written_where_an_earlier_try_may_have_written() {
     let t = std::fs::OpenOptions::new().write(true).open(&tp).expect("open");
     t.write_all_at(&[3u8; 10], BLOCK + 7).expect("w");
     t.write_all_at(&[4u8; 10], 3 * BLOCK).expect("w");
-    let rw = |p: &std::path::Path| {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(p)
-            .expect("open")
-    };
     let mut dirty = Extents::default();
     dirty.push(BLOCK, BLOCK);
     dirty.push(3 * BLOCK, BLOCK);
