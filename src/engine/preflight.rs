@@ -60,6 +60,33 @@ pub struct Preflight<'a> {
 impl Preflight<'_> {
     /// Checks for `to_create`: the volumes that still need a new copy.
     pub async fn run(&self, to_create: &[Volume]) -> Vec<CheckLine> {
+        // Asked at once: each is a round trip or an rbd start.
+        let clusters = [("old", self.old), ("new", self.new)].map(|(name, store)| async move {
+            match store.ls().await {
+                Ok(images) => CheckLine::new(
+                    true,
+                    format!(
+                        "rbd reaches the {name} cluster (pool {}, {} images)",
+                        store.pool(),
+                        images.len()
+                    ),
+                ),
+                Err(e) => CheckLine::new(false, format!("{name} cluster: {e}")),
+            }
+        });
+        let (mut out, space, clusters) = tokio::join!(
+            self.target_checks(to_create),
+            self.space(to_create),
+            futures_util::future::join_all(clusters)
+        );
+        out.push(space);
+        out.extend(clusters);
+        out.push(self.tape_runs());
+        out
+    }
+
+    /// The target project, its quota, and (manage) whether manage-existing is allowed.
+    async fn target_checks(&self, to_create: &[Volume]) -> Vec<CheckLine> {
         let mut out = Vec::new();
         let target = match self.new_session.token().await {
             Ok(t) => match t.project.clone() {
@@ -93,21 +120,6 @@ impl Preflight<'_> {
                 out.extend(self.manage_allowed(project).await);
             }
         }
-        out.push(self.space(to_create).await);
-        for (name, store) in [("old", self.old), ("new", self.new)] {
-            out.push(match store.ls().await {
-                Ok(images) => CheckLine::new(
-                    true,
-                    format!(
-                        "rbd reaches the {name} cluster (pool {}, {} images)",
-                        store.pool(),
-                        images.len()
-                    ),
-                ),
-                Err(e) => CheckLine::new(false, format!("{name} cluster: {e}")),
-            });
-        }
-        out.push(self.tape_runs());
         out
     }
 

@@ -40,20 +40,15 @@ impl VolumePipeline {
                 None => Ok(None),
             }
         };
-        // Whether an earlier try of this round got as far as the source's
-        // snapshot, and so may have written to the new image itself.
-        let earlier_try = async {
-            let to = super::volume_sync::sync_snap(last.round + 1);
-            let source = format!("volume-{}", vol.id);
-            self.old.snap_list(&source).await.map(|s| s.contains(&to))
-        };
+        // Whether an earlier try of this round began writing to the new
+        // image: the journal says so before its first write.
+        let earlier_try = sync.writing == Some(last.round + 1);
         let never = CancellationToken::new();
         let written = self.new.changed_since(&sync.image, &last.snap, &never);
-        let (new_volume, size, snaps, earlier_try, written) = tokio::join!(
+        let (new_volume, size, snaps, written) = tokio::join!(
             new_volume,
             self.new.image_size(&sync.image),
             self.new.snap_list(&sync.image),
-            earlier_try,
             written
         );
         if let (Some(id), Some(v)) = (&sync.new_id, new_volume.map_err(|e| err(&e))?) {
@@ -76,7 +71,7 @@ impl VolumePipeline {
         // A final round read back as it is written removes the new image's
         // snapshots at its start; cut short, it is redone from the source's
         // snapshot of the last round, which rewrites all it wrote.
-        let redo = sync.attempted == Some(last.round + 1) && self.old.reads_back_rounds(&self.new).await;
+        let redo = earlier_try && self.old.reads_back_rounds(&self.new).await;
         if !snaps.contains(&last.snap) && !redo {
             return Err(stop(format!("snapshot {}@{} is gone", sync.image, last.snap)));
         }
@@ -104,9 +99,9 @@ impl VolumePipeline {
         // A round cut short after the source's snapshot may have written to
         // the image itself; its redo rewrites all of that. Any other write
         // (a server the new volume was attached to, say) stops the sync.
-        // (`attempted` cannot tell: every round records it before this guard,
-        // and a round stopped by this guard leaves it set.)
-        if earlier_try.map_err(|e| err(&e))? {
+        // (The journal's mark comes after this guard and the round's source
+        // snapshot: a round stopped by either never wrote.)
+        if earlier_try {
             return Ok(written);
         }
         if written.bytes() > 0 {

@@ -27,14 +27,24 @@ pub struct SyncRecord {
     /// The new Cinder volume (`replace`; `manage` has none before cutover).
     pub new_id: Option<String>,
     pub rounds: Vec<SyncRound>,
-    /// A round was started and not verified: its writes may be on the new image.
-    pub attempted: Option<u32>,
+    /// A round began writing to the new image and is not verified: its redo
+    /// may rewrite what it wrote (journaled before its first write).
+    pub writing: Option<u32>,
     /// Why the last cutover was refused.
     pub refused: Option<String>,
     /// The final round is verified (the source was detached or stopped).
     pub final_round: bool,
     /// The cutover went ahead while a server may still write (`--force-cutover`).
     pub forced: bool,
+}
+
+impl VolumeRecord {
+    /// Synced at least once and not yet cut over.
+    pub fn is_syncing(&self) -> bool {
+        self.sync
+            .as_ref()
+            .is_some_and(|s| !s.rounds.is_empty() && !s.final_round)
+    }
 }
 
 impl SyncRecord {

@@ -133,6 +133,11 @@ pub enum Transition {
         image: String,
         new_id: Option<String>,
     },
+    /// Warm sync: the round's guard passed and its snapshot is taken; it
+    /// writes to the new image from now on (a redo may rewrite what it wrote).
+    SyncWriting {
+        round: u32,
+    },
     CutoverStarted {
         forced: bool,
     },
@@ -171,13 +176,6 @@ impl VolumeRecord {
             claim: None,
             sync: None,
         }
-    }
-
-    /// Synced at least once and not yet cut over.
-    pub fn is_syncing(&self) -> bool {
-        self.sync
-            .as_ref()
-            .is_some_and(|s| !s.rounds.is_empty() && !s.final_round)
     }
 
     /// Verified in the new cloud: the copy counts as migrated.
@@ -340,11 +338,12 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             r.phase = Queued;
         }
         (Done, Transition::Cleaned) => r.phase = Cleaned,
-        (Exported | Synced, Transition::SyncStarted { round }) => {
-            let sync = r.sync.get_or_insert_with(SyncRecord::default);
-            sync.attempted = Some(*round);
-            sync.refused = None;
+        (Exported | Synced, Transition::SyncStarted { .. }) => {
+            r.sync.get_or_insert_with(SyncRecord::default).refused = None;
             r.phase = Syncing;
+        }
+        (Syncing | CuttingOver, Transition::SyncWriting { round }) => {
+            r.sync.get_or_insert_with(SyncRecord::default).writing = Some(*round);
         }
         (Syncing, Transition::SyncRoundVerified { round, image, new_id }) => {
             if let Some(id) = new_id {
@@ -354,7 +353,7 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             let sync = r.sync.get_or_insert_with(SyncRecord::default);
             sync.image = image.clone();
             sync.new_id = new_id.clone().or(sync.new_id.take());
-            sync.attempted = None;
+            sync.writing = None;
             sync.rounds.push(round.clone());
             if let Some(e) = r.export.as_mut() {
                 // The export file now equals this round's snapshot: its checksum follows.
@@ -372,13 +371,12 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             let sync = r.sync.get_or_insert_with(SyncRecord::default);
             sync.forced = *forced;
             sync.refused = None;
-            sync.attempted = Some(sync.rounds.len() as u32 + 1);
             r.phase = CuttingOver;
         }
         (CuttingOver, Transition::CutoverVerified { round }) => {
             r.add_seconds(Stage::Cutover, round.seconds);
             let sync = r.sync.get_or_insert_with(SyncRecord::default);
-            sync.attempted = None;
+            sync.writing = None;
             sync.final_round = true;
             sync.rounds.push(round.clone());
             if let Some(e) = r.export.as_mut() {

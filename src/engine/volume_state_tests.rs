@@ -1,5 +1,8 @@
-//! Every arm of the volume reducer.
+//! Every arm of the volume reducer (warm sync's in `sync_state_tests.rs`).
 use super::*;
+
+#[path = "sync_state_tests.rs"]
+mod sync;
 
 fn export() -> VolumeExport {
     VolumeExport {
@@ -278,118 +281,4 @@ fn an_export_done_line_of_an_earlier_version_still_reads() {
     };
     assert_eq!(export.path, std::path::PathBuf::from("/e/volume-v.raw"));
     assert!(!export.staged);
-}
-
-fn round(n: u32) -> SyncRound {
-    SyncRound {
-        round: n,
-        snap: format!("stackmigrate-sync-{n}"),
-        at: format!("2026-12-01T06:0{n}:00Z"),
-        bytes: 10 * u64::from(n),
-        root: format!("blake3-blocks-64k-v1:{n}"),
-        seconds: 1.0,
-    }
-}
-
-fn to_synced() -> Vec<Transition> {
-    vec![
-        Transition::ExportStarted,
-        Transition::ExportDone {
-            export: export(),
-            seconds: 1.0,
-        },
-        Transition::SyncStarted { round: 1 },
-        Transition::SyncRoundVerified {
-            round: round(1),
-            image: "volume-n".into(),
-            new_id: Some("n".into()),
-        },
-    ]
-}
-
-#[test]
-fn warm_sync_rounds_are_never_a_verified_copy() {
-    let r = run(&to_synced()).expect("ok");
-    assert_eq!(r.phase, Phase::Synced);
-    assert!(r.is_settled() && r.is_syncing() && !r.is_verified());
-    assert_eq!(r.new_id, None, "not migrated before cutover");
-    assert_eq!(r.created, vec!["n".to_string()]);
-    let sync = r.sync.clone().expect("sync");
-    assert_eq!((sync.image.as_str(), sync.new_id.as_deref()), ("volume-n", Some("n")));
-    assert_eq!(
-        r.export.as_ref().map(|e| e.hash.as_str()),
-        Some("blake3-blocks-64k-v1:1")
-    );
-    // Round 2 cut short by a crash: resumed to synced, remembered as attempted.
-    let mut ts = to_synced();
-    ts.extend([Transition::SyncStarted { round: 2 }, Transition::Resumed]);
-    let r = run(&ts).expect("ok");
-    assert_eq!(r.phase, Phase::Synced);
-    assert_eq!(r.sync.as_ref().and_then(|s| s.attempted), Some(2));
-    ts.extend([
-        Transition::SyncStarted { round: 2 },
-        Transition::SyncRoundVerified {
-            round: round(2),
-            image: "volume-n".into(),
-            new_id: None,
-        },
-    ]);
-    let r = run(&ts).expect("ok");
-    let sync = r.sync.expect("sync");
-    assert_eq!(
-        (sync.rounds.len(), sync.attempted, sync.new_id.as_deref()),
-        (2, None, Some("n"))
-    );
-}
-
-#[test]
-fn a_refused_or_failed_cutover_stays_synced_and_a_verified_one_finishes() {
-    let mut ts = to_synced();
-    ts.push(Transition::CutoverRefused {
-        reason: "server web-1 is ACTIVE".into(),
-    });
-    let r = run(&ts).expect("ok");
-    assert_eq!(r.phase, Phase::Synced);
-    assert_eq!(
-        r.sync.as_ref().and_then(|s| s.refused.as_deref()),
-        Some("server web-1 is ACTIVE")
-    );
-    ts.extend([
-        Transition::CutoverStarted { forced: false },
-        Transition::Failed {
-            stage: Stage::Cutover,
-            error: "read-back differs".into(),
-        },
-        Transition::Retry,
-    ]);
-    let r = run(&ts).expect("ok");
-    assert_eq!(r.phase, Phase::Synced, "a retry goes back to the last verified round");
-    assert_eq!(r.sync.as_ref().and_then(|s| s.refused.clone()), None);
-    ts.extend([
-        Transition::CutoverStarted { forced: true },
-        Transition::CutoverVerified { round: round(2) },
-    ]);
-    let r = run(&ts).expect("ok");
-    assert_eq!(r.phase, Phase::Exported);
-    let sync = r.sync.clone().expect("sync");
-    assert!(sync.final_round && sync.forced && !r.is_syncing());
-    ts.extend([Transition::TransferStarted { tape_enabled: true }, verified()]);
-    ts.push(Transition::TapeDone { seconds: 1.0 });
-    let r = run(&ts).expect("ok");
-    assert_eq!((r.phase, r.is_verified()), (Phase::Done, true));
-}
-
-#[test]
-fn sync_transitions_out_of_place_are_refused() {
-    assert!(run(&[Transition::SyncStarted { round: 1 }]).is_err(), "no export yet");
-    let mut ts = to_synced();
-    ts.push(Transition::CutoverVerified { round: round(2) });
-    assert!(run(&ts).is_err(), "verified without a cutover started");
-    let mut ts = to_synced();
-    ts.extend([Transition::CutoverStarted { forced: false }, Transition::Resumed]);
-    assert_eq!(
-        run(&ts).expect("ok").phase,
-        Phase::Synced,
-        "a cut-short cutover resumes synced"
-    );
 }

@@ -15,6 +15,7 @@ use super::{with_progress, NewVolumeLedger, Stage, StageError, SyncRecord, SyncR
 use crate::config::ImportStrategy;
 use crate::openstack::{Cinder, Volume};
 use crate::storage::{BlockManifest, BlockStore, Counter, DataPathError, DeltaRound, RbdError, VolumeExport};
+use futures_util::future::BoxFuture;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -165,12 +166,15 @@ impl VolumePipeline {
     }
 
     /// Round n+1 (the final one at cutover): the delta since the last
-    /// verified round, applied, read back and compared.
+    /// verified round, applied, read back and compared. `writing` journals
+    /// that the round begins to write to the new image; it runs after the
+    /// guard, before the first write.
     pub async fn sync_next(
         &self,
         vol: &Volume,
         rec: &VolumeRecord,
         final_round: bool,
+        writing: BoxFuture<'_, bool>,
         cancel: &CancellationToken,
     ) -> Result<SyncRound, StageError> {
         let stage = if final_round { Stage::Cutover } else { Stage::Sync };
@@ -184,8 +188,58 @@ impl VolumePipeline {
         let start = Instant::now();
         self.started(vol, stage).await;
         let mut lap = Lap::new(&vol.id);
-        let dirty = self.guard(vol, sync, export, stage).await?;
-        lap.mark("guard");
+        let image = format!("volume-{}", vol.id);
+        let to = sync_snap(last.round + 1);
+        // The final round read back as it is written needs no snapshot on the
+        // new image: they go beside the source's snapshot (two clusters, two
+        // monitor proposals at once), not after the round in the window.
+        let early = final_round && self.old.reads_back_rounds(&self.new).await;
+        let mut writing = Some(writing);
+        let mark = &mut writing;
+        // The guard runs while the source's snapshot is taken: a round stopped
+        // by either has not written, and the journal says so (below).
+        let guarded = async {
+            let dirty = self.guard(vol, sync, export, stage).await?;
+            if !export.path.exists() {
+                self.restore_export_file(vol, sync, last, export, stage, cancel).await?;
+            }
+            if early {
+                // Dropping the new image's snapshots touches it: journaled first.
+                journal_writing(mark.take(), &fail).await?;
+                remove_sync_snaps(&self.new, &sync.image, |_| true)
+                    .await
+                    .map_err(|e| fail(&e))?;
+            }
+            Ok::<_, StageError>(dirty)
+        };
+        // The round's helpers start while the snapshot is taken (killed if it fails).
+        let ahead = (image.as_str(), last.snap.as_str(), to.as_str());
+        let helpers = self.old.start_round(&self.new, ahead, &sync.image).await;
+        let (at, guarded) = tokio::join!(self.fresh_snapshot(&self.old, &image, &to), guarded);
+        let dirty = match guarded {
+            Ok(dirty) => dirty,
+            Err(e) => {
+                // This try's snapshot goes with it (the next try takes a fresh one).
+                if at.is_ok() {
+                    let _ = self.old.snap_remove(&image, &to).await;
+                }
+                return Err(e);
+            }
+        };
+        let at = at.map_err(|e| fail(&e))?;
+        journal_writing(writing.take(), &fail).await?;
+        let helpers = helpers.map_err(|e| fail(&e))?;
+        lap.mark(if early {
+            "guard ∥ source snapshot (the new image's removed beside it)"
+        } else {
+            "guard ∥ source snapshot"
+        });
+        let line = format!(
+            "round {}: guard passed, {image}@{to} taken; writing the delta to {}",
+            last.round + 1,
+            sync.image
+        );
+        self.log(vol, line).await;
         if dirty.bytes() > 0 {
             let line = format!(
                 "an earlier try of round {} was cut short after it began writing to {}: zeros are written over the {} it may have touched, not skipped",
@@ -195,33 +249,6 @@ impl VolumePipeline {
             );
             self.log(vol, line).await;
         }
-        if !export.path.exists() {
-            self.restore_export_file(vol, sync, last, export, stage, cancel).await?;
-        }
-        let image = format!("volume-{}", vol.id);
-        let to = sync_snap(last.round + 1);
-        // The final round read back as it is written needs no snapshot on the
-        // new image: they go now, beside the source's snapshot (two clusters,
-        // two monitor proposals at once), not after the round in the window.
-        let early = final_round && self.old.reads_back_rounds(&self.new).await;
-        let drop_new = async {
-            match early {
-                true => remove_sync_snaps(&self.new, &sync.image, |_| true).await.map(drop),
-                false => Ok(()),
-            }
-        };
-        // The round's helpers start while the snapshot is taken (killed if it fails).
-        let ahead = (image.as_str(), last.snap.as_str(), to.as_str());
-        let helpers = self.old.start_round(&self.new, ahead, &sync.image).await;
-        let (at, dropped) = tokio::join!(self.fresh_snapshot(&self.old, &image, &to), drop_new);
-        let at = at.map_err(|e| fail(&e))?;
-        dropped.map_err(|e| fail(&e))?;
-        let helpers = helpers.map_err(|e| fail(&e))?;
-        lap.mark(if early {
-            "source snapshot (the new image's removed beside it)"
-        } else {
-            "source snapshot"
-        });
         let round = DeltaRound {
             image: &image,
             from: &last.snap,
@@ -305,6 +332,19 @@ impl VolumePipeline {
         )
         .await;
         Ok(round)
+    }
+}
+
+/// Journals that the round writes to the new image from now on (once: `None`
+/// when it already did).
+async fn journal_writing(
+    writing: Option<BoxFuture<'_, bool>>,
+    fail: &impl Fn(&dyn std::fmt::Display) -> StageError,
+) -> Result<(), StageError> {
+    let Some(w) = writing else { return Ok(()) };
+    match w.await {
+        true => Ok(()),
+        false => Err(fail(&"the journal refused the round's start; nothing was written")),
     }
 }
 

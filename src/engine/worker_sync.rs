@@ -110,7 +110,8 @@ impl Worker {
             let _permit = slot(&self.limits.export, cancel).await?;
             let next = rec.sync.as_ref().and_then(|s| s.last()).map_or(1, |r| r.round + 1);
             let started = self.record(&vol.id, Transition::SyncStarted { round: next }).await?;
-            rec = match self.pipeline.sync_next(vol, &started, false, cancel).await {
+            let writing = self.writing(&vol.id, next);
+            rec = match self.pipeline.sync_next(vol, &started, false, writing, cancel).await {
                 Ok(round) => {
                     let image = started.sync.as_ref().map(|s| s.image.clone()).unwrap_or_default();
                     let t = Transition::SyncRoundVerified {
@@ -134,10 +135,20 @@ impl Worker {
         let _permit = slot(&self.limits.export, cancel).await?;
         let started = self.record(&vol.id, Transition::CutoverStarted { forced }).await?;
         self.sync.forget(&vol.id);
-        match self.pipeline.sync_next(vol, &started, true, cancel).await {
+        let next = started.sync.as_ref().and_then(|s| s.last()).map_or(1, |r| r.round + 1);
+        match self
+            .pipeline
+            .sync_next(vol, &started, true, self.writing(&vol.id, next), cancel)
+            .await
+        {
             Ok(round) => self.record(&vol.id, Transition::CutoverVerified { round }).await,
             Err(e) => self.step_failed(vol, e, cancel).await,
         }
+    }
+
+    /// Journals, when awaited, that round `round` writes to the new image.
+    fn writing<'a>(&'a self, volume: &'a str, round: u32) -> futures_util::future::BoxFuture<'a, bool> {
+        Box::pin(async move { self.record(volume, Transition::SyncWriting { round }).await.is_some() })
     }
 
     /// The import half of a cut-over volume: the finish instead of a copy.

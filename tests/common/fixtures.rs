@@ -285,7 +285,12 @@ pub fn migrate_signalled_with(
         let Ok(e) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue;
         };
-        if !sent && e["event"] == "stage_started" && e["stage"] == stage {
+        // `stage`: a stage's start, or `log:TEXT` a log line containing TEXT.
+        let hit = match stage.strip_prefix("log:") {
+            Some(text) => e["event"] == "log" && e["line"].as_str().is_some_and(|l| l.contains(text)),
+            None => e["event"] == "stage_started" && e["stage"] == stage,
+        };
+        if !sent && hit {
             let kill = Command::new("kill")
                 .args([&format!("-{signal}"), &child.id().to_string()])
                 .status()

@@ -269,16 +269,18 @@ async fn kill_9_mid_round_and_mid_cutover_then_resume() {
     let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
     expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 3);
     write_now(&tb, &v.id);
-    let (killed, _) = migrate_signalled_with(dir.path(), &cfg, &v.id, &["--sync"], "sync", "KILL");
-    assert!(killed, "the run reached a sync round");
+    // Killed as the round begins to write: its redo may rewrite what it wrote.
+    let mid = "log:writing the delta";
+    let (killed, _) = migrate_signalled_with(dir.path(), &cfg, &v.id, &["--sync"], mid, "KILL");
+    assert!(killed, "the run reached a sync round's writes");
     write_now(&tb, &v.id);
     expect_code(&migrate(dir.path(), &cfg, &v.id, &["--sync"]), 3);
     detach(&tb.operator("old"), &v.id).await;
     write_now(&tb, &v.id);
-    let (killed, _) = migrate_signalled_with(dir.path(), &cfg, &v.id, &["--cutover"], "cutover", "KILL");
-    assert!(killed, "the run reached the cutover");
-    // As if the kill came after the final round removed the new image's
-    // snapshots at its start: the resumed cutover redoes the round without them.
+    let (killed, _) = migrate_signalled_with(dir.path(), &cfg, &v.id, &["--cutover"], mid, "KILL");
+    assert!(killed, "the run reached the final round's writes");
+    // The final round removed the new image's snapshots before it wrote (the
+    // purge makes sure): the resumed cutover redoes the round without them.
     let copies = copies_of(&tb, &v.id).await;
     let new_image = format!("volumes/volume-{}", copies[0].id);
     let purge = rbd(&tb.var("NEW_CEPH_CONF"))
