@@ -15,7 +15,12 @@
 # image is at the round's from-snapshot, and creates the to-snapshot once
 # the round is verified.
 #
-# argv: conf id keyring|- timeout_s pool image window_bytes
+# With a snapshot prefix (else `-`), the image's snapshots whose names start
+# with it are removed while the stream is applied (a warm sync's final round
+# needs none, and each removal waits for a monitor proposal); the stream is
+# not done until they are gone.
+#
+# argv: conf id keyring|- timeout_s pool image window_bytes drop_prefix|-
 # (window_bytes: written but not yet sent back, at most, plus one record)
 # Exit 0 only after every write and read completed and the stream ended
 # with its end record; anything else exits non-zero with the reason on stderr.
@@ -43,7 +48,7 @@ def read_exact(inp, n):
 
 
 def main():
-    conf, rid, keyring, timeout, pool, image, window = sys.argv[1:8]
+    conf, rid, keyring, timeout, pool, image, window, drop = sys.argv[1:9]
     window = int(window)
     options = {
         "rbd_cache": "false",
@@ -58,16 +63,42 @@ def main():
         ioctx = cluster.open_ioctx(pool)
         try:
             with rbd.Image(ioctx, image) as img:
-                apply(img, sys.stdin.buffer, sys.stdout.buffer, window)
+                apply(img, sys.stdin.buffer, sys.stdout.buffer, window, drop)
         finally:
             ioctx.close()
     finally:
         cluster.shutdown()
 
 
-def apply(img, inp, out, window):
+class Dropper(threading.Thread):
+    """Removes the image's snapshots whose names start with `prefix` (librbd
+    does it without the GIL, beside the writes)."""
+
+    def __init__(self, img, prefix):
+        super().__init__(daemon=True)
+        self.img, self.prefix, self.error = img, prefix, None
+
+    def run(self):
+        try:
+            for snap in list(self.img.list_snaps()):
+                if snap["name"].startswith(self.prefix):
+                    self.img.remove_snap(snap["name"])
+        except (rbd.Error, OSError) as e:
+            self.error = "removing snapshots %s*: %s" % (self.prefix, e)
+
+    def finish(self):
+        self.join()
+        if self.error is not None:
+            raise Failed(self.error)
+
+
+def apply(img, inp, out, window, drop):
     if read_exact(inp, len(HEADER)) != HEADER:
         raise Failed("not an rbd diff v1 stream")
+    # The stream starts once the caller's checks of the image passed.
+    dropper = Dropper(img, drop) if drop != "-" else None
+    if dropper is not None:
+        dropper.start()
     out.write(HEADER)
     cond = threading.Condition()
     pending = collections.deque()  # [offset, length, data read back or None, error]
@@ -153,6 +184,8 @@ def apply(img, inp, out, window):
                 pos += n
         elif tag == b"e":
             drain(0)
+            if dropper is not None:
+                dropper.finish()
             out.write(b"e")
             out.flush()
             return

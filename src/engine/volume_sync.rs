@@ -191,11 +191,10 @@ impl VolumePipeline {
         let image = format!("volume-{}", vol.id);
         let to = sync_snap(last.round + 1);
         // The final round read back as it is written needs no snapshot on the
-        // new image: they go beside the source's snapshot (two clusters, two
-        // monitor proposals at once), not after the round in the window.
+        // new image: its writer removes them while it writes (a monitor
+        // proposal), not after the round in the window.
         let early = final_round && self.old.reads_back_rounds(&self.new).await;
-        let mut writing = Some(writing);
-        let mark = &mut writing;
+        let drop_new = early.then_some(SYNC_PREFIX);
         // The guard runs while the source's snapshot is taken: a round stopped
         // by either has not written, and the journal says so (below).
         let guarded = async {
@@ -203,18 +202,11 @@ impl VolumePipeline {
             if !export.path.exists() {
                 self.restore_export_file(vol, sync, last, export, stage, cancel).await?;
             }
-            if early {
-                // Dropping the new image's snapshots touches it: journaled first.
-                journal_writing(mark.take(), &fail).await?;
-                remove_sync_snaps(&self.new, &sync.image, |_| true)
-                    .await
-                    .map_err(|e| fail(&e))?;
-            }
             Ok::<_, StageError>(dirty)
         };
         // The round's helpers start while the snapshot is taken (killed if it fails).
         let ahead = (image.as_str(), last.snap.as_str(), to.as_str());
-        let helpers = self.old.start_round(&self.new, ahead, &sync.image).await;
+        let helpers = self.old.start_round(&self.new, ahead, &sync.image, drop_new).await;
         let (at, guarded) = tokio::join!(self.fresh_snapshot(&self.old, &image, &to), guarded);
         let dirty = match guarded {
             Ok(dirty) => dirty,
@@ -227,13 +219,11 @@ impl VolumePipeline {
             }
         };
         let at = at.map_err(|e| fail(&e))?;
-        journal_writing(writing.take(), &fail).await?;
+        if !writing.await {
+            return Err(fail(&"the journal refused the round's start; nothing was written"));
+        }
         let helpers = helpers.map_err(|e| fail(&e))?;
-        lap.mark(if early {
-            "guard ∥ source snapshot (the new image's removed beside it)"
-        } else {
-            "guard ∥ source snapshot"
-        });
+        lap.mark("guard ∥ source snapshot");
         let line = format!(
             "round {}: guard passed, {image}@{to} taken; writing the delta to {}",
             last.round + 1,
@@ -260,6 +250,7 @@ impl VolumePipeline {
             // After the final round the copy needs no base for another.
             snap_target: !final_round,
             dirty: &dirty,
+            drop_target_snaps: drop_new,
         };
         let counter: Counter = Default::default();
         let work = self.old.apply_delta(&round, helpers, counter.clone(), cancel);
@@ -316,7 +307,7 @@ impl VolumePipeline {
         self.log(
             vol,
             format!(
-                "round {} verified: {} changed ({} zeroed; {} of zeros over zeros skipped), {} read back{}, in {:.1} s",
+                "round {} verified: {} changed ({} zeroed; {} of zeros over zeros skipped), {} read back{}{}, in {:.1} s",
                 round.round,
                 super::volume_pipeline::human(round.bytes),
                 super::volume_pipeline::human(applied.zeroed),
@@ -327,24 +318,16 @@ impl VolumePipeline {
                 } else {
                     ""
                 },
+                if drop_new.is_some() {
+                    "; the new image's sync snapshots removed meanwhile"
+                } else {
+                    ""
+                },
                 round.seconds
             ),
         )
         .await;
         Ok(round)
-    }
-}
-
-/// Journals that the round writes to the new image from now on (once: `None`
-/// when it already did).
-async fn journal_writing(
-    writing: Option<BoxFuture<'_, bool>>,
-    fail: &impl Fn(&dyn std::fmt::Display) -> StageError,
-) -> Result<(), StageError> {
-    let Some(w) = writing else { return Ok(()) };
-    match w.await {
-        true => Ok(()),
-        false => Err(fail(&"the journal refused the round's start; nothing was written")),
     }
 }
 

@@ -34,6 +34,11 @@ pub struct DeltaRound<'a> {
     /// `target_image`: zeros there are written even where the export file
     /// holds zeros (that try may have punched the file but not the image).
     pub dirty: &'a Extents,
+    /// Where rounds are read back as they are written: the target image's
+    /// snapshots with this name prefix are removed while the round writes
+    /// (the final round needs none, and each removal waits for a monitor
+    /// proposal). The round ends once they are gone.
+    pub drop_target_snaps: Option<&'a str>,
 }
 
 /// What a round applied.
@@ -89,11 +94,12 @@ impl BlockStore {
         target: &BlockStore,
         (image, from, to): (&str, &str, &str),
         target_image: &str,
+        drop_target_snaps: Option<&str>,
     ) -> Result<Option<RoundHelpers>, DataPathError> {
         match (self, target) {
-            (BlockStore::Rbd(s), BlockStore::Rbd(t)) if self.reads_back_rounds(target).await => {
-                s.start_round(t, (image, from, to), target_image).map(Some)
-            }
+            (BlockStore::Rbd(s), BlockStore::Rbd(t)) if self.reads_back_rounds(target).await => s
+                .start_round(t, (image, from, to), target_image, drop_target_snaps)
+                .map(Some),
             _ => Ok(None),
         }
     }

@@ -33,12 +33,14 @@ pub struct RoundHelpers {
 
 impl RbdStore {
     /// Starts the helpers of round `from → to` of `image` into `target_image`
-    /// on `target`; snapshot `to` need not exist yet.
+    /// on `target`; snapshot `to` need not exist yet. `drop_snaps`: see
+    /// [`DeltaRound::drop_target_snaps`].
     pub(super) fn start_round(
         &self,
         target: &RbdStore,
         (image, from, to): (&str, &str, &str),
         target_image: &str,
+        drop_snaps: Option<&str>,
     ) -> Result<RoundHelpers, DataPathError> {
         let (ceph, timeout) = self.cli().ceph();
         let mut reader = readback_stage::spawn_delta_reader(ceph, timeout, image, from, to, BLOCK)?;
@@ -46,7 +48,7 @@ impl RbdStore {
             .take_stdin()
             .ok_or_else(|| DataPathError::Child("no stdin".into()))?;
         let (ceph, timeout) = target.cli().ceph();
-        let (writer, stdin, stdout) = readback_stage::spawn_writer(ceph, timeout, target_image)?;
+        let (writer, stdin, stdout) = readback_stage::spawn_writer(ceph, timeout, target_image, drop_snaps)?;
         Ok(RoundHelpers {
             reader,
             go,
@@ -69,7 +71,7 @@ impl RbdStore {
     ) -> Result<DeltaApplied, DataPathError> {
         let helpers = match helpers {
             Some(h) => h,
-            None => self.start_round(target, (r.image, r.from, r.to), r.target_image)?,
+            None => self.start_round(target, (r.image, r.from, r.to), r.target_image, r.drop_target_snaps)?,
         };
         let RoundHelpers {
             reader,
