@@ -150,6 +150,8 @@ fn resolve<'a>(all: &'a [Volume], id: &str) -> Result<&'a Volume, Fatal> {
 
 pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal> {
     let mut printer = EventPrinter::new(args.json);
+    // Answered while the clouds are asked: a cutover's first step needs it.
+    crate::storage::probe_in_background();
     let old = Arc::new(Session::new("old", &cfg.old_cloud).map_err(fatal)?);
     let new = Session::new("new", &cfg.new_cloud).map_err(fatal)?;
     // The new cloud's token and quota are fetched while the old cloud is

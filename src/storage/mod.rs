@@ -37,6 +37,7 @@ pub use rbd_cli::RbdCli;
 pub use rbd_error::RbdError;
 pub use rbd_store::{Counter, ImageInfo, RbdStore};
 pub use read_back_round::RoundHelpers;
+pub use readback_stage::probe_in_background;
 pub use stage_writer::{StageOutcome, StageTarget};
 pub use stream_tape::{needs_file, StreamedTape};
 pub use tape_runner::{run_tape, tape_argv, TapeError};

@@ -32,6 +32,12 @@ pub const CLI_ONLY_ENV: &str = "STACKMIGRATE_RBD_CLI_ONLY";
 /// Bytes written but not yet read back and sent on, at most (plus one record).
 const WINDOW: u64 = 32 << 20;
 
+/// Starts [`available`]'s probe (an interpreter start, 0.1 s) now, so that a
+/// run's first round or copy finds the answer ready.
+pub fn probe_in_background() {
+    tokio::spawn(available());
+}
+
 /// Whether `PYTHON` can import `rados` and `rbd`; asked once per process.
 pub async fn available() -> bool {
     static PROBE: tokio::sync::OnceCell<bool> = tokio::sync::OnceCell::const_new();
