@@ -219,10 +219,10 @@ impl VolumePipeline {
             }
         };
         let at = at.map_err(|e| fail(&e))?;
+        let helpers = helpers.map_err(|e| fail(&e))?;
         if !writing.await {
             return Err(fail(&"the journal refused the round's start; nothing was written"));
         }
-        let helpers = helpers.map_err(|e| fail(&e))?;
         lap.mark("guard ∥ source snapshot");
         let line = format!(
             "round {}: guard passed, {image}@{to} taken; writing the delta to {}",

@@ -1,8 +1,7 @@
 //! Warm sync's rounds on a block store: the changes between two snapshots of
-//! the source, streamed once into the new image (which then gets the same
-//! to-snapshot) and into the export file; then the new image's own changes
-//! between those snapshots read back and compared with the export file.
-//! Each round costs what changed, not what the volume holds.
+//! the source, streamed once into the new image and the export file, then
+//! read back and compared (as written with librbd: `read_back_round.rs`; else
+//! the new image's own diff). Each round costs what changed, not what it holds.
 
 use super::child_process::ChildExit;
 use super::delta_sinks::{DeltaOut, DeltaPatch, Extents, ReadbackCheck};
@@ -34,10 +33,8 @@ pub struct DeltaRound<'a> {
     /// `target_image`: zeros there are written even where the export file
     /// holds zeros (that try may have punched the file but not the image).
     pub dirty: &'a Extents,
-    /// Where rounds are read back as they are written: the target image's
-    /// snapshots with this name prefix are removed while the round writes
-    /// (the final round needs none, and each removal waits for a monitor
-    /// proposal). The round ends once they are gone.
+    /// Rounds read back as written: `target_image`'s snapshots with this name
+    /// prefix go while the round writes (the final round needs none).
     pub drop_target_snaps: Option<&'a str>,
 }
 
