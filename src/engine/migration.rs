@@ -142,7 +142,9 @@ impl Coordinator {
                 // The ledger's entries are bookkeeping, not a change clients show.
                 let bookkeeping = matches!(
                     t,
-                    Transition::NewVolumeClaimed { .. } | Transition::NewVolumeCreated { .. }
+                    Transition::NewVolumeClaimed { .. }
+                        | Transition::NewVolumeCreated { .. }
+                        | Transition::SyncWriting { .. }
                 );
                 if !bookkeeping {
                     self.emit(EngineEvent::StateChanged {
