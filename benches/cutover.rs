@@ -208,6 +208,15 @@ async fn main() {
         64.0 * MIB as f64 / rate,
         window - 64.0 * MIB as f64 / rate
     );
+    // The log's lap lines of the last round (the cutover's final one).
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+    let steps: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("sync round step ").nth(1))
+        .map(|s| s.split(" volume=").next().unwrap_or(s))
+        .collect();
+    let first = steps.iter().rposition(|s| s.starts_with("guard")).unwrap_or(0);
+    println!("  the final round's steps (log):        {}", steps[first..].join(", "));
     drop_copies(&new, &v.id).await;
     c.delete_volume(&v.id).await.expect("delete source");
 }
