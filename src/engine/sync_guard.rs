@@ -69,7 +69,7 @@ impl VolumePipeline {
         }
         let snaps = snaps.map_err(|e| err(&e))?;
         // A final round read back as it is written removes the new image's
-        // snapshots at its start; cut short, it is redone from the source's
+        // snapshots while it writes; cut short, it is redone from the source's
         // snapshot of the last round, which rewrites all it wrote.
         let redo = earlier_try && self.old.reads_back_rounds(&self.new).await;
         if !snaps.contains(&last.snap) && !redo {

@@ -51,6 +51,11 @@ impl SyncRecord {
     pub fn last(&self) -> Option<&SyncRound> {
         self.rounds.last()
     }
+
+    /// The round after the last verified one (1 when none is).
+    pub fn next_round(sync: Option<&SyncRecord>) -> u32 {
+        sync.and_then(SyncRecord::last).map_or(1, |r| r.round + 1)
+    }
 }
 
 /// The event of a verified warm-sync round, with the projected cutover time.

@@ -5,7 +5,7 @@
 
 use super::journal_ledger::JournalLedger;
 use super::worker::{slot, Worker};
-use super::{EngineEvent, Phase, StageError, Transition, VolumeRecord};
+use super::{EngineEvent, Phase, StageError, SyncRecord, Transition, VolumeRecord};
 use crate::openstack::Volume;
 use tokio_util::sync::CancellationToken;
 
@@ -108,7 +108,7 @@ impl Worker {
                 }
             }
             let _permit = slot(&self.limits.export, cancel).await?;
-            let next = rec.sync.as_ref().and_then(|s| s.last()).map_or(1, |r| r.round + 1);
+            let next = SyncRecord::next_round(rec.sync.as_ref());
             let started = self.record(&vol.id, Transition::SyncStarted { round: next }).await?;
             let writing = self.writing(&vol.id, next);
             rec = match self.pipeline.sync_next(vol, &started, false, writing, cancel).await {
@@ -135,7 +135,7 @@ impl Worker {
         let _permit = slot(&self.limits.export, cancel).await?;
         let started = self.record(&vol.id, Transition::CutoverStarted { forced }).await?;
         self.sync.forget(&vol.id);
-        let next = started.sync.as_ref().and_then(|s| s.last()).map_or(1, |r| r.round + 1);
+        let next = SyncRecord::next_round(started.sync.as_ref());
         match self
             .pipeline
             .sync_next(vol, &started, true, self.writing(&vol.id, next), cancel)
