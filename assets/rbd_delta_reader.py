@@ -18,13 +18,25 @@
 # that its start is hidden behind the snapshot. Stdin closed without `go`
 # (the snapshot failed) ends it, with nothing written.
 #
+# A line `lock` instead (a cutover whose source no server writes) makes it
+# take TO itself: it opens IMAGE, takes its exclusive lock, and reads the
+# changes since FROM from the image itself while a thread creates snapshot
+# TO. Held explicitly, the lock is not handed to anyone: another client's
+# write fails (EROFS) until it is released, so the image cannot change
+# between the lock and TO, and what is read is TO. The snapshot's monitor
+# proposal then runs beside the read, not before it. The end record is
+# written only once TO exists; a lock that cannot be taken (another client
+# holds it: something still uses the source) fails with nothing written.
+#
 # argv: conf id keyring|- timeout_s pool image from to block window_bytes
 # Exit 0 only after every read completed and the end record was written.
 import collections
 import os
+import signal
 import struct
 import sys
 import threading
+import time
 
 import rados
 import rbd
@@ -52,8 +64,15 @@ def keep_buffers():
         pass
 
 
+def stop(signum, frame):
+    # Cancelled: out through the `with` blocks, so that the image is closed
+    # and a lock it holds released (a killed holder's lock stays ~30 s).
+    raise Failed("stopped by signal %d" % signum)
+
+
 def main():
     keep_buffers()
+    signal.signal(signal.SIGTERM, stop)
     conf, rid, keyring, timeout, pool, image, snap_from, snap_to, block, window = sys.argv[1:11]
     options = {"client_mount_timeout": timeout, "rados_mon_op_timeout": timeout}
     if keyring != "-":
@@ -63,10 +82,16 @@ def main():
     try:
         ioctx = cluster.open_ioctx(pool)
         try:
-            if sys.stdin.buffer.readline() != b"go\n":
+            line = sys.stdin.buffer.readline()
+            if line == b"go\n":
+                with rbd.Image(ioctx, image, snapshot=snap_to, read_only=True) as img:
+                    send(img, snap_from, int(block), int(window), sys.stdout.buffer)
+                    end(sys.stdout.buffer)
+            elif line == b"lock\n":
+                with rbd.Image(ioctx, image) as img:
+                    locked(img, image, snap_from, snap_to, int(block), int(window), sys.stdout.buffer)
+            else:
                 raise Failed("stopped before %s@%s was taken" % (image, snap_to))
-            with rbd.Image(ioctx, image, snapshot=snap_to, read_only=True) as img:
-                send(img, snap_from, int(block), int(window), sys.stdout.buffer)
         finally:
             ioctx.close()
     finally:
@@ -175,8 +200,69 @@ def send(img, snap_from, block, window, out):
             drain(window)
     drain(0)
     records.flush()
+
+
+def end(out):
     out.write(b"e")
     out.flush()
+
+
+class Snapper(threading.Thread):
+    """Creates snapshot `name` of the locked image (a leftover of a cut-short
+    try is replaced); librbd waits for the monitors without the GIL."""
+
+    def __init__(self, img, name):
+        super().__init__(daemon=True)
+        self.img, self.name, self.error = img, name, None
+
+    def run(self):
+        try:
+            try:
+                self.img.create_snap(self.name)
+            except rbd.ImageExists:
+                self.img.remove_snap(self.name)
+                self.img.create_snap(self.name)
+        except (rbd.Error, OSError) as e:
+            self.error = "creating snapshot %s: %s" % (self.name, e)
+
+    def finish(self):
+        self.join()
+        if self.error is not None:
+            raise Failed(self.error)
+
+
+LOCK_TRIES = 50  # 10 s: an earlier try's reader may still be exiting
+
+
+def locked(img, image, snap_from, snap_to, block, window, out):
+    for attempt in range(LOCK_TRIES):
+        try:
+            img.lock_acquire(rbd.RBD_LOCK_MODE_EXCLUSIVE)
+            break
+        except (rbd.ReadOnlyImage, rbd.ImageBusy) as e:
+            # Refused by a client that holds the lock explicitly.
+            if attempt + 1 == LOCK_TRIES:
+                raise Failed(
+                    "cannot take %s's exclusive lock (%s): another client still holds it, so something may "
+                    "still write to the source; find it (rbd status, rbd lock ls), stop it, then cut over "
+                    "again" % (image, e)
+                )
+            time.sleep(0.2)
+    snapper = Snapper(img, snap_to)
+    snapper.start()
+    try:
+        send(img, snap_from, block, window, out)
+    finally:
+        # The image is not closed under the snapshot's feet, even on failure
+        # or a signal.
+        while snapper.is_alive():
+            try:
+                snapper.join()
+            except Failed:
+                pass
+    snapper.finish()
+    end(out)
+    # Closing the image releases the lock.
 
 
 if __name__ == "__main__":

@@ -207,25 +207,50 @@ impl VolumePipeline {
         // The round's helpers start while the snapshot is taken (killed if it fails).
         let ahead = (image.as_str(), last.snap.as_str(), to.as_str());
         let helpers = self.old.start_round(&self.new, ahead, &sync.image, drop_new).await;
-        let (at, guarded) = tokio::join!(self.fresh_snapshot(&self.old, &image, &to), guarded);
+        // A cutover whose source no server writes (not forced) locks the
+        // source instead: its snapshot, a monitor proposal, is then taken
+        // beside the read rather than before it (`DeltaRound::lock_source`).
+        let (lock_source, at, guarded) = if early && !sync.forced {
+            let (lockable, guarded) = tokio::join!(self.old.lockable(&self.new, &image), guarded);
+            (lockable, None, guarded)
+        } else {
+            let (at, guarded) = tokio::join!(self.fresh_snapshot(&self.old, &image, &to), guarded);
+            (false, Some(at), guarded)
+        };
         let dirty = match guarded {
             Ok(dirty) => dirty,
             Err(e) => {
                 // This try's snapshot goes with it (the next try takes a fresh one).
-                if at.is_ok() {
+                if let Some(Ok(_)) = at {
                     let _ = self.old.snap_remove(&image, &to).await;
                 }
                 return Err(e);
             }
+        };
+        let at = match at {
+            Some(at) => at,
+            // The copy is the image as it is from now on: nothing can write
+            // to it once the reader holds its lock.
+            None if lock_source => Ok(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            None => self.fresh_snapshot(&self.old, &image, &to).await,
         };
         let at = at.map_err(|e| fail(&e))?;
         let helpers = helpers.map_err(|e| fail(&e))?;
         if !writing.await {
             return Err(fail(&"the journal refused the round's start; nothing was written"));
         }
-        lap.mark("guard ∥ source snapshot");
+        lap.mark(if lock_source {
+            "guard"
+        } else {
+            "guard ∥ source snapshot"
+        });
+        let taken = if lock_source {
+            format!("{image} locked against writes, @{to} taken beside the read")
+        } else {
+            format!("{image}@{to} taken")
+        };
         let line = format!(
-            "round {}: guard passed, {image}@{to} taken; writing the delta to {}",
+            "round {}: guard passed, {taken}; writing the delta to {}",
             last.round + 1,
             sync.image
         );
@@ -251,6 +276,7 @@ impl VolumePipeline {
             snap_target: !final_round,
             dirty: &dirty,
             drop_target_snaps: drop_new,
+            lock_source,
         };
         let counter: Counter = Default::default();
         let work = self.old.apply_delta(&round, helpers, counter.clone(), cancel);

@@ -36,6 +36,10 @@ pub struct DeltaRound<'a> {
     /// Rounds read back as written: `target_image`'s snapshots with this name
     /// prefix go while the round writes (the final round needs none).
     pub drop_target_snaps: Option<&'a str>,
+    /// Rounds read back as written: snapshot `to` does not exist yet; the
+    /// reader takes `image`'s exclusive lock and `to` beside its read (a
+    /// cutover whose source no server writes: [`BlockStore::lockable`]).
+    pub lock_source: bool,
 }
 
 /// What a round applied.
@@ -74,30 +78,6 @@ impl BlockStore {
         match self {
             BlockStore::Rbd(s) => s.snap_list(image).await,
             BlockStore::File(s) => s.snap_list(image),
-        }
-    }
-
-    /// Rounds into `target` are read back as they are written (librbd on
-    /// both sides): they need no snapshot on the target's side, neither to
-    /// start from nor to check against.
-    pub async fn reads_back_rounds(&self, target: &BlockStore) -> bool {
-        matches!((self, target), (BlockStore::Rbd(_), BlockStore::Rbd(_))) && super::readback_stage::available().await
-    }
-
-    /// Starts a round's helpers before its snapshot `to` is taken, where
-    /// rounds are read back as they are written; `None` elsewhere.
-    pub async fn start_round(
-        &self,
-        target: &BlockStore,
-        (image, from, to): (&str, &str, &str),
-        target_image: &str,
-        drop_target_snaps: Option<&str>,
-    ) -> Result<Option<RoundHelpers>, DataPathError> {
-        match (self, target) {
-            (BlockStore::Rbd(s), BlockStore::Rbd(t)) if self.reads_back_rounds(target).await => s
-                .start_round(t, (image, from, to), target_image, drop_target_snaps)
-                .map(Some),
-            _ => Ok(None),
         }
     }
 

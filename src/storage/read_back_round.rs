@@ -15,7 +15,7 @@ use super::child_process::{ChildExit, ChildProcess};
 use super::delta_sinks::{DeltaOut, DeltaPatch, ReadbackCheck};
 use super::rbd_diff::{read_diff, DiffError, DiffWriter};
 use super::sparse_hash::BLOCK;
-use super::{readback_stage, Counter, DataPathError, DeltaApplied, DeltaRound, RbdError, RbdStore};
+use super::{readback_stage, BlockStore, Counter, DataPathError, DeltaApplied, DeltaRound, RbdError, RbdStore};
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
@@ -29,6 +29,45 @@ pub struct RoundHelpers {
     writer: ChildProcess,
     stdin: File,
     stdout: File,
+}
+
+impl BlockStore {
+    /// Rounds into `target` are read back as they are written (librbd on
+    /// both sides): they need no snapshot on the target's side, neither to
+    /// start from nor to check against.
+    pub async fn reads_back_rounds(&self, target: &BlockStore) -> bool {
+        matches!((self, target), (BlockStore::Rbd(_), BlockStore::Rbd(_))) && super::readback_stage::available().await
+    }
+
+    /// Starts a round's helpers before its snapshot `to` is taken, where
+    /// rounds are read back as they are written; `None` elsewhere.
+    pub async fn start_round(
+        &self,
+        target: &BlockStore,
+        (image, from, to): (&str, &str, &str),
+        target_image: &str,
+        drop_target_snaps: Option<&str>,
+    ) -> Result<Option<RoundHelpers>, DataPathError> {
+        match (self, target) {
+            (BlockStore::Rbd(s), BlockStore::Rbd(t)) if self.reads_back_rounds(target).await => s
+                .start_round(t, (image, from, to), target_image, drop_target_snaps)
+                .map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Whether a cutover's final round may take `image`'s exclusive lock
+    /// instead of its snapshot first ([`DeltaRound::lock_source`]): rounds
+    /// are read back as written, and the image has the exclusive-lock feature.
+    pub async fn lockable(&self, target: &BlockStore, image: &str) -> bool {
+        match self {
+            BlockStore::Rbd(s) if self.reads_back_rounds(target).await => s
+                .info(image)
+                .await
+                .is_ok_and(|i| i.features.iter().any(|f| f == "exclusive-lock")),
+            _ => false,
+        }
+    }
 }
 
 impl RbdStore {
@@ -80,10 +119,11 @@ impl RbdStore {
             stdin,
             stdout,
         } = helpers;
-        // Snapshot `to` exists: the reader may open it.
+        // Snapshot `to` exists and the reader may open it, or the reader
+        // takes the image's exclusive lock and `to` beside its read.
         // A reader already gone says why through its exit; one still there
-        // but not sent `go` ends at the closed stdin.
-        let _ = go.write_all(b"go\n");
+        // but not sent a line ends at the closed stdin.
+        let _ = go.write_all(if r.lock_source { b"lock\n" } else { b"go\n" });
         drop(go);
         let check = spawn_check(stdout, r.file)?;
         let out = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), r.size)

@@ -18,3 +18,4 @@ mod run_guards;
 #[path = "../common/testbed.rs"]
 mod testbed;
 mod warm_sync;
+mod warm_sync_lock;

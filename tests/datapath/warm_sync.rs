@@ -12,7 +12,7 @@ use stackmigrate::openstack::{Cinder, Session};
 use std::path::Path;
 
 /// A made-up Nova instance: Nova cannot say its status, so it may write.
-const SERVER: &str = "6a0ea5b1-7ea5-4b4a-9f6e-0c4d1e2f3a4b";
+pub(crate) const SERVER: &str = "6a0ea5b1-7ea5-4b4a-9f6e-0c4d1e2f3a4b";
 const WRITE: &str = "16M";
 
 fn report(dir: &Path) -> serde_json::Value {
@@ -32,7 +32,7 @@ fn sync_snaps(conf: &str, image: &str) -> Vec<String> {
         .collect()
 }
 
-fn write_now(tb: &Testbed, vol: &str) {
+pub(crate) fn write_now(tb: &Testbed, vol: &str) {
     let status = bench_write(&tb.var("OLD_CEPH_CONF"), &format!("volume-{vol}"), WRITE)
         .wait()
         .expect("bench");
@@ -97,7 +97,7 @@ async fn cinder_can_use(s: &Session, id: &str) {
 
 /// The cut-over copy: one new volume, verified, equal to the source, no
 /// warm-sync snapshot left anywhere; Cinder can use it.
-async fn check_cut_over(tb: &Testbed, source: &str) {
+pub(crate) async fn check_cut_over(tb: &Testbed, source: &str) {
     let copies = copies_of(tb, source).await;
     assert_eq!(copies.len(), 1, "exactly one new volume: {copies:?}");
     let new = &copies[0];
@@ -118,7 +118,7 @@ async fn check_cut_over(tb: &Testbed, source: &str) {
     cinder_can_use(&tb.operator("new"), &new.id).await;
 }
 
-async fn remove_source(tb: &Testbed, id: &str) {
+pub(crate) async fn remove_source(tb: &Testbed, id: &str) {
     let old = tb.operator("old");
     if Cinder::new(&old)
         .get_volume(id)

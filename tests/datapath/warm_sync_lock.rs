@@ -1,0 +1,125 @@
+//! A cutover whose source no server writes takes the source's exclusive
+//! lock and its final snapshot beside the read (the snapshot's monitor
+//! proposal is off the window). A client that holds the lock stops the
+//! cutover, naming it; a source without the exclusive-lock feature is
+//! snapshotted first, as in any other round.
+
+use super::warm_sync::{check_cut_over, remove_source, write_now, SERVER};
+use crate::fixtures::*;
+use crate::testbed::{unique, Testbed};
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+
+/// Holds `image`'s exclusive lock explicitly, as a client that refuses to
+/// hand it over, until its stdin closes; returns once the lock is held.
+fn hold_lock(tb: &Testbed, image: &str) -> Child {
+    let script = "import rados, rbd, sys\n\
+c = rados.Rados(conffile=sys.argv[1], conf={'keyring': sys.argv[2]})\n\
+c.connect()\n\
+io = c.open_ioctx('volumes')\n\
+with rbd.Image(io, sys.argv[3]) as img:\n    img.lock_acquire(rbd.RBD_LOCK_MODE_EXCLUSIVE)\n    print('locked', flush=True)\n    sys.stdin.read()\n\
+io.close()\n\
+c.shutdown()\n";
+    let mut child = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            script,
+            &tb.var("OLD_CEPH_CONF"),
+            &tb.var("OLD_CEPH_KEYRING"),
+            image,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    let out = child.stdout.take().expect("stdout");
+    std::io::BufReader::new(out).read_line(&mut line).expect("read");
+    assert_eq!(line.trim(), "locked", "the holder took the lock");
+    child
+}
+
+/// Whether `image` has a lock holder now (`rbd lock ls` lists none after a
+/// clean release).
+fn lockers(conf: &str, image: &str) -> String {
+    let out = rbd(conf)
+        .args(["lock", "ls", "--format", "json", &format!("volumes/{image}")])
+        .output()
+        .expect("rbd lock ls");
+    assert!(out.status.success(), "rbd lock ls: {}", text(&out.stderr));
+    text(&out.stdout).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cutover_locks_the_source_and_a_client_holding_its_lock_stops_it() {
+    let tb = Testbed::get();
+    let v = source_volume(&tb, &unique("warm l"), 1, &[(0, noise(93, 8 << 20))], false).await;
+    attach(&tb.operator("old"), &v.id, SERVER).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
+    expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 3);
+    write_now(&tb, &v.id);
+    detach(&tb.operator("old"), &v.id).await;
+    let (conf, image) = (tb.var("OLD_CEPH_CONF"), format!("volume-{}", v.id));
+    let mut holder = hold_lock(&tb, &image);
+    assert_ne!(lockers(&conf, &image), "[]", "rbd lock ls shows a held lock");
+    let out = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 2);
+    assert!(
+        out.contains("exclusive lock") && out.contains("another client still holds it"),
+        "{out}"
+    );
+    // Nothing was finished: the new volume is not marked verified.
+    let copies = copies_of(&tb, &v.id).await;
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert_ne!(
+        copies[0].metadata.get("stackmigrate.state").map(String::as_str),
+        Some("verified")
+    );
+    drop(holder.stdin.take());
+    assert!(holder.wait().expect("holder").success());
+    // Written while it was held and after: the retry copies it all.
+    write_now(&tb, &v.id);
+    expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 0);
+    let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
+    assert!(
+        log.contains("locked against writes"),
+        "the final round locked the source"
+    );
+    assert_eq!(lockers(&conf, &image), "[]", "the source's lock was released");
+    check_cut_over(&tb, &v.id).await;
+    remove_source(&tb, &v.id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_without_the_exclusive_lock_feature_is_snapshotted_first() {
+    let tb = Testbed::get();
+    let v = source_volume(&tb, &unique("warm f"), 1, &[(0, noise(91, 8 << 20))], false).await;
+    attach(&tb.operator("old"), &v.id, SERVER).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
+    expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 3);
+    detach(&tb.operator("old"), &v.id).await;
+    let (conf, image) = (tb.var("OLD_CEPH_CONF"), format!("volumes/volume-{}", v.id));
+    let off = rbd(&conf)
+        .args([
+            "feature",
+            "disable",
+            &image,
+            "fast-diff",
+            "object-map",
+            "exclusive-lock",
+        ])
+        .output()
+        .expect("rbd feature disable");
+    assert!(off.status.success(), "feature disable: {}", text(&off.stderr));
+    write_now(&tb, &v.id);
+    expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 0);
+    let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
+    assert!(
+        log.contains("@stackmigrate-sync-2 taken; writing the delta"),
+        "snapshot first"
+    );
+    assert!(!log.contains("locked against writes"));
+    check_cut_over(&tb, &v.id).await;
+    remove_source(&tb, &v.id).await;
+}
