@@ -7,6 +7,7 @@
 use super::warm_sync::{check_cut_over, remove_source, write_now, SERVER};
 use crate::fixtures::*;
 use crate::testbed::{unique, Testbed};
+use stackmigrate::openstack::Volume;
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 
@@ -50,16 +51,23 @@ fn lockers(conf: &str, image: &str) -> String {
     text(&out.stdout).trim().to_string()
 }
 
+/// A 1 GiB source in use by a (made-up) server, synced once, then detached:
+/// ready to cut over. Returns it, the run's directory and its config.
+async fn detached_after_round_one(tb: &Testbed, name: &str, seed: u64) -> (Volume, tempfile::TempDir, String) {
+    let v = source_volume(tb, &unique(name), 1, &[(0, noise(seed, 8 << 20))], false).await;
+    attach(&tb.operator("old"), &v.id, SERVER).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = migrate_config(tb, dir.path(), None, false).display().to_string();
+    expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 3);
+    detach(&tb.operator("old"), &v.id).await;
+    (v, dir, cfg)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cutover_locks_the_source_and_a_client_holding_its_lock_stops_it() {
     let tb = Testbed::get();
-    let v = source_volume(&tb, &unique("warm l"), 1, &[(0, noise(93, 8 << 20))], false).await;
-    attach(&tb.operator("old"), &v.id, SERVER).await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
-    expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 3);
+    let (v, dir, cfg) = detached_after_round_one(&tb, "warm l", 93).await;
     write_now(&tb, &v.id);
-    detach(&tb.operator("old"), &v.id).await;
     let (conf, image) = (tb.var("OLD_CEPH_CONF"), format!("volume-{}", v.id));
     let mut holder = hold_lock(&tb, &image);
     assert_ne!(lockers(&conf, &image), "[]", "rbd lock ls shows a held lock");
@@ -93,12 +101,7 @@ async fn the_cutover_locks_the_source_and_a_client_holding_its_lock_stops_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_without_the_exclusive_lock_feature_is_snapshotted_first() {
     let tb = Testbed::get();
-    let v = source_volume(&tb, &unique("warm f"), 1, &[(0, noise(91, 8 << 20))], false).await;
-    attach(&tb.operator("old"), &v.id, SERVER).await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
-    expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 3);
-    detach(&tb.operator("old"), &v.id).await;
+    let (v, dir, cfg) = detached_after_round_one(&tb, "warm f", 91).await;
     let (conf, image) = (tb.var("OLD_CEPH_CONF"), format!("volumes/volume-{}", v.id));
     let off = rbd(&conf)
         .args([
