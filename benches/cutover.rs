@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 mod binary_run;
 #[path = "common.rs"]
 mod common;
+#[path = "proc_cpu.rs"]
+mod proc_cpu;
 use binary_run::{config, drop_copies, migrate};
 use common::{env, rbd, MIB};
 
@@ -158,11 +160,13 @@ async fn main() {
     let id = attached.attachments.first().and_then(|a| a.attachment_id.clone());
     action(&c, &v.id, serde_json::json!({ "os-detach": { "attachment_id": id } })).await;
     c.wait_for_status(&v.id, &["available"], WAIT).await.expect("detached");
+    let sampler = proc_cpu::ProcCpu::start(env!("CARGO_BIN_EXE_stackmigrate"));
     let cut = migrate(dir.path(), &cfg_path, &v.id, &["--cutover"]);
     if let Ok(keep) = std::env::var("BENCH_KEEP_LOG") {
         let _ = std::fs::copy(dir.path().join("log"), keep);
     }
     assert_eq!(cut.code, Some(0), "cutover");
+    let cpu = sampler.report(0.0, cut.verified.unwrap_or(0.0), "  ");
 
     let (raw_delta, raw_read) = raw_final_round(&conf, &env["NEW_CEPH_CONF"], &v.id);
     let (io_read, io_write, io_back) = raw_io(&conf, &env["NEW_CEPH_CONF"], &v.id);
@@ -217,6 +221,10 @@ async fn main() {
         .collect();
     let first = steps.iter().rposition(|s| s.starts_with("guard")).unwrap_or(0);
     println!("  the final round's steps (log):        {}", steps[first..].join(", "));
+    println!("  in the window (go → verified):");
+    for line in cpu {
+        println!("  {line}");
+    }
     drop_copies(&new, &v.id).await;
     c.delete_volume(&v.id).await.expect("delete source");
 }

@@ -1,0 +1,157 @@
+//! Where the CPU goes over a span: every process's (and each stackmigrate
+//! thread's) CPU ticks from `/proc/*/stat` and `/proc/<pid>/task/*/stat`,
+//! sampled every 50 ms on a thread, so that processes which end within the
+//! span are counted up to their last sample.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type Sample = (f64, Vec<(String, u64)>);
+
+pub struct ProcCpu {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<Sample>>,
+}
+
+/// utime + stime of a `stat` line, in ticks (USER_HZ, 100 per second).
+fn ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// What a process is, from its command line.
+fn label(cmd: &str) -> String {
+    let side = if cmd.contains("/old/") { "old" } else { "new" };
+    let named = [
+        ("delta reader", "helper: delta reader (source, librbd)"),
+        ("staging writer", "helper: writer + read-back (new, librbd)"),
+        ("/deps/", "the bench process (this sampler)"),
+    ];
+    if let Some((_, l)) = named.iter().find(|(k, _)| cmd.contains(k)) {
+        return l.to_string();
+    }
+    match cmd.split_whitespace().next().unwrap_or("") {
+        "ceph-osd" => format!("ceph-osd {side}"),
+        "ceph-mon" => format!("ceph-mon {side}"),
+        "ceph-mgr" => format!("ceph-mgr {side}"),
+        "rbd" => "rbd CLI".into(),
+        _ if cmd.contains("venv-") || cmd.contains("uwsgi") => "OpenStack services".into(),
+        _ => "other".into(),
+    }
+}
+
+fn sample(own: &str) -> Vec<(String, u64)> {
+    let mut rows = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return rows;
+    };
+    for e in dir.flatten() {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.starts_with(own) {
+            // stackmigrate itself: thread by thread, by name.
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+                continue;
+            };
+            for t in tasks.flatten() {
+                let path = t.path();
+                let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+                if let Some(n) = std::fs::read_to_string(path.join("stat"))
+                    .ok()
+                    .as_deref()
+                    .and_then(ticks)
+                {
+                    let tid = t.file_name().to_string_lossy().into_owned();
+                    rows.push((format!("stackmigrate {tid} {}", name.trim()), n));
+                }
+            }
+            continue;
+        }
+        let Some(n) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .as_deref()
+            .and_then(ticks)
+        else {
+            continue;
+        };
+        let what = if cmd.is_empty() {
+            // A kernel thread (page cache writeback, the block layer): by
+            // name, without its instance number.
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let comm = comm.trim().split(['/', ':', '-']).next().unwrap_or("").to_string();
+            format!("kernel: {comm}")
+        } else {
+            label(&cmd)
+        };
+        rows.push((format!("{pid} {what}"), n));
+    }
+    rows
+}
+
+impl ProcCpu {
+    /// Starts sampling; `own` is stackmigrate's binary path.
+    pub fn start(own: &str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let start = Instant::now();
+        let (flag, own) = (stop.clone(), own.to_string());
+        let thread = std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                samples.push((start.elapsed().as_secs_f64(), sample(&own)));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            samples
+        });
+        Self { stop, thread }
+    }
+
+    /// Stops; the lines of a table of CPU-seconds by what ran between `from`
+    /// and `to` seconds after the start (stackmigrate by thread name).
+    pub fn report(self, from: f64, to: f64, indent: &str) -> Vec<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        let samples = self.thread.join().expect("sampler");
+        // Ticks of each key at its last sample at or before `from` (or the
+        // first sample; none: it started after), and at or before `to`.
+        let (mut first, mut last) = (HashMap::new(), HashMap::new());
+        for (i, (t, rows)) in samples.iter().enumerate() {
+            for (k, n) in rows {
+                if *t <= from || i == 0 {
+                    first.insert(k.clone(), *n);
+                }
+                if *t <= to + 0.05 {
+                    last.insert(k.clone(), *n);
+                }
+            }
+        }
+        let mut by: HashMap<String, u64> = HashMap::new();
+        for (k, n) in &last {
+            let used = n.saturating_sub(first.get(k).copied().unwrap_or(0));
+            // "<pid> label" or "stackmigrate <tid> name": summed by label / name.
+            let what = match k.strip_prefix("stackmigrate ") {
+                Some(rest) => format!("stackmigrate: {}", rest.split_once(' ').map_or(rest, |(_, n)| n)),
+                None => k.split_once(' ').map_or(k.as_str(), |(_, l)| l).to_string(),
+            };
+            *by.entry(what).or_default() += used;
+        }
+        let mut rows: Vec<_> = by.into_iter().filter(|(_, n)| *n > 0).collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let total: u64 = rows.iter().map(|r| r.1).sum();
+        let mut lines = vec![format!(
+            "{indent}CPU-seconds by process in those {:.2} s ({:.2} CPU-s, /proc sampled every 50 ms):",
+            to - from,
+            total as f64 / 100.0
+        )];
+        lines.extend(
+            rows.into_iter()
+                .map(|(what, n)| format!("{indent}  {:>6.2}  {what}", n as f64 / 100.0)),
+        );
+        lines
+    }
+}
