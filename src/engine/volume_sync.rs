@@ -245,7 +245,7 @@ impl VolumePipeline {
             "guard ∥ source snapshot"
         });
         let taken = if lock_source {
-            format!("{image} locked against writes, @{to} taken beside the read")
+            format!("{image} to be locked against writes and @{to} taken beside the read")
         } else {
             format!("{image}@{to} taken")
         };
@@ -333,7 +333,7 @@ impl VolumePipeline {
         self.log(
             vol,
             format!(
-                "round {} verified: {} changed ({} zeroed; {} of zeros over zeros skipped), {} read back{}{}, in {:.1} s",
+                "round {} verified: {} changed ({} zeroed; {} of zeros over zeros skipped), {} read back{}{}{}, in {:.1} s",
                 round.round,
                 super::volume_pipeline::human(round.bytes),
                 super::volume_pipeline::human(applied.zeroed),
@@ -346,6 +346,11 @@ impl VolumePipeline {
                 },
                 if drop_new.is_some() {
                     "; the new image's sync snapshots removed meanwhile"
+                } else {
+                    ""
+                },
+                if lock_source {
+                    "; the source was read under its exclusive lock, no write possible"
                 } else {
                     ""
                 },

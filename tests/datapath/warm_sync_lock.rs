@@ -90,7 +90,7 @@ async fn the_cutover_locks_the_source_and_a_client_holding_its_lock_stops_it() {
     expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 0);
     let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
     assert!(
-        log.contains("locked against writes"),
+        log.contains("read under its exclusive lock"),
         "the final round locked the source"
     );
     assert_eq!(lockers(&conf, &image), "[]", "the source's lock was released");
@@ -122,7 +122,7 @@ async fn a_source_without_the_exclusive_lock_feature_is_snapshotted_first() {
         log.contains("@stackmigrate-sync-2 taken; writing the delta"),
         "snapshot first"
     );
-    assert!(!log.contains("locked against writes"));
+    assert!(!log.contains("to be locked against writes") && !log.contains("read under its exclusive lock"));
     check_cut_over(&tb, &v.id).await;
     remove_source(&tb, &v.id).await;
 }
