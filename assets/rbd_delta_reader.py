@@ -42,7 +42,11 @@ import rados
 import rbd
 
 HEADER = b"rbd diff v1\n"
-CHUNK = 4 << 20
+# Reads of 1 MiB: on a delta of new objects (read whole, mostly zeros) the
+# reader used 0.41-0.43 CPU-s against 0.49-0.50 with 4 MiB reads (2 and
+# 0.5 MiB: the same as 1; 256 KiB: worse), as librbd's zero fill, the copy
+# into Python's buffer and the zero check each pass over less memory at once.
+CHUNK = 1 << 20
 
 
 class Failed(Exception):
