@@ -68,10 +68,22 @@ def keep_buffers():
         pass
 
 
+# A signal while the snapshot thread runs only marks the stop (checked
+# between reads): the image must not be closed under that thread.
+STOP = {"critical": False, "signal": None}
+
+
 def stop(signum, frame):
     # Cancelled: out through the `with` blocks, so that the image is closed
     # and a lock it holds released (a killed holder's lock stays ~30 s).
-    raise Failed("stopped by signal %d" % signum)
+    STOP["signal"] = signum
+    if not STOP["critical"]:
+        raise Failed("stopped by signal %d" % signum)
+
+
+def stopped():
+    if STOP["signal"] is not None:
+        raise Failed("stopped by signal %d" % STOP["signal"])
 
 
 def main():
@@ -194,6 +206,7 @@ def send(img, snap_from, block, window, out):
             continue
         pos = off
         while pos < off + n:
+            stopped()
             m = min(CHUNK - pos % CHUNK, off + n - pos)
             entry = [pos, m, None, None]
             with cond:
@@ -235,36 +248,63 @@ class Snapper(threading.Thread):
             raise Failed(self.error)
 
 
-LOCK_TRIES = 50  # 10 s: an earlier try's reader may still be exiting
+LOCK_TRIES = 50  # 10 s: an earlier try's reader may still be closing
+
+
+def live_holder(img):
+    """Who holds the image's lock and still has it open (a watch), if anyone:
+    a client that writes, or may. A holder whose watch is gone (it died)
+    does not count: lock_acquire breaks its lock."""
+    lockers = img.list_lockers()
+    if not lockers or not lockers.get("lockers"):
+        return None
+    watching = {w["addr"] for w in img.watchers_list()}
+    for client, _cookie, addr in lockers["lockers"]:
+        if addr in watching:
+            return "%s at %s" % (client, addr)
+    return None
+
+
+def take_lock(img, image):
+    # A live holder is not asked to hand the lock over (a client that holds
+    # it automatically would, and its next writes would fail, then land
+    # after the copy): the cutover stops, naming it.
+    for attempt in range(LOCK_TRIES):
+        holder = live_holder(img)
+        if holder is None:
+            try:
+                img.lock_acquire(rbd.RBD_LOCK_MODE_EXCLUSIVE)
+                return
+            except (rbd.ReadOnlyImage, rbd.ImageBusy) as e:
+                holder = "a client that refuses it (%s)" % e
+        if attempt + 1 == LOCK_TRIES:
+            raise Failed(
+                "cannot take %s's exclusive lock: %s holds it and has the image open, so something may still "
+                "write to the source; stop it (rbd status shows who has the image open), then cut over "
+                "again" % (image, holder)
+            )
+        time.sleep(0.2)
 
 
 def locked(img, image, snap_from, snap_to, block, window, out):
-    for attempt in range(LOCK_TRIES):
-        try:
-            img.lock_acquire(rbd.RBD_LOCK_MODE_EXCLUSIVE)
-            break
-        except (rbd.ReadOnlyImage, rbd.ImageBusy) as e:
-            # Refused by a client that holds the lock explicitly.
-            if attempt + 1 == LOCK_TRIES:
-                raise Failed(
-                    "cannot take %s's exclusive lock (%s): another client still holds it, so something may "
-                    "still write to the source; find it (rbd status, rbd lock ls), stop it, then cut over "
-                    "again" % (image, e)
-                )
-            time.sleep(0.2)
+    take_lock(img, image)
     snapper = Snapper(img, snap_to)
+    STOP["critical"] = True
     snapper.start()
     try:
+        # The image itself, read with `whole_object` off: each object's own
+        # snapshot history, which the snapshot taken meanwhile cannot change
+        # (no write can land while the lock is held).
         send(img, snap_from, block, window, out)
     finally:
-        # The image is not closed under the snapshot's feet, even on failure
-        # or a signal.
-        while snapper.is_alive():
-            try:
-                snapper.join()
-            except Failed:
-                pass
+        snapper.join()
+        STOP["critical"] = False
+    stopped()
     snapper.finish()
+    # Reads need no lock: make sure it was held all along.
+    if not img.is_exclusive_lock_owner():
+        raise Failed("lost %s's exclusive lock during the read; cut over again" % image)
+    sys.stderr.write("%s read under its exclusive lock; snapshot %s created beside the read\n" % (image, snap_to))
     end(out)
     # Closing the image releases the lock.
 

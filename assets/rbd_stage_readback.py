@@ -16,9 +16,9 @@
 # the round is verified.
 #
 # With a snapshot prefix (else `-`), the image's snapshots whose names start
-# with it are removed while the stream is applied (a warm sync's final round
-# needs none, and each removal waits for a monitor proposal); the stream is
-# not done until they are gone.
+# with it are removed while the stream is applied, from its first change on
+# (a warm sync's final round needs none, and each removal waits for a
+# monitor proposal); the stream is not done until they are gone.
 #
 # argv: conf id keyring|- timeout_s pool image window_bytes drop_prefix|-
 # (window_bytes: written but not yet sent back, at most, plus one record)
@@ -95,10 +95,16 @@ class Dropper(threading.Thread):
 def apply(img, inp, out, window, drop):
     if read_exact(inp, len(HEADER)) != HEADER:
         raise Failed("not an rbd diff v1 stream")
-    # The stream starts once the caller's checks of the image passed.
+    # The snapshots go once the source's changes arrive (the first record
+    # after the size), not at the header: the caller writes that at once,
+    # and a source side that fails before it sends anything (a lock it
+    # cannot take) must leave the image as the last round left it.
     dropper = Dropper(img, drop) if drop != "-" else None
-    if dropper is not None:
-        dropper.start()
+
+    def changes_begin():
+        if dropper is not None and dropper.ident is None:
+            dropper.start()
+
     out.write(HEADER)
     cond = threading.Condition()
     pending = collections.deque()  # [offset, length, data read back or None, error]
@@ -156,6 +162,7 @@ def apply(img, inp, out, window, drop):
         elif tag == b"s":
             out.write(b"s" + read_exact(inp, 8))
         elif tag == b"w":
+            changes_begin()
             offset, length = struct.unpack("<QQ", read_exact(inp, 16))
             data = read_exact(inp, length)
             entry = [offset, length, None, None]
@@ -167,6 +174,7 @@ def apply(img, inp, out, window, drop):
         elif tag == b"z":
             # Zeros over data (a warm-sync round): written as zeros, then read
             # back like any write, and sent on as zeros or as what was read.
+            changes_begin()
             offset, length = struct.unpack("<QQ", read_exact(inp, 16))
             drain(0)
             img.write_zeroes(offset, length)
@@ -185,6 +193,7 @@ def apply(img, inp, out, window, drop):
         elif tag == b"e":
             drain(0)
             if dropper is not None:
+                changes_begin()
                 dropper.finish()
             out.write(b"e")
             out.flush()

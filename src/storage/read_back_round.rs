@@ -119,18 +119,20 @@ impl RbdStore {
             stdin,
             stdout,
         } = helpers;
-        // Snapshot `to` exists and the reader may open it, or the reader
-        // takes the image's exclusive lock and `to` beside its read.
-        // A reader already gone says why through its exit; one still there
-        // but not sent a line ends at the closed stdin.
-        let _ = go.write_all(if r.lock_source { b"lock\n" } else { b"go\n" });
-        drop(go);
         let check = spawn_check(stdout, r.file)?;
         let out = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), r.size)
             .map_err(|e| DataPathError::io(Path::new(r.target_image), e))?;
         let patch =
             DeltaPatch::new(file, DeltaOut::Rbd(Some(out)), r.size).map_err(|e| DataPathError::io(r.file, e))?;
         let patch = patch.dirty(r.dirty.clone());
+        // Snapshot `to` exists and the reader may open it, or the reader
+        // takes the image's exclusive lock and `to` beside its read: sent
+        // once nothing here can fail before the reader is waited for (a
+        // reader dropped is killed, and would keep a lock it holds ~30 s).
+        // A reader already gone says why through its exit; one still there
+        // but not sent a line ends at the closed stdin.
+        let _ = go.write_all(if r.lock_source { b"lock\n" } else { b"go\n" });
+        drop(go);
         let what = format!("the changes of {}@{} since {}", r.image, r.to, r.from);
         let read = super::diff_child::read_child(reader, "delta reader", what, patch, counter, cancel);
         let (read, exit) = tokio::join!(read, writer.wait(cancel));

@@ -11,14 +11,16 @@ use stackmigrate::openstack::Volume;
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 
-/// Holds `image`'s exclusive lock explicitly, as a client that refuses to
-/// hand it over, until its stdin closes; returns once the lock is held.
+/// A writer the clouds do not know of: it writes 4 KiB to `image`, which
+/// takes the image's exclusive lock as any librbd writer does (it would hand
+/// it over if asked), and keeps the image open until its stdin closes;
+/// returns once it holds the lock.
 fn hold_lock(tb: &Testbed, image: &str) -> Child {
     let script = "import rados, rbd, sys\n\
 c = rados.Rados(conffile=sys.argv[1], conf={'keyring': sys.argv[2]})\n\
 c.connect()\n\
 io = c.open_ioctx('volumes')\n\
-with rbd.Image(io, sys.argv[3]) as img:\n    img.lock_acquire(rbd.RBD_LOCK_MODE_EXCLUSIVE)\n    print('locked', flush=True)\n    sys.stdin.read()\n\
+with rbd.Image(io, sys.argv[3]) as img:\n    img.write(b'w' * 4096, 0)\n    assert img.is_exclusive_lock_owner()\n    print('locked', flush=True)\n    sys.stdin.read()\n\
 io.close()\n\
 c.shutdown()\n";
     let mut child = Command::new("/usr/bin/python3")
@@ -73,7 +75,7 @@ async fn the_cutover_locks_the_source_and_a_client_holding_its_lock_stops_it() {
     assert_ne!(lockers(&conf, &image), "[]", "rbd lock ls shows a held lock");
     let out = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 2);
     assert!(
-        out.contains("exclusive lock") && out.contains("another client still holds it"),
+        out.contains("exclusive lock") && out.contains("holds it and has the image open"),
         "{out}"
     );
     // Nothing was finished: the new volume is not marked verified.
@@ -83,6 +85,10 @@ async fn the_cutover_locks_the_source_and_a_client_holding_its_lock_stops_it() {
         copies[0].metadata.get("stackmigrate.state").map(String::as_str),
         Some("verified")
     );
+    // Nor touched: the new image keeps round 1's snapshot, the next try's base
+    // (its writer removes them only once changes arrive).
+    let new_image = format!("volume-{}", copies[0].id);
+    assert_eq!(snaps(&tb.var("NEW_CEPH_CONF"), &new_image), ["stackmigrate-sync-1"]);
     drop(holder.stdin.take());
     assert!(holder.wait().expect("holder").success());
     // Written while it was held and after: the retry copies it all.
@@ -90,7 +96,7 @@ async fn the_cutover_locks_the_source_and_a_client_holding_its_lock_stops_it() {
     expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 0);
     let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
     assert!(
-        log.contains("read under its exclusive lock"),
+        log.contains("read under its exclusive lock; snapshot stackmigrate-sync-2 created beside the read"),
         "the final round locked the source"
     );
     assert_eq!(lockers(&conf, &image), "[]", "the source's lock was released");
