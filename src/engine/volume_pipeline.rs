@@ -159,7 +159,7 @@ impl VolumePipeline {
             }
             other => other?,
         }
-        Ok(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        Ok(point_in_time())
     }
 
     /// Removes the export's snapshot in the background: each removal waits
@@ -307,6 +307,11 @@ impl VolumePipeline {
 }
 
 pub(super) use crate::units::bytes as human;
+
+/// Now, as a copy's point in time is recorded (RFC 3339, seconds, UTC).
+pub(super) fn point_in_time() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
 
 /// The scheme an export's checksum was made with, or a clear refusal for one
 /// this version cannot compute.

@@ -231,7 +231,7 @@ impl VolumePipeline {
             Some(at) => at,
             // The copy is the image as it is from now on: nothing can write
             // to it once the reader holds its lock.
-            None if lock_source => Ok(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            None if lock_source => Ok(super::volume_pipeline::point_in_time()),
             None => self.fresh_snapshot(&self.old, &image, &to).await,
         };
         let at = at.map_err(|e| fail(&e))?;

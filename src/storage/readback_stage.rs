@@ -83,7 +83,7 @@ pub fn spawn(
 /// The read-back writer into `image`: its stdin takes a diff stream, its
 /// stdout gives what was read back, as a diff stream in the same order.
 /// With `drop_snaps`, the image's snapshots named so (a prefix) are removed
-/// while the stream is applied, once it has started.
+/// while the stream is applied, from its first change on.
 pub fn spawn_writer(
     ceph: &CephConfig,
     connect_timeout: u32,

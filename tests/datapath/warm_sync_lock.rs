@@ -65,6 +65,12 @@ async fn detached_after_round_one(tb: &Testbed, name: &str, seed: u64) -> (Volum
     (v, dir, cfg)
 }
 
+/// `migrate --cutover`, which must succeed; its log.
+fn cut_over(dir: &std::path::Path, cfg: &str, id: &str) -> String {
+    expect_code(&migrate(dir, cfg, id, &["--cutover"]), 0);
+    std::fs::read_to_string(dir.join("stackmigrate.log")).expect("log")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cutover_locks_the_source_and_a_client_holding_its_lock_stops_it() {
     let tb = Testbed::get();
@@ -93,8 +99,7 @@ async fn the_cutover_locks_the_source_and_a_client_holding_its_lock_stops_it() {
     assert!(holder.wait().expect("holder").success());
     // Written while it was held and after: the retry copies it all.
     write_now(&tb, &v.id);
-    expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 0);
-    let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
+    let log = cut_over(dir.path(), &cfg, &v.id);
     assert!(
         log.contains("read under its exclusive lock; snapshot stackmigrate-sync-2 created beside the read"),
         "the final round locked the source"
@@ -122,8 +127,7 @@ async fn a_source_without_the_exclusive_lock_feature_is_snapshotted_first() {
         .expect("rbd feature disable");
     assert!(off.status.success(), "feature disable: {}", text(&off.stderr));
     write_now(&tb, &v.id);
-    expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 0);
-    let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
+    let log = cut_over(dir.path(), &cfg, &v.id);
     assert!(
         log.contains("@stackmigrate-sync-2 taken; writing the delta"),
         "snapshot first"
