@@ -176,6 +176,10 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         None => None,
     };
     let mut setup = RunSetup::new(cfg, old, new, project, strategy).map_err(fatal)?;
+    if !args.dry_run {
+        // Before the inventory and pre-flight: a second run is refused at once.
+        setup.lock().map_err(fatal)?;
+    }
     setup.quota = quota;
     for w in std::mem::take(&mut setup.warnings) {
         eprintln!("warning: {w}");

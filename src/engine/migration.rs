@@ -300,9 +300,19 @@ impl Coordinator {
 pub async fn run_migration(
     plan: Plan,
     pipeline: Arc<VolumePipeline>,
+    commands: mpsc::Receiver<EngineCommand>,
+) -> Result<Summary, EngineError> {
+    let journal = Journal::open(&plan.project_dir.join("journal.jsonl"))?;
+    run_locked(journal, plan, pipeline, commands).await
+}
+
+/// [`run_migration`] with the project's journal already open, and so locked.
+pub async fn run_locked(
+    mut journal: Journal,
+    plan: Plan,
+    pipeline: Arc<VolumePipeline>,
     mut commands: mpsc::Receiver<EngineCommand>,
 ) -> Result<Summary, EngineError> {
-    let mut journal = Journal::open(&plan.project_dir.join("journal.jsonl"))?;
     journal.resume(&plan.volumes)?;
     let planned = plan
         .volumes

@@ -33,7 +33,7 @@ pub use cleanup::run_cleanup;
 pub use engine_event::{EngineCommand, EngineEvent, PlannedVolume, Stage, Summary};
 pub use inventory::write_inventory;
 pub use journal::{Journal, JournalError};
-pub use migration::{run_migration, EngineError, Plan};
+pub use migration::{run_locked, run_migration, EngineError, Plan};
 pub use new_volume_ledger::{MemoryLedger, NewVolumeLedger, CLAIM_KEY};
 pub use preflight::{Preflight, PreflightProgress, NO_FILE_TAPE};
 pub use progress::with_progress;

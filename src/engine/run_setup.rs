@@ -3,8 +3,8 @@
 //! pre-flight, then the engine and the usage archive on one event stream.
 
 use super::{
-    run_migration, write_inventory, EngineCommand, EngineError, EngineEvent, PipelineSettings, Plan, Preflight,
-    PreflightProgress, ProjectListing, Summary, VolumePipeline,
+    run_locked, write_inventory, EngineCommand, EngineError, EngineEvent, Journal, JournalError, PipelineSettings,
+    Plan, Preflight, PreflightProgress, ProjectListing, Summary, VolumePipeline,
 };
 use crate::check_line::CheckLine;
 use crate::config::{Config, ImportStrategy};
@@ -37,6 +37,9 @@ pub enum SetupError {
     UsagePeriod(String),
     #[error(transparent)]
     Usage(#[from] UsageError),
+    /// The project's journal: another run holds it, or it cannot be read.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
 }
 
 /// How a started run behaves, beside its volumes.
@@ -68,6 +71,9 @@ pub struct RunSetup {
     /// The new project's volume quota, when already read: pre-flight uses it
     /// instead of asking again.
     pub quota: Option<VolumeQuota>,
+    /// The project's journal once [`RunSetup::lock`] (or `start`) opened it:
+    /// while held, no other run on this project starts anything.
+    journal: Option<Journal>,
 }
 
 /// A started run: events to watch, commands to send, tasks to await.
@@ -117,7 +123,17 @@ impl RunSetup {
             project,
             warnings,
             quota: None,
+            journal: None,
         })
+    }
+
+    /// Takes the project's lock (its journal) now, before the inventory and
+    /// pre-flight: a second run is refused before it writes or asks anything.
+    pub fn lock(&mut self) -> Result<(), SetupError> {
+        if self.journal.is_none() {
+            self.journal = Some(Journal::open(&self.project_dir.join("journal.jsonl"))?);
+        }
+        Ok(())
     }
 
     /// Writes `inventory.json` (the old project as the API returned it).
@@ -179,7 +195,13 @@ impl RunSetup {
     }
 
     /// Starts the engine on `volumes` and, when configured, the usage archive.
-    pub async fn start(self, cfg: &Config, volumes: Vec<Volume>, opts: RunOptions) -> Result<Running, SetupError> {
+    /// The project's lock is taken first: a run refused for it starts nothing,
+    /// not even the usage archive.
+    pub async fn start(mut self, cfg: &Config, volumes: Vec<Volume>, opts: RunOptions) -> Result<Running, SetupError> {
+        let journal = match self.journal.take() {
+            Some(journal) => journal,
+            None => Journal::open(&self.project_dir.join("journal.jsonl"))?,
+        };
         let new_session = match self.strategy {
             // manage-existing puts the volume in the token's project: scope explicitly.
             ImportStrategy::Manage => {
@@ -227,7 +249,7 @@ impl RunSetup {
             sync: opts.sync,
         };
         let (commands, commands_rx) = mpsc::channel(16);
-        let engine = tokio::spawn(run_migration(plan, pipeline, commands_rx));
+        let engine = tokio::spawn(run_locked(journal, plan, pipeline, commands_rx));
         let (old, project_id, usage_dir) = (self.old, self.project.id, self.project_dir.join("usage"));
         let (period, concurrency) = (cfg.usage, cfg.concurrency.usage_queries);
         let usage = tokio::spawn(async move {

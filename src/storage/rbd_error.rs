@@ -47,7 +47,23 @@ impl RbdError {
 }
 
 /// The last non-empty line, with progress output (`\r`-separated) dropped.
+/// A crash ends with Ceph's dump of recent events: then the failed assertion
+/// and the signal it caught say what happened, not the dump's last line.
 fn last_line(stderr: &str) -> String {
+    let crash: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.contains("FAILED ceph_assert") || l.starts_with("*** Caught signal"))
+        .collect();
+    if !crash.is_empty() {
+        let mut seen: Vec<&str> = Vec::new();
+        for l in crash {
+            if !seen.contains(&l) {
+                seen.push(l);
+            }
+        }
+        return format!("rbd crashed: {}", seen.join("; "));
+    }
     stderr
         .lines()
         .flat_map(|l| l.rsplit('\r').next())
@@ -105,6 +121,23 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "rbd export: exit code Some(5): rbd: export error: (5) Input/output error"
+        );
+    }
+
+    #[test]
+    fn a_crash_names_its_assertion_and_signal_not_the_dumps_last_line() {
+        let stderr = "2026-12-02T07:40:01.000+0000 7f00 -1 /build/ceph/src/librbd/Foo.cc: In function 'void f()':\n\
+/build/ceph/src/librbd/Foo.cc: 42: FAILED ceph_assert(m_state == STATE_OPEN)\n\
+ ceph version 16.2.15\n\
+*** Caught signal (Aborted) **\n\
+ in thread 7f00 thread_name:rbd\n\
+--- begin dump of recent events ---\n\
+/build/ceph/src/librbd/Foo.cc: 42: FAILED ceph_assert(m_state == STATE_OPEN)\n\
+--- end dump of recent events ---\n";
+        let e = RbdError::from_exit("du", None, stderr);
+        assert_eq!(
+            e.to_string(),
+            "rbd du: exit code None: rbd crashed: /build/ceph/src/librbd/Foo.cc: 42: FAILED ceph_assert(m_state == STATE_OPEN); *** Caught signal (Aborted) **"
         );
     }
 }

@@ -24,6 +24,9 @@ pub struct ArchiveDir {
     /// `2025-01-01_2025-07-01`, with `T%H%M%S` on a bound that is not midnight.
     name: String,
     staging: PathBuf,
+    /// `<usage root>/.lock`, held (flock) from `begin` until dropped: a second
+    /// run on the same project would empty this run's staging directory.
+    lock: Option<std::fs::File>,
 }
 
 fn bound(t: &NaiveDateTime) -> String {
@@ -48,16 +51,30 @@ impl ArchiveDir {
             root: root.to_path_buf(),
             staging: root.join(format!(".staging-{name}")),
             name,
+            lock: None,
         }
     }
 
-    /// An empty staging directory (a crashed run's leftovers removed).
-    pub fn begin(&self) -> Result<&Path, UsageError> {
+    /// Locks the usage root against other runs, then returns an empty staging
+    /// directory (a crashed run's leftovers removed).
+    pub fn begin(&mut self) -> Result<PathBuf, UsageError> {
+        private_fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let path = self.root.join(".lock");
+        let file = private_fs::options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => self.lock = Some(file),
+            Err(rustix::io::Errno::WOULDBLOCK) => return Err(UsageError::Busy { path }),
+            Err(e) => return Err(io(&path)(e.into())),
+        }
         if self.staging.exists() {
             std::fs::remove_dir_all(&self.staging).map_err(io(&self.staging))?;
         }
         private_fs::create_dir_all(&self.staging).map_err(io(&self.staging))?;
-        Ok(&self.staging)
+        Ok(self.staging.clone())
     }
 
     /// Renames the staging directory to its final name (replacing an earlier
@@ -172,5 +189,30 @@ mod tests {
         assert!(sums_match_on_disk(dir.path()).expect("check"));
         w("2024-12.json", 5.0);
         assert!(!sums_match_on_disk(dir.path()).expect("check"));
+    }
+
+    #[test]
+    fn a_second_run_on_the_same_root_is_refused_and_leaves_the_first_runs_staging() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let t = |s| crate::config::naive_time::parse(s).expect("time");
+        let p = CheckedPeriod {
+            start: t("2025-01-01"),
+            end: t("2025-07-01"),
+            note: None,
+        };
+        let mut first = ArchiveDir::new(dir.path(), &p);
+        let staging = first.begin().expect("first");
+        std::fs::write(staging.join("total.json"), "{}").expect("write");
+        let e = ArchiveDir::new(dir.path(), &p).begin().expect_err("second");
+        assert!(e.to_string().contains("another stackmigrate"), "{e}");
+        assert!(
+            staging.join("total.json").exists(),
+            "the second run emptied the first's staging"
+        );
+        first.publish().expect("publish");
+        drop(first);
+        ArchiveDir::new(dir.path(), &p)
+            .begin()
+            .expect("free once the first is gone");
     }
 }

@@ -56,6 +56,8 @@ pub enum UsageError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("{}: cannot read back: {message}", path.display())]
     Read { path: PathBuf, message: String },
+    #[error("{}: another stackmigrate is archiving this project's usage; wait for it to finish or stop it, then run again", path.display())]
+    Busy { path: PathBuf },
 }
 
 /// What the archive produced.
@@ -95,7 +97,7 @@ impl UsageArchive<'_> {
         period: &CheckedPeriod,
         events: Option<&Sender<UsageEvent>>,
     ) -> Result<UsageSummary, UsageError> {
-        let archive = ArchiveDir::new(self.dir, period);
+        let mut archive = ArchiveDir::new(self.dir, period);
         let dir = archive.begin()?;
         let nova = Nova::new(self.session);
         let api = |what: &str| {
@@ -159,7 +161,7 @@ impl UsageArchive<'_> {
         let mut total_row = MonthTotals::new(&whole, &total);
         total_row.month = "total".into();
         // Read back from disk: these files become the published archive by a rename.
-        let sums_match = sums_match_on_disk(dir)?;
+        let sums_match = sums_match_on_disk(&dir)?;
         write_atomic(&dir.join("monthly.csv"), &csv(&rows, &total_row, sums_match))
             .map_err(|(path, source)| UsageError::Write { path, source })?;
         let done = archive.publish()?;

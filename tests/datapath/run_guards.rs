@@ -71,6 +71,13 @@ async fn a_second_migrate_of_the_same_project_is_refused_while_one_runs() {
         "{}",
         text(&second.stderr)
     );
+    // Refused before it wrote the inventory or ran pre-flight, and before
+    // its usage archive could empty the first run's staging directory.
+    assert!(
+        !text(&second.stdout).contains("inventory archived"),
+        "{}",
+        text(&second.stdout)
+    );
     assert!(first.wait().expect("wait").success(), "the first run finishes");
     assert_eq!(copies_of(&tb, &v.id).await.len(), 1, "exactly one copy");
     let copies: Vec<String> = copies_of(&tb, &v.id).await.into_iter().map(|c| c.id).collect();
