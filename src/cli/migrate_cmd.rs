@@ -184,7 +184,7 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     for w in std::mem::take(&mut setup.warnings) {
         eprintln!("warning: {w}");
     }
-    // Ctrl-C during pre-flight stops a slow `rbd du` (its whole process group).
+    // Ctrl-C during pre-flight stops a slow used-bytes measure (its whole process group).
     let cancel = cancel_on_ctrl_c();
     let (progress, mut slow) = tokio::sync::mpsc::unbounded_channel();
     let show = !args.json;

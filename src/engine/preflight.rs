@@ -10,13 +10,13 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-/// An `rbd du` that has not answered after this long is reported as slow.
+/// A used-bytes measure (`rbd diff --whole-object`) that has not answered after this long is reported as slow.
 pub const SLOW_DU: Duration = Duration::from_secs(1);
 
 /// What a slow pre-flight is doing, for the plan screen and the headless output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PreflightProgress {
-    /// `rbd du` of volume `index` (from 1) of `total` has not answered within
+    /// The measure of volume `index` (from 1) of `total` has not answered within
     /// [`SLOW_DU`]: without fast-diff it reads every object of the image.
     MeasuringUsedSpace { volume: String, index: usize, total: usize },
 }
@@ -26,7 +26,7 @@ impl std::fmt::Display for PreflightProgress {
         match self {
             PreflightProgress::MeasuringUsedSpace { volume, index, total } => write!(
                 f,
-                "measuring used space… volume {volume} ({index}/{total}; without fast-diff rbd du reads every object)"
+                "measuring used space… volume {volume} ({index}/{total}; without fast-diff rbd reads every object)"
             ),
         }
     }
@@ -52,7 +52,7 @@ pub struct Preflight<'a> {
     pub created: Vec<String>,
     /// The new project's quota, when the caller has read it already.
     pub quota: Option<VolumeQuota>,
-    /// Stops a running `rbd du` (the operator went back, or pressed Ctrl-C).
+    /// Stops a running measure (the operator went back, or pressed Ctrl-C).
     pub cancel: &'a CancellationToken,
     pub progress: Option<UnboundedSender<PreflightProgress>>,
 }
@@ -217,7 +217,7 @@ impl Preflight<'_> {
         }
     }
 
-    /// Each volume's used bytes (`rbd du`), remembered by the store.
+    /// Each volume's used bytes (`RbdStore::usage`), remembered by the store.
     async fn measure(&self, to_create: &[Volume]) -> Result<Vec<u64>, CheckLine> {
         let mut used = Vec::new();
         for (i, v) in to_create.iter().enumerate() {

@@ -169,7 +169,7 @@ impl RunSetup {
             .unwrap_or_default()
     }
 
-    /// `cancel` stops a slow `rbd du`; `progress` hears about it.
+    /// `cancel` stops a slow used-bytes measure; `progress` hears about it.
     pub async fn preflight(
         &self,
         cfg: &Config,

@@ -1,7 +1,7 @@
 //! Runs the `rbd` CLI of one cluster. Argv only, never a shell; connect
 //! timeouts so a dead monitor fails in seconds instead of hanging for 300 s.
 //! Two kinds of call: short ones (`ls`, `info`, `create`, `rename`, snapshots)
-//! get a time limit; long ones (`du`, `rm`), whose time grows with the image
+//! get a time limit; long ones (`diff`, `rm`), whose time grows with the image
 //! size when the image has no object-map/fast-diff, get none and run as a
 //! cancellable child instead.
 
@@ -122,32 +122,49 @@ impl RbdCli {
         }
     }
 
-    /// Runs a long rbd command (`du`, `rm`) with no time limit: it ends when
+    /// Runs a long rbd command (`diff`, `rm`) with no time limit: it ends when
     /// rbd does, or when `cancel` fires (TERM to its group, grace, KILL).
     /// A dead monitor still fails within the connect timeouts.
     pub async fn run_long(&self, op: &str, args: &[&str], cancel: &CancellationToken) -> Result<String, RbdError> {
+        let out = self
+            .run_long_with(op, args, cancel, |mut stdout| {
+                let mut out = Vec::new();
+                stdout.read_to_end(&mut out).map(|_| out)
+            })
+            .await?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// [`Self::run_long`] with its stdout read by `consume` as it comes (on a
+    /// blocking thread), so a long listing is never held whole in memory.
+    pub async fn run_long_with<T: Send + 'static>(
+        &self,
+        op: &str,
+        args: &[&str],
+        cancel: &CancellationToken,
+        consume: impl FnOnce(std::fs::File) -> std::io::Result<T> + Send + 'static,
+    ) -> Result<T, RbdError> {
         let spawn_error = |e: std::io::Error| RbdError::Spawn {
             op: op.into(),
             message: e.to_string(),
         };
         let mut child = ChildProcess::spawn(&self.argv(args), false, true).map_err(spawn_error)?;
-        let mut stdout = child.take_stdout().ok_or_else(|| RbdError::Spawn {
+        let stdout = child.take_stdout().ok_or_else(|| RbdError::Spawn {
             op: op.into(),
             message: "no stdout".into(),
         })?;
-        let reader = tokio::task::spawn_blocking(move || {
-            let mut out = Vec::new();
-            stdout.read_to_end(&mut out).map(|_| out)
-        });
+        let reader = tokio::task::spawn_blocking(move || consume(stdout));
         let exit = child.wait(cancel).await.map_err(spawn_error)?;
         let out = reader
             .await
             .map_err(|e| spawn_error(std::io::Error::other(e.to_string())))?;
         match exit {
             ChildExit::Cancelled { .. } => Err(RbdError::Cancelled { op: op.into() }),
-            ChildExit::Exited { code: Some(0), .. } => {
-                Ok(String::from_utf8_lossy(&out.map_err(spawn_error)?).into_owned())
-            }
+            ChildExit::Exited { code: Some(0), .. } => out.map_err(|e| RbdError::Other {
+                op: op.into(),
+                code: Some(0),
+                stderr: format!("unexpected output: {e}"),
+            }),
             ChildExit::Exited { code, stderr } => Err(RbdError::from_exit(op, code, &stderr)),
         }
     }

@@ -32,7 +32,7 @@ pub struct ImageInfo {
 pub struct RbdStore {
     cli: RbdCli,
     /// What `usage` measured, by image, until the export takes it: the
-    /// export does not run a second `rbd du` (it reads every object without
+    /// export does not measure a second time (it reads every object without
     /// fast-diff) right after pre-flight's.
     measured: Arc<std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>>,
 }
@@ -96,32 +96,17 @@ impl RbdStore {
         }
     }
 
-    /// Provisioned size and allocated bytes of the image head (`rbd du`).
-    /// Fast with fast-diff; without it rbd stats every object of the image,
-    /// minutes for TiBs, so this is a long call: no time limit, cancellable.
+    /// Provisioned size and allocated bytes of the image head: `rbd info`,
+    /// then the head's allocated extents (`rbd diff --whole-object`, summed as
+    /// they stream). Not `rbd du`: its head row counts only what changed
+    /// since the newest snapshot, and it opens every snapshot, so one removed
+    /// meanwhile fails it. Fast with fast-diff; without it rbd stats every
+    /// object, minutes for TiBs, so this is a long call: cancellable, no limit.
     pub async fn usage(&self, image: &str, cancel: &CancellationToken) -> Result<(u64, u64), RbdError> {
-        #[derive(Deserialize)]
-        struct Du {
-            images: Vec<DuImage>,
-        }
-        #[derive(Deserialize)]
-        struct DuImage {
-            #[serde(default)]
-            snapshot: Option<String>,
-            provisioned_size: u64,
-            used_size: u64,
-        }
-        let out = self
-            .cli
-            .run_long("du", &["du", "--format", "json", &self.spec(image)], cancel)
-            .await?;
-        let du: Du = serde_json::from_str(&out).map_err(|e| RbdError::Other {
-            op: "du".into(),
-            code: None,
-            stderr: format!("unexpected output: {e}"),
-        })?;
-        let head = du.images.iter().filter(|i| i.snapshot.is_none());
-        let usage = head.fold((0, 0), |(p, u), i| (p.max(i.provisioned_size), u + i.used_size));
+        let size = self.info(image).await?.size;
+        let args = ["diff", "--whole-object", "--format", "plain", &self.spec(image)];
+        let used = self.cli.run_long_with("diff", &args, cancel, sum_data_extents).await?;
+        let usage = (size, used);
         if let Ok(mut m) = self.measured.lock() {
             m.insert(image.to_string(), usage);
         }
@@ -351,5 +336,44 @@ impl RbdStore {
             }
             ChildExit::Exited { .. } => written.map_err(|e| DataPathError::io(Path::new(&spec), e)),
         }
+    }
+}
+
+/// The bytes in `rbd diff`'s `data` extents (plain format: `Offset Length
+/// Type` lines under a header), read line by line.
+fn sum_data_extents(out: impl std::io::Read) -> std::io::Result<u64> {
+    use std::io::BufRead;
+    let mut used = 0u64;
+    for line in std::io::BufReader::new(out).lines() {
+        let line = line?;
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f[..] {
+            [] | ["Offset", "Length", "Type"] => {}
+            [_, length, kind] => {
+                let length: u64 = length
+                    .parse()
+                    .map_err(|_| std::io::Error::other(format!("rbd diff line {line:?}")))?;
+                if kind == "data" {
+                    used += length;
+                }
+            }
+            _ => return Err(std::io::Error::other(format!("rbd diff line {line:?}"))),
+        }
+    }
+    Ok(used)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sum_data_extents;
+
+    #[test]
+    fn data_extents_are_summed_zero_extents_and_the_header_are_not() {
+        let out =
+            "Offset     Length   Type\n0          4194304  data\n67108864   4194304  zero\n134217728  1048576  data\n";
+        assert_eq!(sum_data_extents(out.as_bytes()).expect("sum"), 5 << 20);
+        assert_eq!(sum_data_extents(&b""[..]).expect("empty image"), 0);
+        let e = sum_data_extents(&b"0 x data\n"[..]).expect_err("bad length");
+        assert!(e.to_string().contains("rbd diff line"), "{e}");
     }
 }

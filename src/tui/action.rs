@@ -66,7 +66,7 @@ pub enum Action {
         result: Result<Vec<VolumeEntry>, String>,
     },
     TargetLoaded(TargetInfo),
-    /// Pre-flight is slow (an `rbd du` without fast-diff) and says why.
+    /// Pre-flight is slow (measuring used bytes without fast-diff) and says why.
     PreflightProgress(PreflightProgress),
     PlanReady {
         lines: Vec<CheckLine>,

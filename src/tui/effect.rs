@@ -20,7 +20,7 @@ pub enum Effect {
         project: Project,
         volumes: Vec<Volume>,
     },
-    /// The plan was left while pre-flight ran: stop it (a slow `rbd du`).
+    /// The plan was left while pre-flight ran: stop it (a slow used-bytes measure).
     CancelPrepare,
     Start {
         project: Project,

@@ -24,7 +24,7 @@ pub struct Executor {
     /// One old-cloud session for everything, so its token is reused.
     old: Result<Arc<Session>, String>,
     commands: Option<mpsc::Sender<EngineCommand>>,
-    /// Stops the running pre-flight (a slow `rbd du`) when the plan is left.
+    /// Stops the running pre-flight (a slow used-bytes measure) when the plan is left.
     prepare: CancellationToken,
 }
 

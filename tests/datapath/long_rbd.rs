@@ -1,9 +1,11 @@
-//! `rbd du` and `rbd rm` of an image without object-map/fast-diff take time
-//! in proportion to its size (2 TiB on the testbed: du about 35 s, rm 75 s),
-//! so they are not held to the short-call limit, and a cancel stops them.
-//! The short limit is shrunk to 2 s so a 512 GiB image (du about 8 s, rm
-//! 14 s) shows it without minutes of test time; the test first proves that
-//! the short path would cut this `du` off.
+//! Measuring an image's used bytes (`rbd diff --whole-object`) and `rbd rm`
+//! of an image without object-map/fast-diff take time in proportion to its
+//! size (2 TiB on the testbed: about 35 s to measure, rm 75 s), so they are
+//! not held to the short-call limit, and a cancel stops them. The short limit
+//! is shrunk to 2 s so a 512 GiB image (about 8 s, rm 14 s) shows it without
+//! minutes of test time; the test first proves that the short path would cut
+//! this measurement off. And the measure counts the head's data, snapshots or
+//! not.
 
 use crate::fixtures::*;
 use crate::testbed::Testbed;
@@ -80,8 +82,8 @@ async fn a_large_sparse_layering_only_image_passes_preflight_and_is_removed() {
 
     let ceph = cfg.old_cloud.ceph.clone().expect("ceph");
     let short_cli = RbdCli::new(&ceph).with_short_limit(SHORT);
-    // Not vacuous: held to the short limit, as every call was before, this du is cut off.
-    let cut = short_cli.run("du", &["du", "--format", "json", &spec]).await;
+    // Not vacuous: held to the short limit, as every call was before, this measure is cut off.
+    let cut = short_cli.run("diff", &["diff", "--whole-object", &spec]).await;
     assert!(matches!(cut, Err(RbdError::Timeout { .. })), "{cut:?}");
 
     let old = BlockStore::Rbd(RbdStore::with_cli(short_cli.clone()));
@@ -118,6 +120,8 @@ async fn a_large_sparse_layering_only_image_passes_preflight_and_is_removed() {
         .find(|l| l.text.starts_with("export dir"))
         .expect("space line");
     assert!(space.text.contains("MiB needed"), "{}", space.text);
+    // Whole objects: 4 MiB, 8 MiB (the unaligned region spans two), 4 MiB.
+    assert_eq!(old.measured(&image), Some((size, 16 << 20)), "size and used bytes");
     assert!(
         took > SHORT,
         "pre-flight took {took:?}, not longer than the short limit"
@@ -129,11 +133,11 @@ async fn a_large_sparse_layering_only_image_passes_preflight_and_is_removed() {
             index: 1,
             total: 1
         }),
-        "a slow du is reported"
+        "a slow measure is reported"
     );
 
-    // A cancel reaches a running du (the operator left the plan): TERM to its
-    // group, and it is gone. (du, not rm: a killed rm leaves its watch on the
+    // A cancel reaches a running measure (the operator left the plan): TERM to its
+    // group, and it is gone. (This, not rm: a killed rm leaves its watch on the
     // image for 30 s, and the rm below would have to wait that out.)
     let stop = CancellationToken::new();
     let stopper = stop.clone();
@@ -151,9 +155,9 @@ async fn a_large_sparse_layering_only_image_passes_preflight_and_is_removed() {
     );
     let left: Vec<String> = processes_with(&image)
         .into_iter()
-        .filter(|c| c.contains(" du "))
+        .filter(|c| c.contains(" diff "))
         .collect();
-    assert!(left.is_empty(), "rbd du still running: {left:?}");
+    assert!(left.is_empty(), "rbd diff still running: {left:?}");
 
     // And uncancelled it runs past the short limit to the end.
     let start = Instant::now();
@@ -163,4 +167,74 @@ async fn a_large_sparse_layering_only_image_passes_preflight_and_is_removed() {
     let gone = rbd(&conf).args(["info", &spec]).output().expect("rbd info");
     assert!(!gone.status.success(), "{spec} removed");
     eprintln!("{SIZE_GIB} GiB layering-only image: rm {took:?}");
+}
+
+/// `rbd du`'s head row counts only what changed since the newest snapshot;
+/// the export reads the whole head. The measure must count all of it, and a
+/// snapshot removed while it runs must not fail it (it does fail `rbd du`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn used_bytes_count_the_whole_head_of_an_image_with_snapshots() {
+    let tb = Testbed::get();
+    let cfg = tb.admin_config();
+    let conf = tb.var("OLD_CEPH_CONF");
+    let image = format!("volume-{}", uuid::Uuid::new_v4());
+    let spec = format!("volumes/{image}");
+    let size = GIB;
+    let created = rbd(&conf)
+        .args(["create", "--size", "1G", &spec])
+        .status()
+        .expect("rbd create");
+    assert!(created.success(), "rbd create {spec}");
+    let _guard = RemoveOnDrop {
+        conf: conf.clone(),
+        spec: spec.clone(),
+    };
+    write_regions(&conf, &image, size, &[(0, noise(74, 12 << 20))]);
+    let snap = |args: &[&str]| {
+        let out = rbd(&conf).arg("snap").args(args).output().expect("rbd snap");
+        assert!(out.status.success(), "rbd snap {args:?}: {}", text(&out.stderr));
+    };
+    snap(&["create", &format!("{spec}@user-1")]);
+    write_regions(&conf, &image, size, &[(512 << 20, noise(75, 4 << 20))]);
+    let du = rbd(&conf)
+        .args(["du", "--format", "json", &spec])
+        .output()
+        .expect("rbd du");
+    let du: serde_json::Value = serde_json::from_slice(&du.stdout).expect("du json");
+    let head = du["images"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r.get("snapshot").is_none()))
+        .expect("head row");
+    assert_eq!(
+        head["used_size"],
+        4 << 20,
+        "rbd du's head row: only the change since user-1"
+    );
+    let store = BlockStore::Rbd(RbdStore::new(&cfg.old_cloud.ceph.clone().expect("ceph")));
+    let cancel = CancellationToken::new();
+    assert_eq!(
+        store.used_bytes(&image, &cancel).await.expect("used bytes"),
+        16 << 20,
+        "the head's 12 + 4 MiB"
+    );
+    // Snapshots come and go while it measures: every measure still succeeds.
+    let churn = {
+        let (conf, spec) = (conf.clone(), spec.clone());
+        std::thread::spawn(move || {
+            for i in 2..7 {
+                let name = format!("{spec}@user-{i}");
+                let _ = rbd(&conf).args(["snap", "create", &name]).output();
+                let _ = rbd(&conf).args(["snap", "rm", "--no-progress", &name]).output();
+            }
+        })
+    };
+    let mut measures = 0;
+    while !churn.is_finished() {
+        let used = store.used_bytes(&image, &cancel).await;
+        assert_eq!(used.as_ref().ok(), Some(&(16 << 20)), "{used:?}");
+        measures += 1;
+    }
+    churn.join().expect("churn");
+    assert!(measures > 1, "measured {measures} times while snapshots changed");
+    snap(&["purge", "--no-progress", &spec]);
 }

@@ -314,7 +314,7 @@ fn tmux_demo_walkthrough_with_the_dashboard_mid_run() {
     t.wait("the exit", Duration::from_secs(30), |s| s.contains("TUI-EXIT=0"));
 }
 
-/// `migrate` catches Ctrl-C from pre-flight on (to stop a slow `rbd du`), so
+/// `migrate` catches Ctrl-C from pre-flight on (to stop a slow used-bytes measure), so
 /// at the confirmation prompt Ctrl-C must still answer "no" and end it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tmux_ctrl_c_at_the_migrate_prompt_starts_nothing() {

@@ -249,7 +249,7 @@ fn a_slow_du_shows_on_the_plan_and_esc_stops_the_preflight() {
     assert_eq!(h.app.screen, Screen::Volumes);
     assert!(
         matches!(h.take_effects().as_slice(), [Effect::CancelPrepare]),
-        "leaving the plan stops the pre-flight's rbd du"
+        "leaving the plan stops the pre-flight's measure"
     );
     // Once pre-flight is done there is nothing to stop.
     h.key(KeyCode::Enter);

@@ -27,7 +27,7 @@ pub struct PlanScreen {
     pub volumes: Vec<VolumeEntry>,
     /// `None` while pre-flight runs.
     pub lines: Option<Vec<CheckLine>>,
-    /// What a slow pre-flight is doing (an `rbd du` without fast-diff).
+    /// What a slow pre-flight is doing (measuring used bytes without fast-diff).
     pub progress: Option<PreflightProgress>,
     pub inventory: Option<Result<String, String>>,
     strategy: Option<ImportStrategy>,
