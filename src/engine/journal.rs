@@ -60,16 +60,11 @@ impl Journal {
         if let Some(dir) = path.parent() {
             private_fs::create_dir_all(dir).map_err(io)?;
         }
-        let file = private_fs::options().create(true).append(true).open(path).map_err(io)?;
-        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(rustix::io::Errno::WOULDBLOCK) => {
-                return Err(JournalError::Busy {
-                    path: path.to_path_buf(),
-                })
-            }
-            Err(e) => return Err(io(e.into())),
-        }
+        let Some(file) = private_fs::open_locked(path).map_err(io)? else {
+            return Err(JournalError::Busy {
+                path: path.to_path_buf(),
+            });
+        };
         // An earlier version created it with the umask's mode; it lists the tenants' volumes.
         let mode = file.metadata().map_err(io)?.permissions().mode();
         if mode & 0o077 != 0 {

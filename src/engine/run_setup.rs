@@ -131,9 +131,13 @@ impl RunSetup {
     /// pre-flight: a second run is refused before it writes or asks anything.
     pub fn lock(&mut self) -> Result<(), SetupError> {
         if self.journal.is_none() {
-            self.journal = Some(Journal::open(&self.project_dir.join("journal.jsonl"))?);
+            self.journal = Some(Journal::open(&self.journal_path())?);
         }
         Ok(())
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        self.project_dir.join("journal.jsonl")
     }
 
     /// Writes `inventory.json` (the old project as the API returned it).
@@ -154,7 +158,7 @@ impl RunSetup {
     /// none when there is no journal yet (or it cannot be read: the run
     /// itself reports that).
     fn created_by_journal(&self) -> Vec<String> {
-        let path = self.project_dir.join("journal.jsonl");
+        let path = self.journal_path();
         if !path.exists() {
             return Vec::new();
         }
@@ -200,7 +204,7 @@ impl RunSetup {
     pub async fn start(mut self, cfg: &Config, volumes: Vec<Volume>, opts: RunOptions) -> Result<Running, SetupError> {
         let journal = match self.journal.take() {
             Some(journal) => journal,
-            None => Journal::open(&self.project_dir.join("journal.jsonl"))?,
+            None => Journal::open(&self.journal_path())?,
         };
         let new_session = match self.strategy {
             // manage-existing puts the volume in the token's project: scope explicitly.

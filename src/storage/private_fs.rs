@@ -33,6 +33,18 @@ pub fn create_file(path: &Path) -> io::Result<File> {
     options().write(true).create(true).truncate(true).open(path)
 }
 
+/// Opens (creating, 0600) `path` for appending and takes an exclusive
+/// `flock` on it, held until the file is dropped; `None` when another
+/// process holds it. Locks one project's journal, and its usage archive.
+pub fn open_locked(path: &Path) -> io::Result<Option<File>> {
+    let file = options().create(true).append(true).open(path)?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(Some(file)),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Temporary file (0600), fsync, rename: a crash leaves the old file or the
 /// new one, never half of one. Parent directories are created 0700.
 pub fn write_atomic(path: &Path, text: &str) -> Result<(), (PathBuf, io::Error)> {

@@ -97,16 +97,19 @@ impl RbdStore {
     }
 
     /// Provisioned size and allocated bytes of the image head: `rbd info`,
-    /// then the head's allocated extents (`rbd diff --whole-object`, summed as
+    /// beside the head's allocated extents (`rbd diff --whole-object`, summed as
     /// they stream). Not `rbd du`: its head row counts only what changed
     /// since the newest snapshot, and it opens every snapshot, so one removed
     /// meanwhile fails it. Fast with fast-diff; without it rbd stats every
     /// object, minutes for TiBs, so this is a long call: cancellable, no limit.
     pub async fn usage(&self, image: &str, cancel: &CancellationToken) -> Result<(u64, u64), RbdError> {
-        let size = self.info(image).await?.size;
-        let args = ["diff", "--whole-object", "--format", "plain", &self.spec(image)];
-        let used = self.cli.run_long_with("diff", &args, cancel, sum_data_extents).await?;
-        let usage = (size, used);
+        let spec = self.spec(image);
+        let args = ["diff", "--whole-object", "--format", "plain", &spec];
+        let (info, used) = tokio::join!(
+            self.info(image),
+            self.cli.run_long_with("diff", &args, cancel, sum_data_extents)
+        );
+        let usage = (info?.size, used?);
         if let Ok(mut m) = self.measured.lock() {
             m.insert(image.to_string(), usage);
         }

@@ -60,15 +60,9 @@ impl ArchiveDir {
     pub fn begin(&mut self) -> Result<PathBuf, UsageError> {
         private_fs::create_dir_all(&self.root).map_err(io(&self.root))?;
         let path = self.root.join(".lock");
-        let file = private_fs::options()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io(&path))?;
-        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => self.lock = Some(file),
-            Err(rustix::io::Errno::WOULDBLOCK) => return Err(UsageError::Busy { path }),
-            Err(e) => return Err(io(&path)(e.into())),
+        match private_fs::open_locked(&path).map_err(io(&path))? {
+            Some(file) => self.lock = Some(file),
+            None => return Err(UsageError::Busy { path }),
         }
         if self.staging.exists() {
             std::fs::remove_dir_all(&self.staging).map_err(io(&self.staging))?;

@@ -39,6 +39,23 @@ struct RemoveOnDrop {
     spec: String,
 }
 
+impl RemoveOnDrop {
+    /// `rbd create ARGS SPEC`, removed again when the guard goes.
+    fn create(conf: &str, spec: &str, args: &[&str]) -> Self {
+        let created = rbd(conf)
+            .arg("create")
+            .args(args)
+            .arg(spec)
+            .status()
+            .expect("rbd create");
+        assert!(created.success(), "rbd create {spec}");
+        Self {
+            conf: conf.to_string(),
+            spec: spec.to_string(),
+        }
+    }
+}
+
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = rbd(&self.conf)
@@ -56,22 +73,11 @@ async fn a_large_sparse_layering_only_image_passes_preflight_and_is_removed() {
     let id = uuid::Uuid::new_v4().to_string();
     let image = format!("volume-{id}");
     let spec = format!("volumes/{image}");
-    let created = rbd(&conf)
-        .args([
-            "create",
-            "--image-feature",
-            "layering",
-            "--size",
-            &format!("{SIZE_GIB}G"),
-            &spec,
-        ])
-        .status()
-        .expect("rbd create");
-    assert!(created.success(), "rbd create {spec}");
-    let _guard = RemoveOnDrop {
-        conf: conf.clone(),
-        spec: spec.clone(),
-    };
+    let _guard = RemoveOnDrop::create(
+        &conf,
+        &spec,
+        &["--image-feature", "layering", "--size", &format!("{SIZE_GIB}G")],
+    );
     let size = SIZE_GIB * GIB;
     let regions = [
         (0, noise(71, 4 << 20)),
@@ -180,15 +186,7 @@ async fn used_bytes_count_the_whole_head_of_an_image_with_snapshots() {
     let image = format!("volume-{}", uuid::Uuid::new_v4());
     let spec = format!("volumes/{image}");
     let size = GIB;
-    let created = rbd(&conf)
-        .args(["create", "--size", "1G", &spec])
-        .status()
-        .expect("rbd create");
-    assert!(created.success(), "rbd create {spec}");
-    let _guard = RemoveOnDrop {
-        conf: conf.clone(),
-        spec: spec.clone(),
-    };
+    let _guard = RemoveOnDrop::create(&conf, &spec, &["--size", "1G"]);
     write_regions(&conf, &image, size, &[(0, noise(74, 12 << 20))]);
     let snap = |args: &[&str]| {
         let out = rbd(&conf).arg("snap").args(args).output().expect("rbd snap");
