@@ -106,8 +106,8 @@ impl VolumePipeline {
         }
         if written.bytes() > 0 {
             return Err(stop(format!(
-                "{} bytes were written to the new image {} since round {}",
-                written.bytes(),
+                "objects holding {} were written to the new image {} since round {}",
+                crate::units::bytes(written.bytes()),
                 sync.image,
                 last.round
             )));

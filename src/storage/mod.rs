@@ -9,6 +9,7 @@ mod child_process;
 mod data_path_error;
 mod delta_sinks;
 mod diff_child;
+mod diff_listing;
 mod disk_space;
 mod file_store;
 pub mod private_fs;

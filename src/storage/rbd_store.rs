@@ -6,6 +6,7 @@
 
 use super::child_process::{ChildExit, ChildProcess};
 use super::data_path_error::DataPathError;
+use super::diff_listing::{changed_extents, sum_data_extents};
 use super::rbd_diff::{DiffSink, DiffWriter};
 use super::sparse_hash::{Scheme, SparseHasher};
 use super::stage_writer::{OpenStage, StageSink};
@@ -114,6 +115,29 @@ impl RbdStore {
             m.insert(image.to_string(), usage);
         }
         Ok(usage)
+    }
+
+    /// The objects of `image` written (or discarded) since its snapshot
+    /// `snap`, whole: `rbd diff --whole-object`, which reads the object maps
+    /// where fast-diff is on instead of asking every object (0.06 s against
+    /// 0.2-0.3 s for an 8 GiB image on the testbed).
+    pub async fn objects_changed_since(
+        &self,
+        image: &str,
+        snap: &str,
+        cancel: &CancellationToken,
+    ) -> Result<super::Extents, RbdError> {
+        let spec = self.spec(image);
+        let args = [
+            "diff",
+            "--whole-object",
+            "--from-snap",
+            snap,
+            "--format",
+            "plain",
+            &spec,
+        ];
+        self.cli.run_long_with("diff", &args, cancel, changed_extents).await
     }
 
     pub async fn create(&self, image: &str, size: u64) -> Result<(), RbdError> {
@@ -339,44 +363,5 @@ impl RbdStore {
             }
             ChildExit::Exited { .. } => written.map_err(|e| DataPathError::io(Path::new(&spec), e)),
         }
-    }
-}
-
-/// The bytes in `rbd diff`'s `data` extents (plain format: `Offset Length
-/// Type` lines under a header), read line by line.
-fn sum_data_extents(out: impl std::io::Read) -> std::io::Result<u64> {
-    use std::io::BufRead;
-    let mut used = 0u64;
-    for line in std::io::BufReader::new(out).lines() {
-        let line = line?;
-        let f: Vec<&str> = line.split_whitespace().collect();
-        match f[..] {
-            [] | ["Offset", "Length", "Type"] => {}
-            [_, length, kind] => {
-                let length: u64 = length
-                    .parse()
-                    .map_err(|_| std::io::Error::other(format!("rbd diff line {line:?}")))?;
-                if kind == "data" {
-                    used += length;
-                }
-            }
-            _ => return Err(std::io::Error::other(format!("rbd diff line {line:?}"))),
-        }
-    }
-    Ok(used)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sum_data_extents;
-
-    #[test]
-    fn data_extents_are_summed_zero_extents_and_the_header_are_not() {
-        let out =
-            "Offset     Length   Type\n0          4194304  data\n67108864   4194304  zero\n134217728  1048576  data\n";
-        assert_eq!(sum_data_extents(out.as_bytes()).expect("sum"), 5 << 20);
-        assert_eq!(sum_data_extents(&b""[..]).expect("empty image"), 0);
-        let e = sum_data_extents(&b"0 x data\n"[..]).expect_err("bad length");
-        assert!(e.to_string().contains("rbd diff line"), "{e}");
     }
 }
