@@ -3,7 +3,9 @@
 //! pass (`migrate`, detached); then, attached to a (made-up) server, round 1,
 //! a writer changes 64 MiB, round 2, the writer changes 64 MiB, the volume is
 //! detached and cut over. Prints the cutover window (the operator's go to
-//! verified) beside the cold copy, both measured by the real binary.
+//! verified) beside the cold copy, both measured by the real binary, and the
+//! fixed per-volume cost: the cutover of a second volume of the same layout
+//! with nothing changed since its round 1.
 
 use stackmigrate::config::Config;
 use stackmigrate::openstack::{Cinder, NewVolume, Session};
@@ -118,6 +120,79 @@ async fn action(c: &Cinder<'_>, id: &str, body: serde_json::Value) {
     c.action(id, body).await.expect("volume action");
 }
 
+/// An 8 GiB source volume holding 2 GiB (4 MiB runs every 16 MiB).
+async fn source_volume(c: &Cinder<'_>, conf: &str, name: &str) -> String {
+    let v = c
+        .create_volume(&NewVolume {
+            size: 8,
+            name: Some(format!("bench-{name}-{}", std::process::id())),
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+    c.wait_for_status(&v.id, &["available"], WAIT).await.expect("available");
+    common::fill(conf, &format!("volume-{}", v.id), 8 * GIB, 2 * GIB, 16 * MIB, 7);
+    v.id
+}
+
+async fn attach(c: &Cinder<'_>, id: &str) {
+    action(c, id, serde_json::json!({ "os-reserve": {} })).await;
+    let attach = serde_json::json!({ "os-attach": { "instance_uuid": SERVER, "mountpoint": "/dev/vdb" } });
+    action(c, id, attach).await;
+    c.wait_for_status(id, &["in-use"], WAIT).await.expect("in-use");
+}
+
+async fn detach(c: &Cinder<'_>, id: &str) {
+    let attached = c.get_volume(id).await.expect("get");
+    action(c, id, serde_json::json!({ "os-begin_detaching": {} })).await;
+    let a = attached.attachments.first().and_then(|a| a.attachment_id.clone());
+    action(c, id, serde_json::json!({ "os-detach": { "attachment_id": a } })).await;
+    c.wait_for_status(id, &["available"], WAIT).await.expect("detached");
+}
+
+/// The fixed per-volume cost of a cutover, in the same run: another volume
+/// of the same size and layout, synced once while attached, then detached
+/// and cut over with nothing changed since. Returns its window (go →
+/// verified), its final round + finish and the final round's steps.
+async fn empty_cutover(c: &Cinder<'_>, new: &Session, creds: &str, conf: &str) -> Fixed {
+    let id = source_volume(c, conf, "cutover-fixed").await;
+    attach(c, &id).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg_path = config(creds, dir.path());
+    assert_eq!(migrate(dir.path(), &cfg_path, &id, &[]).code, Some(3), "round 1");
+    detach(c, &id).await;
+    let cut = migrate(dir.path(), &cfg_path, &id, &["--cutover"]);
+    if let Ok(keep) = std::env::var("BENCH_KEEP_LOG") {
+        let _ = std::fs::copy(dir.path().join("log"), format!("{keep}.fixed"));
+    }
+    assert_eq!(cut.code, Some(0), "empty cutover");
+    drop_copies(new, &id).await;
+    c.delete_volume(&id).await.expect("delete source");
+    Fixed {
+        window: cut.verified.expect("verified"),
+        from_stage: cut.from_stage.unwrap_or(f64::NAN),
+        steps: final_round_steps(dir.path()),
+    }
+}
+
+struct Fixed {
+    window: f64,
+    from_stage: f64,
+    steps: String,
+}
+
+/// The log's lap lines of the last round (the cutover's final one).
+fn final_round_steps(dir: &Path) -> String {
+    let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+    let steps: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("sync round step ").nth(1))
+        .map(|s| s.split(" volume=").next().unwrap_or(s))
+        .collect();
+    let first = steps.iter().rposition(|s| s.starts_with("guard")).unwrap_or(0);
+    steps[first..].join(", ")
+}
+
 #[tokio::main]
 async fn main() {
     let env = env();
@@ -127,49 +202,34 @@ async fn main() {
     let old = Session::new("old", &cfg.old_cloud).expect("old");
     let new = Session::new("new", &cfg.new_cloud).expect("new");
     let c = Cinder::new(&old);
-    let v = c
-        .create_volume(&NewVolume {
-            size: 8,
-            name: Some(format!("bench-cutover-{}", std::process::id())),
-            ..Default::default()
-        })
-        .await
-        .expect("create");
-    c.wait_for_status(&v.id, &["available"], WAIT).await.expect("available");
-    common::fill(&conf, &format!("volume-{}", v.id), 8 * GIB, 2 * GIB, 16 * MIB, 7);
+    let vid = source_volume(&c, &conf, "cutover").await;
 
     let cold_dir = tempfile::tempdir().expect("tmp");
-    let cold = migrate(cold_dir.path(), &config(&creds, cold_dir.path()), &v.id, &[]);
+    let cold = migrate(cold_dir.path(), &config(&creds, cold_dir.path()), &vid, &[]);
     assert_eq!(cold.code, Some(0), "cold migrate");
-    drop_copies(&new, &v.id).await;
+    drop_copies(&new, &vid).await;
 
-    action(&c, &v.id, serde_json::json!({ "os-reserve": {} })).await;
-    let attach = serde_json::json!({ "os-attach": { "instance_uuid": SERVER, "mountpoint": "/dev/vdb" } });
-    action(&c, &v.id, attach).await;
-    c.wait_for_status(&v.id, &["in-use"], WAIT).await.expect("in-use");
+    attach(&c, &vid).await;
     let dir = tempfile::tempdir().expect("tmp");
     let cfg_path = config(&creds, dir.path());
-    let round1 = migrate(dir.path(), &cfg_path, &v.id, &[]);
+    let round1 = migrate(dir.path(), &cfg_path, &vid, &[]);
     assert_eq!(round1.code, Some(3), "round 1");
-    write_64m(&conf, &v.id);
-    let round2 = migrate(dir.path(), &cfg_path, &v.id, &["--sync"]);
+    write_64m(&conf, &vid);
+    let round2 = migrate(dir.path(), &cfg_path, &vid, &["--sync"]);
     assert_eq!(round2.code, Some(3), "round 2");
-    write_64m(&conf, &v.id);
-    let attached = c.get_volume(&v.id).await.expect("get");
-    action(&c, &v.id, serde_json::json!({ "os-begin_detaching": {} })).await;
-    let id = attached.attachments.first().and_then(|a| a.attachment_id.clone());
-    action(&c, &v.id, serde_json::json!({ "os-detach": { "attachment_id": id } })).await;
-    c.wait_for_status(&v.id, &["available"], WAIT).await.expect("detached");
+    write_64m(&conf, &vid);
+    detach(&c, &vid).await;
     let sampler = proc_cpu::ProcCpu::start(env!("CARGO_BIN_EXE_stackmigrate"));
-    let cut = migrate(dir.path(), &cfg_path, &v.id, &["--cutover"]);
+    let cut = migrate(dir.path(), &cfg_path, &vid, &["--cutover"]);
     if let Ok(keep) = std::env::var("BENCH_KEEP_LOG") {
         let _ = std::fs::copy(dir.path().join("log"), keep);
     }
     assert_eq!(cut.code, Some(0), "cutover");
     let cpu = sampler.report(0.0, cut.verified.unwrap_or(0.0), "  ");
 
-    let (raw_delta, raw_read) = raw_final_round(&conf, &env["NEW_CEPH_CONF"], &v.id);
-    let (io_read, io_write, io_back) = raw_io(&conf, &env["NEW_CEPH_CONF"], &v.id);
+    let fixed = empty_cutover(&c, &new, &creds, &conf).await;
+    let (raw_delta, raw_read) = raw_final_round(&conf, &env["NEW_CEPH_CONF"], &vid);
+    let (io_read, io_write, io_back) = raw_io(&conf, &env["NEW_CEPH_CONF"], &vid);
     let cold_s = cold.verified.expect("cold verified");
     let window = cut.verified.expect("cutover verified");
     println!("cutover bench: 8 GiB volume holding 2 GiB, 64 MiB changed before each of round 2 and the cutover");
@@ -208,23 +268,32 @@ async fn main() {
     );
     let rate = 2.0 * GIB as f64 / cold_s;
     println!(
-        "  64 MiB at the cold copy's rate:       {:7.2} s;  the rest of the window (fixed cost): {:.2} s",
+        "  64 MiB at the cold copy's rate:       {:7.2} s;  the rest of the window: {:.2} s",
         64.0 * MIB as f64 / rate,
         window - 64.0 * MIB as f64 / rate
     );
-    // The log's lap lines of the last round (the cutover's final one).
-    let log = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
-    let steps: Vec<&str> = log
-        .lines()
-        .filter_map(|l| l.split("sync round step ").nth(1))
-        .map(|s| s.split(" volume=").next().unwrap_or(s))
-        .collect();
-    let first = steps.iter().rposition(|s| s.starts_with("guard")).unwrap_or(0);
-    println!("  the final round's steps (log):        {}", steps[first..].join(", "));
+    let io = io_read + io_write + io_back;
+    println!(
+        "  fixed per-volume cost (same layout, nothing changed, go → verified): {:.2} s = {:.3} of the cold copy (final round + finish {:.2} s; {})",
+        fixed.window,
+        fixed.window / cold_s,
+        fixed.from_stage,
+        fixed.steps
+    );
+    println!(
+        "  fixed cost + raw I/O of 64 MiB:       {:7.2} s = {:.3} of the cold copy;  window / (fixed + raw I/O) {:.2}",
+        fixed.window + io,
+        (fixed.window + io) / cold_s,
+        window / (fixed.window + io)
+    );
+    println!(
+        "  the final round's steps (log):        {}",
+        final_round_steps(dir.path())
+    );
     println!("  in the window (go → verified):");
     for line in cpu {
         println!("  {line}");
     }
-    drop_copies(&new, &v.id).await;
-    c.delete_volume(&v.id).await.expect("delete source");
+    drop_copies(&new, &vid).await;
+    c.delete_volume(&vid).await.expect("delete source");
 }
