@@ -31,9 +31,10 @@ Exit codes:
   130  stopped by SIGINT, SIGTERM or SIGHUP; re-run resumes";
 
 /// 0 all verified; 3 the rest synced and waiting for cutover; 2 anything
-/// that needs a look (a failure, a refused cutover, a crash-consistent copy).
+/// that needs a look (a failure, a refused cutover, a crash-consistent copy,
+/// warm-sync snapshots left on a cut-over volume).
 pub fn of_run(s: &crate::engine::Summary, usage_ok: bool) -> i32 {
-    let attention = s.failed + s.aborted + s.backup_failed + s.cutover_refused + s.crash_consistent;
+    let attention = s.failed + s.aborted + s.backup_failed + s.cutover_refused + s.crash_consistent + s.snapshots_left;
     if attention > 0 || !usage_ok || s.verified + s.synced < s.total {
         ATTENTION
     } else if s.synced > 0 {
@@ -66,6 +67,7 @@ mod tests {
             aborted: 0,
             synced,
             cutover_refused: 0,
+            snapshots_left: 0,
             crash_consistent: 0,
             report_json: String::new(),
             report_md: String::new(),
@@ -90,6 +92,11 @@ mod tests {
             ATTENTION,
             "one not done"
         );
+        let left = crate::engine::Summary {
+            snapshots_left: 1,
+            ..summary(3, 3, 0, 0)
+        };
+        assert_eq!(of_run(&left, true), ATTENTION, "sync snapshots left on a new volume");
         assert_eq!(of_dashboard(None, true), ATTENTION, "quit mid-run");
         assert_eq!(of_dashboard(None, false), OK, "nothing ran");
     }

@@ -61,6 +61,8 @@ pub struct Summary {
     pub synced: usize,
     /// Synced volumes whose cutover was refused (a server still running).
     pub cutover_refused: usize,
+    /// Cut over, but the new image still has warm-sync snapshots.
+    pub snapshots_left: usize,
     /// Copied while a server could write, without a cutover: later writes missing.
     pub crash_consistent: usize,
     pub report_json: String,

@@ -31,6 +31,9 @@ struct Row<'a> {
     sync_rounds: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     cutover_refused: Option<&'a str>,
+    /// Cut over, but the new image's warm-sync snapshots could not be removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snapshots_left: Option<&'a str>,
     /// Copied in one pass while a server could write (`--in-use=snapshot`).
     crash_consistent: bool,
     /// Cut over with `--force-cutover` while a server could write.
@@ -101,6 +104,7 @@ fn row<'a>(vol: &'a crate::openstack::Volume, r: Option<&'a VolumeRecord>) -> Ro
         point_in_time: r.and_then(point_in_time),
         sync_rounds: r.and_then(|r| r.sync.as_ref()).map_or(0, |s| s.rounds.len()),
         cutover_refused: r.and_then(|r| r.sync.as_ref()).and_then(|s| s.refused.as_deref()),
+        snapshots_left: r.and_then(|r| r.sync.as_ref()).and_then(|s| s.leftover.as_deref()),
         crash_consistent: r.is_some_and(|r| r.sync.is_none() && r.export.as_ref().is_some_and(|e| e.live)),
         forced_cutover: r.and_then(|r| r.sync.as_ref()).is_some_and(|s| s.forced),
         no_export_file: r.and_then(|r| r.export.as_ref()).is_some_and(|e| e.no_file),
@@ -121,6 +125,7 @@ pub(super) fn write_report(plan: &Plan, journal: &Journal) -> Result<Summary, (P
         aborted: count(&|p| p == Phase::Aborted),
         synced: count(&|p| p == Phase::Synced),
         cutover_refused: rows.iter().filter(|r| r.cutover_refused.is_some()).count(),
+        snapshots_left: rows.iter().filter(|r| r.snapshots_left.is_some()).count(),
         crash_consistent: rows.iter().filter(|r| r.crash_consistent || r.forced_cutover).count(),
         report_json: json_path.display().to_string(),
         report_md: md_path.display().to_string(),
@@ -137,6 +142,7 @@ pub(super) fn write_report(plan: &Plan, journal: &Journal) -> Result<Summary, (P
             "aborted": summary.aborted,
             "synced_waiting_for_cutover": summary.synced,
             "cutover_refused": summary.cutover_refused,
+            "snapshots_left": summary.snapshots_left,
             "crash_consistent": summary.crash_consistent,
             "size_gib": rows.iter().map(|r| r.size_gib).sum::<u64>(),
             "used_bytes": rows.iter().filter_map(|r| r.used_bytes).sum::<u64>(),
@@ -196,6 +202,12 @@ fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
             s.synced, s.cutover_refused
         ));
     }
+    if s.snapshots_left > 0 {
+        md.push_str(&format!(
+            "{} cut-over volume(s) still have warm-sync snapshots on the new image: Cinder cannot delete them until they go; run the migration again.\n\n",
+            s.snapshots_left
+        ));
+    }
     if s.crash_consistent > 0 {
         md.push_str(&format!(
             "{} volume(s) were copied while a server could write: crash-consistent only, later writes NOT copied.\n\n",
@@ -217,7 +229,13 @@ fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
             r.throughput_mib_s.map_or("-".into(), |t| format!("{t:.0}")),
             r.checksum.unwrap_or("-"),
             markdown_cell(r.point_in_time.as_deref().unwrap_or("-")),
-            markdown_cell(r.error.as_deref().or(r.cutover_refused).unwrap_or("")),
+            markdown_cell(
+                r.error
+                    .as_deref()
+                    .or(r.cutover_refused)
+                    .or(r.snapshots_left)
+                    .unwrap_or("")
+            ),
         ));
     }
     md
@@ -259,6 +277,7 @@ mod tests {
             point_in_time: None,
             sync_rounds: 0,
             cutover_refused: None,
+            snapshots_left: None,
             crash_consistent: false,
             forced_cutover: false,
             no_export_file: false,
@@ -294,6 +313,27 @@ mod tests {
         };
         let md = markdown(&plan(), &[streamed], &summary(1));
         assert!(md.contains("| done, no export file kept | copied |"), "{md}");
+    }
+
+    #[test]
+    fn markdown_says_which_cut_over_volume_still_has_sync_snapshots() {
+        let left = Row {
+            snapshots_left: Some("cannot remove volume-n@stackmigrate-sync-2: busy"),
+            ..row_in(Phase::Done, &Track::Disabled)
+        };
+        let s = Summary {
+            snapshots_left: 1,
+            ..summary(1)
+        };
+        let md = markdown(&plan(), &[left], &s);
+        assert!(
+            md.contains("1 cut-over volume(s) still have warm-sync snapshots"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| cannot remove volume-n@stackmigrate-sync-2: busy |"),
+            "{md}"
+        );
     }
 
     #[test]

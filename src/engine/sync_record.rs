@@ -36,9 +36,21 @@ pub struct SyncRecord {
     pub final_round: bool,
     /// The cutover went ahead while a server may still write (`--force-cutover`).
     pub forced: bool,
+    /// After the cutover: why the new image still has warm-sync snapshots
+    /// (Cinder cannot delete the volume until they go; a re-run retries).
+    #[serde(default)]
+    pub leftover: Option<String>,
 }
 
 impl VolumeRecord {
+    /// [`Transition::SyncSnapsLeft`]: the new image's warm-sync snapshots
+    /// that outlived the cutover, or none.
+    pub(super) fn sync_snaps_left(&mut self, why: Option<String>) {
+        if let Some(s) = self.sync.as_mut() {
+            s.leftover = why;
+        }
+    }
+
     /// Synced at least once and not yet cut over.
     pub fn is_syncing(&self) -> bool {
         self.sync

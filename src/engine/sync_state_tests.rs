@@ -125,3 +125,34 @@ fn sync_transitions_out_of_place_are_refused() {
         "a cut-short cutover resumes synced"
     );
 }
+
+#[test]
+fn sync_snapshots_left_after_a_cutover_are_kept_until_a_later_run_removes_them() {
+    let mut ts = to_synced();
+    ts.extend([
+        Transition::CutoverStarted { forced: false },
+        Transition::CutoverVerified { round: round(2) },
+    ]);
+    let early = ts.clone();
+    let left = Transition::SyncSnapsLeft {
+        why: Some("cannot remove volume-n@stackmigrate-sync-1".into()),
+    };
+    let mut refused = early.clone();
+    refused.push(left.clone());
+    assert!(run(&refused).is_err(), "only once the cut-over volume is verified");
+    ts.extend([Transition::TransferStarted { tape_enabled: false }, verified(), left]);
+    let r = run(&ts).expect("ok");
+    assert_eq!(
+        (r.phase, r.is_verified()),
+        (Phase::Done, true),
+        "the copy stays verified"
+    );
+    assert_eq!(
+        r.sync.as_ref().and_then(|s| s.leftover.as_deref()),
+        Some("cannot remove volume-n@stackmigrate-sync-1")
+    );
+    ts.extend([Transition::SyncSnapsLeft { why: None }, Transition::Cleaned]);
+    let r = run(&ts).expect("ok");
+    assert_eq!(r.phase, Phase::Cleaned);
+    assert_eq!(r.sync.as_ref().and_then(|s| s.leftover.clone()), None);
+}

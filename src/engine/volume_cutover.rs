@@ -1,9 +1,9 @@
 //! The cutover's ends: the preconditions checked in the old cloud (the
 //! source detached, or every server it is attached to SHUTOFF); the finish
-//! once the final round is verified: no warm-sync snapshot left on the new
-//! image, then the volume handed to Cinder as today (`replace`: marked
-//! verified; `manage`: manage-existing of the staging image); and after it,
-//! off the window, the source's warm-sync snapshots removed.
+//! once the final round is verified: the volume handed to Cinder as today
+//! (`replace`: marked verified; `manage`: manage-existing of the staging
+//! image, its warm-sync snapshots removed first); and after it, off the
+//! window, the warm-sync snapshots removed on both sides.
 
 use super::volume_pipeline::{ImportedVolume, VolumePipeline, STATE_KEY};
 use super::volume_sync::remove_sync_snaps;
@@ -56,9 +56,9 @@ impl VolumePipeline {
         })
     }
 
-    /// After the final round: removes every warm-sync snapshot of the new
-    /// image, then finishes the new volume by the strategy and marks it
-    /// verified. The source's go afterwards ([`Self::drop_source_sync_snaps`]).
+    /// After the final round: finishes the new volume by the strategy and
+    /// marks it verified. The warm-sync snapshots go afterwards
+    /// ([`Self::drop_sync_snaps_after_cutover`]).
     pub async fn finish_synced(
         &self,
         vol: &Volume,
@@ -94,33 +94,42 @@ impl VolumePipeline {
         })
     }
 
-    /// Once the cut-over volume is verified: the source's warm-sync
-    /// snapshots go. The new copy no longer needs them, and each removal
+    /// Once the cut-over volume is verified: the warm-sync snapshots go on
+    /// both sides, at once. The copy no longer needs them, and each removal
     /// waits for a monitor proposal (about a second), so this is kept out of
-    /// the cutover window. A failure is logged with what to run by hand; a
-    /// later run of the same migration retries.
-    pub async fn drop_source_sync_snaps(&self, vol: &Volume) {
-        let image = format!("volume-{}", vol.id);
-        match remove_sync_snaps(&self.old, &image, |_| true).await {
-            Ok(removed) if removed.is_empty() => {}
-            Ok(removed) => {
-                let line = format!(
-                    "removed the source's warm-sync snapshots {image}@{}",
-                    removed.join(", @")
-                );
-                self.log(vol, line).await;
-            }
-            Err(e) => {
-                let line = format!(
+    /// the cutover window. The new image's must go (Cinder cannot delete a
+    /// volume whose image has snapshots): returns why they could not. The
+    /// source's are logged with what to run by hand. A later run of the same
+    /// migration retries both.
+    pub async fn drop_sync_snaps_after_cutover(&self, vol: &Volume, sync: &SyncRecord) -> Option<String> {
+        let source = format!("volume-{}", vol.id);
+        let (old, new) = tokio::join!(
+            remove_sync_snaps(&self.old, &source, |_| true),
+            remove_sync_snaps(&self.new, &sync.image, |_| true)
+        );
+        let mut left = None;
+        for (side, image, removed) in [("source", &source, old), ("new image", &sync.image, new)] {
+            let line = match removed {
+                Ok(removed) if removed.is_empty() => continue,
+                Ok(removed) => format!("removed the {side}'s warm-sync snapshots {image}@{}", removed.join(", @")),
+                Err(e) if side == "source" => format!(
                     "cannot remove the source's warm-sync snapshots of {image}: {e}; the new volume is verified; run the migration again, or remove them with `rbd snap rm`"
-                );
-                self.log(vol, line).await;
-            }
+                ),
+                Err(e) => {
+                    let why = format!(
+                        "cannot remove the new image's warm-sync snapshots of {image}: {e}; the new volume is verified, but Cinder cannot delete it until they go: run the migration again, or remove them with `rbd snap rm`"
+                    );
+                    left = Some(why.clone());
+                    why
+                }
+            };
+            self.log(vol, line).await;
         }
+        left
     }
 
-    /// The new side of the finish: no warm-sync snapshot left on the new
-    /// image, the volume handed to Cinder by the strategy, then marked verified.
+    /// The new side of the finish: the volume handed to Cinder by the
+    /// strategy, then marked verified.
     async fn finish_new_side(
         &self,
         vol: &Volume,
@@ -131,19 +140,17 @@ impl VolumePipeline {
     ) -> Result<String, StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Cutover, &vol.id, e);
         let cinder = Cinder::new(&self.new_session);
-        // Cinder must be able to delete, extend and snapshot the new volume.
-        let snaps = remove_sync_snaps(&self.new, &sync.image, |_| true);
         let new_id = match (self.settings.strategy, &sync.new_id) {
             (ImportStrategy::Replace, Some(id)) => {
-                // The volume exists already: its flags are set while the snapshots go.
-                let (removed, flags) = tokio::join!(snaps, self.copy_source_flags(&cinder, vol, id, Stage::Cutover));
-                removed.map_err(|e| fail(&e))?;
-                flags?;
+                self.copy_source_flags(&cinder, vol, id, Stage::Cutover).await?;
                 id.clone()
             }
             (ImportStrategy::Replace, None) => return Err(fail(&"the journal names no new volume for this copy")),
             (ImportStrategy::Manage, _) => {
-                snaps.await.map_err(|e| fail(&e))?;
+                // Cinder takes the staging image over (renamed): without them.
+                remove_sync_snaps(&self.new, &sync.image, |_| true)
+                    .await
+                    .map_err(|e| fail(&e))?;
                 let existing = self.find_existing(&cinder, vol, ledger).await?;
                 // Verified by the final round's manifest, not by a read of the stage.
                 let (id, _) = self

@@ -149,6 +149,10 @@ pub enum Transition {
     CutoverVerified {
         round: SyncRound,
     },
+    /// After the cutover: the new image's warm-sync snapshots that could not be removed (`None`: none left).
+    SyncSnapsLeft {
+        why: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -338,6 +342,7 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             r.phase = Queued;
         }
         (Done, Transition::Cleaned) => r.phase = Cleaned,
+        (Done | BackupFailed, Transition::SyncSnapsLeft { why }) => r.sync_snaps_left(why.clone()),
         (Exported | Synced, Transition::SyncStarted { .. }) => {
             r.sync.get_or_insert_with(SyncRecord::default).refused = None;
             r.phase = Syncing;

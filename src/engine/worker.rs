@@ -139,13 +139,14 @@ impl Worker {
             let Some(r) = self.ask(&id, None).await else { return };
             rec = r;
             if rec.import == Track::Succeeded && rec.sync.as_ref().is_some_and(|s| s.final_round) {
-                self.pipeline.drop_source_sync_snaps(&vol).await;
+                rec = self.drop_sync_snaps(&vol, rec).await;
             }
-        } else if rec.phase == Phase::Done && rec.sync.is_some() {
-            // A run that stopped before they went.
-            self.pipeline.drop_source_sync_snaps(&vol).await;
+        } else if matches!(rec.phase, Phase::Done | Phase::BackupFailed) && rec.sync.is_some() {
+            // A run that stopped before they went, or could not remove them.
+            rec = self.drop_sync_snaps(&vol, rec).await;
         }
-        if rec.phase == Phase::Done {
+        // The export stays while the new image keeps sync snapshots: the volume is then retried.
+        if rec.phase == Phase::Done && rec.sync.as_ref().is_none_or(|s| s.leftover.is_none()) {
             self.cleanup(&vol).await;
         }
     }

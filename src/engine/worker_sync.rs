@@ -151,6 +151,21 @@ impl Worker {
         Box::pin(async move { self.record(volume, Transition::SyncWriting { round }).await.is_some() })
     }
 
+    /// After the cutover, the warm-sync snapshots go; the journal keeps why
+    /// the new image's could not (the report asks for a look, and the next
+    /// run retries), or that they are gone.
+    pub(super) async fn drop_sync_snaps(&self, vol: &Volume, rec: VolumeRecord) -> VolumeRecord {
+        let Some(sync) = rec.sync.as_ref().filter(|s| s.final_round) else {
+            return rec;
+        };
+        let why = self.pipeline.drop_sync_snaps_after_cutover(vol, sync).await;
+        if why == sync.leftover {
+            return rec;
+        }
+        let t = Transition::SyncSnapsLeft { why };
+        self.record(&vol.id, t).await.unwrap_or(rec)
+    }
+
     /// The import half of a cut-over volume: the finish instead of a copy.
     pub(super) async fn finish_synced(
         &self,

@@ -92,7 +92,7 @@ async fn the_cutover_locks_the_source_and_a_client_holding_its_lock_stops_it() {
         Some("verified")
     );
     // Nor touched: the new image keeps round 1's snapshot, the next try's base
-    // (its writer removes them only once changes arrive).
+    // (they go only once the cut-over volume is verified).
     let new_image = format!("volume-{}", copies[0].id);
     assert_eq!(snaps(&tb.var("NEW_CEPH_CONF"), &new_image), ["stackmigrate-sync-1"]);
     drop(holder.stdin.take());
