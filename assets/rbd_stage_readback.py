@@ -18,7 +18,8 @@
 # With a snapshot prefix (else `-`), the image's snapshots whose names start
 # with it are removed while the stream is applied, from its first change on
 # (a warm sync's final round needs none, and each removal waits for a
-# monitor proposal); the stream is not done until they are gone.
+# monitor proposal); the stream is not done until they are gone. A stream
+# with no change removes none (the caller does, after the round).
 #
 # argv: conf id keyring|- timeout_s pool image window_bytes drop_prefix|-
 # (window_bytes: written but not yet sent back, at most, plus one record)
@@ -192,8 +193,9 @@ def apply(img, inp, out, window, drop):
                 pos += n
         elif tag == b"e":
             drain(0)
-            if dropper is not None:
-                changes_begin()
+            # No change, no removal: the caller removes them after the round
+            # (here it would be a monitor proposal on its own, in the window).
+            if dropper is not None and dropper.ident is not None:
                 dropper.finish()
             out.write(b"e")
             out.flush()

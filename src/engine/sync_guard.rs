@@ -68,10 +68,9 @@ impl VolumePipeline {
             )));
         }
         let snaps = snaps.map_err(|e| err(&e))?;
-        // A final round cut short by a binary of sessions 9-11 may have
-        // removed the new image's snapshots (its writer did while it wrote):
-        // it is redone from the source's snapshot of the last round, which
-        // rewrites all it wrote.
+        // A final round read back as it is written removes the new image's
+        // snapshots while it writes; cut short, it is redone from the source's
+        // snapshot of the last round, which rewrites all it wrote.
         let redo = earlier_try && self.old.reads_back_rounds(&self.new).await;
         if !snaps.contains(&last.snap) && !redo {
             return Err(stop(format!("snapshot {}@{} is gone", sync.image, last.snap)));

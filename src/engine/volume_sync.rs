@@ -191,11 +191,12 @@ impl VolumePipeline {
         let image = format!("volume-{}", vol.id);
         let to = sync_snap(last.round + 1);
         // The final round read back as it is written takes no snapshot on the
-        // new image; its sync snapshots go once the volume is verified
-        // (`drop_sync_snaps_after_cutover`): removed while the round wrote,
-        // they cost its writer 0.3 s (a monitor proposal, and the clones of
-        // the objects it wrote trimmed at once).
+        // new image, and its writer removes the image's sync snapshots (a
+        // monitor proposal) while it writes, once the first change arrives.
+        // With none, they go after the volume is verified instead
+        // (`drop_sync_snaps_after_cutover`), not in the window on their own.
         let early = final_round && self.old.reads_back_rounds(&self.new).await;
+        let drop_new = early.then_some(SYNC_PREFIX);
         // The guard runs while the source's snapshot is taken: a round stopped
         // by either has not written, and the journal says so (below).
         let guarded = async {
@@ -207,7 +208,7 @@ impl VolumePipeline {
         };
         // The round's helpers start while the snapshot is taken (killed if it fails).
         let ahead = (image.as_str(), last.snap.as_str(), to.as_str());
-        let helpers = self.old.start_round(&self.new, ahead, &sync.image, None).await;
+        let helpers = self.old.start_round(&self.new, ahead, &sync.image, drop_new).await;
         // A cutover whose source no server writes (not forced) locks the
         // source instead: its snapshot, a monitor proposal, is then taken
         // beside the read rather than before it (`DeltaRound::lock_source`).
@@ -276,7 +277,7 @@ impl VolumePipeline {
             // After the final round the copy needs no base for another.
             snap_target: !final_round,
             dirty: &dirty,
-            drop_target_snaps: None,
+            drop_target_snaps: drop_new,
             lock_source,
         };
         let counter: Counter = Default::default();
@@ -334,7 +335,7 @@ impl VolumePipeline {
         self.log(
             vol,
             format!(
-                "round {} verified: {} changed ({} zeroed; {} of zeros over zeros skipped), {} read back{}{}, in {:.1} s",
+                "round {} verified: {} changed ({} zeroed; {} of zeros over zeros skipped), {} read back{}{}{}, in {:.1} s",
                 round.round,
                 super::volume_pipeline::human(round.bytes),
                 super::volume_pipeline::human(applied.zeroed),
@@ -342,6 +343,11 @@ impl VolumePipeline {
                 super::volume_pipeline::human(read),
                 if applied.read_back.is_some() {
                     " as it was written"
+                } else {
+                    ""
+                },
+                if drop_new.is_some() && !applied.must_cover.0.is_empty() {
+                    "; the new image's sync snapshots removed meanwhile"
                 } else {
                     ""
                 },

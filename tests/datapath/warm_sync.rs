@@ -279,10 +279,9 @@ async fn kill_9_mid_round_and_mid_cutover_then_resume() {
     write_now(&tb, &v.id);
     let (killed, _) = migrate_signalled_with(dir.path(), &cfg, &v.id, &["--cutover"], mid, "KILL");
     assert!(killed, "the run reached the final round's writes");
-    // The killed try may have written some of its delta, or none: with the
-    // new image's snapshots purged (as a binary of session 9-11 left them,
-    // removing them while the final round wrote), the resumed cutover has no
-    // base to diff and rewrites all the killed try may have written.
+    // The final round removes the new image's snapshots while it writes (the
+    // purge makes sure the killed try got that far): the resumed cutover
+    // redoes the round without them.
     let copies = copies_of(&tb, &v.id).await;
     let new_image = format!("volumes/volume-{}", copies[0].id);
     let purge = rbd(&tb.var("NEW_CEPH_CONF"))
@@ -292,7 +291,12 @@ async fn kill_9_mid_round_and_mid_cutover_then_resume() {
     assert!(purge.status.success(), "snap purge: {}", text(&purge.stderr));
     expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 0);
     let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
-    // Zeros included.
+    assert!(
+        log.contains("the new image's sync snapshots removed meanwhile"),
+        "the final round's removal while it writes"
+    );
+    // With no base snapshot left to diff, all the killed try may have written
+    // is rewritten, zeros included.
     assert!(
         log.contains("was cut short after it began writing"),
         "the redo writes zeros where the killed try may have written"

@@ -2,7 +2,8 @@
 //! lock and its final snapshot beside the read (the snapshot's monitor
 //! proposal is off the window). A client that holds the lock stops the
 //! cutover, naming it; a source without the exclusive-lock feature is
-//! snapshotted first, as in any other round.
+//! snapshotted first, as in any other round. A final round with no change
+//! leaves the new image's sync snapshots to after the volume is verified.
 
 use super::warm_sync::{check_cut_over, remove_source, write_now, SERVER};
 use crate::fixtures::*;
@@ -92,7 +93,7 @@ async fn the_cutover_locks_the_source_and_a_client_holding_its_lock_stops_it() {
         Some("verified")
     );
     // Nor touched: the new image keeps round 1's snapshot, the next try's base
-    // (they go only once the cut-over volume is verified).
+    // (its writer removes them only once changes arrive).
     let new_image = format!("volume-{}", copies[0].id);
     assert_eq!(snaps(&tb.var("NEW_CEPH_CONF"), &new_image), ["stackmigrate-sync-1"]);
     drop(holder.stdin.take());
@@ -133,6 +134,28 @@ async fn a_source_without_the_exclusive_lock_feature_is_snapshotted_first() {
         "snapshot first"
     );
     assert!(!log.contains("to be locked against writes") && !log.contains("read under its exclusive lock"));
+    check_cut_over(&tb, &v.id).await;
+    remove_source(&tb, &v.id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cutover_with_nothing_changed_removes_the_new_images_snapshots_after_it_is_verified() {
+    let tb = Testbed::get();
+    let (v, dir, cfg) = detached_after_round_one(&tb, "warm q", 89).await;
+    let log = cut_over(dir.path(), &cfg, &v.id);
+    assert!(
+        log.contains("round 2 verified: 0 B changed"),
+        "nothing changed since round 1"
+    );
+    assert!(
+        !log.contains("the new image's sync snapshots removed meanwhile"),
+        "no change, no removal in the round"
+    );
+    let verified = log.find("cut over: new volume").expect("the volume verified");
+    let removed = log
+        .find("removed the new image's warm-sync snapshots")
+        .expect("the new image's snapshots removed");
+    assert!(removed > verified, "after the volume is verified");
     check_cut_over(&tb, &v.id).await;
     remove_source(&tb, &v.id).await;
 }
