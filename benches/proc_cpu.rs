@@ -119,9 +119,24 @@ impl ProcCpu {
         let samples = self.thread.join().expect("sampler");
         // Ticks of each key at its last sample at or before `from` (or the
         // first sample; none: it started after), and at or before `to`.
+        // A process is counted by its pid: one that has exited but is not
+        // yet reaped (a zombie) has no cmdline any more and would read as a
+        // kernel thread, its whole CPU counted a second time.
+        let pid_of = |k: &str| match k.strip_prefix("stackmigrate ") {
+            Some(_) => k.to_string(),
+            None => k.split_once(' ').map_or(k, |(pid, _)| pid).to_string(),
+        };
+        let mut labels: HashMap<String, String> = HashMap::new();
+        for (k, _) in samples.iter().flat_map(|(_, rows)| rows) {
+            let label = labels.entry(pid_of(k)).or_insert_with(|| k.clone());
+            if label.contains(" kernel: ") && !k.contains(" kernel: ") {
+                *label = k.clone();
+            }
+        }
         let (mut first, mut last) = (HashMap::new(), HashMap::new());
         for (i, (t, rows)) in samples.iter().enumerate() {
             for (k, n) in rows {
+                let k = &pid_of(k);
                 if *t <= from || i == 0 {
                     first.insert(k.clone(), *n);
                 }
@@ -131,8 +146,9 @@ impl ProcCpu {
             }
         }
         let mut by: HashMap<String, u64> = HashMap::new();
-        for (k, n) in &last {
-            let used = n.saturating_sub(first.get(k).copied().unwrap_or(0));
+        for (pid, n) in &last {
+            let used = n.saturating_sub(first.get(pid).copied().unwrap_or(0));
+            let k = &labels[pid];
             // "<pid> label" or "stackmigrate <tid> name": summed by label / name.
             let what = match k.strip_prefix("stackmigrate ") {
                 Some(rest) => format!("stackmigrate: {}", rest.split_once(' ').map_or(rest, |(_, n)| n)),
