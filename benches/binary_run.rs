@@ -94,7 +94,7 @@ pub async fn drop_copies(new: &Session, source: &str) {
 /// volume, from its export's start to verified (no data moves, so all of it
 /// is fixed cost), and from the command's start.
 pub async fn fixed_cost(env: &std::collections::HashMap<String, String>) {
-    use stackmigrate::openstack::{Cinder, NewVolume, Session};
+    use stackmigrate::openstack::{Cinder, Session};
     let creds = env["CREDENTIALS"].clone();
     let cfg = stackmigrate::config::Config::from_json_file(std::path::Path::new(&creds))
         .expect("credentials")
@@ -102,27 +102,19 @@ pub async fn fixed_cost(env: &std::collections::HashMap<String, String>) {
     let old = Session::new("old", &cfg.old_cloud).expect("old");
     let new = Session::new("new", &cfg.new_cloud).expect("new");
     let c = Cinder::new(&old);
-    let v = c
-        .create_volume(&NewVolume {
-            size: 1,
-            name: Some(format!("bench-empty-{}", std::process::id())),
-            ..Default::default()
-        })
-        .await
-        .expect("create");
-    c.wait_for_status(&v.id, &["available"], WAIT).await.expect("available");
+    let id = available_volume(&c, 1, "empty").await;
     let (mut export, mut go) = (Vec::new(), Vec::new());
     // Five: each snapshot waits on a monitor proposal, which varies most.
     for _ in 0..5 {
         let dir = tempfile::tempdir().expect("tmp");
-        let run = migrate(dir.path(), &config(&creds, dir.path()), &v.id, &[]);
+        let run = migrate(dir.path(), &config(&creds, dir.path()), &id, &[]);
         assert_eq!(run.code, Some(0), "migrate of the empty volume");
         export.push(run.from_export.expect("export to verified"));
         go.push(run.verified.expect("verified"));
         if let Ok(keep) = std::env::var("BENCH_KEEP_LOG") {
             let _ = std::fs::copy(dir.path().join("log"), keep);
         }
-        drop_copies(&new, &v.id).await;
+        drop_copies(&new, &id).await;
     }
     println!("fixed per-volume cost, migrate of an empty 1 GiB volume, median of 5:");
     let runs: Vec<String> = export.iter().map(|s| format!("{s:.2}")).collect();
@@ -135,5 +127,19 @@ pub async fn fixed_cost(env: &std::collections::HashMap<String, String>) {
         "  command start → verified               {:6.2} s",
         crate::common::median(go)
     );
-    c.delete_volume(&v.id).await.expect("delete");
+    c.delete_volume(&id).await.expect("delete");
+}
+
+/// A new source volume `bench-<name>-<pid>` of `size` GiB in the old cloud, once available.
+pub async fn available_volume(c: &stackmigrate::openstack::Cinder<'_>, size: u64, name: &str) -> String {
+    let v = c
+        .create_volume(&stackmigrate::openstack::NewVolume {
+            size,
+            name: Some(format!("bench-{name}-{}", std::process::id())),
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+    c.wait_for_status(&v.id, &["available"], WAIT).await.expect("available");
+    v.id
 }

@@ -8,10 +8,10 @@
 //! with nothing changed since its round 1.
 
 use stackmigrate::config::Config;
-use stackmigrate::openstack::{Cinder, NewVolume, Session};
+use stackmigrate::openstack::{Cinder, Session};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[path = "binary_run.rs"]
 mod binary_run;
@@ -19,12 +19,11 @@ mod binary_run;
 mod common;
 #[path = "proc_cpu.rs"]
 mod proc_cpu;
-use binary_run::{config, drop_copies, migrate};
+use binary_run::{available_volume, config, drop_copies, migrate, WAIT};
 use common::{env, rbd, MIB};
 
 const GIB: u64 = 1 << 30;
 const SERVER: &str = "0b5e0c2e-4d4e-4f5a-8e6b-3c2d1a0f9e8d";
-const WAIT: Duration = Duration::from_secs(300);
 
 fn write_64m(conf: &str, id: &str) {
     let ok = Command::new("rbd")
@@ -122,17 +121,9 @@ async fn action(c: &Cinder<'_>, id: &str, body: serde_json::Value) {
 
 /// An 8 GiB source volume holding 2 GiB (4 MiB runs every 16 MiB).
 async fn source_volume(c: &Cinder<'_>, conf: &str, name: &str) -> String {
-    let v = c
-        .create_volume(&NewVolume {
-            size: 8,
-            name: Some(format!("bench-{name}-{}", std::process::id())),
-            ..Default::default()
-        })
-        .await
-        .expect("create");
-    c.wait_for_status(&v.id, &["available"], WAIT).await.expect("available");
-    common::fill(conf, &format!("volume-{}", v.id), 8 * GIB, 2 * GIB, 16 * MIB, 7);
-    v.id
+    let id = available_volume(c, 8, name).await;
+    common::fill(conf, &format!("volume-{id}"), 8 * GIB, 2 * GIB, 16 * MIB, 7);
+    id
 }
 
 async fn attach(c: &Cinder<'_>, id: &str) {

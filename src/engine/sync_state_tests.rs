@@ -133,11 +133,10 @@ fn sync_snapshots_left_after_a_cutover_are_kept_until_a_later_run_removes_them()
         Transition::CutoverStarted { forced: false },
         Transition::CutoverVerified { round: round(2) },
     ]);
-    let early = ts.clone();
     let left = Transition::SyncSnapsLeft {
         why: Some("cannot remove volume-n@stackmigrate-sync-1".into()),
     };
-    let mut refused = early.clone();
+    let mut refused = ts.clone();
     refused.push(left.clone());
     assert!(run(&refused).is_err(), "only once the cut-over volume is verified");
     ts.extend([Transition::TransferStarted { tape_enabled: false }, verified(), left]);

@@ -107,25 +107,33 @@ impl VolumePipeline {
             remove_sync_snaps(&self.old, &source, |_| true),
             remove_sync_snaps(&self.new, &sync.image, |_| true)
         );
-        let mut left = None;
-        for (side, image, removed) in [("source", &source, old), ("new image", &sync.image, new)] {
-            let line = match removed {
-                Ok(removed) if removed.is_empty() => continue,
-                Ok(removed) => format!("removed the {side}'s warm-sync snapshots {image}@{}", removed.join(", @")),
-                Err(e) if side == "source" => format!(
-                    "cannot remove the source's warm-sync snapshots of {image}: {e}; the new volume is verified; run the migration again, or remove them with `rbd snap rm`"
-                ),
-                Err(e) => {
-                    let why = format!(
-                        "cannot remove the new image's warm-sync snapshots of {image}: {e}; the new volume is verified, but Cinder cannot delete it until they go: run the migration again, or remove them with `rbd snap rm`"
-                    );
-                    left = Some(why.clone());
-                    why
-                }
-            };
+        if let Err(e) = &old {
+            let line = format!(
+                "cannot remove the source's warm-sync snapshots of {source}: {e}; the new volume is verified; run the migration again, or remove them with `rbd snap rm`"
+            );
             self.log(vol, line).await;
         }
-        left
+        for (side, image, removed) in [("source", &source, &old), ("new image", &sync.image, &new)] {
+            if let Ok(removed) = removed.as_ref().map(|r| r.join(", @")) {
+                if !removed.is_empty() {
+                    self.log(
+                        vol,
+                        format!("removed the {side}'s warm-sync snapshots {image}@{removed}"),
+                    )
+                    .await;
+                }
+            }
+        }
+        let why = new.err().map(|e| {
+            format!(
+                "cannot remove the new image's warm-sync snapshots of {}: {e}; the new volume is verified, but Cinder cannot delete it until they go: run the migration again, or remove them with `rbd snap rm`",
+                sync.image
+            )
+        });
+        if let Some(why) = &why {
+            self.log(vol, why.clone()).await;
+        }
+        why
     }
 
     /// The new side of the finish: the volume handed to Cinder by the
