@@ -19,14 +19,16 @@
 # (the snapshot failed) ends it, with nothing written.
 #
 # A line `lock` instead (a cutover whose source no server writes) makes it
-# take TO itself: it opens IMAGE, takes its exclusive lock, and reads the
-# changes since FROM from the image itself while a thread creates snapshot
-# TO. Held explicitly, the lock is not handed to anyone: another client's
-# write fails (EROFS) until it is released, so the image cannot change
-# between the lock and TO, and what is read is TO. The snapshot's monitor
-# proposal then runs beside the read, not before it. The end record is
-# written only once TO exists; a lock that cannot be taken (another client
-# holds it: something still uses the source) fails with nothing written.
+# read the image itself under its exclusive lock, and take no snapshot: it
+# opens IMAGE, takes the lock, and reads the changes since FROM. Held
+# explicitly, the lock is not handed to anyone: another client's write fails
+# (EROFS) until it is released, so the image cannot change while it is read,
+# and what is read is the image at the lock. A snapshot would only pin down
+# the same bytes, cost a monitor proposal (about a second) in the cutover
+# window, and be removed once the copy is verified. The end record is
+# written only once the read is done and the lock is still held; a lock that
+# cannot be taken (another client holds it: something still uses the
+# source) fails with nothing written. TO then only names the round.
 #
 # argv: conf id keyring|- timeout_s pool image from to block window_bytes
 # Exit 0 only after every read completed and the end record was written.
@@ -68,22 +70,10 @@ def keep_buffers():
         pass
 
 
-# A signal while the snapshot thread runs only marks the stop (checked
-# between reads): the image must not be closed under that thread.
-STOP = {"critical": False, "signal": None}
-
-
 def stop(signum, frame):
     # Cancelled: out through the `with` blocks, so that the image is closed
     # and a lock it holds released (a killed holder's lock stays ~30 s).
-    STOP["signal"] = signum
-    if not STOP["critical"]:
-        raise Failed("stopped by signal %d" % signum)
-
-
-def stopped():
-    if STOP["signal"] is not None:
-        raise Failed("stopped by signal %d" % STOP["signal"])
+    raise Failed("stopped by signal %d" % signum)
 
 
 def main():
@@ -105,7 +95,7 @@ def main():
                     end(sys.stdout.buffer)
             elif line == b"lock\n":
                 with rbd.Image(ioctx, image) as img:
-                    locked(img, image, snap_from, snap_to, int(block), int(window), sys.stdout.buffer)
+                    locked(img, image, snap_from, int(block), int(window), sys.stdout.buffer)
             else:
                 raise Failed("stopped before %s@%s was taken" % (image, snap_to))
         finally:
@@ -206,7 +196,6 @@ def send(img, snap_from, block, window, out):
             continue
         pos = off
         while pos < off + n:
-            stopped()
             m = min(CHUNK - pos % CHUNK, off + n - pos)
             entry = [pos, m, None, None]
             with cond:
@@ -222,30 +211,6 @@ def send(img, snap_from, block, window, out):
 def end(out):
     out.write(b"e")
     out.flush()
-
-
-class Snapper(threading.Thread):
-    """Creates snapshot `name` of the locked image (a leftover of a cut-short
-    try is replaced); librbd waits for the monitors without the GIL."""
-
-    def __init__(self, img, name):
-        super().__init__(daemon=True)
-        self.img, self.name, self.error = img, name, None
-
-    def run(self):
-        try:
-            try:
-                self.img.create_snap(self.name)
-            except rbd.ImageExists:
-                self.img.remove_snap(self.name)
-                self.img.create_snap(self.name)
-        except (rbd.Error, OSError) as e:
-            self.error = "creating snapshot %s: %s" % (self.name, e)
-
-    def finish(self):
-        self.join()
-        if self.error is not None:
-            raise Failed(self.error)
 
 
 LOCK_TRIES = 50  # 10 s: an earlier try's reader may still be closing
@@ -286,25 +251,16 @@ def take_lock(img, image):
         time.sleep(0.2)
 
 
-def locked(img, image, snap_from, snap_to, block, window, out):
+def locked(img, image, snap_from, block, window, out):
     take_lock(img, image)
-    snapper = Snapper(img, snap_to)
-    STOP["critical"] = True
-    snapper.start()
-    try:
-        # The image itself, read with `whole_object` off: each object's own
-        # snapshot history, which the snapshot taken meanwhile cannot change
-        # (no write can land while the lock is held).
-        send(img, snap_from, block, window, out)
-    finally:
-        snapper.join()
-        STOP["critical"] = False
-    stopped()
-    snapper.finish()
+    sys.stderr.write("%s: exclusive lock taken\n" % image)
+    # The image itself, read with `whole_object` off: each object's own
+    # snapshot history since FROM; no write can land while the lock is held.
+    send(img, snap_from, block, window, out)
     # Reads need no lock: make sure it was held all along.
     if not img.is_exclusive_lock_owner():
         raise Failed("lost %s's exclusive lock during the read; cut over again" % image)
-    sys.stderr.write("%s read under its exclusive lock; snapshot %s created beside the read\n" % (image, snap_to))
+    sys.stderr.write("%s read under its exclusive lock, held from before the read to its end; no snapshot taken\n" % image)
     end(out)
     # Closing the image releases the lock.
 

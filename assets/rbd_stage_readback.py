@@ -27,6 +27,7 @@
 # with its end record; anything else exits non-zero with the reason on stderr.
 import collections
 import os
+import signal
 import struct
 import sys
 import threading
@@ -48,7 +49,15 @@ def read_exact(inp, n):
     return buf
 
 
+def stop(signum, frame):
+    # Cancelled: out through the `with` blocks, so that the image is closed
+    # and its watch removed (a killed client's watch stays ~30 s, and Cinder
+    # cannot delete a volume whose image has one).
+    raise Failed("stopped by signal %d" % signum)
+
+
 def main():
+    signal.signal(signal.SIGTERM, stop)
     conf, rid, keyring, timeout, pool, image, window, drop = sys.argv[1:9]
     window = int(window)
     options = {

@@ -7,6 +7,7 @@ mod engine_event;
 mod inventory;
 mod journal;
 mod journal_ledger;
+mod lap;
 mod migration;
 mod new_volume_ledger;
 mod preflight;

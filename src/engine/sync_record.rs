@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SyncRound {
     pub round: u32,
-    /// The source snapshot the copy now equals.
+    /// The source snapshot the copy now equals; empty for a cutover's final
+    /// round read under the source's exclusive lock, which takes none.
     pub snap: String,
     /// When that snapshot was taken (RFC 3339, UTC).
     pub at: String,

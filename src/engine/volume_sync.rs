@@ -10,6 +10,7 @@
 //! SHUTOFF; see `volume_cutover.rs`; the guard between rounds is in
 //! `sync_guard.rs`.
 
+use super::lap::Lap;
 use super::volume_pipeline::{staging_image, VolumePipeline};
 use super::{with_progress, NewVolumeLedger, Stage, StageError, SyncRecord, SyncRound, VolumeRecord};
 use crate::config::ImportStrategy;
@@ -208,12 +209,21 @@ impl VolumePipeline {
         };
         // The round's helpers start while the snapshot is taken (killed if it fails).
         let ahead = (image.as_str(), last.snap.as_str(), to.as_str());
-        let helpers = self.old.start_round(&self.new, ahead, &sync.image, drop_new).await;
+        let mut helpers = self.old.start_round(&self.new, ahead, &sync.image, drop_new).await;
         // A cutover whose source no server writes (not forced) locks the
-        // source instead: its snapshot, a monitor proposal, is then taken
-        // beside the read rather than before it (`DeltaRound::lock_source`).
+        // source instead, and takes no snapshot: the lock holds the image
+        // still while it is read (`DeltaRound::lock_source`). The reader is
+        // sent `lock` beside the guard: reading changes nothing, and what it
+        // reads waits in its pipe until the guard has passed.
         let (lock_source, at, guarded) = if early && !sync.forced {
-            let (lockable, guarded) = tokio::join!(self.old.lockable(&self.new, &image), guarded);
+            let reader = async {
+                let lockable = self.old.lockable(&self.new, &image).await;
+                if let (true, Ok(Some(h))) = (lockable, helpers.as_mut()) {
+                    h.lock_source_now();
+                }
+                lockable
+            };
+            let (lockable, guarded) = tokio::join!(reader, guarded);
             (lockable, None, guarded)
         } else {
             let (at, guarded) = tokio::join!(self.fresh_snapshot(&self.old, &image, &to), guarded);
@@ -222,9 +232,13 @@ impl VolumePipeline {
         let dirty = match guarded {
             Ok(dirty) => dirty,
             Err(e) => {
-                // This try's snapshot goes with it (the next try takes a fresh one).
+                // This try's snapshot goes with it (the next try takes a fresh one),
+                // and a reader that holds the source's lock lets go.
                 if let Some(Ok(_)) = at {
                     let _ = self.old.snap_remove(&image, &to).await;
+                }
+                if let Ok(Some(h)) = helpers {
+                    h.stop().await;
                 }
                 return Err(e);
             }
@@ -232,13 +246,16 @@ impl VolumePipeline {
         let at = match at {
             Some(at) => at,
             // The copy is the image as it is from now on: nothing can write
-            // to it once the reader holds its lock.
+            // to it while the reader holds its lock.
             None if lock_source => Ok(super::volume_pipeline::point_in_time()),
             None => self.fresh_snapshot(&self.old, &image, &to).await,
         };
         let at = at.map_err(|e| fail(&e))?;
         let helpers = helpers.map_err(|e| fail(&e))?;
         if !writing.await {
+            if let Some(h) = helpers {
+                h.stop().await;
+            }
             return Err(fail(&"the journal refused the round's start; nothing was written"));
         }
         lap.mark(if lock_source {
@@ -247,7 +264,7 @@ impl VolumePipeline {
             "guard ∥ source snapshot"
         });
         let taken = if lock_source {
-            format!("{image} to be locked against writes and @{to} taken beside the read")
+            format!("{image} to be locked against writes and read as it is (no snapshot)")
         } else {
             format!("{image}@{to} taken")
         };
@@ -326,7 +343,8 @@ impl VolumePipeline {
         self.finished(vol, stage).await;
         let round = SyncRound {
             round: last.round + 1,
-            snap: to,
+            // A locked final round took no snapshot.
+            snap: if lock_source { String::new() } else { to },
             at,
             bytes: applied.bytes,
             root,
@@ -366,29 +384,4 @@ impl VolumePipeline {
 
 fn not_counted(e: DataPathError) -> String {
     format!("{e}; the round is not counted, nothing was deleted; retry to run it again")
-}
-
-/// Where a round's time goes, in the log (one line per step).
-struct Lap<'a> {
-    volume: &'a str,
-    at: Instant,
-}
-
-impl<'a> Lap<'a> {
-    fn new(volume: &'a str) -> Self {
-        Self {
-            volume,
-            at: Instant::now(),
-        }
-    }
-
-    fn mark(&mut self, step: &str) {
-        let now = Instant::now();
-        tracing::info!(
-            volume = self.volume,
-            "sync round step {step}: {:.2} s",
-            (now - self.at).as_secs_f64()
-        );
-        self.at = now;
-    }
 }

@@ -36,9 +36,10 @@ pub struct DeltaRound<'a> {
     /// Rounds read back as written: `target_image`'s snapshots with this name
     /// prefix go while the round writes (the final round needs none).
     pub drop_target_snaps: Option<&'a str>,
-    /// Rounds read back as written: snapshot `to` does not exist yet; the
-    /// reader takes `image`'s exclusive lock and `to` beside its read (a
-    /// cutover whose source no server writes: [`BlockStore::lockable`]).
+    /// Rounds read back as written: no snapshot `to` is taken; the reader
+    /// takes `image`'s exclusive lock and reads the image itself, which no
+    /// one can write meanwhile (a cutover whose source no server writes:
+    /// [`BlockStore::lockable`]).
     pub lock_source: bool,
 }
 

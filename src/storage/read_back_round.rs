@@ -21,14 +21,42 @@ use std::io::Write;
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
-/// A round's two helpers, started ahead: the reader waits for `go`, the
-/// writer for its stream. Dropped unused (the snapshot failed), both are killed.
+/// A round's two helpers, started ahead: the reader waits for `go` (or
+/// `lock`), the writer for its stream. Dropped unused (the snapshot failed),
+/// both are killed; once the reader may hold the source's lock
+/// ([`RoundHelpers::lock_source_now`]), [`RoundHelpers::stop`] ends them instead.
 pub struct RoundHelpers {
     reader: ChildProcess,
-    go: File,
+    /// `None` once the reader was sent its line.
+    go: Option<File>,
     writer: ChildProcess,
     stdin: File,
     stdout: File,
+}
+
+impl RoundHelpers {
+    /// Sends the reader `lock` now, beside the guard ([`DeltaRound::lock_source`]):
+    /// it takes the source's exclusive lock, lists and reads, which changes
+    /// nothing; what it sends waits in its pipe until the round is applied.
+    /// A reader already gone says why through its exit, later.
+    pub fn lock_source_now(&mut self) {
+        if let Some(mut go) = self.go.take() {
+            let _ = go.write_all(b"lock\n");
+        }
+    }
+
+    /// Ends both helpers with SIGTERM (then SIGKILL after a grace period) and
+    /// waits: a reader that holds the source's lock closes the image, which
+    /// releases it (a killed holder's lock stays about 30 s).
+    pub async fn stop(self) {
+        stop_both(self.reader, self.writer).await;
+    }
+}
+
+async fn stop_both(reader: ChildProcess, writer: ChildProcess) {
+    let stop = CancellationToken::new();
+    stop.cancel();
+    let _ = tokio::join!(reader.wait(&stop), writer.wait(&stop));
 }
 
 impl BlockStore {
@@ -57,7 +85,7 @@ impl BlockStore {
     }
 
     /// Whether a cutover's final round may take `image`'s exclusive lock
-    /// instead of its snapshot first ([`DeltaRound::lock_source`]): rounds
+    /// instead of a snapshot ([`DeltaRound::lock_source`]): rounds
     /// are read back as written, and the image has the exclusive-lock feature.
     pub async fn lockable(&self, target: &BlockStore, image: &str) -> bool {
         match self {
@@ -90,7 +118,7 @@ impl RbdStore {
         let (writer, stdin, stdout) = readback_stage::spawn_writer(ceph, timeout, target_image, drop_snaps)?;
         Ok(RoundHelpers {
             reader,
-            go,
+            go: Some(go),
             writer,
             stdin,
             stdout,
@@ -114,26 +142,38 @@ impl RbdStore {
         };
         let RoundHelpers {
             reader,
-            mut go,
+            go,
             writer,
             stdin,
             stdout,
         } = helpers;
-        let check = spawn_check(stdout, r.file)?;
-        let out = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), r.size)
-            .map_err(|e| DataPathError::io(Path::new(r.target_image), e))?;
-        let patch =
-            DeltaPatch::new(file, DeltaOut::Rbd(Some(out)), r.size).map_err(|e| DataPathError::io(r.file, e))?;
-        let patch = patch.dirty(r.dirty.clone());
+        let ready = spawn_check(stdout, r.file).and_then(|check| {
+            let out = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), r.size)
+                .map_err(|e| DataPathError::io(Path::new(r.target_image), e))?;
+            let patch =
+                DeltaPatch::new(file, DeltaOut::Rbd(Some(out)), r.size).map_err(|e| DataPathError::io(r.file, e))?;
+            Ok((check, patch.dirty(r.dirty.clone())))
+        });
+        let (check, patch) = match ready {
+            Ok(ready) => ready,
+            Err(e) => {
+                // The reader may hold the source's lock already: it must let go.
+                stop_both(reader, writer).await;
+                return Err(e);
+            }
+        };
         // Snapshot `to` exists and the reader may open it, or the reader
-        // takes the image's exclusive lock and `to` beside its read: sent
-        // once nothing here can fail before the reader is waited for (a
-        // reader dropped is killed, and would keep a lock it holds ~30 s).
-        // A reader already gone says why through its exit; one still there
-        // but not sent a line ends at the closed stdin.
-        let _ = go.write_all(if r.lock_source { b"lock\n" } else { b"go\n" });
-        drop(go);
-        let what = format!("the changes of {}@{} since {}", r.image, r.to, r.from);
+        // takes the image's exclusive lock and reads the image itself (sent
+        // beside the guard, or now). A reader already gone says why through
+        // its exit; one still there but not sent a line ends at the closed stdin.
+        if let Some(mut go) = go {
+            let _ = go.write_all(if r.lock_source { b"lock\n" } else { b"go\n" });
+        }
+        let what = if r.lock_source {
+            format!("the changes of {} (locked) since {}", r.image, r.from)
+        } else {
+            format!("the changes of {}@{} since {}", r.image, r.to, r.from)
+        };
         let read = super::diff_child::read_child(reader, "delta reader", what, patch, counter, cancel);
         let (read, exit) = tokio::join!(read, writer.wait(cancel));
         // A mismatch stops the check first, and the writer and reader fail after it.

@@ -1,5 +1,5 @@
 //! A cutover whose source no server writes takes the source's exclusive
-//! lock and its final snapshot beside the read (the snapshot's monitor
+//! lock and reads the image itself, with no final snapshot (its monitor
 //! proposal is off the window). A client that holds the lock stops the
 //! cutover, naming it; a source without the exclusive-lock feature is
 //! snapshotted first, as in any other round. A final round with no change
@@ -102,9 +102,12 @@ async fn the_cutover_locks_the_source_and_a_client_holding_its_lock_stops_it() {
     write_now(&tb, &v.id);
     let log = cut_over(dir.path(), &cfg, &v.id);
     assert!(
-        log.contains("read under its exclusive lock; snapshot stackmigrate-sync-2 created beside the read"),
+        log.contains("read under its exclusive lock, held from before the read to its end; no snapshot taken"),
         "the final round locked the source"
     );
+    // Round 1's snapshot was the only one the source had: the final round took none.
+    let removed = format!("removed the source's warm-sync snapshots {image}@stackmigrate-sync-1 volume=");
+    assert!(log.contains(&removed), "{log}");
     assert_eq!(lockers(&conf, &image), "[]", "the source's lock was released");
     check_cut_over(&tb, &v.id).await;
     remove_source(&tb, &v.id).await;
@@ -158,4 +161,92 @@ async fn a_cutover_with_nothing_changed_removes_the_new_images_snapshots_after_i
     assert!(removed > verified, "after the volume is verified");
     check_cut_over(&tb, &v.id).await;
     remove_source(&tb, &v.id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guard_that_trips_in_a_cutover_leaves_the_source_unlocked_and_without_a_new_snapshot() {
+    let tb = Testbed::get();
+    let (v, dir, cfg) = detached_after_round_one(&tb, "warm t", 87).await;
+    write_now(&tb, &v.id);
+    let copies = copies_of(&tb, &v.id).await;
+    let new_image = format!("volume-{}", copies[0].id);
+    // Someone wrote to the new image since round 1: the guard stops the cutover.
+    let wrote = rbd(&tb.var("NEW_CEPH_CONF"))
+        .args(["bench", "--io-type", "write", "--io-size", "64K", "--io-total", "64K"])
+        .arg(format!("volumes/{new_image}"))
+        .output()
+        .expect("rbd bench");
+    assert!(wrote.status.success(), "{wrote:?}");
+    let out = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 2);
+    assert!(out.contains("were written to the new image"), "{out}");
+    // The final round took no snapshot, and no lock is left on the source:
+    // the reader, sent `lock` beside the guard, is stopped with SIGTERM. (The
+    // guard here answers within about 0.15 s, often before the reader holds
+    // the lock; the test below holds it first.)
+    let (conf, image) = (tb.var("OLD_CEPH_CONF"), format!("volume-{}", v.id));
+    assert_eq!(lockers(&conf, &image), "[]", "no lock left on the source");
+    assert_eq!(snaps(&conf, &image), ["stackmigrate-sync-1"]);
+    let _ = rbd(&tb.var("NEW_CEPH_CONF"))
+        .args(["snap", "purge", "--no-progress", &format!("volumes/{new_image}")])
+        .output();
+    delete_volumes(&tb.operator("new"), &[&copies[0].id]).await;
+    remove_source(&tb, &v.id).await;
+}
+
+/// The reader of a cutover is sent `lock` beside the guard; stopped before
+/// the round is applied (the guard tripped), it must let go of the source's
+/// lock at once: a killed holder's lock would stay about 30 s and refuse
+/// the operator's next try.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_sent_lock_and_then_stopped_releases_the_sources_lock() {
+    use stackmigrate::storage::BlockStore;
+    let tb = Testbed::get();
+    let cfg = tb.admin_config();
+    let (old_conf, new_conf) = (tb.var("OLD_CEPH_CONF"), tb.var("NEW_CEPH_CONF"));
+    let image = unique("lock-stop").replace(' ', "-");
+    let sh = |conf: &str, args: &[&str]| {
+        let out = rbd(conf).args(args).output().expect("rbd");
+        assert!(out.status.success(), "rbd {args:?}: {}", text(&out.stderr));
+    };
+    let spec = format!("volumes/{image}");
+    sh(&old_conf, &["create", "--size", "64M", &spec]);
+    sh(&old_conf, &["snap", "create", "--no-progress", &format!("{spec}@from")]);
+    // More changes than its pipe and read window hold: unread, the reader
+    // waits with the lock held (with less it would finish and let go itself).
+    sh(
+        &old_conf,
+        &[
+            "bench",
+            "--io-type",
+            "write",
+            "--io-size",
+            "4M",
+            "--io-total",
+            "48M",
+            &spec,
+        ],
+    );
+    sh(&new_conf, &["create", "--size", "64M", &spec]);
+    let old = BlockStore::for_cloud(&cfg.old_cloud).expect("ceph");
+    let new = BlockStore::for_cloud(&cfg.new_cloud).expect("ceph");
+    let mut helpers = old
+        .start_round(&new, (&image, "from", "to"), &image, None)
+        .await
+        .expect("helpers")
+        .expect("rounds are read back as written here");
+    helpers.lock_source_now();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while lockers(&old_conf, &image) == "[]" {
+        assert!(std::time::Instant::now() < deadline, "the reader never took the lock");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    helpers.stop().await;
+    assert_eq!(
+        lockers(&old_conf, &image),
+        "[]",
+        "the stopped reader let go of the lock"
+    );
+    sh(&old_conf, &["snap", "purge", "--no-progress", &spec]);
+    sh(&old_conf, &["rm", "--no-progress", &spec]);
+    sh(&new_conf, &["rm", "--no-progress", &spec]);
 }
