@@ -174,7 +174,18 @@ impl RbdStore {
         } else {
             format!("the changes of {}@{} since {}", r.image, r.to, r.from)
         };
-        let read = super::diff_child::read_child(reader, "delta reader", what, patch, counter, cancel);
+        let read = async {
+            let (patch, size, bytes) =
+                super::diff_child::read_child(reader, "delta reader", what, patch, counter, cancel).await?;
+            // The export file is complete once the source's stream ends: made
+            // durable while the writer still reads its last extents back.
+            let file = patch.file.try_clone().map_err(|e| DataPathError::io(r.file, e))?;
+            tokio::task::spawn_blocking(move || file.sync_all())
+                .await
+                .map_err(|e| DataPathError::Child(e.to_string()))?
+                .map_err(|e| DataPathError::io(r.file, e))?;
+            Ok::<_, DataPathError>((patch, size, bytes))
+        };
         let (read, exit) = tokio::join!(read, writer.wait(cancel));
         // A mismatch stops the check first, and the writer and reader fail after it.
         let checked = tokio::task::spawn_blocking(move || check.join())
@@ -204,7 +215,6 @@ impl RbdStore {
             what: format!("the read-back of {}", r.target_image),
             source,
         })?;
-        patch.file.sync_all().map_err(|e| DataPathError::io(r.file, e))?;
         if let Some((off, len)) = patch.must_cover.first_uncovered(&check.seen) {
             return Err(DataPathError::Mismatch(format!(
                 "{}: {len} bytes at {off} were sent in this round but were not read back",
