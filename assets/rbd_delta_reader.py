@@ -49,6 +49,8 @@ HEADER = b"rbd diff v1\n"
 # 0.5 MiB: the same as 1; 256 KiB: worse), as librbd's zero fill, the copy
 # into Python's buffer and the zero check each pass over less memory at once.
 CHUNK = 1 << 20
+# The longest record sent: a longer run of changes is split (a valid stream).
+RUN = 4 << 20
 
 
 class Failed(Exception):
@@ -122,6 +124,10 @@ class Out:
         if kind == b"w":
             self.pieces.append(view)
         self.length += n
+        # A long run of changes is sent in records of at most RUN bytes, so
+        # that memory stays flat whatever the run's length.
+        if self.length >= RUN:
+            self.flush()
 
     def flush(self):
         if self.kind is not None and self.length:

@@ -49,10 +49,16 @@ def read_exact(inp, n):
     return buf
 
 
+# Snapshot removals started (a thread each): the image is closed only once they end.
+DROPPERS = []
+
+
 def stop(signum, frame):
     # Cancelled: out through the `with` blocks, so that the image is closed
     # and its watch removed (a killed client's watch stays ~30 s, and Cinder
-    # cannot delete a volume whose image has one).
+    # cannot delete a volume whose image has one). A second signal must not
+    # cut short the wait for a removal under way (the caller's SIGKILL ends it).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Failed("stopped by signal %d" % signum)
 
 
@@ -73,7 +79,12 @@ def main():
         ioctx = cluster.open_ioctx(pool)
         try:
             with rbd.Image(ioctx, image) as img:
-                apply(img, sys.stdin.buffer, sys.stdout.buffer, window, drop)
+                try:
+                    apply(img, sys.stdin.buffer, sys.stdout.buffer, window, drop)
+                finally:
+                    # Never close the image under a removal's thread.
+                    for d in DROPPERS:
+                        d.join()
         finally:
             ioctx.close()
     finally:
@@ -113,6 +124,7 @@ def apply(img, inp, out, window, drop):
 
     def changes_begin():
         if dropper is not None and dropper.ident is None:
+            DROPPERS.append(dropper)
             dropper.start()
 
     out.write(HEADER)

@@ -11,7 +11,8 @@ pub struct SyncRound {
     /// The source snapshot the copy now equals; empty for a cutover's final
     /// round read under the source's exclusive lock, which takes none.
     pub snap: String,
-    /// When that snapshot was taken (RFC 3339, UTC).
+    /// When that snapshot was taken, or (no snapshot) just before the source
+    /// was locked (RFC 3339, UTC).
     pub at: String,
     /// Data bytes the round moved.
     pub bytes: u64,

@@ -198,8 +198,9 @@ impl VolumePipeline {
         // (`drop_sync_snaps_after_cutover`), not in the window on their own.
         let early = final_round && self.old.reads_back_rounds(&self.new).await;
         let drop_new = early.then_some(SYNC_PREFIX);
-        // The guard runs while the source's snapshot is taken: a round stopped
-        // by either has not written, and the journal says so (below).
+        // The guard runs while the source's snapshot is taken (or its reader
+        // locks and reads it): a round stopped by either has not written, and
+        // the journal says so (below).
         let guarded = async {
             let dirty = self.guard(vol, sync, export, stage).await?;
             if !export.path.exists() {
@@ -207,24 +208,27 @@ impl VolumePipeline {
             }
             Ok::<_, StageError>(dirty)
         };
-        // The round's helpers start while the snapshot is taken (killed if it fails).
+        // The round's helpers start beside the guard; dropped (SIGKILL) only
+        // before either opened an image.
         let ahead = (image.as_str(), last.snap.as_str(), to.as_str());
         let mut helpers = self.old.start_round(&self.new, ahead, &sync.image, drop_new).await;
         // A cutover whose source no server writes (not forced) locks the
         // source instead, and takes no snapshot: the lock holds the image
         // still while it is read (`DeltaRound::lock_source`). The reader is
         // sent `lock` beside the guard: reading changes nothing, and what it
-        // reads waits in its pipe until the guard has passed.
+        // reads waits in its pipe until the guard has passed. The point in
+        // time is taken just before: the copy is the image at the lock.
         let (lock_source, at, guarded) = if early && !sync.forced {
             let reader = async {
                 let lockable = self.old.lockable(&self.new, &image).await;
+                let at = lockable.then(super::volume_pipeline::point_in_time);
                 if let (true, Ok(Some(h))) = (lockable, helpers.as_mut()) {
                     h.lock_source_now();
                 }
-                lockable
+                (lockable, at.map(Ok))
             };
-            let (lockable, guarded) = tokio::join!(reader, guarded);
-            (lockable, None, guarded)
+            let ((lockable, at), guarded) = tokio::join!(reader, guarded);
+            (lockable, at, guarded)
         } else {
             let (at, guarded) = tokio::join!(self.fresh_snapshot(&self.old, &image, &to), guarded);
             (false, Some(at), guarded)
@@ -234,7 +238,7 @@ impl VolumePipeline {
             Err(e) => {
                 // This try's snapshot goes with it (the next try takes a fresh one),
                 // and a reader that holds the source's lock lets go.
-                if let Some(Ok(_)) = at {
+                if let (false, Some(Ok(_))) = (lock_source, &at) {
                     let _ = self.old.snap_remove(&image, &to).await;
                 }
                 if let Ok(Some(h)) = helpers {
@@ -245,13 +249,18 @@ impl VolumePipeline {
         };
         let at = match at {
             Some(at) => at,
-            // The copy is the image as it is from now on: nothing can write
-            // to it while the reader holds its lock.
-            None if lock_source => Ok(super::volume_pipeline::point_in_time()),
             None => self.fresh_snapshot(&self.old, &image, &to).await,
         };
-        let at = at.map_err(|e| fail(&e))?;
         let helpers = helpers.map_err(|e| fail(&e))?;
+        let at = match at {
+            Ok(at) => at,
+            Err(e) => {
+                if let Some(h) = helpers {
+                    h.stop().await;
+                }
+                return Err(fail(&e));
+            }
+        };
         if !writing.await {
             if let Some(h) = helpers {
                 h.stop().await;

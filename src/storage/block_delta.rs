@@ -91,11 +91,16 @@ impl BlockStore {
         counter: Counter,
         cancel: &CancellationToken,
     ) -> Result<DeltaApplied, DataPathError> {
-        let file = super::private_fs::options()
-            .read(true)
-            .write(true)
-            .open(r.file)
-            .map_err(|e| DataPathError::io(r.file, e))?;
+        let file = match super::private_fs::options().read(true).write(true).open(r.file) {
+            Ok(file) => file,
+            Err(e) => {
+                // The reader may hold the source's lock already: it must let go.
+                if let Some(h) = helpers {
+                    h.stop().await;
+                }
+                return Err(DataPathError::io(r.file, e));
+            }
+        };
         if let (BlockStore::Rbd(s), BlockStore::Rbd(t)) = (self, r.target) {
             if self.reads_back_rounds(r.target).await {
                 return s.apply_delta_read_back(t, r, helpers, file, counter, cancel).await;

@@ -7,9 +7,10 @@
 //! back are compared with the export file while the round runs, so the
 //! round is verified when its stream ends: no second pass over the new
 //! image's own diff. The new image's to-snapshot is taken after that.
-//! Both helpers are started before the round's snapshot is taken
+//! Both helpers are started beside the guard and the round's snapshot
 //! ([`RoundHelpers`]): their start (an interpreter, a cluster connection)
-//! is hidden behind the snapshot's monitor proposal.
+//! is hidden behind them. A cutover's reader that locks the source is sent
+//! `lock` beside the guard too, and takes no snapshot.
 
 use super::child_process::{ChildExit, ChildProcess};
 use super::delta_sinks::{DeltaOut, DeltaPatch, ReadbackCheck};
@@ -67,8 +68,9 @@ impl BlockStore {
         matches!((self, target), (BlockStore::Rbd(_), BlockStore::Rbd(_))) && super::readback_stage::available().await
     }
 
-    /// Starts a round's helpers before its snapshot `to` is taken, where
-    /// rounds are read back as they are written; `None` elsewhere.
+    /// Starts a round's helpers before its snapshot `to` is taken (or
+    /// instead of it: [`DeltaRound::lock_source`]), where rounds are read
+    /// back as they are written; `None` elsewhere.
     pub async fn start_round(
         &self,
         target: &BlockStore,

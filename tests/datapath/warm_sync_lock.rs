@@ -98,8 +98,15 @@ async fn the_cutover_locks_the_source_and_a_client_holding_its_lock_stops_it() {
     assert_eq!(snaps(&tb.var("NEW_CEPH_CONF"), &new_image), ["stackmigrate-sync-1"]);
     drop(holder.stdin.take());
     assert!(holder.wait().expect("holder").success());
-    // Written while it was held and after: the retry copies it all.
+    // Written while it was held and after: the retry copies it all, random
+    // writes and a dense 8 MiB run (sent as records of at most 4 MiB).
     write_now(&tb, &v.id);
+    let seq = rbd(&conf)
+        .args(["bench", "--io-type", "write", "--io-pattern", "seq", "--io-size", "4M"])
+        .args(["--io-total", "8M", &format!("volumes/{image}")])
+        .output()
+        .expect("rbd bench");
+    assert!(seq.status.success(), "{seq:?}");
     let log = cut_over(dir.path(), &cfg, &v.id);
     assert!(
         log.contains("read under its exclusive lock, held from before the read to its end; no snapshot taken"),
