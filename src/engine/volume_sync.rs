@@ -233,40 +233,43 @@ impl VolumePipeline {
             let (at, guarded) = tokio::join!(self.fresh_snapshot(&self.old, &image, &to), guarded);
             (false, Some(at), guarded)
         };
-        let dirty = match guarded {
-            Ok(dirty) => dirty,
-            Err(e) => {
-                // This try's snapshot goes with it (the next try takes a fresh one),
-                // and a reader that holds the source's lock lets go.
-                if let (false, Some(Ok(_))) = (lock_source, &at) {
-                    let _ = self.old.snap_remove(&image, &to).await;
+        // What can still stop the round before it writes; whichever does,
+        // the helpers are stopped (a reader may hold the source's lock).
+        let prepared = async {
+            let dirty = match guarded {
+                Ok(dirty) => dirty,
+                Err(e) => {
+                    // This try's snapshot goes with it (the next try takes a fresh one).
+                    if let (false, Some(Ok(_))) = (lock_source, &at) {
+                        let _ = self.old.snap_remove(&image, &to).await;
+                    }
+                    return Err(e);
                 }
+            };
+            let at = match at {
+                Some(at) => at,
+                None => self.fresh_snapshot(&self.old, &image, &to).await,
+            };
+            if let Err(e) = &helpers {
+                return Err(fail(e));
+            }
+            let at = at.map_err(|e| fail(&e))?;
+            if !writing.await {
+                return Err(fail(&"the journal refused the round's start; nothing was written"));
+            }
+            Ok((dirty, at))
+        }
+        .await;
+        let (dirty, at) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
                 if let Ok(Some(h)) = helpers {
                     h.stop().await;
                 }
                 return Err(e);
             }
         };
-        let at = match at {
-            Some(at) => at,
-            None => self.fresh_snapshot(&self.old, &image, &to).await,
-        };
         let helpers = helpers.map_err(|e| fail(&e))?;
-        let at = match at {
-            Ok(at) => at,
-            Err(e) => {
-                if let Some(h) = helpers {
-                    h.stop().await;
-                }
-                return Err(fail(&e));
-            }
-        };
-        if !writing.await {
-            if let Some(h) = helpers {
-                h.stop().await;
-            }
-            return Err(fail(&"the journal refused the round's start; nothing was written"));
-        }
         lap.mark(if lock_source {
             "guard"
         } else {

@@ -6,6 +6,7 @@
 //! snapshot is left on either side, and Cinder deletes, extends and
 //! snapshots the new volume.
 
+use super::warm_sync_lock::write_new_image;
 use crate::fixtures::*;
 use crate::testbed::{unique, Testbed};
 use stackmigrate::openstack::{Cinder, Session};
@@ -339,12 +340,7 @@ async fn a_guard_trips_when_the_new_volume_is_attached_or_written_between_rounds
     // at the guard too (the round it stopped before left no trace that would
     // excuse a write), and nothing is deleted.
     detach(&tb.operator("new"), &new_id).await;
-    let wrote = rbd(&tb.var("NEW_CEPH_CONF"))
-        .args(["bench", "--io-type", "write", "--io-size", "64K", "--io-total", "64K"])
-        .arg(format!("volumes/volume-{new_id}"))
-        .output()
-        .expect("rbd bench");
-    assert!(wrote.status.success(), "{wrote:?}");
+    write_new_image(&tb, &format!("volume-{new_id}"));
     let out = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--sync"]), 2);
     assert!(
         out.contains("were written to the new image") && out.contains("nothing was deleted"),

@@ -43,6 +43,16 @@ c.shutdown()\n";
     child
 }
 
+/// Writes 64 KiB to the new cloud's `image` behind stackmigrate's back (the guard must see it).
+pub(crate) fn write_new_image(tb: &Testbed, image: &str) {
+    let wrote = rbd(&tb.var("NEW_CEPH_CONF"))
+        .args(["bench", "--io-type", "write", "--io-size", "64K", "--io-total", "64K"])
+        .arg(format!("volumes/{image}"))
+        .output()
+        .expect("rbd bench");
+    assert!(wrote.status.success(), "{wrote:?}");
+}
+
 /// Whether `image` has a lock holder now (`rbd lock ls` lists none after a
 /// clean release).
 fn lockers(conf: &str, image: &str) -> String {
@@ -178,12 +188,7 @@ async fn a_guard_that_trips_in_a_cutover_leaves_the_source_unlocked_and_without_
     let copies = copies_of(&tb, &v.id).await;
     let new_image = format!("volume-{}", copies[0].id);
     // Someone wrote to the new image since round 1: the guard stops the cutover.
-    let wrote = rbd(&tb.var("NEW_CEPH_CONF"))
-        .args(["bench", "--io-type", "write", "--io-size", "64K", "--io-total", "64K"])
-        .arg(format!("volumes/{new_image}"))
-        .output()
-        .expect("rbd bench");
-    assert!(wrote.status.success(), "{wrote:?}");
+    write_new_image(&tb, &new_image);
     let out = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 2);
     assert!(out.contains("were written to the new image"), "{out}");
     // The final round took no snapshot, and no lock is left on the source:
