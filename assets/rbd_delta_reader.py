@@ -137,10 +137,49 @@ class Out:
         self.kind, self.pieces, self.length = None, [], 0
 
 
+# At most this many runs of changed objects are listed one run at a time.
+NARROW_RUNS = 64
+
+
+def changes(img, snap_from, size):
+    """What changed since FROM, as `diff_iterate` reports it over the whole
+    image. That asks every object for its snapshot history (0.1 s for 8 GiB
+    here). With a valid fast-diff object map, the objects that may have
+    changed are known first without asking any (a superset: what `rbd diff
+    --whole-object` reports), and where they form a few runs, only those are
+    asked: a quiet volume's cutover lists nothing."""
+    extents = []
+
+    def add(off, n, exists):
+        extents.append((off, n, exists))
+
+    usable = img.features() & rbd.RBD_FEATURE_FAST_DIFF and not (
+        img.flags() & (rbd.RBD_FLAG_FAST_DIFF_INVALID | rbd.RBD_FLAG_OBJECT_MAP_INVALID)
+    )
+    if usable:
+        runs = []
+        for off, n, _ in whole_objects(img, snap_from, size):
+            if runs and runs[-1][0] + runs[-1][1] == off:
+                runs[-1][1] += n
+            else:
+                runs.append([off, n])
+        if len(runs) <= NARROW_RUNS:
+            for off, n in runs:
+                img.diff_iterate(off, n, snap_from, add)
+            return extents
+    img.diff_iterate(0, size, snap_from, add)
+    return extents
+
+
+def whole_objects(img, snap_from, size):
+    found = []
+    img.diff_iterate(0, size, snap_from, lambda off, n, exists: found.append((off, n, exists)), whole_object=True)
+    return found
+
+
 def send(img, snap_from, block, window, out):
     size = img.size()
-    extents = []
-    img.diff_iterate(0, size, snap_from, lambda off, n, exists: extents.append((off, n, exists)))
+    extents = changes(img, snap_from, size)
     out.write(HEADER + b"s" + struct.pack("<Q", size))
     records = Out(out)
     zeros = bytes(CHUNK)
