@@ -21,11 +21,19 @@
 # monitor proposal); the stream is not done until they are gone. A stream
 # with no change removes none (the caller does, after the round).
 #
-# argv: conf id keyring|- timeout_s pool image window_bytes drop_prefix|-
+# With a base snapshot (else `-`), it first answers a warm-sync round's
+# guard, before it reads or writes anything: a `g` record (u32 length, then
+# JSON) with the image's size, its snapshots and, where the base is one of
+# them, the objects written since it (the object map's answer, as `rbd diff
+# --whole-object` gives it). The guard would otherwise start an rbd process
+# for each question while this one is starting anyway.
+#
+# argv: conf id keyring|- timeout_s pool image window_bytes drop_prefix|- base|-
 # (window_bytes: written but not yet sent back, at most, plus one record)
 # Exit 0 only after every write and read completed and the stream ended
 # with its end record; anything else exits non-zero with the reason on stderr.
 import collections
+import json
 import os
 import signal
 import struct
@@ -64,7 +72,7 @@ def stop(signum, frame):
 
 def main():
     signal.signal(signal.SIGTERM, stop)
-    conf, rid, keyring, timeout, pool, image, window, drop = sys.argv[1:9]
+    conf, rid, keyring, timeout, pool, image, window, drop, base = sys.argv[1:10]
     window = int(window)
     options = {
         "rbd_cache": "false",
@@ -79,6 +87,8 @@ def main():
         ioctx = cluster.open_ioctx(pool)
         try:
             with rbd.Image(ioctx, image) as img:
+                if base != "-":
+                    tell(img, base, sys.stdout.buffer)
                 try:
                     apply(img, sys.stdin.buffer, sys.stdout.buffer, window, drop)
                 finally:
@@ -89,6 +99,25 @@ def main():
             ioctx.close()
     finally:
         cluster.shutdown()
+
+
+def tell(img, base, out):
+    size = img.size()
+    snaps = [s["name"] for s in img.list_snaps()]
+    written = None
+    if base in snaps:
+        written = []
+
+        def add(off, n, exists):
+            if written and written[-1][0] + written[-1][1] == off:
+                written[-1][1] += n
+            else:
+                written.append([off, n])
+
+        img.diff_iterate(0, size, base, add, whole_object=True)
+    facts = json.dumps({"size": size, "snaps": snaps, "written": written}).encode()
+    out.write(b"g" + struct.pack("<I", len(facts)) + facts)
+    out.flush()
 
 
 class Dropper(threading.Thread):
@@ -217,6 +246,8 @@ def apply(img, inp, out, window, drop):
             # No change, no removal: the caller removes them after the round
             # (here it would be a monitor proposal on its own, in the window).
             if dropper is not None and dropper.ident is not None:
+                sys.stderr.write("%s: every extent written and read back; waiting for the snapshot removal\n" % img.get_name())
+                sys.stderr.flush()
                 dropper.finish()
             out.write(b"e")
             out.flush()

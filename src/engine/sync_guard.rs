@@ -5,7 +5,13 @@ use super::volume_pipeline::VolumePipeline;
 use super::volume_sync::{remove_sync_snaps, sync_round_of};
 use super::{Stage, StageError, SyncRecord};
 use crate::openstack::{Cinder, Volume};
-use crate::storage::{Extents, VolumeExport};
+use crate::storage::{DataPathError, Extents, FactsAnswer, RbdError, VolumeExport};
+
+type ImageNow = (
+    Result<u64, RbdError>,
+    Result<Vec<String>, RbdError>,
+    Result<Extents, DataPathError>,
+);
 use tokio_util::sync::CancellationToken;
 
 impl VolumePipeline {
@@ -14,12 +20,16 @@ impl VolumePipeline {
     /// stackmigrate made them, and nothing written to it since. Returns
     /// where an earlier, cut-short try of this round may have written to the
     /// new image (empty when none did): the round rewrites those extents.
+    ///
+    /// `facts`: the round's writer answers the questions about the new image
+    /// as it opens it; `rbd` is asked where it does not (or cannot say).
     pub(super) async fn guard(
         &self,
         vol: &Volume,
         sync: &SyncRecord,
         export: &VolumeExport,
         stage: Stage,
+        facts: Option<FactsAnswer>,
     ) -> Result<Extents, StageError> {
         let stop = |why: String| {
             StageError::new(
@@ -43,14 +53,8 @@ impl VolumePipeline {
         // Whether an earlier try of this round began writing to the new
         // image: the journal says so before its first write.
         let earlier_try = sync.writing == Some(last.round + 1);
-        let never = CancellationToken::new();
-        let written = self.new.changed_since(&sync.image, &last.snap, &never);
-        let (new_volume, size, snaps, written) = tokio::join!(
-            new_volume,
-            self.new.image_size(&sync.image),
-            self.new.snap_list(&sync.image),
-            written
-        );
+        let (new_volume, (size, snaps, written)) =
+            tokio::join!(new_volume, self.new_image_now(vol, &sync.image, &last.snap, facts));
         if let (Some(id), Some(v)) = (&sync.new_id, new_volume.map_err(|e| err(&e))?) {
             if v.status != "available" || !v.attachments.is_empty() {
                 return Err(stop(format!(
@@ -113,6 +117,31 @@ impl VolumePipeline {
             )));
         }
         Ok(written)
+    }
+
+    /// The new image's size, snapshots, and where it was written since `base`:
+    /// the writer's answer, else three `rbd` processes at once.
+    async fn new_image_now(&self, vol: &Volume, image: &str, base: &str, facts: Option<FactsAnswer>) -> ImageNow {
+        if let Some(facts) = facts {
+            match facts.await.map_err(|e| e.to_string()).and_then(|f| f) {
+                Ok(f) => {
+                    let written = f
+                        .written
+                        .ok_or_else(|| DataPathError::Child(format!("{image} has no snapshot {base}")));
+                    return (Ok(f.size), Ok(f.snaps), written);
+                }
+                Err(e) => {
+                    let line = format!("the round's writer did not say how it found {image} ({e}); asked rbd instead");
+                    self.log(vol, line).await;
+                }
+            }
+        }
+        let never = CancellationToken::new();
+        tokio::join!(
+            self.new.image_size(image),
+            self.new.snap_list(image),
+            self.new.changed_since(image, base, &never)
+        )
     }
 
     /// After a verified round: the previous rounds' snapshots go on both

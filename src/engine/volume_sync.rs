@@ -192,26 +192,31 @@ impl VolumePipeline {
         let image = format!("volume-{}", vol.id);
         let to = sync_snap(last.round + 1);
         // The final round read back as it is written takes no snapshot on the
-        // new image, and its writer removes the image's sync snapshots (a
-        // monitor proposal) while it writes, once the first change arrives.
-        // With none, they go after the volume is verified instead
-        // (`drop_sync_snaps_after_cutover`), not in the window on their own.
+        // new image; its writer removes the image's sync snapshots (a monitor
+        // proposal) while it writes, from the first change on. With none, they
+        // go after the volume is verified (`drop_sync_snaps_after_cutover`).
         let early = final_round && self.old.reads_back_rounds(&self.new).await;
         let drop_new = early.then_some(SYNC_PREFIX);
+        // The round's helpers start beside the guard (the writer answers its
+        // questions about the new image); dropped (SIGKILL) only before either
+        // opened an image.
+        let ahead = (image.as_str(), last.snap.as_str(), to.as_str());
+        let mut helpers = self.old.start_round(&self.new, ahead, &sync.image, drop_new).await;
+        let facts = helpers
+            .as_mut()
+            .ok()
+            .and_then(Option::as_mut)
+            .and_then(|h| h.take_facts());
         // The guard runs while the source's snapshot is taken (or its reader
         // locks and reads it): a round stopped by either has not written, and
         // the journal says so (below).
         let guarded = async {
-            let dirty = self.guard(vol, sync, export, stage).await?;
+            let dirty = self.guard(vol, sync, export, stage, facts).await?;
             if !export.path.exists() {
                 self.restore_export_file(vol, sync, last, export, stage, cancel).await?;
             }
             Ok::<_, StageError>(dirty)
         };
-        // The round's helpers start beside the guard; dropped (SIGKILL) only
-        // before either opened an image.
-        let ahead = (image.as_str(), last.snap.as_str(), to.as_str());
-        let mut helpers = self.old.start_round(&self.new, ahead, &sync.image, drop_new).await;
         // A cutover whose source no server writes (not forced) locks the
         // source instead, and takes no snapshot: the lock holds the image
         // still while it is read (`DeltaRound::lock_source`). The reader is

@@ -24,6 +24,7 @@ pub mod sparse_hash;
 mod stage_writer;
 mod stream_tape;
 mod tape_runner;
+mod target_facts;
 mod volume_export;
 
 pub use block_delta::{DeltaApplied, DeltaRound};
@@ -42,4 +43,5 @@ pub use readback_stage::probe_in_background;
 pub use stage_writer::{StageOutcome, StageTarget};
 pub use stream_tape::{needs_file, StreamedTape};
 pub use tape_runner::{run_tape, tape_argv, TapeError};
+pub use target_facts::{FactsAnswer, TargetFacts};
 pub use volume_export::VolumeExport;

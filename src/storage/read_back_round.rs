@@ -16,6 +16,7 @@ use super::child_process::{ChildExit, ChildProcess};
 use super::delta_sinks::{DeltaOut, DeltaPatch, ReadbackCheck};
 use super::rbd_diff::{read_diff, DiffError, DiffWriter};
 use super::sparse_hash::BLOCK;
+use super::target_facts::{read_facts, FactsAnswer};
 use super::{readback_stage, BlockStore, Counter, DataPathError, DeltaApplied, DeltaRound, RbdError, RbdStore};
 use std::fs::File;
 use std::io::Write;
@@ -33,9 +34,16 @@ pub struct RoundHelpers {
     writer: ChildProcess,
     stdin: File,
     stdout: File,
+    /// The writer's answer to the guard, until taken.
+    facts: Option<FactsAnswer>,
 }
 
 impl RoundHelpers {
+    /// What the writer found on the new image when it opened it (once).
+    pub fn take_facts(&mut self) -> Option<FactsAnswer> {
+        self.facts.take()
+    }
+
     /// Sends the reader `lock` now, beside the guard ([`DeltaRound::lock_source`]):
     /// it takes the source's exclusive lock, lists and reads, which changes
     /// nothing; what it sends waits in its pipe until the round is applied.
@@ -117,13 +125,17 @@ impl RbdStore {
             .take_stdin()
             .ok_or_else(|| DataPathError::Child("no stdin".into()))?;
         let (ceph, timeout) = target.cli().ceph();
-        let (writer, stdin, stdout) = readback_stage::spawn_writer(ceph, timeout, target_image, drop_snaps)?;
+        // The new image's snapshot of round `from` is the guard's base.
+        let (writer, stdin, stdout) =
+            readback_stage::spawn_writer(ceph, timeout, target_image, drop_snaps, Some(from))?;
+        let facts = read_facts(&stdout).map_err(|e| DataPathError::Child(e.to_string()))?;
         Ok(RoundHelpers {
             reader,
             go: Some(go),
             writer,
             stdin,
             stdout,
+            facts: Some(facts),
         })
     }
 
@@ -148,7 +160,12 @@ impl RbdStore {
             writer,
             stdin,
             stdout,
+            facts,
         } = helpers;
+        // Read before the read-back starts: the answer comes first on that pipe.
+        if let Some(facts) = facts {
+            let _ = facts.await;
+        }
         let ready = spawn_check(stdout, r.file).and_then(|check| {
             let out = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), r.size)
                 .map_err(|e| DataPathError::io(Path::new(r.target_image), e))?;

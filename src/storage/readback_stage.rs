@@ -75,7 +75,7 @@ pub fn spawn(
     connect_timeout: u32,
     image: &str,
 ) -> Result<(ChildProcess, File, ReadBack), DataPathError> {
-    let (child, stdin, stdout) = spawn_writer(ceph, connect_timeout, image, None)?;
+    let (child, stdin, stdout) = spawn_writer(ceph, connect_timeout, image, None, None)?;
     let read_back = ReadBack::spawn(stdout).map_err(|e| spawn_error("read-back stage", &e))?;
     Ok((child, stdin, read_back))
 }
@@ -83,18 +83,26 @@ pub fn spawn(
 /// The read-back writer into `image`: its stdin takes a diff stream, its
 /// stdout gives what was read back, as a diff stream in the same order.
 /// With `drop_snaps`, the image's snapshots named so (a prefix) are removed
-/// while the stream is applied, from its first change on.
+/// while the stream is applied, from its first change on. With `base` (a
+/// warm-sync round's), its stdout first answers the guard
+/// ([`super::target_facts`]).
 pub fn spawn_writer(
     ceph: &CephConfig,
     connect_timeout: u32,
     image: &str,
     drop_snaps: Option<&str>,
+    base: Option<&str>,
 ) -> Result<(ChildProcess, File, File), DataPathError> {
     let mut child = python(
         ceph,
         connect_timeout,
         (SCRIPT, "rbd_stage_readback.py"),
-        &[image, &WINDOW.to_string(), drop_snaps.unwrap_or("-")],
+        &[
+            image,
+            &WINDOW.to_string(),
+            drop_snaps.unwrap_or("-"),
+            base.unwrap_or("-"),
+        ],
         true,
     )?;
     let stdin = child

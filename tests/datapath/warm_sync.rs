@@ -346,6 +346,8 @@ async fn a_guard_trips_when_the_new_volume_is_attached_or_written_between_rounds
         out.contains("were written to the new image") && out.contains("nothing was deleted"),
         "{out}"
     );
+    // The round's writer saw the write as it opened the image (no rbd asked).
+    assert!(!out.contains("asked rbd instead"), "{out}");
     assert_eq!(
         snaps(&tb.var("NEW_CEPH_CONF"), &format!("volume-{new_id}")),
         vec!["stackmigrate-sync-1"]
