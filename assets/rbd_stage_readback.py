@@ -103,7 +103,9 @@ def main():
 
 def tell(img, base, out):
     size = img.size()
-    snaps = [s["name"] for s in img.list_snaps()]
+    # User snapshots, as `rbd snap ls` lists them (not mirror or trash ones).
+    user = rbd.RBD_SNAP_NAMESPACE_TYPE_USER
+    snaps = [s["name"] for s in img.list_snaps() if s.get("namespace", user) == user]
     written = None
     if base in snaps:
         written = []
