@@ -218,3 +218,19 @@ impl ThreadSampler {
         }
     }
 }
+
+/// Waits until the whole machine has been nearly idle (under a fifth of a
+/// core busy over half a second) or 20 s have passed: a timed command then
+/// does not start while the cluster is still writing back what the step
+/// before it wrote. Returns the seconds waited.
+pub fn settle() -> f64 {
+    let start = std::time::Instant::now();
+    loop {
+        let before = cpu_busy_seconds();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let busy = (cpu_busy_seconds() - before) / 0.5;
+        if busy < 0.2 || start.elapsed().as_secs() >= 20 {
+            return start.elapsed().as_secs_f64();
+        }
+    }
+}

@@ -71,6 +71,7 @@ fn raw_final_round(old: &str, new: &str, id: &str) -> (f64, f64) {
         "{o} export-diff --no-progress {src}@raw-a - | {n} import-diff --no-progress - {copy}"
     ));
     write_64m(old, id);
+    common::settle();
     let t = Instant::now();
     sh(format!(
         "{o} snap create {src}@raw-b >/dev/null && {o} export-diff --no-progress --from-snap raw-a {src}@raw-b - | {n} import-diff --no-progress - {copy}"
@@ -108,6 +109,7 @@ fn raw_io(old: &str, new: &str, id: &str) -> (f64, f64, f64) {
         t.elapsed().as_secs_f64()
     };
     rbd(new, &["create", "--size", "8G", &scratch]);
+    common::settle();
     let read = bench(old, "read", &format!("volumes/volume-{id}"));
     let write = bench(new, "write", &scratch);
     let read_back = bench(new, "read", &scratch);
@@ -152,6 +154,7 @@ async fn empty_cutover(c: &Cinder<'_>, new: &Session, creds: &str, conf: &str) -
     let cfg_path = config(creds, dir.path());
     assert_eq!(migrate(dir.path(), &cfg_path, &id, &[]).code, Some(3), "round 1");
     detach(c, &id).await;
+    common::settle();
     let cut = migrate(dir.path(), &cfg_path, &id, &["--cutover"]);
     if let Ok(keep) = std::env::var("BENCH_KEEP_LOG") {
         let _ = std::fs::copy(dir.path().join("log"), format!("{keep}.fixed"));
@@ -196,6 +199,7 @@ async fn main() {
     let vid = source_volume(&c, &conf, "cutover").await;
 
     let cold_dir = tempfile::tempdir().expect("tmp");
+    let settled = common::settle();
     let cold = migrate(cold_dir.path(), &config(&creds, cold_dir.path()), &vid, &[]);
     assert_eq!(cold.code, Some(0), "cold migrate");
     drop_copies(&new, &vid).await;
@@ -210,6 +214,7 @@ async fn main() {
     assert_eq!(round2.code, Some(3), "round 2");
     write_64m(&conf, &vid);
     detach(&c, &vid).await;
+    let settled = settled.max(common::settle());
     let sampler = proc_cpu::ProcCpu::start(env!("CARGO_BIN_EXE_stackmigrate"));
     let cut = migrate(dir.path(), &cfg_path, &vid, &["--cutover"]);
     if let Ok(keep) = std::env::var("BENCH_KEEP_LOG") {
@@ -224,6 +229,9 @@ async fn main() {
     let cold_s = cold.verified.expect("cold verified");
     let window = cut.verified.expect("cutover verified");
     println!("cutover bench: 8 GiB volume holding 2 GiB, 64 MiB changed before each of round 2 and the cutover");
+    println!(
+        "  (each timed step starts once the machine is near idle: under 0.2 of a core busy for 0.5 s; up to {settled:.1} s waited)"
+    );
     println!(
         "  cold one-pass copy (go → verified):   {cold_s:7.2} s  (command {:.2} s)",
         cold.total

@@ -152,6 +152,8 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     let mut printer = EventPrinter::new(args.json);
     // Answered while the clouds are asked: a cutover's first step needs it.
     crate::storage::probe_in_background();
+    // Pre-flight's `rbd ls` of both clusters, likewise.
+    let clusters = crate::engine::ask_clusters_early(cfg);
     let old = Arc::new(Session::new("old", &cfg.old_cloud).map_err(fatal)?);
     let new = Session::new("new", &cfg.new_cloud).map_err(fatal)?;
     // The new cloud's token and quota are fetched while the old cloud is
@@ -181,6 +183,7 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         setup.lock().map_err(fatal)?;
     }
     setup.quota = quota;
+    setup.early_clusters = std::sync::Mutex::new(clusters);
     for w in std::mem::take(&mut setup.warnings) {
         eprintln!("warning: {w}");
     }

@@ -36,7 +36,7 @@ pub use inventory::write_inventory;
 pub use journal::{Journal, JournalError};
 pub use migration::{run_locked, run_migration, EngineError, Plan};
 pub use new_volume_ledger::{MemoryLedger, NewVolumeLedger, CLAIM_KEY};
-pub use preflight::{Preflight, PreflightProgress, NO_FILE_TAPE};
+pub use preflight::{ask_clusters_early, ClusterAnswers, Preflight, PreflightProgress, NO_FILE_TAPE};
 pub use progress::with_progress;
 pub use run_setup::{RunOptions, RunSetup, Running, SetupError};
 pub use stage_error::StageError;

@@ -2,9 +2,9 @@
 //! listed together, and the run does not start.
 
 use crate::check_line::CheckLine;
-use crate::config::{ImportStrategy, TapeConfig};
+use crate::config::{Config, ImportStrategy, TapeConfig};
 use crate::openstack::{Cinder, Session, Volume, VolumeQuota};
-use crate::storage::{free_bytes, is_writable, BlockStore};
+use crate::storage::{free_bytes, is_writable, BlockStore, RbdError};
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
@@ -35,6 +35,18 @@ impl std::fmt::Display for PreflightProgress {
 /// Why a `{file}` tape template cannot run without an export file.
 pub const NO_FILE_TAPE: &str = "tape.command has a {file} argument, and this run keeps no export file (export_dir is null or --no-export-file): use a command that reads the stream on stdin (it gets the rbd export-diff stream; `rbd import-diff - <image>` restores it), or set export_dir";
 
+/// The clusters' `rbd ls` (old, new), started before the clouds are asked:
+/// each is a process start and a cluster connection, and nothing in them
+/// depends on the clouds' answers. Pre-flight reads them.
+pub type ClusterAnswers = [tokio::task::JoinHandle<Result<Vec<String>, RbdError>>; 2];
+
+/// Starts [`ClusterAnswers`] for `cfg`'s clusters (`None` without a block store).
+pub fn ask_clusters_early(cfg: &Config) -> Option<ClusterAnswers> {
+    let old = BlockStore::for_cloud(&cfg.old_cloud)?;
+    let new = BlockStore::for_cloud(&cfg.new_cloud)?;
+    Some([old, new].map(|store| tokio::spawn(async move { store.ls().await })))
+}
+
 pub struct Preflight<'a> {
     pub new_session: &'a Session,
     /// `manage` needs admin-only Cinder calls: pre-flight proves them.
@@ -55,14 +67,29 @@ pub struct Preflight<'a> {
     /// Stops a running measure (the operator went back, or pressed Ctrl-C).
     pub cancel: &'a CancellationToken,
     pub progress: Option<UnboundedSender<PreflightProgress>>,
+    /// The clusters' answers, when they were asked early.
+    pub early: Option<ClusterAnswers>,
 }
 
 impl Preflight<'_> {
     /// Checks for `to_create`: the volumes that still need a new copy.
-    pub async fn run(&self, to_create: &[Volume]) -> Vec<CheckLine> {
+    pub async fn run(mut self, to_create: &[Volume]) -> Vec<CheckLine> {
         // Asked at once: each is a round trip or an rbd start.
-        let clusters = [("old", self.old), ("new", self.new)].map(|(name, store)| async move {
-            match store.ls().await {
+        let early = match self.early.take() {
+            Some([old, new]) => [Some(old), Some(new)],
+            None => [None, None],
+        };
+        let [old_early, new_early] = early;
+        let stores = [("old", self.old, old_early), ("new", self.new, new_early)];
+        let clusters = stores.map(|(name, store, early)| async move {
+            let listed = match early {
+                Some(answer) => match answer.await {
+                    Ok(listed) => listed,
+                    Err(_) => store.ls().await,
+                },
+                None => store.ls().await,
+            };
+            match listed {
                 Ok(images) => CheckLine::new(
                     true,
                     format!(

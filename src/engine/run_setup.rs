@@ -71,6 +71,9 @@ pub struct RunSetup {
     /// The new project's volume quota, when already read: pre-flight uses it
     /// instead of asking again.
     pub quota: Option<VolumeQuota>,
+    /// The clusters' `rbd ls`, when the caller started them early
+    /// ([`super::preflight::ask_clusters_early`]); pre-flight takes them.
+    pub early_clusters: std::sync::Mutex<Option<super::preflight::ClusterAnswers>>,
     /// The project's journal once [`RunSetup::lock`] (or `start`) opened it:
     /// while held, no other run on this project starts anything.
     journal: Option<Journal>,
@@ -123,6 +126,7 @@ impl RunSetup {
             project,
             warnings,
             quota: None,
+            early_clusters: Default::default(),
             journal: None,
         })
     }
@@ -193,6 +197,7 @@ impl RunSetup {
             created: self.created_by_journal(),
             cancel,
             progress,
+            early: self.early_clusters.lock().ok().and_then(|mut e| e.take()),
         }
         .run(volumes)
         .await

@@ -116,6 +116,7 @@ async fn a_large_sparse_layering_only_image_passes_preflight_and_is_removed() {
         created: Vec::new(),
         cancel: &cancel,
         progress: Some(tx),
+        early: None,
     }
     .run(std::slice::from_ref(&volume))
     .await;

@@ -368,3 +368,33 @@ async fn a_token_is_refreshed_before_it_expires() {
     assert!(chrono::Utc::now() < first.expires_at, "the old one had not expired yet");
     assert_eq!(sim.old.lock().expect("lock").tokens_issued, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pre_flight_takes_the_clusters_answers_asked_early() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = SimClouds::start(SimOptions {
+        dir: dir.path().to_path_buf(),
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let (setup, volumes) = prepare(&sim.config).await;
+    // The new cluster's real answer, a made-up failure for the old one: reported, not asked again.
+    let [_, new] = stackmigrate::engine::ask_clusters_early(&sim.config).expect("block stores");
+    let old = tokio::spawn(async {
+        Err(stackmigrate::storage::RbdError::Other {
+            op: "ls".into(),
+            code: Some(5),
+            stderr: "the answer asked early".into(),
+        })
+    });
+    *setup.early_clusters.lock().expect("lock") = Some([old, new]);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let checks = setup.preflight(&sim.config, &volumes, &cancel, None).await;
+    let text = |ok: bool, what: &str| checks.iter().any(|c| c.ok == ok && c.text.contains(what));
+    assert!(text(false, "the answer asked early"), "{checks:?}");
+    assert!(text(true, "reaches the new cluster"), "{checks:?}");
+    // Taken once: a second pre-flight (the plan screen's retry) asks the clusters itself.
+    let again = setup.preflight(&sim.config, &volumes, &cancel, None).await;
+    assert!(again.iter().all(|c| c.ok), "{again:?}");
+}
