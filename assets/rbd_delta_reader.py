@@ -158,7 +158,8 @@ def changes(img, snap_from, size):
     )
     if usable:
         runs = []
-        for off, n, _ in whole_objects(img, snap_from, size):
+        # In offset order (librbd's object-map diff has not always reported it so).
+        for off, n, _ in sorted(whole_objects(img, snap_from, size)):
             if runs and runs[-1][0] + runs[-1][1] == off:
                 runs[-1][1] += n
             else:

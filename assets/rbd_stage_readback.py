@@ -102,24 +102,36 @@ def main():
 
 
 def tell(img, base, out):
-    size = img.size()
+    # Whatever happens, one g record goes out, so that the stream after it is
+    # where the caller expects it; a failure to answer is said in it, and the
+    # caller asks rbd instead.
+    try:
+        facts = {"size": img.size(), "snaps": user_snaps(img), "written": None}
+        if base in facts["snaps"]:
+            facts["written"] = written_since(img, base, facts["size"])
+    except (rbd.Error, OSError, AttributeError) as e:
+        facts = {"error": "%s: %s" % (img.get_name(), e)}
+    record = json.dumps(facts).encode()
+    out.write(b"g" + struct.pack("<I", len(record)) + record)
+    out.flush()
+
+
+def user_snaps(img):
     # User snapshots, as `rbd snap ls` lists them (not mirror or trash ones).
     user = rbd.RBD_SNAP_NAMESPACE_TYPE_USER
-    snaps = [s["name"] for s in img.list_snaps() if s.get("namespace", user) == user]
-    written = None
-    if base in snaps:
-        written = []
+    return [s["name"] for s in img.list_snaps() if s.get("namespace", user) == user]
 
-        def add(off, n, exists):
-            if written and written[-1][0] + written[-1][1] == off:
-                written[-1][1] += n
-            else:
-                written.append([off, n])
 
-        img.diff_iterate(0, size, base, add, whole_object=True)
-    facts = json.dumps({"size": size, "snaps": snaps, "written": written}).encode()
-    out.write(b"g" + struct.pack("<I", len(facts)) + facts)
-    out.flush()
+def written_since(img, base, size):
+    found = []
+    img.diff_iterate(0, size, base, lambda off, n, exists: found.append((off, n)), whole_object=True)
+    written = []
+    for off, n in sorted(found):
+        if written and written[-1][0] + written[-1][1] == off:
+            written[-1][1] += n
+        else:
+            written.append([off, n])
+    return written
 
 
 class Dropper(threading.Thread):

@@ -219,18 +219,32 @@ impl ThreadSampler {
     }
 }
 
+/// The longest [`settle`] wait so far, in milliseconds.
+static MOST_SETTLED_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Waits until the whole machine has been nearly idle (under a fifth of a
-/// core busy over half a second) or 20 s have passed: a timed command then
-/// does not start while the cluster is still writing back what the step
-/// before it wrote. Returns the seconds waited.
-pub fn settle() -> f64 {
+/// core busy over half a second) or 20 s have passed (said on stderr): a
+/// timed command then does not start while the cluster is still writing back
+/// what the step before it wrote.
+pub fn settle() {
     let start = std::time::Instant::now();
     loop {
         let before = cpu_busy_seconds();
         std::thread::sleep(std::time::Duration::from_millis(500));
         let busy = (cpu_busy_seconds() - before) / 0.5;
-        if busy < 0.2 || start.elapsed().as_secs() >= 20 {
-            return start.elapsed().as_secs_f64();
+        let waited = start.elapsed();
+        let gave_up = waited.as_secs() >= 20;
+        if gave_up {
+            eprintln!("settle: still {busy:.2} cores busy after 20 s; timing anyway");
+        }
+        if busy < 0.2 || gave_up {
+            MOST_SETTLED_MS.fetch_max(waited.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+            return;
         }
     }
+}
+
+/// The longest [`settle`] wait so far, in seconds.
+pub fn most_settled() -> f64 {
+    MOST_SETTLED_MS.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1000.0
 }

@@ -199,7 +199,7 @@ async fn main() {
     let vid = source_volume(&c, &conf, "cutover").await;
 
     let cold_dir = tempfile::tempdir().expect("tmp");
-    let settled = common::settle();
+    common::settle();
     let cold = migrate(cold_dir.path(), &config(&creds, cold_dir.path()), &vid, &[]);
     assert_eq!(cold.code, Some(0), "cold migrate");
     drop_copies(&new, &vid).await;
@@ -214,7 +214,7 @@ async fn main() {
     assert_eq!(round2.code, Some(3), "round 2");
     write_64m(&conf, &vid);
     detach(&c, &vid).await;
-    let settled = settled.max(common::settle());
+    common::settle();
     let sampler = proc_cpu::ProcCpu::start(env!("CARGO_BIN_EXE_stackmigrate"));
     let cut = migrate(dir.path(), &cfg_path, &vid, &["--cutover"]);
     if let Ok(keep) = std::env::var("BENCH_KEEP_LOG") {
@@ -230,7 +230,8 @@ async fn main() {
     let window = cut.verified.expect("cutover verified");
     println!("cutover bench: 8 GiB volume holding 2 GiB, 64 MiB changed before each of round 2 and the cutover");
     println!(
-        "  (each timed step starts once the machine is near idle: under 0.2 of a core busy for 0.5 s; up to {settled:.1} s waited)"
+        "  (each timed step starts once the machine is near idle: under 0.2 of a core busy for 0.5 s; up to {:.1} s waited)",
+        common::most_settled()
     );
     println!(
         "  cold one-pass copy (go → verified):   {cold_s:7.2} s  (command {:.2} s)",

@@ -16,6 +16,7 @@ mod report;
 mod run_setup;
 mod stage_error;
 mod sync_control;
+mod sync_export_restore;
 mod sync_guard;
 mod sync_record;
 mod volume_cutover;

@@ -6,13 +6,14 @@ use super::volume_sync::{remove_sync_snaps, sync_round_of};
 use super::{Stage, StageError, SyncRecord};
 use crate::openstack::{Cinder, Volume};
 use crate::storage::{DataPathError, Extents, FactsAnswer, RbdError, VolumeExport};
+use tokio_util::sync::CancellationToken;
 
+/// The new image's size, snapshots, and where it was written since the base.
 type ImageNow = (
     Result<u64, RbdError>,
     Result<Vec<String>, RbdError>,
     Result<Extents, DataPathError>,
 );
-use tokio_util::sync::CancellationToken;
 
 impl VolumePipeline {
     /// Between rounds the new copy must be as the last round left it: the new
@@ -123,7 +124,7 @@ impl VolumePipeline {
     /// the writer's answer, else three `rbd` processes at once.
     async fn new_image_now(&self, vol: &Volume, image: &str, base: &str, facts: Option<FactsAnswer>) -> ImageNow {
         if let Some(facts) = facts {
-            match facts.await.map_err(|e| e.to_string()).and_then(|f| f) {
+            match facts.wait().await {
                 Ok(f) => {
                     let written = f
                         .written

@@ -12,7 +12,7 @@
 
 use super::lap::Lap;
 use super::volume_pipeline::{staging_image, VolumePipeline};
-use super::{with_progress, NewVolumeLedger, Stage, StageError, SyncRecord, SyncRound, VolumeRecord};
+use super::{with_progress, NewVolumeLedger, Stage, StageError, SyncRound, VolumeRecord};
 use crate::config::ImportStrategy;
 use crate::openstack::{Cinder, Volume};
 use crate::storage::{BlockManifest, BlockStore, Counter, DataPathError, DeltaRound, RbdError, VolumeExport};
@@ -118,54 +118,6 @@ impl VolumePipeline {
         Ok((round, image, new_id))
     }
 
-    /// The export file of a synced volume is gone (deleted by hand, a disk
-    /// replaced): it is read back from the new image's last verified
-    /// snapshot, and kept only if it hashes to that round's manifest root.
-    async fn restore_export_file(
-        &self,
-        vol: &Volume,
-        sync: &SyncRecord,
-        last: &SyncRound,
-        export: &VolumeExport,
-        stage: Stage,
-        cancel: &CancellationToken,
-    ) -> Result<(), StageError> {
-        let fail = |e: &dyn std::fmt::Display| StageError::new(stage, &vol.id, e);
-        let path = &export.path;
-        self.log(
-            vol,
-            format!(
-                "export file {} is missing: reading it back from {}@{}",
-                path.display(),
-                sync.image,
-                last.snap
-            ),
-        )
-        .await;
-        let spec = format!("{}@{}", sync.image, last.snap);
-        self.new
-            .export_to_file(&spec, path, Counter::default(), cancel)
-            .await
-            .map_err(|e| fail(&format!("cannot read the export file back from {spec}: {e}")))?;
-        let scheme = crate::storage::sparse_hash::Scheme::of(&last.root)
-            .ok_or_else(|| fail(&format!("round {} has no manifest root I know", last.round)))?;
-        let file = path.clone();
-        let root = tokio::task::spawn_blocking(move || crate::storage::sparse_file::hash_file_with(&file, scheme))
-            .await
-            .map_err(|e| fail(&e))?
-            .map_err(|e| fail(&format!("{}: {e}", path.display())))?;
-        if root != last.root {
-            let _ = std::fs::remove_file(path);
-            return Err(fail(&format!(
-                "the new image's snapshot {spec} no longer matches round {} ({root}, verified as {}); nothing was deleted; abort the volume and migrate it again from the start",
-                last.round, last.root
-            )));
-        }
-        self.log(vol, format!("export file read back: matches round {}", last.round))
-            .await;
-        Ok(())
-    }
-
     /// Round n+1 (the final one at cutover): the delta since the last
     /// verified round, applied, read back and compared. `writing` journals
     /// that the round begins to write to the new image; it runs after the
@@ -255,8 +207,10 @@ impl VolumePipeline {
                 Some(at) => at,
                 None => self.fresh_snapshot(&self.old, &image, &to).await,
             };
-            if let Err(e) = &helpers {
-                return Err(fail(e));
+            match &helpers {
+                Err(e) => return Err(fail(e)),
+                Ok(Some(h)) => h.usable(&sync.image).map_err(|e| fail(&e))?,
+                Ok(None) => {}
             }
             let at = at.map_err(|e| fail(&e))?;
             if !writing.await {

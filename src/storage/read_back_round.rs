@@ -16,11 +16,12 @@ use super::child_process::{ChildExit, ChildProcess};
 use super::delta_sinks::{DeltaOut, DeltaPatch, ReadbackCheck};
 use super::rbd_diff::{read_diff, DiffError, DiffWriter};
 use super::sparse_hash::BLOCK;
-use super::target_facts::{read_facts, FactsAnswer};
+use super::target_facts::{read_facts, FactsAnswer, FactsThread};
 use super::{readback_stage, BlockStore, Counter, DataPathError, DeltaApplied, DeltaRound, RbdError, RbdStore};
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use tokio_util::sync::CancellationToken;
 
 /// A round's two helpers, started ahead: the reader waits for `go` (or
@@ -36,12 +37,25 @@ pub struct RoundHelpers {
     stdout: File,
     /// The writer's answer to the guard, until taken.
     facts: Option<FactsAnswer>,
+    /// Its reader: joined before anything else reads `stdout`.
+    facts_thread: FactsThread,
 }
 
 impl RoundHelpers {
     /// What the writer found on the new image when it opened it (once).
     pub fn take_facts(&mut self) -> Option<FactsAnswer> {
         self.facts.take()
+    }
+
+    /// Whether the round may go on with these helpers: not when the writer's
+    /// first record was missing or garbled, since its stream cannot be trusted.
+    pub fn usable(&self, target_image: &str) -> Result<(), String> {
+        if self.facts_thread.broken.load(Ordering::SeqCst) {
+            return Err(format!(
+                "the writer of {target_image} gave no usable first record, so its stream cannot be trusted; nothing was written; retry"
+            ));
+        }
+        Ok(())
     }
 
     /// Sends the reader `lock` now, beside the guard ([`DeltaRound::lock_source`]):
@@ -128,7 +142,8 @@ impl RbdStore {
         // The new image's snapshot of round `from` is the guard's base.
         let (writer, stdin, stdout) =
             readback_stage::spawn_writer(ceph, timeout, target_image, drop_snaps, Some(from))?;
-        let facts = read_facts(&stdout).map_err(|e| DataPathError::Child(e.to_string()))?;
+        let (facts, facts_thread) = read_facts(&stdout)
+            .map_err(|e| DataPathError::Child(format!("cannot read the answer of {target_image}'s writer: {e}")))?;
         Ok(RoundHelpers {
             reader,
             go: Some(go),
@@ -136,6 +151,7 @@ impl RbdStore {
             stdin,
             stdout,
             facts: Some(facts),
+            facts_thread,
         })
     }
 
@@ -161,11 +177,22 @@ impl RbdStore {
             stdin,
             stdout,
             facts,
+            facts_thread,
         } = helpers;
-        // Read before the read-back starts: the answer comes first on that pipe.
+        // The answer comes first on the writer's stdout: read (and its thread
+        // ended) before the read-back starts, and the stream usable after it.
         if let Some(facts) = facts {
-            let _ = facts.await;
+            let _ = facts.wait().await;
         }
+        if facts_thread.broken.load(Ordering::SeqCst) {
+            stop_both(reader, writer).await;
+            let why = format!(
+                "the writer of {} gave no usable first record; nothing was written",
+                r.target_image
+            );
+            return Err(DataPathError::Child(why));
+        }
+        let _ = tokio::task::spawn_blocking(move || facts_thread.thread.join()).await;
         let ready = spawn_check(stdout, r.file).and_then(|check| {
             let out = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), r.size)
                 .map_err(|e| DataPathError::io(Path::new(r.target_image), e))?;

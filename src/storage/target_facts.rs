@@ -8,6 +8,9 @@ use super::Extents;
 use serde::Deserialize;
 use std::fs::File;
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// The new image as the writer found it.
@@ -21,62 +24,114 @@ pub struct TargetFacts {
     pub written: Option<Extents>,
 }
 
-#[derive(Deserialize)]
-struct Wire {
-    size: u64,
-    snaps: Vec<String>,
-    written: Option<Vec<(u64, u64)>>,
+/// Why there is no answer. Either way the guard asks `rbd` instead.
+#[derive(Debug, thiserror::Error)]
+pub enum FactsError {
+    /// The writer looked and could not say; what follows on its stdout is intact.
+    #[error("the round's writer could not look at the new image: {0}")]
+    Unanswered(String),
+    /// No answer, or not one: the writer's stdout cannot be trusted, and the
+    /// round must not use it ([`FactsAnswer::broken`]).
+    #[error("the round's writer gave no usable answer about the new image: {0}")]
+    Broken(String),
 }
 
-/// The answer, once the writer has given it; an error (it ended first, or
-/// said something else) means: ask `rbd` instead, which says why.
-pub type FactsAnswer = oneshot::Receiver<Result<TargetFacts, String>>;
+#[derive(Deserialize)]
+struct Wire {
+    size: Option<u64>,
+    snaps: Option<Vec<String>>,
+    written: Option<Vec<(u64, u64)>>,
+    error: Option<String>,
+}
+
+/// The writer's answer, once it has given it.
+pub struct FactsAnswer {
+    rx: oneshot::Receiver<Result<TargetFacts, FactsError>>,
+    broken: Arc<AtomicBool>,
+}
+
+/// The thread reading the answer, and whether the pipe is still usable.
+pub struct FactsThread {
+    pub thread: std::thread::JoinHandle<()>,
+    pub broken: Arc<AtomicBool>,
+}
+
+/// Longer than any writer takes to connect and open an image; the rbd CLI's
+/// own questions wait as long for a cluster.
+const WAIT: Duration = Duration::from_secs(60);
+
+impl FactsAnswer {
+    /// The answer, or why there is none (after [`WAIT`]: broken too).
+    pub async fn wait(self) -> Result<TargetFacts, FactsError> {
+        match tokio::time::timeout(WAIT, self.rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(FactsError::Broken("its reading thread ended".into())),
+            Err(_) => {
+                self.broken.store(true, Ordering::SeqCst);
+                Err(FactsError::Broken(format!("none within {} s", WAIT.as_secs())))
+            }
+        }
+    }
+}
 
 /// Larger than any real answer (a 64 TiB image written in every other object).
 const MAX_LEN: usize = 256 << 20;
 
 /// Reads the writer's `g` record from (a duplicate of) its stdout on a thread.
-/// Nothing else reads that pipe until the answer is in: the read-back stream
-/// that follows is read once the guard has passed.
-pub fn read_facts(stdout: &File) -> std::io::Result<FactsAnswer> {
+/// Nothing else may read that pipe until the thread has ended: the read-back
+/// stream follows the record (see [`FactsThread`]).
+pub fn read_facts(stdout: &File) -> std::io::Result<(FactsAnswer, FactsThread)> {
     let mut from = stdout.try_clone()?;
     let (tx, rx) = oneshot::channel();
-    std::thread::Builder::new().name("round-facts".into()).spawn(move || {
-        let _ = tx.send(parse(&mut from));
+    let broken = Arc::new(AtomicBool::new(false));
+    let flag = broken.clone();
+    let thread = std::thread::Builder::new().name("round-facts".into()).spawn(move || {
+        let answer = parse(&mut from);
+        if matches!(answer, Err(FactsError::Broken(_))) {
+            flag.store(true, Ordering::SeqCst);
+        }
+        let _ = tx.send(answer);
     })?;
-    Ok(rx)
+    let answer = FactsAnswer {
+        rx,
+        broken: broken.clone(),
+    };
+    Ok((answer, FactsThread { thread, broken }))
 }
 
-fn parse(from: &mut impl Read) -> Result<TargetFacts, String> {
+fn parse(from: &mut impl Read) -> Result<TargetFacts, FactsError> {
+    let broken = |e: String| FactsError::Broken(e);
     let mut head = [0u8; 5];
     from.read_exact(&mut head)
-        .map_err(|e| format!("the writer gave no answer about the new image: {e}"))?;
+        .map_err(|e| broken(format!("it ended before answering ({e})")))?;
     if head[0] != b'g' {
-        return Err(format!("the writer answered with record {:?}, not g", head[0] as char));
+        return Err(broken(format!("it answered with record {:?}, not g", head[0] as char)));
     }
     let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]) as usize;
     if len > MAX_LEN {
-        return Err(format!("the writer's answer claims {len} bytes"));
+        return Err(broken(format!("its answer claims {len} bytes")));
     }
     let mut body = vec![0u8; len];
     from.read_exact(&mut body)
-        .map_err(|e| format!("the writer's answer ended early: {e}"))?;
-    let wire: Wire = serde_json::from_slice(&body).map_err(|e| format!("the writer's answer: {e}"))?;
+        .map_err(|e| broken(format!("its answer ended early ({e})")))?;
+    let wire: Wire = serde_json::from_slice(&body).map_err(|e| broken(format!("its answer: {e}")))?;
+    if let Some(e) = wire.error {
+        return Err(FactsError::Unanswered(e));
+    }
+    let (Some(size), Some(snaps)) = (wire.size, wire.snaps) else {
+        return Err(broken("its answer has no size or no snapshots".into()));
+    };
     let written = wire.written.map(|w| {
         let mut extents = Extents::default();
         w.into_iter().for_each(|(off, len)| extents.push(off, len));
         extents
     });
-    Ok(TargetFacts {
-        size: wire.size,
-        snaps: wire.snaps,
-        written,
-    })
+    Ok(TargetFacts { size, snaps, written })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{parse, FactsError};
 
     fn record(json: &str) -> Vec<u8> {
         let mut r = vec![b'g'];
@@ -107,15 +162,24 @@ mod tests {
 
     #[test]
     fn a_writer_that_ends_or_says_something_else_is_an_error() {
-        let e = parse(&mut &b""[..]).expect_err("nothing");
-        assert!(e.contains("no answer"), "{e}");
-        let e = parse(&mut &b"rbd diff v1\n"[..]).expect_err("a stream");
-        assert!(e.contains("not g"), "{e}");
+        let broken = |wire: &[u8], what: &str| match parse(&mut &wire[..]) {
+            Err(FactsError::Broken(e)) => assert!(e.contains(what), "{e}"),
+            other => panic!("{what}: {other:?}"),
+        };
+        broken(b"", "ended before answering");
+        broken(b"rbd diff v1\n", "not g");
         let mut short = record(r#"{"size": 1}"#);
         short.truncate(8);
-        let e = parse(&mut &short[..]).expect_err("short");
-        assert!(e.contains("ended early"), "{e}");
-        let e = parse(&mut &record(r#"{"size": 1}"#)[..]).expect_err("missing fields");
-        assert!(e.contains("snaps"), "{e}");
+        broken(&short, "ended early");
+        broken(&record(r#"{"size": 1}"#), "no size or no snapshots");
+        // A writer that looked and could not say: the stream after it is intact.
+        let mut said = record(r#"{"error": "volume-x: [errno 2] no such snapshot"}"#);
+        said.extend_from_slice(b"rbd diff v1\n");
+        let mut from = &said[..];
+        match parse(&mut from) {
+            Err(FactsError::Unanswered(e)) => assert!(e.contains("no such snapshot"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(from, b"rbd diff v1\n");
     }
 }
