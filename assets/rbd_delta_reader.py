@@ -159,7 +159,9 @@ def changes(img, snap_from, size):
     if usable:
         runs = []
         # In offset order (librbd's object-map diff has not always reported it so).
-        for off, n, _ in sorted(whole_objects(img, snap_from, size)):
+        objects = []
+        img.diff_iterate(0, size, snap_from, lambda off, n, exists: objects.append((off, n)), whole_object=True)
+        for off, n in sorted(objects):
             if runs and runs[-1][0] + runs[-1][1] == off:
                 runs[-1][1] += n
             else:
@@ -170,12 +172,6 @@ def changes(img, snap_from, size):
             return extents
     img.diff_iterate(0, size, snap_from, add)
     return extents
-
-
-def whole_objects(img, snap_from, size):
-    found = []
-    img.diff_iterate(0, size, snap_from, lambda off, n, exists: found.append((off, n, exists)), whole_object=True)
-    return found
 
 
 def send(img, snap_from, block, window, out):

@@ -75,18 +75,16 @@ impl Preflight<'_> {
     /// Checks for `to_create`: the volumes that still need a new copy.
     pub async fn run(mut self, to_create: &[Volume]) -> Vec<CheckLine> {
         // Asked at once: each is a round trip or an rbd start.
-        let early = match self.early.take() {
-            Some([old, new]) => [Some(old), Some(new)],
-            None => [None, None],
-        };
-        let [old_early, new_early] = early;
+        let [old_early, new_early] = self.early.take().map_or([None, None], |a| a.map(Some));
         let stores = [("old", self.old, old_early), ("new", self.new, new_early)];
         let clusters = stores.map(|(name, store, early)| async move {
-            let listed = match early {
-                Some(answer) => match answer.await {
-                    Ok(listed) => listed,
-                    Err(_) => store.ls().await,
-                },
+            // An early answer whose task died is asked for again.
+            let answered = match early {
+                Some(answer) => answer.await.ok(),
+                None => None,
+            };
+            let listed = match answered {
+                Some(listed) => listed,
                 None => store.ls().await,
             };
             match listed {

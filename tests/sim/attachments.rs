@@ -2,21 +2,11 @@
 //! server named with its Nova status, and which of them may still write.
 
 use stackmigrate::openstack::{Keystone, Session};
-use stackmigrate::sim::{SimClouds, SimOptions};
-
-async fn sim(dir: &std::path::Path) -> SimClouds {
-    SimClouds::start(SimOptions {
-        dir: dir.to_path_buf(),
-        ..Default::default()
-    })
-    .await
-    .expect("sim")
-}
 
 #[tokio::test]
 async fn volumes_names_each_server_with_its_status() {
     let dir = tempfile::tempdir().expect("tmp");
-    let sim = sim(dir.path()).await;
+    let sim = crate::sim(dir.path()).await;
     let table = stackmigrate::cli::run_volumes(&sim.config.old_cloud, "research", false)
         .await
         .expect("table");
@@ -56,7 +46,7 @@ async fn volumes_names_each_server_with_its_status() {
 #[tokio::test]
 async fn only_volumes_of_running_servers_have_a_live_writer() {
     let dir = tempfile::tempdir().expect("tmp");
-    let sim = sim(dir.path()).await;
+    let sim = crate::sim(dir.path()).await;
     let old = Session::new("old", &sim.config.old_cloud).expect("session");
     let project = Keystone::new(&old).find_project("research").await.expect("project");
     let rows = stackmigrate::engine::project_volumes(&old, &project)

@@ -350,12 +350,7 @@ async fn exports_wait_for_room_in_a_small_export_dir() {
 #[tokio::test]
 async fn a_token_is_refreshed_before_it_expires() {
     let dir = tempfile::tempdir().expect("tmp");
-    let sim = SimClouds::start(SimOptions {
-        dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .await
-    .expect("sim");
+    let sim = crate::sim(dir.path()).await;
     sim.old.lock().expect("lock").token_lifetime = chrono::Duration::seconds(4);
     let s = Session::new("old", &sim.config.old_cloud).expect("session");
     let first = s.token().await.expect("token");
@@ -372,12 +367,7 @@ async fn a_token_is_refreshed_before_it_expires() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pre_flight_takes_the_clusters_answers_asked_early() {
     let dir = tempfile::tempdir().expect("tmp");
-    let sim = SimClouds::start(SimOptions {
-        dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .await
-    .expect("sim");
+    let sim = crate::sim(dir.path()).await;
     let (setup, volumes) = prepare(&sim.config).await;
     // The new cluster's real answer, a made-up failure for the old one: reported, not asked again.
     let [_, new] = stackmigrate::engine::ask_clusters_early(&sim.config).expect("block stores");

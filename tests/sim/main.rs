@@ -9,3 +9,13 @@ mod log_file;
 mod no_export_file;
 mod projects;
 mod transient;
+
+/// The embedded clouds with default options, their files under `dir`.
+pub async fn sim(dir: &std::path::Path) -> stackmigrate::sim::SimClouds {
+    stackmigrate::sim::SimClouds::start(stackmigrate::sim::SimOptions {
+        dir: dir.to_path_buf(),
+        ..Default::default()
+    })
+    .await
+    .expect("sim")
+}

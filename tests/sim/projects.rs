@@ -2,17 +2,12 @@
 //! other only when its name is unique among those listed.
 
 use stackmigrate::openstack::{Keystone, Session};
-use stackmigrate::sim::{SimClouds, SimOptions, SimProject};
+use stackmigrate::sim::SimProject;
 
 #[tokio::test]
 async fn the_tokens_own_project_is_taken_and_another_name_must_be_unique() {
     let dir = tempfile::tempdir().expect("tmp");
-    let sim = SimClouds::start(SimOptions {
-        dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .await
-    .expect("sim");
+    let sim = crate::sim(dir.path()).await;
     {
         // A second "research" and two "twin" projects, all with a role for every user.
         let mut s = sim.old.lock().expect("state");
