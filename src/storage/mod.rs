@@ -10,6 +10,7 @@ mod data_path_error;
 mod delta_sinks;
 mod diff_child;
 mod diff_listing;
+mod direct_run;
 mod disk_space;
 mod file_store;
 pub mod private_fs;

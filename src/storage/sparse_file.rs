@@ -2,6 +2,7 @@
 //! file's allocation follows the data) and read back by data extent
 //! (SEEK_DATA / SEEK_HOLE), so reading costs what the data costs.
 
+use super::direct_run::DirectRun;
 use super::rbd_diff::DiffSink;
 use super::sparse_hash::{Scheme, SparseHasher, BLOCK};
 use std::fs::File;
@@ -16,6 +17,9 @@ use std::thread::JoinHandle;
 pub struct SparseWriter {
     /// `None`: no export file is kept (the stream is only hashed).
     file: Option<File>,
+    /// The file's bytes, gathered for direct writes (`None`: written through
+    /// the page cache, where the file system takes no direct writes).
+    direct: Option<DirectRun>,
     partial: PathBuf,
     path: PathBuf,
     hasher: SparseHasher,
@@ -75,6 +79,7 @@ impl SparseWriter {
         let file = super::private_fs::create_file(&partial)?;
         Ok(Self {
             file: Some(file),
+            direct: DirectRun::open(&partial),
             partial,
             path: path.to_path_buf(),
             hasher: SparseHasher::new(),
@@ -88,6 +93,7 @@ impl SparseWriter {
     pub fn hash_only() -> Self {
         Self {
             file: None,
+            direct: None,
             partial: PathBuf::new(),
             path: PathBuf::new(),
             hasher: SparseHasher::new(),
@@ -104,6 +110,9 @@ impl SparseWriter {
 
     /// Fsyncs, renames into place, fsyncs the directory; returns the hash.
     pub fn commit(mut self) -> io::Result<String> {
+        if let (Some(run), Some(file)) = (&mut self.direct, &self.file) {
+            run.flush(file)?;
+        }
         if let Some(s) = self.syncer.take() {
             s.stop()?;
         }
@@ -149,8 +158,13 @@ impl DiffSink for SparseWriter {
             let n = ((BLOCK - abs % BLOCK) as usize).min(data.len() - pos);
             let chunk = &data[pos..pos + n];
             if chunk.iter().any(|&b| b != 0) {
-                file.write_all_at(chunk, abs)?;
-                self.dirty += n as u64;
+                match &mut self.direct {
+                    Some(run) => run.put(file, abs, chunk)?,
+                    None => {
+                        file.write_all_at(chunk, abs)?;
+                        self.dirty += n as u64;
+                    }
+                }
             }
             pos += n;
         }
