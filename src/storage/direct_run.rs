@@ -32,6 +32,8 @@ pub struct DirectRun {
     end: u64,
     /// Bytes written directly so far.
     direct_bytes: u64,
+    /// Bytes written through the page cache since [`Self::take_cached`].
+    cached: u64,
 }
 
 impl DirectRun {
@@ -53,6 +55,7 @@ impl DirectRun {
             first: 0,
             end: 0,
             direct_bytes: 0,
+            cached: 0,
         })
     }
 
@@ -90,19 +93,34 @@ impl DirectRun {
         let align = ALIGN as u64;
         let mid_start = first.div_ceil(align) * align;
         let mid_end = end - end % align;
-        let at = |off: u64| self.base + (off - self.start) as usize;
         if mid_start >= mid_end {
-            return file.write_all_at(&self.buf[at(first)..at(end)], first);
+            return self.cached_write(file, first, end);
         }
-        file.write_all_at(&self.buf[at(first)..at(mid_start)], first)?;
-        let middle = &self.buf[at(mid_start)..at(mid_end)];
+        self.cached_write(file, first, mid_start)?;
+        let middle = &self.buf[self.at(mid_start)..self.at(mid_end)];
         match self.direct.write_at(middle, mid_start) {
             Ok(n) if n == middle.len() => self.direct_bytes += n as u64,
             // Short, or refused (EINVAL: this file system wants another
             // alignment): the ordinary way, for this run's bytes.
-            Ok(_) | Err(_) => file.write_all_at(middle, mid_start)?,
+            Ok(_) | Err(_) => self.cached_write(file, mid_start, mid_end)?,
         }
-        file.write_all_at(&self.buf[at(mid_end)..at(end)], mid_end)
+        self.cached_write(file, mid_end, end)
+    }
+
+    /// Bytes written through the page cache since the last call (for the
+    /// caller's writeback).
+    pub fn take_cached(&mut self) -> u64 {
+        std::mem::take(&mut self.cached)
+    }
+
+    fn at(&self, offset: u64) -> usize {
+        self.base + (offset - self.start) as usize
+    }
+
+    fn cached_write(&mut self, file: &File, from: u64, to: u64) -> io::Result<()> {
+        file.write_all_at(&self.buf[self.at(from)..self.at(to)], from)?;
+        self.cached += to - from;
+        Ok(())
     }
 }
 
@@ -130,6 +148,10 @@ mod tests {
             std::fs::read(&a).expect("a"),
             std::fs::read(&b).expect("b"),
             "{pieces:?}"
+        );
+        assert_eq!(
+            run.direct_bytes + run.take_cached(),
+            pieces.iter().map(|p| p.1 as u64).sum::<u64>()
         );
         run.direct_bytes
     }

@@ -159,7 +159,11 @@ impl DiffSink for SparseWriter {
             let chunk = &data[pos..pos + n];
             if chunk.iter().any(|&b| b != 0) {
                 match &mut self.direct {
-                    Some(run) => run.put(file, abs, chunk)?,
+                    Some(run) => {
+                        run.put(file, abs, chunk)?;
+                        // What went through the page cache (partial pages) is written back as before.
+                        self.dirty += run.take_cached();
+                    }
                     None => {
                         file.write_all_at(chunk, abs)?;
                         self.dirty += n as u64;
