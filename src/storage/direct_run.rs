@@ -37,14 +37,20 @@ pub struct DirectRun {
 }
 
 impl DirectRun {
-    /// A second descriptor on `path`, opened for direct writes; `None` where
-    /// the file system does not support them.
-    pub fn open(path: &Path) -> Option<Self> {
+    /// A second descriptor on `path` (which `file` has open), opened for
+    /// direct writes; `None` where the file system does not support them, or
+    /// where `path` is no longer `file`.
+    pub fn open(path: &Path, file: &File) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
         let direct = super::private_fs::options()
             .write(true)
             .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
             .open(path)
             .ok()?;
+        let (a, b) = (direct.metadata().ok()?, file.metadata().ok()?);
+        if (a.dev(), a.ino()) != (b.dev(), b.ino()) {
+            return None;
+        }
         let buf = vec![0u8; CAPACITY + ALIGN];
         let base = buf.as_ptr().align_offset(ALIGN);
         (base < ALIGN).then_some(Self {
@@ -128,22 +134,35 @@ impl DirectRun {
 mod tests {
     use super::*;
 
+    /// Bytes that differ from page to page and from piece to piece, never zero
+    /// (a zero byte would look like a hole).
+    fn bytes(piece: usize, off: u64, n: usize) -> Vec<u8> {
+        (0..n as u64)
+            .map(|k| {
+                let at = off + k;
+                ((at / 4096 * 131 + at * 7 + piece as u64 * 13) % 255 + 1) as u8
+            })
+            .collect()
+    }
+
     /// Writes pieces through a run and through plain positional writes, and
-    /// compares the two files byte for byte.
-    fn same_as_plain(pieces: &[(u64, usize)]) -> u64 {
+    /// compares the two files byte for byte. `refuse`: the direct descriptor
+    /// cannot write (the ordinary way must take every byte).
+    fn same_as_plain(pieces: &[(u64, usize)], refuse: bool) -> u64 {
         let dir = tempfile::tempdir().expect("tmp");
         let (a, b) = (dir.path().join("direct"), dir.path().join("plain"));
         let fa = super::super::private_fs::create_file(&a).expect("a");
         let fb = super::super::private_fs::create_file(&b).expect("b");
-        let mut run = DirectRun::open(&a).expect("this file system takes direct writes");
+        let mut run = DirectRun::open(&a, &fa).expect("this file system takes direct writes");
+        if refuse {
+            run.direct = File::open(&a).expect("read-only");
+        }
         for (i, &(off, n)) in pieces.iter().enumerate() {
-            let data: Vec<u8> = (0..n).map(|k| (k as u64 * 31 + i as u64 * 7 + 1) as u8).collect();
+            let data = bytes(i, off, n);
             run.put(&fa, off, &data).expect("put");
             fb.write_all_at(&data, off).expect("plain");
         }
         run.flush(&fa).expect("flush");
-        let len = std::fs::metadata(&b).expect("meta").len();
-        fa.set_len(len).expect("len");
         assert_eq!(
             std::fs::read(&a).expect("a"),
             std::fs::read(&b).expect("b"),
@@ -159,17 +178,27 @@ mod tests {
     #[test]
     fn aligned_unaligned_contiguous_and_gapped_pieces_land_as_plain_writes_put_them() {
         // Contiguous 64 KiB pieces crossing the 1 MiB capacity.
-        let direct = same_as_plain(&(0..40).map(|i| (i * 65536, 65536)).collect::<Vec<_>>());
+        let direct = same_as_plain(&(0..40).map(|i| (i * 65536, 65536)).collect::<Vec<_>>(), false);
         assert_eq!(direct, 40 * 65536, "every byte of an aligned run went directly");
         // Unaligned start and end, inside one page and across pages.
-        let direct = same_as_plain(&[(100, 10), (5000, 9000), (14000, 3 << 20), (20 << 20, 1)]);
+        let unaligned = [(100, 10), (5000, 9000), (14000, 3 << 20), (20 << 20, 1)];
+        let direct = same_as_plain(&unaligned, false);
         assert!(
             direct > (3 << 20) - 2 * ALIGN as u64,
             "the middle of an unaligned run went directly: {direct}"
         );
-        // A run that starts mid-page and fills the buffer exactly.
-        same_as_plain(&[(4096 * 3 + 17, CAPACITY - 17 - 4096 * 3), (CAPACITY as u64, 5)]);
+        // A run that starts mid-page and fills the buffer exactly, then goes on.
+        let start = 4096 * 3 + 17;
+        same_as_plain(&[(start, CAPACITY - 17), (4096 * 3 + CAPACITY as u64, 5000)], false);
         // Pieces that continue a run whose last page was partly written.
-        same_as_plain(&[(0, 4000), (4000, 200), (4200, 70000), (1 << 20, 4096)]);
+        same_as_plain(&[(0, 4000), (4000, 200), (4200, 70000), (1 << 20, 4096)], false);
+        // A piece that goes back over bytes already written: the later bytes win.
+        same_as_plain(&[(0, 3 << 20), (8192, 70000)], false);
+    }
+
+    #[test]
+    fn refused_direct_writes_are_made_the_ordinary_way() {
+        let direct = same_as_plain(&[(0, 3 << 20), (5000, 9000), (40 << 20, 2 << 20)], true);
+        assert_eq!(direct, 0);
     }
 }

@@ -78,8 +78,8 @@ impl SparseWriter {
         let partial = partial_path(path);
         let file = super::private_fs::create_file(&partial)?;
         Ok(Self {
+            direct: DirectRun::open(&partial, &file),
             file: Some(file),
-            direct: DirectRun::open(&partial),
             partial,
             path: path.to_path_buf(),
             hasher: SparseHasher::new(),
