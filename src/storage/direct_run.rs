@@ -3,7 +3,7 @@
 //! Written through the page cache, 1 GiB of export cost this machine
 //! 1.5-4 CPU-s (copying into cache pages, dirty accounting, writeback, then
 //! dropping the pages again); the same bytes written with `O_DIRECT` in
-//! 1 MiB pieces cost about 0.5 (`dd`, docs/decisions.md). A [`DirectRun`]
+//! 1 MiB pieces cost 0.5-0.8 (`dd`, docs/decisions.md). A [`DirectRun`]
 //! gathers a contiguous run of the export's bytes in one page-aligned buffer
 //! and writes its page-aligned middle in one direct write; the run's partial
 //! first and last pages (a record that starts or ends inside a page) go
@@ -24,9 +24,8 @@ pub struct DirectRun {
     direct: File,
     /// `CAPACITY + ALIGN` bytes; `buf[base..]` starts on an aligned address.
     buf: Vec<u8>,
+    /// `buf[base]` holds file offset `first` rounded down to `ALIGN`.
     base: usize,
-    /// File offset of `buf[base]` (aligned).
-    start: u64,
     /// The run's bytes are file offsets `first..end`.
     first: u64,
     end: u64,
@@ -57,7 +56,6 @@ impl DirectRun {
             direct,
             buf,
             base,
-            start: 0,
             first: 0,
             end: 0,
             direct_bytes: 0,
@@ -71,13 +69,13 @@ impl DirectRun {
         while !data.is_empty() {
             if self.first == self.end || offset != self.end {
                 self.flush(file)?;
-                self.start = offset - offset % ALIGN as u64;
                 self.first = offset;
                 self.end = offset;
             }
-            let at = (self.end - self.start) as usize;
+            let into = self.at(self.end);
+            let at = into - self.base;
             let n = (CAPACITY - at).min(data.len());
-            self.buf[self.base + at..self.base + at + n].copy_from_slice(&data[..n]);
+            self.buf[into..into + n].copy_from_slice(&data[..n]);
             self.end += n as u64;
             offset += n as u64;
             data = &data[n..];
@@ -92,25 +90,23 @@ impl DirectRun {
     /// Writes what the run holds; the run is then empty.
     pub fn flush(&mut self, file: &File) -> io::Result<()> {
         let (first, end) = (self.first, self.end);
-        self.first = self.end;
-        if first == end {
-            return Ok(());
-        }
         let align = ALIGN as u64;
-        let mid_start = first.div_ceil(align) * align;
-        let mid_end = end - end % align;
-        if mid_start >= mid_end {
-            return self.cached_write(file, first, end);
-        }
+        // The whole pages inside the run (none where it lies within one page).
+        let mid_start = (first.div_ceil(align) * align).min(end);
+        let mid_end = (end - end % align).max(mid_start);
         self.cached_write(file, first, mid_start)?;
-        let middle = &self.buf[self.at(mid_start)..self.at(mid_end)];
-        match self.direct.write_at(middle, mid_start) {
-            Ok(n) if n == middle.len() => self.direct_bytes += n as u64,
-            // Short, or refused (EINVAL: this file system wants another
-            // alignment): the ordinary way, for this run's bytes.
-            Ok(_) | Err(_) => self.cached_write(file, mid_start, mid_end)?,
+        if mid_start < mid_end {
+            let middle = &self.buf[self.at(mid_start)..self.at(mid_end)];
+            match self.direct.write_at(middle, mid_start) {
+                Ok(n) if n == middle.len() => self.direct_bytes += n as u64,
+                // Short, or refused (EINVAL: this file system wants another
+                // alignment): the ordinary way, for this run's bytes.
+                Ok(_) | Err(_) => self.cached_write(file, mid_start, mid_end)?,
+            }
         }
-        self.cached_write(file, mid_end, end)
+        self.cached_write(file, mid_end, end)?;
+        self.first = end;
+        Ok(())
     }
 
     /// Bytes written through the page cache since the last call (for the
@@ -119,11 +115,15 @@ impl DirectRun {
         std::mem::take(&mut self.cached)
     }
 
+    /// Index in `buf` of file offset `offset` of the run.
     fn at(&self, offset: u64) -> usize {
-        self.base + (offset - self.start) as usize
+        self.base + (offset - (self.first - self.first % ALIGN as u64)) as usize
     }
 
     fn cached_write(&mut self, file: &File, from: u64, to: u64) -> io::Result<()> {
+        if from == to {
+            return Ok(());
+        }
         file.write_all_at(&self.buf[self.at(from)..self.at(to)], from)?;
         self.cached += to - from;
         Ok(())
