@@ -30,7 +30,10 @@
 # cannot be taken (another client holds it: something still uses the
 # source) fails with nothing written. TO then only names the round.
 #
-# argv: conf id keyring|- timeout_s pool image from to block window_bytes
+# FROM `-` reads the whole image (a cold export: with `lock`, a detached
+# volume is read under its lock instead of from a snapshot).
+#
+# argv: conf id keyring|- timeout_s pool image from|- to block window_bytes
 # Exit 0 only after every read completed and the end record was written.
 import collections
 import os
@@ -82,6 +85,7 @@ def main():
     keep_buffers()
     signal.signal(signal.SIGTERM, stop)
     conf, rid, keyring, timeout, pool, image, snap_from, snap_to, block, window = sys.argv[1:11]
+    snap_from = None if snap_from == "-" else snap_from
     options = {"client_mount_timeout": timeout, "rados_mon_op_timeout": timeout}
     if keyring != "-":
         options["keyring"] = keyring
@@ -272,7 +276,7 @@ def live_holder(img):
     return None
 
 
-def take_lock(img, image):
+def take_lock(img, image, snap_from):
     # A live holder is not asked to hand the lock over (a client that holds
     # it automatically would, and its next writes would fail, then land
     # after the copy): the cutover stops, naming it.
@@ -285,23 +289,24 @@ def take_lock(img, image):
             except (rbd.ReadOnlyImage, rbd.ImageBusy) as e:
                 holder = "a client that refuses it (%s)" % e
         if attempt + 1 == LOCK_TRIES:
+            again = "cut over again" if snap_from is not None else "migrate it again (a server's volume: let it be warm-synced)"
             raise Failed(
                 "cannot take %s's exclusive lock: %s holds it and has the image open, so something may still "
-                "write to the source; stop it (rbd status shows who has the image open), then cut over "
-                "again" % (image, holder)
+                "write to the source; stop it (rbd status shows who has the image open), then %s"
+                % (image, holder, again)
             )
         time.sleep(0.2)
 
 
 def locked(img, image, snap_from, block, window, out):
-    take_lock(img, image)
+    take_lock(img, image, snap_from)
     sys.stderr.write("%s: exclusive lock taken\n" % image)
     # The image itself, read with `whole_object` off: each object's own
     # snapshot history since FROM; no write can land while the lock is held.
     send(img, snap_from, block, window, out)
     # Reads need no lock: make sure it was held all along.
     if not img.is_exclusive_lock_owner():
-        raise Failed("lost %s's exclusive lock during the read; cut over again" % image)
+        raise Failed("lost %s's exclusive lock during the read; nothing is kept, try again" % image)
     sys.stderr.write("%s read under its exclusive lock, held from before the read to its end; no snapshot taken\n" % image)
     end(out)
     # Closing the image releases the lock.

@@ -100,6 +100,9 @@ fn targets<'a>(file: &'a std::path::Path, stage: StageTarget<'a>) -> ExportTarge
         file,
         stage: Some(stage),
         tape: None,
+        // As the engine reads a detached source: under its exclusive lock
+        // (BENCH_EXPORT_DIFF=1: `rbd export-diff` of the image, for an A/B).
+        locked: std::env::var("BENCH_EXPORT_DIFF").is_err(),
     }
 }
 

@@ -10,6 +10,7 @@ fn targets<'a>(file: &'a std::path::Path, stage: StageTarget<'a>) -> ExportTarge
         file: Some(file),
         stage: Some(stage),
         tape: None,
+        locked: true,
     }
 }
 

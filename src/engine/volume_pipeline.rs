@@ -215,15 +215,24 @@ impl VolumePipeline {
             CopyMode::Sync => super::volume_sync::sync_snap(1),
             _ => EXPORT_SNAP.to_string(),
         };
+        // Nothing writes to a cold source: it is read under its exclusive lock
+        // (no write can land), with no snapshot and so no monitor proposal.
+        let locked = mode == CopyMode::Cold && self.old.can_read_locked(&image).await;
         // Taken while the staging image is made and its import-diff starts.
         let taken_at = std::sync::OnceLock::new();
         let snapshot = async {
-            let at = self.fresh_snapshot(&self.old, &image, &snap).await?;
+            let at = match locked {
+                true => point_in_time(),
+                false => self.fresh_snapshot(&self.old, &image, &snap).await?,
+            };
             let _ = taken_at.set(at);
             Ok(())
         };
         let counter: Counter = Default::default();
-        let spec = format!("{image}@{snap}");
+        let spec = match locked {
+            true => image.clone(),
+            false => format!("{image}@{snap}"),
+        };
         let staging = staging_image(vol);
         let stage = StageTarget {
             store: &self.new,
@@ -242,6 +251,7 @@ impl VolumePipeline {
             file: path.as_deref(),
             stage: Some(stage),
             tape,
+            locked,
         };
         let work = self
             .old
@@ -254,7 +264,7 @@ impl VolumePipeline {
         } else {
             work.await
         };
-        let keep = mode == CopyMode::Sync && result.is_ok();
+        let keep = (mode == CopyMode::Sync && result.is_ok()) || locked;
         if !keep && result.is_ok() {
             self.remove_snapshot_later(vol, &image, &snap);
         } else if !keep && taken_at.get().is_some() {
@@ -277,8 +287,12 @@ impl VolumePipeline {
             Some(p) => p.display().to_string(),
             None => format!("{staging} on the new store (no export file)"),
         };
+        let how = match locked {
+            true => format!("{image}, read under its exclusive lock (no snapshot, no write possible)"),
+            false => spec,
+        };
         let line = format!(
-            "exported {} ({} bytes of data) to {to}, {}",
+            "exported {how}: {} ({} bytes of data) to {to}, {}",
             human(export.size),
             export.data_bytes,
             export.hash

@@ -19,6 +19,8 @@ pub struct ExportTargets<'a> {
     pub stage: Option<StageTarget<'a>>,
     /// The tape argv, and the image size its stream announces.
     pub tape: Option<(&'a [String], u64)>,
+    /// Read the image itself under its exclusive lock ([`RbdStore::read_locked`]), not a snapshot.
+    pub locked: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +155,7 @@ impl BlockStore {
             file: Some(dest),
             stage: None,
             tape: None,
+            locked: false,
         };
         let (exported, _) = self.export_staged(image_spec, to, counter, cancel).await?;
         Ok(exported)
@@ -192,6 +195,7 @@ impl BlockStore {
             file: dest,
             stage,
             tape,
+            locked,
         } = to;
         // The file first: if it cannot be created, no staging image is made either.
         let file = match dest {
@@ -218,7 +222,7 @@ impl BlockStore {
         let ((writer, child, read_back, mut note), ready) = tokio::join!(open, ready);
         let no_stage_no_file = dest.is_none() && stage.is_some() && writer.is_none();
         if ready.is_err() || no_stage_no_file {
-            abandon_stage(writer, child, stage).await;
+            super::stage_writer::abandon_stage(writer, child, stage).await;
             file.discard();
             ready?;
             let why = note.unwrap_or_default();
@@ -235,6 +239,7 @@ impl BlockStore {
         let tee = Tee::new(file, writer, stage.map_or(0, |t| t.size), stage_cancel.clone()).with_tape(tape_feed);
         let export = async {
             match self {
+                BlockStore::Rbd(s) if locked => s.read_locked(image_spec, tee, counter, cancel).await,
                 BlockStore::Rbd(s) => s.read_image(image_spec, tee, counter, cancel).await,
                 BlockStore::File(s) => {
                     let mut tee = tee;
@@ -373,21 +378,5 @@ impl BlockStore {
             BlockStore::Rbd(s) => s.import_from_file(src, image, counter, cancel).await,
             BlockStore::File(s) => s.import_from_file(src, image, counter, cancel).await,
         }
-    }
-}
-
-/// A stage given up before any data: closing its stream ends `import-diff`
-/// (it exits on the short stream, releasing its watch), then the image goes.
-async fn abandon_stage(
-    writer: Option<StageWriter>,
-    child: Option<super::ChildProcess>,
-    stage: Option<StageTarget<'_>>,
-) {
-    drop(writer);
-    if let Some(c) = child {
-        let _ = tokio::time::timeout(super::stage_writer::ABORT_GRACE, c.wait(&CancellationToken::new())).await;
-    }
-    if let Some(t) = stage {
-        let _ = t.store.remove(t.image, &CancellationToken::new()).await;
     }
 }

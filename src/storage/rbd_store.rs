@@ -36,6 +36,9 @@ pub struct RbdStore {
     /// export does not measure a second time (it reads every object without
     /// fast-diff) right after pre-flight's.
     measured: Arc<std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>>,
+    /// Whether `usage` found the exclusive-lock feature, by image (kept: the
+    /// export asks after it has taken the figures).
+    locks: Arc<std::sync::Mutex<std::collections::HashMap<String, bool>>>,
 }
 
 /// How long `remove` waits for a dead client's watch to expire: Ceph's
@@ -52,6 +55,7 @@ impl RbdStore {
         Self {
             cli,
             measured: Default::default(),
+            locks: Default::default(),
         }
     }
 
@@ -63,6 +67,11 @@ impl RbdStore {
         } else {
             m.get(image).copied()
         }
+    }
+
+    /// Whether [`Self::usage`] found `image` with the exclusive-lock feature.
+    pub fn exclusive_lock(&self, image: &str) -> Option<bool> {
+        self.locks.lock().ok()?.get(image).copied()
     }
 
     pub fn cli(&self) -> &RbdCli {
@@ -110,9 +119,13 @@ impl RbdStore {
             self.info(image),
             self.cli.run_long_with("diff", &args, cancel, sum_data_extents)
         );
-        let usage = (info?.size, used?);
+        let info = info?;
+        let usage = (info.size, used?);
         if let Ok(mut m) = self.measured.lock() {
             m.insert(image.to_string(), usage);
+        }
+        if let Ok(mut m) = self.locks.lock() {
+            m.insert(image.to_string(), info.features.iter().any(|f| f == "exclusive-lock"));
         }
         Ok(usage)
     }

@@ -374,3 +374,19 @@ pub const ABORT_GRACE: Duration = Duration::from_secs(10);
 #[cfg(test)]
 #[path = "stage_writer_tests.rs"]
 mod tests;
+
+/// A stage given up before any data: closing its stream ends `import-diff`
+/// (it exits on the short stream, releasing its watch), then the image goes.
+pub(super) async fn abandon_stage(
+    writer: Option<StageWriter>,
+    child: Option<ChildProcess>,
+    stage: Option<StageTarget<'_>>,
+) {
+    drop(writer);
+    if let Some(c) = child {
+        let _ = tokio::time::timeout(ABORT_GRACE, c.wait(&CancellationToken::new())).await;
+    }
+    if let Some(t) = stage {
+        let _ = t.store.remove(t.image, &CancellationToken::new()).await;
+    }
+}

@@ -32,6 +32,7 @@ async fn export(old: &BlockStore, dir: &std::path::Path, new: &BlockStore) -> (S
                 file: Some(&dir.join("export.raw")),
                 stage: Some(target),
                 tape: None,
+                locked: false,
             },
             Counter::default(),
             &CancellationToken::new(),

@@ -43,6 +43,7 @@ async fn export_no_file(
         file: None,
         stage: Some(stage),
         tape: Some((tape, SIZE)),
+        locked: false,
     };
     old.export_staged("img", to, Counter::default(), &CancellationToken::new())
         .await

@@ -10,7 +10,7 @@ use stackmigrate::storage::sparse_file::partial_path;
 use tokio_util::sync::CancellationToken;
 
 /// Runs an export and, once it has moved some data, either cancels it or
-/// SIGKILLs its rbd process; returns the export's result.
+/// SIGKILLs the process reading the source; returns the export's result.
 async fn export_interrupted(
     tb: &Testbed,
     src: &Volume,
@@ -36,7 +36,9 @@ async fn export_interrupted(
                 if bytes > 0 {
                     if kill {
                         let _ = std::process::Command::new("pkill")
-                            .args(["-KILL", "-f", &format!("export-diff.*{image}")])
+                            // The source's reader: `rbd export-diff`, or the delta
+                            // reader (a detached source read under its lock).
+                            .args(["-KILL", "-f", &format!("(export-diff|delta reader).*{image}")])
                             .status();
                     } else {
                         watcher_cancel.cancel();

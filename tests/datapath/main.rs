@@ -4,6 +4,7 @@
 //! compared at the source, the export file, the tape copy and the new
 //! image, each read independently (`rbd export -`, files).
 
+mod cold_lock;
 mod delta_listing;
 mod engine_run;
 mod faults;

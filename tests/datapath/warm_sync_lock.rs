@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 /// takes the image's exclusive lock as any librbd writer does (it would hand
 /// it over if asked), and keeps the image open until its stdin closes;
 /// returns once it holds the lock.
-fn hold_lock(tb: &Testbed, image: &str) -> Child {
+pub(crate) fn hold_lock(tb: &Testbed, image: &str) -> Child {
     let script = "import rados, rbd, sys\n\
 c = rados.Rados(conffile=sys.argv[1], conf={'keyring': sys.argv[2]})\n\
 c.connect()\n\
@@ -55,7 +55,7 @@ pub(crate) fn write_new_image(tb: &Testbed, image: &str) {
 
 /// Whether `image` has a lock holder now (`rbd lock ls` lists none after a
 /// clean release).
-fn lockers(conf: &str, image: &str) -> String {
+pub(crate) fn lockers(conf: &str, image: &str) -> String {
     let out = rbd(conf)
         .args(["lock", "ls", "--format", "json", &format!("volumes/{image}")])
         .output()

@@ -1,0 +1,87 @@
+//! A detached source is exported under its exclusive lock, with no
+//! snapshot: no monitor proposal on the copy's path, and no write can land
+//! while it is read. A client that holds the lock with the image open is
+//! something that writes to a volume Cinder calls detached: the export stops,
+//! naming it, and the retry copies what it wrote. A source without the
+//! exclusive-lock feature is exported from a snapshot, as before.
+
+use super::warm_sync_lock::{hold_lock, lockers};
+use crate::fixtures::*;
+use crate::testbed::{unique, Testbed};
+
+const LOCKED: &str = "read under its exclusive lock (no snapshot, no write possible)";
+
+/// The new copy of `source`, once: verified, and equal to the source's image.
+async fn check_copied(tb: &Testbed, source: &str) {
+    let copies = copies_of(tb, source).await;
+    assert_eq!(copies.len(), 1, "one new volume: {copies:?}");
+    assert_eq!(
+        copies[0].metadata.get("stackmigrate.state").map(String::as_str),
+        Some("verified")
+    );
+    let old = image_hash(&tb.var("OLD_CEPH_CONF"), &format!("volume-{source}")).await;
+    let new = image_hash(&tb.var("NEW_CEPH_CONF"), &format!("volume-{}", copies[0].id)).await;
+    assert_eq!(old, new, "the new image holds the source's bytes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detached_source_is_read_under_its_lock_and_a_client_holding_it_stops_the_export() {
+    let tb = Testbed::get();
+    let v = source_volume(&tb, &unique("cold l"), 1, &[(0, noise(71, 8 << 20))], false).await;
+    let (conf, image) = (tb.var("OLD_CEPH_CONF"), format!("volume-{}", v.id));
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
+    // Something outside Cinder writes to the detached volume and keeps it open.
+    let mut holder = hold_lock(&tb, &image);
+    let out = expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 2);
+    assert!(
+        out.contains("exclusive lock") && out.contains("holds it and has the image open"),
+        "the export names the lock's holder: {out}"
+    );
+    assert!(out.contains("migrate it again"), "and the next step: {out}");
+    for c in copies_of(&tb, &v.id).await {
+        assert_ne!(
+            c.metadata.get("stackmigrate.state").map(String::as_str),
+            Some("verified")
+        );
+    }
+    assert!(snaps(&conf, &image).is_empty(), "no snapshot was taken");
+    drop(holder.stdin.take());
+    assert!(holder.wait().expect("holder").success());
+    // Written after the failed try: the retry copies it.
+    let seq = rbd(&conf)
+        .args(["bench", "--io-type", "write", "--io-pattern", "seq", "--io-size", "4M"])
+        .args(["--io-total", "8M", &format!("volumes/{image}")])
+        .output()
+        .expect("rbd bench");
+    assert!(seq.status.success(), "{seq:?}");
+    expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 0);
+    let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
+    assert!(log.contains(&format!("exported {image}, {LOCKED}")), "{log}");
+    assert!(snaps(&conf, &image).is_empty(), "no snapshot was taken");
+    assert_eq!(lockers(&conf, &image), "[]", "the source's lock was released");
+    check_copied(&tb, &v.id).await;
+    delete_volumes(&tb.operator("old"), &[&v.id]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_without_the_exclusive_lock_feature_is_exported_from_a_snapshot() {
+    let tb = Testbed::get();
+    let v = source_volume(&tb, &unique("cold f"), 1, &[(0, noise(72, 8 << 20))], false).await;
+    let (conf, image) = (tb.var("OLD_CEPH_CONF"), format!("volume-{}", v.id));
+    let off = rbd(&conf)
+        .args(["feature", "disable", &format!("volumes/{image}")])
+        .args(["fast-diff", "object-map", "exclusive-lock"])
+        .output()
+        .expect("rbd feature disable");
+    assert!(off.status.success(), "feature disable: {}", text(&off.stderr));
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
+    expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 0);
+    let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
+    assert!(log.contains(&format!("exported {image}@stackmigrate-export:")), "{log}");
+    assert!(!log.contains(LOCKED), "{log}");
+    assert!(snaps(&conf, &image).is_empty(), "the export's snapshot was removed");
+    check_copied(&tb, &v.id).await;
+    delete_volumes(&tb.operator("old"), &[&v.id]).await;
+}
