@@ -105,14 +105,14 @@ pub async fn fixed_cost(env: &std::collections::HashMap<String, String>) {
     let id = available_volume(&c, 1, "empty").await;
     let (mut export, mut go) = (Vec::new(), Vec::new());
     // Five: each snapshot waits on a monitor proposal, which varies most.
-    for _ in 0..5 {
+    for i in 0..5 {
         let dir = tempfile::tempdir().expect("tmp");
         let run = migrate(dir.path(), &config(&creds, dir.path()), &id, &[]);
         assert_eq!(run.code, Some(0), "migrate of the empty volume");
         export.push(run.from_export.expect("export to verified"));
         go.push(run.verified.expect("verified"));
         if let Ok(keep) = std::env::var("BENCH_KEEP_LOG") {
-            let _ = std::fs::copy(dir.path().join("log"), keep);
+            let _ = std::fs::copy(dir.path().join("log"), format!("{keep}.{i}"));
         }
         drop_copies(&new, &id).await;
     }
