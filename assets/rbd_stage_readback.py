@@ -28,7 +28,15 @@
 # --whole-object` gives it). The guard would otherwise start an rbd process
 # for each question while this one is starting anyway.
 #
-# argv: conf id keyring|- timeout_s pool image window_bytes drop_prefix|- base|-
+# With reply `compare` (a cold export's stage), the bytes read back are not
+# sent: each is compared with the bytes written there, and a `c` record
+# (offset, length) says that the extent read back equal. stackmigrate checks
+# that the `c` records are exactly the records it sent, in order; the bytes
+# it sent are those it hashed into the export's checksum. A difference is
+# this process's failure, naming the offset. Reply `bytes` (a warm-sync
+# round, whose read-back is compared with the export file) sends them.
+#
+# argv: conf id keyring|- timeout_s pool image window_bytes drop_prefix|- base|- bytes|compare
 # (window_bytes: written but not yet sent back, at most, plus one record)
 # Exit 0 only after every write and read completed and the stream ended
 # with its end record; anything else exits non-zero with the reason on stderr.
@@ -72,8 +80,9 @@ def stop(signum, frame):
 
 def main():
     signal.signal(signal.SIGTERM, stop)
-    conf, rid, keyring, timeout, pool, image, window, drop, base = sys.argv[1:10]
+    conf, rid, keyring, timeout, pool, image, window, drop, base, reply = sys.argv[1:11]
     window = int(window)
+    compare = {"compare": True, "bytes": False}[reply]
     options = {
         "rbd_cache": "false",
         "client_mount_timeout": timeout,
@@ -90,7 +99,7 @@ def main():
                 if base != "-":
                     tell(img, base, sys.stdout.buffer)
                 try:
-                    apply(img, sys.stdin.buffer, sys.stdout.buffer, window, drop)
+                    apply(img, sys.stdin.buffer, sys.stdout.buffer, window, drop, compare)
                 finally:
                     # Never close the image under a removal's thread.
                     for d in DROPPERS:
@@ -156,7 +165,7 @@ class Dropper(threading.Thread):
             raise Failed(self.error)
 
 
-def apply(img, inp, out, window, drop):
+def apply(img, inp, out, window, drop, compare):
     if read_exact(inp, len(HEADER)) != HEADER:
         raise Failed("not an rbd diff v1 stream")
     # The snapshots go once the source's changes arrive (the first record
@@ -172,7 +181,8 @@ def apply(img, inp, out, window, drop):
 
     out.write(HEADER)
     cond = threading.Condition()
-    pending = collections.deque()  # [offset, length, data read back or None, error]
+    # [offset, length, data read back (True once compared equal) or None, error, data written (compare)]
+    pending = collections.deque()
     held = [0]  # bytes in `pending`
 
     def on_read(entry):
@@ -181,8 +191,12 @@ def apply(img, inp, out, window, drop):
                 r = completion.get_return_value()
                 if r < 0 or data is None or len(data) != entry[1]:
                     entry[3] = "read back at %d: %s" % (entry[0], r)
-                else:
+                elif not compare:
                     entry[2] = data
+                elif data == entry[4]:
+                    entry[2], entry[4] = True, None
+                else:
+                    entry[3] = "read back at %d: the %d bytes read differ from those written" % (entry[0], entry[1])
                 cond.notify_all()
 
         return cb
@@ -217,8 +231,11 @@ def apply(img, inp, out, window, drop):
                     return
                 pending.popleft()
                 held[0] -= head[1]
-            out.write(b"w" + struct.pack("<QQ", head[0], head[1]))
-            out.write(head[2])
+            if compare:
+                out.write(b"c" + struct.pack("<QQ", head[0], head[1]))
+            else:
+                out.write(b"w" + struct.pack("<QQ", head[0], head[1]))
+                out.write(head[2])
 
     while True:
         tag = read_exact(inp, 1)
@@ -230,7 +247,7 @@ def apply(img, inp, out, window, drop):
             changes_begin()
             offset, length = struct.unpack("<QQ", read_exact(inp, 16))
             data = read_exact(inp, length)
-            entry = [offset, length, None, None]
+            entry = [offset, length, None, None, data if compare else None]
             with cond:
                 pending.append(entry)
                 held[0] += length
@@ -239,6 +256,8 @@ def apply(img, inp, out, window, drop):
         elif tag == b"z":
             # Zeros over data (a warm-sync round): written as zeros, then read
             # back like any write, and sent on as zeros or as what was read.
+            if compare:
+                raise Failed("a zero record in a stream whose extents are compared (a cold export sends none)")
             changes_begin()
             offset, length = struct.unpack("<QQ", read_exact(inp, 16))
             drain(0)

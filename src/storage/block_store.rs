@@ -291,13 +291,16 @@ impl BlockStore {
             },
             Err(_) => Some("the export failed".into()),
         };
-        // The stage's own read-back, where it was asked for and the stage held.
-        let (outcome, read_back) = match (outcome, read_back) {
-            (None, Some(r)) => match r.result().await {
-                Ok((hash, _)) => (None, Some(hash)),
-                Err(e) => (Some(format!("reading the staging image back: {e}")), None),
+        // The stage's own read-back, where it was asked for and the stage held:
+        // the records it read back equal must be the records it was sent.
+        let sent = read.as_ref().ok().map(|(tee, ..)| tee.stage_sent.seal());
+        let (outcome, read_back) = match (outcome, read_back, sent) {
+            (None, Some(r), Some(sent)) => match r.result().await {
+                Ok(seen) if seen == sent => (None, true),
+                Ok(seen) => (Some(super::record_trail::mismatch(&seen, &sent)), false),
+                Err(e) => (Some(format!("reading the staging image back: {e}")), false),
             },
-            (o, _) => (o, None),
+            (o, ..) => (o, false),
         };
         // The export file is committed (fsync, rename) before the stage is judged:
         // a stage is only worth keeping beside a complete export.
@@ -310,13 +313,14 @@ impl BlockStore {
                     path: path.clone(),
                     size,
                     data_bytes,
-                    hash,
                     staged: false,
                     taken_at: None,
                     live: false,
                     no_file: dest.is_none(),
                     streamed_tape,
-                    read_back,
+                    // Every byte sent, read back equal: the image holds what `hash` describes.
+                    read_back: read_back.then(|| hash.clone()),
+                    hash,
                 })
                 .map_err(|e| DataPathError::io(&path, e)),
             Err(e) => {

@@ -20,6 +20,7 @@ mod rbd_error;
 mod rbd_store;
 mod read_back_round;
 mod readback_stage;
+mod record_trail;
 pub mod sparse_file;
 pub mod sparse_hash;
 mod stage_writer;

@@ -176,7 +176,7 @@ impl RbdStore {
         let (ceph, timeout) = target.cli().ceph();
         // The new image's snapshot of round `from` is the guard's base.
         let (writer, stdin, stdout) =
-            readback_stage::spawn_writer(ceph, timeout, target_image, drop_snaps, Some(from))?;
+            readback_stage::spawn_writer(ceph, timeout, target_image, drop_snaps, Some(from), false)?;
         let (facts, facts_thread) = read_facts(&stdout)
             .map_err(|e| DataPathError::Child(format!("cannot read the answer of {target_image}'s writer: {e}")))?;
         Ok(RoundHelpers {

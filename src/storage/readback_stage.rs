@@ -5,21 +5,22 @@
 //! (`python3-rbd`, a dependency of Debian's and Red Hat's `ceph-common`), the
 //! stage is fed to `assets/rbd_stage_readback.py` instead: it applies the
 //! same diff stream with the librbd cache off and, as each write completes,
-//! reads that extent back from the new cluster and sends the bytes read on
-//! its stdout, as a diff stream in the input's order. [`ReadBack`] hashes
-//! that stream exactly as verification hashes `rbd export-diff` of the image,
-//! so when the stage ends its checksum is known: every byte was read from
-//! the new cluster after its write was acknowledged, and the whole-image read
+//! reads that extent back from the new cluster and compares the bytes read
+//! with the bytes written, confirming each record in the input's order.
+//! [`ReadBack`] collects the confirmations; the export checks they are the
+//! records it sent ([`super::record_trail`]), so when the stage ends the
+//! copy is known to hold the export's bytes: every byte was read from the
+//! new cluster after its write was acknowledged, and the whole-image read
 //! after the import is no longer needed. Without the bindings the stage is
 //! `rbd import-diff` and verification reads the image afterwards, as before.
+//! (A warm-sync round's writer sends the bytes read back instead: they are
+//! compared with the export file.)
 
 use super::child_process::ChildProcess;
-use super::rbd_diff::read_diff;
-use super::sparse_hash::{Scheme, SparseHasher};
+use super::record_trail::{read_confirmations, Sealed};
 use super::{DataPathError, RbdError};
 use crate::config::CephConfig;
 use std::fs::File;
-use std::io::BufReader;
 
 /// The interpreter whose `rbd` module comes with the cluster's packages (a
 /// virtualenv's or pyenv's `python3` on `PATH` usually lacks it).
@@ -67,21 +68,22 @@ pub async fn available() -> bool {
         .await
 }
 
-/// Starts the read-back writer into `image` (`pool/image` of `ceph`).
-/// Returns the child, its stdin (a diff stream goes there) and the thread
-/// that hashes what it reads back.
+/// Starts the read-back writer into `image` (`pool/image` of `ceph`), in
+/// compare mode ([`super::record_trail`]). Returns the child, its stdin (a
+/// diff stream goes there) and the thread that reads its confirmations.
 pub fn spawn(
     ceph: &CephConfig,
     connect_timeout: u32,
     image: &str,
 ) -> Result<(ChildProcess, File, ReadBack), DataPathError> {
-    let (child, stdin, stdout) = spawn_writer(ceph, connect_timeout, image, None, None)?;
+    let (child, stdin, stdout) = spawn_writer(ceph, connect_timeout, image, None, None, true)?;
     let read_back = ReadBack::spawn(stdout).map_err(|e| spawn_error("read-back stage", &e))?;
     Ok((child, stdin, read_back))
 }
 
 /// The read-back writer into `image`: its stdin takes a diff stream, its
-/// stdout gives what was read back, as a diff stream in the same order.
+/// stdout gives what was read back, as a diff stream in the same order
+/// (`compare`: only which records read back equal to what was written).
 /// With `drop_snaps`, the image's snapshots named so (a prefix) are removed
 /// while the stream is applied, from its first change on. With `base` (a
 /// warm-sync round's), its stdout first answers the guard
@@ -92,6 +94,7 @@ pub fn spawn_writer(
     image: &str,
     drop_snaps: Option<&str>,
     base: Option<&str>,
+    compare: bool,
 ) -> Result<(ChildProcess, File, File), DataPathError> {
     let mut child = python(
         ceph,
@@ -102,6 +105,7 @@ pub fn spawn_writer(
             &WINDOW.to_string(),
             drop_snaps.unwrap_or("-"),
             base.unwrap_or("-"),
+            if compare { "compare" } else { "bytes" },
         ],
         true,
     )?;
@@ -165,68 +169,24 @@ fn python(
     Ok(child)
 }
 
-/// The thread hashing the bytes read back, in the scheme exports are written in.
+/// The thread reading the writer's confirmations (compare mode).
 pub struct ReadBack {
-    thread: std::thread::JoinHandle<Result<(String, u64), String>>,
+    thread: std::thread::JoinHandle<Result<Sealed, String>>,
 }
 
 impl ReadBack {
     pub fn spawn(from: File) -> std::io::Result<Self> {
         let thread = std::thread::Builder::new()
             .name("read-back".into())
-            .spawn(move || hash_stream(from))?;
+            .spawn(move || read_confirmations(from))?;
         Ok(Self { thread })
     }
 
-    /// The checksum and size of what was read back, once the stream ended.
-    pub async fn result(self) -> Result<(String, u64), String> {
+    /// The trail of the records the writer read back equal, once its reply ended.
+    pub async fn result(self) -> Result<Sealed, String> {
         tokio::task::spawn_blocking(move || self.thread.join())
             .await
             .map_err(|e| e.to_string())?
             .map_err(|_| "the read-back thread panicked".to_string())?
-    }
-}
-
-fn hash_stream(from: impl std::io::Read) -> Result<(String, u64), String> {
-    let mut hasher = SparseHasher::with_scheme(Scheme::CURRENT);
-    // Small buffers: one of these runs per export in flight (peak RSS goal).
-    let mut buf = vec![0u8; 64 << 10];
-    let (size, _) = read_diff(BufReader::with_capacity(64 << 10, from), &mut hasher, &mut buf)
-        .map_err(|e| format!("the stream read back: {e}"))?;
-    Ok((hasher.finish(size), size))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::storage::rbd_diff::DiffWriter;
-
-    /// The read-back stream hashes as the image it describes does.
-    #[test]
-    fn a_read_back_stream_hashes_as_its_image() {
-        let size = 3 << 20;
-        let mut stream = Vec::new();
-        let mut w = DiffWriter::new(&mut stream, size).expect("header");
-        let block: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8 + 1).collect();
-        w.data(4096, &block).expect("data");
-        w.data(2 << 20, &block[..1000]).expect("data");
-        w.finish().expect("end");
-        let mut image = vec![0u8; size as usize];
-        image[4096..4096 + block.len()].copy_from_slice(&block);
-        image[2 << 20..(2 << 20) + 1000].copy_from_slice(&block[..1000]);
-        let mut hasher = SparseHasher::with_scheme(Scheme::CURRENT);
-        hasher.write_at(0, &image);
-        assert_eq!(hash_stream(&stream[..]), Ok((hasher.finish(size), size)));
-    }
-
-    /// A stream cut short is an error, never a checksum.
-    #[test]
-    fn a_short_stream_is_an_error() {
-        let mut stream = Vec::new();
-        let mut w = DiffWriter::new(&mut stream, 1 << 20).expect("header");
-        w.data(0, &[7u8; 5000]).expect("data");
-        let cut = &stream[..stream.len() - 100];
-        let e = hash_stream(cut).expect_err("short");
-        assert!(e.contains("the stream read back"), "{e}");
     }
 }

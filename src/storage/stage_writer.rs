@@ -224,6 +224,8 @@ pub struct Tee {
     pub stage_error: Option<String>,
     /// The stage received the whole stream and was finished cleanly.
     pub stage_finished: bool,
+    /// The records the stage was sent (its writer must confirm the same).
+    pub stage_sent: super::record_trail::RecordTrail,
     /// The tape command fed from the stream (no export file), if any.
     tape: Option<StageWriter>,
     /// `Ok` once the tape's stream was written whole; why not, otherwise.
@@ -244,6 +246,7 @@ impl Tee {
             stage_cancel,
             stage_error: None,
             stage_finished: false,
+            stage_sent: Default::default(),
             tape: None,
             tape_fed: Err("the stream did not end".into()),
         }
@@ -294,8 +297,9 @@ impl DiffSink for Tee {
     fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.file.data(offset, data)?;
         if let Some(stage) = self.stage.as_mut() {
-            if let Err(e) = stage.data(offset, data) {
-                self.drop_stage(format!("writing the staging image: {e}"));
+            match stage.data(offset, data) {
+                Ok(()) => self.stage_sent.push(offset, data.len() as u64),
+                Err(e) => self.drop_stage(format!("writing the staging image: {e}")),
             }
         }
         if let (false, Some(why)) = (self.file.keeps_file(), &self.stage_error) {
