@@ -12,7 +12,6 @@
 use stackmigrate::config::CephConfig;
 use stackmigrate::storage::sparse_hash::Scheme;
 use stackmigrate::storage::{BlockStore, Counter, ExportTargets, RbdStore, StageOutcome, StageTarget};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -22,9 +21,12 @@ mod binary_run;
 mod common;
 #[path = "datapath_dense.rs"]
 mod datapath_dense;
+#[path = "datapath_raw.rs"]
+mod datapath_raw;
 #[path = "datapath_rss.rs"]
 mod datapath_rss;
 use common::{env, median, rbd, Meter, MIB};
+use datapath_raw::{raw_pipe, raw_read_back};
 use datapath_rss::{four_and_four, peak_rss_mib};
 
 const RUNS: usize = 3;
@@ -45,53 +47,6 @@ fn make_image(conf: &str, image: &str, size: u64, data: u64, stride: u64) {
         &["create", "--size", &format!("{size}B"), &format!("volumes/{image}")],
     );
     common::fill(conf, image, size, data, stride, 1);
-}
-
-fn raw_pipe(old: &str, new: &str, image: &str, dest: &str) -> (f64, f64) {
-    let start = Meter::start();
-    let mut export = Command::new("rbd")
-        .args([
-            "--conf",
-            old,
-            "--id",
-            "admin",
-            "export",
-            "--no-progress",
-            &format!("volumes/{image}"),
-            "-",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("export");
-    let import = Command::new("rbd")
-        .args([
-            "--conf",
-            new,
-            "--id",
-            "admin",
-            "import",
-            "--no-progress",
-            "-",
-            &format!("volumes/{dest}"),
-        ])
-        .stdin(export.stdout.take().expect("stdout"))
-        .status()
-        .expect("import");
-    assert!(export.wait().expect("wait").success() && import.success());
-    let t = start.stop();
-    (t.wall, t.cpu)
-}
-
-/// The raw pipe's copy read back whole and hashed (`rbd export-diff | hash`):
-/// with the pipe, the least work a verified copy can be.
-async fn raw_read_back(new: &BlockStore, new_conf: &str, dest: &str) -> (f64, f64) {
-    let start = Meter::start();
-    new.hash_image(dest, Scheme::CURRENT, Counter::default(), &CancellationToken::new())
-        .await
-        .expect("read back");
-    let t = start.stop();
-    rbd(new_conf, &["rm", "--no-progress", &format!("volumes/{dest}")]);
-    (t.wall, t.cpu)
 }
 
 fn targets<'a>(file: &'a std::path::Path, stage: StageTarget<'a>) -> ExportTargets<'a> {
