@@ -292,7 +292,8 @@ def take_lock(img, image, snap_from):
             again = "cut over again" if snap_from is not None else "migrate it again (a server's volume: let it be warm-synced)"
             raise Failed(
                 "cannot take %s's exclusive lock: %s holds it and has the image open, so something may still "
-                "write to the source; stop it (rbd status shows who has the image open), then %s"
+                "write to the source (or a client killed less than 30 s ago: its watch then expires); stop it "
+                "(rbd status shows who has the image open), then %s"
                 % (image, holder, again)
             )
         time.sleep(0.2)

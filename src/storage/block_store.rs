@@ -296,8 +296,10 @@ impl BlockStore {
         let sent = read.as_ref().ok().map(|(tee, ..)| tee.stage_sent.seal());
         let (outcome, read_back) = match (outcome, read_back, sent) {
             (None, Some(r), Some(sent)) => match r.result().await {
-                Ok(seen) if seen == sent => (None, true),
-                Ok(seen) => (Some(super::record_trail::mismatch(&seen, &sent)), false),
+                Ok(seen) => match super::record_trail::judge(&seen, &sent) {
+                    Ok(()) => (None, true),
+                    Err(why) => (Some(why), false),
+                },
                 Err(e) => (Some(format!("reading the staging image back: {e}")), false),
             },
             (o, ..) => (o, false),

@@ -5,12 +5,14 @@
 //! The bytes read back no longer cross a pipe to be hashed here: that cost
 //! a copy each way and a BLAKE3 pass over the whole copy.
 //!
-//! What makes this as strong as the hash it replaces: the [`Tee`] hashes
-//! every byte into the export's checksum and sends the same bytes to the
-//! stage; a [`RecordTrail`] of what was sent (each record's offset and
-//! length, in order) must equal the trail of what the writer confirmed. So
-//! every byte sent was read back from the new cluster and found equal, and
-//! the image holds what the export's checksum describes.
+//! The [`Tee`] hashes every byte into the export's checksum and sends the
+//! same bytes to the stage; a [`RecordTrail`] of what was sent (each
+//! record's offset and length, in order) must equal the trail of what the
+//! writer confirmed. So every record sent was written, read back from the
+//! new cluster and found equal to the bytes the writer took from its pipe.
+//! Unlike the hash this replaces, the comparison is the writer's: a writer
+//! that misparsed a record's bytes but not its offset and length would
+//! compare its own mistake with itself (decisions.md says what that trusts).
 //!
 //! [`Tee`]: super::stage_writer::Tee
 
@@ -81,20 +83,20 @@ pub fn read_confirmations(from: impl Read) -> Result<Sealed, String> {
     }
 }
 
-/// Why a writer's confirmations are not the records sent.
-pub fn mismatch(seen: &Sealed, sent: &Sealed) -> String {
-    format!(
+/// Whether the writer's confirmations are the records sent; why not, if not.
+pub fn judge(seen: &Sealed, sent: &Sealed) -> Result<(), String> {
+    if seen == sent {
+        return Ok(());
+    }
+    let moved = (seen.records, seen.bytes) == (sent.records, sent.bytes);
+    Err(format!(
         "the staging writer confirmed {} records ({} bytes) read back equal, but {} records ({} bytes) were sent{}",
         seen.records,
         seen.bytes,
         sent.records,
         sent.bytes,
-        if (seen.records, seen.bytes) == (sent.records, sent.bytes) {
-            ", at other offsets"
-        } else {
-            ""
-        }
-    )
+        if moved { ", in other places or order" } else { "" }
+    ))
 }
 
 fn le(b: &[u8]) -> u64 {
@@ -151,6 +153,20 @@ mod tests {
             let got = read_confirmations(&reply(other, true)[..]).expect("reply");
             assert_ne!(got, trail(&sent), "{other:?}");
         }
+    }
+
+    /// Only the very records sent pass; a confirmation missing or moved says so.
+    #[test]
+    fn only_the_records_sent_are_judged_confirmed() {
+        let sent = trail(&[(0, 1 << 20), (1 << 20, 4096)]);
+        assert_eq!(judge(&trail(&[(0, 1 << 20), (1 << 20, 4096)]), &sent), Ok(()));
+        let e = judge(&trail(&[(0, 1 << 20)]), &sent).expect_err("one missing");
+        assert!(
+            e.contains("confirmed 1 records (1048576 bytes)") && e.contains("but 2 records"),
+            "{e}"
+        );
+        let e = judge(&trail(&[(0, 1 << 20), (2 << 20, 4096)]), &sent).expect_err("moved");
+        assert!(e.ends_with("in other places or order"), "{e}");
     }
 
     /// A reply cut short, with data bytes, or with no header is an error, never a trail.

@@ -6,7 +6,7 @@
 
 use crate::fixtures::*;
 use crate::testbed::{unique, Testbed};
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::process::{Command, Stdio};
 
 const SIZE: u64 = 4 << 20;
@@ -37,21 +37,17 @@ fn write_and_compare(tb: &Testbed, records: &[(u64, u8)]) -> (bool, Vec<u8>, Str
     assert!(made.status.success(), "{}", text(&made.stderr));
     let script = include_str!("../../assets/rbd_stage_readback.py");
     let keyring = tb.var("NEW_CEPH_KEYRING");
-    let mut child = Command::new("/usr/bin/python3")
+    // From a file: the writer reads each record at once, so a second write
+    // to an extent goes out before the first one's read-back.
+    let mut input = tempfile::tempfile().expect("tmp");
+    input.write_all(&stream(records)).expect("write the stream");
+    input.seek(SeekFrom::Start(0)).expect("seek");
+    let out = Command::new("/usr/bin/python3")
         .args(["-c", script, &conf, "admin", &keyring, "15", "volumes", &image])
         .args(["33554432", "-", "-", "compare"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+        .stdin(Stdio::from(input))
+        .output()
         .expect("python3");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(&stream(records))
-        .expect("write the stream");
-    let out = child.wait_with_output().expect("wait");
     let removed = rbd(&conf)
         .args(["rm", "--no-progress", &format!("volumes/{image}")])
         .output();
