@@ -75,7 +75,6 @@ impl VolumePipeline {
                 let counter: Counter = Default::default();
                 let to = ExportTargets {
                     tape: Some((argv, export.size)),
-                    locked: false,
                     ..Default::default()
                 };
                 let spec = format!("{image}@{EXPORT_SNAP}");

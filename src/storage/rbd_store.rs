@@ -78,7 +78,7 @@ impl RbdStore {
         &self.cli
     }
 
-    fn spec(&self, image: &str) -> String {
+    pub(super) fn spec(&self, image: &str) -> String {
         format!("{}/{image}", self.cli.pool())
     }
 

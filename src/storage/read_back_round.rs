@@ -154,7 +154,7 @@ impl RbdStore {
             // A reader already gone says why through its exit.
             let _ = lock.write_all(b"lock\n");
         }
-        let what = format!("{}/{image} (read under its exclusive lock)", self.cli().pool());
+        let what = format!("{} (read under its exclusive lock)", self.spec(image));
         super::diff_child::read_child(child, "delta reader", what, sink, counter, cancel).await
     }
 

@@ -5,7 +5,7 @@
 //! naming it, and the retry copies what it wrote. A source without the
 //! exclusive-lock feature is exported from a snapshot, as before.
 
-use super::warm_sync_lock::{hold_lock, lockers};
+use super::warm_sync_lock::{hold_lock, lockers, write_dense_8m};
 use crate::fixtures::*;
 use crate::testbed::{unique, Testbed};
 
@@ -49,12 +49,7 @@ async fn a_detached_source_is_read_under_its_lock_and_a_client_holding_it_stops_
     drop(holder.stdin.take());
     assert!(holder.wait().expect("holder").success());
     // Written after the failed try: the retry copies it.
-    let seq = rbd(&conf)
-        .args(["bench", "--io-type", "write", "--io-pattern", "seq", "--io-size", "4M"])
-        .args(["--io-total", "8M", &format!("volumes/{image}")])
-        .output()
-        .expect("rbd bench");
-    assert!(seq.status.success(), "{seq:?}");
+    write_dense_8m(&conf, &image);
     expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 0);
     let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
     assert!(log.contains(&format!("exported {image}, {LOCKED}")), "{log}");

@@ -43,6 +43,16 @@ c.shutdown()\n";
     child
 }
 
+/// Writes a dense 8 MiB run at the start of the old cloud's `image` (two 4 MiB writes).
+pub(crate) fn write_dense_8m(conf: &str, image: &str) {
+    let seq = rbd(conf)
+        .args(["bench", "--io-type", "write", "--io-pattern", "seq", "--io-size", "4M"])
+        .args(["--io-total", "8M", &format!("volumes/{image}")])
+        .output()
+        .expect("rbd bench");
+    assert!(seq.status.success(), "{seq:?}");
+}
+
 /// Writes 64 KiB to the new cloud's `image` behind stackmigrate's back (the guard must see it).
 pub(crate) fn write_new_image(tb: &Testbed, image: &str) {
     let wrote = rbd(&tb.var("NEW_CEPH_CONF"))
@@ -111,12 +121,7 @@ async fn the_cutover_locks_the_source_and_a_client_holding_its_lock_stops_it() {
     // Written while it was held and after: the retry copies it all, random
     // writes and a dense 8 MiB run (sent as records of at most 4 MiB).
     write_now(&tb, &v.id);
-    let seq = rbd(&conf)
-        .args(["bench", "--io-type", "write", "--io-pattern", "seq", "--io-size", "4M"])
-        .args(["--io-total", "8M", &format!("volumes/{image}")])
-        .output()
-        .expect("rbd bench");
-    assert!(seq.status.success(), "{seq:?}");
+    write_dense_8m(&conf, &image);
     let log = cut_over(dir.path(), &cfg, &v.id);
     assert!(
         log.contains("read under its exclusive lock, held from before the read to its end; no snapshot taken"),
