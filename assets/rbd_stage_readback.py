@@ -28,15 +28,17 @@
 # --whole-object` gives it). The guard would otherwise start an rbd process
 # for each question while this one is starting anyway.
 #
-# With reply `compare` (a cold export's stage), the bytes read back are not
-# sent: each is compared with the bytes written there, and a `c` record
-# (offset, length) says that the extent read back equal. stackmigrate checks
-# that the `c` records are exactly the records it sent, in order; the bytes
-# it sent are those it hashed into the export's checksum. A difference is
-# this process's failure, naming the offset. Reply `bytes` (a warm-sync
-# round, whose read-back is compared with the export file) sends them.
+# With reply `checksum` (a cold export's stage), nothing read back is sent:
+# once a record's write is acknowledged, the new cluster's OSDs are asked
+# for the xxHash64 of each 64 KiB piece of it (on absolute offsets: a
+# record's first and last pieces may be shorter), as they read it from
+# their store, and a `k` record (offset, length, hash) per piece goes out,
+# in order. The bytes never cross back: stackmigrate hashes the pieces it
+# sent and checks the OSDs' hashes are those (src/storage/record_trail.rs).
+# Reply `bytes` (a warm-sync round, whose read-back is compared with the
+# export file) sends the bytes read back.
 #
-# argv: conf id keyring|- timeout_s pool image window_bytes drop_prefix|- base|- bytes|compare
+# argv: conf id keyring|- timeout_s pool image window_bytes drop_prefix|- base|- bytes|checksum
 # (window_bytes: written but not yet sent back, at most, plus one record)
 # Exit 0 only after every write and read completed and the stream ended
 # with its end record; anything else exits non-zero with the reason on stderr.
@@ -82,7 +84,7 @@ def main():
     signal.signal(signal.SIGTERM, stop)
     conf, rid, keyring, timeout, pool, image, window, drop, base, reply = sys.argv[1:11]
     window = int(window)
-    compare = {"compare": True, "bytes": False}[reply]
+    checksums = {"checksum": True, "bytes": False}[reply]
     options = {
         "rbd_cache": "false",
         "client_mount_timeout": timeout,
@@ -90,6 +92,8 @@ def main():
     }
     if keyring != "-":
         options["keyring"] = keyring
+    # The checksum client connects beside this one (a ctypes call releases the GIL).
+    sums = Checksums(conf, rid, options) if checksums else None
     cluster = rados.Rados(conffile=conf, rados_id=rid, conf=options)
     cluster.connect(timeout=int(timeout))
     try:
@@ -98,8 +102,13 @@ def main():
             with rbd.Image(ioctx, image) as img:
                 if base != "-":
                     tell(img, base, sys.stdout.buffer)
+                if sums is not None:
+                    sums.ready(img)
                 try:
-                    apply(img, sys.stdin.buffer, sys.stdout.buffer, window, drop, compare)
+                    apply(img, sys.stdin.buffer, sys.stdout.buffer, window, drop, sums)
+                    if sums is not None:
+                        # Only once every piece was answered: no worker is asking.
+                        sums.close()
                 finally:
                     # Never close the image under a removal's thread.
                     for d in DROPPERS:
@@ -165,7 +174,7 @@ class Dropper(threading.Thread):
             raise Failed(self.error)
 
 
-def apply(img, inp, out, window, drop, compare):
+def apply(img, inp, out, window, drop, sums):
     if read_exact(inp, len(HEADER)) != HEADER:
         raise Failed("not an rbd diff v1 stream")
     # The snapshots go once the source's changes arrive (the first record
@@ -181,7 +190,7 @@ def apply(img, inp, out, window, drop, compare):
 
     out.write(HEADER)
     cond = threading.Condition()
-    # [offset, length, data read back (True once compared equal) or None, error, data written (compare)]
+    # [offset, length, data read back (the pieces' hashes, checksum) or None, error]
     pending = collections.deque()
     held = [0]  # bytes in `pending`
 
@@ -191,12 +200,8 @@ def apply(img, inp, out, window, drop, compare):
                 r = completion.get_return_value()
                 if r < 0 or data is None or len(data) != entry[1]:
                     entry[3] = "read back at %d: %s" % (entry[0], r)
-                elif not compare:
-                    entry[2] = data
-                elif data == entry[4]:
-                    entry[2], entry[4] = True, None
                 else:
-                    entry[3] = "read back at %d: the %d bytes read differ from those written" % (entry[0], entry[1])
+                    entry[2] = data
                 cond.notify_all()
 
         return cb
@@ -208,6 +213,9 @@ def apply(img, inp, out, window, drop, compare):
                 with cond:
                     entry[3] = "write at %d: %d" % (entry[0], r)
                     cond.notify_all()
+                return
+            if sums is not None:
+                sums.todo.put((entry, cond))
                 return
             try:
                 img.aio_read(entry[0], entry[1], on_read(entry))
@@ -231,8 +239,8 @@ def apply(img, inp, out, window, drop, compare):
                     return
                 pending.popleft()
                 held[0] -= head[1]
-            if compare:
-                out.write(b"c" + struct.pack("<QQ", head[0], head[1]))
+            if sums is not None:
+                out.write(b"".join(b"k" + struct.pack("<QQQ", *p) for p in head[2]))
             else:
                 out.write(b"w" + struct.pack("<QQ", head[0], head[1]))
                 out.write(head[2])
@@ -247,7 +255,7 @@ def apply(img, inp, out, window, drop, compare):
             changes_begin()
             offset, length = struct.unpack("<QQ", read_exact(inp, 16))
             data = read_exact(inp, length)
-            entry = [offset, length, None, None, data if compare else None]
+            entry = [offset, length, None, None]
             with cond:
                 pending.append(entry)
                 held[0] += length
@@ -256,8 +264,8 @@ def apply(img, inp, out, window, drop, compare):
         elif tag == b"z":
             # Zeros over data (a warm-sync round): written as zeros, then read
             # back like any write, and sent on as zeros or as what was read.
-            if compare:
-                raise Failed("a zero record in a stream whose extents are compared (a cold export sends none)")
+            if sums is not None:
+                raise Failed("a zero record in a stream whose pieces are checksummed (a cold export sends none)")
             changes_begin()
             offset, length = struct.unpack("<QQ", read_exact(inp, 16))
             drain(0)

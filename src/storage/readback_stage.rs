@@ -5,13 +5,13 @@
 //! (`python3-rbd`, a dependency of Debian's and Red Hat's `ceph-common`), the
 //! stage is fed to `assets/rbd_stage_readback.py` instead: it applies the
 //! same diff stream with the librbd cache off and, as each write completes,
-//! reads that extent back from the new cluster and compares the bytes read
-//! with the bytes written, confirming each record in the input's order.
-//! [`ReadBack`] collects the confirmations; the export checks they are the
-//! records it sent ([`super::record_trail`]), so when the stage ends the
-//! copy is known to hold the export's bytes: every byte was read from the
-//! new cluster after its write was acknowledged, and the whole-image read
-//! after the import is no longer needed. Without the bindings the stage is
+//! asks the new cluster's OSDs for the xxHash64 of each 64 KiB piece of that
+//! extent, computed from what they read from their store, and sends those
+//! on in the input's order. [`ReadBack`] collects them; the export checks
+//! they are the hashes of the pieces it sent ([`super::record_trail`]), so
+//! when the stage ends the copy is known to hold the export's bytes: every
+//! byte was read by the new cluster after its write was acknowledged, and
+//! the whole-image read after the import is no longer needed. Without the bindings the stage is
 //! `rbd import-diff` and verification reads the image afterwards, as before.
 //! (A warm-sync round's writer sends the bytes read back instead: they are
 //! compared with the export file.)
@@ -25,7 +25,12 @@ use std::fs::File;
 /// The interpreter whose `rbd` module comes with the cluster's packages (a
 /// virtualenv's or pyenv's `python3` on `PATH` usually lacks it).
 pub const PYTHON: &str = "/usr/bin/python3";
-const SCRIPT: &str = include_str!("../../assets/rbd_stage_readback.py");
+/// The staging writer: `assets/rados_checksums.py` (its checksum client),
+/// then `assets/rbd_stage_readback.py`, run as one script.
+pub const SCRIPT: &str = concat!(
+    include_str!("../../assets/rados_checksums.py"),
+    include_str!("../../assets/rbd_stage_readback.py")
+);
 const DELTA_READER: &str = include_str!("../../assets/rbd_delta_reader.py");
 /// Set (to anything but empty) to use the rbd CLI only, as where the
 /// bindings are missing.
@@ -69,7 +74,7 @@ pub async fn available() -> bool {
 }
 
 /// Starts the read-back writer into `image` (`pool/image` of `ceph`), in
-/// compare mode ([`super::record_trail`]). Returns the child, its stdin (a
+/// checksum mode ([`super::record_trail`]). Returns the child, its stdin (a
 /// diff stream goes there) and the thread that reads its confirmations.
 pub fn spawn(
     ceph: &CephConfig,
@@ -83,7 +88,7 @@ pub fn spawn(
 
 /// The read-back writer into `image`: its stdin takes a diff stream, its
 /// stdout gives what was read back, as a diff stream in the same order
-/// (`compare`: only which records read back equal to what was written).
+/// (`checksum`: the new cluster's hashes of each record's pieces instead).
 /// With `drop_snaps`, the image's snapshots named so (a prefix) are removed
 /// while the stream is applied, from its first change on. With `base` (a
 /// warm-sync round's), its stdout first answers the guard
@@ -94,7 +99,7 @@ pub fn spawn_writer(
     image: &str,
     drop_snaps: Option<&str>,
     base: Option<&str>,
-    compare: bool,
+    checksum: bool,
 ) -> Result<(ChildProcess, File, File), DataPathError> {
     let mut child = python(
         ceph,
@@ -105,7 +110,7 @@ pub fn spawn_writer(
             &WINDOW.to_string(),
             drop_snaps.unwrap_or("-"),
             base.unwrap_or("-"),
-            if compare { "compare" } else { "bytes" },
+            if checksum { "checksum" } else { "bytes" },
         ],
         true,
     )?;
@@ -169,7 +174,7 @@ fn python(
     Ok(child)
 }
 
-/// The thread reading the writer's confirmations (compare mode).
+/// The thread reading the writer's checksums (checksum mode).
 pub struct ReadBack {
     thread: std::thread::JoinHandle<Result<Sealed, String>>,
 }
@@ -182,7 +187,7 @@ impl ReadBack {
         Ok(Self { thread })
     }
 
-    /// The trail of the records the writer read back equal, once its reply ended.
+    /// The trail of the pieces the new cluster hashed, once the writer's reply ended.
     pub async fn result(self) -> Result<Sealed, String> {
         tokio::task::spawn_blocking(move || self.thread.join())
             .await

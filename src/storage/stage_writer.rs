@@ -298,7 +298,7 @@ impl DiffSink for Tee {
         self.file.data(offset, data)?;
         if let Some(stage) = self.stage.as_mut() {
             match stage.data(offset, data) {
-                Ok(()) => self.stage_sent.push(offset, data.len() as u64),
+                Ok(()) => self.stage_sent.push(offset, data),
                 Err(e) => self.drop_stage(format!("writing the staging image: {e}")),
             }
         }

@@ -15,7 +15,7 @@ mod long_rbd;
 mod migrate_one;
 mod names;
 mod no_export_file;
-mod read_back_compare;
+mod read_back_checksum;
 mod resume;
 mod run_guards;
 #[path = "../common/testbed.rs"]
