@@ -292,7 +292,7 @@ impl BlockStore {
             Err(_) => Some("the export failed".into()),
         };
         // The stage's own read-back, where it was asked for and the stage held:
-        // the records it read back equal must be the records it was sent.
+        // the new cluster's hashes of its pieces must be those of the pieces it was sent.
         let sent = read.as_ref().ok().map(|(tee, ..)| tee.stage_sent.seal());
         let (outcome, read_back) = match (outcome, read_back, sent) {
             (None, Some(r), Some(sent)) => match r.result().await {
@@ -320,7 +320,7 @@ impl BlockStore {
                     live: false,
                     no_file: dest.is_none(),
                     streamed_tape,
-                    // Every byte sent, read back equal: the image holds what `hash` describes.
+                    // Every piece sent, hashed by the new cluster as sent: the image holds what `hash` describes.
                     read_back: read_back.then(|| hash.clone()),
                     hash,
                 })
