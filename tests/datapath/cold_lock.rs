@@ -80,3 +80,49 @@ async fn a_source_without_the_exclusive_lock_feature_is_exported_from_a_snapshot
     check_copied(&tb, &v.id).await;
     delete_volumes(&tb.operator("old"), &[&v.id]).await;
 }
+
+/// While the export reads a detached source under its lock, another
+/// client's write fails (EROFS) instead of landing half-way through the
+/// read: the copy is the image at the lock, and the source is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_while_the_source_is_read_under_its_lock_fails_and_the_copy_is_the_image_at_the_lock() {
+    let tb = Testbed::get();
+    let v = source_volume(&tb, &unique("cold w"), 1, &[], false).await;
+    let (conf, image) = (tb.var("OLD_CEPH_CONF"), format!("volume-{}", v.id));
+    // 512 MiB of data: its read takes long enough to try a write inside it.
+    let wrote = rbd(&conf)
+        .args(["bench", "--io-type", "write", "--io-pattern", "seq", "--io-size", "4M"])
+        .args(["--io-total", "512M", &format!("volumes/{image}")])
+        .output()
+        .expect("rbd bench");
+    assert!(wrote.status.success(), "{}", text(&wrote.stderr));
+    let before = image_hash(&conf, &image).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
+    let run = migrate_cmd(dir.path(), &cfg, &v.id, &[]).spawn().expect("migrate");
+    let started = std::time::Instant::now();
+    while lockers(&conf, &image) == "[]" {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the export never took the source's lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let write = rbd(&conf)
+        .args(["bench", "--io-type", "write", "--io-size", "64K", "--io-total", "64K"])
+        .arg(format!("volumes/{image}"))
+        .output()
+        .expect("rbd bench");
+    let said = text(&write.stderr);
+    assert!(
+        !write.status.success(),
+        "a write landed while the source was read: {said}"
+    );
+    assert!(said.contains("Read-only file system"), "refused by the lock: {said}");
+    expect_code(&run.wait_with_output().expect("migrate"), 0);
+    let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
+    assert!(log.contains(&format!("exported {image}, {LOCKED}")), "{log}");
+    assert_eq!(image_hash(&conf, &image).await, before, "the source is unchanged");
+    check_copied(&tb, &v.id).await;
+    delete_volumes(&tb.operator("old"), &[&v.id]).await;
+}
