@@ -167,17 +167,21 @@ impl VolumePipeline {
 
     /// Removes the export's snapshot in the background: each removal waits
     /// on the monitors, and nothing after the export needs the snapshot.
-    /// [`Self::settle_export_snapshot`] waits for it.
-    fn remove_snapshot_later(&self, vol: &Volume, image: &str, snap: &str) {
+    /// [`Self::settle_export_snapshot`] waits for it. `maybe`: it may not
+    /// exist (a crashed try's, after a copy under the lock), and then that is fine.
+    fn remove_snapshot_later(&self, vol: &Volume, image: &str, snap: &str, maybe: bool) {
         let (store, events, id) = (self.old.clone(), self.events.clone(), vol.id.clone());
         let (image, snap) = (image.to_string(), snap.to_string());
         let task = tokio::spawn(async move {
-            if let Err(e) = store.snap_remove(&image, &snap).await {
-                let line = format!("cannot remove snapshot {image}@{snap}: {e}; remove it by hand");
-                tracing::info!(volume = %id, "{line}");
-                let volume = Some(id);
-                let _ = events.send(EngineEvent::Log { volume, line }).await;
-            }
+            let line = match store.snap_remove(&image, &snap).await {
+                Ok(()) if maybe => format!("removed snapshot {image}@{snap}, left by an earlier try"),
+                Ok(()) => return,
+                Err(RbdError::NotFound { .. }) if maybe => return,
+                Err(e) => format!("cannot remove snapshot {image}@{snap}: {e}; remove it by hand"),
+            };
+            tracing::info!(volume = %id, "{line}");
+            let volume = Some(id);
+            let _ = events.send(EngineEvent::Log { volume, line }).await;
         });
         if let Ok(mut pending) = self.pending_snaps.lock() {
             pending.insert(vol.id.clone(), task);
@@ -272,7 +276,10 @@ impl VolumePipeline {
         };
         let keep = (mode == CopyMode::Sync && result.is_ok()) || locked;
         if !keep && result.is_ok() {
-            self.remove_snapshot_later(vol, &image, &snap);
+            self.remove_snapshot_later(vol, &image, &snap, false);
+        } else if locked && result.is_ok() && self.old.may_have_snapshots(&image) {
+            // A crashed try that took the snapshot path may have left its snapshot.
+            self.remove_snapshot_later(vol, &image, EXPORT_SNAP, true);
         } else if !keep && taken_at.get().is_some() {
             if let Err(e) = self.old.snap_remove(&image, &snap).await {
                 self.log(vol, format!("cannot remove snapshot {spec}: {e}; remove it by hand"))

@@ -27,6 +27,8 @@ pub struct ImageInfo {
     pub size: u64,
     #[serde(default)]
     pub features: Vec<String>,
+    #[serde(default)]
+    pub snapshot_count: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -36,9 +38,9 @@ pub struct RbdStore {
     /// export does not measure a second time (it reads every object without
     /// fast-diff) right after pre-flight's.
     measured: Arc<std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>>,
-    /// Whether `usage` found the exclusive-lock feature, by image (kept: the
-    /// export asks after it has taken the figures).
-    locks: Arc<std::sync::Mutex<std::collections::HashMap<String, bool>>>,
+    /// Whether `usage` found the exclusive-lock feature, and how many
+    /// snapshots, by image (kept: the export asks after it has taken the figures).
+    locks: Arc<std::sync::Mutex<std::collections::HashMap<String, (bool, u64)>>>,
 }
 
 /// How long `remove` waits for a dead client's watch to expire: Ceph's
@@ -71,7 +73,12 @@ impl RbdStore {
 
     /// Whether [`Self::usage`] found `image` with the exclusive-lock feature.
     pub fn exclusive_lock(&self, image: &str) -> Option<bool> {
-        self.locks.lock().ok()?.get(image).copied()
+        self.locks.lock().ok()?.get(image).map(|f| f.0)
+    }
+
+    /// How many snapshots [`Self::usage`] found on `image`.
+    pub fn snapshot_count(&self, image: &str) -> Option<u64> {
+        self.locks.lock().ok()?.get(image).map(|f| f.1)
     }
 
     pub fn cli(&self) -> &RbdCli {
@@ -125,7 +132,8 @@ impl RbdStore {
             m.insert(image.to_string(), usage);
         }
         if let Ok(mut m) = self.locks.lock() {
-            m.insert(image.to_string(), info.features.iter().any(|f| f == "exclusive-lock"));
+            let lock = info.features.iter().any(|f| f == "exclusive-lock");
+            m.insert(image.to_string(), (lock, info.snapshot_count));
         }
         Ok(usage)
     }

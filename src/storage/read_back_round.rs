@@ -119,6 +119,15 @@ impl BlockStore {
         }
     }
 
+    /// Whether `image` may have snapshots, as its usage was measured: a
+    /// locked export removes a crashed try's export snapshot only then.
+    pub fn may_have_snapshots(&self, image: &str) -> bool {
+        match self {
+            BlockStore::Rbd(s) => s.snapshot_count(image) != Some(0),
+            BlockStore::File(_) => false,
+        }
+    }
+
     /// Whether a cutover's final round may take `image`'s exclusive lock
     /// instead of a snapshot ([`DeltaRound::lock_source`]): rounds
     /// are read back as written, and the image has the exclusive-lock feature.

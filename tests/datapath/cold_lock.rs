@@ -2,7 +2,8 @@
 //! snapshot: no monitor proposal on the copy's path, and no write can land
 //! while it is read. A client that holds the lock with the image open is
 //! something that writes to a volume Cinder calls detached: the export stops,
-//! naming it, and the retry copies what it wrote. A source without the
+//! naming it, and the retry copies what it wrote (and removes an export
+//! snapshot a crashed try on the snapshot path left). A source without the
 //! exclusive-lock feature is exported from a snapshot, as before.
 
 use super::warm_sync_lock::{hold_lock, lockers, write_dense_8m};
@@ -50,10 +51,26 @@ async fn a_detached_source_is_read_under_its_lock_and_a_client_holding_it_stops_
     assert!(holder.wait().expect("holder").success());
     // Written after the failed try: the retry copies it.
     write_dense_8m(&conf, &image);
+    // As a try killed on the snapshot path (an older version's, or while the
+    // volume was attached) leaves it: the copy under the lock removes it.
+    let left = rbd(&conf)
+        .args(["snap", "create", &format!("volumes/{image}@stackmigrate-export")])
+        .output()
+        .expect("rbd snap create");
+    assert!(left.status.success(), "{}", text(&left.stderr));
     expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 0);
     let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
     assert!(log.contains(&format!("exported {image}, {LOCKED}")), "{log}");
-    assert!(snaps(&conf, &image).is_empty(), "no snapshot was taken");
+    assert!(
+        log.contains(&format!(
+            "removed snapshot {image}@stackmigrate-export, left by an earlier try"
+        )),
+        "{log}"
+    );
+    assert!(
+        snaps(&conf, &image).is_empty(),
+        "no snapshot taken, and the one left removed"
+    );
     assert_eq!(lockers(&conf, &image), "[]", "the source's lock was released");
     check_copied(&tb, &v.id).await;
     delete_volumes(&tb.operator("old"), &[&v.id]).await;
