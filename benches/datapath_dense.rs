@@ -1,7 +1,8 @@
-//! `BENCH_ONLY=dense8`: issue 12's goal 2 on an 8 GiB dense image (the raw
-//! pipe against stackmigrate's export + import with the export file written,
-//! wall time and whole-machine CPU), apart from the full run because it
-//! takes minutes and 8 GiB on each cluster. `BENCH_DENSE_GIB` changes the
+//! `BENCH_ONLY=dense8`: issue 12's goals 2 and 3 on an 8 GiB dense image (the
+//! raw pipe against stackmigrate's export + import with the export file
+//! written, and the same verified while copied: wall time and whole-machine
+//! CPU), apart from the full run because it takes minutes and 8 GiB on each
+//! cluster. `BENCH_DENSE_GIB` changes the
 //! size, `BENCH_RUNS` the number of runs (3).
 
 use super::{make_image, ours, raw_pipe, Mode};
@@ -21,6 +22,7 @@ pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&s
     let image = format!("bench-dense-{tag}");
     make_image(old_conf, &image, gib << 30, gib << 30, 4 * MIB);
     let (mut pipe, mut pipe_cpu, mut copy, mut copy_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut verified, mut verified_cpu) = (Vec::new(), Vec::new());
     for i in 0..runs {
         let dest = format!("bench-dense-raw-{tag}-{i}");
         let (w, cpu) = raw_pipe(old_conf, new_conf, &image, &dest);
@@ -31,9 +33,14 @@ pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&s
         let (c, _, cpu) = ours(old, new, dir, &image, &dest, Mode::Staged, i == 0).await;
         copy.push(c);
         copy_cpu.push(cpu);
+        let dest = format!("bench-dense-verified-{tag}-{i}");
+        let (c, _, cpu) = ours(old, new, dir, &image, &dest, Mode::ReadBack, false).await;
+        verified.push(c);
+        verified_cpu.push(cpu);
     }
     rbd(old_conf, &["rm", "--no-progress", &format!("volumes/{image}")]);
     let (p, pc, c, cc) = (median(pipe), median(pipe_cpu), median(copy), median(copy_cpu));
+    let (v, vc) = (median(verified), median(verified_cpu));
     let mib = (gib << 10) as f64;
     println!("{gib} GiB dense image, median of {runs}:");
     println!(
@@ -51,5 +58,12 @@ pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&s
         common::cores(),
         cc / c,
         cc / pc
+    );
+    println!(
+        "  verified while copying (read-back stage) {v:6.2} s  {:7.1} MiB/s   throughput ratio {:.2} (goal >= 0.85); CPU-s {vc:.2} = {:.2}x the raw pipe's ({:.2} cores)",
+        mib / v,
+        p / v,
+        vc / pc,
+        vc / v
     );
 }
