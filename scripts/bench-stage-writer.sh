@@ -4,7 +4,8 @@
 #   import-diff  `rbd import-diff` (no verification: the floor),
 #   checksum     assets/rbd_stage_readback.py, verified by the OSDs' checksums (a cold export's stage),
 #   bytes        the same writer sending the bytes read back (a warm-sync round's),
-#   FILE         any other writer script given by path, in its `compare` mode (an older version's,
+#   FILE         any other writer script given by path, in its `compare` mode (WRITER_MODE=… for another;
+#                an older version's,
 #                for an A/B: `git show 1586132:assets/rbd_stage_readback.py > /tmp/w.py`).
 # Prints wall seconds, the writer's CPU-s and the new OSDs' CPU-s for each, alternating, RUNS times.
 # Usage: scripts/bench-stage-writer.sh [mode…]   (default: import-diff checksum bytes); RUNS=3.
@@ -45,7 +46,7 @@ for run in $(seq "${RUNS:-3}"); do
     case $mode in
       import-diff) cmd=(rbd --conf "$conf" --id admin import-diff --no-progress "$work/stream" "$pool/$image") ;;
       checksum | bytes) cmd=(/usr/bin/python3 -c "$writer" "$conf" admin "$keyring" 15 "$pool" "$image" 33554432 - - "$mode") ;;
-      *) cmd=(/usr/bin/python3 "$mode" "$conf" admin "$keyring" 15 "$pool" "$image" 33554432 - - compare) ;;
+      *) cmd=(/usr/bin/python3 "$mode" "$conf" admin "$keyring" 15 "$pool" "$image" 33554432 - - ${WRITER_MODE:-compare}) ;;
     esac
     o0=$(osd_cpu)
     t0=$(date +%s%N)
