@@ -4,9 +4,8 @@
 #   import-diff  `rbd import-diff` (no verification: the floor),
 #   checksum     assets/rbd_stage_readback.py, verified by the OSDs' checksums (a cold export's stage),
 #   bytes        the same writer sending the bytes read back (a warm-sync round's),
-#   FILE         any other writer script given by path, in its `compare` mode (WRITER_MODE=… for another;
-#                an older version's,
-#                for an A/B: `git show 1586132:assets/rbd_stage_readback.py > /tmp/w.py`).
+#   FILE         any other writer script given by path, in its `compare` mode (WRITER_MODE=… for another);
+#                an older version's for an A/B: `git show 1586132:assets/rbd_stage_readback.py > /tmp/w.py`.
 # Prints wall seconds, the writer's CPU-s and the new OSDs' CPU-s for each, alternating, RUNS times.
 # Usage: scripts/bench-stage-writer.sh [mode…]   (default: import-diff checksum bytes); RUNS=3.
 # Needs the testbed up (`bash testbed/up.sh up`; TB_CEPH_STORE=bluestore for the figures in BENCHMARKS.md).
