@@ -228,6 +228,7 @@ mod tests {
             staged: true,
             taken_at: None,
             live: false,
+            locked: false,
             no_file: false,
             streamed_tape: None,
             read_back: None,

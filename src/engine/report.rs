@@ -52,10 +52,10 @@ fn point_in_time(r: &VolumeRecord) -> Option<String> {
         .clone()
         .unwrap_or_else(|| "an unrecorded time".into());
     let Some(sync) = &r.sync else {
-        return Some(if r.export.as_ref().is_some_and(|e| e.live) {
-            format!("crash-consistent at {at}, later writes not copied")
-        } else {
-            format!("{at} (source not written by a running server)")
+        return Some(match r.export.as_ref() {
+            Some(e) if e.live => format!("crash-consistent at {at}, later writes not copied"),
+            Some(e) if e.locked => format!("{at} (read under the source's exclusive lock: no write could land)"),
+            _ => format!("{at} (source not written by a running server)"),
         });
     };
     let last = sync.last()?;

@@ -13,6 +13,7 @@ fn export() -> VolumeExport {
         staged: false,
         taken_at: None,
         live: false,
+        locked: false,
         no_file: false,
         streamed_tape: None,
         read_back: None,

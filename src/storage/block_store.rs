@@ -318,6 +318,7 @@ impl BlockStore {
                     staged: false,
                     taken_at: None,
                     live: false,
+                    locked: false,
                     no_file: dest.is_none(),
                     streamed_tape,
                     // Every piece sent, hashed by the new cluster as sent: the image holds what `hash` describes.

@@ -27,6 +27,10 @@ pub struct VolumeExport {
     /// the copy is crash-consistent at `taken_at`, later writes not copied.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub live: bool,
+    /// Read under the source's exclusive lock, with no snapshot: no write
+    /// could land while it was read, so the copy is the image at `taken_at`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
     /// No export file was kept (`export_dir: null`): the copy went straight
     /// into the staging image, and `path` is empty.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -69,6 +73,7 @@ mod tests {
             staged: true,
             taken_at: None,
             live: false,
+            locked: false,
             no_file: false,
             streamed_tape: None,
             read_back: Some("blake3-sparse-64k-v2:00".into()),

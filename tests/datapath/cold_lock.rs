@@ -93,6 +93,13 @@ async fn a_source_without_the_exclusive_lock_feature_is_exported_from_a_snapshot
     let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
     assert!(log.contains(&format!("exported {image}@stackmigrate-export:")), "{log}");
     assert!(!log.contains(LOCKED), "{log}");
+    let r = super::warm_sync::report(dir.path());
+    assert!(
+        r["volumes"][0]["point_in_time"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("(source not written by a running server)")),
+        "{r}"
+    );
     assert!(snaps(&conf, &image).is_empty(), "the export's snapshot was removed");
     check_copied(&tb, &v.id).await;
     delete_volumes(&tb.operator("old"), &[&v.id]).await;
@@ -140,6 +147,13 @@ async fn a_write_while_the_source_is_read_under_its_lock_fails_and_the_copy_is_t
     let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
     assert!(log.contains(&format!("exported {image}, {LOCKED}")), "{log}");
     assert_eq!(image_hash(&conf, &image).await, before, "the source is unchanged");
+    let r = super::warm_sync::report(dir.path());
+    assert!(
+        r["volumes"][0]["point_in_time"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("(read under the source's exclusive lock: no write could land)")),
+        "the report says the copy is the image at the lock: {r}"
+    );
     check_copied(&tb, &v.id).await;
     delete_volumes(&tb.operator("old"), &[&v.id]).await;
 }

@@ -108,6 +108,7 @@ async fn over_quota_create_fails_the_import_with_cinder_s_message() {
         staged: false,
         taken_at: None,
         live: false,
+        locked: false,
         no_file: false,
         streamed_tape: None,
         read_back: None,

@@ -16,7 +16,7 @@ use std::path::Path;
 pub(crate) const SERVER: &str = "6a0ea5b1-7ea5-4b4a-9f6e-0c4d1e2f3a4b";
 const WRITE: &str = "16M";
 
-fn report(dir: &Path) -> serde_json::Value {
+pub(crate) fn report(dir: &Path) -> serde_json::Value {
     let work = dir.join("work");
     let project = std::fs::read_dir(&work)
         .expect("work dir")
