@@ -305,10 +305,9 @@ if __name__ == "__main__":
         # The errno, as rbd exits with one (2: not found, 32: broken pipe,
         # 110: timed out); 3 for a stream that is not what it should be.
         code = getattr(e, "errno", None)
-        # What is still buffered for stdout goes nowhere, so that flushing it
-        # at exit cannot turn this exit code into Python's 120.
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except OSError:
-            pass
-        sys.exit(code if isinstance(code, int) and 0 < code < 256 else 3)
+        sys.stderr.flush()
+        # Not through the interpreter's exit: a checksum thread may still be
+        # inside librados, which must not be torn down under it; and what is
+        # still buffered for stdout goes nowhere (flushed into a closed pipe
+        # at exit, it would turn this exit code into Python's 120).
+        os._exit(code if isinstance(code, int) and 0 < code < 256 else 3)

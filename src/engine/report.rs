@@ -54,7 +54,9 @@ fn point_in_time(r: &VolumeRecord) -> Option<String> {
     let Some(sync) = &r.sync else {
         return Some(match r.export.as_ref() {
             Some(e) if e.live => format!("crash-consistent at {at}, later writes not copied"),
-            Some(e) if e.locked => format!("{at} (read under the source's exclusive lock: no write could land)"),
+            Some(e) if e.locked => format!(
+                "{at} (read under the source's exclusive lock, taken just after: no write landed during the read)"
+            ),
             _ => format!("{at} (source not written by a running server)"),
         });
     };

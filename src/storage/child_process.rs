@@ -30,6 +30,14 @@ impl ChildExit {
     pub fn success(&self) -> bool {
         matches!(self, ChildExit::Exited { code: Some(0), .. })
     }
+
+    /// The last line a child that failed wrote to stderr: why it failed, where
+    /// the caller only saw its pipe break.
+    pub fn last_words(&self) -> Option<&str> {
+        let (ChildExit::Exited { stderr, .. } | ChildExit::Cancelled { stderr }) = self;
+        let said = stderr.lines().rev().find(|l| !l.trim().is_empty());
+        said.filter(|_| !self.success()).map(str::trim)
+    }
 }
 
 pub struct ChildProcess {
@@ -196,6 +204,12 @@ mod tests {
                 stderr: "one\ntwo".into()
             }
         );
+        assert_eq!(exit.last_words(), Some("two"), "why it failed");
+        let fine = ChildExit::Exited {
+            code: Some(0),
+            stderr: "a note".into(),
+        };
+        assert_eq!(fine.last_words(), None, "a child that succeeded has no last words");
     }
 
     #[tokio::test]

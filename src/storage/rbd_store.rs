@@ -27,8 +27,9 @@ pub struct ImageInfo {
     pub size: u64,
     #[serde(default)]
     pub features: Vec<String>,
+    /// Absent from older `rbd` clients' output: then unknown.
     #[serde(default)]
-    pub snapshot_count: u64,
+    pub snapshot_count: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -40,7 +41,7 @@ pub struct RbdStore {
     measured: Arc<std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>>,
     /// Whether `usage` found the exclusive-lock feature, and how many
     /// snapshots, by image (kept: the export asks after it has taken the figures).
-    locks: Arc<std::sync::Mutex<std::collections::HashMap<String, (bool, u64)>>>,
+    locks: Arc<std::sync::Mutex<std::collections::HashMap<String, (bool, Option<u64>)>>>,
 }
 
 /// How long `remove` waits for a dead client's watch to expire: Ceph's
@@ -76,9 +77,9 @@ impl RbdStore {
         self.locks.lock().ok()?.get(image).map(|f| f.0)
     }
 
-    /// How many snapshots [`Self::usage`] found on `image`.
+    /// How many snapshots [`Self::usage`] found on `image` (`None`: not asked, or not said).
     pub fn snapshot_count(&self, image: &str) -> Option<u64> {
-        self.locks.lock().ok()?.get(image).map(|f| f.1)
+        self.locks.lock().ok()?.get(image).and_then(|f| f.1)
     }
 
     pub fn cli(&self) -> &RbdCli {

@@ -11,8 +11,9 @@
 //! they are the hashes of the pieces it sent ([`super::record_trail`]), so
 //! when the stage ends the copy is known to hold the export's bytes: every
 //! byte was read by the new cluster after its write was acknowledged, and
-//! the whole-image read after the import is no longer needed. Without the bindings the stage is
-//! `rbd import-diff` and verification reads the image afterwards, as before.
+//! the whole-image read after the import is no longer needed. Without the
+//! bindings the stage is `rbd import-diff` and verification reads the image
+//! afterwards, as before.
 //! (A warm-sync round's writer sends the bytes read back instead: they are
 //! compared with the export file.)
 
@@ -44,7 +45,8 @@ pub fn probe_in_background() {
     tokio::spawn(available());
 }
 
-/// Whether `PYTHON` can import `rados` and `rbd`; asked once per process.
+/// Whether `PYTHON` can import `rados` and `rbd`, and librados has the
+/// checksum op the stage's verification asks for; asked once per process.
 pub async fn available() -> bool {
     static PROBE: tokio::sync::OnceCell<bool> = tokio::sync::OnceCell::const_new();
     *PROBE
@@ -56,7 +58,10 @@ pub async fn available() -> bool {
                 return false;
             }
             let probe = tokio::process::Command::new(PYTHON)
-                .args(["-c", "import rados, rbd"])
+                .args([
+                    "-c",
+                    "import ctypes, rados, rbd; ctypes.CDLL('librados.so.2').rados_read_op_checksum; rbd.Image.data_pool_id",
+                ])
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
@@ -65,7 +70,7 @@ pub async fn available() -> bool {
             let ok = matches!(probe, Ok(s) if s.success());
             if !ok {
                 tracing::info!(
-                    "{PYTHON} cannot import rados and rbd (python3-rbd): the staging image is written with rbd import-diff and read back after the import"
+                    "{PYTHON} cannot import rados and rbd (python3-rbd), or librados has no checksum op: the staging image is written with rbd import-diff and read back after the import"
                 );
             }
             ok

@@ -115,7 +115,7 @@ pub fn judge(seen: &Sealed, sent: &Sealed) -> Result<(), String> {
         sent.pieces,
         sent.bytes,
         if same {
-            ", and their hashes or places differ: the copy does not hold the bytes sent"
+            ", and their hashes or places differ: the copy (or the writer's reply) is not what was sent"
         } else {
             ""
         }

@@ -105,7 +105,10 @@ fn only_the_pieces_sent_are_judged_held() {
     let mut changed = b.clone();
     changed[0] ^= 0x80;
     let e = judge(&sent(&[(0, &a), (1 << 20, &changed)]), &want).expect_err("changed");
-    assert!(e.ends_with("the copy does not hold the bytes sent"), "{e}");
+    assert!(
+        e.ends_with("the copy (or the writer's reply) is not what was sent"),
+        "{e}"
+    );
 }
 
 /// A reply cut short, with data bytes, or with no header is an error, never a trail.

@@ -149,9 +149,8 @@ async fn a_write_while_the_source_is_read_under_its_lock_fails_and_the_copy_is_t
     assert_eq!(image_hash(&conf, &image).await, before, "the source is unchanged");
     let r = super::warm_sync::report(dir.path());
     assert!(
-        r["volumes"][0]["point_in_time"]
-            .as_str()
-            .is_some_and(|p| p.ends_with("(read under the source's exclusive lock: no write could land)")),
+        r["volumes"][0]["point_in_time"].as_str().is_some_and(|p| p
+            .ends_with("(read under the source's exclusive lock, taken just after: no write landed during the read)")),
         "the report says the copy is the image at the lock: {r}"
     );
     check_copied(&tb, &v.id).await;

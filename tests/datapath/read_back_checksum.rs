@@ -15,7 +15,7 @@ use xxhash_rust::xxh64::xxh64;
 
 const CHECKSUMS: &str = include_str!("../../assets/rados_checksums.py");
 const WRITER: &str = include_str!("../../assets/rbd_stage_readback.py");
-const SIZE: u64 = 4 << 20;
+const SIZE: u64 = 8 << 20;
 const PIECE: u64 = 64 << 10;
 
 fn pattern(n: usize, seed: u8) -> Vec<u8> {
@@ -59,7 +59,7 @@ fn expected(records: &[(u64, Vec<u8>)]) -> Vec<u8> {
 fn create(conf: &str, layout: &[&str]) -> String {
     let image = unique("checksum").replace(' ', "-");
     let made = rbd(conf)
-        .args(["create", "--size", "4M"])
+        .args(["create", "--size", "8M"])
         .args(layout)
         .arg(format!("volumes/{image}"))
         .output()
@@ -118,8 +118,10 @@ fn records() -> Vec<(u64, Vec<u8>)> {
         // 200 KiB from 100 KiB: pieces of 28, 64, 64 and 44 KiB.
         (100 << 10, pattern(200 << 10, 2)),
         (1 << 20, pattern(4096, 3)),
-        // Across the first object's end (4 MiB objects) and into the last piece.
-        ((3 << 20) + 4096, pattern((1 << 20) - 4096, 4)),
+        // Across the first object's end (4 MiB objects), ending inside a piece.
+        ((3 << 20) + 4096, pattern((1 << 20) + 8192, 4)),
+        // The image's last piece.
+        ((8 << 20) - 65536, pattern(65536, 5)),
     ]
 }
 
@@ -132,16 +134,42 @@ fn each_piece_is_hashed_by_the_new_cluster_in_order() {
     assert_eq!(out, expected(&recs), "one k record per piece, in order, and the end");
 }
 
-/// Striped (64 KiB units over 4 objects of 1 MiB): the writer asks each
-/// piece's own object, and the hashes are the same.
+/// Striped (64 KiB units over 4 objects of 256 KiB: 8 object sets): the
+/// writer asks each piece's own object, and the hashes are the same.
 #[test]
 fn a_striped_image_is_hashed_where_librbd_put_each_piece() {
     let tb = Testbed::get();
-    let layout = ["--object-size", "1M", "--stripe-unit", "64K", "--stripe-count", "4"];
+    let layout = ["--object-size", "256K", "--stripe-unit", "64K", "--stripe-count", "4"];
     let recs = records();
     let (ok, out, err) = write_and_hash(&tb, &layout, &recs);
     assert!(ok, "{err}");
     assert_eq!(out, expected(&recs));
+}
+
+/// A stripe unit its pieces would cross fails the writer before it writes,
+/// saying why (stackmigrate shows that line where the stage breaks).
+#[test]
+fn a_stripe_unit_below_a_piece_fails_the_writer_and_says_why() {
+    let tb = Testbed::get();
+    let conf = tb.var("NEW_CEPH_CONF");
+    let layout = ["--object-size", "64K", "--stripe-unit", "16K", "--stripe-count", "2"];
+    let image = create(&conf, &layout);
+    let out = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            &format!("{CHECKSUMS}{WRITER}"),
+            &conf,
+            "admin",
+            &tb.var("NEW_CEPH_KEYRING"),
+        ])
+        .args(["15", "volumes", &image, "33554432", "-", "-", "checksum"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3");
+    remove(&conf, &image);
+    let said = text(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("stripe unit 16384 is not a multiple of 65536"), "{said}");
 }
 
 /// The hashes come from what the cluster holds: a byte changed behind the
