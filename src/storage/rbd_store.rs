@@ -41,8 +41,12 @@ pub struct RbdStore {
     measured: Arc<std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>>,
     /// Whether `usage` found the exclusive-lock feature, and how many
     /// snapshots, by image (kept: the export asks after it has taken the figures).
-    locks: Arc<std::sync::Mutex<std::collections::HashMap<String, (bool, Option<u64>)>>>,
+    locks: Arc<std::sync::Mutex<std::collections::HashMap<String, Facts>>>,
 }
+
+/// What `usage` found of an image beside its figures: the exclusive-lock
+/// feature, and its snapshots (`None`: `rbd info` did not say).
+type Facts = (bool, Option<u64>);
 
 /// How long `remove` waits for a dead client's watch to expire: Ceph's
 /// `osd_client_watch_timeout` (30 s) and some slack.
