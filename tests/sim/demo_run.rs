@@ -333,14 +333,20 @@ async fn exports_wait_for_room_in_a_small_export_dir() {
         .await;
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
     let mut running = setup.start(&cfg, volumes, Default::default()).await.expect("start");
-    let mut waited = false;
+    let (mut waited, mut failures) = (false, Vec::new());
     while let Some(e) = running.events.recv().await {
-        if let EngineEvent::Log { line, .. } = &e {
-            waited |= line.contains("waiting for");
+        match &e {
+            EngineEvent::Log { line, .. } => waited |= line.contains("waiting for"),
+            EngineEvent::VolumeFailed { .. } => failures.push(format!("{e:?}")),
+            _ => {}
         }
     }
     let summary = running.engine.await.expect("join").expect("engine");
-    assert_eq!((summary.verified, summary.failed), (11, 0), "{summary:?}");
+    assert_eq!(
+        (summary.verified, summary.failed),
+        (11, 0),
+        "{summary:?}: {failures:#?}"
+    );
     assert!(
         waited,
         "with 128 MiB for ~270 MiB of exports, some export had to wait for room"
