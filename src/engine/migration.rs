@@ -335,6 +335,7 @@ pub async fn run_locked(
     let c = &plan.concurrency;
     let limits = Arc::new(Limits {
         in_flight: Default::default(),
+        reserved: Default::default(),
         export: Semaphore::new(c.exports),
         import: Semaphore::new(c.imports),
         tape: Semaphore::new(c.tapes),

@@ -42,6 +42,19 @@ impl Drop for HoldingSpace {
     }
 }
 
+/// Export-dir bytes promised to an export that found room: its file is still
+/// growing, so free space does not show it yet. Two exports that looked at
+/// once would both have found the same room. Released when the export ends.
+struct Reservation(Arc<Limits>, u64);
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.0.reserved.lock() {
+            *r = r.saturating_sub(self.1);
+        }
+    }
+}
+
 /// A stage slot, or `None` once the volume is cancelled: an abort must not
 /// wait for a free slot.
 pub(super) async fn slot<'a>(
@@ -57,6 +70,8 @@ pub(super) async fn slot<'a>(
 pub(super) struct Limits {
     /// Volumes holding export-dir space: what a waiting export can hope for.
     pub in_flight: std::sync::atomic::AtomicUsize,
+    /// Export-dir bytes promised to exports under way ([`Reservation`]).
+    pub reserved: std::sync::Mutex<u64>,
     pub export: Semaphore,
     pub import: Semaphore,
     pub tape: Semaphore,
@@ -165,7 +180,8 @@ impl Worker {
                 .await
                 .and(None);
         };
-        if let Err(message) = self.wait_for_space(vol, cancel).await {
+        let room = self.wait_for_space(vol, cancel).await;
+        if let Err(message) = room {
             let t = if cancel.is_cancelled() {
                 Transition::Aborted { stage: Stage::Export }
             } else {
@@ -185,6 +201,7 @@ impl Worker {
             }
             return None;
         }
+        let _room = room;
         // Without an export file the tape is fed during the export: it needs its drive now.
         let streams_tape = self.pipeline.settings.export_dir.is_none() && self.pipeline.settings.tape.is_some();
         let drive = if streams_tape {
@@ -262,11 +279,12 @@ impl Worker {
         }
     }
 
-    /// Waits until the export dir has room for this volume's data. Gives up
-    /// (Err) only when nothing else is in flight to free space.
-    async fn wait_for_space(&self, vol: &Volume, cancel: &CancellationToken) -> Result<(), String> {
+    /// Waits until the export dir has room for this volume's data, beside
+    /// what exports under way were promised, and promises it. Gives up (Err)
+    /// only when nothing else is in flight to free space.
+    async fn wait_for_space(&self, vol: &Volume, cancel: &CancellationToken) -> Result<Option<Reservation>, String> {
         let Some(dir) = &self.pipeline.settings.export_dir else {
-            return Ok(());
+            return Ok(None);
         };
         let (_, need) = self
             .pipeline
@@ -277,11 +295,20 @@ impl Worker {
         let mut waited = false;
         loop {
             let free = free_bytes(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            if free >= need + EXPORT_MARGIN {
-                return Ok(());
-            }
+            let promised = {
+                let mut reserved = self
+                    .limits
+                    .reserved
+                    .lock()
+                    .map_err(|_| "the export-dir ledger broke".to_string())?;
+                if free.saturating_sub(*reserved) >= need + EXPORT_MARGIN {
+                    *reserved += need;
+                    return Ok(Some(Reservation(self.limits.clone(), need)));
+                }
+                *reserved
+            };
             // Volumes holding export space free it when they are cleaned up.
-            let others_hold_space = self.limits.in_flight.load(Ordering::Relaxed) > 0;
+            let others_hold_space = self.limits.in_flight.load(Ordering::Relaxed) > 0 || promised > 0;
             if !others_hold_space {
                 return Err(format!(
                     "export dir {} has {} MiB free, {} MiB needed, and nothing in flight will free space; free space or choose another export_dir",
@@ -292,10 +319,11 @@ impl Worker {
             }
             if !waited {
                 let line = format!(
-                    "waiting for {} MiB free in {} ({} MiB free)",
+                    "waiting for {} MiB free in {} ({} MiB free, {} MiB of it promised to exports under way)",
                     need >> 20,
                     dir.display(),
-                    free >> 20
+                    free >> 20,
+                    promised >> 20
                 );
                 self.pipeline.log(vol, line).await;
             }
