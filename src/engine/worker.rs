@@ -180,28 +180,29 @@ impl Worker {
                 .await
                 .and(None);
         };
-        let room = self.wait_for_space(vol, cancel).await;
-        if let Err(message) = room {
-            let t = if cancel.is_cancelled() {
-                Transition::Aborted { stage: Stage::Export }
-            } else {
-                Transition::ExportStarted
-            };
-            let started = matches!(t, Transition::ExportStarted);
-            self.record(id, t).await;
-            if started {
-                self.record(
-                    id,
-                    Transition::Failed {
-                        stage: Stage::Export,
-                        error: message,
-                    },
-                )
-                .await;
+        let _room = match self.wait_for_space(vol, cancel).await {
+            Ok(room) => room,
+            Err(message) => {
+                let t = if cancel.is_cancelled() {
+                    Transition::Aborted { stage: Stage::Export }
+                } else {
+                    Transition::ExportStarted
+                };
+                let started = matches!(t, Transition::ExportStarted);
+                self.record(id, t).await;
+                if started {
+                    self.record(
+                        id,
+                        Transition::Failed {
+                            stage: Stage::Export,
+                            error: message,
+                        },
+                    )
+                    .await;
+                }
+                return None;
             }
-            return None;
-        }
-        let _room = room;
+        };
         // Without an export file the tape is fed during the export: it needs its drive now.
         let streams_tape = self.pipeline.settings.export_dir.is_none() && self.pipeline.settings.tape.is_some();
         let drive = if streams_tape {

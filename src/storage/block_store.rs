@@ -283,10 +283,10 @@ impl BlockStore {
         };
         let outcome = match &read {
             Ok((tee, ..)) => match (&tee.stage_error, stage_exit) {
-                (Some(e), Some(Ok(exit))) if exit.last_words().is_some() => Some(format!(
-                    "{e} (the staging writer: {})",
-                    exit.last_words().unwrap_or_default()
-                )),
+                (Some(e), Some(Ok(exit))) => Some(
+                    exit.last_words()
+                        .map_or_else(|| e.clone(), |said| format!("{e} (the staging writer: {said})")),
+                ),
                 (Some(e), _) => Some(e.clone()),
                 (None, Some(Ok(exit))) if !exit.success() => Some(format!("the staging writer: {exit:?}")),
                 (None, Some(Err(e))) => Some(format!("the staging writer: {e}")),

@@ -41,7 +41,7 @@ pub struct RbdStore {
     measured: Arc<std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>>,
     /// Whether `usage` found the exclusive-lock feature, and how many
     /// snapshots, by image (kept: the export asks after it has taken the figures).
-    locks: Arc<std::sync::Mutex<std::collections::HashMap<String, Facts>>>,
+    facts: Arc<std::sync::Mutex<std::collections::HashMap<String, Facts>>>,
 }
 
 /// What `usage` found of an image beside its figures: the exclusive-lock
@@ -62,7 +62,7 @@ impl RbdStore {
         Self {
             cli,
             measured: Default::default(),
-            locks: Default::default(),
+            facts: Default::default(),
         }
     }
 
@@ -78,12 +78,12 @@ impl RbdStore {
 
     /// Whether [`Self::usage`] found `image` with the exclusive-lock feature.
     pub fn exclusive_lock(&self, image: &str) -> Option<bool> {
-        self.locks.lock().ok()?.get(image).map(|f| f.0)
+        self.facts.lock().ok()?.get(image).map(|f| f.0)
     }
 
     /// How many snapshots [`Self::usage`] found on `image` (`None`: not asked, or not said).
     pub fn snapshot_count(&self, image: &str) -> Option<u64> {
-        self.locks.lock().ok()?.get(image).and_then(|f| f.1)
+        self.facts.lock().ok()?.get(image).and_then(|f| f.1)
     }
 
     pub fn cli(&self) -> &RbdCli {
@@ -136,7 +136,7 @@ impl RbdStore {
         if let Ok(mut m) = self.measured.lock() {
             m.insert(image.to_string(), usage);
         }
-        if let Ok(mut m) = self.locks.lock() {
+        if let Ok(mut m) = self.facts.lock() {
             let lock = info.features.iter().any(|f| f == "exclusive-lock");
             m.insert(image.to_string(), (lock, info.snapshot_count));
         }

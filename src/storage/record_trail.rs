@@ -23,7 +23,7 @@ use xxhash_rust::xxh64::xxh64;
 
 const HEADER: &[u8] = b"rbd diff v1\n";
 /// The pieces hashed, on absolute offsets (the writer's `PIECE`).
-pub const PIECE: u64 = 64 << 10;
+const PIECE: u64 = 64 << 10;
 
 /// Pieces in order: each one's offset, length and hash, digested, with
 /// their count and bytes.

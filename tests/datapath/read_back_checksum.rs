@@ -75,6 +75,23 @@ fn remove(conf: &str, image: &str) {
     assert!(removed.expect("rbd rm").status.success());
 }
 
+/// The writer in checksum mode into `image` on the new cluster, as the stage starts it.
+fn writer(tb: &Testbed, image: &str) -> Command {
+    let (conf, keyring) = (tb.var("NEW_CEPH_CONF"), tb.var("NEW_CEPH_KEYRING"));
+    let mut c = Command::new("/usr/bin/python3");
+    c.args([
+        "-c",
+        &format!("{CHECKSUMS}{WRITER}"),
+        &conf,
+        "admin",
+        &keyring,
+        "15",
+        "volumes",
+    ])
+    .args([image, "33554432", "-", "-", "checksum"]);
+    c
+}
+
 /// Runs the writer in checksum mode on a fresh image made with `layout`;
 /// its exit, stdout and stderr, and the image's sha256 read with `rbd export`.
 fn write_and_hash(tb: &Testbed, layout: &[&str], records: &[(u64, Vec<u8>)]) -> (bool, Vec<u8>, String) {
@@ -83,21 +100,7 @@ fn write_and_hash(tb: &Testbed, layout: &[&str], records: &[(u64, Vec<u8>)]) -> 
     let mut input = tempfile::tempfile().expect("tmp");
     input.write_all(&stream(records)).expect("write the stream");
     input.seek(SeekFrom::Start(0)).expect("seek");
-    let keyring = tb.var("NEW_CEPH_KEYRING");
-    let out = Command::new("/usr/bin/python3")
-        .args([
-            "-c",
-            &format!("{CHECKSUMS}{WRITER}"),
-            &conf,
-            "admin",
-            &keyring,
-            "15",
-            "volumes",
-        ])
-        .args([&image, "33554432", "-", "-", "checksum"])
-        .stdin(Stdio::from(input))
-        .output()
-        .expect("python3");
+    let out = writer(tb, &image).stdin(Stdio::from(input)).output().expect("python3");
     // What landed, read independently: the records over zeros.
     let mut want = vec![0u8; SIZE as usize];
     for (o, d) in records {
@@ -154,18 +157,7 @@ fn a_stripe_unit_below_a_piece_fails_the_writer_and_says_why() {
     let conf = tb.var("NEW_CEPH_CONF");
     let layout = ["--object-size", "64K", "--stripe-unit", "16K", "--stripe-count", "2"];
     let image = create(&conf, &layout);
-    let out = Command::new("/usr/bin/python3")
-        .args([
-            "-c",
-            &format!("{CHECKSUMS}{WRITER}"),
-            &conf,
-            "admin",
-            &tb.var("NEW_CEPH_KEYRING"),
-        ])
-        .args(["15", "volumes", &image, "33554432", "-", "-", "checksum"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("python3");
+    let out = writer(&tb, &image).stdin(Stdio::null()).output().expect("python3");
     remove(&conf, &image);
     let said = text(&out.stderr);
     assert!(!out.status.success(), "{said}");
