@@ -26,7 +26,7 @@ mod datapath_raw;
 #[path = "datapath_rss.rs"]
 mod datapath_rss;
 use common::{env, median, rbd, Meter, MIB};
-use datapath_raw::{raw_pipe, raw_read_back};
+use datapath_raw::{raw_pipe, raw_pipe_with_read_back, raw_read_back};
 use datapath_rss::{four_and_four, peak_rss_mib};
 
 const RUNS: usize = 3;
@@ -210,9 +210,15 @@ async fn main() {
     let (mut pipe, mut copy, mut verify, mut file) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut pipe_cpu, mut copy_cpu, mut bare, mut bare_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut rb, mut rb_cpu, mut raw_rb, mut raw_rb_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut beside, mut beside_cpu) = (Vec::new(), Vec::new());
     for i in 0..RUNS {
         let dest = format!("bench-raw-{tag}-{i}");
         let (w, cpu) = raw_pipe(&old_conf, &new_conf, &random, &dest);
+        let again = format!("{dest}-again");
+        let (bw, bcpu) = raw_pipe_with_read_back(&old_conf, &new_conf, &random, &again, &dest);
+        rbd(&new_conf, &["rm", "--no-progress", &format!("volumes/{again}")]);
+        beside.push(bw);
+        beside_cpu.push(bcpu);
         let (rw, rcpu) = raw_read_back(&new, &new_conf, &dest).await;
         raw_rb.push(w + rw);
         raw_rb_cpu.push(cpu + rcpu);
@@ -299,6 +305,11 @@ async fn main() {
         "  raw pipe, then the copy read back whole {rr:6.2} s; CPU-s {rrc:.2}: on {} cores no verified copy can take less than {floor:.2} s, ratio {:.2} at best",
         common::cores(),
         p / floor
+    );
+    let (bw, bc) = (median(beside), median(beside_cpu));
+    println!(
+        "  raw pipe with an equal copy read back beside it (rbd export to /dev/null) {bw:6.2} s, CPU-s {bc:.2}: the same work as a verified copy, by rbd alone; ratio {:.2} (the most a verified copy reaches here)",
+        p / bw
     );
     println!(
         "  verified while copying (read-back stage) {r:6.2} s  {:7.1} MiB/s   throughput ratio {:.2} (goal >= 0.85); CPU-s {rc:.2} = {:.2}x the raw pipe's; floor on {} cores {:.2} s",

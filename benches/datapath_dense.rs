@@ -1,11 +1,12 @@
 //! `BENCH_ONLY=dense8`: issue 12's goals 2 and 3 on an 8 GiB dense image (the
 //! raw pipe against stackmigrate's export + import with the export file
 //! written, and the same verified while copied: wall time and whole-machine
-//! CPU), apart from the full run because it takes minutes and 8 GiB on each
+//! CPU; and the raw pipe with an equal copy read back beside it, the same
+//! work by rbd alone), apart from the full run because it takes minutes and 8 GiB on each
 //! cluster. `BENCH_DENSE_GIB` changes the
 //! size, `BENCH_RUNS` the number of runs (3).
 
-use super::{make_image, ours, raw_pipe, Mode};
+use super::{make_image, ours, raw_pipe, raw_pipe_with_read_back, Mode};
 use crate::common::{self, median, rbd, MIB};
 use stackmigrate::storage::BlockStore;
 use std::path::Path;
@@ -23,10 +24,17 @@ pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&s
     make_image(old_conf, &image, gib << 30, gib << 30, 4 * MIB);
     let (mut pipe, mut pipe_cpu, mut copy, mut copy_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut verified, mut verified_cpu) = (Vec::new(), Vec::new());
+    let (mut beside, mut beside_cpu) = (Vec::new(), Vec::new());
     for i in 0..runs {
         let dest = format!("bench-dense-raw-{tag}-{i}");
         let (w, cpu) = raw_pipe(old_conf, new_conf, &image, &dest);
-        rbd(new_conf, &["rm", "--no-progress", &format!("volumes/{dest}")]);
+        let again = format!("{dest}-again");
+        let (bw, bcpu) = raw_pipe_with_read_back(old_conf, new_conf, &image, &again, &dest);
+        beside.push(bw);
+        beside_cpu.push(bcpu);
+        for d in [dest, again] {
+            rbd(new_conf, &["rm", "--no-progress", &format!("volumes/{d}")]);
+        }
         pipe.push(w);
         pipe_cpu.push(cpu);
         let dest = format!("bench-dense-ours-{tag}-{i}");
@@ -35,6 +43,12 @@ pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&s
         copy_cpu.push(cpu);
         let dest = format!("bench-dense-verified-{tag}-{i}");
         let (c, _, cpu) = ours(old, new, dir, &image, &dest, Mode::ReadBack, false).await;
+        println!(
+            "  run {i}: raw pipe {w:.2} s, with a read-back beside it {bw:.2} s, ours (file) {:.2} s, verified {c:.2} s ({:.2} / {:.2} of the raw pipe)",
+            copy[i],
+            w / bw,
+            w / c
+        );
         verified.push(c);
         verified_cpu.push(cpu);
     }
@@ -58,6 +72,11 @@ pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&s
         common::cores(),
         cc / c,
         cc / pc
+    );
+    let (bw, bc) = (median(beside), median(beside_cpu));
+    println!(
+        "  raw pipe with an equal copy read back beside it {bw:6.2} s  CPU-s {bc:.2}: the same work as a verified copy, by rbd alone; ratio {:.2} (the most a verified copy reaches here)",
+        p / bw
     );
     println!(
         "  verified while copying (read-back stage) {v:6.2} s  {:7.1} MiB/s   throughput ratio {:.2} (goal >= 0.85); CPU-s {vc:.2} = {:.2}x the raw pipe's ({:.2} cores)",

@@ -7,7 +7,8 @@
 #   FILE         any other writer script given by path, in its `compare` mode (WRITER_MODE=… for another);
 #                an older version's for an A/B: `git show 1586132:assets/rbd_stage_readback.py > /tmp/w.py`.
 # Prints wall seconds, the writer's CPU-s and the new OSDs' CPU-s for each, alternating, RUNS times.
-# Usage: scripts/bench-stage-writer.sh [mode…]   (default: import-diff checksum bytes); RUNS=3.
+# Usage: scripts/bench-stage-writer.sh [mode…]   (default: import-diff checksum bytes); RUNS=3;
+# RECORD_KIB=1024: the stream's record size.
 # Needs the testbed up (`bash testbed/up.sh up`; TB_CEPH_STORE=bluestore for the figures in BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,13 +22,14 @@ modes=("$@")
 work=$(mktemp -d)
 chmod 700 "$work"
 trap 'rm -rf "$work"' EXIT
-/usr/bin/python3 - "$work/stream" <<'EOF'
+/usr/bin/python3 - "$work/stream" "${RECORD_KIB:-1024}" <<'EOF'
 import os, struct, sys
+n = int(sys.argv[2]) << 10
 with open(sys.argv[1], "wb") as f:
     f.write(b"rbd diff v1\ns" + struct.pack("<Q", 1 << 30))
-    block = os.urandom(1 << 20)
-    for i in range(1024):
-        f.write(b"w" + struct.pack("<QQ", i << 20, 1 << 20) + block)
+    block = os.urandom(n)
+    for i in range((1 << 30) // n):
+        f.write(b"w" + struct.pack("<QQ", i * n, n) + block)
     f.write(b"e")
 EOF
 osd_cpu() {
