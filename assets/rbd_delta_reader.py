@@ -122,7 +122,7 @@ class Out:
 
     def put(self, kind, offset, view):
         n = len(view) if kind == b"w" else view
-        if self.kind != kind or self.start + self.length != offset:
+        if self.kind != kind or self.start + self.length != offset or (kind == b"w" and self.length + n > RUN):
             self.flush()
             self.kind, self.start = kind, offset
         if kind == b"w":
@@ -206,15 +206,24 @@ def send(img, snap_from, block, window, out):
             return
         view = memoryview(data)
         zblock = zeros[:block]
-        pos = 0
+        pos, run = 0, None  # run: where the pieces of data not yet put begin
         while pos < len(data):
             n = min(block - (offset + pos) % block, len(data) - pos)
-            # A sliced copy compares at memcmp speed; a memoryview does not.
-            if data[pos : pos + n] == (zblock if n == block else zeros[:n]):
-                records.put(b"z", offset + pos, n)
+            # Most pieces of a used volume hold data: a first or last byte that
+            # is not zero says so without a copy. Otherwise a sliced copy
+            # compares at memcmp speed; a memoryview does not.
+            if data[pos] or data[pos + n - 1] or data[pos : pos + n] != (zblock if n == block else zeros[:n]):
+                if run is None:
+                    run = pos
             else:
-                records.put(b"w", offset + pos, view[pos : pos + n])
+                if run is not None:
+                    records.put(b"w", offset + run, view[run:pos])
+                    run = None
+                records.put(b"z", offset + pos, n)
             pos += n
+        # Pieces of data next to each other go on as one view (one write).
+        if run is not None:
+            records.put(b"w", offset + run, view[run:])
 
     def drain(keep):
         while pending:
