@@ -15,6 +15,9 @@ fi
 echo "testbed up after $(( $(date +%s) - started )) s"
 
 cargo fmt --all -- --check
+# House style: a source file holds at most 400 lines.
+long=$(find src tests benches -name '*.rs' -exec awk 'END { if (NR > 400) print FILENAME ": " NR " lines" }' {} \;)
+[ -z "$long" ] || { printf 'over 400 lines (house style, ../shared/STYLE.md):\n%s\n' "$long" >&2; exit 1; }
 cargo clippy --all-targets --locked -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --lib --bins --tests --locked --no-fail-fast

@@ -9,16 +9,14 @@ use stackmigrate::openstack::{Cinder, Volume};
 use stackmigrate::storage::sparse_file::partial_path;
 use tokio_util::sync::CancellationToken;
 
-/// Runs an export and, once it has moved some data, either cancels it or
-/// SIGKILLs the process reading the source; returns the export's result.
-async fn export_interrupted(
-    tb: &Testbed,
-    src: &Volume,
-    kill: bool,
-) -> (
+type Interrupted = (
     Result<VolumeExport, stackmigrate::engine::StageError>,
     std::path::PathBuf,
-) {
+);
+
+/// Runs an export and, once it has moved some data, either cancels it or
+/// SIGKILLs the process reading the source; returns the export's result.
+async fn export_interrupted(tb: &Testbed, src: &Volume, kill: bool) -> Interrupted {
     let mut r = rig(tb, ImportStrategy::Replace, None);
     let path = r.pipeline.export_path(src).expect("an export dir");
     let cancel = CancellationToken::new();
