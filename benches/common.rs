@@ -22,33 +22,28 @@ pub fn env() -> HashMap<String, String> {
         .collect()
 }
 
+/// `rbd` as the testbed's admin on the cluster of `conf`, with `args`.
+pub fn rbd_command(conf: &str, args: &[&str]) -> Command {
+    let mut c = Command::new("rbd");
+    c.args(["--conf", conf, "--id", "admin"]).args(args);
+    c
+}
+
 pub fn rbd(conf: &str, args: &[&str]) {
-    let ok = Command::new("rbd")
-        .args(["--conf", conf, "--id", "admin"])
-        .args(args)
-        .status()
-        .expect("rbd")
-        .success();
+    let ok = rbd_command(conf, args).status().expect("rbd").success();
     assert!(ok, "rbd {args:?} failed");
 }
 
 /// Writes `data` bytes of pseudo-random content into an existing `image` of
 /// `size` bytes, in 4 MiB runs every `stride` bytes.
 pub fn fill(conf: &str, image: &str, size: u64, data: u64, stride: u64, seed: u64) {
-    let mut child = Command::new("rbd")
-        .args([
-            "--conf",
-            conf,
-            "--id",
-            "admin",
-            "import-diff",
-            "--no-progress",
-            "-",
-            &format!("volumes/{image}"),
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("import-diff");
+    let mut child = rbd_command(
+        conf,
+        &["import-diff", "--no-progress", "-", &format!("volumes/{image}")],
+    )
+    .stdin(Stdio::piped())
+    .spawn()
+    .expect("import-diff");
     let mut w = DiffWriter::new(std::io::BufWriter::new(child.stdin.take().expect("stdin")), size).expect("w");
     let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D);
     let mut chunk = vec![0u8; (4 * MIB) as usize];

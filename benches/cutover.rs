@@ -26,8 +26,7 @@ const GIB: u64 = 1 << 30;
 const SERVER: &str = "0b5e0c2e-4d4e-4f5a-8e6b-3c2d1a0f9e8d";
 
 fn write_64m(conf: &str, id: &str) {
-    let ok = Command::new("rbd")
-        .args(["--conf", conf, "--id", "admin", "bench", "--io-type", "write"])
+    let ok = common::rbd_command(conf, &["bench", "--io-type", "write"])
         .args([
             "--io-pattern",
             "rand",
@@ -97,8 +96,7 @@ fn raw_io(old: &str, new: &str, id: &str) -> (f64, f64, f64) {
     let scratch = format!("volumes/raw-io-{}", std::process::id());
     let bench = |conf: &str, kind: &str, image: &str| {
         let t = Instant::now();
-        let ok = Command::new("rbd")
-            .args(["--conf", conf, "--id", "admin", "bench", "--io-type", kind])
+        let ok = common::rbd_command(conf, &["bench", "--io-type", kind])
             .args(["--io-pattern", "rand", "--io-size", "64K", "--io-threads", "4"])
             .args(["--io-total", "64M", image])
             .stdout(Stdio::null())
