@@ -33,6 +33,11 @@
 # FROM `-` reads the whole image (a cold export: with `lock`, a detached
 # volume is read under its lock instead of from a snapshot).
 #
+# A line `hold` reads nothing: it takes IMAGE's exclusive lock as `lock`
+# does, says `locked`, and keeps it while another process (`rbd
+# export-diff`) reads the image; then `check` on stdin is answered `held`
+# only if the lock was held all along (see `hold`).
+#
 # argv: conf id keyring|- timeout_s pool image from|- to block window_bytes
 # Exit 0 only after every read completed and the end record was written.
 import collections
@@ -102,6 +107,9 @@ def main():
             elif line == b"lock\n":
                 with rbd.Image(ioctx, image) as img:
                     locked(img, image, snap_from, int(block), int(window), sys.stdout.buffer)
+            elif line == b"hold\n":
+                with rbd.Image(ioctx, image) as img:
+                    hold(img, image, sys.stdin.buffer, sys.stdout.buffer)
             else:
                 raise Failed("stopped before %s@%s was taken" % (image, snap_to))
         finally:
@@ -319,6 +327,26 @@ def locked(img, image, snap_from, block, window, out):
         raise Failed("lost %s's exclusive lock during the read; nothing is kept, try again" % image)
     sys.stderr.write("%s read under its exclusive lock, held from before the read to its end; no snapshot taken\n" % image)
     end(out)
+    # Closing the image releases the lock.
+
+
+def hold(img, image, inp, out):
+    # A cold export's lock, held while `rbd export-diff` reads the image (the
+    # rbd CLI reads with less CPU, and its source OSD serves it with less,
+    # than this process's reads). `locked` once held; then, told `check` as
+    # the read has ended, `held` only if it was held all along. Anything
+    # else on stdin (it closed: the read failed or was stopped) releases it.
+    take_lock(img, image, None)
+    sys.stderr.write("%s: exclusive lock taken\n" % image)
+    out.write(b"locked\n")
+    out.flush()
+    if inp.readline() != b"check\n":
+        raise Failed("stopped while %s was read under its lock" % image)
+    if not img.is_exclusive_lock_owner():
+        raise Failed("lost %s's exclusive lock during the read; nothing is kept, try again" % image)
+    sys.stderr.write("%s read under its exclusive lock, held from before the read to its end; no snapshot taken\n" % image)
+    out.write(b"held\n")
+    out.flush()
     # Closing the image releases the lock.
 
 

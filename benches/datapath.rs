@@ -21,10 +21,14 @@ mod binary_run;
 mod common;
 #[path = "datapath_dense.rs"]
 mod datapath_dense;
+#[path = "datapath_procs.rs"]
+mod datapath_procs;
 #[path = "datapath_raw.rs"]
 mod datapath_raw;
 #[path = "datapath_rss.rs"]
 mod datapath_rss;
+#[path = "proc_cpu.rs"]
+mod proc_cpu;
 use common::{env, median, rbd, Meter, MIB};
 use datapath_raw::{raw_pipe, raw_pipe_with_read_back, raw_read_back};
 use datapath_rss::{four_and_four, peak_rss_mib};
@@ -123,6 +127,7 @@ async fn ours(
         e
     };
     let copy = start.elapsed().as_secs_f64();
+    datapath_procs::copied(start);
     let cpu = meter.stop().cpu;
     if let Some(s) = sampler {
         s.print(&format!("export + import of {image}"));
@@ -183,11 +188,44 @@ async fn main() {
         rbd(&old_conf, &["rm", "--no-progress", &format!("volumes/{random}")]);
         return;
     }
+    // BENCH_ONLY=procs: the raw pipe and ours, alternating, CPU by process.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("procs") {
+        let mode = match (std::env::var("BENCH_NO_FILE"), std::env::var("BENCH_READBACK")) {
+            (_, Ok(_)) => Mode::ReadBack,
+            (Ok(_), _) => Mode::NoFile,
+            _ => Mode::Staged,
+        };
+        let runs: usize = std::env::var("BENCH_RUNS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(2);
+        for i in 0..runs {
+            let dest = format!("bench-raw-{tag}-{i}");
+            common::settle();
+            datapath_procs::by_process("raw rbd export - | rbd import -", async {
+                raw_pipe(&old_conf, &new_conf, &random, &dest);
+            })
+            .await;
+            rbd(&new_conf, &["rm", "--no-progress", &format!("volumes/{dest}")]);
+            common::settle();
+            let dest = format!("bench-ours-{tag}-{i}");
+            datapath_procs::by_process("stackmigrate", async {
+                ours(&old, &new, dir.path(), &random, &dest, mode, false).await;
+            })
+            .await;
+        }
+        rbd(&old_conf, &["rm", "--no-progress", &format!("volumes/{random}")]);
+        return;
+    }
     // BENCH_ONLY=copy: one export + import of the 1 GiB image (for a profiler);
     // BENCH_READBACK=1 with the read-back stage.
     if std::env::var("BENCH_ONLY").as_deref() == Ok("copy") {
-        let mode = match std::env::var("BENCH_READBACK").as_deref() {
-            Ok("1") => Mode::ReadBack,
+        let mode = match (
+            std::env::var("BENCH_NO_FILE"),
+            std::env::var("BENCH_READBACK").as_deref(),
+        ) {
+            (_, Ok("1")) => Mode::ReadBack,
+            (Ok(_), _) => Mode::NoFile,
             _ => Mode::Staged,
         };
         let (c, v, cpu) = ours(

@@ -5,7 +5,8 @@
 
 use super::sparse_file::SparseWriter;
 use super::sparse_hash::Scheme;
-use super::stage_writer::{wait_stage_child, OpenStage, StageOutcome, StageTarget, StageWriter, Tee};
+use super::stage_child::wait_stage_child;
+use super::stage_writer::{OpenStage, StageOutcome, StageTarget, StageWriter, Tee};
 use super::stream_tape::StreamTape;
 use super::{Counter, DataPathError, FileStore, RbdError, RbdStore, VolumeExport};
 use std::path::Path;
@@ -222,7 +223,7 @@ impl BlockStore {
         let ((writer, child, read_back, mut note), ready) = tokio::join!(open, ready);
         let no_stage_no_file = dest.is_none() && stage.is_some() && writer.is_none();
         if ready.is_err() || no_stage_no_file {
-            super::stage_writer::abandon_stage(writer, child, stage).await;
+            super::stage_child::abandon_stage(writer, child, stage).await;
             file.discard();
             ready?;
             let why = note.unwrap_or_default();
@@ -236,10 +237,13 @@ impl BlockStore {
             None => (None, None),
         };
         let stage_cancel = CancellationToken::new();
-        let tee = Tee::new(file, writer, stage.map_or(0, |t| t.size), stage_cancel.clone()).with_tape(tape_feed);
+        let tee = Tee::new(file, writer, stage.map_or(0, |t| t.size), stage_cancel.clone())
+            .with_tape(tape_feed)
+            .with_trail(read_back.is_some());
         let export = async {
             match self {
-                BlockStore::Rbd(s) if locked => s.read_locked(image_spec, tee, counter, cancel).await,
+                // Boxed: it carries the `Tee` across several waits.
+                BlockStore::Rbd(s) if locked => Box::pin(s.read_locked(image_spec, tee, counter, cancel)).await,
                 BlockStore::Rbd(s) => s.read_image(image_spec, tee, counter, cancel).await,
                 BlockStore::File(s) => {
                     let mut tee = tee;

@@ -143,30 +143,6 @@ impl BlockStore {
 }
 
 impl RbdStore {
-    /// The whole of `image` (not a snapshot) into `sink`, read under its
-    /// exclusive lock by the delta reader (`assets/rbd_delta_reader.py`):
-    /// held from before the read to its end and handed to no one, so no
-    /// write lands while it is read. A client that holds the lock and has
-    /// the image open fails it, named. No snapshot, so no monitor proposal.
-    pub(super) async fn read_locked<S: super::rbd_diff::DiffSink + Send + 'static>(
-        &self,
-        image: &str,
-        sink: S,
-        counter: Counter,
-        cancel: &CancellationToken,
-    ) -> Result<(S, u64, u64), DataPathError> {
-        let (ceph, timeout) = self.cli().ceph();
-        // Pieces of 1 MiB: the export's own writer finds the zeros in them.
-        let mut child = super::readback_stage::spawn_delta_reader(ceph, timeout, image, "-", "-", 1 << 20)?;
-        if let Some(mut lock) = child.take_stdin() {
-            use std::io::Write;
-            // A reader already gone says why through its exit.
-            let _ = lock.write_all(b"lock\n");
-        }
-        let what = format!("{} (read under its exclusive lock)", self.spec(image));
-        super::diff_child::read_child(child, "delta reader", what, sink, counter, cancel).await
-    }
-
     /// Starts the helpers of round `from → to` of `image` into `target_image`
     /// on `target`; snapshot `to` need not exist yet. `drop_snaps`: see
     /// [`DeltaRound::drop_target_snaps`].

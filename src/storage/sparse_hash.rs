@@ -87,6 +87,33 @@ pub fn is_zero(d: &[u8]) -> bool {
     d.chunks(4096).all(|c| c.iter().fold(0u8, |a, &b| a | b) == 0)
 }
 
+/// The runs of `data` (at `offset` in an image) that hold anything but
+/// zeros, as whole `BLOCK`s on absolute offsets (the first and last may be
+/// cut by `data`'s ends): what a fresh image, which reads as zeros, needs
+/// written. A block whose first or last byte is not zero is data unscanned.
+pub fn data_runs(offset: u64, data: &[u8]) -> Vec<(u64, &[u8])> {
+    let mut runs: Vec<(u64, &[u8])> = Vec::new();
+    let (mut at, mut run) = (0usize, None::<usize>);
+    while at < data.len() {
+        let n = ((BLOCK - (offset + at as u64) % BLOCK) as usize).min(data.len() - at);
+        let piece = &data[at..at + n];
+        let zero = piece[0] == 0 && piece[n - 1] == 0 && is_zero(piece);
+        match (zero, run) {
+            (false, None) => run = Some(at),
+            (true, Some(from)) => {
+                runs.push((offset + from as u64, &data[from..at]));
+                run = None;
+            }
+            _ => {}
+        }
+        at += n;
+    }
+    if let Some(from) = run {
+        runs.push((offset + from as u64, &data[from..]));
+    }
+    runs
+}
+
 /// One block's hash in the `Blocks` scheme; `None` for an all-zero block.
 pub fn block_hash(index: u64, data: &[u8]) -> Option<[u8; 32]> {
     let last = data.iter().rposition(|&b| b != 0)?;

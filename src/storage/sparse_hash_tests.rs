@@ -148,3 +148,30 @@ fn the_blocks_scheme_is_the_same_from_a_stream_and_from_block_hashes() {
     image[BLOCK as usize + 10] = 1;
     assert_ne!(hash_in(Scheme::Blocks, &image), streamed);
 }
+
+/// A fresh image needs only the blocks that are not zeros: runs of them,
+/// cut on absolute block offsets, whatever the data's own start and end.
+#[test]
+fn data_runs_leave_out_zero_blocks_on_absolute_offsets() {
+    let b = BLOCK as usize;
+    let mut d = vec![0u8; 5 * b];
+    d[10] = 1; // block 0 (starts mid-block at offset 100)
+    d[2 * b] = 2; // block 2 (absolute 2 * BLOCK + 100)
+    d[3 * b - 101] = 3; // block 2's last byte
+    d[4 * b + 7] = 4; // block 4; blocks 1, 3 and the piece of 5 are zero
+    let runs = data_runs(100, &d);
+    let at = |r: &(u64, &[u8])| (r.0, r.1.len());
+    let bs = b as u64;
+    assert_eq!(
+        runs.iter().map(at).collect::<Vec<_>>(),
+        vec![(100, b - 100), (2 * bs, b), (4 * bs, b)],
+        "blocks 1 and 3 and the piece of block 5 (zero) are left out"
+    );
+    assert_eq!(runs[0].1[10], 1);
+    assert!(data_runs(0, &vec![0u8; 3 * b]).is_empty(), "all zeros: nothing");
+    let dense = vec![9u8; 3 * b + 5];
+    assert_eq!(
+        data_runs(7, &dense).iter().map(at).collect::<Vec<_>>(),
+        vec![(7, 3 * b + 5)]
+    );
+}

@@ -252,6 +252,15 @@ impl Tee {
         }
     }
 
+    /// Whether the stage's pieces are hashed into `stage_sent`: only where
+    /// the new cluster's hashes of them will be compared with it.
+    pub fn with_trail(mut self, keep: bool) -> Self {
+        if !keep {
+            self.stage_sent = super::record_trail::RecordTrail::off();
+        }
+        self
+    }
+
     /// Feeds `tape` (the tape command's stdin) from the same stream.
     pub fn with_tape(mut self, tape: Option<StageWriter>) -> Self {
         self.tape = tape;
@@ -297,9 +306,16 @@ impl DiffSink for Tee {
     fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.file.data(offset, data)?;
         if let Some(stage) = self.stage.as_mut() {
-            match stage.data(offset, data) {
-                Ok(()) => self.stage_sent.push(offset, data),
-                Err(e) => self.drop_stage(format!("writing the staging image: {e}")),
+            // The stage is a fresh image: its zeros need no writing.
+            let sent = super::sparse_hash::data_runs(offset, data)
+                .into_iter()
+                .try_for_each(|(o, d)| {
+                    stage.data(o, d)?;
+                    self.stage_sent.push(o, d);
+                    Ok::<_, io::Error>(())
+                });
+            if let Err(e) = sent {
+                self.drop_stage(format!("writing the staging image: {e}"));
             }
         }
         if let (false, Some(why)) = (self.file.keeps_file(), &self.stage_error) {
@@ -333,64 +349,6 @@ impl DiffSink for Tee {
     }
 }
 
-/// Waits for the stage's `import-diff`. Once the stream has ended (`ended`
-/// fires) it gets `stall` to exit: a new cluster that hangs on the last
-/// writes must not hold the export, so the child is then stopped and the
-/// stage counts as failed (the import falls back to the export file). After
-/// an abort (`abort`) the limit is [`ABORT_GRACE`]: the stream is closed by
-/// then, and a healthy `import-diff` exits at once on its end.
-/// `stop` stops the child at once (the stage was dropped mid-stream).
-pub async fn wait_stage_child(
-    child: ChildProcess,
-    stop: &CancellationToken,
-    abort: &CancellationToken,
-    ended: &tokio::sync::Notify,
-    stall: Duration,
-) -> io::Result<super::ChildExit> {
-    let stop = stop.child_token();
-    let wait = child.wait(&stop);
-    tokio::pin!(wait);
-    tokio::select! {
-        r = &mut wait => return r,
-        _ = ended.notified() => {}
-    }
-    let limit = if abort.is_cancelled() {
-        stall.min(ABORT_GRACE)
-    } else {
-        stall
-    };
-    tokio::select! {
-        r = &mut wait => r,
-        _ = tokio::time::sleep(limit) => {
-            stop.cancel();
-            let _ = wait.await;
-            Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("did not finish within {} s after the stream ended; stopped", limit.as_secs()),
-            ))
-        }
-    }
-}
-
-/// How long an aborted stage's `import-diff` gets to exit on its own.
-pub const ABORT_GRACE: Duration = Duration::from_secs(10);
-
 #[cfg(test)]
 #[path = "stage_writer_tests.rs"]
 mod tests;
-
-/// A stage given up before any data: closing its stream ends `import-diff`
-/// (it exits on the short stream, releasing its watch), then the image goes.
-pub(super) async fn abandon_stage(
-    writer: Option<StageWriter>,
-    child: Option<ChildProcess>,
-    stage: Option<StageTarget<'_>>,
-) {
-    drop(writer);
-    if let Some(c) = child {
-        let _ = tokio::time::timeout(ABORT_GRACE, c.wait(&CancellationToken::new())).await;
-    }
-    if let Some(t) = stage {
-        let _ = t.store.remove(t.image, &CancellationToken::new()).await;
-    }
-}

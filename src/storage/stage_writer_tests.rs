@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::storage::sparse_file::hash_file;
+use crate::storage::stage_child::wait_stage_child;
 use crate::storage::{BlockStore, Counter, ExportTargets, FileStore};
 use std::os::unix::fs::FileExt;
 use tokio_util::sync::CancellationToken;

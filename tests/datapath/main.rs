@@ -7,6 +7,7 @@
 mod cold_lock;
 mod delta_listing;
 mod engine_run;
+mod export_stopped;
 mod faults;
 #[path = "../common/fixtures.rs"]
 mod fixtures;

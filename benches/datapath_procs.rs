@@ -1,0 +1,39 @@
+//! `BENCH_ONLY=procs`: where the CPU goes, process by process, in the raw
+//! pipe and in stackmigrate's copy of the same 1 GiB image, alternating
+//! (`BENCH_RUNS` pairs; `BENCH_NO_FILE=1` for the copy with no export file,
+//! `BENCH_READBACK=1` for the verified copy). Goals 2 and 4 are whole-machine
+//! CPU against the raw pipe's: this says which process the difference is in.
+
+use super::proc_cpu::ProcCpu;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// The span of the last copy `ours` timed (without its `rbd du` before and
+/// its whole-image check after), for the table.
+static COPIED: Mutex<Option<(Instant, Instant)>> = Mutex::new(None);
+
+/// `ours` says when its copy started; it ended now.
+pub fn copied(start: Instant) {
+    *COPIED.lock().expect("copied") = Some((start, Instant::now()));
+}
+
+/// Runs `work` under a [`ProcCpu`] sampler and prints its table.
+pub async fn by_process<F: std::future::Future<Output = ()>>(what: &str, work: F) {
+    let own = std::env::args().next().unwrap_or_default();
+    let sampler = ProcCpu::start(&own);
+    // Let the sampler take its first sample before the work starts.
+    tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    let start = Instant::now();
+    COPIED.lock().expect("copied").take();
+    work.await;
+    let at = |t: Instant| 0.06 + t.duration_since(start).as_secs_f64();
+    let (from, to) = match COPIED.lock().expect("copied").take() {
+        Some((a, b)) => (at(a), at(b)),
+        None => (0.06, at(Instant::now())),
+    };
+    println!("{what}: {:.2} s", to - from);
+    tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    for line in sampler.report(from, to, "  ") {
+        println!("{line}");
+    }
+}
