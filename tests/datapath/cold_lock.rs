@@ -156,3 +156,57 @@ async fn a_write_while_the_source_is_read_under_its_lock_fails_and_the_copy_is_t
     check_copied(&tb, &v.id).await;
     delete_volumes(&tb.operator("old"), &[&v.id]).await;
 }
+
+/// A volume Cinder made from a snapshot or an image is an RBD clone: its
+/// image holds only what was written since, the rest is its parent's. The
+/// copy holds both (librbd reads through to the parent), whole, as `rbd
+/// export` of the source reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clone_source_is_copied_with_its_parents_data() {
+    let tb = Testbed::get();
+    let v = source_volume(&tb, &unique("cold c"), 1, &[], false).await;
+    let (conf, image) = (tb.var("OLD_CEPH_CONF"), format!("volume-{}", v.id));
+    let parent = format!("clone-parent-{}", v.id);
+    let run = |args: &[&str]| {
+        let out = rbd(&conf).args(args).output().expect("rbd");
+        assert!(out.status.success(), "rbd {args:?}: {}", text(&out.stderr));
+    };
+    run(&["create", "--size", "1G", &format!("volumes/{parent}")]);
+    // The parent: data in three objects, one of them only half written.
+    let parents: Vec<(u64, Vec<u8>)> = vec![(0, noise(91, 6 << 20)), (40 << 20, noise(92, 2 << 20))];
+    write_regions(&conf, &parent, GIB, &parents);
+    run(&["snap", "create", &format!("volumes/{parent}@base")]);
+    run(&["snap", "protect", &format!("volumes/{parent}@base")]);
+    // As Cinder's RBD driver makes a volume from a snapshot.
+    run(&["rm", "--no-progress", &format!("volumes/{image}")]);
+    run(&["clone", &format!("volumes/{parent}@base"), &format!("volumes/{image}")]);
+    // Written in the clone since: over the parent's data and beside it.
+    write_regions(
+        &conf,
+        &image,
+        GIB,
+        &[(1 << 20, noise(93, 64 << 10)), (100 << 20, noise(94, 1 << 20))],
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
+    expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 0);
+    let log = std::fs::read_to_string(dir.path().join("stackmigrate.log")).expect("log");
+    assert!(log.contains(&format!("exported {image}, {LOCKED}")), "{log}");
+    check_copied(&tb, &v.id).await;
+    delete_volumes(&tb.operator("old"), &[&v.id]).await;
+    // Cinder removes the clone in the background; the parent's snapshot is
+    // protected until then.
+    for _ in 0..120 {
+        let children = rbd(&conf)
+            .args(["children", &format!("volumes/{parent}@base")])
+            .output()
+            .expect("rbd children");
+        if children.status.success() && children.stdout.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    run(&["snap", "unprotect", &format!("volumes/{parent}@base")]);
+    run(&["snap", "rm", "--no-progress", &format!("volumes/{parent}@base")]);
+    run(&["rm", "--no-progress", &format!("volumes/{parent}")]);
+}
