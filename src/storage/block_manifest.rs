@@ -19,6 +19,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 const ENTRY: u64 = 32;
+/// The most bytes `build` reads at once (whole blocks).
+const RUN: u64 = 64 * BLOCK;
 
 pub struct BlockManifest {
     path: PathBuf,
@@ -43,14 +45,26 @@ impl BlockManifest {
         let out = private_fs::create_file(&tmp)?;
         let src = File::open(image_file)?;
         let size = src.metadata()?.len();
-        let mut buf = vec![0u8; BLOCK as usize];
+        // Whole runs of blocks per read: the export file is written with
+        // O_DIRECT, so this reads it from disk, where 64 KiB reads one after
+        // another waited on the disk for each (35 s for 2 GiB of data in 4 MiB
+        // runs on the testbed's disk, against about 2 s this way).
+        let mut buf = vec![0u8; RUN as usize];
+        let mut entries = Vec::with_capacity((RUN / BLOCK * ENTRY) as usize);
         for extent in DataExtents::new(&src)? {
             let (off, len) = extent?;
-            let (first, end) = (off / BLOCK, (off + len).div_ceil(BLOCK));
-            for index in first..end {
-                if let Some(h) = read_block_hash(&src, size, index, &mut buf)? {
-                    out.write_all_at(&h, index * ENTRY)?;
+            let (mut index, end) = (off / BLOCK, (off + len).div_ceil(BLOCK));
+            while index < end && index * BLOCK < size {
+                let blocks = (end - index).min(RUN / BLOCK);
+                let n = (blocks * BLOCK).min(size - index * BLOCK) as usize;
+                src.read_exact_at(&mut buf[..n], index * BLOCK)?;
+                entries.clear();
+                for (i, block) in buf[..n].chunks(BLOCK as usize).enumerate() {
+                    // A zero block's entry is zeros, as the manifest's holes read.
+                    entries.extend(block_hash(index + i as u64, block).unwrap_or_default());
                 }
+                out.write_all_at(&entries, index * ENTRY)?;
+                index += blocks;
             }
         }
         out.set_len(size.div_ceil(BLOCK) * ENTRY)?;
@@ -164,5 +178,30 @@ mod tests {
         assert!(m.entry(6).expect("entry").is_some());
         let reopened = BlockManifest::open(&mpath).expect("open");
         assert_eq!(reopened.root(size).expect("root"), hash(&img));
+    }
+
+    /// `build` reads whole runs of blocks at once: a data extent longer than
+    /// a run, zero blocks inside it, and data in the image's last, partial
+    /// block give the checksum a block-by-block read gives.
+    #[test]
+    fn a_manifest_built_in_runs_equals_the_image_checksum() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let img = dir.path().join("img.raw");
+        let blocks = 3 * RUN / BLOCK + 7;
+        let size = blocks * BLOCK + 123;
+        let f = File::create(&img).expect("create");
+        f.set_len(size).expect("len");
+        let data: Vec<u8> = (0..(2 * RUN + 3 * BLOCK + 17)).map(|i| (i % 251 + 1) as u8).collect();
+        f.write_all_at(&data, 5 * BLOCK + 9).expect("w");
+        f.write_all_at(&vec![0u8; 2 * BLOCK as usize], 40 * BLOCK)
+            .expect("zeros inside the extent");
+        f.write_all_at(b"end", size - 3).expect("w");
+        let mpath = BlockManifest::path_for(dir.path(), "runs");
+        let (m, root) = BlockManifest::build(&mpath, &img).expect("build");
+        let hash = crate::storage::sparse_file::hash_file_with(&img, Scheme::Blocks).expect("hash");
+        assert_eq!(root, hash);
+        assert_eq!(m.entry(40).expect("entry"), None, "a zero block inside the extent");
+        assert!(m.entry(5 + RUN / BLOCK).expect("entry").is_some(), "past the first run");
+        assert!(m.entry(blocks).expect("entry").is_some(), "the partial last block");
     }
 }
