@@ -190,31 +190,7 @@ async fn main() {
     }
     // BENCH_ONLY=procs: the raw pipe and ours, alternating, CPU by process.
     if std::env::var("BENCH_ONLY").as_deref() == Ok("procs") {
-        let mode = match (std::env::var("BENCH_NO_FILE"), std::env::var("BENCH_READBACK")) {
-            (_, Ok(_)) => Mode::ReadBack,
-            (Ok(_), _) => Mode::NoFile,
-            _ => Mode::Staged,
-        };
-        let runs: usize = std::env::var("BENCH_RUNS")
-            .ok()
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(2);
-        for i in 0..runs {
-            let dest = format!("bench-raw-{tag}-{i}");
-            common::settle();
-            datapath_procs::by_process("raw rbd export - | rbd import -", async {
-                raw_pipe(&old_conf, &new_conf, &random, &dest);
-            })
-            .await;
-            rbd(&new_conf, &["rm", "--no-progress", &format!("volumes/{dest}")]);
-            common::settle();
-            let dest = format!("bench-ours-{tag}-{i}");
-            datapath_procs::by_process("stackmigrate", async {
-                ours(&old, &new, dir.path(), &random, &dest, mode, false).await;
-            })
-            .await;
-        }
-        rbd(&old_conf, &["rm", "--no-progress", &format!("volumes/{random}")]);
+        datapath_procs::alternate(&old, &new, (&old_conf, &new_conf), dir.path(), &random, tag).await;
         return;
     }
     // BENCH_ONLY=copy: one export + import of the 1 GiB image (for a profiler);

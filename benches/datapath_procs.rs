@@ -4,7 +4,11 @@
 //! `BENCH_READBACK=1` for the verified copy). Goals 2 and 4 are whole-machine
 //! CPU against the raw pipe's: this says which process the difference is in.
 
+use super::common::{rbd, settle};
+use super::datapath_raw::raw_pipe;
 use super::proc_cpu::ProcCpu;
+use super::{ours, Mode};
+use stackmigrate::storage::BlockStore;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -36,4 +40,42 @@ pub async fn by_process<F: std::future::Future<Output = ()>>(what: &str, work: F
     for line in sampler.report(from, to, "  ") {
         println!("{line}");
     }
+}
+
+/// The raw pipe and ours (the mode from `BENCH_NO_FILE` / `BENCH_READBACK`),
+/// `BENCH_RUNS` times (2 by default), each under [`by_process`]; then the
+/// source image goes.
+pub async fn alternate(
+    old: &BlockStore,
+    new: &BlockStore,
+    (old_conf, new_conf): (&str, &str),
+    dir: &std::path::Path,
+    random: &str,
+    tag: u32,
+) {
+    let mode = match (std::env::var("BENCH_NO_FILE"), std::env::var("BENCH_READBACK")) {
+        (_, Ok(_)) => Mode::ReadBack,
+        (Ok(_), _) => Mode::NoFile,
+        _ => Mode::Staged,
+    };
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(2);
+    for i in 0..runs {
+        let dest = format!("bench-raw-{tag}-{i}");
+        settle();
+        by_process("raw rbd export - | rbd import -", async {
+            raw_pipe(old_conf, new_conf, random, &dest);
+        })
+        .await;
+        rbd(new_conf, &["rm", "--no-progress", &format!("volumes/{dest}")]);
+        settle();
+        let dest = format!("bench-ours-{tag}-{i}");
+        by_process("stackmigrate", async {
+            ours(old, new, dir, random, &dest, mode, false).await;
+        })
+        .await;
+    }
+    rbd(old_conf, &["rm", "--no-progress", &format!("volumes/{random}")]);
 }
