@@ -316,16 +316,21 @@ def take_lock(img, image, snap_from):
         time.sleep(0.2)
 
 
+def held_throughout(img, image):
+    # Reads need no lock: make sure it was held all along (taken explicitly,
+    # it is handed to no one, so owning it now means owning it throughout).
+    if not img.is_exclusive_lock_owner():
+        raise Failed("lost %s's exclusive lock during the read; nothing is kept, try again" % image)
+    sys.stderr.write("%s read under its exclusive lock, held from before the read to its end; no snapshot taken\n" % image)
+
+
 def locked(img, image, snap_from, block, window, out):
     take_lock(img, image, snap_from)
     sys.stderr.write("%s: exclusive lock taken\n" % image)
     # The image itself, read with `whole_object` off: each object's own
     # snapshot history since FROM; no write can land while the lock is held.
     send(img, snap_from, block, window, out)
-    # Reads need no lock: make sure it was held all along.
-    if not img.is_exclusive_lock_owner():
-        raise Failed("lost %s's exclusive lock during the read; nothing is kept, try again" % image)
-    sys.stderr.write("%s read under its exclusive lock, held from before the read to its end; no snapshot taken\n" % image)
+    held_throughout(img, image)
     end(out)
     # Closing the image releases the lock.
 
@@ -342,9 +347,7 @@ def hold(img, image, inp, out):
     out.flush()
     if inp.readline() != b"check\n":
         raise Failed("stopped while %s was read under its lock" % image)
-    if not img.is_exclusive_lock_owner():
-        raise Failed("lost %s's exclusive lock during the read; nothing is kept, try again" % image)
-    sys.stderr.write("%s read under its exclusive lock, held from before the read to its end; no snapshot taken\n" % image)
+    held_throughout(img, image)
     out.write(b"held\n")
     out.flush()
     # Closing the image releases the lock.

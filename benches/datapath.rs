@@ -54,7 +54,7 @@ fn make_image(conf: &str, image: &str, size: u64, data: u64, stride: u64) {
 }
 
 fn targets<'a>(file: &'a std::path::Path, stage: StageTarget<'a>) -> ExportTargets<'a> {
-    let file = (std::env::var("BENCH_NO_FILE").is_err() && !file.as_os_str().is_empty()).then_some(file);
+    let file = (!file.as_os_str().is_empty()).then_some(file);
     ExportTargets {
         file,
         stage: Some(stage),
@@ -76,6 +76,21 @@ enum Mode {
     ReadBack,
     NoFile,
     FromFile,
+}
+
+impl Mode {
+    /// `BENCH_READBACK=1`: verified while copying; `BENCH_NO_FILE`: no
+    /// export file; else the export file written.
+    fn from_env() -> Self {
+        match (
+            std::env::var("BENCH_NO_FILE"),
+            std::env::var("BENCH_READBACK").as_deref(),
+        ) {
+            (_, Ok("1")) => Mode::ReadBack,
+            (Ok(_), _) => Mode::NoFile,
+            _ => Mode::Staged,
+        }
+    }
 }
 
 /// stackmigrate's export and import (and the verify read) of `image`.
@@ -196,14 +211,7 @@ async fn main() {
     // BENCH_ONLY=copy: one export + import of the 1 GiB image (for a profiler);
     // BENCH_READBACK=1 with the read-back stage.
     if std::env::var("BENCH_ONLY").as_deref() == Ok("copy") {
-        let mode = match (
-            std::env::var("BENCH_NO_FILE"),
-            std::env::var("BENCH_READBACK").as_deref(),
-        ) {
-            (_, Ok("1")) => Mode::ReadBack,
-            (Ok(_), _) => Mode::NoFile,
-            _ => Mode::Staged,
-        };
+        let mode = Mode::from_env();
         let (c, v, cpu) = ours(
             &old,
             &new,

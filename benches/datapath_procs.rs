@@ -25,15 +25,17 @@ pub fn copied(start: Instant) {
 pub async fn by_process<F: std::future::Future<Output = ()>>(what: &str, work: F) {
     let own = std::env::args().next().unwrap_or_default();
     let sampler = ProcCpu::start(&own);
+    // The sampler's clock: its spans are seconds after its start.
+    let t0 = Instant::now();
+    let at = |t: Instant| t.saturating_duration_since(t0).as_secs_f64();
     // Let the sampler take its first sample before the work starts.
     tokio::time::sleep(std::time::Duration::from_millis(60)).await;
     let start = Instant::now();
     COPIED.lock().expect("copied").take();
     work.await;
-    let at = |t: Instant| 0.06 + t.duration_since(start).as_secs_f64();
     let (from, to) = match COPIED.lock().expect("copied").take() {
         Some((a, b)) => (at(a), at(b)),
-        None => (0.06, at(Instant::now())),
+        None => (at(start), at(Instant::now())),
     };
     println!("{what}: {:.2} s", to - from);
     tokio::time::sleep(std::time::Duration::from_millis(60)).await;
@@ -53,11 +55,7 @@ pub async fn alternate(
     random: &str,
     tag: u32,
 ) {
-    let mode = match (std::env::var("BENCH_NO_FILE"), std::env::var("BENCH_READBACK")) {
-        (_, Ok(_)) => Mode::ReadBack,
-        (Ok(_), _) => Mode::NoFile,
-        _ => Mode::Staged,
-    };
+    let mode = Mode::from_env();
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|r| r.parse().ok())

@@ -77,23 +77,35 @@ impl LockHolder {
         }
     }
 
-    /// Ends the helper (its stdin closed: the lock is released) and turns
-    /// its exit into the error that says why it gave up: its own words
-    /// (the lock's holder named, the lock lost), or that it died.
-    async fn fail(self, what: &str, cancel: &CancellationToken) -> DataPathError {
+    /// Ends the helper (its stdin closed: the lock is released) and waits
+    /// for it: `Ok` only for a clean exit; else the error that says why it
+    /// gave up: its own words (the lock's holder named, the lock lost), or
+    /// that it died.
+    async fn end(self, what: &str, cancel: &CancellationToken) -> Result<(), DataPathError> {
         drop(self.stdin);
         match self.child.wait(cancel).await {
-            Err(e) => DataPathError::Child(e.to_string()),
-            Ok(ChildExit::Cancelled { .. }) => DataPathError::Cancelled,
-            Ok(ChildExit::Exited { code: Some(c), stderr }) if c != 0 => {
-                RbdError::from_exit("delta reader", Some(c), &stderr).into()
+            Err(e) => Err(DataPathError::Child(e.to_string())),
+            Ok(exit) if exit.success() => Ok(()),
+            Ok(ChildExit::Cancelled { .. }) => Err(DataPathError::Cancelled),
+            Ok(ChildExit::Exited { code: Some(c), stderr }) => {
+                Err(RbdError::from_exit("delta reader", Some(c), &stderr).into())
             }
-            Ok(ChildExit::Exited { .. }) => DataPathError::Child(format!(
-                "the helper holding {what}'s exclusive lock died or ended without confirming it held the lock \
-                 throughout the read, so a write may have landed meanwhile; nothing is kept; migrate it again"
-            )),
+            Ok(ChildExit::Exited { .. }) => Err(unconfirmed(what)),
         }
     }
+
+    /// [`Self::end`] where the lock was not confirmed: a clean exit is an
+    /// error too.
+    async fn fail(self, what: &str, cancel: &CancellationToken) -> DataPathError {
+        self.end(what, cancel).await.err().unwrap_or_else(|| unconfirmed(what))
+    }
+}
+
+fn unconfirmed(what: &str) -> DataPathError {
+    DataPathError::Child(format!(
+        "the helper holding {what}'s exclusive lock died or ended without confirming it held the lock \
+         throughout the read, so a write may have landed meanwhile; nothing is kept; migrate it again"
+    ))
 }
 
 impl RbdStore {
@@ -132,7 +144,7 @@ impl RbdStore {
         let reader = match ChildProcess::spawn(&argv, false, true) {
             Ok(r) => r,
             Err(e) => {
-                let _ = holder.fail(&spec, cancel).await;
+                let _ = holder.end(&spec, cancel).await;
                 return Err(RbdError::Spawn {
                     op: "export-diff".into(),
                     message: e.to_string(),
@@ -148,7 +160,7 @@ impl RbdStore {
         let (sink, size, bytes) = match read_child(reader, "export-diff", what, sink, counter, cancel).await {
             Ok(read) => read,
             Err(e) => {
-                let _ = holder.fail(&spec, cancel).await;
+                let _ = holder.end(&spec, cancel).await;
                 return Err(e);
             }
         };
@@ -157,15 +169,7 @@ impl RbdStore {
             Some("held\n") if sink.ended => {}
             _ => return Err(holder.fail(&spec, cancel).await),
         }
-        drop(holder.stdin);
-        match holder.child.wait(cancel).await {
-            Ok(exit) if exit.success() => {}
-            Ok(ChildExit::Cancelled { .. }) => return Err(DataPathError::Cancelled),
-            Ok(ChildExit::Exited { code, stderr }) => {
-                return Err(RbdError::from_exit("delta reader", code, &stderr).into())
-            }
-            Err(e) => return Err(DataPathError::Child(e.to_string())),
-        }
+        holder.end(&spec, cancel).await?;
         let mut inner = sink.inner;
         inner.end().map_err(|source| DataPathError::Diff {
             what: format!("{spec} (read under its exclusive lock)"),

@@ -286,25 +286,9 @@ pub(super) fn write_extents(
             let n = buf.len().min((end - off) as usize);
             file.read_exact_at(&mut buf[..n], off)?;
             // Send runs of non-zero blocks; zeros inside an extent are skipped too.
-            let mut run: Option<usize> = None;
-            let mut pos = 0usize;
-            while pos < n {
-                let block_end = (pos + (super::sparse_hash::BLOCK - (off + pos as u64) % BLOCK) as usize).min(n);
-                let nonzero = !super::sparse_hash::is_zero(&buf[pos..block_end]);
-                match (nonzero, run) {
-                    (true, None) => run = Some(pos),
-                    (false, Some(start)) => {
-                        w.data(off + start as u64, &buf[start..pos])?;
-                        sent += (pos - start) as u64;
-                        run = None;
-                    }
-                    _ => {}
-                }
-                pos = block_end;
-            }
-            if let Some(start) = run {
-                w.data(off + start as u64, &buf[start..n])?;
-                sent += (n - start) as u64;
+            for (at, run) in super::sparse_hash::data_runs(off, &buf[..n]) {
+                w.data(at, run)?;
+                sent += run.len() as u64;
             }
             counter.store(sent, std::sync::atomic::Ordering::Relaxed);
             off += n as u64;

@@ -103,12 +103,8 @@ async fn an_export_stopped_midway_fails_cleanly() {
             "no half-streamed staging image left on the new cluster"
         );
     }
-    let snaps = rbd(&tb.var("OLD_CEPH_CONF"))
-        .args(["snap", "ls", &format!("volumes/volume-{}", src.id)])
-        .output()
-        .expect("snap ls");
     assert!(
-        String::from_utf8_lossy(&snaps.stdout).trim().is_empty(),
+        snaps(&tb.var("OLD_CEPH_CONF"), &format!("volume-{}", src.id)).is_empty(),
         "snapshot removed after the failure"
     );
     delete_volumes(&tb.operator("old"), &[&src.id]).await;
