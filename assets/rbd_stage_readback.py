@@ -255,11 +255,13 @@ def apply(img, inp, out, window, drop, sums):
             changes_begin()
             offset, length = struct.unpack("<QQ", read_exact(inp, 16))
             data = read_exact(inp, length)
-            entry = [offset, length, None, None]
-            with cond:
-                pending.append(entry)
-                held[0] += length
-            img.aio_write(data, offset, on_write(entry))
+            # A cold export's stage is a fresh image: its zero pieces need no write.
+            for at, end in data_runs(offset, data) if sums is not None else [(0, length)]:
+                entry = [offset + at, end - at, None, None]
+                with cond:
+                    pending.append(entry)
+                    held[0] += end - at
+                img.aio_write(data if end - at == length else data[at:end], offset + at, on_write(entry))
             drain(window)
         elif tag == b"z":
             # Zeros over data (a warm-sync round): written as zeros, then read
@@ -295,6 +297,30 @@ def apply(img, inp, out, window, drop, sums):
             return
         else:
             raise Failed("unknown record %r in the stream" % tag)
+
+
+def data_runs(offset, data):
+    # The runs [at, end) of `data` (at `offset`) that are not all-zero
+    # PIECE-sized pieces on absolute offsets: what stackmigrate's trail holds
+    # of a record (src/storage/sparse_hash.rs, data_runs). The stream into
+    # this writer is the source's own records, zero pieces included (fed by
+    # tee(2), src/storage/pipe_forward.rs).
+    runs, at, start, n = [], 0, None, len(data)
+    while at < n:
+        m = min(PIECE - (offset + at) % PIECE, n - at)
+        zero = data.startswith(ZERO if m == PIECE else bytes(m), at, at + m)
+        if zero and start is not None:
+            runs.append((start, at))
+            start = None
+        elif not zero and start is None:
+            start = at
+        at += m
+    if start is not None:
+        runs.append((start, n))
+    return runs
+
+
+ZERO = bytes(PIECE)
 
 
 if __name__ == "__main__":

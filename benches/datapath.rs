@@ -66,26 +66,27 @@ fn targets<'a>(file: &'a std::path::Path, stage: StageTarget<'a>) -> ExportTarge
 }
 
 /// How `ours` copies: streamed into the new cluster while the export file is
-/// written (the normal path), streamed with no export file (`--no-export-file`),
-/// or imported afterwards from the export file (the resume path); `ReadBack`
-/// is `Staged` with the stage reading each extent back as it lands (the
-/// engine's way where `python3-rbd` is installed).
+/// written, streamed with no export file, or imported afterwards from the file
+/// (the resume path); `ReadBack` and `NoFileReadBack` with the stage reading
+/// each extent back as it lands (the engine's way where `python3-rbd` is).
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Staged,
     ReadBack,
     NoFile,
+    NoFileReadBack,
     FromFile,
 }
 
 impl Mode {
     /// `BENCH_READBACK=1`: verified while copying; `BENCH_NO_FILE`: no
-    /// export file; else the export file written.
+    /// export file (both: the engine's `--no-export-file`); else the file written.
     fn from_env() -> Self {
         match (
             std::env::var("BENCH_NO_FILE"),
             std::env::var("BENCH_READBACK").as_deref(),
         ) {
+            (Ok(_), Ok("1")) => Mode::NoFileReadBack,
             (_, Ok("1")) => Mode::ReadBack,
             (Ok(_), _) => Mode::NoFile,
             _ => Mode::Staged,
@@ -104,8 +105,9 @@ async fn ours(
     threads: bool,
 ) -> (f64, f64, f64) {
     let cancel = CancellationToken::new();
+    let reads_back = matches!(mode, Mode::ReadBack | Mode::NoFileReadBack);
     let file = match mode {
-        Mode::NoFile => std::path::PathBuf::new(),
+        Mode::NoFile | Mode::NoFileReadBack => std::path::PathBuf::new(),
         _ => dir.join(format!("{image}.raw")),
     };
     // The engine's export takes pre-flight's measure (goal 1: no second
@@ -132,7 +134,7 @@ async fn ours(
             image: dest,
             size,
             stall: stackmigrate::engine::STAGE_STALL,
-            read_back: mode == Mode::ReadBack,
+            read_back: reads_back,
         };
         let (e, outcome) = old
             .export_staged(image, targets(&file, stage), Counter::default(), &cancel)
@@ -147,7 +149,7 @@ async fn ours(
     if let Some(s) = sampler {
         s.print(&format!("export + import of {image}"));
     }
-    let with_verify = if mode == Mode::ReadBack {
+    let with_verify = if reads_back {
         // Verified while copying: the stage's read-back checksum.
         assert_eq!(exported.read_back.as_ref(), Some(&exported.hash), "read back");
         copy
@@ -166,7 +168,7 @@ async fn ours(
         with_verify
     };
     new.remove(dest, &cancel).await.expect("rm");
-    if mode != Mode::NoFile {
+    if !file.as_os_str().is_empty() {
         std::fs::remove_file(&file).expect("rm file");
     }
     (copy, with_verify, cpu)

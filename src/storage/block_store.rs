@@ -6,8 +6,9 @@
 use super::sparse_file::SparseWriter;
 use super::sparse_hash::Scheme;
 use super::stage_child::wait_stage_child;
-use super::stage_writer::{OpenStage, StageOutcome, StageTarget, StageWriter, Tee};
+use super::stage_writer::{OpenStage, StageFeed, StageOutcome, StageTarget};
 use super::stream_tape::StreamTape;
+use super::tee::Tee;
 use super::{Counter, DataPathError, FileStore, RbdError, RbdStore, VolumeExport};
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
@@ -203,11 +204,13 @@ impl BlockStore {
             Some(dest) => SparseWriter::create(dest).map_err(|e| DataPathError::io(dest, e))?,
             None => SparseWriter::hash_only(),
         };
+        // No file: nothing in this process needs the stage's bytes, rbd's pipe feeds it.
+        let teed = dest.is_none() && matches!(self, BlockStore::Rbd(_));
         let open = async {
             match stage {
                 None => (None, None, None, None),
                 Some(t) => match t.store.open_stage(&t, cancel).await {
-                    Ok(o) => match StageWriter::spawn(o.writer, t.stall) {
+                    Ok(o) => match StageFeed::start(o.writer, t.stall, teed) {
                         Ok(w) => (Some(w), o.child, o.read_back, None),
                         Err(e) => (
                             None,

@@ -3,8 +3,9 @@
 //! while the child is waited for, cancelled or killed.
 
 use super::child_process::{ChildExit, ChildProcess};
-use super::rbd_diff::{read_diff, DiffSink};
+use super::rbd_diff::{read_diff, read_diff_piped, DiffSink};
 use super::{Counter, DataPathError, RbdError};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +29,9 @@ impl<S: DiffSink> DiffSink for Counting<'_, S> {
     fn end(&mut self) -> std::io::Result<()> {
         self.inner.end()
     }
+    fn forward(&mut self) -> Option<&mut super::pipe_forward::PipeForward> {
+        self.inner.forward()
+    }
 }
 
 /// Reads `child`'s stdout into `sink`; `op` names the child in errors and
@@ -49,7 +53,11 @@ pub(super) async fn read_child<S: DiffSink + Send + 'static>(
             counter: &counter,
         };
         let mut buf = vec![0u8; 1 << 20];
-        let r = read_diff(std::io::BufReader::with_capacity(1 << 20, stdout), &mut sink, &mut buf);
+        // A stage fed by tee(2) needs the pipe unbuffered: what was teed is read next.
+        let r = match sink.forward() {
+            Some(_) => read_diff_piped(&stdout, Some(stdout.as_fd()), &mut sink, &mut buf),
+            None => read_diff(std::io::BufReader::with_capacity(1 << 20, &stdout), &mut sink, &mut buf),
+        };
         r.map(|(size, bytes)| (sink.inner, size, bytes))
     });
     let exit = child

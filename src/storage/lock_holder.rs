@@ -48,6 +48,10 @@ impl<S: DiffSink> DiffSink for EndHeld<S> {
         self.ended = true;
         Ok(())
     }
+    /// The stage's data records pass; its end record is the inner sink's `end`.
+    fn forward(&mut self) -> Option<&mut super::pipe_forward::PipeForward> {
+        self.inner.forward()
+    }
 }
 
 /// The helper holding the lock: its stdin (for `check`), its stdout's lines.

@@ -14,6 +14,7 @@ mod direct_run;
 mod disk_space;
 mod file_store;
 mod lock_holder;
+pub mod pipe_forward;
 pub mod private_fs;
 mod rbd_cli;
 pub mod rbd_diff;
@@ -29,6 +30,7 @@ mod stage_writer;
 mod stream_tape;
 mod tape_runner;
 mod target_facts;
+mod tee;
 mod volume_export;
 
 pub use block_delta::{DeltaApplied, DeltaRound};

@@ -3,7 +3,9 @@
 //! names, `e` end), little-endian. Reading it gives only the allocated
 //! extents of an image, which is why a sparse volume costs what its data costs.
 
+use super::pipe_forward::PipeForward;
 use std::io::{self, Read, Write};
+use std::os::fd::BorrowedFd;
 
 pub const HEADER: &[u8] = b"rbd diff v1\n";
 
@@ -19,6 +21,11 @@ pub trait DiffSink {
     /// The stream's end record arrived: nothing more will come.
     fn end(&mut self) -> io::Result<()> {
         Ok(())
+    }
+    /// The stage fed with each data record as it is read (by tee(2) where
+    /// the stream comes from a pipe), if this sink has one.
+    fn forward(&mut self) -> Option<&mut PipeForward> {
+        None
     }
 }
 
@@ -51,7 +58,19 @@ fn u64_le<R: Read>(r: &mut R) -> Result<u64, DiffError> {
 
 /// Reads a whole diff stream into `sink`, `buf.len()` bytes at a time.
 /// Returns the image size and the data bytes seen.
-pub fn read_diff<R: Read, S: DiffSink>(mut r: R, sink: &mut S, buf: &mut [u8]) -> Result<(u64, u64), DiffError> {
+pub fn read_diff<R: Read, S: DiffSink>(r: R, sink: &mut S, buf: &mut [u8]) -> Result<(u64, u64), DiffError> {
+    read_diff_piped(r, None, sink, buf)
+}
+
+/// [`read_diff`] where `r` reads the pipe `pipe` unbuffered: the sink's
+/// forward, if it has one, gets each data record's bytes by tee(2) from the
+/// pipe before they are read (else it is sent the bytes read).
+pub fn read_diff_piped<R: Read, S: DiffSink>(
+    mut r: R,
+    pipe: Option<BorrowedFd<'_>>,
+    sink: &mut S,
+    buf: &mut [u8],
+) -> Result<(u64, u64), DiffError> {
     let mut header = [0u8; HEADER.len()];
     read_exact_or_truncated(&mut r, &mut header)?;
     if header != HEADER {
@@ -84,10 +103,28 @@ pub fn read_diff<R: Read, S: DiffSink>(mut r: R, sink: &mut S, buf: &mut [u8]) -
                 if offset < previous {
                     return Err(DiffError::OutOfOrder { offset, previous });
                 }
+                if let Some(f) = sink.forward() {
+                    f.record(offset, len)?;
+                }
                 let mut done = 0u64;
                 while done < len {
-                    let n = buf.len().min((len - done) as usize);
-                    read_exact_or_truncated(&mut r, &mut buf[..n])?;
+                    let n = chunk_len(offset + done, len - done, buf.len());
+                    let (mut got, teed) = (0, pipe.is_some() && sink.forward().is_some());
+                    while got < n {
+                        // tee(2) takes what the pipe holds: the chunk is filled in parts.
+                        let k = match (pipe, sink.forward()) {
+                            (Some(p), Some(f)) => f.tee_from(p, n - got).map_err(|e| match e.kind() {
+                                io::ErrorKind::UnexpectedEof => DiffError::Truncated,
+                                _ => DiffError::Io(e),
+                            })?,
+                            _ => n - got,
+                        };
+                        read_exact_or_truncated(&mut r, &mut buf[got..got + k])?;
+                        got += k;
+                    }
+                    if let (false, Some(f)) = (teed, sink.forward()) {
+                        f.data(&buf[..n])?;
+                    }
                     sink.data(offset + done, &buf[..n])?;
                     done += n as u64;
                 }
@@ -96,6 +133,22 @@ pub fn read_diff<R: Read, S: DiffSink>(mut r: R, sink: &mut S, buf: &mut [u8]) -
             }
             other => return Err(DiffError::BadTag(other)),
         }
+    }
+}
+
+/// The next chunk of a data record at `pos` with `left` bytes to go: at most
+/// `cap`, and ending on a 64 KiB boundary (absolute) unless it ends the
+/// record. A piece of a record (its part of one 64 KiB block) then lies in
+/// one chunk: the sink judges it whole (zeros or data, its hash), as a stage
+/// writer fed the record itself does.
+fn chunk_len(pos: u64, left: u64, cap: usize) -> usize {
+    const PIECE: u64 = 64 << 10;
+    if left <= cap as u64 {
+        return left as usize;
+    }
+    match (pos + cap as u64) / PIECE * PIECE {
+        end if end > pos => (end - pos) as usize,
+        _ => cap,
     }
 }
 
@@ -139,6 +192,11 @@ impl<W: Write> DiffWriter<W> {
         self.w.write_all(&offset.to_le_bytes())?;
         self.w.write_all(&(data.len() as u64).to_le_bytes())?;
         self.w.write_all(data)
+    }
+
+    /// The writer, with no end record written.
+    pub fn into_inner(self) -> W {
+        self.w
     }
 
     pub fn finish(mut self) -> io::Result<W> {

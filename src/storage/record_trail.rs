@@ -16,7 +16,7 @@
 //! very bytes this process hashed into the export's checksum. The writer
 //! only relays the OSDs' answers: it never sees a hash of what was sent.
 //!
-//! [`Tee`]: super::stage_writer::Tee
+//! [`Tee`]: super::tee::Tee
 
 use std::io::{BufReader, Read};
 use xxhash_rust::xxh64::xxh64;
@@ -53,6 +53,11 @@ impl RecordTrail {
             off: true,
             ..Self::default()
         }
+    }
+
+    /// Whether pieces are hashed (not [`Self::off`]).
+    pub fn kept(&self) -> bool {
+        !self.off
     }
 
     /// A record sent: its pieces, each hashed as the new cluster hashes it.

@@ -2,7 +2,7 @@
 //! back), waited for beside the export with a limit once its stream has
 //! ended, and a stage given up before any data.
 
-use super::stage_writer::{StageTarget, StageWriter};
+use super::stage_writer::{StageFeed, StageTarget};
 use super::ChildProcess;
 use std::io;
 use std::time::Duration;
@@ -52,7 +52,7 @@ pub const ABORT_GRACE: Duration = Duration::from_secs(10);
 
 /// A stage given up before any data: closing its stream ends `import-diff`
 /// (it exits on the short stream, releasing its watch), then the image goes.
-pub async fn abandon_stage(writer: Option<StageWriter>, child: Option<ChildProcess>, stage: Option<StageTarget<'_>>) {
+pub async fn abandon_stage(writer: Option<StageFeed>, child: Option<ChildProcess>, stage: Option<StageTarget<'_>>) {
     drop(writer);
     if let Some(c) = child {
         let _ = tokio::time::timeout(ABORT_GRACE, c.wait(&CancellationToken::new())).await;

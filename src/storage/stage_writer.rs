@@ -11,6 +11,7 @@
 //! new image back.
 
 use super::child_process::ChildProcess;
+use super::pipe_forward::PipeForward;
 use super::rbd_diff::{DiffSink, DiffWriter};
 use super::sparse_file::SparseWriter;
 use std::fs::File;
@@ -19,7 +20,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 /// Where an export is streamed on the way: `image` of `size` bytes in `store`.
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +84,28 @@ impl StageSink {
         match self {
             StageSink::Rbd(_) => {}
             StageSink::File(w) => w.discard(),
+        }
+    }
+}
+
+/// What feeds an opened stage: its own thread behind a short queue, or the
+/// kernel, by tee(2) from the export's own pipe ([`PipeForward`]), where no
+/// export file is written.
+pub enum StageFeed {
+    Queued(StageWriter),
+    Teed(PipeForward),
+}
+
+impl StageFeed {
+    /// `teed`: the stream is read from a pipe and no file is kept (the stage
+    /// is then `import-diff`, or the writer that reads back by checksums).
+    pub fn start(sink: StageSink, stall: Duration, teed: bool) -> io::Result<Self> {
+        match (sink, teed) {
+            (StageSink::Rbd(w), true) => {
+                let stdin = w.into_inner().into_inner().map_err(io::IntoInnerError::into_error)?;
+                Ok(StageFeed::Teed(PipeForward::new(stdin, stall)))
+            }
+            (sink, _) => StageWriter::spawn(sink, stall).map(StageFeed::Queued),
         }
     }
 }
@@ -172,7 +194,7 @@ impl StageWriter {
         }
     }
 
-    fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+    pub(super) fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.send(Chunk::Data(offset, data.to_vec()))
     }
 
@@ -180,7 +202,7 @@ impl StageWriter {
     /// the same stall rule as `send`: a new cluster that hangs on the last
     /// MiB must not hold the export. On a stall the thread is left to die
     /// when the caller stops its child (its write then fails).
-    fn finish(mut self) -> io::Result<()> {
+    pub(super) fn finish(mut self) -> io::Result<()> {
         self.send(Chunk::End)?;
         self.tx = None;
         let (mut seen, mut since) = (self.taken.load(Ordering::Relaxed), Instant::now());
@@ -208,144 +230,8 @@ impl StageWriter {
 
     /// Closes the queue; the thread abandons the stream on its own (not
     /// joined: it may be blocked on a child that is being stopped).
-    fn abandon(mut self) {
+    pub(super) fn abandon(mut self) {
         self.tx = None;
-    }
-}
-
-/// The export's sink: the export file first, the stage best effort.
-pub struct Tee {
-    pub file: SparseWriter,
-    stage: Option<StageWriter>,
-    stage_size: u64,
-    /// Stops the stage's child (`import-diff`) when the stage is dropped.
-    stage_cancel: CancellationToken,
-    /// Why the stage was dropped, if it was.
-    pub stage_error: Option<String>,
-    /// The stage received the whole stream and was finished cleanly.
-    pub stage_finished: bool,
-    /// The records the stage was sent (its writer must confirm the same).
-    pub stage_sent: super::record_trail::RecordTrail,
-    /// The tape command fed from the stream (no export file), if any.
-    tape: Option<StageWriter>,
-    /// `Ok` once the tape's stream was written whole; why not, otherwise.
-    pub tape_fed: Result<(), String>,
-}
-
-impl Tee {
-    pub fn new(
-        file: SparseWriter,
-        stage: Option<StageWriter>,
-        stage_size: u64,
-        stage_cancel: CancellationToken,
-    ) -> Self {
-        Self {
-            file,
-            stage,
-            stage_size,
-            stage_cancel,
-            stage_error: None,
-            stage_finished: false,
-            stage_sent: Default::default(),
-            tape: None,
-            tape_fed: Err("the stream did not end".into()),
-        }
-    }
-
-    /// Whether the stage's pieces are hashed into `stage_sent`: only where
-    /// the new cluster's hashes of them will be compared with it.
-    pub fn with_trail(mut self, keep: bool) -> Self {
-        if !keep {
-            self.stage_sent = super::record_trail::RecordTrail::off();
-        }
-        self
-    }
-
-    /// Feeds `tape` (the tape command's stdin) from the same stream.
-    pub fn with_tape(mut self, tape: Option<StageWriter>) -> Self {
-        self.tape = tape;
-        self
-    }
-
-    fn drop_tape(&mut self, why: String) {
-        if let Some(t) = self.tape.take() {
-            t.abandon();
-        }
-        self.tape_fed = Err(why);
-    }
-
-    fn drop_stage(&mut self, why: String) {
-        if let Some(s) = self.stage.take() {
-            s.abandon();
-            // Its thread may be blocked writing to a child that reads no more.
-            self.stage_cancel.cancel();
-        }
-        self.stage_error.get_or_insert(why);
-    }
-
-    /// After a failed export: the file's partial copy goes, and the stage.
-    pub fn discard(mut self) {
-        self.drop_stage("the export failed".into());
-        self.drop_tape("the export failed".into());
-        self.file.discard();
-    }
-}
-
-impl DiffSink for Tee {
-    fn size(&mut self, size: u64) -> io::Result<()> {
-        if self.stage.is_some() && size != self.stage_size {
-            let why = format!(
-                "the image is {size} bytes, not the {} bytes the staging image was created with",
-                self.stage_size
-            );
-            self.drop_stage(why);
-        }
-        self.file.size(size)
-    }
-
-    fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
-        self.file.data(offset, data)?;
-        if let Some(stage) = self.stage.as_mut() {
-            // The stage is a fresh image: its zeros need no writing.
-            let sent = super::sparse_hash::data_runs(offset, data)
-                .into_iter()
-                .try_for_each(|(o, d)| {
-                    stage.data(o, d)?;
-                    self.stage_sent.push(o, d);
-                    Ok::<_, io::Error>(())
-                });
-            if let Err(e) = sent {
-                self.drop_stage(format!("writing the staging image: {e}"));
-            }
-        }
-        if let (false, Some(why)) = (self.file.keeps_file(), &self.stage_error) {
-            // Without an export file the stage is the copy: nothing to fall back on.
-            return Err(io::Error::other(format!(
-                "the stream into the new cluster failed: {why}"
-            )));
-        }
-        if let Some(tape) = self.tape.as_mut() {
-            if let Err(e) = tape.data(offset, data) {
-                self.drop_tape(format!("writing to the tape command: {e}"));
-            }
-        }
-        Ok(())
-    }
-
-    fn end(&mut self) -> io::Result<()> {
-        if let Some(stage) = self.stage.take() {
-            match stage.finish() {
-                Ok(()) => self.stage_finished = true,
-                Err(e) => self.drop_stage(format!("finishing the staging image: {e}")),
-            }
-        }
-        if let Some(tape) = self.tape.take() {
-            match tape.finish() {
-                Ok(()) => self.tape_fed = Ok(()),
-                Err(e) => self.drop_tape(format!("finishing the tape stream: {e}")),
-            }
-        }
-        Ok(())
     }
 }
 

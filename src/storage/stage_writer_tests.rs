@@ -3,6 +3,7 @@
 use super::*;
 use crate::storage::sparse_file::hash_file;
 use crate::storage::stage_child::wait_stage_child;
+use crate::storage::tee::Tee;
 use crate::storage::{BlockStore, Counter, ExportTargets, FileStore};
 use std::os::unix::fs::FileExt;
 use tokio_util::sync::CancellationToken;
@@ -78,7 +79,7 @@ fn a_failing_stage_is_dropped_and_the_file_completes() {
     let mut stage = SparseWriter::create(&stage_path).expect("stage");
     stage.size(1 << 20).expect("size");
     let writer = StageWriter::spawn(StageSink::File(Box::new(stage)), Duration::from_secs(60)).expect("spawn");
-    let mut tee = Tee::new(file, Some(writer), 1 << 20, CancellationToken::new());
+    let mut tee = Tee::new(file, Some(StageFeed::Queued(writer)), 1 << 20, CancellationToken::new());
     tee.size(1 << 20).expect("size");
     tee.data(0, &[1u8; 4096]).expect("data");
     // The stage's partial file vanishes under it: its commit (the rename) fails at the end.

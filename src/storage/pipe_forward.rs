@@ -1,0 +1,121 @@
+//! The stage fed by the kernel: with no export file, each data record's
+//! bytes are duplicated from `rbd export-diff`'s stdout pipe into the stage
+//! writer's stdin pipe (`rbd import-diff -`, or the writer that reads back by
+//! checksums) with tee(2), then read once by stackmigrate for the checksum.
+//! The stage's copy never passes through this process: no queue, no second
+//! thread, no write of every byte into a second pipe.
+//!
+//! The record headers are stackmigrate's own (written here), so the stage gets
+//! only what a fresh image needs: no snapshot records, no zero records, and
+//! the end record only when the sink's `end` says so (after the lock check of
+//! a detached source, say). Zero pieces inside data records reach the writer,
+//! which leaves them out of the image itself (`import-diff`'s 4 KiB
+//! `--sparse-size`; the read-back writer's 64 KiB pieces, as the record trail
+//! expects).
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::BorrowedFd;
+use std::time::Duration;
+
+/// The writing end of the stage's writer, fed by tee(2) from the
+/// export's own pipe (see [`super::rbd_diff::read_diff_piped`]).
+pub struct PipeForward {
+    stdin: File,
+    /// No room in the stage's pipe for this long: the new cluster took no data.
+    stall: Duration,
+    /// Data bytes forwarded so far.
+    forwarded: u64,
+}
+
+impl PipeForward {
+    /// `stdin` already holds the stream's header and size record.
+    pub fn new(stdin: File, stall: Duration) -> Self {
+        Self {
+            stdin,
+            stall,
+            forwarded: 0,
+        }
+    }
+
+    pub fn forwarded(&self) -> u64 {
+        self.forwarded
+    }
+
+    /// Waits until the stage's pipe has room, for at most the stall limit.
+    fn wait_room(&self) -> io::Result<()> {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let limit = Timespec {
+            tv_sec: self.stall.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: i64::from(self.stall.subsec_nanos()),
+        };
+        let mut fds = [PollFd::new(&self.stdin, PollFlags::OUT)];
+        loop {
+            match poll(&mut fds, Some(&limit)) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("the new cluster took no data for {} s", self.stall.as_secs()),
+                    ))
+                }
+                // Ready, or an error the next write reports (EPIPE: the child is gone).
+                Ok(_) => return Ok(()),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Writes what this process holds (headers; data only from a source that
+    /// is not a pipe). A blocking pipe takes a write whole, so the stall rule
+    /// holds only before it starts: headers are tiny, and no production source
+    /// is anything but a pipe.
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.wait_room()?;
+        self.stdin.write_all(bytes)
+    }
+
+    /// A data record's header: `len` bytes at `offset` follow.
+    pub fn record(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        let mut header = [0u8; 17];
+        header[0] = b'w';
+        header[1..9].copy_from_slice(&offset.to_le_bytes());
+        header[9..].copy_from_slice(&len.to_le_bytes());
+        self.write(&header)
+    }
+
+    /// Duplicates up to `max` bytes from the front of `src` (a pipe) into
+    /// the stage's pipe without consuming them; returns how many (at least
+    /// one). The caller then reads exactly that many from `src`.
+    pub fn tee_from(&mut self, src: BorrowedFd<'_>, max: usize) -> io::Result<usize> {
+        loop {
+            self.wait_room()?;
+            match rustix::pipe::tee(src, &self.stdin, max, rustix::pipe::SpliceFlags::empty()) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    self.forwarded += n as u64;
+                    return Ok(n);
+                }
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Forwards bytes already read (a source that is not a pipe).
+    pub fn data(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write(bytes)?;
+        self.forwarded += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// The end record; the stage's stdin then closes.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.write(b"e")?;
+        self.stdin.flush()
+    }
+}
+
+#[cfg(test)]
+#[path = "pipe_forward_tests.rs"]
+mod tests;
