@@ -204,8 +204,8 @@ impl BlockStore {
             Some(dest) => SparseWriter::create(dest).map_err(|e| DataPathError::io(dest, e))?,
             None => SparseWriter::hash_only(),
         };
-        // No file: nothing in this process needs the stage's bytes, rbd's pipe feeds it.
-        let teed = dest.is_none() && matches!(self, BlockStore::Rbd(_));
+        // Read from rbd's pipe: the stage is fed by tee(2) from it.
+        let teed = matches!(self, BlockStore::Rbd(_));
         let open = async {
             match stage {
                 None => (None, None, None, None),

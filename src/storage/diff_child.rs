@@ -32,6 +32,9 @@ impl<S: DiffSink> DiffSink for Counting<'_, S> {
     fn forward(&mut self) -> Option<&mut super::pipe_forward::PipeForward> {
         self.inner.forward()
     }
+    fn forward_failed(&mut self, e: std::io::Error) -> std::io::Result<()> {
+        self.inner.forward_failed(e)
+    }
 }
 
 /// Reads `child`'s stdout into `sink`; `op` names the child in errors and

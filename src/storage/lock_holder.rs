@@ -52,6 +52,9 @@ impl<S: DiffSink> DiffSink for EndHeld<S> {
     fn forward(&mut self) -> Option<&mut super::pipe_forward::PipeForward> {
         self.inner.forward()
     }
+    fn forward_failed(&mut self, e: std::io::Error) -> std::io::Result<()> {
+        self.inner.forward_failed(e)
+    }
 }
 
 /// The helper holding the lock: its stdin (for `check`), its stdout's lines.

@@ -1,9 +1,9 @@
-//! The stage fed by the kernel: with no export file, each data record's
-//! bytes are duplicated from `rbd export-diff`'s stdout pipe into the stage
-//! writer's stdin pipe (`rbd import-diff -`, or the writer that reads back by
-//! checksums) with tee(2), then read once by stackmigrate for the checksum.
-//! The stage's copy never passes through this process: no queue, no second
-//! thread, no write of every byte into a second pipe.
+//! The stage fed by the kernel: each data record's bytes are duplicated
+//! from `rbd export-diff`'s stdout pipe into the stage writer's stdin pipe
+//! (`rbd import-diff -`, or the writer that reads back by checksums) with
+//! tee(2), then read once by stackmigrate for the checksum and the export
+//! file. The stage's copy never passes through this process: no queue, no
+//! second thread, no write of every byte into a second pipe.
 //!
 //! The record headers are stackmigrate's own (written here), so the stage gets
 //! only what a fresh image needs: no snapshot records, no zero records, and
@@ -11,7 +11,9 @@
 //! a detached source, say). Zero pieces inside data records reach the writer,
 //! which leaves them out of the image itself (`import-diff`'s 4 KiB
 //! `--sparse-size`; the read-back writer's 64 KiB pieces, as the record trail
-//! expects).
+//! expects). A forward that fails (the writer died, or took nothing for the
+//! stall limit) is dropped by the sink: with an export file the export goes
+//! on without its stage, as before; with none, the export fails.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -85,13 +87,12 @@ impl PipeForward {
     }
 
     /// Duplicates up to `max` bytes from the front of `src` (a pipe) into
-    /// the stage's pipe without consuming them; returns how many (at least
-    /// one). The caller then reads exactly that many from `src`.
+    /// the stage's pipe without consuming them; returns how many (0: `src`
+    /// ended). The caller then reads exactly that many from `src`.
     pub fn tee_from(&mut self, src: BorrowedFd<'_>, max: usize) -> io::Result<usize> {
         loop {
             self.wait_room()?;
             match rustix::pipe::tee(src, &self.stdin, max, rustix::pipe::SpliceFlags::empty()) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(n) => {
                     self.forwarded += n as u64;
                     return Ok(n);

@@ -178,3 +178,53 @@ fn a_tee_whose_stage_missed_bytes_sends_no_end_record() {
     let got = stage.join().expect("stage");
     assert_eq!(got.len(), HEADER.len() + 9, "header and size only, no end record");
 }
+
+/// A `Tee` reading `stream` from a pipe, its stage a pipe nobody reads (the
+/// stage's writer died): the read's result, and the `Tee`.
+fn read_into_a_dead_stage(file: SparseWriter) -> (Result<(u64, u64), crate::storage::rbd_diff::DiffError>, Tee) {
+    let (stream, _) = source_stream();
+    let (src_r, src_w) = rustix::pipe::pipe().expect("pipe");
+    let feeder = std::thread::spawn(move || {
+        let _ = File::from(src_w).write_all(&stream);
+    });
+    let (forward, stage_r) = stage_pipe(Duration::from_secs(60));
+    drop(stage_r);
+    let mut tee = Tee::new(file, Some(StageFeed::Teed(forward)), SIZE, CancellationToken::new());
+    let src = File::from(src_r);
+    let read = read_diff_piped(&src, Some(src.as_fd()), &mut tee, &mut vec![0u8; 1 << 20]);
+    drop(src);
+    feeder.join().expect("feeder");
+    (read, tee)
+}
+
+/// With an export file the stage is best effort: its writer gone, the stage
+/// is dropped and the file still gets every byte.
+#[test]
+fn with_a_file_a_dead_stage_is_dropped_and_the_file_completes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("export.raw");
+    let (read, tee) = read_into_a_dead_stage(SparseWriter::create(&path).expect("file"));
+    assert_eq!(read.expect("the export goes on"), (SIZE, 3_075_000));
+    assert!(!tee.stage_finished);
+    assert!(
+        tee.stage_error
+            .as_deref()
+            .is_some_and(|e| e.contains("writing the staging image")),
+        "{:?}",
+        tee.stage_error
+    );
+    tee.file.commit().expect("commit");
+    let (_, records) = source_stream();
+    let got = std::fs::read(&path).expect("read the file");
+    for (o, d) in &records {
+        assert_eq!(&got[*o as usize..*o as usize + d.len()], &d[..], "at {o}");
+    }
+}
+
+/// With no export file the stage is the copy: its writer gone, the read fails.
+#[test]
+fn with_no_file_a_dead_stage_fails_the_read() {
+    let (read, _) = read_into_a_dead_stage(SparseWriter::hash_only());
+    let e = read.expect_err("the copy failed");
+    assert!(e.to_string().contains("the stream into the new cluster failed"), "{e}");
+}

@@ -27,6 +27,11 @@ pub trait DiffSink {
     fn forward(&mut self) -> Option<&mut PipeForward> {
         None
     }
+    /// The forward failed (the stage's writer died, or took no data for its
+    /// stall limit): the sink drops it and says whether reading goes on.
+    fn forward_failed(&mut self, e: io::Error) -> io::Result<()> {
+        Err(e)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,8 +108,8 @@ pub fn read_diff_piped<R: Read, S: DiffSink>(
                 if offset < previous {
                     return Err(DiffError::OutOfOrder { offset, previous });
                 }
-                if let Some(f) = sink.forward() {
-                    f.record(offset, len)?;
+                if let Some(Err(e)) = sink.forward().map(|f| f.record(offset, len)) {
+                    sink.forward_failed(e)?;
                 }
                 let mut done = 0u64;
                 while done < len {
@@ -112,18 +117,21 @@ pub fn read_diff_piped<R: Read, S: DiffSink>(
                     let (mut got, teed) = (0, pipe.is_some() && sink.forward().is_some());
                     while got < n {
                         // tee(2) takes what the pipe holds: the chunk is filled in parts.
-                        let k = match (pipe, sink.forward()) {
-                            (Some(p), Some(f)) => f.tee_from(p, n - got).map_err(|e| match e.kind() {
-                                io::ErrorKind::UnexpectedEof => DiffError::Truncated,
-                                _ => DiffError::Io(e),
-                            })?,
-                            _ => n - got,
+                        let tee = match (pipe, sink.forward()) {
+                            (Some(p), Some(f)) => Some(f.tee_from(p, n - got)),
+                            _ => None,
+                        };
+                        let k = match tee {
+                            Some(Ok(0)) => return Err(DiffError::Truncated),
+                            Some(Ok(k)) => k,
+                            Some(Err(e)) => sink.forward_failed(e).map(|()| n - got)?,
+                            None => n - got,
                         };
                         read_exact_or_truncated(&mut r, &mut buf[got..got + k])?;
                         got += k;
                     }
-                    if let (false, Some(f)) = (teed, sink.forward()) {
-                        f.data(&buf[..n])?;
+                    if let Some(Err(e)) = sink.forward().filter(|_| !teed).map(|f| f.data(&buf[..n])) {
+                        sink.forward_failed(e)?;
                     }
                     sink.data(offset + done, &buf[..n])?;
                     done += n as u64;

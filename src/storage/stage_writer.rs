@@ -3,7 +3,9 @@
 //! An export is read once from the old cluster and written twice: into the
 //! sparse export file (for the tape copy, for resume, and as the reference
 //! checksum) and, best effort, into `stackmigrate-<old id>` on the new store
-//! through `rbd import-diff -`. The import stage then only has to swap or
+//! through `rbd import-diff -` (or the writer that reads back; from an rbd
+//! source, fed by tee(2) from the export's pipe: `pipe_forward.rs`). The
+//! import stage then only has to swap or
 //! adopt that image instead of reading the file back, so export and import
 //! overlap for one volume. The file always comes first: a failing stage is
 //! dropped and noted, the export carries on, and the import falls back to
@@ -89,16 +91,15 @@ impl StageSink {
 }
 
 /// What feeds an opened stage: its own thread behind a short queue, or the
-/// kernel, by tee(2) from the export's own pipe ([`PipeForward`]), where no
-/// export file is written.
+/// kernel, by tee(2) from the export's own pipe ([`PipeForward`]).
 pub enum StageFeed {
     Queued(StageWriter),
     Teed(PipeForward),
 }
 
 impl StageFeed {
-    /// `teed`: the stream is read from a pipe and no file is kept (the stage
-    /// is then `import-diff`, or the writer that reads back by checksums).
+    /// `teed`: the stream is read from a pipe (an rbd source), and an rbd
+    /// stage is then fed from it by tee(2).
     pub fn start(sink: StageSink, stall: Duration, teed: bool) -> io::Result<Self> {
         match (sink, teed) {
             (StageSink::Rbd(w), true) => {

@@ -178,4 +178,15 @@ impl DiffSink for Tee {
     fn forward(&mut self) -> Option<&mut PipeForward> {
         self.forward.as_mut()
     }
+
+    /// The stage is dropped; with an export file the export goes on without it.
+    fn forward_failed(&mut self, e: io::Error) -> io::Result<()> {
+        self.drop_stage(format!("writing the staging image: {e}"));
+        match self.file.keeps_file() {
+            true => Ok(()),
+            false => Err(io::Error::other(format!(
+                "the stream into the new cluster failed: writing the staging image: {e}"
+            ))),
+        }
+    }
 }
