@@ -35,6 +35,9 @@
 # their store, and a `k` record (offset, length, hash) per piece goes out,
 # in order. The bytes never cross back: stackmigrate hashes the pieces it
 # sent and checks the OSDs' hashes are those (src/storage/record_trail.rs).
+# The stream is then the source's own records, fed by tee(2), zero pieces
+# included: a piece that holds only zeros is not written (the image is
+# fresh), as stackmigrate leaves it out of its trail (data_runs below).
 # Reply `bytes` (a warm-sync round, whose read-back is compared with the
 # export file) sends the bytes read back.
 #
