@@ -150,11 +150,11 @@ pub fn read_diff_piped<R: Read, S: DiffSink>(
 /// one chunk: the sink judges it whole (zeros or data, its hash), as a stage
 /// writer fed the record itself does.
 fn chunk_len(pos: u64, left: u64, cap: usize) -> usize {
-    const PIECE: u64 = 64 << 10;
+    use super::sparse_hash::BLOCK;
     if left <= cap as u64 {
         return left as usize;
     }
-    match (pos + cap as u64) / PIECE * PIECE {
+    match (pos + cap as u64) / BLOCK * BLOCK {
         end if end > pos => (end - pos) as usize,
         _ => cap,
     }
