@@ -1,7 +1,12 @@
 //! Data-path benchmark on the real testbed (`bash testbed/up.sh` first, or
 //! run `scripts/bench-datapath.sh`). Prints, in one run:
-//! - a raw `rbd export - | rbd import -` pipe between the two clusters against
-//!   stackmigrate's export + import (and + verify) of the same 1 GiB random image;
+//! - a raw `rbd export - | rbd import -` pipe between the two clusters, and
+//!   `rbd export-diff | tee FILE | rbd import-diff`, against stackmigrate's
+//!   export + import (with the file, without, verified while copying with and
+//!   without, the resume path) of the same 1 GiB random image; beside them rbd
+//!   doing a verified copy's work (the pipe with an equal copy read back, with
+//!   and without the file) and the disk under both clusters, read and written
+//!   at once, with the floor it sets for each copy;
 //! - an 8 GiB image holding 256 MiB against a fully written 256 MiB image;
 //! - (`BENCH_ONLY=dense8`, apart) an 8 GiB dense image, raw pipe against ours;
 //! - the peak RSS of this process, which runs the whole data path in-process,
@@ -27,11 +32,16 @@ mod datapath_procs;
 mod datapath_raw;
 #[path = "datapath_rss.rs"]
 mod datapath_rss;
+#[path = "datapath_summary.rs"]
+mod datapath_summary;
 #[path = "proc_cpu.rs"]
 mod proc_cpu;
 use common::{env, median, rbd, Meter, MIB};
-use datapath_raw::{raw_pipe, raw_pipe_with_read_back, raw_read_back};
+use datapath_raw::{
+    disk_mixed_mib_s, raw_diff_tee, raw_pipe, raw_pipe_with_read_back, raw_pipe_with_read_back_and_file, raw_read_back,
+};
 use datapath_rss::{four_and_four, peak_rss_mib};
+use datapath_summary::OneGib;
 
 const RUNS: usize = 3;
 
@@ -231,130 +241,52 @@ async fn main() {
     make_image(&old_conf, &sparse, 8192 * MIB, 256 * MIB, 128 * MIB);
     make_image(&old_conf, &full, 256 * MIB, 256 * MIB, 4 * MIB);
 
-    let (mut pipe, mut copy, mut verify, mut file) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut pipe_cpu, mut copy_cpu, mut bare, mut bare_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut rb, mut rb_cpu, mut raw_rb, mut raw_rb_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut beside, mut beside_cpu) = (Vec::new(), Vec::new());
+    let mut one = OneGib {
+        disk_mib_s: disk_mixed_mib_s(dir.path()),
+        ..OneGib::default()
+    };
     for i in 0..RUNS {
         let dest = format!("bench-raw-{tag}-{i}");
-        let (w, cpu) = raw_pipe(&old_conf, &new_conf, &random, &dest);
+        let raw = raw_pipe(&old_conf, &new_conf, &random, &dest);
+        one.pipe.push(raw);
+        let teed = format!("{dest}-tee");
+        let raw_file = dir.path().join(format!("raw-{tag}-{i}.raw"));
+        one.diff_tee
+            .push(raw_diff_tee(&old_conf, &new_conf, &random, &teed, &raw_file));
+        rbd(&new_conf, &["rm", "--no-progress", &format!("volumes/{teed}")]);
         let again = format!("{dest}-again");
-        let (bw, bcpu) = raw_pipe_with_read_back(&old_conf, &new_conf, &random, &again, &dest);
+        one.raw_beside
+            .push(raw_pipe_with_read_back(&old_conf, &new_conf, &random, &again, &dest));
         rbd(&new_conf, &["rm", "--no-progress", &format!("volumes/{again}")]);
-        beside.push(bw);
-        beside_cpu.push(bcpu);
+        one.raw_beside_file.push(raw_pipe_with_read_back_and_file(
+            &old_conf,
+            &new_conf,
+            (&random, &again, &dest),
+            &raw_file,
+        ));
+        rbd(&new_conf, &["rm", "--no-progress", &format!("volumes/{again}")]);
         let (rw, rcpu) = raw_read_back(&new, &new_conf, &dest).await;
-        raw_rb.push(w + rw);
-        raw_rb_cpu.push(cpu + rcpu);
-        pipe.push(w);
-        pipe_cpu.push(cpu);
-        let (c, v, cpu) = ours(
-            &old,
-            &new,
-            dir.path(),
-            &random,
-            &format!("bench-ours-{tag}-{i}"),
-            Mode::Staged,
-            i == 0,
-        )
-        .await;
-        copy.push(c);
-        verify.push(v);
-        copy_cpu.push(cpu);
-        let (c, _, cpu) = ours(
-            &old,
-            &new,
-            dir.path(),
-            &random,
-            &format!("bench-nf-{tag}-{i}"),
-            Mode::NoFile,
-            i == 0,
-        )
-        .await;
-        bare.push(c);
-        bare_cpu.push(cpu);
-        let (c, _, cpu) = ours(
-            &old,
-            &new,
-            dir.path(),
-            &random,
-            &format!("bench-rb-{tag}-{i}"),
-            Mode::ReadBack,
-            i == 0,
-        )
-        .await;
-        rb.push(c);
-        rb_cpu.push(cpu);
-        file.push(
-            ours(
-                &old,
-                &new,
-                dir.path(),
-                &random,
-                &format!("bench-file-{tag}-{i}"),
-                Mode::FromFile,
-                false,
-            )
-            .await
-            .0,
-        );
+        one.raw_then_read.push((raw.0 + rw, raw.1 + rcpu));
+        let name = |what: &str| format!("bench-{what}-{tag}-{i}");
+        let (c, v, cpu) = ours(&old, &new, dir.path(), &random, &name("ours"), Mode::Staged, i == 0).await;
+        one.ours.push((c, cpu));
+        one.ours_then_verify.push(v);
+        for (mode, what) in [
+            (Mode::NoFile, "nf"),
+            (Mode::ReadBack, "rb"),
+            (Mode::NoFileReadBack, "nfrb"),
+        ] {
+            let (c, _, cpu) = ours(&old, &new, dir.path(), &random, &name(what), mode, i == 0).await;
+            match mode {
+                Mode::NoFile => one.no_file.push((c, cpu)),
+                Mode::ReadBack => one.read_back.push((c, cpu)),
+                _ => one.no_file_read_back.push((c, cpu)),
+            }
+        }
+        let from_file = ours(&old, &new, dir.path(), &random, &name("file"), Mode::FromFile, false).await;
+        one.from_file.push(from_file.0);
     }
-    let (p, c, v, f) = (median(pipe), median(copy), median(verify), median(file));
-    let (pc, cc) = (median(pipe_cpu), median(copy_cpu));
-    println!("1 GiB random image, median of {RUNS}:");
-    println!(
-        "  raw rbd export - | rbd import -        {p:6.2} s  {:7.1} MiB/s",
-        1024.0 / p
-    );
-    println!(
-        "  stackmigrate export + import           {c:6.2} s  {:7.1} MiB/s   throughput ratio {:.2} (goal >= 0.95)",
-        1024.0 / c,
-        p / c
-    );
-    println!(
-        "  stackmigrate export + import + verify  {v:6.2} s  {:7.1} MiB/s   throughput ratio {:.2}",
-        1024.0 / v,
-        p / v
-    );
-    println!(
-        "  CPU-s busy (whole machine): raw pipe {pc:.2} ({:.2} of {} cores), stackmigrate export + import {cc:.2} ({:.2} cores)",
-        pc / p,
-        common::cores(),
-        cc / c
-    );
-    let (r, rc) = (median(rb), median(rb_cpu));
-    let (rr, rrc) = (median(raw_rb), median(raw_rb_cpu));
-    let floor = rrc / common::cores() as f64;
-    println!(
-        "  raw pipe, then the copy read back whole {rr:6.2} s; CPU-s {rrc:.2}: on {} cores no verified copy can take less than {floor:.2} s, ratio {:.2} at best",
-        common::cores(),
-        p / floor
-    );
-    let (bw, bc) = (median(beside), median(beside_cpu));
-    println!(
-        "  raw pipe with an equal copy read back beside it (rbd export to /dev/null) {bw:6.2} s, CPU-s {bc:.2}: the same work as a verified copy, by rbd alone; ratio {:.2} (a reference, not a ceiling: our read-back sends no bytes)",
-        p / bw
-    );
-    println!(
-        "  verified while copying (read-back stage) {r:6.2} s  {:7.1} MiB/s   throughput ratio {:.2} (goal >= 0.85); CPU-s {rc:.2} = {:.2}x the raw pipe's; floor on {} cores {:.2} s",
-        1024.0 / r,
-        p / r,
-        rc / pc,
-        common::cores(),
-        rc / common::cores() as f64
-    );
-    let (b, bc) = (median(bare), median(bare_cpu));
-    println!(
-        "  no export file (--no-export-file)      {b:6.2} s  {:7.1} MiB/s   throughput ratio {:.2}; CPU-s {bc:.2} = {:.2}x the raw pipe's (goal <= 1.10)",
-        1024.0 / b,
-        p / b,
-        bc / pc
-    );
-    println!(
-        "  resume path: export, then import file  {f:6.2} s  {:7.1} MiB/s   throughput ratio {:.2}",
-        1024.0 / f,
-        p / f
-    );
+    one.print(RUNS);
 
     let (mut s8, mut f256) = (Vec::new(), Vec::new());
     for i in 0..RUNS {

@@ -1,11 +1,13 @@
 //! `BENCH_ONLY=dense8`: issue 12's goals 2 and 3 on an 8 GiB dense image (the
 //! raw pipe against stackmigrate's export + import with the export file
 //! written, and the same verified while copied: wall time and whole-machine
-//! CPU; and the raw pipe with an equal copy read back beside it, the same
-//! work by rbd alone), apart from the full run because it takes minutes and
+//! CPU; `rbd export-diff | tee FILE | rbd import-diff`; the raw pipe with an
+//! equal copy read back beside it, the same work by rbd alone; and the disk's
+//! floor), apart from the full run because it takes minutes and
 //! 8 GiB on each cluster. `BENCH_DENSE_GIB` changes the size, `BENCH_RUNS`
 //! the number of runs (3).
 
+use super::datapath_raw::{disk_mixed_mib_s, raw_diff_tee};
 use super::{make_image, ours, raw_pipe, raw_pipe_with_read_back, Mode};
 use crate::common::{self, median, rbd, MIB};
 use stackmigrate::storage::BlockStore;
@@ -25,9 +27,15 @@ pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&s
     let (mut pipe, mut pipe_cpu, mut copy, mut copy_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut verified, mut verified_cpu) = (Vec::new(), Vec::new());
     let (mut beside, mut beside_cpu) = (Vec::new(), Vec::new());
+    let mut teed = Vec::new();
+    let disk = disk_mixed_mib_s(dir);
     for i in 0..runs {
         let dest = format!("bench-dense-raw-{tag}-{i}");
         let (w, cpu) = raw_pipe(old_conf, new_conf, &image, &dest);
+        let tee_dest = format!("{dest}-tee");
+        let (t, _) = raw_diff_tee(old_conf, new_conf, &image, &tee_dest, &dir.join(format!("{dest}.raw")));
+        rbd(new_conf, &["rm", "--no-progress", &format!("volumes/{tee_dest}")]);
+        teed.push(t);
         let again = format!("{dest}-again");
         let (bw, bcpu) = raw_pipe_with_read_back(old_conf, new_conf, &image, &again, &dest);
         beside.push(bw);
@@ -44,7 +52,7 @@ pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&s
         let dest = format!("bench-dense-verified-{tag}-{i}");
         let (c, _, cpu) = ours(old, new, dir, &image, &dest, Mode::ReadBack, false).await;
         println!(
-            "  run {i}: raw pipe {w:.2} s, with a read-back beside it {bw:.2} s, ours (file) {:.2} s, verified {c:.2} s ({:.2} / {:.2} of the raw pipe)",
+            "  run {i}: raw pipe {w:.2} s, export-diff | tee FILE | import-diff {t:.2} s, with a read-back beside it {bw:.2} s, ours (file) {:.2} s, verified {c:.2} s ({:.2} / {:.2} of the raw pipe)",
             copy[i],
             w / bw,
             w / c
@@ -56,10 +64,23 @@ pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&s
     let (p, pc, c, cc) = (median(pipe), median(pipe_cpu), median(copy), median(copy_cpu));
     let (v, vc) = (median(verified), median(verified_cpu));
     let mib = (gib << 10) as f64;
+    let t = median(teed);
     println!("{gib} GiB dense image, median of {runs}:");
     println!(
         "  raw rbd export - | rbd import -        {p:6.2} s  {:7.1} MiB/s",
         mib / p
+    );
+    println!(
+        "  raw rbd export-diff | tee FILE | rbd import-diff {t:6.2} s: ratio {:.2} of the raw pipe; ours with the file is {:.2} of it",
+        p / t,
+        t / c
+    );
+    println!(
+        "  the disk under both clusters, read and written at once: {disk:.0} MiB/s; a copy with the file moves 3 bytes through it per byte copied (floor {:.2} s: ratio {:.2} at best), a verified one with the file 4 ({:.2} s: {:.2} at best)",
+        3.0 * mib / disk,
+        p * disk / (3.0 * mib),
+        4.0 * mib / disk,
+        p * disk / (4.0 * mib)
     );
     println!(
         "  stackmigrate export + import (file)    {c:6.2} s  {:7.1} MiB/s   throughput ratio {:.2} (goal >= 0.95)",

@@ -1,14 +1,41 @@
 //! Where the CPU goes over a span: every process's (and each stackmigrate
 //! thread's) CPU ticks from `/proc/*/stat` and `/proc/<pid>/task/*/stat`,
 //! sampled every 50 ms on a thread, so that processes which end within the
-//! span are counted up to their last sample.
+//! span are counted up to their last sample; with them the disks' counters
+//! (`/proc/diskstats`), so that a span's bytes through the disk are known.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-type Sample = (f64, Vec<(String, u64)>);
+/// Seconds after the start, the processes' ticks, the disks' counters.
+type Sample = (f64, Vec<(String, u64)>, Disks);
+
+/// Whole disks' counters: sectors (512 bytes) read, sectors written, and the
+/// busiest disk's milliseconds with an I/O in flight.
+type Disks = [u64; 3];
+
+fn disks() -> Disks {
+    let text = std::fs::read_to_string("/proc/diskstats").unwrap_or_default();
+    let mut out = [0; 3];
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let Some(name) = f.get(2) else {
+            continue;
+        };
+        // Whole disks backed by a device: a partition's bytes are its disk's
+        // too, and loop, RAM and zram devices are not a disk's bytes.
+        if !std::path::Path::new(&format!("/sys/block/{name}/device")).exists() {
+            continue;
+        }
+        let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        out[0] += n(5);
+        out[1] += n(9);
+        out[2] = out[2].max(n(12));
+    }
+    out
+}
 
 pub struct ProcCpu {
     stop: Arc<AtomicBool>,
@@ -104,7 +131,7 @@ impl ProcCpu {
         let thread = std::thread::spawn(move || {
             let mut samples = Vec::new();
             while !flag.load(Ordering::Relaxed) {
-                samples.push((start.elapsed().as_secs_f64(), sample(&own)));
+                samples.push((start.elapsed().as_secs_f64(), sample(&own), disks()));
                 std::thread::sleep(Duration::from_millis(50));
             }
             samples
@@ -127,14 +154,21 @@ impl ProcCpu {
             None => k.split_once(' ').map_or(k, |(pid, _)| pid).to_string(),
         };
         let mut labels: HashMap<String, String> = HashMap::new();
-        for (k, _) in samples.iter().flat_map(|(_, rows)| rows) {
+        for (k, _) in samples.iter().flat_map(|(_, rows, _)| rows) {
             let label = labels.entry(pid_of(k)).or_insert_with(|| k.clone());
             if label.contains(" kernel: ") && !k.contains(" kernel: ") {
                 *label = k.clone();
             }
         }
         let (mut first, mut last) = (HashMap::new(), HashMap::new());
-        for (i, (t, rows)) in samples.iter().enumerate() {
+        let (mut disk_from, mut disk_to) = ([0; 3], [0; 3]);
+        for (i, (t, rows, disk)) in samples.iter().enumerate() {
+            if *t <= from || i == 0 {
+                disk_from = *disk;
+            }
+            if *t <= to + 0.05 {
+                disk_to = *disk;
+            }
             for (k, n) in rows {
                 let k = &pid_of(k);
                 if *t <= from || i == 0 {
@@ -168,6 +202,15 @@ impl ProcCpu {
             rows.into_iter()
                 .map(|(what, n)| format!("{indent}  {:>6.2}  {what}", n as f64 / 100.0)),
         );
+        let d = |i: usize| disk_to[i].saturating_sub(disk_from[i]);
+        lines.push(format!(
+            "{indent}disk in those {:.2} s: read {:.0} MiB, written {:.0} MiB ({:.0} MiB/s together); an I/O in flight {:.0} % of the time",
+            to - from,
+            d(0) as f64 / 2048.0,
+            d(1) as f64 / 2048.0,
+            (d(0) + d(1)) as f64 / 2048.0 / (to - from).max(0.01),
+            d(2) as f64 / 10.0 / (to - from).max(0.01)
+        ));
         lines
     }
 }
