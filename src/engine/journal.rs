@@ -72,9 +72,14 @@ impl Journal {
             file.set_permissions(private).map_err(io)?;
         }
         let (records, seq, good_len) = replay(path)?;
-        // Cut a torn tail so the next append starts on a fresh line.
-        if file.metadata().map_err(io)?.len() > good_len {
+        // Cut a torn tail so the next append starts on a fresh line; a whole
+        // last entry whose newline was never written gets it.
+        let len = file.metadata().map_err(io)?.len();
+        if len > good_len {
             file.set_len(good_len).map_err(io)?;
+        } else if len < good_len {
+            (&file).write_all(b"\n").map_err(io)?;
+            file.sync_data().map_err(io)?;
         }
         Ok(Self {
             path: path.to_path_buf(),
@@ -253,6 +258,17 @@ mod tests {
         drop(j);
         let j = Journal::open(&path).expect("reopen");
         assert_eq!(j.get("b").map(|r| r.phase), Some(Phase::Queued));
+        drop(j);
+        // A short write that stopped just before its newline: the entry is whole.
+        let text = std::fs::read(&path).expect("read");
+        std::fs::write(&path, &text[..text.len() - 1]).expect("write");
+        let mut j = Journal::open(&path).expect("reopen");
+        assert_eq!(j.get("b").map(|r| r.phase), Some(Phase::Queued));
+        j.record("b", Transition::ExportStarted)
+            .expect("appends on a line of its own");
+        drop(j);
+        let j = Journal::open(&path).expect("both entries still read");
+        assert_eq!(j.get("b").map(|r| r.phase), Some(Phase::Exporting));
     }
 
     #[test]
