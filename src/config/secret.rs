@@ -36,9 +36,69 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Only a string is a secret. Anything else (an unquoted `password: 12345678`
+/// in YAML reads as a number) is refused without its value: serde's own
+/// message would quote it ("invalid type: integer `12345678`").
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret)
+        d.deserialize_any(SecretVisitor)
+    }
+}
+
+struct SecretVisitor;
+
+impl SecretVisitor {
+    fn refuse<E: serde::de::Error>(&self, what: &str) -> Result<Secret, E> {
+        let unexpected = format!("{what} (its value is not shown)");
+        Err(E::invalid_type(serde::de::Unexpected::Other(&unexpected), self))
+    }
+}
+
+impl serde::de::Visitor<'_> for SecretVisitor {
+    type Value = Secret;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string: put the secret in quotes")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
+        Ok(Secret::new(v))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Secret, E> {
+        Ok(Secret(v))
+    }
+
+    fn visit_char<E: serde::de::Error>(self, v: char) -> Result<Secret, E> {
+        Ok(Secret(v.to_string()))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Secret, E> {
+        self.refuse("a boolean")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Secret, E> {
+        self.refuse("a number")
+    }
+
+    fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<Secret, E> {
+        self.refuse("a number")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Secret, E> {
+        self.refuse("a number")
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<Secret, E> {
+        self.refuse("a number")
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Secret, E> {
+        self.refuse("a number")
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<Secret, E> {
+        self.refuse("bytes")
     }
 }
 
@@ -62,5 +122,24 @@ mod tests {
         let json = serde_json::to_string(&s).expect("serialize");
         assert!(!json.contains("hunter2"), "{json}");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn a_secret_that_is_not_a_string_is_refused_without_its_value() {
+        let s: Secret = serde_json::from_str("\"hunter2\"").expect("a string");
+        assert_eq!(s.expose(), "hunter2");
+        for (json, what) in [
+            ("12345678", "a number"),
+            ("-1234567.5", "a number"),
+            ("true", "a boolean"),
+        ] {
+            let e = serde_json::from_str::<Secret>(json).expect_err(json).to_string();
+            assert!(e.contains(what) && e.contains("put the secret in quotes"), "{e}");
+            assert!(!e.contains(json), "{e}");
+        }
+        let e = serde_yaml_ng::from_str::<Secret>("12345678")
+            .expect_err("yaml")
+            .to_string();
+        assert!(!e.contains("12345678") && e.contains("a number"), "{e}");
     }
 }
