@@ -15,6 +15,29 @@ pub(super) fn next_link(links: &[Link]) -> Option<String> {
     links.iter().find(|l| l.rel == "next").map(|l| l.href.clone())
 }
 
+/// A `next` link as it is sent: on the scheme, host and port of the endpoint
+/// the catalog (or the auth URL) names, whatever the link says. A service
+/// behind a TLS proxy, its base URL unset, names its internal address in its
+/// links; the token goes only where the operator's configuration points.
+pub(super) fn on_endpoint(href: &str, endpoint: &str, cloud: &str) -> String {
+    let (Ok(link), Ok(base)) = (reqwest::Url::parse(href), reqwest::Url::parse(endpoint)) else {
+        return href.to_string();
+    };
+    if link.origin() == base.origin() {
+        return href.to_string();
+    }
+    let mut rebased = base;
+    rebased.set_path(link.path());
+    rebased.set_query(link.query());
+    tracing::warn!(
+        %cloud,
+        link = %link.origin().ascii_serialization(),
+        endpoint = %rebased.origin().ascii_serialization(),
+        "a next link names another host than the endpoint: followed on the endpoint's (set the service's public base URL)"
+    );
+    rebased.to_string()
+}
+
 /// Fetches `first`, hands each page to `take` (which keeps its items and
 /// returns the page's next link, if any) and follows the links to the end;
 /// `call_for` makes the request for a next link.
@@ -24,12 +47,33 @@ pub(super) async fn each_page<P: DeserializeOwned>(
     call_for: impl Fn(String) -> Call,
     mut take: impl FnMut(P) -> Option<String>,
 ) -> Result<(), OpenStackError> {
+    let service = first.service;
     let mut call = first;
     loop {
         let page: P = session.json(&call).await?;
-        match take(page) {
-            Some(href) => call = call_for(href),
-            None => return Ok(()),
+        let Some(href) = take(page) else {
+            return Ok(());
+        };
+        let endpoint = session.endpoint(service).await?;
+        call = call_for(on_endpoint(&href, &endpoint, session.name()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_endpoint;
+
+    #[test]
+    fn a_next_link_is_followed_on_the_endpoints_host_only() {
+        let endpoint = "https://cloud.test:8776/v3/p1";
+        let same = "https://cloud.test:8776/v3/p1/volumes/detail?marker=v9&limit=2";
+        assert_eq!(on_endpoint(same, endpoint, "old"), same);
+        for other in [
+            "http://internal:8776/v3/p1/volumes/detail?marker=v9&limit=2",
+            "https://cloud.test:9999/v3/p1/volumes/detail?marker=v9&limit=2",
+            "http://cloud.test:8776/v3/p1/volumes/detail?marker=v9&limit=2",
+        ] {
+            assert_eq!(on_endpoint(other, endpoint, "old"), same, "{other}");
         }
     }
 }
