@@ -7,7 +7,7 @@
 use super::volume_pipeline::EXPORT_SNAP;
 use super::{EngineEvent, Journal, JournalError, Phase, Transition};
 use crate::openstack::Volume;
-use crate::storage::{BlockStore, RbdError};
+use crate::storage::{BlockStore, RbdError, VolumeExport};
 use tokio_util::sync::CancellationToken;
 
 /// Runs cleanup over every record in `journal`; returns one line per action.
@@ -86,12 +86,13 @@ pub async fn run_cleanup(
 
 impl super::worker::Worker {
     /// Phase 5 for one volume: only a `Done` record (verified, and taped or
-    /// tape disabled) gets here; its export file goes unless kept.
-    pub(super) async fn cleanup(&self, vol: &Volume) {
+    /// tape disabled) gets here; its export file goes unless kept. The file
+    /// is the one its export wrote (journaled), wherever this run would put one.
+    pub(super) async fn cleanup(&self, vol: &Volume, export: Option<&VolumeExport>) {
         if self.keep_exports {
             return;
         }
-        let Some(path) = self.pipeline.export_path(vol) else {
+        let Some(path) = export.filter(|e| !e.no_file).map(|e| e.path.clone()) else {
             self.cleaned(vol, "no export file to delete (streamed)".into()).await;
             return;
         };

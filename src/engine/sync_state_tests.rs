@@ -111,6 +111,23 @@ fn a_refused_or_failed_cutover_stays_synced_and_a_verified_one_finishes() {
 #[test]
 fn sync_transitions_out_of_place_are_refused() {
     assert!(run(&[Transition::SyncStarted { round: 1 }]).is_err(), "no export yet");
+    // A cold copy verified, its tape failed, retried: never synced over.
+    let mut ts = vec![
+        Transition::ExportStarted,
+        Transition::ExportDone {
+            export: export(),
+            seconds: 1.0,
+        },
+        Transition::TransferStarted { tape_enabled: true },
+        verified(),
+        Transition::TapeFailed {
+            error: "no drive".into(),
+        },
+        Transition::Retry,
+    ];
+    assert_eq!(run(&ts).expect("ok").phase, Phase::Exported);
+    ts.push(Transition::SyncStarted { round: 1 });
+    assert!(run(&ts).is_err(), "a sync round over a verified cold copy");
     let mut ts = to_synced();
     ts.push(Transition::SyncWriting { round: 2 });
     assert!(run(&ts).is_err(), "writing without a round started");

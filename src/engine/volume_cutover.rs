@@ -160,10 +160,15 @@ impl VolumePipeline {
                     .await
                     .map_err(|e| fail(&e))?;
                 let existing = self.find_existing(&cinder, vol, ledger).await?;
-                // Verified by the final round's manifest, not by a read of the stage.
-                let (id, _) = self
+                // Verified by the final round's manifest, not by a read of the stage,
+                // where Cinder adopted the stage the rounds wrote; else (filled
+                // again from the export file, or adopted by an earlier run) read whole.
+                let (id, as_staged) = self
                     .import_manage(vol, export, &cinder, existing, ledger, cancel)
                     .await?;
+                if !as_staged {
+                    self.verify(vol, export, &id, cancel).await?;
+                }
                 self.copy_source_flags(&cinder, vol, &id, Stage::Cutover).await?;
                 id
             }

@@ -13,6 +13,7 @@
 //! ```
 
 pub use super::sync_record::{SyncRecord, SyncRound};
+pub use super::transition::{IllegalTransition, Transition};
 use super::Stage;
 use crate::storage::VolumeExport;
 use serde::{Deserialize, Serialize};
@@ -79,90 +80,6 @@ pub struct VolumeRecord {
     pub sync: Option<SyncRecord>,
 }
 
-/// An input to the state machine. These are what the journal stores.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "snake_case")]
-pub enum Transition {
-    ExportStarted,
-    ExportDone {
-        export: VolumeExport,
-        seconds: f64,
-    },
-    TransferStarted {
-        tape_enabled: bool,
-    },
-    ImportVerified {
-        new_id: String,
-        hash: String,
-        seconds: f64,
-    },
-    TapeDone {
-        seconds: f64,
-    },
-    TapeFailed {
-        error: String,
-    },
-    Failed {
-        stage: Stage,
-        error: String,
-    },
-    Aborted {
-        stage: Stage,
-    },
-    Retry,
-    /// About to ask Cinder for a new volume tagged with this claim.
-    NewVolumeClaimed {
-        claim: String,
-    },
-    /// Cinder made (or adopted) this new volume for us.
-    NewVolumeCreated {
-        new_id: String,
-    },
-    /// Loaded from the journal of a run that stopped mid-stage: redo that stage.
-    Resumed,
-    /// The export file is gone or damaged: export again.
-    ExportLost,
-    Cleaned,
-    /// Warm sync: round `round` starts (1: the full copy).
-    SyncStarted {
-        round: u32,
-    },
-    /// Warm sync: a round's copy is verified.
-    SyncRoundVerified {
-        round: SyncRound,
-        image: String,
-        new_id: Option<String>,
-    },
-    /// Warm sync: the round's guard passed and its snapshot is taken; it
-    /// writes to the new image from now on (a redo may rewrite what it wrote).
-    SyncWriting {
-        round: u32,
-    },
-    CutoverStarted {
-        forced: bool,
-    },
-    /// The cutover's preconditions do not hold: the volume stays synced.
-    CutoverRefused {
-        reason: String,
-    },
-    /// The final round is verified: what is left is the import's finish and tape.
-    CutoverVerified {
-        round: SyncRound,
-    },
-    /// After the cutover: the new image's warm-sync snapshots that could not be removed (`None`: none left).
-    SyncSnapsLeft {
-        why: Option<String>,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("volume {volume}: {transition} is not allowed in phase {phase:?}")]
-pub struct IllegalTransition {
-    pub volume: String,
-    pub phase: Phase,
-    pub transition: String,
-}
-
 impl VolumeRecord {
     pub fn new(id: &str) -> Self {
         Self {
@@ -211,8 +128,17 @@ impl VolumeRecord {
     fn restart_unfinished_stream(&mut self) {
         let streamed = self.export.as_ref().is_some_and(|e| e.no_file);
         if streamed && self.import != Track::Succeeded && self.phase == Phase::Exported {
-            self.export = None;
-            self.phase = Phase::Queued;
+            self.export_afresh();
+        }
+    }
+
+    /// The volume is exported again: a tape written from the earlier export
+    /// is not a tape of the next one (a live source differs), so it goes again.
+    fn export_afresh(&mut self) {
+        self.export = None;
+        self.phase = Phase::Queued;
+        if self.tape == Track::Succeeded {
+            self.tape = Track::Pending;
         }
     }
 
@@ -337,13 +263,11 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             r.phase = Exported;
             r.restart_unfinished_stream();
         }
-        (Exported, Transition::ExportLost) => {
-            r.export = None;
-            r.phase = Queued;
-        }
+        (Exported, Transition::ExportLost) => r.export_afresh(),
         (Done, Transition::Cleaned) => r.phase = Cleaned,
         (Done | BackupFailed, Transition::SyncSnapsLeft { why }) => r.sync_snaps_left(why.clone()),
-        (Exported | Synced, Transition::SyncStarted { .. }) => {
+        // Never over a cold copy already verified (a retry only finishes it).
+        (Exported | Synced, Transition::SyncStarted { .. }) if r.sync.is_some() || !r.is_verified() => {
             r.sync.get_or_insert_with(SyncRecord::default).refused = None;
             r.phase = Syncing;
         }

@@ -232,6 +232,55 @@ fn the_tape_half_may_finish_after_the_import_failed() {
 }
 
 #[test]
+fn a_tape_copy_of_an_export_made_again_is_made_again() {
+    // The tape succeeded, the import failed, then the export file was lost.
+    let mut ts = to_transferring(true);
+    ts.push(Transition::Failed {
+        stage: Stage::Import,
+        error: "413".into(),
+    });
+    ts.extend([
+        Transition::TapeDone { seconds: 1.0 },
+        Transition::Retry,
+        Transition::ExportLost,
+    ]);
+    assert_eq!(
+        run(&ts).expect("ok").tape,
+        Track::Pending,
+        "not a tape of the next export"
+    );
+    ts.extend(to_transferring(true));
+    let r = run(&ts).expect("ok");
+    assert_eq!(
+        (r.phase, &r.import, &r.tape),
+        (Phase::Transferring, &Track::Running, &Track::Running)
+    );
+    // No export file: a retry that streams the volume again feeds the tape again.
+    let streamed = VolumeExport {
+        no_file: true,
+        ..export()
+    };
+    let mut ts = vec![
+        Transition::ExportStarted,
+        Transition::ExportDone {
+            export: streamed,
+            seconds: 1.0,
+        },
+        Transition::TransferStarted { tape_enabled: true },
+        Transition::TapeDone { seconds: 1.0 },
+        Transition::Failed {
+            stage: Stage::Import,
+            error: "413".into(),
+        },
+        Transition::Retry,
+    ];
+    let r = run(&ts).expect("ok");
+    assert_eq!((r.phase, &r.tape), (Phase::Queued, &Track::Pending));
+    ts.extend(to_transferring(true));
+    assert_eq!(run(&ts).expect("ok").tape, Track::Running);
+}
+
+#[test]
 fn cleaned_only_from_done() {
     let mut ts = to_transferring(false);
     ts.push(verified());

@@ -10,15 +10,28 @@ use tokio_util::sync::CancellationToken;
 
 impl VolumePipeline {
     /// Phase 3's tape half. A failure here is the volume's `backup-failed`.
+    /// `verified`: the checksum of the copy the new cloud already holds, if
+    /// any (a retry after its import was verified); the tape must be that copy.
     pub async fn tape(
         &self,
         vol: &Volume,
         export: &VolumeExport,
+        verified: Option<&str>,
         cancel: &CancellationToken,
     ) -> Result<(), StageError> {
         let Some(tape) = &self.settings.tape else {
             return Ok(());
         };
+        if let Some(v) = verified.filter(|v| *v != export.hash) {
+            return Err(StageError::new(
+                Stage::Tape,
+                &vol.id,
+                format!(
+                    "this export ({}) is not the copy the new cloud verified ({v}): the source changed after it was copied, so it is not written to tape; back up the new cloud's volume instead, or stop the source's writers and migrate the volume again",
+                    export.hash
+                ),
+            ));
+        }
         if export.no_file {
             // A tape fed during the export started there; a fresh stream starts now.
             if export.streamed_tape.is_none() {

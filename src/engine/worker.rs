@@ -112,10 +112,12 @@ impl Worker {
     async fn drive_phases(&self, vol: Volume, mut rec: VolumeRecord, cancel: CancellationToken) {
         let id = vol.id.clone();
         let mut _holding = rec.export.is_some().then(|| HoldingSpace::new(&self.limits));
-        // A volume once synced stays synced, whatever its server does now.
-        let mode = match rec.sync {
-            Some(_) => CopyMode::Sync,
-            None => self.sync.mode(&id),
+        // A volume once synced stays synced, whatever its server does now. A
+        // verified cold copy is only finished (its tape): never synced over.
+        let mode = match (&rec.sync, self.sync.mode(&id)) {
+            (Some(_), _) => CopyMode::Sync,
+            (None, CopyMode::Sync) if rec.is_verified() => CopyMode::CrashConsistent,
+            (None, m) => m,
         };
         if rec.phase == Phase::Queued {
             match self.export(&vol, mode, &cancel, &mut _holding).await {
@@ -162,7 +164,7 @@ impl Worker {
         }
         // The export stays while the new image keeps sync snapshots: the volume is then retried.
         if rec.phase == Phase::Done && rec.sync.as_ref().is_none_or(|s| s.leftover.is_none()) {
-            self.cleanup(&vol).await;
+            self.cleanup(&vol, rec.export.as_ref()).await;
         }
     }
 
@@ -182,23 +184,13 @@ impl Worker {
         };
         let _room = match self.wait_for_space(vol, cancel).await {
             Ok(room) => room,
-            Err(message) => {
-                let t = if cancel.is_cancelled() {
-                    Transition::Aborted { stage: Stage::Export }
+            Err(error) => {
+                if cancel.is_cancelled() {
+                    self.record(id, Transition::Aborted { stage: Stage::Export }).await;
                 } else {
-                    Transition::ExportStarted
-                };
-                let started = matches!(t, Transition::ExportStarted);
-                self.record(id, t).await;
-                if started {
-                    self.record(
-                        id,
-                        Transition::Failed {
-                            stage: Stage::Export,
-                            error: message,
-                        },
-                    )
-                    .await;
+                    self.record(id, Transition::ExportStarted).await;
+                    let stage = Stage::Export;
+                    self.record(id, Transition::Failed { stage, error }).await;
                 }
                 return None;
             }
@@ -386,7 +378,11 @@ impl Worker {
             return;
         };
         let start = Instant::now();
-        match self.pipeline.tape(vol, export, cancel).await {
+        match self
+            .pipeline
+            .tape(vol, export, rec.verified_hash.as_deref(), cancel)
+            .await
+        {
             Ok(()) => {
                 let seconds = start.elapsed().as_secs_f64();
                 self.record(&vol.id, Transition::TapeDone { seconds }).await;

@@ -86,6 +86,63 @@ async fn every_volume_streams_and_three_exports_share_one_tape_drive() {
     assert_eq!(taped_while_exporting.len(), total, "tape progress during each export");
 }
 
+/// Exports kept by a failed tape, then a run with no export dir configured
+/// that retries the tape: the files its exports wrote (journaled) are
+/// deleted once taped, wherever this run would put an export.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_run_without_an_export_dir_still_deletes_the_exports_it_finishes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = SimClouds::start(SimOptions {
+        dir: dir.path().to_path_buf(),
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let mut cfg = sim.config.clone();
+    let exports = cfg.export_dir.clone().expect("the demo's export dir");
+    cfg.tape = Some(TapeConfig {
+        command: vec!["sh".into(), "-c".into(), "cat > /dev/null; exit 5".into()],
+    });
+    // The tape reads the whole (sparse) export file: the smallest volume only.
+    let smallest = |mut v: Vec<stackmigrate::openstack::Volume>| {
+        v.sort_by_key(|v| v.size);
+        v.truncate(1);
+        v
+    };
+    let (setup, volumes) = prepare(&cfg).await;
+    let volumes = smallest(volumes);
+    let total = volumes.len();
+    let s = finish(setup.start(&cfg, volumes, RunOptions::default()).await.expect("start")).await;
+    assert_eq!((s.verified, s.backup_failed), (total, total), "every tape failed");
+    assert_eq!(files_under(&exports), total, "exports kept for the tape");
+    cfg.export_dir = None;
+    cfg.tape = Some(TapeConfig {
+        command: vec!["sh".into(), "-c".into(), "cat > /dev/null".into()],
+    });
+    let (setup, volumes) = prepare(&cfg).await;
+    let s = finish(
+        setup
+            .start(&cfg, smallest(volumes), RunOptions::default())
+            .await
+            .expect("start"),
+    )
+    .await;
+    assert_eq!((s.verified, s.backup_failed, s.failed), (total, 0, 0));
+    assert_eq!(files_under(&exports), 0, "each taped export deleted");
+}
+
+async fn finish(mut running: stackmigrate::engine::Running) -> stackmigrate::engine::Summary {
+    let mut last = None;
+    while let Some(e) = running.events.recv().await {
+        last = Some(e);
+    }
+    running.engine.await.expect("join").expect("engine");
+    match last {
+        Some(EngineEvent::Finished(s)) => s,
+        other => panic!("last event is Finished: {other:?}"),
+    }
+}
+
 fn files_under(dir: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;

@@ -1,0 +1,93 @@
+//! What the volume state machine takes in: a [`Transition`] (what the
+//! journal stores, one per line) and the error [`apply`](super::apply) returns
+//! for one that is not allowed in the record's phase.
+
+use super::sync_record::SyncRound;
+use super::volume_state::Phase;
+use super::Stage;
+use crate::storage::VolumeExport;
+use serde::{Deserialize, Serialize};
+
+/// An input to the state machine. These are what the journal stores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum Transition {
+    ExportStarted,
+    ExportDone {
+        export: VolumeExport,
+        seconds: f64,
+    },
+    TransferStarted {
+        tape_enabled: bool,
+    },
+    ImportVerified {
+        new_id: String,
+        hash: String,
+        seconds: f64,
+    },
+    TapeDone {
+        seconds: f64,
+    },
+    TapeFailed {
+        error: String,
+    },
+    Failed {
+        stage: Stage,
+        error: String,
+    },
+    Aborted {
+        stage: Stage,
+    },
+    Retry,
+    /// About to ask Cinder for a new volume tagged with this claim.
+    NewVolumeClaimed {
+        claim: String,
+    },
+    /// Cinder made (or adopted) this new volume for us.
+    NewVolumeCreated {
+        new_id: String,
+    },
+    /// Loaded from the journal of a run that stopped mid-stage: redo that stage.
+    Resumed,
+    /// The export file is gone or damaged: export again.
+    ExportLost,
+    Cleaned,
+    /// Warm sync: round `round` starts (1: the full copy).
+    SyncStarted {
+        round: u32,
+    },
+    /// Warm sync: a round's copy is verified.
+    SyncRoundVerified {
+        round: SyncRound,
+        image: String,
+        new_id: Option<String>,
+    },
+    /// Warm sync: the round's guard passed and its snapshot is taken; it
+    /// writes to the new image from now on (a redo may rewrite what it wrote).
+    SyncWriting {
+        round: u32,
+    },
+    CutoverStarted {
+        forced: bool,
+    },
+    /// The cutover's preconditions do not hold: the volume stays synced.
+    CutoverRefused {
+        reason: String,
+    },
+    /// The final round is verified: what is left is the import's finish and tape.
+    CutoverVerified {
+        round: SyncRound,
+    },
+    /// After the cutover: the new image's warm-sync snapshots that could not be removed (`None`: none left).
+    SyncSnapsLeft {
+        why: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("volume {volume}: {transition} is not allowed in phase {phase:?}")]
+pub struct IllegalTransition {
+    pub volume: String,
+    pub phase: Phase,
+    pub transition: String,
+}
