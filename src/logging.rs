@@ -35,24 +35,31 @@ fn state_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
         .map(|d| d.join("stackmigrate"))
 }
 
-/// Opens `file` for appending: created 0600, never through a symbolic link
-/// (someone who can write the directory must not redirect our writes).
+/// Opens `file` for appending: created 0600 (an existing one made 0600: the
+/// log names tenants' volumes), never through a symbolic link (someone who
+/// can write the directory must not redirect our writes).
 fn open(file: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::PermissionsExt;
     let nofollow = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
-    private_fs::options()
+    let opened = private_fs::options()
         .create(true)
         .append(true)
         .custom_flags(nofollow)
-        .open(file)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
-                std::io::Error::other(
-                    "it is a symbolic link, which is not followed; remove it or pass --log-file with another path",
-                )
-            } else {
-                e
-            }
-        })
+        .open(file);
+    if let Ok(f) = &opened {
+        if f.metadata()?.permissions().mode() & 0o077 != 0 {
+            f.set_permissions(std::fs::Permissions::from_mode(private_fs::FILE_MODE))?;
+        }
+    }
+    opened.map_err(|e| {
+        if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+            std::io::Error::other(
+                "it is a symbolic link, which is not followed; remove it or pass --log-file with another path",
+            )
+        } else {
+            e
+        }
+    })
 }
 
 /// Starts logging into `file` (appending). Keep the guard alive until exit.
@@ -116,5 +123,17 @@ mod tests {
         let e = open(&link).expect_err("refused");
         assert!(e.to_string().contains("symbolic link"), "{e}");
         assert!(!target.exists(), "nothing created through the link");
+    }
+
+    #[test]
+    fn an_existing_log_readable_by_others_is_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("tmp");
+        let log = tmp.path().join("stackmigrate.log");
+        std::fs::write(&log, "an earlier run\n").expect("write");
+        std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        open(&log).expect("open");
+        let mode = std::fs::metadata(&log).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 }
