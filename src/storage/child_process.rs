@@ -148,10 +148,19 @@ impl ChildProcess {
         };
         let Some(status) = status else {
             self.signal(Signal::TERM);
-            if tokio::time::timeout(GRACE, self.child.wait()).await.is_err() {
+            let termed = std::time::Instant::now();
+            let exited = tokio::time::timeout(GRACE, self.child.wait()).await.is_ok();
+            // The leader may end on TERM while a member that ignores it (a
+            // pipeline's stage) lives on: the group has the rest of the grace.
+            while exited && self.pgid.is_some_and(group_lives) && termed.elapsed() < GRACE {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if !exited || self.pgid.is_some_and(group_lives) {
                 tracing::warn!(child = %self.label, "no exit {} s after SIGTERM; sending SIGKILL", GRACE.as_secs());
                 self.signal(Signal::KILL);
-                let _ = self.child.wait().await;
+                if !exited {
+                    let _ = self.child.wait().await;
+                }
             }
             self.join_stderr().await;
             return Ok(ChildExit::Cancelled { stderr: self.tail() });
@@ -169,6 +178,22 @@ impl ChildProcess {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
     }
+}
+
+/// Whether a process of group `pgid` still runs (zombies, which only wait
+/// to be reaped, do not count): `/proc/<pid>/stat`'s state and group.
+fn group_lives(pgid: Pid) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten().any(|e| {
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        // After the command's `)`: state, ppid, pgrp.
+        let mut f = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace();
+        let (state, _, pgrp) = (f.next(), f.next(), f.next());
+        state.is_some_and(|s| s != "Z" && s != "X")
+            && pgrp.and_then(|g| g.parse().ok()) == Some(pgid.as_raw_nonzero().get())
+    })
 }
 
 fn push_line(tail: &Mutex<VecDeque<String>>, label: &str, line: &str) {
@@ -247,5 +272,36 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(!alive, "sleep {sleeper} survived the group kill");
+    }
+
+    #[tokio::test]
+    async fn a_member_ignoring_term_is_killed_after_the_grace_though_the_leader_ended() {
+        // The shell ends on TERM; its subshell's sleep ignores it.
+        let mut c = ChildProcess::spawn(
+            &argv(&["sh", "-c", "(trap '' TERM; exec sleep 30) & echo $!; wait"]),
+            false,
+            true,
+        )
+        .expect("spawn");
+        let mut out = c.take_stdout().expect("stdout");
+        let sleeper: u32 = tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            let mut line = String::new();
+            std::io::BufReader::new(&mut out)
+                .read_line(&mut line)
+                .expect("read pid");
+            line.trim().parse().expect("pid")
+        })
+        .await
+        .expect("join");
+        let token = CancellationToken::new();
+        token.cancel();
+        let exit = c.wait(&token).await.expect("wait");
+        assert!(matches!(exit, ChildExit::Cancelled { .. }), "{exit:?}");
+        let stat = std::fs::read_to_string(format!("/proc/{sleeper}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty() || stat.contains(") Z "),
+            "sleep {sleeper} survived: {stat}"
+        );
     }
 }
