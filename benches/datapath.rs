@@ -251,8 +251,13 @@ async fn main() {
         one.pipe.push(raw);
         let teed = format!("{dest}-tee");
         let raw_file = dir.path().join(format!("raw-{tag}-{i}.raw"));
-        one.diff_tee
-            .push(raw_diff_tee(&old_conf, &new_conf, &random, &teed, &raw_file));
+        one.diff_tee.push(raw_diff_tee(
+            &old_conf,
+            &new_conf,
+            (&random, 1024 * MIB),
+            &teed,
+            &raw_file,
+        ));
         rbd(&new_conf, &["rm", "--no-progress", &format!("volumes/{teed}")]);
         let again = format!("{dest}-again");
         one.raw_beside

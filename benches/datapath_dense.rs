@@ -33,7 +33,13 @@ pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&s
         let dest = format!("bench-dense-raw-{tag}-{i}");
         let (w, cpu) = raw_pipe(old_conf, new_conf, &image, &dest);
         let tee_dest = format!("{dest}-tee");
-        let (t, _) = raw_diff_tee(old_conf, new_conf, &image, &tee_dest, &dir.join(format!("{dest}.raw")));
+        let (t, _) = raw_diff_tee(
+            old_conf,
+            new_conf,
+            (&image, gib << 30),
+            &tee_dest,
+            &dir.join(format!("{dest}.raw")),
+        );
         rbd(new_conf, &["rm", "--no-progress", &format!("volumes/{tee_dest}")]);
         teed.push(t);
         let again = format!("{dest}-again");

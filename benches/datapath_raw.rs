@@ -48,18 +48,9 @@ pub fn raw_pipe_with_read_back_and_file(
 
 /// Issue 12's second raw baseline: `rbd export-diff IMAGE - | tee FILE | rbd
 /// import-diff - DEST` (the live image, as ours reads a detached one: no
-/// snapshot record; DEST created first, untimed): what a copy that keeps its
+/// snapshot record; DEST, of `size` bytes, created first, untimed): what a copy that keeps its
 /// export file does, by rbd and coreutils alone.
-pub fn raw_diff_tee(old: &str, new: &str, image: &str, dest: &str, file: &Path) -> (f64, f64) {
-    let size = String::from_utf8(
-        rbd_command(old, &["info", "--format", "json", &format!("volumes/{image}")])
-            .output()
-            .expect("rbd info")
-            .stdout,
-    )
-    .expect("utf-8");
-    let size: serde_json::Value = serde_json::from_str(&size).expect("rbd info json");
-    let size = size["size"].as_u64().expect("size");
+pub fn raw_diff_tee(old: &str, new: &str, (image, size): (&str, u64), dest: &str, file: &Path) -> (f64, f64) {
     rbd(
         new,
         &["create", "--size", &format!("{size}B"), &format!("volumes/{dest}")],

@@ -39,7 +39,6 @@ fn state_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
 /// log names tenants' volumes), never through a symbolic link (someone who
 /// can write the directory must not redirect our writes).
 fn open(file: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::PermissionsExt;
     let nofollow = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
     let opened = private_fs::options()
         .create(true)
@@ -47,9 +46,7 @@ fn open(file: &Path) -> std::io::Result<std::fs::File> {
         .custom_flags(nofollow)
         .open(file);
     if let Ok(f) = &opened {
-        if f.metadata()?.permissions().mode() & 0o077 != 0 {
-            f.set_permissions(std::fs::Permissions::from_mode(private_fs::FILE_MODE))?;
-        }
+        private_fs::make_private(f)?;
     }
     opened.map_err(|e| {
         if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {

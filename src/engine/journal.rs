@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -66,11 +65,7 @@ impl Journal {
             });
         };
         // An earlier version created it with the umask's mode; it lists the tenants' volumes.
-        let mode = file.metadata().map_err(io)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            let private = std::fs::Permissions::from_mode(private_fs::FILE_MODE);
-            file.set_permissions(private).map_err(io)?;
-        }
+        private_fs::make_private(&file).map_err(io)?;
         let (records, seq, good_len) = replay(path)?;
         // Cut a torn tail so the next append starts on a fresh line; a whole
         // last entry whose newline was never written gets it.

@@ -237,17 +237,11 @@ mod tests {
         assert_eq!(fine.last_words(), None, "a child that succeeded has no last words");
     }
 
-    #[tokio::test]
-    async fn cancel_stops_the_whole_group_even_if_term_is_ignored() {
-        // The shell ignores TERM and its child sleeps: only the group SIGKILL ends both.
-        let mut c = ChildProcess::spawn(
-            &argv(&["sh", "-c", "trap '' TERM; sleep 30 & echo $!; wait"]),
-            false,
-            true,
-        )
-        .expect("spawn");
+    /// Spawns `sh -c script` (which prints a pid first) and reads that pid.
+    async fn spawn_printing_a_pid(script: &str) -> (ChildProcess, u32) {
+        let mut c = ChildProcess::spawn(&argv(&["sh", "-c", script]), false, true).expect("spawn");
         let mut out = c.take_stdout().expect("stdout");
-        let sleeper: u32 = tokio::task::spawn_blocking(move || {
+        let pid = tokio::task::spawn_blocking(move || {
             use std::io::BufRead;
             let mut line = String::new();
             std::io::BufReader::new(&mut out)
@@ -257,6 +251,13 @@ mod tests {
         })
         .await
         .expect("join");
+        (c, pid)
+    }
+
+    #[tokio::test]
+    async fn cancel_stops_the_whole_group_even_if_term_is_ignored() {
+        // The shell ignores TERM and its child sleeps: only the group SIGKILL ends both.
+        let (c, sleeper) = spawn_printing_a_pid("trap '' TERM; sleep 30 & echo $!; wait").await;
         let token = CancellationToken::new();
         token.cancel();
         let exit = c.wait(&token).await.expect("wait");
@@ -277,23 +278,7 @@ mod tests {
     #[tokio::test]
     async fn a_member_ignoring_term_is_killed_after_the_grace_though_the_leader_ended() {
         // The shell ends on TERM; its subshell's sleep ignores it.
-        let mut c = ChildProcess::spawn(
-            &argv(&["sh", "-c", "(trap '' TERM; exec sleep 30) & echo $!; wait"]),
-            false,
-            true,
-        )
-        .expect("spawn");
-        let mut out = c.take_stdout().expect("stdout");
-        let sleeper: u32 = tokio::task::spawn_blocking(move || {
-            use std::io::BufRead;
-            let mut line = String::new();
-            std::io::BufReader::new(&mut out)
-                .read_line(&mut line)
-                .expect("read pid");
-            line.trim().parse().expect("pid")
-        })
-        .await
-        .expect("join");
+        let (c, sleeper) = spawn_printing_a_pid("(trap '' TERM; exec sleep 30) & echo $!; wait").await;
         let token = CancellationToken::new();
         token.cancel();
         let exit = c.wait(&token).await.expect("wait");

@@ -33,6 +33,15 @@ pub fn create_file(path: &Path) -> io::Result<File> {
     options().write(true).create(true).truncate(true).open(path)
 }
 
+/// Makes an existing file 0600 if group or others could read it (one an
+/// earlier version, or another tool, created with the umask's mode).
+pub fn make_private(file: &File) -> io::Result<()> {
+    if file.metadata()?.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))?;
+    }
+    Ok(())
+}
+
 /// Opens (creating, 0600) `path` for appending and takes an exclusive
 /// `flock` on it, held until the file is dropped; `None` when another
 /// process holds it. Locks one project's journal, and its usage archive.
