@@ -37,6 +37,11 @@ pub fn rbd(conf: &str, args: &[&str]) {
 /// Writes `data` bytes of pseudo-random content into an existing `image` of
 /// `size` bytes, in 4 MiB runs every `stride` bytes.
 pub fn fill(conf: &str, image: &str, size: u64, data: u64, stride: u64, seed: u64) {
+    fill_runs(conf, image, (size, 0), (data, 4 * MIB as usize), stride, seed);
+}
+
+/// As [`fill`], in runs of `run` bytes starting `at` bytes into each stride.
+pub fn fill_runs(conf: &str, image: &str, (size, at): (u64, u64), (data, run): (u64, usize), stride: u64, seed: u64) {
     let mut child = rbd_command(
         conf,
         &["import-diff", "--no-progress", "-", &format!("volumes/{image}")],
@@ -46,8 +51,8 @@ pub fn fill(conf: &str, image: &str, size: u64, data: u64, stride: u64, seed: u6
     .expect("import-diff");
     let mut w = DiffWriter::new(std::io::BufWriter::new(child.stdin.take().expect("stdin")), size).expect("w");
     let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D);
-    let mut chunk = vec![0u8; (4 * MIB) as usize];
-    let (mut written, mut off) = (0, 0);
+    let mut chunk = vec![0u8; run];
+    let (mut written, mut off) = (0, at);
     while written < data && off < size {
         for b in chunk.iter_mut() {
             x ^= x << 13;
