@@ -5,8 +5,10 @@
 //!   export + import (with the file, without, verified while copying with and
 //!   without, the resume path) of the same 1 GiB random image; beside them rbd
 //!   doing a verified copy's work (the pipe with an equal copy read back, with
-//!   and without the file) and the disk under both clusters, read and written
-//!   at once, with the floor it sets for each copy;
+//!   and without the file; the pipe with the new OSD hashing an equal copy,
+//!   goal 3's floor, also alone against ours with `BENCH_ONLY=floor`) and the
+//!   disk under both clusters, read and written at once, with the floor it
+//!   sets for each copy;
 //! - an 8 GiB image holding 256 MiB against a fully written 256 MiB image;
 //! - (`BENCH_ONLY=dense8`, apart) an 8 GiB dense image, raw pipe against ours;
 //! - the peak RSS of this process, which runs the whole data path in-process,
@@ -26,6 +28,8 @@ mod binary_run;
 mod common;
 #[path = "datapath_dense.rs"]
 mod datapath_dense;
+#[path = "datapath_floor.rs"]
+mod datapath_floor;
 #[path = "datapath_procs.rs"]
 mod datapath_procs;
 #[path = "datapath_raw.rs"]
@@ -38,7 +42,8 @@ mod datapath_summary;
 mod proc_cpu;
 use common::{env, median, rbd, Meter, MIB};
 use datapath_raw::{
-    disk_mixed_mib_s, raw_diff_tee, raw_pipe, raw_pipe_with_read_back, raw_pipe_with_read_back_and_file, raw_read_back,
+    disk_mixed_mib_s, raw_diff_tee, raw_pipe, raw_pipe_with_checksums, raw_pipe_with_read_back,
+    raw_pipe_with_read_back_and_file, raw_read_back,
 };
 use datapath_rss::{four_and_four, peak_rss_mib};
 use datapath_summary::OneGib;
@@ -215,6 +220,11 @@ async fn main() {
         rbd(&old_conf, &["rm", "--no-progress", &format!("volumes/{random}")]);
         return;
     }
+    // BENCH_ONLY=floor: goal 3's floor (the raw pipe with the OSD's checksum pass beside it) against ours.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("floor") {
+        datapath_floor::floor(&old, &new, (&old_conf, &new_conf), dir.path(), &random, tag).await;
+        return;
+    }
     // BENCH_ONLY=procs: the raw pipe and ours, alternating, CPU by process.
     if std::env::var("BENCH_ONLY").as_deref() == Ok("procs") {
         datapath_procs::alternate(&old, &new, (&old_conf, &new_conf), dir.path(), &random, tag).await;
@@ -262,6 +272,9 @@ async fn main() {
         let again = format!("{dest}-again");
         one.raw_beside
             .push(raw_pipe_with_read_back(&old_conf, &new_conf, &random, &again, &dest));
+        rbd(&new_conf, &["rm", "--no-progress", &format!("volumes/{again}")]);
+        one.raw_beside_sums
+            .push(raw_pipe_with_checksums(&old_conf, &new_conf, &random, &again, &dest));
         rbd(&new_conf, &["rm", "--no-progress", &format!("volumes/{again}")]);
         one.raw_beside_file.push(raw_pipe_with_read_back_and_file(
             &old_conf,

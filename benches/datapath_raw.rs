@@ -2,7 +2,9 @@
 //! the two clusters, `rbd export-diff | tee FILE | rbd import-diff`, the copy
 //! read back whole (`rbd export-diff`, hashed), the pipe with an equal copy
 //! read back beside it (with or without the export file written on the way
-//! by `tee`), and the disk under both clusters, read and written at once.
+//! by `tee`), the pipe with the new cluster's OSD hashing an equal copy
+//! beside it (the engine's checksum read-back, no byte sent), and the disk
+//! under both clusters, read and written at once.
 
 use super::common::{rbd, rbd_command, Meter};
 use stackmigrate::storage::sparse_hash::Scheme;
@@ -27,6 +29,35 @@ pub fn raw_pipe_with_read_back(old: &str, new: &str, image: &str, dest: &str, be
         ..RawCopy::new(image, dest)
     }
     .run(old, new)
+}
+
+/// The raw pipe while the new cluster's OSD hashes every 64 KiB piece of
+/// `beside` (an equal copy), asked as the engine's checksum writer asks
+/// ([`checksum_pass`]): the least work of a copy verified in the new cluster
+/// (read from the old cluster, written to the new one, read there once), with
+/// nothing hashed on this side. A floor for ours, which also hashes what it sends.
+pub fn raw_pipe_with_checksums(old: &str, new: &str, image: &str, dest: &str, beside: &str) -> (f64, f64) {
+    RawCopy {
+        beside: Some(beside),
+        sums: true,
+        ..RawCopy::new(image, dest)
+    }
+    .run(old, new)
+}
+
+/// `benches/checksum_pass.py` after the engine's `assets/rados_checksums.py`,
+/// on `image` of the new cluster at `conf`; not yet waited for.
+pub fn checksum_pass(conf: &str, image: &str) -> std::process::Child {
+    let code = [
+        include_str!("../assets/rados_checksums.py"),
+        include_str!("checksum_pass.py"),
+    ]
+    .concat();
+    Command::new("/usr/bin/python3")
+        .args(["-c", &code, conf, image])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("checksum pass")
 }
 
 /// The same, with the export file written on the way: `rbd export - | tee
@@ -74,6 +105,8 @@ struct RawCopy<'a> {
     file: Option<&'a Path>,
     /// `export-diff | import-diff` instead of `export | import`.
     diff: bool,
+    /// `beside` read by the OSD's checksums ([`checksum_pass`]), not `rbd export`.
+    sums: bool,
 }
 
 impl<'a> RawCopy<'a> {
@@ -84,6 +117,7 @@ impl<'a> RawCopy<'a> {
             beside: None,
             file: None,
             diff: false,
+            sums: false,
         }
     }
 
@@ -94,11 +128,12 @@ impl<'a> RawCopy<'a> {
             ("export", "import")
         };
         let start = Meter::start();
-        let mut reader = self.beside.map(|b| {
-            rbd_command(new, &["export", "--no-progress", &format!("volumes/{b}"), "-"])
+        let mut reader = self.beside.map(|b| match self.sums {
+            true => checksum_pass(new, b),
+            false => rbd_command(new, &["export", "--no-progress", &format!("volumes/{b}"), "-"])
                 .stdout(Stdio::null())
                 .spawn()
-                .expect("read back")
+                .expect("read back"),
         });
         let mut export = rbd_command(old, &[out, "--no-progress", &format!("volumes/{}", self.image), "-"])
             .stdout(Stdio::piped())

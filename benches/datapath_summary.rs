@@ -19,6 +19,8 @@ pub struct OneGib {
     pub raw_then_read: Runs,
     pub raw_beside: Runs,
     pub raw_beside_file: Runs,
+    /// The raw pipe with the new cluster's OSD hashing an equal copy beside it.
+    pub raw_beside_sums: Runs,
     /// The resume path: export to the file, then import it (wall only).
     pub from_file: Vec<f64>,
     /// The disk read and written at once, MiB/s (`disk_mixed_mib_s`).
@@ -84,6 +86,11 @@ impl OneGib {
         println!(
             "  raw pipe with an equal copy read back beside it (rbd export to /dev/null) {bw:6.2} s, CPU-s {bc:.2}: the same work as a verified copy with no export file, by rbd alone; ratio {:.2} (a reference, not a ceiling: our read-back sends no bytes)",
             p / bw
+        );
+        let (sw, sc) = self.raw_beside_sums.medians();
+        println!(
+            "  raw pipe with the OSD hashing an equal copy beside it (the engine's checksum read-back) {sw:6.2} s, CPU-s {sc:.2}: the least work of a copy verified in the new cluster, nothing hashed here; ratio {:.2} (goal 3's floor)",
+            p / sw
         );
         let (fw, fc) = self.raw_beside_file.medians();
         println!(
