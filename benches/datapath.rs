@@ -251,6 +251,9 @@ async fn main() {
     make_image(&old_conf, &sparse, 8192 * MIB, 256 * MIB, 128 * MIB);
     make_image(&old_conf, &full, 256 * MIB, 256 * MIB, 4 * MIB);
 
+    if let Some(a) = common::store_allocated(&new_conf) {
+        println!("the new cluster's store file: {a} allocated by the host (a sparse file: copies that land on new space are slower)");
+    }
     let mut one = OneGib {
         disk_mib_s: disk_mixed_mib_s(dir.path()),
         ..OneGib::default()

@@ -7,7 +7,7 @@
 //! pipe with the checksum pass and of ours verified with no file also prints
 //! its CPU by process.
 
-use super::common::{median, rbd, settle, Meter};
+use super::common::{median, rbd, settle, store_allocated, Meter};
 use super::datapath_procs::by_process;
 use super::datapath_raw::{checksum_pass, raw_pipe, raw_pipe_with_checksums, raw_pipe_with_read_back};
 use super::{ours, Mode};
@@ -38,6 +38,7 @@ pub async fn floor(
         .and_then(|r| r.parse().ok())
         .unwrap_or(3);
     let mut f = Floor::default();
+    let at_start = store_allocated(new_conf).map_or(String::new(), |a| format!("{a} at the start"));
     for i in 0..runs {
         let dest = format!("bench-raw-{tag}-{i}");
         let again = format!("{dest}-again");
@@ -94,6 +95,12 @@ pub async fn floor(
     let p = median(f.pipe.clone());
     let ratio = |v: &[f64]| (median(v.to_vec()), p / median(v.to_vec()));
     println!("goal 3's floor, 1 GiB random image, median of {runs} (wall s; ratio to the raw pipe):");
+    if let Some(a) = store_allocated(new_conf) {
+        println!(
+            "  (the new cluster's store file: {a} allocated by the host at the end; {})",
+            at_start
+        );
+    }
     println!(
         "  raw rbd export - | rbd import -                         {p:6.2}  {:?}",
         f.pipe
