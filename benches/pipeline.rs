@@ -154,6 +154,16 @@ fn stage_seconds(work: &std::path::Path) {
     let Some(report) = walk(work).into_iter().find(|p| p.ends_with("report.json")) else {
         return;
     };
+    // BENCH_KEEP_REPORT=DIR: the run's report (and the project directory's files) kept for a timeline.
+    if let (Ok(keep), Some(project)) = (std::env::var("BENCH_KEEP_REPORT"), report.parent()) {
+        let to = std::path::Path::new(&keep).join(work.parent().and_then(|p| p.file_name()).unwrap_or_default());
+        std::fs::create_dir_all(&to).expect("keep dir");
+        for f in walk(project) {
+            if let Some(name) = f.file_name() {
+                let _ = std::fs::copy(&f, to.join(name));
+            }
+        }
+    }
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
     let mut sums = std::collections::BTreeMap::<String, (f64, u32)>::new();
     for v in json["volumes"].as_array().into_iter().flatten() {
