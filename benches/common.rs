@@ -249,12 +249,20 @@ pub fn most_settled() -> f64 {
     MOST_SETTLED_MS.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1000.0
 }
 
+/// `BENCH_RUNS` (how many rounds a bench part times), else `default`.
+pub fn bench_runs(default: usize) -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(default)
+}
+
 /// How much of the cluster's bluestore file (`osd/0/block.file` beside the
 /// testbed's `conf`) the host has allocated, as "A of B GiB", or None where
 /// there is none (memstore, or clusters started elsewhere). The file starts
-/// sparse: until the OSD has written over all of it, its writes land on
-/// space the host allocates first, and a copy timed then is slower than the
-/// same copy later (3.5 s against 4.1-4.7 s for the raw pipe, session 23).
+/// sparse, and until the OSD has written over all of it, its writes land on
+/// space the host allocates first: printed so that a run can be read against
+/// the testbed's age (session 23 saw the raw pipe slower while it filled).
 pub fn store_allocated(conf: &str) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let file = std::path::Path::new(conf).parent()?.join("osd/0/block.file");

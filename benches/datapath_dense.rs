@@ -18,10 +18,7 @@ pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&s
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(8);
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(super::RUNS);
+    let runs = super::common::bench_runs(super::RUNS);
     let image = format!("bench-dense-{tag}");
     make_image(old_conf, &image, gib << 30, gib << 30, 4 * MIB);
     let (mut pipe, mut pipe_cpu, mut copy, mut copy_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -7,12 +7,11 @@
 //! pipe with the checksum pass and of ours verified with no file also prints
 //! its CPU by process.
 
-use super::common::{median, rbd, settle, store_allocated, Meter};
+use super::common::{bench_runs, median, rbd, settle, store_allocated, Meter};
 use super::datapath_procs::by_process;
 use super::datapath_raw::{checksum_pass, raw_pipe, raw_pipe_with_checksums, raw_pipe_with_read_back};
 use super::{ours, Mode};
 use stackmigrate::storage::BlockStore;
-use std::sync::Mutex;
 
 /// Wall seconds of each copy, per run.
 #[derive(Default)]
@@ -33,10 +32,7 @@ pub async fn floor(
     random: &str,
     tag: u32,
 ) {
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(3);
+    let runs = bench_runs(3);
     let mut f = Floor::default();
     let at_start = store_allocated(new_conf).map_or(String::new(), |a| format!("{a} at the start"));
     for i in 0..runs {
@@ -51,12 +47,11 @@ pub async fn floor(
         assert!(ok, "checksum pass");
         f.sums_alone.push(start.stop().wall);
         settle();
-        let wall = Mutex::new(0.0);
         by_process("raw pipe with the OSD's checksum pass beside it", async {
-            *wall.lock().expect("wall") = raw_pipe_with_checksums(old_conf, new_conf, random, &again, &dest).0;
+            f.pipe_sums
+                .push(raw_pipe_with_checksums(old_conf, new_conf, random, &again, &dest).0);
         })
         .await;
-        f.pipe_sums.push(*wall.lock().expect("wall"));
         rm(&again);
         settle();
         f.pipe_export
@@ -64,32 +59,17 @@ pub async fn floor(
         rm(&again);
         rm(&dest);
         settle();
+        // Ours verified while copying: the copy's seconds.
+        let verified = |what: &str, mode| {
+            let dest = format!("bench-{what}-{tag}-{i}");
+            async move { ours(old, new, dir, random, &dest, mode, false).await.0 }
+        };
         by_process("stackmigrate verified while copying, no export file", async {
-            let (c, _, _) = ours(
-                old,
-                new,
-                dir,
-                random,
-                &format!("bench-nfrb-{tag}-{i}"),
-                Mode::NoFileReadBack,
-                false,
-            )
-            .await;
-            f.ours_no_file.push(c);
+            f.ours_no_file.push(verified("nfrb", Mode::NoFileReadBack).await);
         })
         .await;
         settle();
-        let (c, _, _) = ours(
-            old,
-            new,
-            dir,
-            random,
-            &format!("bench-rb-{tag}-{i}"),
-            Mode::ReadBack,
-            false,
-        )
-        .await;
-        f.ours_file.push(c);
+        f.ours_file.push(verified("rb", Mode::ReadBack).await);
     }
     rbd(old_conf, &["rm", "--no-progress", &format!("volumes/{random}")]);
     let p = median(f.pipe.clone());

@@ -56,10 +56,7 @@ pub async fn alternate(
     tag: u32,
 ) {
     let mode = Mode::from_env();
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(2);
+    let runs = super::common::bench_runs(2);
     for i in 0..runs {
         let dest = format!("bench-raw-{tag}-{i}");
         settle();
