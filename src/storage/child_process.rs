@@ -283,7 +283,15 @@ mod tests {
         token.cancel();
         let exit = c.wait(&token).await.expect("wait");
         assert!(matches!(exit, ChildExit::Cancelled { .. }), "{exit:?}");
-        let stat = std::fs::read_to_string(format!("/proc/{sleeper}/stat")).unwrap_or_default();
+        // SIGKILL was sent; the sleep may still be on its way out (state R) for a moment.
+        let mut stat = String::new();
+        for _ in 0..50 {
+            stat = std::fs::read_to_string(format!("/proc/{sleeper}/stat")).unwrap_or_default();
+            if stat.is_empty() || stat.contains(") Z ") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         assert!(
             stat.is_empty() || stat.contains(") Z "),
             "sleep {sleeper} survived: {stat}"
