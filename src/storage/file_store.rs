@@ -4,8 +4,9 @@
 //! costs what the data costs; an optional throttle makes the demo watchable.
 
 use super::data_path_error::DataPathError;
+use super::image_file::ImageFile;
 use super::rbd_diff::DiffSink;
-use super::sparse_file::{DataExtents, SparseWriter};
+use super::sparse_file::DataExtents;
 use super::sparse_hash::{Scheme, SparseHasher};
 use super::stage_writer::{OpenStage, StageSink};
 use super::{Counter, RbdError};
@@ -101,7 +102,7 @@ impl FileStore {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(DataPathError::io(&path, e)),
             _ => {}
         }
-        let mut w = SparseWriter::create(&path).map_err(|e| DataPathError::io(&path, e))?;
+        let mut w = ImageFile::create(&path).map_err(|e| DataPathError::io(&path, e))?;
         w.size(size).map_err(|e| DataPathError::io(&path, e))?;
         Ok(OpenStage {
             writer: StageSink::File(Box::new(w)),
@@ -142,27 +143,13 @@ impl FileStore {
                 stderr: target,
             });
         }
-        let counter = Counter::default();
-        let mut w = SparseWriter::create(&self.path(&target)).map_err(|e| io_err("snap create", &target, e))?;
         // A Ceph snapshot is instant: the demo's throttle is for data copies only.
-        let unthrottled = FileStore {
-            throttle: None,
-            ..self.clone()
-        };
-        match unthrottled
-            .copy_extents(image, &mut w, &counter, &CancellationToken::new())
+        let (from, to) = (self.path(image), self.path(&target));
+        tokio::task::spawn_blocking(move || ImageFile::copy_of(&from, &to))
             .await
-        {
-            Ok(_) => w.commit().map(drop).map_err(|e| io_err("snap create", &target, e)),
-            Err(e) => {
-                w.discard();
-                Err(RbdError::Other {
-                    op: "snap create".into(),
-                    code: None,
-                    stderr: e.to_string(),
-                })
-            }
-        }
+            .map_err(std::io::Error::other)
+            .and_then(|r| r)
+            .map_err(|e| io_err("snap create", &target, e))
     }
 
     pub fn snap_remove(&self, image: &str, snap: &str) -> Result<(), RbdError> {
@@ -259,7 +246,7 @@ impl FileStore {
             }
             .into());
         }
-        let mut w = SparseWriter::create(&dest).map_err(|e| DataPathError::io(&dest, e))?;
+        let mut w = ImageFile::create(&dest).map_err(|e| DataPathError::io(&dest, e))?;
         match source.copy_extents(&name, &mut w, &counter, cancel).await {
             Ok((_, data)) => {
                 w.commit().map_err(|e| DataPathError::io(&dest, e))?;

@@ -13,6 +13,7 @@ mod diff_listing;
 mod direct_run;
 mod disk_space;
 mod file_store;
+mod image_file;
 mod lock_holder;
 pub mod pipe_forward;
 pub mod private_fs;

@@ -4,7 +4,7 @@
 
 use super::direct_run::DirectRun;
 use super::rbd_diff::DiffSink;
-use super::sparse_hash::{Scheme, SparseHasher, BLOCK};
+use super::sparse_hash::{for_each_data_block, Scheme, SparseHasher};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -152,26 +152,21 @@ impl DiffSink for SparseWriter {
             return Ok(());
         };
         // Write only the non-zero blocks (aligned to BLOCK within the image).
-        let mut pos = 0usize;
-        while pos < data.len() {
-            let abs = offset + pos as u64;
-            let n = ((BLOCK - abs % BLOCK) as usize).min(data.len() - pos);
-            let chunk = &data[pos..pos + n];
-            if chunk.iter().any(|&b| b != 0) {
-                match &mut self.direct {
-                    Some(run) => {
-                        run.put(file, abs, chunk)?;
-                        // What went through the page cache (partial pages) is written back as before.
-                        self.dirty += run.take_cached();
-                    }
-                    None => {
-                        file.write_all_at(chunk, abs)?;
-                        self.dirty += n as u64;
-                    }
+        let (direct, dirty) = (&mut self.direct, &mut self.dirty);
+        for_each_data_block(offset, data, |abs, chunk| {
+            match direct {
+                Some(run) => {
+                    run.put(file, abs, chunk)?;
+                    // What went through the page cache (partial pages) is written back as before.
+                    *dirty += run.take_cached();
+                }
+                None => {
+                    file.write_all_at(chunk, abs)?;
+                    *dirty += chunk.len() as u64;
                 }
             }
-            pos += n;
-        }
+            Ok(())
+        })?;
         self.size = self.size.max(offset + data.len() as u64);
         if self.dirty >= WRITEBACK_EVERY {
             self.dirty = 0;

@@ -28,6 +28,27 @@
 //! let a wrong copy pass, so it is treated as a security boundary.
 
 pub const BLOCK: u64 = 64 * 1024;
+
+/// Calls `write` with each piece of `data` (at image offset `offset`) that
+/// holds a non-zero byte, cut at BLOCK boundaries of the image: what a sparse
+/// writer writes, leaving all-zero blocks as holes.
+pub fn for_each_data_block(
+    offset: u64,
+    data: &[u8],
+    mut write: impl FnMut(u64, &[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut pos = 0usize;
+    while pos < data.len() {
+        let abs = offset + pos as u64;
+        let n = ((BLOCK - abs % BLOCK) as usize).min(data.len() - pos);
+        let chunk = &data[pos..pos + n];
+        if chunk.iter().any(|&b| b != 0) {
+            write(abs, chunk)?;
+        }
+        pos += n;
+    }
+    Ok(())
+}
 /// The scheme written by this version.
 pub const ALGORITHM: &str = Scheme::CURRENT.name();
 const V2_PREFIX: &str = "blake3-sparse-64k-v2:";

@@ -13,9 +13,9 @@
 //! new image back.
 
 use super::child_process::ChildProcess;
+use super::image_file::ImageFile;
 use super::pipe_forward::PipeForward;
 use super::rbd_diff::{DiffSink, DiffWriter};
-use super::sparse_file::SparseWriter;
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,7 +53,7 @@ pub enum StageSink {
     /// A diff stream into `rbd import-diff -`'s stdin.
     Rbd(DiffWriter<BufWriter<File>>),
     /// A sparse file, renamed into place on commit.
-    File(Box<SparseWriter>),
+    File(Box<ImageFile>),
 }
 
 /// An opened stage: its writer and, for rbd, the `import-diff` child.
