@@ -330,10 +330,10 @@ impl VolumePipeline {
         ledger: &dyn super::NewVolumeLedger,
         cancel: &CancellationToken,
     ) -> (Result<ImportedVolume, StageError>, Result<(), StageError>) {
-        tokio::join!(
-            self.import(vol, export, ledger, cancel),
-            self.tape(vol, export, None, cancel)
-        )
+        tokio::join!(self.import(vol, export, ledger, cancel), async {
+            self.check_before_tape(vol, export, None).await?;
+            self.tape(vol, export, cancel).await
+        })
     }
 }
 

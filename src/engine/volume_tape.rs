@@ -9,19 +9,20 @@ use crate::storage::{run_tape, Counter, DataPathError, ExportTargets, StreamedTa
 use tokio_util::sync::CancellationToken;
 
 impl VolumePipeline {
-    /// Phase 3's tape half. A failure here is the volume's `backup-failed`.
+    /// Phase 3's tape half, before a drive is taken: whether this export may
+    /// go to tape at all, and, for an export file nothing else has read back,
+    /// that it still hashes as exported. A failure here is `backup-failed`.
     /// `verified`: the checksum of the copy the new cloud already holds, if
     /// any (a retry after its import was verified); the tape must be that copy.
-    pub async fn tape(
+    pub async fn check_before_tape(
         &self,
         vol: &Volume,
         export: &VolumeExport,
         verified: Option<&str>,
-        cancel: &CancellationToken,
     ) -> Result<(), StageError> {
-        let Some(tape) = &self.settings.tape else {
+        if self.settings.tape.is_none() {
             return Ok(());
-        };
+        }
         if let Some(v) = verified.filter(|v| *v != export.hash) {
             return Err(StageError::new(
                 Stage::Tape,
@@ -32,6 +33,25 @@ impl VolumePipeline {
                 ),
             ));
         }
+        if !export.no_file && export.staged {
+            // The import came from the stream, not from this file, so nothing
+            // else has read it back: check it before it becomes the tape copy,
+            // while the volume still waits for a drive (shown as waiting).
+            self.check_export_file(vol, export).await?;
+        }
+        Ok(())
+    }
+
+    /// Phase 3's tape half, on a drive, after [`Self::check_before_tape`].
+    pub async fn tape(
+        &self,
+        vol: &Volume,
+        export: &VolumeExport,
+        cancel: &CancellationToken,
+    ) -> Result<(), StageError> {
+        let Some(tape) = &self.settings.tape else {
+            return Ok(());
+        };
         if export.no_file {
             // A tape fed during the export started there; a fresh stream starts now.
             if export.streamed_tape.is_none() {
@@ -40,11 +60,6 @@ impl VolumePipeline {
             return self.streamed_tape(vol, export, &tape.command, cancel).await;
         }
         self.started(vol, Stage::Tape).await;
-        if export.staged {
-            // The import came from the stream, not from this file, so nothing
-            // else has read it back: check it before it becomes the tape copy.
-            self.check_export_file(vol, export).await?;
-        }
         let counter: Counter = Default::default();
         let work = run_tape(&tape.command, &export.path, counter.clone(), cancel);
         with_progress(work, &counter, export.size, &vol.id, Stage::Tape, &self.events)

@@ -374,23 +374,26 @@ impl Worker {
         if rec.tape != Track::Running {
             return;
         }
-        let Some(_permit) = slot(&self.limits.tape, cancel).await else {
-            return;
-        };
-        let start = Instant::now();
-        match self
+        // The export file is checked before a drive is taken: a drive only copies.
+        let checked = self
             .pipeline
-            .tape(vol, export, rec.verified_hash.as_deref(), cancel)
-            .await
-        {
+            .check_before_tape(vol, export, rec.verified_hash.as_deref());
+        let taped = match checked.await {
             Ok(()) => {
-                let seconds = start.elapsed().as_secs_f64();
-                self.record(&vol.id, Transition::TapeDone { seconds }).await;
+                let Some(_permit) = slot(&self.limits.tape, cancel).await else {
+                    return;
+                };
+                let start = Instant::now();
+                let taped = self.pipeline.tape(vol, export, cancel).await;
+                taped.map(|()| start.elapsed().as_secs_f64())
             }
-            Err(_) if cancel.is_cancelled() => {}
-            Err(e) => {
-                self.record(&vol.id, Transition::TapeFailed { error: e.message }).await;
-            }
-        }
+            Err(e) => Err(e),
+        };
+        let t = match taped {
+            Ok(seconds) => Transition::TapeDone { seconds },
+            Err(_) if cancel.is_cancelled() => return,
+            Err(e) => Transition::TapeFailed { error: e.message },
+        };
+        self.record(&vol.id, t).await;
     }
 }
