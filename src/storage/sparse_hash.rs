@@ -49,6 +49,7 @@ pub fn for_each_data_block(
     }
     Ok(())
 }
+
 /// The scheme written by this version.
 pub const ALGORITHM: &str = Scheme::CURRENT.name();
 const V2_PREFIX: &str = "blake3-sparse-64k-v2:";
