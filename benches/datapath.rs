@@ -11,6 +11,8 @@
 //!   sets for each copy;
 //! - an 8 GiB image holding 256 MiB against a fully written 256 MiB image;
 //! - (`BENCH_ONLY=dense8`, apart) an 8 GiB dense image, raw pipe against ours;
+//! - (`BENCH_ONLY=round`, apart) issue 11's cutover final round on the data
+//!   path alone, against the cold copy of the same volume;
 //! - the peak RSS of this process, which runs the whole data path in-process,
 //!   one copy at a time and with 4 exports and 4 imports in flight;
 //! - per-thread CPU during one copy, and the fixed per-volume cost (`migrate`
@@ -34,6 +36,8 @@ mod datapath_floor;
 mod datapath_procs;
 #[path = "datapath_raw.rs"]
 mod datapath_raw;
+#[path = "datapath_round.rs"]
+mod datapath_round;
 #[path = "datapath_rss.rs"]
 mod datapath_rss;
 #[path = "datapath_summary.rs"]
@@ -206,6 +210,11 @@ async fn main() {
     let tag = std::process::id();
     if std::env::var("BENCH_ONLY").as_deref() == Ok("dense8") {
         datapath_dense::dense(&old, &new, (&old_conf, &new_conf), dir.path(), tag).await;
+        return;
+    }
+    // BENCH_ONLY=round: issue 11's final round on the data path alone, against the cold copy.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("round") {
+        datapath_round::round(&old, &new, (&old_conf, &new_conf), dir.path(), tag).await;
         return;
     }
     let (random, sparse, full) = (

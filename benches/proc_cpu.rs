@@ -49,6 +49,22 @@ fn ticks(stat: &str) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
+/// The program a command line runs, by its file name: a full path (the
+/// devbench kit's wrappers) or, started through the bundled dynamic loader
+/// (`ld-linux… --library-path DIRS PROGRAM`), the program it loads.
+fn program(cmd: &str) -> &str {
+    fn name(w: Option<&str>) -> &str {
+        w.map_or("", |w| w.rsplit('/').next().unwrap_or(w))
+    }
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    let at = |i: usize| words.get(i).copied();
+    match name(at(0)) {
+        l if l.starts_with("ld-linux") && at(1) == Some("--library-path") => name(at(3)),
+        l if l.starts_with("ld-linux") => name(at(1)),
+        n => n,
+    }
+}
+
 /// What a process is, from its command line.
 fn label(cmd: &str) -> String {
     let side = if cmd.contains("/old/") { "old" } else { "new" };
@@ -60,7 +76,7 @@ fn label(cmd: &str) -> String {
     if let Some((_, l)) = named.iter().find(|(k, _)| cmd.contains(k)) {
         return l.to_string();
     }
-    match cmd.split_whitespace().next().unwrap_or("") {
+    match program(cmd) {
         "ceph-osd" => format!("ceph-osd {side}"),
         "ceph-mon" => format!("ceph-mon {side}"),
         "ceph-mgr" => format!("ceph-mgr {side}"),
