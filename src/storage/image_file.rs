@@ -1,9 +1,12 @@
-//! The simulated cluster's own image files ([`super::FileStore`]): written
-//! sparse through the page cache and renamed into place when complete. They
-//! stand in for a Ceph image, whose writes cost the cluster, not this host,
-//! so they carry none of the export file's costs: no checksum, no direct
-//! I/O, no writeback thread. A snapshot is a copy made in the kernel, extent
-//! by extent, since a Ceph snapshot costs nothing to take.
+//! A file store's own image files ([`super::FileStore`]: file-backed Cinder
+//! such as NFS, and the simulated clouds): written sparse through the page
+//! cache, made durable (fsync) and then renamed into place, the directory
+//! synced after, as a Ceph import is acknowledged only once stored: a
+//! verified copy must survive a crash of this host once its export is
+//! deleted, and a sync snapshot is the base the next round's delta is taken
+//! from. They carry none of the export file's other costs: no checksum, no
+//! direct I/O, no writeback thread. A snapshot is a copy made in the kernel,
+//! extent by extent.
 
 use super::rbd_diff::DiffSink;
 use super::sparse_file::{partial_path, DataExtents};
@@ -32,10 +35,16 @@ impl ImageFile {
         })
     }
 
-    /// Sets the image's size and renames it into place.
+    /// Sets the image's size, makes it durable, renames it into place and
+    /// syncs the directory: whole or absent after a crash.
     pub fn commit(self) -> io::Result<()> {
         self.file.set_len(self.size)?;
-        std::fs::rename(&self.partial, &self.path)
+        self.file.sync_all()?;
+        std::fs::rename(&self.partial, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     }
 
     /// Removes the partial file (after a failure).
