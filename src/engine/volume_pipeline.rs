@@ -331,7 +331,7 @@ impl VolumePipeline {
         cancel: &CancellationToken,
     ) -> (Result<ImportedVolume, StageError>, Result<(), StageError>) {
         tokio::join!(self.import(vol, export, ledger, cancel), async {
-            self.check_before_tape(vol, export, None).await?;
+            self.check_before_tape(vol, export, None, cancel).await?;
             self.tape(vol, export, cancel).await
         })
     }

@@ -19,6 +19,7 @@ impl VolumePipeline {
         vol: &Volume,
         export: &VolumeExport,
         verified: Option<&str>,
+        cancel: &CancellationToken,
     ) -> Result<(), StageError> {
         if self.settings.tape.is_none() {
             return Ok(());
@@ -37,7 +38,7 @@ impl VolumePipeline {
             // The import came from the stream, not from this file, so nothing
             // else has read it back: check it before it becomes the tape copy,
             // while the volume still waits for a drive (shown as waiting).
-            self.check_export_file(vol, export).await?;
+            self.check_export_file(vol, export, cancel).await?;
         }
         Ok(())
     }
@@ -137,12 +138,19 @@ impl VolumePipeline {
     }
 
     /// Re-hashes the export file and compares it with the export's checksum.
-    async fn check_export_file(&self, vol: &Volume, export: &VolumeExport) -> Result<(), StageError> {
-        let path = export.path.clone();
+    /// Given up once `cancel` is (between two reads).
+    async fn check_export_file(
+        &self,
+        vol: &Volume,
+        export: &VolumeExport,
+        cancel: &CancellationToken,
+    ) -> Result<(), StageError> {
+        let (path, cancel) = (export.path.clone(), cancel.clone());
         let scheme = checksum_scheme(Stage::Tape, vol, &export.hash)?;
-        let hashed = tokio::task::spawn_blocking(move || crate::storage::sparse_file::hash_file_with(&path, scheme))
-            .await
-            .map_err(|e| StageError::new(Stage::Tape, &vol.id, e))?;
+        let hashed =
+            tokio::task::spawn_blocking(move || crate::storage::sparse_file::hash_file_until(&path, scheme, &cancel))
+                .await
+                .map_err(|e| StageError::new(Stage::Tape, &vol.id, e))?;
         match hashed {
             Ok(h) if h == export.hash => {
                 self.log(vol, "export file re-read before the tape copy: checksum matches")

@@ -377,7 +377,7 @@ impl Worker {
         // The export file is checked before a drive is taken: a drive only copies.
         let checked = self
             .pipeline
-            .check_before_tape(vol, export, rec.verified_hash.as_deref());
+            .check_before_tape(vol, export, rec.verified_hash.as_deref(), cancel);
         let taped = match checked.await {
             Ok(()) => {
                 let Some(_permit) = slot(&self.limits.tape, cancel).await else {

@@ -11,6 +11,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::thread::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// Writes an image to `<path>.partial`; [`SparseWriter::commit`] fsyncs and
 /// renames it to `path`, so a half-written export never has the final name.
@@ -241,6 +242,13 @@ pub fn hash_file(path: &Path) -> io::Result<String> {
 
 /// [`hash_file`] in a given scheme (an export an earlier version hashed).
 pub fn hash_file_with(path: &Path, scheme: Scheme) -> io::Result<String> {
+    hash_file_until(path, scheme, &CancellationToken::new())
+}
+
+/// [`hash_file_with`], given up between two 1 MiB reads once `cancel` is
+/// cancelled (`ErrorKind::Interrupted`): a re-read of a large export file
+/// does not hold up an operator's cancel.
+pub fn hash_file_until(path: &Path, scheme: Scheme, cancel: &CancellationToken) -> io::Result<String> {
     let file = File::open(path)?;
     let size = file.metadata()?.len();
     let mut hasher = SparseHasher::with_scheme(scheme);
@@ -249,6 +257,9 @@ pub fn hash_file_with(path: &Path, scheme: Scheme) -> io::Result<String> {
         let (mut off, len) = extent?;
         let end = off + len;
         while off < end {
+            if cancel.is_cancelled() {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
+            }
             let n = buf.len().min((end - off) as usize);
             file.read_exact_at(&mut buf[..n], off)?;
             hasher.write_at(off, &buf[..n]);
@@ -321,5 +332,18 @@ mod tests {
         let mut h = SparseHasher::new();
         h.write_at(0, &full);
         assert_eq!(h.finish(size), hash, "a full read hashes the same");
+    }
+
+    #[test]
+    fn a_cancelled_re_read_stops_with_interrupted() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("img");
+        std::fs::write(&path, vec![7u8; 3 << 20]).expect("write");
+        let cancel = CancellationToken::new();
+        let whole = hash_file_until(&path, Scheme::CURRENT, &cancel).expect("not cancelled");
+        assert_eq!(whole, hash_file(&path).expect("hash"));
+        cancel.cancel();
+        let e = hash_file_until(&path, Scheme::CURRENT, &cancel).expect_err("cancelled");
+        assert_eq!(e.kind(), io::ErrorKind::Interrupted);
     }
 }
