@@ -47,6 +47,11 @@ pub struct FilesConfig {
     /// these images fails midway.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inject_export_failure: Vec<String>,
+    /// Set only by the simulated clouds, never read from a file: their
+    /// images are not synced to disk, since the simulated cloud itself (its
+    /// Cinder, its Nova) lives in this process's memory and ends with it.
+    #[serde(skip)]
+    pub in_memory_cloud: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

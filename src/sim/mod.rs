@@ -122,6 +122,7 @@ fn cloud_config(
             dir: pool.to_path_buf(),
             throttle_mib_s: throttle,
             inject_export_failure: fail,
+            in_memory_cloud: true,
         }),
     }
 }

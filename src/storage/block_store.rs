@@ -39,7 +39,8 @@ impl BlockStore {
             (None, Some(f)) => Some(BlockStore::File(
                 // 0 MiB/s means no limit.
                 FileStore::new(&f.dir, f.throttle_mib_s.filter(|m| *m > 0).map(|m| m << 20))
-                    .failing_exports(&f.inject_export_failure),
+                    .failing_exports(&f.inject_export_failure)
+                    .durable(!f.in_memory_cloud),
             )),
             (None, None) => None,
         }

@@ -25,6 +25,9 @@ pub struct FileStore {
     throttle: Option<u64>,
     /// Images whose next export fails midway (fault injection).
     fail_export: Arc<Mutex<BTreeSet<String>>>,
+    /// Images and snapshots reach the disk before they are renamed into
+    /// place (all but the simulated clouds': `FilesConfig::in_memory_cloud`).
+    durable: bool,
 }
 
 fn io_err(op: &str, image: &str, e: std::io::Error) -> RbdError {
@@ -51,7 +54,14 @@ impl FileStore {
             dir: dir.to_path_buf(),
             throttle,
             fail_export: Default::default(),
+            durable: true,
         }
+    }
+
+    /// Whether images are synced to disk before they are renamed into place.
+    pub fn durable(mut self, durable: bool) -> Self {
+        self.durable = durable;
+        self
     }
 
     /// Makes the first export of each of `images` fail midway.
@@ -102,7 +112,7 @@ impl FileStore {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(DataPathError::io(&path, e)),
             _ => {}
         }
-        let mut w = ImageFile::create(&path).map_err(|e| DataPathError::io(&path, e))?;
+        let mut w = ImageFile::create(&path, self.durable).map_err(|e| DataPathError::io(&path, e))?;
         w.size(size).map_err(|e| DataPathError::io(&path, e))?;
         Ok(OpenStage {
             writer: StageSink::File(Box::new(w)),
@@ -132,7 +142,14 @@ impl FileStore {
                 stderr: to.into(),
             });
         }
-        std::fs::rename(self.path(from), self.path(to)).map_err(|e| io_err("rename", from, e))
+        std::fs::rename(self.path(from), self.path(to)).map_err(|e| io_err("rename", from, e))?;
+        // A swapped-in copy stays swapped in after a crash of this host.
+        if self.durable {
+            std::fs::File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io_err("rename", to, e))?;
+        }
+        Ok(())
     }
 
     pub async fn snap_create(&self, image: &str, snap: &str) -> Result<(), RbdError> {
@@ -144,8 +161,8 @@ impl FileStore {
             });
         }
         // A Ceph snapshot is instant: the demo's throttle is for data copies only.
-        let (from, to) = (self.path(image), self.path(&target));
-        tokio::task::spawn_blocking(move || ImageFile::copy_of(&from, &to))
+        let (from, to, durable) = (self.path(image), self.path(&target), self.durable);
+        tokio::task::spawn_blocking(move || ImageFile::copy_of(&from, &to, durable))
             .await
             .map_err(std::io::Error::other)
             .and_then(|r| r)
@@ -246,7 +263,7 @@ impl FileStore {
             }
             .into());
         }
-        let mut w = ImageFile::create(&dest).map_err(|e| DataPathError::io(&dest, e))?;
+        let mut w = ImageFile::create(&dest, self.durable).map_err(|e| DataPathError::io(&dest, e))?;
         match source.copy_extents(&name, &mut w, &counter, cancel).await {
             Ok((_, data)) => {
                 w.commit().map_err(|e| DataPathError::io(&dest, e))?;

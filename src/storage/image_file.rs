@@ -4,9 +4,10 @@
 //! synced after, as a Ceph import is acknowledged only once stored: a
 //! verified copy must survive a crash of this host once its export is
 //! deleted, and a sync snapshot is the base the next round's delta is taken
-//! from. They carry none of the export file's other costs: no checksum, no
-//! direct I/O, no writeback thread. A snapshot is a copy made in the kernel,
-//! extent by extent.
+//! from. The simulated clouds' images skip the syncs (their Cinder lives in
+//! memory and ends with the process). They carry none of the export file's
+//! other costs: no checksum, no direct I/O, no writeback thread. A snapshot
+//! is a copy made in the kernel, extent by extent.
 
 use super::rbd_diff::DiffSink;
 use super::sparse_file::{partial_path, DataExtents};
@@ -22,26 +23,31 @@ pub struct ImageFile {
     partial: PathBuf,
     path: PathBuf,
     size: u64,
+    /// Synced to disk before the rename (all but the simulated clouds').
+    durable: bool,
 }
 
 impl ImageFile {
-    pub fn create(path: &Path) -> io::Result<Self> {
+    pub fn create(path: &Path, durable: bool) -> io::Result<Self> {
         let partial = partial_path(path);
         Ok(Self {
             file: super::private_fs::create_file(&partial)?,
             partial,
             path: path.to_path_buf(),
             size: 0,
+            durable,
         })
     }
 
-    /// Sets the image's size, makes it durable, renames it into place and
-    /// syncs the directory: whole or absent after a crash.
+    /// Sets the image's size and renames it into place; a durable one is
+    /// synced before and its directory after: whole or absent after a crash.
     pub fn commit(self) -> io::Result<()> {
         self.file.set_len(self.size)?;
-        self.file.sync_all()?;
+        if self.durable {
+            self.file.sync_all()?;
+        }
         std::fs::rename(&self.partial, &self.path)?;
-        if let Some(dir) = self.path.parent() {
+        if let (true, Some(dir)) = (self.durable, self.path.parent()) {
             File::open(dir)?.sync_all()?;
         }
         Ok(())
@@ -54,9 +60,9 @@ impl ImageFile {
 
     /// A snapshot of the image file `src` at `dest`: its data extents copied
     /// in the kernel (holes stay holes), renamed into place when complete.
-    pub fn copy_of(src: &Path, dest: &Path) -> io::Result<()> {
+    pub fn copy_of(src: &Path, dest: &Path, durable: bool) -> io::Result<()> {
         let from = File::open(src)?;
-        let mut to = Self::create(dest)?;
+        let mut to = Self::create(dest, durable)?;
         let copied = (|| {
             to.size = from.metadata()?.len();
             for extent in DataExtents::new(&from)? {
@@ -112,7 +118,7 @@ mod tests {
         f.set_len(64 << 20).expect("len");
         f.write_all_at(&[7u8; 100_000], 3 << 20).expect("w");
         f.write_all_at(b"tail", (64 << 20) - 4).expect("w");
-        ImageFile::copy_of(&src, &dest).expect("copy");
+        ImageFile::copy_of(&src, &dest, true).expect("copy");
         assert_eq!(std::fs::read(&src).expect("src"), std::fs::read(&dest).expect("dest"));
         assert_eq!(hash_file(&src).expect("h"), hash_file(&dest).expect("h"));
         // Only the written blocks hold space (ext4: 4 KiB blocks; 100_000 bytes + the tail).
@@ -124,7 +130,7 @@ mod tests {
     fn written_images_skip_zero_blocks_and_are_renamed_on_commit() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("img");
-        let mut w = ImageFile::create(&path).expect("create");
+        let mut w = ImageFile::create(&path, true).expect("create");
         w.size(8 << 20).expect("size");
         w.data(0, &vec![0u8; 4 << 20]).expect("zeros");
         w.data(5 << 20, &[3u8; 10]).expect("data");

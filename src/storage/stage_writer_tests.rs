@@ -77,7 +77,7 @@ fn a_failing_stage_is_dropped_and_the_file_completes() {
     let dir = tempfile::tempdir().expect("tmp");
     let file = SparseWriter::create(&dir.path().join("export.raw")).expect("file");
     let stage_path = dir.path().join("stage");
-    let mut stage = ImageFile::create(&stage_path).expect("stage");
+    let mut stage = ImageFile::create(&stage_path, true).expect("stage");
     stage.size(1 << 20).expect("size");
     let writer = StageWriter::spawn(StageSink::File(Box::new(stage)), Duration::from_secs(60)).expect("spawn");
     let mut tee = Tee::new(file, Some(StageFeed::Queued(writer)), 1 << 20, CancellationToken::new());
