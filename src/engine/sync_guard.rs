@@ -19,8 +19,9 @@ impl VolumePipeline {
     /// Between rounds the new copy must be as the last round left it: the new
     /// volume available and unattached, the image's size and snapshots as
     /// stackmigrate made them, and nothing written to it since. Returns
-    /// where an earlier, cut-short try of this round may have written to the
-    /// new image (empty when none did): the round rewrites those extents.
+    /// where the copy is not known to equal the export file (empty unless an
+    /// earlier, cut-short try of this round began writing; then the whole
+    /// image): the round writes every zero the source sends there.
     ///
     /// `facts`: the round's writer answers the questions about the new image
     /// as it opens it; `rbd` is asked where it does not (or cannot say).
@@ -93,21 +94,28 @@ impl VolumePipeline {
                 .await
                 .map_err(|e| err(&e))?;
         }
+        let whole = || {
+            let mut all = Extents::default();
+            all.push(0, export.size);
+            all
+        };
         // Without the base snapshot (a final round cut short, above) there is
         // nothing to diff: the whole image counts as written by that try.
         if !snaps.contains(&last.snap) {
-            let mut all = Extents::default();
-            all.push(0, export.size);
-            return Ok(all);
+            return Ok(whole());
         }
         let written = written.map_err(|e| StageError::new(stage, &vol.id, e))?;
         // A round cut short after the source's snapshot may have written to
         // the image itself; its redo rewrites all of that. Any other write
         // (a server the new volume was attached to, say) stops the sync.
         // (The journal's mark comes after this guard and the round's source
-        // snapshot: a round stopped by either never wrote.)
+        // snapshot: a round stopped by either never wrote.) That try may
+        // also have punched the export file where its zero records never
+        // reached the image (they sat in a buffer or a pipe): the file then
+        // reads zeros the image does not hold, wherever the image's own diff
+        // says, so the redo skips no zero as "zeros over zeros" anywhere.
         if earlier_try {
-            return Ok(written);
+            return Ok(whole());
         }
         if written.bytes() > 0 {
             return Err(stop(format!(

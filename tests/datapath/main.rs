@@ -23,3 +23,4 @@ mod run_guards;
 mod testbed;
 mod warm_sync;
 mod warm_sync_lock;
+mod warm_sync_redo;

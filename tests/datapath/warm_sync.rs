@@ -42,7 +42,7 @@ pub(crate) fn write_now(tb: &Testbed, vol: &str) {
 
 /// Discards 2 MiB of the source at `offset` through librbd (the rbd CLI has
 /// no discard): the next round must zero that range in the copy.
-fn discard_now(tb: &Testbed, vol: &str, offset: u64) {
+pub(crate) fn discard_now(tb: &Testbed, vol: &str, offset: u64) {
     let script = "import rados, rbd, sys\n\
 c = rados.Rados(conffile=sys.argv[1], conf={'keyring': sys.argv[2]})\n\
 c.connect()\n\

@@ -1,0 +1,74 @@
+//! A warm-sync round cut short after it patched the export file but before
+//! its records reached the new image (they sat in a buffer or a pipe when
+//! the process died): its redo must not take the file's new zeros for the
+//! copy's. The state is made by hand, as no signal lands between the two
+//! writes on purpose: after round 1 the source discards a range; the
+//! journal says round 2 began writing; the export file is punched there and
+//! the new image is not.
+
+use super::warm_sync::{check_cut_over, discard_now, remove_source, SERVER};
+use crate::fixtures::*;
+use crate::testbed::{unique, Testbed};
+use std::io::Write;
+use std::path::Path;
+
+/// Appends `transitions` for `volume` to the journal under `dir`, as the
+/// engine writes them (one JSON object a line, the next sequence numbers).
+fn journal_append(dir: &Path, volume: &str, transitions: &[serde_json::Value]) {
+    let project = std::fs::read_dir(dir.join("work"))
+        .expect("work dir")
+        .filter_map(Result::ok)
+        .find(|e| e.path().join("journal.jsonl").exists())
+        .expect("a project dir with a journal");
+    let path = project.path().join("journal.jsonl");
+    let text = std::fs::read_to_string(&path).expect("journal");
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().expect("a line")).expect("json");
+    let mut seq = last["seq"].as_u64().expect("seq");
+    let mut f = std::fs::OpenOptions::new().append(true).open(&path).expect("open");
+    for t in transitions {
+        seq += 1;
+        let mut line = t.clone();
+        line["seq"] = seq.into();
+        line["at"] = "2026-12-04T14:50:00+00:00".into();
+        line["volume"] = volume.into();
+        writeln!(f, "{line}").expect("append");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redo_does_not_take_zeros_a_cut_short_try_left_in_the_export_file_for_the_copys() {
+    let tb = Testbed::get();
+    let v = source_volume(&tb, &unique("warm z"), 1, &[(0, noise(41, 4 << 20))], false).await;
+    attach(&tb.operator("old"), &v.id, SERVER).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
+    expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 3);
+    // The source's first 2 MiB become zeros after round 1.
+    discard_now(&tb, &v.id, 0);
+    // Round 2 began writing, punched the export file there, and died before
+    // its zero record reached the new image.
+    let began = [
+        serde_json::json!({"t": "sync_started", "round": 2}),
+        serde_json::json!({"t": "sync_writing", "round": 2}),
+    ];
+    journal_append(dir.path(), &v.id, &began);
+    let export = dir
+        .path()
+        .join("exports")
+        .join(tb.var("OLD_RESEARCH_ID"))
+        .join(format!("volume-{}.raw", v.id));
+    let punched = std::process::Command::new("fallocate")
+        .args(["--punch-hole", "--offset", "0", "--length", "2MiB"])
+        .arg(&export)
+        .status()
+        .expect("fallocate");
+    assert!(punched.success(), "punch {}", export.display());
+    let redo = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--sync"]), 3);
+    assert!(redo.contains("round 2 verified"), "{redo}");
+    detach(&tb.operator("old"), &v.id).await;
+    expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 0);
+    // The new image read independently equals the source: zeros where it
+    // discarded, not the data round 1 copied there.
+    check_cut_over(&tb, &v.id).await;
+    remove_source(&tb, &v.id).await;
+}
