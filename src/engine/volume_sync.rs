@@ -304,12 +304,29 @@ impl VolumePipeline {
             })
             .map_err(|e| fail(&format!("{}: {e}", path.display())))?;
         lap.mark("manifest");
-        if final_round && self.settings.full_verify {
+        // A redo: the guard took every write to the new image since the last
+        // round for the cut-short try's, which the redo rewrites only where
+        // the source changed. Anyone else's write meanwhile (a server the new
+        // volume was attached to in between) would stay, so the whole image
+        // is read back against the manifest, as `--full-verify` does.
+        let redo = sync.writing == Some(last.round + 1);
+        if (final_round && self.settings.full_verify) || redo {
             let mut full = export.clone();
             full.hash = root.clone();
-            self.verify_image(vol, &full, &sync.image, cancel).await?;
-            self.log(vol, "full verify: the whole new image read back matches the manifest")
-                .await;
+            // Read now, whole: not round 1's read-back of the stage.
+            full.read_back = None;
+            self.verify_image(vol, &full, &sync.image, cancel)
+                .await
+                .map_err(|e| match redo {
+                    true => fail(&format!(
+                        "{}; this round redid one that was cut short, and {} holds writes that are neither that try's nor the source's: something else wrote to it since round {}; find out what, delete that copy, then migrate the volume again",
+                        e.message, sync.image, last.round
+                    )),
+                    false => e,
+                })?;
+            let why = if redo { " (a redo of a cut-short round)" } else { "" };
+            let line = format!("full verify{why}: the whole new image read back matches the manifest");
+            self.log(vol, line).await;
         }
         self.finished(vol, stage).await;
         let round = SyncRound {

@@ -7,6 +7,7 @@
 //! the new image is not.
 
 use super::warm_sync::{check_cut_over, discard_now, remove_source, SERVER};
+use super::warm_sync_lock::write_new_image;
 use crate::fixtures::*;
 use crate::testbed::{unique, Testbed};
 use std::io::Write;
@@ -70,5 +71,40 @@ async fn a_redo_does_not_take_zeros_a_cut_short_try_left_in_the_export_file_for_
     // The new image read independently equals the source: zeros where it
     // discarded, not the data round 1 copied there.
     check_cut_over(&tb, &v.id).await;
+    remove_source(&tb, &v.id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redo_reads_the_whole_copy_back_so_a_write_it_excused_cannot_stay() {
+    let tb = Testbed::get();
+    let v = source_volume(&tb, &unique("warm x"), 1, &[(0, noise(43, 4 << 20))], false).await;
+    attach(&tb.operator("old"), &v.id, SERVER).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
+    expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 3);
+    // Round 2 began writing and was cut short; meanwhile someone else wrote
+    // to the new image where the source did not change. The guard cannot
+    // tell that write from the cut-short try's, and the redo rewrites only
+    // what the source changed: the round must not pass.
+    let began = [
+        serde_json::json!({"t": "sync_started", "round": 2}),
+        serde_json::json!({"t": "sync_writing", "round": 2}),
+    ];
+    journal_append(dir.path(), &v.id, &began);
+    let copies = copies_of(&tb, &v.id).await;
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    write_new_image(&tb, &format!("volume-{}", copies[0].id));
+    let out = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--sync"]), 2);
+    assert!(out.contains("mismatch") && out.contains("something else wrote to it"), "{out}");
+    assert!(!out.contains("round 2 verified"), "{out}");
+    let _ = rbd(&tb.var("NEW_CEPH_CONF"))
+        .args([
+            "snap",
+            "purge",
+            "--no-progress",
+            &format!("volumes/volume-{}", copies[0].id),
+        ])
+        .output();
+    delete_volumes(&tb.operator("new"), &[&copies[0].id]).await;
     remove_source(&tb, &v.id).await;
 }
