@@ -31,7 +31,7 @@ struct Row<'a> {
     sync_rounds: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     cutover_refused: Option<&'a str>,
-    /// Cut over, but the new image's warm-sync snapshots could not be removed.
+    /// Cut over, but warm-sync snapshots (either side's) could not be removed.
     #[serde(skip_serializing_if = "Option::is_none")]
     snapshots_left: Option<&'a str>,
     /// Copied in one pass while a server could write (`--in-use=snapshot`).

@@ -98,21 +98,16 @@ impl VolumePipeline {
     /// both sides, at once. The copy no longer needs them, and each removal
     /// waits for a monitor proposal (about a second), so this is kept out of
     /// the cutover window. The new image's must go (Cinder cannot delete a
-    /// volume whose image has snapshots): returns why they could not. The
-    /// source's are logged with what to run by hand. A later run of the same
-    /// migration retries both.
+    /// volume whose image has snapshots), and so must the source's (Cinder
+    /// in the old cloud cannot delete its volume either): returns why either
+    /// side's could not, which keeps the volume's export and makes a later
+    /// run of the same migration retry both.
     pub async fn drop_sync_snaps_after_cutover(&self, vol: &Volume, sync: &SyncRecord) -> Option<String> {
         let source = format!("volume-{}", vol.id);
         let (old, new) = tokio::join!(
             remove_sync_snaps(&self.old, &source, |_| true),
             remove_sync_snaps(&self.new, &sync.image, |_| true)
         );
-        if let Err(e) = &old {
-            let line = format!(
-                "cannot remove the source's warm-sync snapshots of {source}: {e}; the new volume is verified; run the migration again, or remove them with `rbd snap rm`"
-            );
-            self.log(vol, line).await;
-        }
         for (side, image, removed) in [("source", &source, &old), ("new image", &sync.image, &new)] {
             if let Ok(removed) = removed.as_ref().map(|r| r.join(", @")) {
                 if !removed.is_empty() {
@@ -124,10 +119,22 @@ impl VolumePipeline {
                 }
             }
         }
-        let why = new.err().map(|e| {
-            format!(
-                "cannot remove the new image's warm-sync snapshots of {}: {e}; the new volume is verified, but Cinder cannot delete it until they go: run the migration again, or remove them with `rbd snap rm`",
+        let mut left = Vec::new();
+        if let Err(e) = &old {
+            left.push(format!(
+                "cannot remove the source's warm-sync snapshots of {source}: {e} (Cinder in the old cloud cannot delete that volume until they go)"
+            ));
+        }
+        if let Err(e) = &new {
+            left.push(format!(
+                "cannot remove the new image's warm-sync snapshots of {}: {e} (Cinder cannot delete the new volume until they go)",
                 sync.image
+            ));
+        }
+        let why = (!left.is_empty()).then(|| {
+            format!(
+                "{}; the new volume is verified: run the migration again, or remove them with `rbd snap rm`",
+                left.join("; ")
             )
         });
         if let Some(why) = &why {

@@ -22,5 +22,6 @@ mod run_guards;
 #[path = "../common/testbed.rs"]
 mod testbed;
 mod warm_sync;
+mod warm_sync_finish;
 mod warm_sync_lock;
 mod warm_sync_redo;

@@ -95,7 +95,10 @@ async fn a_redo_reads_the_whole_copy_back_so_a_write_it_excused_cannot_stay() {
     assert_eq!(copies.len(), 1, "{copies:?}");
     write_new_image(&tb, &format!("volume-{}", copies[0].id));
     let out = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--sync"]), 2);
-    assert!(out.contains("mismatch") && out.contains("something else wrote to it"), "{out}");
+    assert!(
+        out.contains("mismatch") && out.contains("something else wrote to it"),
+        "{out}"
+    );
     assert!(!out.contains("round 2 verified"), "{out}");
     let _ = rbd(&tb.var("NEW_CEPH_CONF"))
         .args([
