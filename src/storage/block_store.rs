@@ -316,8 +316,9 @@ impl BlockStore {
             },
             (o, ..) => (o, false),
         };
-        // The export file is committed (fsync, rename) before the stage is judged:
-        // a stage is only worth keeping beside a complete export.
+        // The export file is committed (fsync, rename) once the stage is judged;
+        // a commit that fails fails the export, and its stage goes with it: a
+        // stage is only worth keeping beside a complete export.
         let path = dest.map(Path::to_path_buf).unwrap_or_default();
         let result = match read {
             Ok((tee, size, data_bytes)) => tee
