@@ -37,8 +37,7 @@ impl BlockStore {
         match (&cloud.ceph, &cloud.files) {
             (Some(ceph), _) => Some(BlockStore::Rbd(RbdStore::new(ceph))),
             (None, Some(f)) => Some(BlockStore::File(
-                // 0 MiB/s means no limit.
-                FileStore::new(&f.dir, f.throttle_mib_s.filter(|m| *m > 0).map(|m| m << 20))
+                FileStore::new(&f.dir, f.throttle_mib_s.filter(|m| *m > 0).map(|m| m << 20)) // 0: no limit
                     .failing_exports(&f.inject_export_failure)
                     .durable(!f.in_memory_cloud),
             )),
@@ -316,9 +315,8 @@ impl BlockStore {
             },
             (o, ..) => (o, false),
         };
-        // The export file is committed (fsync, rename) once the stage is judged;
-        // a commit that fails fails the export, and its stage goes with it: a
-        // stage is only worth keeping beside a complete export.
+        // The export file is committed (fsync, rename) once the stage is judged; a failed
+        // commit fails the export and its stage: a stage is kept only beside a whole export.
         let path = dest.map(Path::to_path_buf).unwrap_or_default();
         let result = match read {
             Ok((tee, size, data_bytes)) => tee
