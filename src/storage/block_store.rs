@@ -210,7 +210,7 @@ impl BlockStore {
             match stage {
                 None => (None, None, None, None),
                 Some(t) => match t.store.open_stage(&t, cancel).await {
-                    Ok(o) => match StageFeed::start(o.writer, t.stall, teed) {
+                    Ok(o) => match StageFeed::start(o.writer, t.stall, teed, cancel) {
                         Ok(w) => (Some(w), o.child, o.read_back, None),
                         Err(e) => (
                             None,

@@ -18,7 +18,8 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::BorrowedFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// The writing end of the stage's writer, fed by tee(2) from the
 /// export's own pipe (see [`super::rbd_diff::read_diff_piped`]).
@@ -28,6 +29,9 @@ pub struct PipeForward {
     stall: Duration,
     /// Data bytes forwarded so far.
     forwarded: u64,
+    /// The export's cancel: a wait for room gives up on it (the source may
+    /// be held under its lock meanwhile).
+    cancel: CancellationToken,
 }
 
 impl PipeForward {
@@ -37,23 +41,38 @@ impl PipeForward {
             stdin,
             stall,
             forwarded: 0,
+            cancel: CancellationToken::new(),
         }
+    }
+
+    /// Gives up any wait for room once `cancel` is cancelled.
+    pub fn until(mut self, cancel: &CancellationToken) -> Self {
+        self.cancel = cancel.clone();
+        self
     }
 
     pub fn forwarded(&self) -> u64 {
         self.forwarded
     }
 
-    /// Waits until the stage's pipe has room, for at most the stall limit.
+    /// Waits until the stage's pipe has room, for at most the stall limit,
+    /// looking at the cancel every 200 ms.
     fn wait_room(&self) -> io::Result<()> {
         use rustix::event::{poll, PollFd, PollFlags, Timespec};
-        let limit = Timespec {
-            tv_sec: self.stall.as_secs().min(i64::MAX as u64) as i64,
-            tv_nsec: i64::from(self.stall.subsec_nanos()),
-        };
+        let start = Instant::now();
         let mut fds = [PollFd::new(&self.stdin, PollFlags::OUT)];
         loop {
+            if self.cancel.is_cancelled() {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
+            }
+            let left = self.stall.saturating_sub(start.elapsed());
+            let slice = left.min(Duration::from_millis(200));
+            let limit = Timespec {
+                tv_sec: slice.as_secs() as i64,
+                tv_nsec: i64::from(slice.subsec_nanos()),
+            };
             match poll(&mut fds, Some(&limit)) {
+                Ok(0) if left > slice => continue,
                 Ok(0) => {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,

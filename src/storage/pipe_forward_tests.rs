@@ -1,5 +1,5 @@
 use super::*;
-use crate::storage::rbd_diff::{read_diff, read_diff_piped, DiffSink, DiffWriter, HEADER};
+use crate::storage::rbd_diff::{read_diff, read_diff_piped, DiffError, DiffSink, DiffWriter, HEADER};
 use crate::storage::sparse_file::SparseWriter;
 use crate::storage::stage_writer::StageFeed;
 use crate::storage::tee::Tee;
@@ -154,6 +154,32 @@ fn a_stage_that_takes_no_data_fails_the_read_after_the_stall_limit() {
     let src = File::from(src_r);
     let e = read_diff_piped(&src, Some(src.as_fd()), &mut sink, &mut vec![0u8; 1 << 20]).expect_err("a stall");
     assert!(e.to_string().contains("took no data for 0 s"), "{e}");
+    drop((src, stage_r));
+    feeder.join().expect("feeder");
+}
+
+/// A cancel ends a wait for room in a full stage pipe at once, not at the
+/// stall limit (a detached source's lock is held meanwhile).
+#[test]
+fn a_cancelled_export_stops_waiting_for_room_in_the_stage() {
+    let (stream, _) = source_stream();
+    let (src_r, src_w) = rustix::pipe::pipe().expect("pipe");
+    let feeder = std::thread::spawn(move || {
+        let _ = File::from(src_w).write_all(&stream);
+    });
+    let cancel = CancellationToken::new();
+    let (forward, stage_r) = stage_pipe(Duration::from_secs(30));
+    let mut sink = Staged {
+        data: Vec::new(),
+        forward: Some(forward.until(&cancel)),
+    };
+    cancel.cancel();
+    let src = File::from(src_r);
+    let e = read_diff_piped(&src, Some(src.as_fd()), &mut sink, &mut vec![0u8; 1 << 20]).expect_err("cancelled");
+    assert!(
+        matches!(&e, DiffError::Io(io) if io.kind() == io::ErrorKind::Interrupted),
+        "{e}"
+    );
     drop((src, stage_r));
     feeder.join().expect("feeder");
 }

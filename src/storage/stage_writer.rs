@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// Where an export is streamed on the way: `image` of `size` bytes in `store`.
 #[derive(Debug, Clone, Copy)]
@@ -100,11 +101,12 @@ pub enum StageFeed {
 impl StageFeed {
     /// `teed`: the stream is read from a pipe (an rbd source), and an rbd
     /// stage is then fed from it by tee(2).
-    pub fn start(sink: StageSink, stall: Duration, teed: bool) -> io::Result<Self> {
+    /// `cancel`: the export's, which a forward's wait for room gives up on.
+    pub fn start(sink: StageSink, stall: Duration, teed: bool, cancel: &CancellationToken) -> io::Result<Self> {
         match (sink, teed) {
             (StageSink::Rbd(w), true) => {
                 let stdin = w.into_inner().into_inner().map_err(io::IntoInnerError::into_error)?;
-                Ok(StageFeed::Teed(PipeForward::new(stdin, stall)))
+                Ok(StageFeed::Teed(PipeForward::new(stdin, stall).until(cancel)))
             }
             (sink, _) => StageWriter::spawn(sink, stall).map(StageFeed::Queued),
         }
