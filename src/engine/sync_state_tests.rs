@@ -172,3 +172,41 @@ fn sync_snapshots_left_after_a_cutover_are_kept_until_a_later_run_removes_them()
     assert_eq!(r.phase, Phase::Cleaned);
     assert_eq!(r.sync.as_ref().and_then(|s| s.leftover.clone()), None);
 }
+
+#[test]
+fn a_tape_written_before_a_warm_sync_is_written_again_after_its_cutover() {
+    // A cold try: taped, its import failed; retried while a server now writes.
+    let mut ts = vec![
+        Transition::ExportStarted,
+        Transition::ExportDone {
+            export: export(),
+            seconds: 1.0,
+        },
+        Transition::TransferStarted { tape_enabled: true },
+        Transition::TapeDone { seconds: 1.0 },
+        Transition::Failed {
+            stage: Stage::Import,
+            error: "cinder said no".into(),
+        },
+        Transition::Retry,
+    ];
+    assert_eq!(run(&ts).expect("ok").tape, Track::Succeeded, "kept for a plain retry");
+    ts.extend(to_synced().into_iter().skip(2));
+    ts.extend([
+        Transition::CutoverStarted { forced: false },
+        Transition::CutoverVerified { round: round(2) },
+    ]);
+    let r = run(&ts).expect("ok");
+    assert_eq!(
+        r.tape,
+        Track::Pending,
+        "the rounds changed the export file after that tape"
+    );
+    ts.extend([Transition::TransferStarted { tape_enabled: true }, verified()]);
+    let r = run(&ts).expect("ok");
+    assert_eq!(
+        (r.phase, r.tape),
+        (Phase::Transferring, Track::Running),
+        "not done before a new tape"
+    );
+}

@@ -270,6 +270,10 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
         (Exported | Synced, Transition::SyncStarted { .. }) if r.sync.is_some() || !r.is_verified() => {
             r.sync.get_or_insert_with(SyncRecord::default).refused = None;
             r.phase = Syncing;
+            // Rounds patch the export file: a tape written before is not the final copy's.
+            if r.tape == Track::Succeeded {
+                r.tape = Track::Pending;
+            }
         }
         (Syncing | CuttingOver, Transition::SyncWriting { round }) => {
             r.sync.get_or_insert_with(SyncRecord::default).writing = Some(*round);
