@@ -42,6 +42,15 @@ pub async fn run_cleanup(
             Err(e) => actions.push(format!("{}: cannot remove snapshot {EXPORT_SNAP}: {e}", r.id)),
         }
         let Some(export) = &r.export else { continue };
+        // Cut over, but warm-sync snapshots are left: `migrate` keeps the
+        // export and retries their removal; so does this.
+        if let Some(why) = r.sync.as_ref().and_then(|s| s.leftover.as_deref()) {
+            actions.push(format!(
+                "{}: export kept: warm-sync snapshots are left ({why}); `stackmigrate migrate` again removes them first",
+                r.id
+            ));
+            continue;
+        }
         if export.no_file {
             // Streamed: no export file to delete or keep.
             match r.phase {
@@ -117,5 +126,80 @@ impl super::worker::Worker {
             };
             let _ = self.pipeline.events.send(event).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::sync_record::SyncRound;
+    use crate::storage::{FileStore, VolumeExport};
+
+    fn round(n: u32) -> SyncRound {
+        SyncRound {
+            round: n,
+            snap: format!("stackmigrate-sync-{n}"),
+            at: "2026-12-04T15:00:00Z".into(),
+            bytes: 1,
+            root: format!("blake3-blocks-64k-v1:{n}"),
+            seconds: 1.0,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_export_whose_warm_sync_snapshots_are_left_is_kept() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("volume-v.raw");
+        std::fs::write(&path, b"data").expect("export");
+        let export = VolumeExport {
+            path: path.clone(),
+            size: 1 << 20,
+            data_bytes: 4,
+            hash: "h".into(),
+            staged: false,
+            taken_at: None,
+            live: true,
+            locked: false,
+            no_file: false,
+            streamed_tape: None,
+            read_back: None,
+        };
+        let mut journal = Journal::open(&dir.path().join("journal.jsonl")).expect("journal");
+        let (image, new_id) = ("volume-n".to_string(), Some("n".to_string()));
+        for t in [
+            Transition::ExportStarted,
+            Transition::ExportDone { export, seconds: 1.0 },
+            Transition::SyncStarted { round: 1 },
+            Transition::SyncRoundVerified {
+                round: round(1),
+                image,
+                new_id,
+            },
+            Transition::CutoverStarted { forced: false },
+            Transition::CutoverVerified { round: round(2) },
+            Transition::TransferStarted { tape_enabled: false },
+            Transition::ImportVerified {
+                new_id: "n".into(),
+                hash: "blake3-blocks-64k-v1:2".into(),
+                seconds: 1.0,
+            },
+            Transition::SyncSnapsLeft {
+                why: Some("cannot remove volume-v@stackmigrate-sync-1: busy".into()),
+            },
+        ] {
+            journal.record("v", t).expect("legal");
+        }
+        assert_eq!(journal.get("v").map(|r| r.phase), Some(Phase::Done));
+        let store = BlockStore::File(FileStore::new(dir.path(), None));
+        let cancel = CancellationToken::new();
+        let actions = run_cleanup(&mut journal, &store, &store, &cancel)
+            .await
+            .expect("cleanup");
+        assert!(path.exists(), "kept: {actions:?}");
+        assert!(
+            actions.iter().any(|a| a.contains("warm-sync snapshots are left")),
+            "{actions:?}"
+        );
+        assert_eq!(journal.get("v").map(|r| r.phase), Some(Phase::Done), "not cleaned");
     }
 }
