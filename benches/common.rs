@@ -34,6 +34,26 @@ pub fn rbd(conf: &str, args: &[&str]) {
     assert!(ok, "rbd {args:?} failed");
 }
 
+/// `rbd bench --io-type KIND` of 64 MiB in random 64 KiB pieces (4 threads) on
+/// `spec` (`pool/image`), as a warm-sync round's delta: its wall seconds.
+pub fn bench_64m(conf: &str, kind: &str, spec: &str) -> f64 {
+    let t = std::time::Instant::now();
+    let ok = rbd_command(conf, &["bench", "--io-type", kind, "--io-pattern", "rand"])
+        .args(["--io-size", "64K", "--io-threads", "4", "--io-total", "64M", spec])
+        .stdout(Stdio::null())
+        .status()
+        .expect("rbd bench")
+        .success();
+    assert!(ok, "rbd bench {kind} {spec}");
+    t.elapsed().as_secs_f64()
+}
+
+/// Runs a shell pipeline, which must succeed.
+pub fn sh(script: &str) {
+    let ok = Command::new("sh").args(["-c", script]).status().expect("sh").success();
+    assert!(ok, "{script}");
+}
+
 /// Writes `data` bytes of pseudo-random content into an existing `image` of
 /// `size` bytes, in 4 MiB runs every `stride` bytes.
 pub fn fill(conf: &str, image: &str, size: u64, data: u64, stride: u64, seed: u64) {

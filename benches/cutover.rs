@@ -12,7 +12,6 @@
 use stackmigrate::config::Config;
 use stackmigrate::openstack::{Cinder, Session};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 #[path = "binary_run.rs"]
@@ -28,23 +27,7 @@ const GIB: u64 = 1 << 30;
 const SERVER: &str = "0b5e0c2e-4d4e-4f5a-8e6b-3c2d1a0f9e8d";
 
 fn write_64m(conf: &str, id: &str) {
-    let ok = common::rbd_command(conf, &["bench", "--io-type", "write"])
-        .args([
-            "--io-pattern",
-            "rand",
-            "--io-size",
-            "64K",
-            "--io-threads",
-            "4",
-            "--io-total",
-            "64M",
-        ])
-        .arg(format!("volumes/volume-{id}"))
-        .stdout(Stdio::null())
-        .status()
-        .expect("rbd bench")
-        .success();
-    assert!(ok, "rbd bench");
+    common::bench_64m(conf, "write", &format!("volumes/volume-{id}"));
 }
 
 /// The physical floor of the final round's data movement, with the same
@@ -57,10 +40,7 @@ fn write_64m(conf: &str, id: &str) {
 fn raw_final_round(old: &str, new: &str, id: &str) -> (f64, f64) {
     let src = format!("volumes/volume-{id}");
     let copy = format!("volumes/raw-floor-{}", std::process::id());
-    let sh = |script: String| {
-        let ok = Command::new("sh").args(["-c", &script]).status().expect("sh").success();
-        assert!(ok, "{script}");
-    };
+    let sh = |script: String| common::sh(&script);
     let (o, n) = (
         format!("rbd --conf {old} --id admin"),
         format!("rbd --conf {new} --id admin"),
@@ -96,18 +76,7 @@ fn raw_final_round(old: &str, new: &str, id: &str) -> (f64, f64) {
 /// three, nor less than a snapshot before them.
 fn raw_io(old: &str, new: &str, id: &str) -> (f64, f64, f64) {
     let scratch = format!("volumes/raw-io-{}", std::process::id());
-    let bench = |conf: &str, kind: &str, image: &str| {
-        let t = Instant::now();
-        let ok = common::rbd_command(conf, &["bench", "--io-type", kind])
-            .args(["--io-pattern", "rand", "--io-size", "64K", "--io-threads", "4"])
-            .args(["--io-total", "64M", image])
-            .stdout(Stdio::null())
-            .status()
-            .expect("rbd bench")
-            .success();
-        assert!(ok, "rbd bench {kind} {image}");
-        t.elapsed().as_secs_f64()
-    };
+    let bench = common::bench_64m;
     rbd(new, &["create", "--size", "8G", &scratch]);
     common::settle();
     let read = bench(old, "read", &format!("volumes/volume-{id}"));

@@ -18,13 +18,12 @@
 //! What the window adds to this in a cutover (login, listing, guard, the
 //! Cinder marker) needs the clouds: `benches/cutover.rs`.
 
-use super::common::{median, rbd, rbd_command, settle, Meter, MIB};
+use super::common::{bench_64m, median, rbd, settle, sh, Meter, MIB};
 use super::datapath_procs::{by_process, copied};
 use super::datapath_raw::raw_diff_tee;
 use super::{ours, Mode};
 use stackmigrate::storage::sparse_hash::Scheme;
 use stackmigrate::storage::{BlockStore, Counter, DeltaRound, Extents};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -36,37 +35,6 @@ const SYNC1: &str = "stackmigrate-sync-1";
 fn quiet() {
     sh("sync");
     settle();
-}
-
-fn sh(script: &str) {
-    let ok = Command::new("sh").args(["-c", script]).status().expect("sh").success();
-    assert!(ok, "{script}");
-}
-
-/// 64 MiB of random 64 KiB writes, as cutover.rs's writer.
-fn write_64m(conf: &str, image: &str) {
-    let ok = rbd_command(conf, &["bench", "--io-type", "write", "--io-pattern", "rand"])
-        .args(["--io-size", "64K", "--io-threads", "4", "--io-total", "64M"])
-        .arg(format!("volumes/{image}"))
-        .stdout(Stdio::null())
-        .status()
-        .expect("rbd bench")
-        .success();
-    assert!(ok, "rbd bench");
-}
-
-/// `rbd bench` of 64 MiB in 64 KiB random pieces on `image`: seconds.
-fn bench_io(conf: &str, kind: &str, image: &str) -> f64 {
-    let t = Instant::now();
-    let ok = rbd_command(conf, &["bench", "--io-type", kind, "--io-pattern", "rand"])
-        .args(["--io-size", "64K", "--io-threads", "4", "--io-total", "64M"])
-        .arg(format!("volumes/{image}"))
-        .stdout(Stdio::null())
-        .status()
-        .expect("rbd bench")
-        .success();
-    assert!(ok, "rbd bench {kind} {image}");
-    t.elapsed().as_secs_f64()
 }
 
 /// Wall seconds of one run's parts.
@@ -107,7 +75,7 @@ pub async fn round(old: &BlockStore, new: &BlockStore, (o, n): (&str, &str), dir
                 "rbd --conf {o} --id admin export-diff --no-progress volumes/{src}@{SYNC1} - | rbd --conf {n} --id admin import-diff --no-progress - volumes/{copy}"
             ));
         }
-        write_64m(o, &src);
+        bench_64m(o, "write", &format!("volumes/{src}"));
         quiet();
         let mut took = 0.0;
         by_process("ours: the cutover's final round, 64 MiB changed", async {
@@ -139,7 +107,10 @@ pub async fn round(old: &BlockStore, new: &BlockStore, (o, n): (&str, &str), dir
         let scratch = format!("{src}-io");
         rbd(n, &["create", "--size", "8G", &format!("volumes/{scratch}")]);
         quiet();
-        let io = bench_io(o, "read", &src) + bench_io(n, "write", &scratch) + bench_io(n, "read", &scratch);
+        let (src_spec, scratch_spec) = (format!("volumes/{src}"), format!("volumes/{scratch}"));
+        let io = bench_64m(o, "read", &src_spec)
+            + bench_64m(n, "write", &scratch_spec)
+            + bench_64m(n, "read", &scratch_spec);
         r.raw_io.push(io);
 
         sh(&format!(

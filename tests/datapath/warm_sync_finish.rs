@@ -2,9 +2,10 @@
 //! be removed on the source (Cinder in the old cloud could not delete the
 //! volume then) is reported, keeps the export, and a later run removes it.
 
-use super::warm_sync::{check_cut_over, remove_source, report, SERVER};
+use super::warm_sync::{check_cut_over, remove_source, report};
+use super::warm_sync_lock::synced_once;
 use crate::fixtures::*;
-use crate::testbed::{unique, Testbed};
+use crate::testbed::Testbed;
 
 fn snap_cmd(tb: &Testbed, what: &str, spec: &str) {
     let out = rbd(&tb.var("OLD_CEPH_CONF"))
@@ -17,11 +18,7 @@ fn snap_cmd(tb: &Testbed, what: &str, spec: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_snapshot_left_after_a_cutover_is_reported_and_removed_by_a_later_run() {
     let tb = Testbed::get();
-    let v = source_volume(&tb, &unique("warm s"), 1, &[(0, noise(47, 4 << 20))], false).await;
-    attach(&tb.operator("old"), &v.id, SERVER).await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
-    expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 3);
+    let (v, dir, cfg) = synced_once(&tb, "warm s", 47, 4 << 20).await;
     detach(&tb.operator("old"), &v.id).await;
     // A protected snapshot cannot be removed.
     let spec = format!("volumes/volume-{}@stackmigrate-sync-1", v.id);

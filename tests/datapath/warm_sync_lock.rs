@@ -74,14 +74,25 @@ pub(crate) fn lockers(conf: &str, image: &str) -> String {
     text(&out.stdout).trim().to_string()
 }
 
-/// A 1 GiB source in use by a (made-up) server, synced once, then detached:
-/// ready to cut over. Returns it, the run's directory and its config.
-async fn detached_after_round_one(tb: &Testbed, name: &str, seed: u64) -> (Volume, tempfile::TempDir, String) {
-    let v = source_volume(tb, &unique(name), 1, &[(0, noise(seed, 8 << 20))], false).await;
+/// A 1 GiB source holding `len` bytes at its start, in use by a (made-up)
+/// server, synced once. Returns it, the run's directory and its config.
+pub(crate) async fn synced_once(
+    tb: &Testbed,
+    name: &str,
+    seed: u64,
+    len: usize,
+) -> (Volume, tempfile::TempDir, String) {
+    let v = source_volume(tb, &unique(name), 1, &[(0, noise(seed, len))], false).await;
     attach(&tb.operator("old"), &v.id, SERVER).await;
     let dir = tempfile::tempdir().expect("tmp");
     let cfg = migrate_config(tb, dir.path(), None, false).display().to_string();
     expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 3);
+    (v, dir, cfg)
+}
+
+/// [`synced_once`] with 8 MiB, then detached: ready to cut over.
+async fn detached_after_round_one(tb: &Testbed, name: &str, seed: u64) -> (Volume, tempfile::TempDir, String) {
+    let (v, dir, cfg) = synced_once(tb, name, seed, 8 << 20).await;
     detach(&tb.operator("old"), &v.id).await;
     (v, dir, cfg)
 }

@@ -6,16 +6,17 @@
 //! journal says round 2 began writing; the export file is punched there and
 //! the new image is not.
 
-use super::warm_sync::{check_cut_over, discard_now, remove_source, SERVER};
-use super::warm_sync_lock::write_new_image;
+use super::warm_sync::{check_cut_over, discard_now, remove_source};
+use super::warm_sync_lock::{synced_once, write_new_image};
 use crate::fixtures::*;
-use crate::testbed::{unique, Testbed};
+use crate::testbed::Testbed;
 use std::io::Write;
 use std::path::Path;
 
-/// Appends `transitions` for `volume` to the journal under `dir`, as the
-/// engine writes them (one JSON object a line, the next sequence numbers).
-fn journal_append(dir: &Path, volume: &str, transitions: &[serde_json::Value]) {
+/// Appends to the journal under `dir`, as the engine writes it (one JSON
+/// object a line, the next sequence numbers), that `volume`'s round 2
+/// started and began writing: a try cut short as it wrote.
+fn round_two_began_writing(dir: &Path, volume: &str) {
     let project = std::fs::read_dir(dir.join("work"))
         .expect("work dir")
         .filter_map(Result::ok)
@@ -26,12 +27,11 @@ fn journal_append(dir: &Path, volume: &str, transitions: &[serde_json::Value]) {
     let last: serde_json::Value = serde_json::from_str(text.lines().last().expect("a line")).expect("json");
     let mut seq = last["seq"].as_u64().expect("seq");
     let mut f = std::fs::OpenOptions::new().append(true).open(&path).expect("open");
-    for t in transitions {
+    for t in ["sync_started", "sync_writing"] {
         seq += 1;
-        let mut line = t.clone();
-        line["seq"] = seq.into();
-        line["at"] = "2026-12-04T14:50:00+00:00".into();
-        line["volume"] = volume.into();
+        let line = serde_json::json!({
+            "seq": seq, "at": "2026-12-04T14:50:00+00:00", "volume": volume, "t": t, "round": 2
+        });
         writeln!(f, "{line}").expect("append");
     }
 }
@@ -39,20 +39,12 @@ fn journal_append(dir: &Path, volume: &str, transitions: &[serde_json::Value]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redo_does_not_take_zeros_a_cut_short_try_left_in_the_export_file_for_the_copys() {
     let tb = Testbed::get();
-    let v = source_volume(&tb, &unique("warm z"), 1, &[(0, noise(41, 4 << 20))], false).await;
-    attach(&tb.operator("old"), &v.id, SERVER).await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
-    expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 3);
+    let (v, dir, cfg) = synced_once(&tb, "warm z", 41, 4 << 20).await;
     // The source's first 2 MiB become zeros after round 1.
     discard_now(&tb, &v.id, 0);
     // Round 2 began writing, punched the export file there, and died before
     // its zero record reached the new image.
-    let began = [
-        serde_json::json!({"t": "sync_started", "round": 2}),
-        serde_json::json!({"t": "sync_writing", "round": 2}),
-    ];
-    journal_append(dir.path(), &v.id, &began);
+    round_two_began_writing(dir.path(), &v.id);
     let export = dir
         .path()
         .join("exports")
@@ -77,20 +69,12 @@ async fn a_redo_does_not_take_zeros_a_cut_short_try_left_in_the_export_file_for_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redo_reads_the_whole_copy_back_so_a_write_it_excused_cannot_stay() {
     let tb = Testbed::get();
-    let v = source_volume(&tb, &unique("warm x"), 1, &[(0, noise(43, 4 << 20))], false).await;
-    attach(&tb.operator("old"), &v.id, SERVER).await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = migrate_config(&tb, dir.path(), None, false).display().to_string();
-    expect_code(&migrate(dir.path(), &cfg, &v.id, &[]), 3);
+    let (v, dir, cfg) = synced_once(&tb, "warm x", 43, 4 << 20).await;
     // Round 2 began writing and was cut short; meanwhile someone else wrote
     // to the new image where the source did not change. The guard cannot
     // tell that write from the cut-short try's, and the redo rewrites only
     // what the source changed: the round must not pass.
-    let began = [
-        serde_json::json!({"t": "sync_started", "round": 2}),
-        serde_json::json!({"t": "sync_writing", "round": 2}),
-    ];
-    journal_append(dir.path(), &v.id, &began);
+    round_two_began_writing(dir.path(), &v.id);
     let copies = copies_of(&tb, &v.id).await;
     assert_eq!(copies.len(), 1, "{copies:?}");
     write_new_image(&tb, &format!("volume-{}", copies[0].id));
