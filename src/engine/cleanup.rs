@@ -5,7 +5,7 @@
 //! the same step inside a run, for one volume (`Worker::cleanup`).
 
 use super::volume_pipeline::EXPORT_SNAP;
-use super::{EngineEvent, Journal, JournalError, Phase, Transition};
+use super::{EngineEvent, Journal, JournalError, Phase, Transition, VolumeRecord};
 use crate::openstack::Volume;
 use crate::storage::{BlockStore, RbdError, VolumeExport};
 use tokio_util::sync::CancellationToken;
@@ -23,14 +23,21 @@ pub async fn run_cleanup(
     let records: Vec<_> = journal.records().cloned().collect();
     for r in records {
         // Leftovers of crashed runs: our temporary image names and snapshot.
-        for (store, image) in [
-            (new, format!("stackmigrate-{}", r.id)),
-            (new, format!("stackmigrate-{}-partial", r.id)),
-        ]
-        .into_iter()
-        .chain(r.new_id.iter().map(|n| (new, format!("stackmigrate-tmp-{n}"))))
-        {
-            match store.remove(&image, cancel).await {
+        let staging = [
+            format!("stackmigrate-{}", r.id),
+            format!("stackmigrate-{}-partial", r.id),
+        ];
+        let legacy = r.new_id.iter().map(|n| format!("stackmigrate-tmp-{n}"));
+        for image in staging.into_iter().chain(legacy) {
+            if let Some(why) = staging_needed(&r) {
+                match new.exists(&image).await {
+                    Ok(false) => {}
+                    Ok(true) => actions.push(format!("{}: {image} kept: {why}", r.id)),
+                    Err(e) => actions.push(format!("{}: cannot look for {image}: {e}", r.id)),
+                }
+                continue;
+            }
+            match new.remove(&image, cancel).await {
                 Ok(()) => actions.push(format!("{}: removed temporary image {image}", r.id)),
                 Err(RbdError::NotFound { .. }) => {}
                 Err(e) => actions.push(format!("{}: cannot remove {image}: {e}", r.id)),
@@ -93,6 +100,28 @@ pub async fn run_cleanup(
     Ok(actions)
 }
 
+/// Why a volume's staging image may still be needed, if it may: a copy the
+/// next `migrate` resumes from, the synced copy of a warm sync (`manage`
+/// keeps it there until cutover), or an image Cinder may be adopting
+/// (manage-existing queued) or that the import swaps in. Once the volume is
+/// finished its copy is in its final place and a staging image is a leftover.
+fn staging_needed(r: &VolumeRecord) -> Option<String> {
+    let again = "`stackmigrate migrate` again finishes the volume, and removes it";
+    match r.phase {
+        Phase::Done | Phase::Cleaned | Phase::BackupFailed => None,
+        _ if r.sync.is_some() => Some(format!(
+            "the volume is warm-synced ({:?}): it may hold the synced copy until cutover; {again}",
+            r.phase
+        )),
+        _ if r.claim.is_some() || !r.created.is_empty() => Some(format!(
+            "a new volume was requested for this copy and the volume is not finished ({:?}): Cinder may still adopt the image, or the import swap it in; {again}",
+            r.phase
+        )),
+        Phase::Failed | Phase::Aborted => None,
+        other => Some(format!("the migration is unfinished ({other:?}): a re-run resumes from it; {again}")),
+    }
+}
+
 impl super::worker::Worker {
     /// Phase 5 for one volume: only a `Done` record (verified, and taped or
     /// tape disabled) gets here; its export file goes unless kept. The file
@@ -133,6 +162,7 @@ impl super::worker::Worker {
 mod tests {
     use super::*;
     use crate::engine::sync_record::SyncRound;
+    use crate::engine::Stage;
     use crate::storage::{FileStore, VolumeExport};
 
     fn round(n: u32) -> SyncRound {
@@ -144,6 +174,109 @@ mod tests {
             root: format!("blake3-blocks-64k-v1:{n}"),
             seconds: 1.0,
         }
+    }
+
+    fn staged_export(dir: &std::path::Path) -> VolumeExport {
+        VolumeExport {
+            path: dir.join("volume-v.raw"),
+            size: 1 << 20,
+            data_bytes: 4,
+            hash: "h".into(),
+            staged: true,
+            taken_at: None,
+            live: true,
+            locked: false,
+            no_file: true,
+            streamed_tape: None,
+            read_back: None,
+        }
+    }
+
+    /// `manage` keeps a warm sync's copy in `stackmigrate-<id>` until cutover:
+    /// `cleanup` between rounds must leave it, or the next round has nothing
+    /// to apply its delta to.
+    #[tokio::test]
+    async fn a_warm_synced_copy_in_its_staging_image_is_kept() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let files = FileStore::new(dir.path(), None);
+        files.create("stackmigrate-v", 1 << 20).expect("staging image");
+        let mut journal = Journal::open(&dir.path().join("journal.jsonl")).expect("journal");
+        for t in [
+            Transition::ExportStarted,
+            Transition::ExportDone {
+                export: staged_export(dir.path()),
+                seconds: 1.0,
+            },
+            Transition::SyncStarted { round: 1 },
+            Transition::SyncRoundVerified {
+                round: round(1),
+                image: "stackmigrate-v".into(),
+                new_id: None,
+            },
+        ] {
+            journal.record("v", t).expect("legal");
+        }
+        assert_eq!(journal.get("v").map(|r| r.phase), Some(Phase::Synced));
+        let store = BlockStore::File(files);
+        let actions = run_cleanup(&mut journal, &store, &store, &CancellationToken::new())
+            .await
+            .expect("cleanup");
+        assert!(dir.path().join("stackmigrate-v").exists(), "kept: {actions:?}");
+        assert!(
+            actions
+                .iter()
+                .any(|a| a.contains("stackmigrate-v kept: the volume is warm-synced")),
+            "{actions:?}"
+        );
+    }
+
+    /// A failed copy that asked Cinder for nothing leaves a staging image no
+    /// one needs (a re-run makes it again): cleanup removes it. One for which
+    /// a new volume was requested keeps it (a manage-existing may be queued).
+    #[tokio::test]
+    async fn a_failed_copys_staging_image_goes_unless_a_new_volume_was_requested() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let files = FileStore::new(dir.path(), None);
+        files.create("stackmigrate-a", 1 << 20).expect("staging image");
+        files.create("stackmigrate-b", 1 << 20).expect("staging image");
+        let mut journal = Journal::open(&dir.path().join("journal.jsonl")).expect("journal");
+        for id in ["a", "b"] {
+            let mut ts = vec![
+                Transition::ExportStarted,
+                Transition::ExportDone {
+                    export: staged_export(dir.path()),
+                    seconds: 1.0,
+                },
+                Transition::TransferStarted { tape_enabled: false },
+            ];
+            if id == "b" {
+                ts.push(Transition::NewVolumeClaimed { claim: "c-b".into() });
+                ts.push(Transition::NewVolumeCreated { new_id: "n-b".into() });
+            }
+            ts.push(Transition::Failed {
+                stage: Stage::Import,
+                error: "volume n-b went to error_managing".into(),
+            });
+            for t in ts {
+                journal.record(id, t).expect("legal");
+            }
+        }
+        let store = BlockStore::File(files);
+        let actions = run_cleanup(&mut journal, &store, &store, &CancellationToken::new())
+            .await
+            .expect("cleanup");
+        assert!(!dir.path().join("stackmigrate-a").exists(), "removed: {actions:?}");
+        assert!(
+            actions.iter().any(|a| a == "a: removed temporary image stackmigrate-a"),
+            "{actions:?}"
+        );
+        assert!(dir.path().join("stackmigrate-b").exists(), "kept: {actions:?}");
+        assert!(
+            actions
+                .iter()
+                .any(|a| a.starts_with("b: stackmigrate-b kept: a new volume was requested")),
+            "{actions:?}"
+        );
     }
 
     #[tokio::test]
