@@ -36,6 +36,13 @@ pub enum JournalError {
     },
     #[error("journal {}: another stackmigrate (migrate, cleanup or the dashboard) is working on this project; wait for it to finish or stop it, then run again", path.display())]
     Busy { path: PathBuf },
+    #[error("volume {volume}: cannot look at its export file {}: {source}; fix the export directory (mounted, readable) and run again: the journal still knows the file", path.display())]
+    ExportUnreadable {
+        volume: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Illegal(#[from] super::IllegalTransition),
 }
@@ -195,11 +202,25 @@ impl Journal {
             }
             let rec = self.get(&vol.id).cloned().unwrap_or_else(|| VolumeRecord::new(&vol.id));
             if rec.phase == Phase::Exported {
-                // A streamed copy (no export file) stays only once its import is verified.
-                let intact = rec.export.as_ref().is_some_and(|e| {
-                    (e.no_file && rec.import == super::Track::Succeeded)
-                        || std::fs::metadata(&e.path).is_ok_and(|m| m.len() == e.size)
-                });
+                // A streamed copy (no export file) stays only once its import is
+                // verified. A file is forgotten only when it is gone or cut short:
+                // one that cannot be looked at (an unmounted disk, EACCES) stops
+                // the run, as an export made afresh may not match the verified copy.
+                let intact = match rec.export.as_ref() {
+                    None => false,
+                    Some(e) if e.no_file => rec.import == super::Track::Succeeded,
+                    Some(e) => match std::fs::metadata(&e.path) {
+                        Ok(m) => m.len() == e.size,
+                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => false,
+                        Err(source) => {
+                            return Err(JournalError::ExportUnreadable {
+                                volume: vol.id.clone(),
+                                path: e.path.clone(),
+                                source,
+                            })
+                        }
+                    },
+                };
                 if !intact {
                     self.record(&vol.id, Transition::ExportLost)?;
                 }
@@ -297,5 +318,50 @@ mod tests {
         .expect("write");
         let e = Journal::open(&path).err().expect("corrupt");
         assert!(e.to_string().contains("journal.jsonl:1"), "{e}");
+    }
+
+    /// An export file that cannot be looked at (here ENOTDIR; EACCES or an
+    /// unmounted disk alike) stops the resume, naming it: the journal keeps
+    /// the file, and only a file that is gone is exported afresh.
+    #[test]
+    fn an_export_that_cannot_be_looked_at_stops_the_resume_and_is_not_forgotten() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("journal.jsonl");
+        std::fs::write(dir.path().join("not-a-dir"), b"x").expect("file");
+        let mut j = Journal::open(&path).expect("open");
+        let export = VolumeExport {
+            path: dir.path().join("not-a-dir/volume-a.raw"),
+            size: 1,
+            data_bytes: 1,
+            hash: "h".into(),
+            staged: false,
+            taken_at: None,
+            live: false,
+            locked: false,
+            no_file: false,
+            streamed_tape: None,
+            read_back: None,
+        };
+        let gone = VolumeExport {
+            path: dir.path().join("volume-b.raw"),
+            ..export.clone()
+        };
+        for (id, export) in [("a", export), ("b", gone)] {
+            j.record(id, Transition::ExportStarted).expect("ok");
+            j.record(id, Transition::ExportDone { export, seconds: 0.5 })
+                .expect("ok");
+        }
+        let vol = |id: &str| -> crate::openstack::Volume {
+            serde_json::from_value(serde_json::json!({"id": id, "size": 1, "status": "available"})).expect("volume")
+        };
+        j.resume(&[vol("b")]).expect("a file that is gone is exported afresh");
+        assert_eq!(j.get("b").map(|r| r.phase), Some(Phase::Queued));
+        let e = j.resume(&[vol("a")]).expect_err("stops");
+        assert!(matches!(e, JournalError::ExportUnreadable { .. }), "{e}");
+        assert!(
+            e.to_string().contains("volume a") && e.to_string().contains("not-a-dir"),
+            "{e}"
+        );
+        assert_eq!(j.get("a").map(|r| r.phase), Some(Phase::Exported), "not forgotten");
     }
 }

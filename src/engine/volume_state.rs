@@ -224,7 +224,9 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
         }
         (Exporting | Transferring | Syncing | CuttingOver, Transition::Failed { stage, error }) => {
             r.error = Some((*stage, error.clone()));
-            if *stage == Stage::Import || *stage == Stage::Verify {
+            // A verified import stays verified (a panic in the tape half is
+            // recorded at import): a retry then only finishes the tape.
+            if (*stage == Stage::Import || *stage == Stage::Verify) && r.import != Track::Succeeded {
                 r.import = Track::Failed;
             }
             r.phase = Failed;
@@ -251,6 +253,11 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
                 Queued
             };
             r.restart_unfinished_stream();
+            // What this process read back of the stage vouches only for the try
+            // that wrote it: a retry may find an image another try imported.
+            if let Some(e) = r.export.as_mut() {
+                e.read_back = None;
+            }
         }
         (Exporting, Transition::Resumed) => r.phase = Queued,
         (Syncing | CuttingOver, Transition::Resumed) => r.phase = if r.is_syncing() { Synced } else { Exported },

@@ -332,3 +332,43 @@ fn an_export_done_line_of_an_earlier_version_still_reads() {
     assert_eq!(export.path, std::path::PathBuf::from("/e/volume-v.raw"));
     assert!(!export.staged);
 }
+
+/// The stage's read-back vouches for the try that wrote it, never for an
+/// image a later try finds (in-process retries keep the record in memory).
+#[test]
+fn a_retry_forgets_the_stages_read_back() {
+    let mut ts = to_transferring(false);
+    if let Transition::ExportDone { export, .. } = &mut ts[1] {
+        export.staged = true;
+        export.read_back = Some("h".into());
+    }
+    let stage = Stage::Import;
+    ts.push(Transition::Failed {
+        stage,
+        error: "cinder".into(),
+    });
+    let r = run(&ts).expect("legal");
+    assert_eq!(r.export.as_ref().and_then(|e| e.read_back.clone()), Some("h".into()));
+    ts.push(Transition::Retry);
+    let r = run(&ts).expect("legal");
+    assert_eq!(r.phase, Phase::Exported);
+    assert_eq!(r.export.as_ref().map(|e| e.read_back.clone()), Some(None));
+}
+
+/// A failure recorded at import after the import was verified (a panic in
+/// the tape half) leaves it verified: the retry runs the tape only.
+#[test]
+fn a_failure_after_the_import_was_verified_keeps_it_verified() {
+    let mut ts = to_transferring(true);
+    ts.push(verified());
+    let stage = Stage::Import;
+    ts.push(Transition::Failed {
+        stage,
+        error: "panicked".into(),
+    });
+    ts.push(Transition::Retry);
+    let r = run(&ts).expect("legal");
+    assert_eq!(r.import, Track::Succeeded);
+    assert_eq!(r.phase, Phase::Exported);
+    assert!(r.is_verified());
+}

@@ -34,10 +34,11 @@ impl VolumePipeline {
                 ),
             ));
         }
-        if !export.no_file && export.staged {
-            // The import came from the stream, not from this file, so nothing
-            // else has read it back: check it before it becomes the tape copy,
-            // while the volume still waits for a drive (shown as waiting).
+        if !export.no_file && (export.staged || verified.is_some()) {
+            // The import came from the stream, not from this file, or was
+            // verified in an earlier try: nothing else reads it back now. Check
+            // it before it becomes the tape copy, while the volume still waits
+            // for a drive (shown as waiting).
             self.check_export_file(vol, export, cancel).await?;
         }
         Ok(())
@@ -172,5 +173,85 @@ impl VolumePipeline {
                 format!("cannot re-read the export file {}: {e}", export.path.display()),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CloudConfig, TapeConfig};
+    use crate::engine::volume_pipeline::PipelineSettings;
+    use crate::openstack::Session;
+    use crate::storage::sparse_hash::Scheme;
+    use crate::storage::{BlockStore, FileStore};
+    use std::sync::Arc;
+
+    fn pipeline(dir: &std::path::Path) -> VolumePipeline {
+        let cloud: CloudConfig = serde_json::from_value(serde_json::json!({
+            "auth_url": "http://127.0.0.1:9/v3",
+            "auth": {"type": "password", "username": "u", "password": "p", "user_domain_name": "Default"}
+        }))
+        .expect("cloud");
+        let store = BlockStore::File(FileStore::new(dir, None));
+        VolumePipeline {
+            old: store.clone(),
+            new: store,
+            new_session: Arc::new(Session::new("new", &cloud).expect("session")),
+            old_session: None,
+            settings: PipelineSettings {
+                export_dir: Some(dir.to_path_buf()),
+                strategy: Default::default(),
+                volume_type_map: Default::default(),
+                availability_zone: None,
+                tape: Some(TapeConfig {
+                    command: vec!["cat".into(), "{file}".into()],
+                }),
+                wait: std::time::Duration::from_secs(1),
+                stage_stall: std::time::Duration::from_secs(1),
+                manifest_dir: dir.join("sync"),
+                full_verify: false,
+            },
+            events: tokio::sync::mpsc::channel(100).0,
+            pending_snaps: Default::default(),
+        }
+    }
+
+    /// An export file the import read in an earlier try (not staged) is read
+    /// by nothing else when a retry only runs the tape: it is re-hashed, and
+    /// a file changed since is never written to tape.
+    #[tokio::test]
+    async fn a_retry_after_the_import_was_verified_re_reads_the_export_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("volume-v.raw");
+        std::fs::write(&path, vec![7u8; 256 << 10]).expect("export");
+        let cancel = CancellationToken::new();
+        let hash = crate::storage::sparse_file::hash_file_until(&path, Scheme::V2, &cancel).expect("hash");
+        let export = VolumeExport {
+            path: path.clone(),
+            size: 256 << 10,
+            data_bytes: 256 << 10,
+            hash: hash.clone(),
+            staged: false,
+            taken_at: None,
+            live: false,
+            locked: false,
+            no_file: false,
+            streamed_tape: None,
+            read_back: None,
+        };
+        let vol: Volume =
+            serde_json::from_value(serde_json::json!({"id": "v", "size": 1, "status": "available"})).expect("volume");
+        let p = pipeline(dir.path());
+        p.check_before_tape(&vol, &export, Some(&hash), &cancel)
+            .await
+            .expect("unchanged file");
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes[100 << 10] ^= 1;
+        std::fs::write(&path, bytes).expect("flip a byte");
+        let err = p
+            .check_before_tape(&vol, &export, Some(&hash), &cancel)
+            .await
+            .expect_err("a changed file must not go to tape");
+        assert!(err.to_string().contains("no longer matches its checksum"), "{err}");
     }
 }
