@@ -28,9 +28,14 @@ pub fn options() -> OpenOptions {
     o
 }
 
-/// Creates (or truncates) `path` for writing, mode 0600 when created.
+/// Creates (or truncates) `path` for writing, mode 0600: a file already
+/// there (a crashed run's `.tmp` or `.partial`, made by an earlier version
+/// with the umask's mode) is made 0600 while still empty, before anything is
+/// written, so the rename that publishes it publishes a private file.
 pub fn create_file(path: &Path) -> io::Result<File> {
-    options().write(true).create(true).truncate(true).open(path)
+    let file = options().write(true).create(true).truncate(true).open(path)?;
+    make_private(&file)?;
+    Ok(file)
 }
 
 /// Makes an existing file 0600 if group or others could read it (one an
@@ -129,5 +134,23 @@ mod tests {
         let w = shared_dirs_warning(&[&open, &closed]).expect("warned");
         assert!(w.contains("open (mode 755)") && !w.contains("closed"), "{w}");
         assert_eq!(shared_dirs_warning(&[&open, &closed]), None, "once");
+    }
+
+    /// A leftover temporary file with a wider mode is made private before
+    /// it is written and renamed into place.
+    #[test]
+    fn a_leftover_temporary_file_is_made_private_before_it_is_published() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let report = dir.path().join("report.json");
+        let tmp = dir.path().join("report.tmp");
+        std::fs::write(&tmp, b"old").expect("leftover");
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        write_atomic(&report, "tenant inventory").expect("write");
+        assert_eq!(mode(&report), 0o600);
+        let partial = dir.path().join("volume-v.partial");
+        std::fs::write(&partial, b"old").expect("leftover");
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        drop(create_file(&partial).expect("reopen"));
+        assert_eq!(mode(&partial), 0o600);
     }
 }
