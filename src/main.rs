@@ -177,15 +177,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let (cloud, warnings) = cli.config.load_old_cloud()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));
             // The period, work dir and limits come from a credentials file when there is one.
-            let full = cli.config.load().ok().map(|(c, _)| c);
-            let work_dir = full
-                .as_ref()
-                .map_or_else(|| PathBuf::from("stackmigrate-work"), |c| c.work_dir.clone());
+            let settings = cli.config.usage_settings()?;
+            let work_dir = settings.work_dir;
             let _guard = start_logging(&cli, Some(&work_dir));
             warnings.iter().for_each(|w| tracing::warn!("{w}"));
-            let period = full.as_ref().and_then(|c| c.usage);
-            let concurrency = full.as_ref().map_or(4, |c| c.concurrency.usage_queries);
-            let code = cli::run_usage(&cloud, period, &work_dir, concurrency, args)
+            let code = cli::run_usage(&cloud, settings.period, &work_dir, settings.concurrency, args)
                 .await
                 .unwrap_or_else(|e| {
                     eprintln!("error: {e}");

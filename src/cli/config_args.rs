@@ -121,10 +121,82 @@ impl ConfigArgs {
     }
 }
 
+/// What `usage` takes besides its cloud: where to write, the configured period
+/// and how many queries at once.
+#[derive(Debug, PartialEq)]
+pub struct UsageSettings {
+    pub work_dir: PathBuf,
+    pub period: Option<config::UsagePeriod>,
+    pub concurrency: usize,
+}
+
+impl ConfigArgs {
+    /// `usage`'s settings: from the credentials file when there is one (an
+    /// error in it is reported, naming the file and field, never passed over),
+    /// `--work-dir` over both.
+    pub fn usage_settings(&self) -> Result<UsageSettings, ConfigError> {
+        let mut s = match self.config_file() {
+            Some(f) => {
+                let (cfg, _) = Config::from_json_file(&f)?;
+                UsageSettings {
+                    work_dir: cfg.work_dir,
+                    period: cfg.usage,
+                    concurrency: cfg.concurrency.usage_queries,
+                }
+            }
+            None => UsageSettings {
+                work_dir: PathBuf::from("stackmigrate-work"),
+                period: None,
+                concurrency: Concurrency::default().usage_queries,
+            },
+        };
+        if let Some(w) = &self.work_dir {
+            s.work_dir = w.clone();
+        }
+        Ok(s)
+    }
+}
+
 /// One warning per cloud that skips TLS verification.
 fn insecure_warnings(cfg: &Config) -> Vec<String> {
     [("old", &cfg.old_cloud), ("new", &cfg.new_cloud)]
         .into_iter()
         .filter_map(|(name, c)| c.insecure_warning(name))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(config: Option<PathBuf>, work_dir: Option<&str>) -> ConfigArgs {
+        ConfigArgs {
+            config,
+            old_cloud: Some("old".into()),
+            new_cloud: None,
+            work_dir: work_dir.map(PathBuf::from),
+            no_export_file: false,
+        }
+    }
+
+    /// `usage --old-cloud NAME --work-dir DIR` with no credentials file writes
+    /// under DIR, not under a `stackmigrate-work` in the current directory.
+    #[test]
+    fn usage_takes_work_dir_without_a_credentials_file() {
+        let s = args(None, Some("/srv/sm")).usage_settings().expect("settings");
+        assert_eq!(s.work_dir, PathBuf::from("/srv/sm"));
+        assert_eq!(s.period, None);
+        assert_eq!(s.concurrency, 4);
+    }
+
+    /// A credentials file with an error is reported, naming it, even when the
+    /// cloud itself comes from `--old-cloud`.
+    #[test]
+    fn usage_reports_an_error_in_the_credentials_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("credentials.json");
+        std::fs::write(&file, "{\"old_cloud\": 1}").expect("write");
+        let e = args(Some(file), None).usage_settings().expect_err("a broken file");
+        assert!(e.to_string().contains("credentials.json"), "{e}");
+    }
 }
