@@ -86,7 +86,7 @@ pub async fn run_usage(
             "sum of months {} the whole-period total",
             if summary.sums_match { "equals" } else { "DOES NOT equal" }
         );
-        if let Some(note) = &summary.global_note {
+        for note in summary.global_note.iter().chain(&summary.earlier_kept) {
             println!("note: {note}");
         }
         println!("written to {}", summary.dir);

@@ -71,26 +71,57 @@ impl ArchiveDir {
         Ok(self.staging.clone())
     }
 
-    /// Renames the staging directory to its final name (replacing an earlier
-    /// run of the same period) and points `latest` at it. Returns the final path.
-    pub fn publish(&self) -> Result<PathBuf, UsageError> {
+    /// Renames the staging directory to its final name and points `latest`
+    /// at it. Returns the final path, and a note when an earlier run of the
+    /// same period was kept: one whose totals are larger in any measure
+    /// (the old cloud purged deleted servers' rows since, say) is never
+    /// replaced by a thinner one, but moved to `<name>.replaced-<UTC time>`.
+    pub fn publish(&self) -> Result<(PathBuf, Option<String>), UsageError> {
         let done = self.root.join(&self.name);
+        let mut note = None;
+        let mut aside = None;
         if done.exists() {
-            let old = self.root.join(format!(".replaced-{}", self.name));
-            if old.exists() {
-                std::fs::remove_dir_all(&old).map_err(io(&old))?;
+            let (old, new) = (done.join("total.json"), self.staging.join("total.json"));
+            let thinner = match (read_usage(&old), read_usage(&new)) {
+                (Ok(o), Ok(n)) => o.iter().zip(n).any(|(o, n)| n < *o && !close(*o, n)),
+                // An earlier archive that cannot be read is kept, not judged.
+                _ => true,
+            };
+            let to = if thinner {
+                let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+                let kept = self.root.join(format!("{}.replaced-{stamp}", self.name));
+                note = Some(format!(
+                    "the earlier usage archive of this period has larger totals than this run's (or cannot be read), so it is kept as {}; this run's is {}",
+                    kept.display(),
+                    done.display()
+                ));
+                kept
+            } else {
+                self.root.join(format!(".replaced-{}", self.name))
+            };
+            if to.exists() {
+                std::fs::remove_dir_all(&to).map_err(io(&to))?;
             }
-            std::fs::rename(&done, &old).map_err(io(&done))?;
-            std::fs::remove_dir_all(&old).map_err(io(&old))?;
+            std::fs::rename(&done, &to).map_err(io(&done))?;
+            aside = Some((to, thinner));
         }
-        std::fs::rename(&self.staging, &done).map_err(io(&done))?;
+        if let Err(e) = std::fs::rename(&self.staging, &done) {
+            // `latest` keeps naming a whole archive: the earlier one goes back.
+            if let Some((to, _)) = &aside {
+                let _ = std::fs::rename(to, &done);
+            }
+            return Err(io(&done)(e));
+        }
+        if let Some((to, false)) = &aside {
+            std::fs::remove_dir_all(to).map_err(io(to))?;
+        }
         // A new link renamed over the old one: `latest` always names a whole archive.
         let link = latest(&self.root);
         let tmp = self.root.join(".latest.tmp");
         let _ = std::fs::remove_file(&tmp);
         std::os::unix::fs::symlink(&self.name, &tmp).map_err(io(&tmp))?;
         std::fs::rename(&tmp, &link).map_err(io(&link))?;
-        Ok(done)
+        Ok((done, note))
     }
 }
 
@@ -203,10 +234,56 @@ mod tests {
             staging.join("total.json").exists(),
             "the second run emptied the first's staging"
         );
-        first.publish().expect("publish");
+        let (done, note) = first.publish().expect("publish");
+        assert_eq!(note, None);
+        assert!(done.join("total.json").exists());
         drop(first);
         ArchiveDir::new(dir.path(), &p)
             .begin()
             .expect("free once the first is gone");
+    }
+
+    /// A re-run of the same period whose totals are smaller (rows purged in
+    /// the old cloud since) keeps the earlier archive beside it; one that is
+    /// not smaller replaces it.
+    #[test]
+    fn a_thinner_rerun_of_the_same_period_keeps_the_earlier_archive() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let t = |s| crate::config::naive_time::parse(s).expect("time");
+        let p = CheckedPeriod {
+            start: t("2025-01-01"),
+            end: t("2025-07-01"),
+            note: None,
+        };
+        let run = |hours: f64| {
+            let mut a = ArchiveDir::new(dir.path(), &p);
+            let staging = a.begin().expect("begin");
+            let v = serde_json::json!({"tenant_usage": {"total_hours": hours}});
+            std::fs::write(staging.join("total.json"), v.to_string()).expect("write");
+            a.publish().expect("publish")
+        };
+        let hours = |d: &Path| read_usage(&d.join("total.json")).expect("read")[0];
+        let kept = |d: &Path| -> Vec<PathBuf> {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+                .expect("ls")
+                .map(|e| e.expect("entry").path())
+                .filter(|p| p.to_string_lossy().contains(".replaced-"))
+                .collect();
+            v.sort();
+            v
+        };
+        let (done, note) = run(10.0);
+        assert_eq!((hours(&done), note), (10.0, None));
+        let (done, note) = run(12.0);
+        assert_eq!((hours(&done), note), (12.0, None), "a fuller re-run replaces");
+        assert!(kept(dir.path()).is_empty());
+        let (done, note) = run(5.0);
+        assert_eq!(hours(&done), 5.0);
+        assert_eq!(hours(&latest(dir.path())), 5.0, "latest names this run");
+        let note = note.expect("a note");
+        let earlier = kept(dir.path());
+        assert_eq!(earlier.len(), 1, "{earlier:?}");
+        assert_eq!(hours(&earlier[0]), 12.0, "the fuller archive is kept");
+        assert!(note.contains(&earlier[0].display().to_string()), "{note}");
     }
 }

@@ -71,6 +71,9 @@ pub struct UsageSummary {
     pub sums_match: bool,
     /// Why `global.json` is missing, if it is (a member gets a 403).
     pub global_note: Option<String>,
+    /// Where an earlier, fuller archive of the same period was kept, if one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earlier_kept: Option<String>,
 }
 
 pub struct UsageArchive<'a> {
@@ -164,13 +167,20 @@ impl UsageArchive<'_> {
         let sums_match = sums_match_on_disk(&dir)?;
         write_atomic(&dir.join("monthly.csv"), &csv(&rows, &total_row, sums_match))
             .map_err(|(path, source)| UsageError::Write { path, source })?;
-        let done = archive.publish()?;
+        let (done, kept_note) = archive.publish()?;
+        if let Some(note) = &kept_note {
+            tracing::warn!("{note}");
+            if let Some(tx) = events {
+                let _ = tx.send(UsageEvent::Note(note.clone())).await;
+            }
+        }
         Ok(UsageSummary {
             dir: done.display().to_string(),
             total: total_row,
             months: rows,
             sums_match,
             global_note,
+            earlier_kept: kept_note,
         })
     }
 }
