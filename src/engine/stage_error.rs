@@ -2,6 +2,7 @@
 //! what to do next.
 
 use super::Stage;
+use crate::openstack::OpenStackError;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{stage} failed for volume {volume}: {message}")]
@@ -18,5 +19,47 @@ impl StageError {
             volume: volume.to_string(),
             message: message.to_string(),
         }
+    }
+}
+
+/// A checksum mismatch against a new volume an earlier run made and that
+/// this run does not fill again (verified, or adopted by `manage`): a retry
+/// would compare the same two again, so the next step is named.
+pub(super) fn reused_mismatch(e: StageError, new_id: &str) -> StageError {
+    if !e.message.starts_with("checksum mismatch") {
+        return e;
+    }
+    let message = format!(
+        "{}; new volume {new_id} was filled by an earlier run from an earlier export, and this run does not write it again, so retrying repeats this: if the source has been written since (a server uses it), migrate it with warm sync; otherwise delete volume {new_id} in the new cloud, then migrate again",
+        e.message
+    );
+    StageError { message, ..e }
+}
+
+/// Adds the next step to the Cinder errors an operator can act on.
+pub(super) fn cinder_hint(e: OpenStackError) -> String {
+    match e.status() {
+        Some(413) => format!("{e}; raise the new project's volume quota or select fewer volumes"),
+        Some(403) => format!("{e}; the user lacks the role for this call (manage needs admin)"),
+        _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mismatch_against_a_volume_this_run_does_not_fill_names_it_and_the_next_step() {
+        let e = StageError::new(
+            Stage::Verify,
+            "v",
+            "checksum mismatch: export a vs new image volume-n b",
+        );
+        let e = reused_mismatch(e, "n");
+        assert!(e.message.contains("delete volume n in the new cloud"), "{e}");
+        assert!(e.message.contains("retrying repeats this"), "{e}");
+        let other = StageError::new(Stage::Verify, "v", "rbd: timed out");
+        assert_eq!(reused_mismatch(other.clone(), "n"), other, "only a mismatch");
     }
 }

@@ -1,6 +1,7 @@
 //! Phase 3's import half, for both strategies, and the verification that
 //! alone makes a copy count as migrated.
 
+use super::stage_error::{cinder_hint, reused_mismatch};
 use super::volume_pipeline::{
     human, staging_image, ImportedVolume, VolumeExport, VolumePipeline, SOURCE_KEY, STATE_KEY,
 };
@@ -62,13 +63,18 @@ impl VolumePipeline {
             .await;
             self.drop_staged(vol, export, cancel).await;
             self.finished(vol, Stage::Import).await;
-            let hash = self.verify(vol, export, &done.id, cancel).await?;
+            let hash = self
+                .verify(vol, export, &done.id, cancel)
+                .await
+                .map_err(|e| reused_mismatch(e, &done.id))?;
             self.finished(vol, Stage::Verify).await;
             return Ok(ImportedVolume {
                 new_id: done.id.clone(),
                 hash,
             });
         }
+        // `manage` never fills a volume Cinder already adopted: a mismatch there stays.
+        let reused = existing.as_ref().map(|v| v.id.clone());
         let (new_id, read_back) = match self.settings.strategy {
             ImportStrategy::Replace => {
                 let (id, hash) = self
@@ -94,7 +100,13 @@ impl VolumePipeline {
         self.finished(vol, Stage::Import).await;
         let hash = match read_back {
             Some(hash) => hash,
-            None => self.verify(vol, export, &new_id, cancel).await?,
+            None => self
+                .verify(vol, export, &new_id, cancel)
+                .await
+                .map_err(|e| match &reused {
+                    Some(id) if self.settings.strategy == ImportStrategy::Manage => reused_mismatch(e, id),
+                    _ => e,
+                })?,
         };
         let verified = BTreeMap::from([(STATE_KEY.to_string(), "verified".to_string())]);
         cinder
@@ -281,9 +293,10 @@ impl VolumePipeline {
                 Ok((v.id, as_staged))
             }
             Err(OpenStackError::VolumeError { status, .. }) => Err(fail(&format!(
-                "Cinder accepted manage-existing of image {image} but volume {} went to {status}; the image is kept in pool {} for inspection, see the new cloud's cinder-volume log",
+                "Cinder accepted manage-existing of image {image} but volume {} went to {status}; the image is kept in pool {} for inspection, see the new cloud's cinder-volume log; once the cause is fixed, delete volume {} in the new cloud and migrate again (a retry alone waits on the same volume)",
                 requested.id,
-                self.new.pool()
+                self.new.pool(),
+                requested.id
             ))),
             Err(e) => Err(fail(&e)),
         }
@@ -365,14 +378,5 @@ impl VolumePipeline {
         self.log(vol, format!("imported {} into {image}", human(export.size)))
             .await;
         Ok(false)
-    }
-}
-
-/// Adds the next step to the Cinder errors an operator can act on.
-fn cinder_hint(e: OpenStackError) -> String {
-    match e.status() {
-        Some(413) => format!("{e}; raise the new project's volume quota or select fewer volumes"),
-        Some(403) => format!("{e}; the user lacks the role for this call (manage needs admin)"),
-        _ => e.to_string(),
     }
 }
