@@ -44,9 +44,18 @@ impl MonthTotals {
     }
 }
 
+/// The next step for the Nova answers an operator can act on.
+fn api_hint(e: &OpenStackError) -> &'static str {
+    match e.status() {
+        Some(401 | 403) => "; the usage of a project needs the admin role, or a token scoped to that project (os_compute_api:os-simple-tenant-usage:show); run `stackmigrate usage` with such credentials",
+        Some(400) => "; Nova refused the period: check --start and --end (or `usage` in the config), UTC, start before end",
+        _ => "",
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
-    #[error("usage {what}: {source}")]
+    #[error("usage {what}: {source}{}", api_hint(source))]
     Api {
         what: String,
         #[source]
@@ -211,4 +220,31 @@ fn csv(rows: &[MonthTotals], total: &MonthTotals, sums_match: bool) -> String {
         if sums_match { "equals" } else { "DOES NOT equal" }
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openstack::ApiError;
+
+    fn api(status: u16) -> UsageError {
+        UsageError::Api {
+            what: "2025-03".into(),
+            source: Box::new(OpenStackError::Api(Box::new(ApiError {
+                status,
+                request_id: None,
+                kind: Some("forbidden".into()),
+                message: "Policy doesn't allow os_compute_api:os-simple-tenant-usage:show".into(),
+                request: "GET http://127.0.0.1:8774/v2.1/os-simple-tenant-usage/p".into(),
+            }))),
+        }
+    }
+
+    #[test]
+    fn a_refused_usage_query_says_what_to_do_next() {
+        let e = api(403).to_string();
+        assert!(e.contains("usage 2025-03") && e.contains("needs the admin role"), "{e}");
+        assert!(api(400).to_string().contains("check --start and --end"));
+        assert!(!api(500).to_string().contains("; "), "no hint for a server fault");
+    }
 }
