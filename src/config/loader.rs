@@ -35,15 +35,21 @@ impl Config {
             let message = inner.to_string();
             // serde names a missing or unknown field in the message, not the path.
             let named = backticked(&message, "missing field `").or_else(|| backticked(&message, "unknown field `"));
-            if let Some(name) = named {
-                if !field.ends_with(&name) {
-                    field = join(&field, &name);
+            if let Some(name) = &named {
+                if !field.ends_with(name.as_str()) {
+                    field = join(&field, name);
                 }
             }
             let message = strip_position(&message);
             // serde_json says column 0 at the end of a file ending in a newline:
             // that is the start of the line, column 1 for a person.
-            let position = (inner.line() > 0).then(|| (inner.line(), inner.column().max(1)));
+            let mut position = (inner.line() > 0).then(|| (inner.line(), inner.column().max(1)));
+            if inner.classify() == serde_json::error::Category::Data && named.is_none() {
+                if let Some(name) = auth_field_not_a_string(text, &field) {
+                    field = join(&field, &name);
+                    position = locate(text, &field.split('.').collect::<Vec<_>>()).or(position);
+                }
+            }
             ConfigError::Invalid {
                 file: file.to_path_buf(),
                 position,
@@ -111,6 +117,23 @@ pub fn permission_warning(path: &Path) -> Option<String> {
             path.display()
         )
     })
+}
+
+/// `auth` is read whole first (it is tagged by its `type`), so serde's path
+/// of a wrong type inside it stops at `auth`, and its position at the end of
+/// it: the key whose value is not a string is the one to name.
+fn auth_field_not_a_string(text: &str, path: &str) -> Option<String> {
+    if path != "auth" && !path.ends_with(".auth") {
+        return None;
+    }
+    let root: serde_json::Value = serde_json::from_str(text).ok()?;
+    let auth = path
+        .split('.')
+        .try_fold(&root, |node, key| node.get(key))?
+        .as_object()?;
+    auth.iter()
+        .find(|(k, v)| !(v.is_string() || v.is_null() && k.as_str() == "user_domain_id"))
+        .map(|(k, _)| k.clone())
 }
 
 fn backticked(message: &str, prefix: &str) -> Option<String> {

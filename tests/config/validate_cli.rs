@@ -58,6 +58,18 @@ fn each_broken_file_names_file_line_column_and_field() {
             "missing field",
         ),
         (
+            "auth-wrong-type.json",
+            ex.replacen("\"username\": \"migration-operator\"", "\"username\": 42", 1),
+            ":6:19: old_cloud.auth.username:",
+            "invalid type",
+        ),
+        (
+            "auth-secret-not-a-string.json",
+            ex.replacen("\"password\": \"s3cret-old\"", "\"password\": 1234", 1),
+            ":7:19: old_cloud.auth.password:",
+            "in quotes",
+        ),
+        (
             "wrong-type.json",
             ex.replacen("\"pool\": \"volumes\"", "\"pool\": 7", 1),
             ":20:15: old_cloud.ceph.pool:",
