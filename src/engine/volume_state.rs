@@ -78,7 +78,14 @@ pub struct VolumeRecord {
     /// Warm sync's rounds, for a source a running server writes to.
     #[serde(default)]
     pub sync: Option<SyncRecord>,
+    /// A tape copy failed and none has succeeded since: a run with no tape
+    /// configured does not excuse it (the export is kept, `backup-failed`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tape_owed: bool,
 }
+
+/// Why a volume whose tape copy failed stays `backup-failed` in a run with no tape.
+pub const TAPE_OWED: &str = "its tape copy failed in an earlier run and no tape command is configured now; the export is kept until a tape copy succeeds: configure the tape and migrate again, or delete the export by hand if no tape copy is wanted";
 
 impl VolumeRecord {
     pub fn new(id: &str) -> Self {
@@ -96,6 +103,7 @@ impl VolumeRecord {
             created: Vec::new(),
             claim: None,
             sync: None,
+            tape_owed: false,
         }
     }
 
@@ -184,7 +192,14 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
                 r.import = Track::Running;
             }
             if r.tape != Track::Succeeded {
-                r.tape = if *tape_enabled { Track::Running } else { Track::Disabled };
+                r.tape = match (*tape_enabled, r.tape_owed) {
+                    (true, _) => Track::Running,
+                    (false, false) => Track::Disabled,
+                    (false, true) => {
+                        r.error = Some((Stage::Tape, TAPE_OWED.into()));
+                        Track::Failed
+                    }
+                };
             }
             // Nothing left to run (an earlier import, tape now disabled).
             r.settle_transfer();
@@ -206,18 +221,24 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             r.settle_transfer();
         }
         // The tape half may end after the import half failed or was aborted.
-        (Failed | Aborted, Transition::TapeDone { .. }) => r.tape = Track::Succeeded,
+        (Failed | Aborted, Transition::TapeDone { .. }) => {
+            r.tape = Track::Succeeded;
+            r.tape_owed = false;
+        }
         (Failed | Aborted, Transition::TapeFailed { .. }) => {
             r.tape = Track::Failed;
+            r.tape_owed = true;
             r.forget_streamed_tape();
         }
         (Transferring, Transition::TapeDone { seconds }) => {
             r.tape = Track::Succeeded;
+            r.tape_owed = false;
             r.add_seconds(Stage::Tape, *seconds);
             r.settle_transfer();
         }
         (Transferring, Transition::TapeFailed { error }) => {
             r.tape = Track::Failed;
+            r.tape_owed = true;
             r.forget_streamed_tape();
             r.error = Some((Stage::Tape, error.clone()));
             r.settle_transfer();

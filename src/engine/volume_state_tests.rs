@@ -372,3 +372,28 @@ fn a_failure_after_the_import_was_verified_keeps_it_verified() {
     assert_eq!(r.phase, Phase::Exported);
     assert!(r.is_verified());
 }
+
+/// A tape copy that failed is not excused by a later run with no tape
+/// configured: the volume stays `backup-failed` (its export kept) until a
+/// tape copy succeeds. A volume never taped with tape off is done.
+#[test]
+fn a_failed_tape_copy_is_still_owed_when_the_tape_is_turned_off() {
+    let mut ts = to_transferring(true);
+    ts.push(verified());
+    ts.push(Transition::TapeFailed {
+        error: "offline".into(),
+    });
+    ts.push(Transition::Retry);
+    ts.push(Transition::TransferStarted { tape_enabled: false });
+    let r = run(&ts).expect("ok");
+    assert_eq!((r.phase, &r.tape), (Phase::BackupFailed, &Track::Failed));
+    assert_eq!(r.error, Some((Stage::Tape, TAPE_OWED.into())));
+    ts.push(Transition::Retry);
+    ts.push(Transition::TransferStarted { tape_enabled: true });
+    ts.push(Transition::TapeDone { seconds: 1.0 });
+    let r = run(&ts).expect("ok");
+    assert_eq!((r.phase, r.tape_owed), (Phase::Done, false));
+    let mut never = to_transferring(false);
+    never.push(verified());
+    assert_eq!(run(&never).expect("ok").phase, Phase::Done);
+}
