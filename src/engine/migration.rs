@@ -156,6 +156,10 @@ impl Coordinator {
                 if let Some(e) = super::sync_record::sync_round_event(&r.volume, &t, &rec) {
                     self.emit(e).await;
                 }
+                // A cutover ask (forced, perhaps) ends at a failure or an abort: asked again after a retry.
+                if matches!(t, Transition::Failed { .. } | Transition::Aborted { .. }) {
+                    self.worker.sync.forget(&r.volume);
+                }
                 let failed = match &t {
                     Transition::Failed { stage, error } => Some((*stage, error.clone())),
                     Transition::TapeFailed { error } => Some((super::Stage::Tape, error.clone())),
@@ -237,12 +241,17 @@ impl Coordinator {
             return;
         };
         let rec = self.journal.get(&v).cloned();
-        if !rec.as_ref().is_some_and(|r| r.is_syncing()) {
-            let message = format!(
-                "{}: not warm-synced, so there is nothing to cut over",
-                vol.display_name()
-            );
-            self.notice(&v, message).await;
+        // A failed or aborted volume is retried first: an ask kept until then
+        // would cut it over later on a confirmation given now.
+        let why = match rec.as_ref().map(|r| (r.is_syncing(), r.phase)) {
+            Some((true, Phase::Synced | Phase::Syncing)) => None,
+            Some((true, phase)) => Some(format!(
+                "{phase:?}, not synced now, so no cutover is asked; retry it (r), then cut over"
+            )),
+            _ => Some("not warm-synced, so there is nothing to cut over".to_string()),
+        };
+        if let Some(why) = why {
+            self.notice(&v, format!("{}: {why}", vol.display_name())).await;
             return;
         }
         self.worker.sync.ask_cutover(&v, force);

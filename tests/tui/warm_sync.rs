@@ -261,3 +261,24 @@ fn f_upper_repeats_the_refusal_warns_and_sends_a_forced_cutover_only_when_confir
     h.key_with(KeyCode::Char('F'), shift);
     assert!(h.app.dialog.is_none(), "F on a cold volume does nothing");
 }
+
+/// A `C` dialog left open while a listed volume fails: the confirmation
+/// cuts over only the volumes still synced, never the failed one.
+#[test]
+fn a_volume_that_fails_while_the_cutover_dialog_is_open_is_left_out() {
+    let mut h = syncing();
+    h.key_with(KeyCode::Char('C'), crossterm::event::KeyModifiers::SHIFT);
+    assert!(h.app.dialog.is_some());
+    h.event(state(2, Phase::Failed));
+    h.key(KeyCode::Right).key(KeyCode::Enter);
+    let effects = h.take_effects();
+    assert!(
+        matches!(effects.as_slice(), [Effect::Engine(EngineCommand::Cutover { volume, force: false })] if *volume == vid(1)),
+        "{effects:?}"
+    );
+    h.key(KeyCode::Char('c'));
+    assert!(h.app.dialog.is_some(), "db-data's own dialog");
+    h.event(state(1, Phase::Aborted));
+    h.key(KeyCode::Tab).key(KeyCode::Enter);
+    assert!(h.take_effects().is_empty(), "nothing left to cut over");
+}

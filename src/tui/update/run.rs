@@ -76,6 +76,19 @@ pub(super) fn choose(app: &mut App) {
             app.effects.push(Effect::Engine(EngineCommand::Abort(id)));
         }
         DialogAction::Cutover { ids, force } => {
+            // A volume that failed or was aborted while the dialog was open is
+            // not cut over on a confirmation given for a synced one.
+            let ready = |id: &String| {
+                app.dashboard
+                    .as_ref()
+                    .and_then(|d| d.volumes.iter().find(|v| &v.id == id))
+                    .is_some_and(|v| v.can_cut_over())
+            };
+            let ids: Vec<String> = ids.into_iter().filter(ready).collect();
+            if ids.is_empty() {
+                app.flash("no cutover: the volume is no longer synced (it failed or was aborted); retry it first");
+                return;
+            }
             let what = match ids.as_slice() {
                 [id] => app.dashboard.as_ref().map_or(id.clone(), |d| name(d, id)),
                 many => format!("{} volumes", many.len()),
