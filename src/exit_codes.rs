@@ -45,10 +45,11 @@ pub fn of_run(s: &crate::engine::Summary, usage_ok: bool) -> i32 {
 }
 
 /// The dashboard's code on quitting: a finished run's as `migrate`'s (3 while
-/// volumes wait for cutover), 2 for a run left unfinished, 0 when none ran.
-pub fn of_dashboard(summary: Option<&crate::engine::Summary>, run_started: bool) -> i32 {
+/// volumes wait for cutover; 2 when the usage archive failed or had not
+/// finished), 2 for a run left unfinished, 0 when none ran.
+pub fn of_dashboard(summary: Option<&crate::engine::Summary>, run_started: bool, usage_ok: bool) -> i32 {
     match summary {
-        Some(s) => of_run(s, true),
+        Some(s) => of_run(s, usage_ok),
         None if run_started => ATTENTION,
         None => OK,
     }
@@ -76,19 +77,19 @@ mod tests {
 
     #[test]
     fn the_dashboard_exits_as_migrate_does() {
-        assert_eq!(of_dashboard(Some(&summary(3, 3, 0, 0)), true), OK);
+        assert_eq!(of_dashboard(Some(&summary(3, 3, 0, 0)), true, true), OK);
         assert_eq!(
-            of_dashboard(Some(&summary(3, 1, 2, 0)), true),
+            of_dashboard(Some(&summary(3, 1, 2, 0)), true, true),
             SYNCED,
             "synced, waiting for cutover"
         );
         assert_eq!(
-            of_dashboard(Some(&summary(3, 2, 0, 1)), true),
+            of_dashboard(Some(&summary(3, 2, 0, 1)), true, true),
             ATTENTION,
             "a tape copy failed"
         );
         assert_eq!(
-            of_dashboard(Some(&summary(3, 2, 0, 0)), true),
+            of_dashboard(Some(&summary(3, 2, 0, 0)), true, true),
             ATTENTION,
             "one not done"
         );
@@ -97,7 +98,12 @@ mod tests {
             ..summary(3, 3, 0, 0)
         };
         assert_eq!(of_run(&left, true), ATTENTION, "sync snapshots left on a new volume");
-        assert_eq!(of_dashboard(None, true), ATTENTION, "quit mid-run");
-        assert_eq!(of_dashboard(None, false), OK, "nothing ran");
+        assert_eq!(of_dashboard(None, true, true), ATTENTION, "quit mid-run");
+        assert_eq!(of_dashboard(None, false, true), OK, "nothing ran");
+        assert_eq!(
+            of_dashboard(Some(&summary(3, 3, 0, 0)), true, false),
+            ATTENTION,
+            "the usage archive failed or had not finished"
+        );
     }
 }

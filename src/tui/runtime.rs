@@ -128,7 +128,13 @@ impl EventLoop {
         if self.app.signals > 0 {
             return crate::exit_codes::INTERRUPTED;
         }
-        crate::exit_codes::of_dashboard(self.app.summary.summary.as_ref(), self.app.dashboard.is_some())
+        use crate::tui::screens::UsageStatus;
+        let usage_ok = matches!(self.app.summary.usage, UsageStatus::Done | UsageStatus::Off);
+        crate::exit_codes::of_dashboard(
+            self.app.summary.summary.as_ref(),
+            self.app.dashboard.is_some(),
+            usage_ok,
+        )
     }
 
     async fn run(mut self, terminal: &mut DefaultTerminal) -> std::io::Result<i32> {

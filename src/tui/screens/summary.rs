@@ -94,24 +94,32 @@ impl SummaryScreen {
     }
 
     fn render_totals(&self, area: Rect, buf: &mut Buffer) {
+        use crate::exit_codes::{of_run, OK};
+        // Green only when the dashboard exits 0: what `migrate` would say of this run.
+        let usage_ok = matches!(self.usage, UsageStatus::Done | UsageStatus::Off);
+        let ok = self.summary.as_ref().is_some_and(|s| of_run(s, usage_ok) == OK);
         let line = match (&self.summary, &self.engine_error) {
             (_, Some(e)) => Line::from(format!("✘ the engine stopped: {e}")).red().bold(),
             (None, None) => Line::from("waiting for the engine to finish…"),
             (Some(s), None) => {
-                let text = format!(
+                let mut text = format!(
                     "{} {} of {} verified in the new cloud · {} without tape copy · {} failed · {} aborted",
-                    if s.verified == s.total && s.backup_failed == 0 {
-                        "✔"
-                    } else {
-                        "✘"
-                    },
+                    if ok { "✔" } else { "✘" },
                     s.verified,
                     s.total,
                     s.backup_failed,
                     s.failed,
                     s.aborted
                 );
-                if s.verified == s.total && s.backup_failed == 0 {
+                for (n, what) in [
+                    (s.crash_consistent, "crash-consistent only"),
+                    (s.snapshots_left, "with sync snapshots left"),
+                ] {
+                    if n > 0 {
+                        text.push_str(&format!(" · {n} {what}"));
+                    }
+                }
+                if ok {
                     Line::from(text).green().bold()
                 } else {
                     Line::from(text).red().bold()
@@ -122,6 +130,7 @@ impl SummaryScreen {
             Some(s) if s.verified < s.total || s.backup_failed > 0 => {
                 "run stackmigrate again for this project: it resumes the unfinished volumes"
             }
+            Some(_) if !ok => "needs a look before the old cloud goes: see report.md (and the usage line below)",
             _ => "q quits",
         };
         Paragraph::new(vec![line, Line::from(next).dim()]).render(area, buf);
