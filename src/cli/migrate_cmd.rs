@@ -287,6 +287,8 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
             let sig = signals.recv().await;
             tracing::warn!("{sig} again: exiting without waiting for the stages to end");
             eprintln!("{sig} again: exiting now");
+            // No destructors run past exit: the children's groups go first.
+            crate::storage::kill_all_groups();
             std::process::exit(exit_codes::INTERRUPTED);
         })
     });

@@ -40,6 +40,26 @@ impl ChildExit {
     }
 }
 
+/// Process groups of the children alive in this process: what
+/// [`kill_all_groups`] stops before a second signal leaves at once.
+static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+fn live_groups() -> std::sync::MutexGuard<'static, Vec<i32>> {
+    LIVE_GROUPS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// SIGKILLs the process group of every child still alive: for a process
+/// about to leave without its destructors (`std::process::exit` on a second
+/// signal), so that no `rbd` or tape command outlives it. Each child runs in
+/// its own group, so the terminal's signal never reached them.
+pub fn kill_all_groups() {
+    for pgid in live_groups().drain(..) {
+        if let Some(pgid) = Pid::from_raw(pgid) {
+            let _ = kill_process_group(pgid, Signal::KILL);
+        }
+    }
+}
+
 pub struct ChildProcess {
     child: Child,
     pgid: Option<Pid>,
@@ -79,6 +99,9 @@ impl ChildProcess {
             .kill_on_drop(true)
             .spawn()?;
         let pgid = child.id().and_then(|id| Pid::from_raw(id as i32));
+        if let Some(pgid) = pgid {
+            live_groups().push(pgid.as_raw_nonzero().get());
+        }
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
         let stderr_task = child.stderr.take().map(|mut err| {
             let tail = stderr.clone();
@@ -176,6 +199,20 @@ impl ChildProcess {
         if let Some(t) = self.stderr_task.take() {
             // A grandchild may keep stderr open; don't wait forever for it.
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+    }
+}
+
+impl Drop for ChildProcess {
+    /// Dropped unwaited (its task dropped, the runtime shut down): the whole
+    /// group goes, not only the leader that `kill_on_drop` kills.
+    fn drop(&mut self) {
+        if let Some(pgid) = self.pgid {
+            let raw = pgid.as_raw_nonzero().get();
+            live_groups().retain(|g| *g != raw);
+            if matches!(self.child.try_wait(), Ok(None)) {
+                let _ = kill_process_group(pgid, Signal::KILL);
+            }
         }
     }
 }
@@ -296,5 +333,37 @@ mod tests {
             stat.is_empty() || stat.contains(") Z "),
             "sleep {sleeper} survived: {stat}"
         );
+    }
+
+    /// Whether process `pid` is gone or only a zombie, within 5 s.
+    async fn ends(pid: u32) -> bool {
+        for _ in 0..50 {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            if stat.is_empty() || stat.contains(") Z ") {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// A child dropped unwaited (its task dropped, the dashboard's runtime
+    /// shut down) takes its whole group along, not only the leader.
+    #[tokio::test]
+    async fn a_dropped_child_takes_its_group_along() {
+        let (c, sleeper) = spawn_printing_a_pid("sleep 30 & echo $!; wait").await;
+        drop(c);
+        assert!(ends(sleeper).await, "sleep {sleeper} outlived its dropped group");
+    }
+
+    /// A second signal leaves with `std::process::exit`, which runs no
+    /// destructor: `kill_all_groups` stops every live child's group first.
+    #[tokio::test]
+    async fn kill_all_groups_stops_every_live_childs_group() {
+        let (c, sleeper) = spawn_printing_a_pid("sleep 30 & echo $!; wait").await;
+        kill_all_groups();
+        assert!(ends(sleeper).await, "sleep {sleeper} survived kill_all_groups");
+        let exit = c.wait(&CancellationToken::new()).await.expect("wait");
+        assert!(matches!(exit, ChildExit::Exited { code: None, .. }), "{exit:?}");
     }
 }

@@ -37,7 +37,7 @@ mod volume_export;
 pub use block_delta::{DeltaApplied, DeltaRound};
 pub use block_manifest::BlockManifest;
 pub use block_store::{BlockStore, ExportTargets};
-pub use child_process::{ChildExit, ChildProcess, GRACE};
+pub use child_process::{kill_all_groups, ChildExit, ChildProcess, GRACE};
 pub use data_path_error::DataPathError;
 pub use delta_sinks::Extents;
 pub use disk_space::{free_bytes, is_writable};
