@@ -234,9 +234,14 @@ impl BlockStore {
                 "with no export file the export streams into the new cluster, and {why}"
             )));
         }
-        let (tape, tape_feed) = match tape.map(|(argv, size)| StreamTape::spawn(argv, size)) {
+        let (tape, tape_feed) = match tape.map(|(argv, size)| StreamTape::spawn(argv, size, cancel)) {
             Some(Ok((tape, feed))) => (Some(tape), Some(feed)),
-            Some(Err(e)) => return Err(DataPathError::Stream(e.to_string())),
+            Some(Err(e)) => {
+                // Nothing was read: the stage and the partial file go, as above.
+                super::stage_child::abandon_stage(writer, child, stage).await;
+                file.discard();
+                return Err(DataPathError::Stream(e.to_string()));
+            }
             None => (None, None),
         };
         let stage_cancel = CancellationToken::new();
@@ -249,12 +254,9 @@ impl BlockStore {
                 BlockStore::Rbd(s) if locked => Box::pin(s.read_locked(image_spec, tee, counter, cancel)).await,
                 BlockStore::Rbd(s) => s.read_image(image_spec, tee, counter, cancel).await,
                 BlockStore::File(s) => {
-                    let mut tee = tee;
-                    let fail = s.take_fault(image_spec);
-                    match s
-                        .copy_extents_failing(image_spec, &mut tee, &counter, cancel, fail)
-                        .await
-                    {
+                    let (mut tee, fail) = (tee, s.take_fault(image_spec));
+                    let copied = s.copy_extents_failing(image_spec, &mut tee, &counter, cancel, fail);
+                    match copied.await {
                         Ok((size, bytes)) => Ok((tee, size, bytes)),
                         Err(e) => {
                             tee.discard();
@@ -272,10 +274,8 @@ impl BlockStore {
         };
         let stall = stage.map_or(std::time::Duration::MAX, |t| t.stall);
         let stage_exit = async {
-            match child {
-                Some(c) => Some(wait_stage_child(c, &stage_cancel, cancel, &ended, stall).await),
-                None => None,
-            }
+            let c = child?;
+            Some(wait_stage_child(c, &stage_cancel, cancel, &ended, stall).await)
         };
         let (read, stage_exit) = tokio::join!(export, stage_exit);
         let streamed_tape = match tape {

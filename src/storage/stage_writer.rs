@@ -108,7 +108,7 @@ impl StageFeed {
                 let stdin = w.into_inner().into_inner().map_err(io::IntoInnerError::into_error)?;
                 Ok(StageFeed::Teed(PipeForward::new(stdin, stall).until(cancel)))
             }
-            (sink, _) => StageWriter::spawn(sink, stall).map(StageFeed::Queued),
+            (sink, _) => StageWriter::spawn(sink, stall).map(|w| StageFeed::Queued(w.until(cancel))),
         }
     }
 }
@@ -133,6 +133,9 @@ pub struct StageWriter {
     /// Chunks the thread has handed to the sink: progress while finishing.
     taken: Arc<AtomicU64>,
     stall: Duration,
+    /// The export's: a wait for the thread gives up on it (a tape that
+    /// stopped reading, which no stall limit drops, must not hold the export).
+    cancel: Option<CancellationToken>,
 }
 
 impl StageWriter {
@@ -160,7 +163,19 @@ impl StageWriter {
             done,
             taken,
             stall,
+            cancel: None,
         })
+    }
+
+    /// Waits give up once `cancel` is cancelled.
+    pub fn until(mut self, cancel: &CancellationToken) -> Self {
+        self.cancel = Some(cancel.clone());
+        self
+    }
+
+    fn cancelled(&self) -> Option<io::Error> {
+        let cancelled = self.cancel.as_ref().is_some_and(CancellationToken::is_cancelled);
+        cancelled.then(|| io::Error::new(io::ErrorKind::Interrupted, "cancelled"))
     }
 
     /// The thread's own error once it has stopped.
@@ -183,15 +198,18 @@ impl StageWriter {
             match tx.try_send(chunk) {
                 Ok(()) => return Ok(()),
                 Err(TrySendError::Disconnected(_)) => return Err(self.stopped()),
-                Err(TrySendError::Full(c)) if started.elapsed() < self.stall => {
+                Err(TrySendError::Full(c)) => {
+                    if let Some(e) = self.cancelled() {
+                        return Err(e);
+                    }
+                    if started.elapsed() >= self.stall {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("the new cluster took no data for {} s", self.stall.as_secs()),
+                        ));
+                    }
                     chunk = c;
                     std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(TrySendError::Full(_)) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("the new cluster took no data for {} s", self.stall.as_secs()),
-                    ))
                 }
             }
         }
@@ -214,6 +232,9 @@ impl StageWriter {
                 Ok(r) => return r,
                 Err(RecvTimeoutError::Disconnected) => return Err(io::Error::other("the staging writer panicked")),
                 Err(RecvTimeoutError::Timeout) => {
+                    if let Some(e) = self.cancelled() {
+                        return Err(e);
+                    }
                     let now = self.taken.load(Ordering::Relaxed);
                     if now != seen {
                         (seen, since) = (now, Instant::now());

@@ -38,7 +38,8 @@ impl StreamTape {
     /// Starts `template` (argv, no shell) and the thread that writes the
     /// stream of an image of `size` bytes into its stdin. A tape that is slow
     /// holds the export back; it is never dropped for being slow.
-    pub fn spawn(template: &[String], size: u64) -> Result<(Self, StageWriter), TapeError> {
+    /// `cancel`: the export's; the feed's waits give up on it.
+    pub fn spawn(template: &[String], size: u64, cancel: &CancellationToken) -> Result<(Self, StageWriter), TapeError> {
         let shown = template.join(" ");
         if needs_file(template) {
             return Err(TapeError::Spawn {
@@ -57,7 +58,9 @@ impl StreamTape {
             .take_stdin()
             .ok_or_else(|| spawn_error(std::io::Error::other("no stdin")))?;
         let writer = DiffWriter::new(BufWriter::with_capacity(1 << 20, stdin), size).map_err(spawn_error)?;
-        let feed = StageWriter::spawn(StageSink::Rbd(writer), Duration::MAX).map_err(spawn_error)?;
+        let feed = StageWriter::spawn(StageSink::Rbd(writer), Duration::MAX)
+            .map_err(spawn_error)?
+            .until(cancel);
         Ok((Self { child, shown }, feed))
     }
 

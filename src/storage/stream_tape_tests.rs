@@ -114,7 +114,59 @@ async fn without_an_export_file_a_failed_stage_fails_the_export() {
 #[test]
 fn a_file_template_is_refused_without_an_export_file() {
     let argv: Vec<String> = ["cp", "{file}", "/tape/"].map(String::from).to_vec();
-    let err = StreamTape::spawn(&argv, SIZE).err().expect("refused");
+    let err = StreamTape::spawn(&argv, SIZE, &CancellationToken::new())
+        .err()
+        .expect("refused");
     let text = err.to_string();
     assert!(text.contains("{file}") && text.contains("export_dir"), "{text}");
+}
+
+/// A tape command that stops reading its stdin holds the export (a slow
+/// tape is never dropped), but a cancel still ends it: the feed's waits
+/// give up on the export's cancel, so a locked source is not held forever.
+#[test]
+fn a_cancel_ends_an_export_whose_tape_stopped_reading() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (old_dir, new_dir) = (dir.path().join("old"), dir.path().join("new"));
+    std::fs::create_dir_all(&old_dir).expect("dir");
+    std::fs::create_dir_all(&new_dir).expect("dir");
+    let size = 32u64 << 20;
+    std::fs::write(old_dir.join("img"), vec![0x5a; size as usize]).expect("img");
+    let (old, new) = (
+        BlockStore::File(FileStore::new(&old_dir, None)),
+        BlockStore::File(FileStore::new(&new_dir, None)),
+    );
+    let cancel = CancellationToken::new();
+    let token = cancel.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // On a thread of its own: a feed that ignored the cancel would block it
+    // for good, and the time limit below must still fire.
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let tape = sh("exec sleep 600".into());
+        let stage = StageTarget {
+            store: &new,
+            image: "stackmigrate-img",
+            size,
+            stall: Duration::from_secs(60),
+            read_back: false,
+        };
+        let to = ExportTargets {
+            file: None,
+            stage: Some(stage),
+            tape: Some((&tape, size)),
+            locked: false,
+        };
+        let ended = rt.block_on(old.export_staged("img", to, Counter::default(), &token));
+        let _ = tx.send(ended.map(drop).map_err(|e| e.to_string()));
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    cancel.cancel();
+    let ended = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the export ended on its cancel");
+    assert!(ended.is_err(), "{ended:?}");
 }
