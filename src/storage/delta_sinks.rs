@@ -31,7 +31,17 @@ impl Extents {
             return;
         }
         match self.0.last_mut() {
-            Some((o, l)) if *o + *l >= offset => *l = (*l).max(offset + len - *o),
+            Some((o, l)) if offset >= *o && *o + *l >= offset => *l = (*l).max(offset + len - *o),
+            Some((o, _)) if offset < *o => {
+                // Out of order (the streams are checked, so never expected): kept
+                // right by sorting and merging again, never by wrapping a length.
+                let mut all = std::mem::take(&mut self.0);
+                all.push((offset, len));
+                all.sort_unstable();
+                for (o, l) in all {
+                    self.push(o, l);
+                }
+            }
             _ => self.0.push((offset, len)),
         }
     }

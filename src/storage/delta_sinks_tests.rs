@@ -126,3 +126,14 @@ fn a_concurrent_check_compares_ranges_the_round_filled_meanwhile() {
         "zeros read back over data"
     );
 }
+
+/// Extents pushed out of order stay merged and sorted; none is wrapped.
+#[test]
+fn extents_pushed_out_of_order_are_not_wrapped() {
+    let mut e = Extents::default();
+    e.push(100, 10);
+    e.push(0, 10);
+    e.push(5, 100);
+    e.push(300, 1);
+    assert_eq!(e.0, vec![(0, 110), (300, 1)]);
+}

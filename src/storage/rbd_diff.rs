@@ -44,6 +44,8 @@ pub enum DiffError {
     BadTag(u8),
     #[error("diff extents go backwards ({offset} after {previous})")]
     OutOfOrder { offset: u64, previous: u64 },
+    #[error("diff record at {offset} of {len} bytes ends past any image")]
+    Overflow { offset: u64, len: u64 },
     #[error("{0}")]
     Io(#[from] io::Error),
 }
@@ -101,13 +103,19 @@ pub fn read_diff_piped<R: Read, S: DiffSink>(
             }
             b'z' => {
                 let (offset, len) = (u64_le(&mut r)?, u64_le(&mut r)?);
+                // In order, as data records: what a read-back must cover is kept merged.
+                if offset < previous {
+                    return Err(DiffError::OutOfOrder { offset, previous });
+                }
                 sink.zero(offset, len)?;
+                previous = offset.checked_add(len).ok_or(DiffError::Overflow { offset, len })?;
             }
             b'w' => {
                 let (offset, len) = (u64_le(&mut r)?, u64_le(&mut r)?);
                 if offset < previous {
                     return Err(DiffError::OutOfOrder { offset, previous });
                 }
+                offset.checked_add(len).ok_or(DiffError::Overflow { offset, len })?;
                 if let Some(Err(e)) = sink.forward().map(|f| f.record(offset, len)) {
                     sink.forward_failed(e)?;
                 }
@@ -283,5 +291,24 @@ mod tests {
             read_diff(bad.as_slice(), &mut Collect::default(), &mut [0u8; 16]),
             Err(DiffError::BadHeader)
         ));
+    }
+
+    /// A zero record before an earlier data record's end is refused as a data
+    /// record is: a read-back's coverage is kept from records in order.
+    #[test]
+    fn a_zero_record_out_of_order_is_refused() {
+        let mut s = HEADER.to_vec();
+        s.extend(b"s");
+        s.extend((4u64 << 20).to_le_bytes());
+        s.extend(b"w");
+        s.extend((1u64 << 20).to_le_bytes());
+        s.extend(4u64.to_le_bytes());
+        s.extend(b"data");
+        s.extend(b"z");
+        s.extend(0u64.to_le_bytes());
+        s.extend(50u64.to_le_bytes());
+        s.extend(b"e");
+        let r = read_diff(s.as_slice(), &mut Collect::default(), &mut [0u8; 8]);
+        assert!(matches!(r, Err(DiffError::OutOfOrder { offset: 0, .. })), "{r:?}");
     }
 }
