@@ -36,6 +36,18 @@ pub(super) fn reused_mismatch(e: StageError, new_id: &str) -> StageError {
     StageError { message, ..e }
 }
 
+/// `stackmigrate.state` while `replace` swaps Cinder's empty image for the copy.
+pub(super) const SWAPPING: &str = "swapping";
+
+/// `replace` found no image of Cinder's new volume in the configured pool.
+pub(super) fn not_in_pool(v: &crate::openstack::Volume, pool: &str) -> String {
+    let kind = v.volume_type.as_deref().unwrap_or("the default type");
+    format!(
+        "Cinder made new volume {} ({kind}), but pool {pool} holds no image volume-{}: new_cloud.ceph.pool is not the pool Cinder uses for {kind}; set it (or volume_type_map) to match, delete volume {} in the new cloud, and migrate again",
+        v.id, v.id, v.id
+    )
+}
+
 /// Adds the next step to the Cinder errors an operator can act on.
 pub(super) fn cinder_hint(e: OpenStackError) -> String {
     match e.status() {

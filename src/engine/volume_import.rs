@@ -1,7 +1,7 @@
 //! Phase 3's import half, for both strategies, and the verification that
 //! alone makes a copy count as migrated.
 
-use super::stage_error::{cinder_hint, reused_mismatch};
+use super::stage_error::{cinder_hint, not_in_pool, reused_mismatch, SWAPPING};
 use super::volume_pipeline::{
     human, staging_image, ImportedVolume, VolumeExport, VolumePipeline, SOURCE_KEY, STATE_KEY,
 };
@@ -230,6 +230,19 @@ impl VolumePipeline {
         let tmp = staging_image(vol);
         let export = &export.for_image(self.fill_image(vol, export, &tmp, cancel).await?);
         let make_way = async {
+            // Cinder's image of its new volume is in our pool unless the pool is not
+            // the one Cinder uses: the copy would then land beside an empty volume.
+            // `swapping` (set before the remove) tells a crashed swap's resume.
+            if available.metadata.get(STATE_KEY).map(String::as_str) != Some(SWAPPING) {
+                if !self.new.exists(&final_name).await.map_err(|e| fail(&e))? {
+                    return Err(fail(&not_in_pool(&available, &self.new.pool())));
+                }
+                let swapping = BTreeMap::from([(STATE_KEY.to_string(), SWAPPING.to_string())]);
+                cinder
+                    .set_metadata(&available.id, &swapping)
+                    .await
+                    .map_err(|e| fail(&e))?;
+            }
             // A warm sync's first round cut short leaves its snapshot on the image.
             super::volume_sync::remove_sync_snaps(&self.new, &final_name, |_| true)
                 .await

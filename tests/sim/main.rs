@@ -10,6 +10,7 @@ mod log_file;
 mod no_export_file;
 mod projects;
 mod transient;
+mod wrong_pool;
 
 /// The embedded clouds with default options, their files under `dir`.
 pub async fn sim(dir: &std::path::Path) -> stackmigrate::sim::SimClouds {
