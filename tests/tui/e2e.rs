@@ -170,6 +170,10 @@ async fn tmux_migrates_two_ticked_volumes() {
     );
     verified_once(&tb, &a.id).await;
     verified_once(&tb, &b.id).await;
+    // Quitting while the usage archive still runs would leave it unfinished (exit 2).
+    t.wait("the usage archive", SLOW, |s| {
+        s.contains("usage") && !s.contains("still archiving")
+    });
     t.send(&["q"]);
     t.wait("the exit", Duration::from_secs(30), |s| s.contains("TUI-EXIT=0"));
     cleanup(&tb, &[&a.id, &b.id]).await;
@@ -230,6 +234,10 @@ async fn tmux_aborts_one_volume_then_retries_it() {
     println!("abort + retry took {:?}; the summary:\n{end}", started.elapsed());
     verified_once(&tb, &a.id).await;
     verified_once(&tb, &b.id).await;
+    // Quitting while the usage archive still runs would leave it unfinished (exit 2).
+    t.wait("the usage archive", SLOW, |s| {
+        s.contains("usage") && !s.contains("still archiving")
+    });
     t.send(&["q"]);
     t.wait("the exit", Duration::from_secs(30), |s| s.contains("TUI-EXIT=0"));
     cleanup(&tb, &[&a.id, &b.id]).await;
