@@ -94,7 +94,8 @@ pub async fn run_demo_headless(args: &DemoArgs, work_dir: Option<PathBuf>) -> Re
     let say = |line: &str| narrate(args.json, line);
     let mut migrate = MigrateArgs {
         project: "research".into(),
-        volumes: "all".into(),
+        // broken-vol is in error on purpose: named and left, by choice.
+        volumes: "migratable".into(),
         strategy: None,
         dry_run: false,
         yes: true,

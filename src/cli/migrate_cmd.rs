@@ -4,7 +4,10 @@
 
 use super::event_printer::EventPrinter;
 use crate::config::{Config, ImportStrategy};
-use crate::engine::{project_listing, CopyMode, EngineCommand, RunOptions, RunSetup, SyncPlan, VolumeRow, MIGRATABLE};
+use crate::engine::{
+    left_out_for_status, project_listing, CopyMode, EngineCommand, RunOptions, RunSetup, SyncPlan, VolumeRow,
+    MIGRATABLE,
+};
 use crate::escaped::Escaped;
 use crate::exit_codes;
 use crate::in_use::InUse;
@@ -20,7 +23,9 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub project: String,
     /// `all`, or volume ids separated by commas. An id prefix must name one
-    /// volume; a repeated id is migrated once.
+    /// volume; a repeated id is migrated once. `all` names each volume it
+    /// leaves out for its status (error, maintenance…) and then exits 2;
+    /// `migratable` names them too, but as chosen (exit 0 when the rest is done).
     #[arg(long, default_value = "all")]
     pub volumes: String,
     /// Overrides import_strategy from the config.
@@ -98,7 +103,7 @@ pub(super) fn fatal(e: impl std::fmt::Display) -> Fatal {
 }
 
 pub fn select(all: &[Volume], spec: &str) -> Result<Vec<Volume>, Fatal> {
-    if spec == "all" {
+    if spec == "all" || spec == "migratable" {
         return Ok(all
             .iter()
             .filter(|v| MIGRATABLE.contains(&v.status.as_str()))
@@ -166,6 +171,16 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     let rows = &listing.rows;
     let all: Vec<Volume> = rows.iter().map(|r| r.volume.clone()).collect();
     let volumes = select(&all, &args.volumes)?;
+    let left_out = match args.volumes.as_str() {
+        "all" | "migratable" => left_out_for_status(&all),
+        _ => Vec::new(),
+    };
+    for line in &left_out {
+        eprintln!("warning: {line}");
+        tracing::warn!("{line}");
+    }
+    // `migratable` chose to leave them: named above, not counted as attention.
+    let left_out = if args.volumes == "all" { left_out } else { Vec::new() };
     // The rule the TUI follows too: warm sync for what a running server may write.
     let selected = rows.iter().filter(|r| volumes.iter().any(|v| v.id == r.volume.id));
     let modes = InUse::from_flag(&args.in_use).copy_modes(selected, args.sync);
@@ -303,10 +318,11 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     if let Err(e) = &usage {
         eprintln!("error: usage archive: {e}");
     }
-    Ok(if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-        exit_codes::INTERRUPTED
-    } else {
-        exit_codes::of_run(&summary, usage.is_ok())
+    Ok(match exit_codes::of_run(&summary, usage.is_ok()) {
+        _ if interrupted.load(std::sync::atomic::Ordering::SeqCst) => exit_codes::INTERRUPTED,
+        // A volume left out for its status needs a look, as a failed one does.
+        exit_codes::OK | exit_codes::SYNCED if !left_out.is_empty() => exit_codes::ATTENTION,
+        code => code,
     })
 }
 

@@ -46,6 +46,8 @@ pub use sync_control::{SyncControl, SyncPlan};
 pub use volume_pipeline::{
     CopyMode, ImportedVolume, PipelineSettings, VolumeExport, VolumePipeline, SOURCE_KEY, STAGE_STALL, STATE_KEY,
 };
-pub use volume_row::{project_listing, project_volumes, AttachedServer, ProjectListing, VolumeRow, MIGRATABLE};
+pub use volume_row::{
+    left_out_for_status, project_listing, project_volumes, AttachedServer, ProjectListing, VolumeRow, MIGRATABLE,
+};
 pub use volume_state::{apply, IllegalTransition, Phase, SyncRecord, SyncRound, Track, Transition, VolumeRecord};
 pub use volume_sync::{sync_round_of, sync_snap, SYNC_PREFIX};

@@ -12,6 +12,43 @@ use std::collections::HashMap;
 /// Volumes in these states can be exported safely.
 pub const MIGRATABLE: &[&str] = &["available", "in-use"];
 
+/// One line for each of `all` that `--volumes all` leaves out for its status
+/// (error, maintenance, backing-up…): named, never passed over in silence.
+pub fn left_out_for_status(all: &[Volume]) -> Vec<String> {
+    all.iter()
+        .filter(|v| !MIGRATABLE.contains(&v.status.as_str()))
+        .map(|v| {
+            format!(
+                "volume {} ({}) is in status {:?} and is not migrated by this run; bring it to available or in-use, then migrate it with --volumes {}",
+                crate::escaped::Escaped(v.display_name()),
+                v.id,
+                v.status,
+                v.id
+            )
+        })
+        .collect()
+}
+
+/// The servers `v` is attached to, in Cinder's order. An attachment that
+/// names no server (a host's, say) is a writer nobody can stop from here: it
+/// stays in the list as unknown, so the volume is never taken for a cold one.
+fn attached_servers(v: &Volume, by_id: &HashMap<String, Server>) -> Vec<AttachedServer> {
+    v.attachments
+        .iter()
+        .map(|a| match a.server_id.as_ref() {
+            None => AttachedServer::unknown(),
+            Some(id) => match by_id.get(id) {
+                Some(sv) => AttachedServer::from(sv.clone()),
+                None => AttachedServer {
+                    id: id.clone(),
+                    name: id.clone(),
+                    status: None,
+                },
+            },
+        })
+        .collect()
+}
+
 /// A server a volume is attached to, as Nova reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttachedServer {
@@ -143,19 +180,7 @@ pub async fn project_listing(session: &Session, project: &Project) -> Result<Pro
         .decode_volumes(&raw)?
         .into_iter()
         .map(|v| {
-            let servers = v
-                .attachments
-                .iter()
-                .filter_map(|a| a.server_id.as_ref())
-                .map(|id| match by_id.get(id) {
-                    Some(sv) => AttachedServer::from(sv.clone()),
-                    None => AttachedServer {
-                        id: id.clone(),
-                        name: id.clone(),
-                        status: None,
-                    },
-                })
-                .collect();
+            let servers = attached_servers(&v, &by_id);
             VolumeRow { volume: v, servers }
         })
         .collect();
@@ -274,5 +299,38 @@ mod tests {
         );
         assert_eq!(v["status"], "in-use");
         assert!(v.get("servers").is_none());
+    }
+
+    #[test]
+    fn volumes_left_out_for_their_status_are_named() {
+        let vol = |id: &str, status: &str| -> Volume {
+            serde_json::from_value(serde_json::json!({"id": id, "size": 1, "status": status})).expect("volume")
+        };
+        let lines = left_out_for_status(&[vol("a", "available"), vol("b", "error"), vol("c", "in-use")]);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("(b) is in status \"error\"") && lines[0].contains("--volumes b"),
+            "{lines:?}"
+        );
+    }
+
+    /// A multiattach volume on a stopped server and a host: the host's
+    /// attachment names no server, and still makes the volume written to.
+    #[test]
+    fn an_attachment_with_no_server_counts_as_a_live_writer() {
+        let v: Volume = serde_json::from_value(serde_json::json!({
+            "id": "v", "size": 1, "status": "in-use",
+            "attachments": [{"server_id": "s1"}, {"server_id": null, "host_name": "h"}]
+        }))
+        .expect("volume");
+        let stopped: Server =
+            serde_json::from_value(serde_json::json!({"id": "s1", "name": "db", "status": "SHUTOFF"})).expect("server");
+        let by_id = HashMap::from([("s1".to_string(), stopped)]);
+        let row = VolumeRow {
+            servers: attached_servers(&v, &by_id),
+            volume: v,
+        };
+        assert_eq!(row.servers.len(), 2);
+        assert_eq!(row.live_writer().map(|s| s.id), Some("unknown".to_string()));
     }
 }
