@@ -11,7 +11,7 @@
 //! `sync_guard.rs`.
 
 use super::lap::Lap;
-use super::volume_pipeline::{staging_image, VolumePipeline};
+use super::volume_pipeline::{staging_image, VolumePipeline, STATE_KEY};
 use super::{with_progress, NewVolumeLedger, Stage, StageError, SyncRound, VolumeRecord};
 use crate::config::ImportStrategy;
 use crate::openstack::{Cinder, Volume};
@@ -79,6 +79,12 @@ impl VolumePipeline {
                     .import_replace(vol, export, &cinder, existing, ledger, cancel)
                     .await?;
                 self.copy_source_flags(&cinder, vol, &id, Stage::Import).await?;
+                // Swapped in: back from `swapping` to what a synced copy is until cutover.
+                let importing = std::collections::BTreeMap::from([(STATE_KEY.to_string(), "importing".to_string())]);
+                cinder
+                    .set_metadata(&id, &importing)
+                    .await
+                    .map_err(|e| StageError::new(Stage::Import, &vol.id, e))?;
                 (format!("volume-{id}"), Some(id))
             }
             // The data stays in the staging image until cutover: the new cloud sees no volume yet.
