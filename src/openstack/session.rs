@@ -181,6 +181,18 @@ impl Session {
             .await
             .map_err(|e| self.decode_error(&request, &e.to_string()))?;
         tracing::info!(cloud = %self.name, project = ?body.token.project.as_ref().map(|p| &p.id), expires_at = %body.token.expires_at, "authenticated");
+        // An application credential is bound to its own project whatever scope
+        // is asked for: a token for another project would list that one's volumes.
+        let got = body.token.project.as_ref().map(|p| p.id.as_str());
+        if let crate::config::ProjectScope::Id(wanted) = &self.scope {
+            if got != Some(wanted.as_str()) {
+                return Err(OpenStackError::Config(format!(
+                    "{} cloud: a token for project {wanted} was asked for, and Keystone scoped it to {}; an application credential is bound to the project it was made in: use one made in {wanted}, or a password",
+                    self.name,
+                    got.unwrap_or("no project")
+                )));
+            }
+        }
         Ok(Token::from_body(value, body))
     }
 

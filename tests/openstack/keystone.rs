@@ -158,6 +158,14 @@ async fn application_credential_auth() {
         .list_volumes(None)
         .await
         .expect("the app credential works on Cinder");
+    // Bound to its project: asked for another one (`--project`, the dashboard's
+    // pick), it must not hand back a token whose listings are its own project's.
+    let other = tb.var("OLD_OTHER_ID");
+    let e = app.rescoped(&other).token().await.expect_err("another project");
+    assert!(
+        e.to_string().contains(&other) && e.to_string().contains("application credential is bound"),
+        "{e}"
+    );
     s.send(&Call::new(
         Service::Identity,
         Method::DELETE,
