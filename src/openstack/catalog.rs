@@ -66,6 +66,29 @@ impl Catalog {
         })
     }
 
+    /// The regions that offer `service` on `interface` (its first alias that
+    /// any does): more than one, with no region configured, is a choice the
+    /// operator must make, not the catalog's order.
+    pub fn regions(&self, service: Service, interface: Interface) -> Vec<String> {
+        let mut found: Vec<String> = service
+            .aliases()
+            .iter()
+            .map(|alias| {
+                self.0
+                    .iter()
+                    .filter(|e| e.service_type == *alias)
+                    .flat_map(|e| e.endpoints.iter())
+                    .filter(|ep| ep.interface == interface.as_str())
+                    .map(|ep| ep.region_id.clone().or_else(|| ep.region.clone()).unwrap_or_default())
+                    .collect::<Vec<_>>()
+            })
+            .find(|regions| !regions.is_empty())
+            .unwrap_or_default();
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
     /// Service types present, for error messages.
     pub fn offered(&self) -> String {
         let mut types: Vec<&str> = self.0.iter().map(|e| e.service_type.as_str()).collect();
@@ -115,5 +138,10 @@ mod tests {
         );
         assert_eq!(c.find(Service::Compute, Interface::Admin, None), None);
         assert_eq!(c.offered(), "block-storage, compute, identity");
+        assert_eq!(
+            c.regions(Service::BlockStorage, Interface::Public),
+            ["RegionOne", "RegionTwo"]
+        );
+        assert_eq!(c.regions(Service::BlockStorage, Interface::Internal), ["RegionOne"]);
     }
 }

@@ -206,6 +206,17 @@ impl Session {
     }
 
     fn endpoint_in(&self, catalog: &Catalog, service: Service) -> Result<String> {
+        if self.cloud.region.is_none() {
+            let regions = catalog.regions(service, self.cloud.interface);
+            if regions.len() > 1 {
+                return Err(OpenStackError::Config(format!(
+                    "{} cloud: {} is offered in regions {}; set region_name (or OS_REGION_NAME) to the one the project's volumes are in",
+                    self.name,
+                    service.name(),
+                    regions.join(", ")
+                )));
+            }
+        }
         catalog
             .find(service, self.cloud.interface, self.cloud.region.as_deref())
             .ok_or_else(|| OpenStackError::NoEndpoint {
@@ -318,5 +329,43 @@ impl Session {
             request: request.to_string(),
             message: message.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two regions offer the volume service and none is configured: the
+    /// catalog's first is not taken (the other region's volumes would go
+    /// unlisted); the operator is asked to choose. With one set, it is used.
+    #[test]
+    fn a_service_in_two_regions_needs_region_name() {
+        let catalog: Catalog = serde_json::from_value(serde_json::json!([
+            {"type": "volumev3", "endpoints": [
+                {"interface": "public", "region_id": "RegionOne", "url": "http://c1/v3/p"},
+                {"interface": "public", "region_id": "RegionTwo", "url": "http://c2/v3/p"}
+            ]}
+        ]))
+        .expect("catalog");
+        let mut cloud: CloudConfig = serde_json::from_value(serde_json::json!({
+            "auth_url": "http://127.0.0.1:9/v3",
+            "auth": {"type": "password", "username": "u", "password": "p"}
+        }))
+        .expect("cloud");
+        let e = Session::new("old", &cloud)
+            .expect("session")
+            .endpoint_in(&catalog, Service::BlockStorage)
+            .expect_err("two regions");
+        assert!(
+            e.to_string().contains("RegionOne, RegionTwo") && e.to_string().contains("region_name"),
+            "{e}"
+        );
+        cloud.region = Some("RegionTwo".into());
+        let url = Session::new("old", &cloud)
+            .expect("session")
+            .endpoint_in(&catalog, Service::BlockStorage)
+            .expect("the configured region");
+        assert_eq!(url, "http://c2/v3/p");
     }
 }
