@@ -26,8 +26,9 @@ pub(super) fn on_endpoint(href: &str, endpoint: &str, cloud: &str) -> String {
     if link.origin() == base.origin() {
         return href.to_string();
     }
+    let path = under_endpoint_path(link.path(), base.path());
     let mut rebased = base;
-    rebased.set_path(link.path());
+    rebased.set_path(&path);
     rebased.set_query(link.query());
     tracing::warn!(
         %cloud,
@@ -36,6 +37,23 @@ pub(super) fn on_endpoint(href: &str, endpoint: &str, cloud: &str) -> String {
         "a next link names another host than the endpoint: followed on the endpoint's (set the service's public base URL)"
     );
     rebased.to_string()
+}
+
+/// A link's path under the endpoint's path prefix: a service behind a proxy
+/// at `https://cloud/volume/v3/P` names `/v3/P/volumes/detail` in its links.
+/// The longest tail of the endpoint's path that the link's path starts with
+/// tells what the proxy put before it.
+fn under_endpoint_path(link: &str, endpoint: &str) -> String {
+    let segments: Vec<&str> = endpoint.split('/').filter(|s| !s.is_empty()).collect();
+    for i in 0..segments.len() {
+        let tail = format!("/{}", segments[i..].join("/"));
+        let rest = link.strip_prefix(tail.as_str());
+        if rest.is_some_and(|r| r.is_empty() || r.starts_with('/')) {
+            let prefix: String = segments[..i].iter().map(|s| format!("/{s}")).collect();
+            return format!("{prefix}{link}");
+        }
+    }
+    link.to_string()
 }
 
 /// Fetches `first`, hands each page to `take` (which keeps its items and
@@ -75,5 +93,29 @@ mod tests {
         ] {
             assert_eq!(on_endpoint(other, endpoint, "old"), same, "{other}");
         }
+    }
+
+    /// Behind a proxy that serves the service under a path prefix, the
+    /// service's own links leave the prefix out: it is put back.
+    #[test]
+    fn a_next_link_keeps_the_endpoints_path_prefix() {
+        let link = "http://10.0.0.5:8776/v3/p1/volumes/detail?marker=v9";
+        assert_eq!(
+            on_endpoint(link, "https://cloud.test/volume/v3/p1", "old"),
+            "https://cloud.test/volume/v3/p1/volumes/detail?marker=v9"
+        );
+        assert_eq!(
+            on_endpoint(
+                "http://10.0.0.5:5000/v3/projects?marker=a",
+                "https://cloud.test/identity/v3",
+                "old"
+            ),
+            "https://cloud.test/identity/v3/projects?marker=a"
+        );
+        // No common tail: the link's path as it is.
+        assert_eq!(
+            on_endpoint("http://10.0.0.5:8776/other/x", "https://cloud.test/volume/v3/p1", "old"),
+            "https://cloud.test/other/x"
+        );
     }
 }
