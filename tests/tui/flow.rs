@@ -61,3 +61,26 @@ fn ctrl_c_during_a_run_asks_first() {
     assert_eq!(h.app.screen, Screen::Plan);
     h.snap("plan_run_failed");
 }
+
+/// `q` in the instant between confirming and the engine's start does not
+/// leave (the engine may be exporting a moment later): once it has started,
+/// `q` asks, as during any run.
+#[test]
+fn q_while_the_run_is_starting_waits_for_it() {
+    let mut h = Harness::new();
+    h.on_volumes();
+    h.key(KeyCode::Char(' ')).key(KeyCode::Enter);
+    h.act(Action::PlanReady {
+        lines: vec![],
+        inventory: Ok("inventory.json".into()),
+    });
+    h.key(KeyCode::Char('y'));
+    assert_eq!(h.app.screen, Screen::Dashboard);
+    h.key(KeyCode::Char('q'));
+    assert!(!h.app.quit, "q before the engine started");
+    h.act(Action::RunStarted);
+    h.event(planned(&[(1, "db-data")]));
+    h.event(state(1, Phase::Exporting)).event(started(1, Stage::Export));
+    h.key(KeyCode::Char('q'));
+    assert!(!h.app.quit && h.app.dialog.is_some(), "q during the run asks first");
+}

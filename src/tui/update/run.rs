@@ -12,6 +12,13 @@ use crate::tui::screens::UsageStatus;
 use crate::tui::{Action, Effect};
 
 pub(super) fn quit(app: &mut App) {
+    // Confirmed, and the engine not yet started: it may be exporting in a moment,
+    // so q waits for the run to start and then asks, as it does during a run.
+    let starting = app.plan.starting && !app.engine_live && app.dashboard.as_ref().is_some_and(|d| !d.finished);
+    if app.screen == Screen::Dashboard && starting {
+        app.flash("the run is starting: press q again once it has started to stop it safely");
+        return;
+    }
     let Some(d) = app
         .dashboard
         .as_mut()
