@@ -62,6 +62,9 @@ fn ok(rid: &str, status: StatusCode, body: Value) -> Response {
     reply(status, rid, body, &[("openstack-api-version", MV.to_string())])
 }
 
+/// A volume as Cinder shows it at `MV` (the keys of later microversions,
+/// `group_id` 3.13 to `consumes_quota` 3.65, are not sent; checked against
+/// the live testbed by tests/openstack/sim_shape.rs).
 pub fn volume_json(s: &CloudState, v: &SimVolume) -> Value {
     let link = |rel: &str, prefix: &str| json!({"rel": rel, "href": format!("{}{prefix}/{}/volumes/{}", s.base, v.project_id, v.id)});
     let attachments: Vec<Value> = v
@@ -77,14 +80,23 @@ pub fn volume_json(s: &CloudState, v: &SimVolume) -> Value {
         "links": [link("self", "/v3"), link("bookmark", "")],
         "user_id": v.user_id, "bootable": if v.bootable { "true" } else { "false" },
         "encrypted": false, "replication_status": null, "consistencygroup_id": null, "multiattach": false,
-        "attachments": attachments, "migration_status": null, "group_id": null, "provider_id": null,
-        "shared_targets": true, "service_uuid": "5d0f1c2a-0000-4000-8000-000000000001", "cluster_name": null,
-        "volume_type_id": format!("type-{}", v.volume_type), "consumes_quota": true,
+        "attachments": attachments, "migration_status": null,
         "os-vol-tenant-attr:tenant_id": v.project_id, "os-vol-mig-status-attr:migstat": null,
         "os-vol-mig-status-attr:name_id": null, "os-vol-host-attr:host": s.host,
     });
     if !v.image_metadata.is_empty() {
         j["volume_image_metadata"] = json!(v.image_metadata);
+    }
+    j
+}
+
+/// A volume as the answer to its create or manage request shows it: without
+/// the `os-vol-*` attributes (Cinder adds those to GETs only), and without
+/// `migration_status` for a token that is not admin.
+fn created_json(s: &CloudState, v: &SimVolume, admin: bool) -> Value {
+    let mut j = volume_json(s, v);
+    if let Some(o) = j.as_object_mut() {
+        o.retain(|k, _| !k.starts_with("os-vol-") && (admin || k != "migration_status"));
     }
     j
 }
@@ -227,7 +239,7 @@ async fn create(
             &[("retry-after", "0".into())],
         );
     }
-    let out = json!({"volume": volume_json(&s, &v)});
+    let out = json!({"volume": created_json(&s, &v, CloudState::is_admin(&t))});
     s.volumes.insert(v.id.clone(), v);
     ok(&rid, StatusCode::ACCEPTED, out)
 }
@@ -380,7 +392,7 @@ async fn manage(
         .unwrap_or_default()
         .to_string();
     v.metadata.insert("__manage_source".into(), source);
-    let mut shown = volume_json(&s, &v);
+    let mut shown = created_json(&s, &v, true);
     shown["metadata"].as_object_mut().map(|m| m.remove("__manage_source"));
     s.volumes.insert(v.id.clone(), v);
     ok(&rid, StatusCode::ACCEPTED, json!({"volume": shown}))

@@ -5,9 +5,14 @@
 
 mod cinder;
 mod cli;
+#[path = "../common/fixtures.rs"]
+mod fixtures;
+#[path = "../common/json_shape.rs"]
+mod json_shape;
 mod keystone;
 mod manage;
 mod nova;
+mod sim_shape;
 #[path = "../common/testbed.rs"]
 mod testbed;
 mod usage;

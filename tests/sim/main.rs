@@ -6,6 +6,8 @@ mod cutover_asks;
 mod demo_run;
 mod fidelity;
 mod file_modes;
+#[path = "../common/json_shape.rs"]
+mod json_shape;
 mod log_file;
 mod no_export_file;
 mod projects;
