@@ -221,7 +221,9 @@ impl Journal {
                         }
                     },
                 };
-                if !intact {
+                // A cut-over volume's file is read back from the new image instead.
+                let cut_over = rec.sync.as_ref().is_some_and(|s| s.final_round);
+                if !intact && !cut_over {
                     self.record(&vol.id, Transition::ExportLost)?;
                 }
             }
@@ -250,6 +252,7 @@ mod tests {
             taken_at: None,
             live: false,
             locked: false,
+            sync_snap: false,
             no_file: false,
             streamed_tape: None,
             read_back: None,
@@ -338,6 +341,7 @@ mod tests {
             taken_at: None,
             live: false,
             locked: false,
+            sync_snap: false,
             no_file: false,
             streamed_tape: None,
             read_back: None,

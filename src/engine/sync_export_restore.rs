@@ -1,6 +1,7 @@
 //! A synced volume's export file that is gone (deleted by hand, a disk
 //! replaced) is read back from the new image's last verified snapshot before
-//! the next round patches it.
+//! the next round patches it; a cut-over volume's, from the new image itself
+//! (its final round leaves no snapshot there) before the tape and finish.
 
 use super::volume_pipeline::VolumePipeline;
 use super::{Stage, StageError, SyncRecord, SyncRound};
@@ -23,17 +24,17 @@ impl VolumePipeline {
     ) -> Result<(), StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(stage, &vol.id, e);
         let path = &export.path;
+        // After the cutover the new image is read itself: nothing writes to
+        // it until the finish hands it to Cinder.
+        let spec = match sync.final_round {
+            true => sync.image.clone(),
+            false => format!("{}@{}", sync.image, last.snap),
+        };
         self.log(
             vol,
-            format!(
-                "export file {} is missing: reading it back from {}@{}",
-                path.display(),
-                sync.image,
-                last.snap
-            ),
+            format!("export file {} is missing: reading it back from {spec}", path.display()),
         )
         .await;
-        let spec = format!("{}@{}", sync.image, last.snap);
         self.new
             .export_to_file(&spec, path, Counter::default(), cancel)
             .await

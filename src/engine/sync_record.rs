@@ -1,7 +1,7 @@
 //! What the journal keeps of a warm sync: its rounds, where the copy lives
 //! on the new cluster, and how the cutover went.
 
-use super::{EngineEvent, Transition, VolumeRecord};
+use super::{CopyMode, EngineEvent, Transition, VolumeRecord};
 use serde::{Deserialize, Serialize};
 
 /// One verified warm-sync round.
@@ -51,6 +51,31 @@ impl VolumeRecord {
         if let Some(s) = self.sync.as_mut() {
             s.leftover = why;
         }
+    }
+
+    /// The copy this volume gets now, `planned` being what its servers call
+    /// for. A volume once synced stays synced, whatever its server does now,
+    /// and so does one whose export was read from a warm sync's first
+    /// snapshot (round 1 starts from it; imported as a one-pass copy it would
+    /// be the source at that snapshot, not the source now). A verified
+    /// one-pass copy is only finished (its tape): never synced over.
+    pub fn copy_mode(&self, planned: CopyMode) -> CopyMode {
+        let sync_export = self.export.as_ref().is_some_and(|e| e.sync_snap);
+        match (&self.sync, planned) {
+            (Some(_), _) => CopyMode::Sync,
+            (None, _) if sync_export && !self.is_verified() => CopyMode::Sync,
+            (None, CopyMode::Sync) if self.is_verified() => CopyMode::CrashConsistent,
+            (None, m) => m,
+        }
+    }
+
+    /// An export taken for a one-pass copy, not yet imported, of a volume to
+    /// be synced now (its server started since): rounds need
+    /// `stackmigrate-sync-1` on the source, so it is exported afresh.
+    pub fn export_unfit_for_sync(&self, mode: CopyMode) -> bool {
+        let one_pass = self.export.as_ref().is_some_and(|e| !e.sync_snap);
+        let unverified = self.phase == super::Phase::Exported && !self.is_verified();
+        mode == CopyMode::Sync && self.sync.is_none() && one_pass && unverified
     }
 
     /// Synced at least once and not yet cut over.

@@ -1,5 +1,6 @@
 //! The warm-sync arms of the volume reducer.
 use super::*;
+use crate::engine::CopyMode;
 
 fn round(n: u32) -> SyncRound {
     SyncRound {
@@ -209,4 +210,102 @@ fn a_tape_written_before_a_warm_sync_is_written_again_after_its_cutover() {
         (Phase::Transferring, Track::Running),
         "not done before a new tape"
     );
+}
+
+#[test]
+fn a_cut_over_copy_is_never_exported_afresh() {
+    let mut ts = to_synced();
+    ts.extend([
+        Transition::CutoverStarted { forced: false },
+        Transition::CutoverVerified { round: round(2) },
+        Transition::TransferStarted { tape_enabled: true },
+        Transition::Failed {
+            stage: Stage::Cutover,
+            error: "413 quota".into(),
+        },
+        Transition::Retry,
+    ]);
+    assert_eq!(run(&ts).expect("ok").phase, Phase::Exported);
+    ts.push(Transition::ExportLost);
+    assert!(
+        run(&ts).is_err(),
+        "a fresh export would read a source that may be running again"
+    );
+    // Before the cutover, a one-pass export that is lost is made again.
+    let ts = [
+        Transition::ExportStarted,
+        Transition::ExportDone {
+            export: export(),
+            seconds: 1.0,
+        },
+        Transition::ExportLost,
+    ];
+    assert_eq!(run(&ts).expect("ok").phase, Phase::Queued);
+}
+
+#[test]
+fn an_export_keeps_the_copy_mode_it_was_taken_for() {
+    let exported = |sync_snap: bool| {
+        let export = VolumeExport { sync_snap, ..export() };
+        let seconds = 1.0;
+        run(&[Transition::ExportStarted, Transition::ExportDone { export, seconds }]).expect("ok")
+    };
+    // Taken at stackmigrate-sync-1 while a server wrote; its server stopped by the next run.
+    let r = exported(true);
+    assert_eq!(r.copy_mode(CopyMode::Cold), CopyMode::Sync, "not imported as final");
+    assert!(!r.export_unfit_for_sync(CopyMode::Sync));
+    // Taken for a one-pass copy; its server started by the next run.
+    let r = exported(false);
+    assert_eq!(r.copy_mode(CopyMode::Sync), CopyMode::Sync);
+    assert!(
+        r.export_unfit_for_sync(CopyMode::Sync),
+        "rounds need stackmigrate-sync-1"
+    );
+    assert!(!r.export_unfit_for_sync(CopyMode::Cold));
+    assert_eq!(r.copy_mode(CopyMode::Cold), CopyMode::Cold);
+    // Verified as a one-pass copy: only its tape is left, never synced over.
+    let mut ts = vec![
+        Transition::ExportStarted,
+        Transition::ExportDone {
+            export: export(),
+            seconds: 1.0,
+        },
+        Transition::TransferStarted { tape_enabled: true },
+        verified(),
+    ];
+    ts.push(Transition::TapeFailed {
+        error: "no drive".into(),
+    });
+    ts.push(Transition::Retry);
+    let r = run(&ts).expect("ok");
+    assert_eq!(r.copy_mode(CopyMode::Sync), CopyMode::CrashConsistent);
+    assert!(!r.export_unfit_for_sync(CopyMode::Sync));
+}
+
+/// A cut-over volume whose export file is gone resumes `exported`, its file
+/// to be read back from the new image: the journal does not forget it.
+#[test]
+fn a_resume_keeps_a_cut_over_volume_whose_export_file_is_gone() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut j = crate::engine::Journal::open(&dir.path().join("journal.jsonl")).expect("open");
+    let export = VolumeExport {
+        path: dir.path().join("volume-v.raw"),
+        sync_snap: true,
+        ..export()
+    };
+    let mut ts = to_synced();
+    ts[1] = Transition::ExportDone { export, seconds: 1.0 };
+    ts.extend([
+        Transition::CutoverStarted { forced: false },
+        Transition::CutoverVerified { round: round(2) },
+    ]);
+    for t in ts {
+        j.record("v", t).expect("ok");
+    }
+    let vol: crate::openstack::Volume =
+        serde_json::from_value(serde_json::json!({"id": "v", "size": 1, "status": "available"})).expect("volume");
+    j.resume(&[vol]).expect("resume");
+    let r = j.get("v").expect("record");
+    assert_eq!(r.phase, Phase::Exported);
+    assert!(r.export.is_some() && r.sync.as_ref().is_some_and(|s| s.final_round));
 }

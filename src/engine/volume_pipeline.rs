@@ -315,6 +315,7 @@ impl VolumePipeline {
         Ok(VolumeExport {
             taken_at: taken_at.into_inner(),
             live: mode != CopyMode::Cold,
+            sync_snap: mode == CopyMode::Sync,
             locked,
             ..export
         })

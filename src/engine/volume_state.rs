@@ -291,7 +291,8 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             r.phase = Exported;
             r.restart_unfinished_stream();
         }
-        (Exported, Transition::ExportLost) => r.export_afresh(),
+        // Never for a cut-over copy: a fresh export would read a source that may be running again.
+        (Exported, Transition::ExportLost) if !r.sync.as_ref().is_some_and(|s| s.final_round) => r.export_afresh(),
         (Done, Transition::Cleaned) => r.phase = Cleaned,
         (Done | BackupFailed, Transition::SyncSnapsLeft { why }) => r.sync_snaps_left(why.clone()),
         // Never over a cold copy already verified (a retry only finishes it).

@@ -14,6 +14,7 @@ fn export() -> VolumeExport {
         taken_at: None,
         live: false,
         locked: false,
+        sync_snap: false,
         no_file: false,
         streamed_tape: None,
         read_back: None,

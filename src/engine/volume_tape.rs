@@ -235,6 +235,7 @@ mod tests {
             taken_at: None,
             live: false,
             locked: false,
+            sync_snap: false,
             no_file: false,
             streamed_tape: None,
             read_back: None,

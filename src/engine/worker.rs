@@ -112,13 +112,10 @@ impl Worker {
     async fn drive_phases(&self, vol: Volume, mut rec: VolumeRecord, cancel: CancellationToken) {
         let id = vol.id.clone();
         let mut _holding = rec.export.is_some().then(|| HoldingSpace::new(&self.limits));
-        // A volume once synced stays synced, whatever its server does now. A
-        // verified cold copy is only finished (its tape): never synced over.
-        let mode = match (&rec.sync, self.sync.mode(&id)) {
-            (Some(_), _) => CopyMode::Sync,
-            (None, CopyMode::Sync) if rec.is_verified() => CopyMode::CrashConsistent,
-            (None, m) => m,
+        let Some((mode, r)) = self.copy_mode(rec).await else {
+            return;
         };
+        rec = r;
         if rec.phase == Phase::Queued {
             match self.export(&vol, mode, &cancel, &mut _holding).await {
                 Some(r) => rec = r,
@@ -141,6 +138,9 @@ impl Worker {
         }
         if rec.phase == Phase::Exported {
             let Some(export) = rec.export.clone() else { return };
+            if !self.export_file_restored(&vol, &rec, &cancel).await {
+                return;
+            }
             let tape_enabled = self.pipeline.settings.tape.is_some();
             let Some(r) = self.record(&id, Transition::TransferStarted { tape_enabled }).await else {
                 return;

@@ -5,7 +5,7 @@
 
 use super::journal_ledger::JournalLedger;
 use super::worker::{slot, Worker};
-use super::{EngineEvent, Phase, StageError, SyncRecord, Transition, VolumeRecord};
+use super::{CopyMode, EngineEvent, Phase, StageError, SyncRecord, Transition, VolumeRecord};
 use crate::openstack::Volume;
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +23,43 @@ impl Worker {
         };
         self.record(&vol.id, t).await;
         None
+    }
+
+    /// The copy this task makes (`VolumeRecord::copy_mode`), and the record,
+    /// a one-pass export unfit for a warm sync forgotten first.
+    pub(super) async fn copy_mode(&self, rec: VolumeRecord) -> Option<(CopyMode, VolumeRecord)> {
+        let mode = rec.copy_mode(self.sync.mode(&rec.id));
+        if !rec.export_unfit_for_sync(mode) {
+            return Some((mode, rec));
+        }
+        Some((mode, self.record(&rec.id, Transition::ExportLost).await?))
+    }
+
+    /// A cut-over volume's export file that is gone is read back from the
+    /// new image (checked against the final round's manifest root) before
+    /// its tape and finish: never exported afresh from a source a server
+    /// may be writing to again. `false` when the task stops here.
+    pub(super) async fn export_file_restored(
+        &self,
+        vol: &Volume,
+        rec: &VolumeRecord,
+        cancel: &CancellationToken,
+    ) -> bool {
+        let (Some(sync), Some(export)) = (rec.sync.as_ref().filter(|s| s.final_round), rec.export.as_ref()) else {
+            return true;
+        };
+        let (Some(last), false) = (sync.last(), export.no_file || export.path.exists()) else {
+            return true;
+        };
+        let stage = super::Stage::Cutover;
+        match self
+            .pipeline
+            .restore_export_file(vol, sync, last, export, stage, cancel)
+            .await
+        {
+            Ok(()) => true,
+            Err(e) => self.step_failed(vol, e, cancel).await.is_some(),
+        }
     }
 
     /// Round 1: the exported copy into the new cloud, verified, not final.

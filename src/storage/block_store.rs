@@ -326,15 +326,12 @@ impl BlockStore {
                     path: path.clone(),
                     size,
                     data_bytes,
-                    staged: false,
-                    taken_at: None,
-                    live: false,
-                    locked: false,
                     no_file: dest.is_none(),
                     streamed_tape,
                     // Every piece sent, hashed by the new cluster as sent: the image holds what `hash` describes.
                     read_back: read_back.then(|| hash.clone()),
                     hash,
+                    ..Default::default()
                 })
                 .map_err(|e| DataPathError::io(&path, e)),
             Err(e) => {

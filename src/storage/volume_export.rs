@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolumeExport {
     pub path: PathBuf,
     /// The image size in bytes.
@@ -31,6 +31,11 @@ pub struct VolumeExport {
     /// could land while it was read, so the copy is the image at `taken_at`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub locked: bool,
+    /// Read from a warm sync's first snapshot (`stackmigrate-sync-1`, kept on
+    /// the source): the volume's round 1 starts from this export, whatever its
+    /// servers do by the next run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sync_snap: bool,
     /// No export file was kept (`export_dir: null`): the copy went straight
     /// into the staging image, and `path` is empty.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -74,6 +79,7 @@ mod tests {
             taken_at: None,
             live: false,
             locked: false,
+            sync_snap: false,
             no_file: false,
             streamed_tape: None,
             read_back: Some("blake3-sparse-64k-v2:00".into()),

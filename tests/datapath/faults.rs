@@ -25,6 +25,7 @@ async fn over_quota_create_fails_the_import_with_cinder_s_message() {
         taken_at: None,
         live: false,
         locked: false,
+        sync_snap: false,
         no_file: false,
         streamed_tape: None,
         read_back: None,

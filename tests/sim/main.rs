@@ -2,6 +2,7 @@
 //! the headless demo end to end, and the injected faults.
 
 mod attachments;
+mod cut_over_resume;
 mod cutover_asks;
 mod demo_run;
 mod fidelity;
