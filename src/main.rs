@@ -68,8 +68,22 @@ fn start_logging(cli: &Cli, work_dir: Option<&PathBuf>) -> Option<tracing_append
     }
 }
 
+/// The dashboard draws on a terminal: without one (cron, `ssh` without `-t`,
+/// a pipe) it says so, instead of failing inside the terminal's setup.
+fn no_terminal() -> Option<ExitCode> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        return None;
+    }
+    eprintln!("error: the dashboard needs a terminal, and stdin or stdout is not one here; run it in a terminal, or without one use `stackmigrate migrate --project P --yes` (the demo: `stackmigrate demo --headless`)");
+    Some(ExitCode::from(exit_codes::USAGE as u8))
+}
+
 async fn run(cli: Cli) -> Result<ExitCode> {
     let Some(command) = &cli.command else {
+        if let Some(code) = no_terminal() {
+            return Ok(code);
+        }
         let (cfg, warnings) = cli.config.load()?;
         let _guard = start_logging(&cli, Some(&cfg.work_dir));
         warnings.iter().for_each(|w| tracing::warn!("{w}"));
@@ -102,6 +116,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 // Said rather than ignored: the demo's story warm-syncs, which needs the file.
                 eprintln!("demo: --no-export-file is for migrate and the dashboard on real clouds; the demo warm-syncs volumes of running servers, which keeps the export file");
                 return Ok(ExitCode::from(exit_codes::USAGE as u8));
+            }
+            if !args.headless {
+                if let Some(code) = no_terminal() {
+                    return Ok(code);
+                }
             }
             let log_dir = cli.config.work_dir.clone();
             let _guard = start_logging(&cli, log_dir.as_ref());

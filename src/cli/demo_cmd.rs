@@ -19,7 +19,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub headless: bool,
     /// With --headless: one JSON object per event.
-    #[arg(long)]
+    #[arg(long, requires = "headless")]
     pub json: bool,
     /// Faults to inject: export-fail:NAME, quota:NAME, token-expiry:SECONDS, tape-fail (comma-separated).
     #[arg(long, default_value = "")]

@@ -56,6 +56,11 @@ pub(super) fn validate(config: &Config) -> Vec<(String, String)> {
 
 fn cloud(errors: &mut Vec<(String, String)>, name: &str, cloud: &CloudConfig) {
     match reqwest::Url::parse(&cloud.auth_url) {
+        // Not echoed: the URL holds a secret, which errors and logs would show.
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => errors.push((
+            format!("{name}.auth_url"),
+            "holds a user name or password (user:password@host); remove them from the URL and give them in the auth fields".into(),
+        )),
         Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
         _ => errors.push((
             format!("{name}.auth_url"),

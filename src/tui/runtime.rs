@@ -40,7 +40,7 @@ pub async fn run(cfg: Config, log_file: PathBuf, launch: Launch) -> std::io::Res
     }
     event_loop.notes = launch.notes;
     // Restores the terminal on panic as well.
-    let mut terminal = ratatui::init();
+    let mut terminal = ratatui::try_init()?;
     let result = event_loop.run(&mut terminal).await;
     ratatui::restore();
     result

@@ -59,3 +59,16 @@ fn help_and_version_exit_0_and_help_lists_every_exit_code() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("stackmigrate "), "{}", text(&out.stdout));
 }
+
+/// Cron, `ssh` without `-t`, a pipe: the dashboard says it needs a terminal
+/// and what to run instead, with no panic and no backtrace.
+#[test]
+fn the_dashboard_without_a_terminal_says_so_and_exits_64() {
+    for args in [&[][..], &["demo"][..], &["demo", "--json"][..]] {
+        let out = run(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(stderr.contains("--headless"), "{args:?}: says what to run instead: {stderr}");
+    }
+}

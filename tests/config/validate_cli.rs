@@ -132,6 +132,12 @@ fn each_broken_file_names_file_line_column_and_field() {
             "not an http(s) URL",
         ),
         (
+            "url-credentials.json",
+            ex.replacen("https://keystone.old", "https://admin:URLSECRET@keystone.old", 1),
+            ": old_cloud.auth_url:",
+            "holds a user name or password",
+        ),
+        (
             "truncated.json",
             ex[..ex.len() / 2].to_string(),
             "truncated.json:",
@@ -178,6 +184,7 @@ fn each_broken_file_names_file_line_column_and_field() {
         );
         assert!(lines[0].contains(message), "{name}: want {message:?} in {stderr}");
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(!stderr.contains("URLSECRET"), "{name}: a secret shown: {stderr}");
     }
 }
 
