@@ -68,6 +68,14 @@ const REFRESH_MARGIN_SECS: i64 = 300;
 
 impl Session {
     pub fn new(name: &str, cloud: &CloudConfig) -> Result<Self> {
+        // From any source (clouds.yaml too): errors and logs name the URL.
+        let userinfo =
+            reqwest::Url::parse(&cloud.auth_url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some());
+        if userinfo {
+            return Err(OpenStackError::Config(format!(
+                "{name} cloud: auth_url holds a user name or password (user:password@host); remove them from the URL and give them in the auth fields"
+            )));
+        }
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
@@ -367,5 +375,19 @@ mod tests {
             .endpoint_in(&catalog, Service::BlockStorage)
             .expect("the configured region");
         assert_eq!(url, "http://c2/v3/p");
+    }
+
+    /// A password in the URL (from clouds.yaml, which is not validated as a
+    /// credentials file is) would be printed with every error naming a request.
+    #[test]
+    fn an_auth_url_with_a_password_is_refused_without_showing_it() {
+        let cloud: CloudConfig = serde_json::from_value(serde_json::json!({
+            "auth_url": "http://admin:URLSECRET@127.0.0.1:9/v3",
+            "auth": {"type": "password", "username": "u", "password": "p"}
+        }))
+        .expect("cloud");
+        let e = Session::new("old", &cloud).err().expect("refused");
+        assert!(e.to_string().contains("auth_url holds a user name or password"), "{e}");
+        assert!(!e.to_string().contains("URLSECRET"), "{e}");
     }
 }

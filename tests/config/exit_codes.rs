@@ -69,6 +69,9 @@ fn the_dashboard_without_a_terminal_says_so_and_exits_64() {
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(64), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-        assert!(stderr.contains("--headless"), "{args:?}: says what to run instead: {stderr}");
+        assert!(
+            stderr.contains("--headless"),
+            "{args:?}: says what to run instead: {stderr}"
+        );
     }
 }
