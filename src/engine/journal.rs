@@ -150,7 +150,9 @@ fn replay(path: &Path) -> Result<(BTreeMap<String, VolumeRecord>, u64, u64), Jou
     let mut records = BTreeMap::new();
     let (mut seq, mut good_len) = (0u64, 0u64);
     if path.exists() {
-        let reader = BufReader::new(File::open(path).map_err(io)?);
+        let file = File::open(path).map_err(io)?;
+        let file_len = file.metadata().map_err(io)?.len();
+        let reader = BufReader::new(file);
         let mut lines = reader.split(b'\n').enumerate().peekable();
         while let Some((i, line)) = lines.next() {
             let line = line.map_err(io)?;
@@ -168,7 +170,9 @@ fn replay(path: &Path) -> Result<(BTreeMap<String, VolumeRecord>, u64, u64), Jou
                     seq = e.seq;
                     good_len += line.len() as u64 + 1;
                 }
-                Err(_) if last => {
+                // Torn only if a crash cut it: a whole line (its newline written)
+                // that does not parse, say from a newer version, is not cut off.
+                Err(_) if last && good_len + line.len() as u64 == file_len => {
                     tracing::warn!(journal = %path.display(), line = i + 1, "dropping a torn last line");
                 }
                 Err(err) => {
@@ -288,6 +292,16 @@ mod tests {
         drop(j);
         let j = Journal::open(&path).expect("both entries still read");
         assert_eq!(j.get("b").map(|r| r.phase), Some(Phase::Exporting));
+        drop(j);
+        // A whole last line this version cannot read (a newer one wrote it): not cut.
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).expect("open");
+        f.write_all(b"{\"seq\":9,\"at\":\"x\",\"volume\":\"b\",\"t\":\"future\"}\n")
+            .expect("write");
+        drop(f);
+        let len = std::fs::metadata(&path).expect("len").len();
+        let e = Journal::open(&path).err().expect("refused");
+        assert!(matches!(e, JournalError::Corrupt { .. }), "{e}");
+        assert_eq!(std::fs::metadata(&path).expect("len").len(), len, "nothing cut");
     }
 
     #[test]

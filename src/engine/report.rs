@@ -108,7 +108,10 @@ fn row<'a>(vol: &'a crate::openstack::Volume, r: Option<&'a VolumeRecord>) -> Ro
         cutover_refused: r.and_then(|r| r.sync.as_ref()).and_then(|s| s.refused.as_deref()),
         snapshots_left: r.and_then(|r| r.sync.as_ref()).and_then(|s| s.leftover.as_deref()),
         crash_consistent: r.is_some_and(|r| r.sync.is_none() && r.export.as_ref().is_some_and(|e| e.live)),
-        forced_cutover: r.and_then(|r| r.sync.as_ref()).is_some_and(|s| s.forced),
+        // A forced cutover that failed, or has yet to finish its round, copied nothing final.
+        forced_cutover: r
+            .and_then(|r| r.sync.as_ref())
+            .is_some_and(|s| s.forced && s.final_round),
         no_export_file: r.and_then(|r| r.export.as_ref()).is_some_and(|e| e.no_file),
     }
 }
@@ -343,5 +346,22 @@ mod tests {
         let md = markdown(&plan(), &[row_in(Phase::Done, &Track::Disabled)], &summary(1));
         assert!(md.contains("1 volume: 1 verified"), "{md}");
         assert!(md.contains("| done | off |"), "{md}");
+    }
+
+    #[test]
+    fn a_forced_cutover_that_failed_is_not_reported_as_a_forced_copy() {
+        let vol: crate::openstack::Volume =
+            serde_json::from_value(serde_json::json!({"id": "v", "size": 1, "status": "in-use"})).expect("volume");
+        let mut rec = VolumeRecord::new("v");
+        rec.phase = Phase::Synced;
+        rec.sync = Some(crate::engine::SyncRecord {
+            forced: true,
+            ..Default::default()
+        });
+        assert!(!row(&vol, Some(&rec)).forced_cutover, "still syncing");
+        if let Some(s) = rec.sync.as_mut() {
+            s.final_round = true;
+        }
+        assert!(row(&vol, Some(&rec)).forced_cutover);
     }
 }

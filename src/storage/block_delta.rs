@@ -273,6 +273,8 @@ impl FileStore {
             .flatten()
             .filter_map(|e| e.file_name().into_string().ok())
             .filter_map(|n| n.strip_prefix(&prefix).map(str::to_string))
+            // A snapshot whose copy a crash cut short is not one (`ImageFile`).
+            .filter(|n| !n.ends_with(".partial"))
             .collect();
         snaps.sort();
         Ok(snaps)
@@ -370,6 +372,7 @@ mod tests {
         files.snap_create("volume-a", "s1").await.expect("snap");
         f.write_all_at(&[9u8; 100], (40 << 30) + 5).expect("write");
         files.snap_create("volume-a", "s2").await.expect("snap");
+        std::fs::write(dir.path().join("volume-a@s3.partial"), b"cut short").expect("partial");
         assert_eq!(files.snap_list("volume-a").expect("list"), ["s1", "s2"]);
         assert_eq!(files.ls().expect("ls"), ["volume-a"], "snapshots are not images");
         // 64 GiB provisioned: only the two blocks holding data are compared.
