@@ -386,7 +386,7 @@ mod tests {
             "auth": {"type": "password", "username": "u", "password": "p"}
         }))
         .expect("cloud");
-        let e = Session::new("old", &cloud).err().expect("refused");
+        let e = Session::new("old", &cloud).expect_err("refused");
         assert!(e.to_string().contains("auth_url holds a user name or password"), "{e}");
         assert!(!e.to_string().contains("URLSECRET"), "{e}");
     }
