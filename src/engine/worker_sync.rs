@@ -102,6 +102,9 @@ impl Worker {
                 return None;
             }
             if let Some(force) = ctl.cutover_wanted(&vol.id) {
+                // The slot first: the source's servers are asked about just
+                // before the final round, not before a wait for a slot.
+                let _permit = slot(&self.limits.export, cancel).await?;
                 match self.pipeline.cutover_blocker(vol).await {
                     Some(why) if !force => {
                         ctl.forget(&vol.id);
@@ -168,8 +171,8 @@ impl Worker {
         }
     }
 
+    /// The final round; the caller holds an export slot.
     async fn cutover(&self, vol: &Volume, forced: bool, cancel: &CancellationToken) -> Option<VolumeRecord> {
-        let _permit = slot(&self.limits.export, cancel).await?;
         let started = self.record(&vol.id, Transition::CutoverStarted { forced }).await?;
         self.sync.forget(&vol.id);
         let next = SyncRecord::next_round(started.sync.as_ref());
