@@ -58,6 +58,13 @@ pub async fn run_cleanup(
             ));
             continue;
         }
+        if r.phase == Phase::Done && r.sync_snaps_pending() {
+            actions.push(format!(
+                "{}: export kept: its warm-sync snapshots may be left (a run stopped before removing them); `stackmigrate migrate` again removes them first",
+                r.id
+            ));
+            continue;
+        }
         if export.no_file {
             // Streamed: no export file to delete or keep.
             match r.phase {
@@ -280,61 +287,71 @@ mod tests {
         );
     }
 
+    /// Left (journaled), or never journaled as removed (a run stopped
+    /// between `done` and their removal): the export is kept. Journaled as
+    /// removed: it goes.
     #[tokio::test]
-    async fn an_export_whose_warm_sync_snapshots_are_left_is_kept() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let path = dir.path().join("volume-v.raw");
-        std::fs::write(&path, b"data").expect("export");
-        let export = VolumeExport {
-            path: path.clone(),
-            size: 1 << 20,
-            data_bytes: 4,
-            hash: "h".into(),
-            staged: false,
-            taken_at: None,
-            live: true,
-            locked: false,
-            sync_snap: false,
-            no_file: false,
-            streamed_tape: None,
-            read_back: None,
-        };
-        let mut journal = Journal::open(&dir.path().join("journal.jsonl")).expect("journal");
-        let (image, new_id) = ("volume-n".to_string(), Some("n".to_string()));
-        for t in [
-            Transition::ExportStarted,
-            Transition::ExportDone { export, seconds: 1.0 },
-            Transition::SyncStarted { round: 1 },
-            Transition::SyncRoundVerified {
-                round: round(1),
-                image,
-                new_id,
-            },
-            Transition::CutoverStarted { forced: false },
-            Transition::CutoverVerified { round: round(2) },
-            Transition::TransferStarted { tape_enabled: false },
-            Transition::ImportVerified {
-                new_id: "n".into(),
-                hash: "blake3-blocks-64k-v1:2".into(),
-                seconds: 1.0,
-            },
-            Transition::SyncSnapsLeft {
-                why: Some("cannot remove volume-v@stackmigrate-sync-1: busy".into()),
-            },
+    async fn an_export_whose_warm_sync_snapshots_are_or_may_be_left_is_kept() {
+        let busy = Some("cannot remove volume-v@stackmigrate-sync-1: busy".to_string());
+        for (last, kept) in [
+            (Some(busy), Some("warm-sync snapshots are left")),
+            (None, Some("may be left (a run stopped before removing them)")),
+            (Some(None), None),
         ] {
-            journal.record("v", t).expect("legal");
+            let dir = tempfile::tempdir().expect("tmp");
+            let path = dir.path().join("volume-v.raw");
+            std::fs::write(&path, b"data").expect("export");
+            let export = VolumeExport {
+                path: path.clone(),
+                size: 1 << 20,
+                data_bytes: 4,
+                hash: "h".into(),
+                live: true,
+                sync_snap: true,
+                ..Default::default()
+            };
+            let mut journal = Journal::open(&dir.path().join("journal.jsonl")).expect("journal");
+            let (image, new_id) = ("volume-n".to_string(), Some("n".to_string()));
+            let ts = [
+                Transition::ExportStarted,
+                Transition::ExportDone { export, seconds: 1.0 },
+                Transition::SyncStarted { round: 1 },
+                Transition::SyncRoundVerified {
+                    round: round(1),
+                    image,
+                    new_id,
+                },
+                Transition::CutoverStarted { forced: false },
+                Transition::CutoverVerified { round: round(2) },
+                Transition::TransferStarted { tape_enabled: false },
+                Transition::ImportVerified {
+                    new_id: "n".into(),
+                    hash: "blake3-blocks-64k-v1:2".into(),
+                    seconds: 1.0,
+                },
+            ];
+            let left = last.clone().map(|why| Transition::SyncSnapsLeft { why });
+            for t in ts.into_iter().chain(left) {
+                journal.record("v", t).expect("legal");
+            }
+            assert_eq!(journal.get("v").map(|r| r.phase), Some(Phase::Done));
+            let store = BlockStore::File(FileStore::new(dir.path(), None));
+            let cancel = CancellationToken::new();
+            let actions = run_cleanup(&mut journal, &store, &store, &cancel)
+                .await
+                .expect("cleanup");
+            let phase = journal.get("v").map(|r| r.phase);
+            match kept {
+                Some(why) => {
+                    assert!(path.exists(), "{last:?}: kept: {actions:?}");
+                    assert!(actions.iter().any(|a| a.contains(why)), "{last:?}: {actions:?}");
+                    assert_eq!(phase, Some(Phase::Done), "{last:?}: not cleaned");
+                }
+                None => {
+                    assert!(!path.exists(), "removed: {actions:?}");
+                    assert_eq!(phase, Some(Phase::Cleaned));
+                }
+            }
         }
-        assert_eq!(journal.get("v").map(|r| r.phase), Some(Phase::Done));
-        let store = BlockStore::File(FileStore::new(dir.path(), None));
-        let cancel = CancellationToken::new();
-        let actions = run_cleanup(&mut journal, &store, &store, &cancel)
-            .await
-            .expect("cleanup");
-        assert!(path.exists(), "kept: {actions:?}");
-        assert!(
-            actions.iter().any(|a| a.contains("warm-sync snapshots are left")),
-            "{actions:?}"
-        );
-        assert_eq!(journal.get("v").map(|r| r.phase), Some(Phase::Done), "not cleaned");
     }
 }

@@ -368,9 +368,7 @@ pub async fn run_locked(
         queued_retries: HashSet::new(),
     };
     for vol in &plan.volumes {
-        let phase = co.journal.get(&vol.id).map(|r| r.phase);
-        let finished = phase == Some(Phase::Cleaned) || (phase == Some(Phase::Done) && plan.keep_exports);
-        if !finished {
+        if !co.journal.get(&vol.id).is_some_and(|r| r.finished(plan.keep_exports)) {
             co.spawn(vol.clone());
         }
     }

@@ -42,6 +42,10 @@ pub struct SyncRecord {
     /// (Cinder cannot delete the volume until they go; a re-run retries).
     #[serde(default)]
     pub leftover: Option<String>,
+    /// After the cutover: their removal on both sides is journaled. Until
+    /// then (a run stopped between `done` and the removal) they may be left.
+    #[serde(default)]
+    pub snaps_dropped: bool,
 }
 
 impl VolumeRecord {
@@ -49,6 +53,7 @@ impl VolumeRecord {
     /// that outlived the cutover, or none.
     pub(super) fn sync_snaps_left(&mut self, why: Option<String>) {
         if let Some(s) = self.sync.as_mut() {
+            s.snaps_dropped = why.is_none();
             s.leftover = why;
         }
     }
@@ -76,6 +81,18 @@ impl VolumeRecord {
         let one_pass = self.export.as_ref().is_some_and(|e| !e.sync_snap);
         let unverified = self.phase == super::Phase::Exported && !self.is_verified();
         mode == CopyMode::Sync && self.sync.is_none() && one_pass && unverified
+    }
+
+    /// Cut over, and its warm-sync snapshots may still be on either side.
+    pub fn sync_snaps_pending(&self) -> bool {
+        self.sync.as_ref().is_some_and(|s| s.final_round && !s.snaps_dropped)
+    }
+
+    /// Nothing left for a run to do: cleaned, or done with its export kept
+    /// (`--keep-exports`) and no warm-sync snapshot possibly left.
+    pub fn finished(&self, keep_exports: bool) -> bool {
+        let kept = self.phase == super::Phase::Done && keep_exports;
+        self.phase == super::Phase::Cleaned || (kept && !self.sync_snaps_pending())
     }
 
     /// Synced at least once and not yet cut over.

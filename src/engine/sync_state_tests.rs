@@ -309,3 +309,30 @@ fn a_resume_keeps_a_cut_over_volume_whose_export_file_is_gone() {
     assert_eq!(r.phase, Phase::Exported);
     assert!(r.export.is_some() && r.sync.as_ref().is_some_and(|s| s.final_round));
 }
+
+/// A run stopped between `done` and the removal of the warm-sync snapshots
+/// leaves no trace of them but this: a later run, even with --keep-exports,
+/// removes them before the volume counts as finished.
+#[test]
+fn sync_snapshots_count_as_left_until_their_removal_is_journaled() {
+    let mut ts = to_synced();
+    ts.extend([
+        Transition::CutoverStarted { forced: false },
+        Transition::CutoverVerified { round: round(2) },
+        Transition::TransferStarted { tape_enabled: false },
+        verified(),
+    ]);
+    let r = run(&ts).expect("ok");
+    assert_eq!(r.phase, Phase::Done);
+    assert!(
+        r.sync_snaps_pending() && !r.finished(true),
+        "a crash may have left them"
+    );
+    ts.push(Transition::SyncSnapsLeft { why: None });
+    let r = run(&ts).expect("ok");
+    assert!(!r.sync_snaps_pending() && r.finished(true) && !r.finished(false));
+    ts.push(Transition::SyncSnapsLeft {
+        why: Some("busy".into()),
+    });
+    assert!(!run(&ts).expect("ok").finished(true), "left: a later run retries");
+}

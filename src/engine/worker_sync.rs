@@ -199,7 +199,9 @@ impl Worker {
             return rec;
         };
         let why = self.pipeline.drop_sync_snaps_after_cutover(vol, sync).await;
-        if why == sync.leftover {
+        // Their removal is journaled once: until then a later run (even with
+        // --keep-exports) and `cleanup` take them for left.
+        if why == sync.leftover && (why.is_some() || sync.snaps_dropped) {
             return rec;
         }
         let t = Transition::SyncSnapsLeft { why };
