@@ -26,6 +26,11 @@ pub fn default_path(work_dir: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
+/// The user's state directory ([`state_dir`] from the environment).
+pub fn state_dir_of_user() -> Option<PathBuf> {
+    state_dir(|k| std::env::var_os(k))
+}
+
 /// `$XDG_STATE_HOME/stackmigrate`, or `$HOME/.local/state/stackmigrate`. The
 /// XDG spec says a relative `XDG_STATE_HOME` is invalid and must be ignored.
 fn state_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {

@@ -22,6 +22,7 @@ mod sync_record;
 mod transition;
 mod volume_cutover;
 mod volume_import;
+mod volume_locks;
 mod volume_pipeline;
 mod volume_precreate;
 mod volume_row;
@@ -43,6 +44,7 @@ pub use progress::with_progress;
 pub use run_setup::{RunOptions, RunSetup, Running, SetupError};
 pub use stage_error::StageError;
 pub use sync_control::{SyncControl, SyncPlan};
+pub use volume_locks::{VolumeLockError, VolumeLocks};
 pub use volume_pipeline::{
     CopyMode, ImportedVolume, PipelineSettings, VolumeExport, VolumePipeline, SOURCE_KEY, STAGE_STALL, STATE_KEY,
 };

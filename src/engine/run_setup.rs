@@ -40,6 +40,9 @@ pub enum SetupError {
     /// The project's journal: another run holds it, or it cannot be read.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// Another run on this host (another work dir) holds a selected volume.
+    #[error(transparent)]
+    VolumeLock(#[from] super::VolumeLockError),
 }
 
 /// How a started run behaves, beside its volumes.
@@ -211,6 +214,8 @@ impl RunSetup {
             Some(journal) => journal,
             None => Journal::open(&self.journal_path())?,
         };
+        let ids = volumes.iter().map(|v| v.id.as_str());
+        let locks = super::VolumeLocks::take(&cfg.old_cloud.auth_url, ids, &self.project_dir)?;
         let new_session = match self.strategy {
             // manage-existing puts the volume in the token's project: scope explicitly.
             ImportStrategy::Manage => {
@@ -258,7 +263,10 @@ impl RunSetup {
             sync: opts.sync,
         };
         let (commands, commands_rx) = mpsc::channel(16);
-        let engine = tokio::spawn(run_locked(journal, plan, pipeline, commands_rx));
+        let engine = tokio::spawn(async move {
+            let _locks = locks;
+            run_locked(journal, plan, pipeline, commands_rx).await
+        });
         let (old, project_id, usage_dir) = (self.old, self.project.id, self.project_dir.join("usage"));
         let (period, concurrency) = (cfg.usage, cfg.concurrency.usage_queries);
         let usage = tokio::spawn(async move {

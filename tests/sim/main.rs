@@ -13,6 +13,7 @@ mod log_file;
 mod no_export_file;
 mod projects;
 mod transient;
+mod two_work_dirs;
 mod wrong_pool;
 
 /// The embedded clouds with default options, their files under `dir`.
