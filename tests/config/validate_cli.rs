@@ -222,12 +222,12 @@ fn no_prefix_of_the_example_panics() {
         let r = std::panic::catch_unwind(|| Config::from_json_str(&ex[..i], file));
         assert!(r.is_ok(), "panicked on a prefix of {i} bytes");
         let err = r.expect("no panic").expect_err("a prefix is not a config");
-        if let ConfigError::Invalid {
-            position: Some((line, column)),
-            ..
-        } = err
-        {
-            assert!(line >= 1 && column >= 1, "prefix of {i} bytes: 1-based position: {err}");
+        match err {
+            ConfigError::Invalid {
+                position: Some((line, column)),
+                ..
+            } => assert!(line >= 1 && column >= 1, "prefix of {i} bytes: 1-based position"),
+            other => panic!("prefix of {i} bytes: no position: {other}"),
         }
     }
 }

@@ -152,14 +152,12 @@ async fn a_large_sparse_layering_only_image_passes_preflight_and_is_removed() {
         tokio::time::sleep(SHORT).await;
         stopper.cancel();
     });
-    let start = Instant::now();
-    let r = old.used_bytes(&image, &stop).await;
+    // The limit only keeps a broken cancel from hanging the suite; what is
+    // checked is the answer and that no rbd is left.
+    let r = tokio::time::timeout(Duration::from_secs(120), old.used_bytes(&image, &stop))
+        .await
+        .expect("the cancel reached the measure");
     assert!(matches!(r, Err(RbdError::Cancelled { .. })), "{r:?}");
-    assert!(
-        start.elapsed() < SHORT + Duration::from_secs(5),
-        "{:?}",
-        start.elapsed()
-    );
     let left: Vec<String> = processes_with(&image)
         .into_iter()
         .filter(|c| c.contains(" diff "))
@@ -220,11 +218,14 @@ async fn used_bytes_count_the_whole_head_of_an_image_with_snapshots() {
     let churn = {
         let (conf, spec) = (conf.clone(), spec.clone());
         std::thread::spawn(move || {
-            for i in 2..7 {
-                let name = format!("{spec}@user-{i}");
-                let _ = rbd(&conf).args(["snap", "create", &name]).output();
-                let _ = rbd(&conf).args(["snap", "rm", "--no-progress", &name]).output();
-            }
+            let ok = |c: &mut std::process::Command| c.status().is_ok_and(|s| s.success());
+            (2..7)
+                .filter(|i| {
+                    let name = format!("{spec}@user-{i}");
+                    let made = ok(rbd(&conf).args(["snap", "create", &name]));
+                    made && ok(rbd(&conf).args(["snap", "rm", "--no-progress", &name]))
+                })
+                .count()
         })
     };
     let mut measures = 0;
@@ -233,7 +234,7 @@ async fn used_bytes_count_the_whole_head_of_an_image_with_snapshots() {
         assert_eq!(used.as_ref().ok(), Some(&(16 << 20)), "{used:?}");
         measures += 1;
     }
-    churn.join().expect("churn");
+    assert_eq!(churn.join().expect("churn"), 5, "every snapshot made and removed");
     assert!(measures > 1, "measured {measures} times while snapshots changed");
     snap(&["purge", "--no-progress", &spec]);
 }

@@ -179,7 +179,7 @@ async fn application_credential_auth() {
 }
 
 #[tokio::test]
-async fn a_revoked_token_gets_a_401_then_one_transparent_reauth() {
+async fn a_revoked_token_gets_a_401_then_a_transparent_reauth_that_lasts() {
     let tb = Testbed::get();
     let s = tb.operator("new");
     let first = s.token().await.expect("token");
@@ -194,4 +194,7 @@ async fn a_revoked_token_gets_a_401_then_one_transparent_reauth() {
     Keystone::new(&s).list_projects().await.expect("works after re-auth");
     let second = s.token().await.expect("token");
     assert_ne!(first.value, second.value, "a new token was issued");
+    Keystone::new(&s).list_projects().await.expect("works again");
+    let third = s.token().await.expect("token");
+    assert_eq!(second.value, third.value, "one re-auth: the new token is kept");
 }

@@ -128,6 +128,13 @@ async fn small_pages_give_the_same_months_and_a_member_gets_no_global_list() {
         ),
         (16068.0, 32907264.0, 357360.0)
     );
+    assert_eq!(
+        unpaged.months.len(),
+        paged.months.len(),
+        "the same months, paged or not"
+    );
+    assert!(!unpaged.months.is_empty());
+    assert_eq!(paged.total.total_hours, unpaged.total.total_hours);
     for (u, p) in unpaged.months.iter().zip(&paged.months) {
         assert_eq!((u.total_hours, u.servers), (p.total_hours, p.servers), "{}", u.month);
     }

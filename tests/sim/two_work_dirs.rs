@@ -34,7 +34,10 @@ async fn a_second_run_from_another_work_dir_is_refused_the_same_volume() {
         ..Default::default()
     };
     let (first, cfg, vol) = setup(first_cfg).await;
-    let running = first.start(&cfg, vec![vol.clone()], opts.clone()).await.expect("first run");
+    let running = first
+        .start(&cfg, vec![vol.clone()], opts.clone())
+        .await
+        .expect("first run");
     let (second, cfg2, _) = setup(second_cfg).await;
     let Err(e) = second.start(&cfg2, vec![vol.clone()], opts).await else {
         panic!("a second run on the same volume started");

@@ -271,10 +271,23 @@ fn five_hundred_volumes_scroll_and_stay_idle_without_change() {
     }
     h.key(KeyCode::End);
     h.snap("dashboard_500_volumes_last");
+    // The dashboard redraws on a tick while the engine runs (its clocks and
+    // ETAs move); off it, or once the engine has stopped, a tick draws nothing.
+    h.app.dirty = false;
+    h.act(Action::Tick);
+    assert!(h.app.dirty, "the dashboard's clocks move while the engine runs");
     h.app.screen = Screen::Volumes;
     h.app.dirty = false;
     h.act(Action::Tick);
-    assert!(!h.app.dirty, "a tick with nothing moving draws nothing");
+    assert!(!h.app.dirty, "off the dashboard, a tick draws nothing");
+    h.app.screen = Screen::Dashboard;
+    h.app.engine_live = false;
+    h.app.dirty = false;
+    h.act(Action::Tick);
+    assert!(
+        !h.app.dirty,
+        "with the engine stopped, nothing moves and nothing is drawn"
+    );
 }
 
 /// Issue 10 item 5: `r` right after an abort, before the engine has said

@@ -10,12 +10,19 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A detached tmux session running the TUI; killed when dropped.
+/// A detached tmux session running the TUI, on a tmux server of its own
+/// (`-L`: never the operator's); the server is killed when dropped.
 struct Tmux {
     name: String,
 }
 
 impl Tmux {
+    fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.name]);
+        c
+    }
+
     fn start(dir: &Path, config: &Path) -> Tmux {
         Self::start_args(dir, &format!("--config {}", config.display()))
     }
@@ -30,7 +37,7 @@ impl Tmux {
         );
         let path = std::env::var("PATH").unwrap_or_default();
         let ok = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &name, "-x", "120", "-y", "40"])
+            .args(["-L", &name, "new-session", "-d", "-s", &name, "-x", "120", "-y", "40"])
             .args(["-e", &format!("PATH={path}")])
             .arg(cmd)
             .status()
@@ -41,7 +48,8 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
+        let out = self
+            .tmux()
             .args(["capture-pane", "-p", "-t", &self.name])
             .output()
             .expect("capture-pane");
@@ -49,7 +57,8 @@ impl Tmux {
     }
 
     fn send(&self, keys: &[&str]) {
-        let ok = Command::new("tmux")
+        let ok = self
+            .tmux()
             .args(["send-keys", "-t", &self.name])
             .args(keys)
             .status()
@@ -67,17 +76,24 @@ impl Tmux {
 
     /// Polls the screen until `done` holds; fails with the last screen.
     fn wait(&self, what: &str, timeout: Duration, done: impl Fn(&str) -> bool) -> String {
+        match self.poll(timeout, &done) {
+            Ok(s) => s,
+            Err(s) => panic!("waited {timeout:?} for {what}; the screen:\n{s}"),
+        }
+    }
+
+    /// Polls the screen until `done` holds (`Ok`), or `timeout` (`Err`, the last screen).
+    fn poll(&self, timeout: Duration, done: &impl Fn(&str) -> bool) -> Result<String, String> {
         let start = Instant::now();
         loop {
             let s = self.screen();
             if done(&s) {
-                return s;
+                return Ok(s);
             }
-            assert!(
-                start.elapsed() < timeout,
-                "waited {timeout:?} for {what}; the screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(300));
+            if start.elapsed() >= timeout {
+                return Err(s);
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 
@@ -95,7 +111,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.name]).status();
+        let _ = self.tmux().arg("kill-server").status();
     }
 }
 
@@ -313,7 +329,11 @@ fn tmux_demo_walkthrough_with_the_dashboard_mid_run() {
         assert!(start.elapsed() < SLOW, "waited for the cutovers; the screen:\n{s}");
         if s.contains("synced (round") && !s.contains("Keep syncing") {
             t.send(&["C"]);
-            t.send(&["Tab", "Enter"]);
+            // Confirmed only once the dialog is up: keys sent blind would reach the dashboard.
+            let dialog = |s: &str| s.contains(" over? ");
+            if t.poll(Duration::from_secs(10), &dialog).is_ok() {
+                t.send(&["Tab", "Enter"]);
+            }
         }
         std::thread::sleep(Duration::from_secs(2));
     };
