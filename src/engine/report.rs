@@ -14,6 +14,9 @@ use std::path::PathBuf;
 struct Row<'a> {
     old_id: &'a str,
     new_id: Option<&'a str>,
+    /// A new volume made for the copy and not verified (yet): where it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_id_unverified: Option<&'a str>,
     name: &'a str,
     size_gib: u64,
     used_bytes: Option<u64>,
@@ -83,6 +86,10 @@ fn row<'a>(vol: &'a crate::openstack::Volume, r: Option<&'a VolumeRecord>) -> Ro
     Row {
         old_id: &vol.id,
         new_id: r.and_then(|r| r.new_id.as_deref()),
+        new_id_unverified: r.filter(|r| r.new_id.is_none()).and_then(|r| {
+            let synced = r.sync.as_ref().and_then(|s| s.new_id.as_deref());
+            synced.or(r.created.last().map(String::as_str))
+        }),
         name: vol.display_name(),
         size_gib: vol.size,
         used_bytes: used,
@@ -224,7 +231,11 @@ fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
         md.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.old_id,
-            r.new_id.unwrap_or("-"),
+            match (r.new_id, r.new_id_unverified) {
+                (Some(id), _) => id.to_string(),
+                (None, Some(id)) => format!("{id} (not verified)"),
+                (None, None) => "-".into(),
+            },
             markdown_cell(r.name),
             r.size_gib,
             r.used_bytes
@@ -268,6 +279,7 @@ mod tests {
         Row {
             old_id: "v1",
             new_id: Some("n1"),
+            new_id_unverified: None,
             name: "db",
             size_gib: 1,
             used_bytes: None,
@@ -363,5 +375,21 @@ mod tests {
             s.final_round = true;
         }
         assert!(row(&vol, Some(&rec)).forced_cutover);
+    }
+
+    /// A stopped or failed run made a new volume: the report says where it is.
+    #[test]
+    fn a_new_volume_not_verified_is_named_as_such() {
+        let vol: crate::openstack::Volume =
+            serde_json::from_value(serde_json::json!({"id": "v", "size": 1, "status": "available"})).expect("volume");
+        let mut rec = VolumeRecord::new("v");
+        rec.phase = Phase::Aborted;
+        rec.created = vec!["n1".into()];
+        let r = row(&vol, Some(&rec));
+        assert_eq!((r.new_id, r.new_id_unverified), (None, Some("n1")));
+        let md = markdown(&plan(), &[r], &summary(1));
+        assert!(md.contains("| v | n1 (not verified) |"), "{md}");
+        rec.new_id = Some("n1".into());
+        assert_eq!(row(&vol, Some(&rec)).new_id_unverified, None);
     }
 }

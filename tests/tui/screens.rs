@@ -266,6 +266,7 @@ pub fn report_rows() -> Vec<ReportRow> {
     let row = |n: usize, name: &str, state: Phase, error: Option<&str>| ReportRow {
         old_id: vid(n),
         new_id: (state != Phase::Failed).then(|| vid(n + 100)),
+        new_id_unverified: None,
         name: name.into(),
         size_gib: 40,
         used_bytes: Some(7 << 30),

@@ -20,6 +20,9 @@ use std::collections::BTreeMap;
 pub struct ReportRow {
     pub old_id: String,
     pub new_id: Option<String>,
+    /// A new volume made for the copy, not verified (a stopped or failed run).
+    #[serde(default)]
+    pub new_id_unverified: Option<String>,
     pub name: String,
     pub size_gib: u64,
     pub used_bytes: Option<u64>,
@@ -204,11 +207,12 @@ impl SummaryScreen {
                     Track::Disabled => "tape off",
                     _ => "not taped",
                 };
-                let mut lines = vec![Line::from(format!(
-                    "{} → {}",
-                    r.old_id,
-                    r.new_id.as_deref().unwrap_or("(no new volume)")
-                ))];
+                let new = match (&r.new_id, &r.new_id_unverified) {
+                    (Some(id), _) => id.clone(),
+                    (None, Some(id)) => format!("{id} (created, not verified)"),
+                    (None, None) => "(no new volume)".into(),
+                };
+                let mut lines = vec![Line::from(format!("{} → {new}", r.old_id))];
                 if let Some(e) = &r.error {
                     lines.push(Line::from(format!("error: {e}")).red());
                 }
