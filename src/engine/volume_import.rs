@@ -8,7 +8,7 @@ use super::volume_pipeline::{
 use super::{with_progress, EngineEvent, NewVolumeLedger, Stage, StageError, CLAIM_KEY};
 use crate::config::ImportStrategy;
 use crate::openstack::{Cinder, NewVolume, OpenStackError, Volume};
-use crate::storage::{Counter, DataPathError, RbdError};
+use crate::storage::{BlockStore, Counter, DataPathError, RbdError};
 use std::collections::BTreeMap;
 use tokio_util::sync::CancellationToken;
 
@@ -185,11 +185,10 @@ impl VolumePipeline {
         Ok(found.into_iter().next())
     }
 
-    /// `replace`: Cinder creates an empty volume; its image is swapped for
-    /// ours. The data goes to a temporary image first, so `volume-<id>` is
-    /// never half-written. The copy is read back and compared (the verify
-    /// step) while Cinder's empty image makes way: the rename that follows
-    /// changes no byte. Returns the new volume and the checksum read back.
+    /// `replace`: Cinder creates an empty volume; its image is swapped for ours. The data goes to a
+    /// temporary image first, so `volume-<id>` is never half-written. The copy is read back and compared
+    /// (the verify step) while Cinder's empty image makes way: the rename that follows changes no byte.
+    /// Returns the new volume and the checksum read back.
     pub(super) async fn import_replace(
         &self,
         vol: &Volume,
@@ -242,6 +241,12 @@ impl VolumePipeline {
                     .set_metadata(&available.id, &swapping)
                     .await
                     .map_err(|e| fail(&e))?;
+            }
+            // File-backed Cinder: the copy takes the mode and owner of Cinder's file.
+            if let BlockStore::File(f) = &self.new {
+                if let Some(note) = f.adopt_owner(&tmp, &final_name).map_err(|e| fail(&e))? {
+                    self.log(vol, note).await;
+                }
             }
             // A warm sync's first round cut short leaves its snapshot on the image.
             super::volume_sync::remove_sync_snaps(&self.new, &final_name, |_| true)

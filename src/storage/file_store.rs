@@ -11,7 +11,7 @@ use super::sparse_hash::{Scheme, SparseHasher};
 use super::stage_writer::{OpenStage, StageSink};
 use super::{Counter, RbdError};
 use std::collections::BTreeSet;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -129,6 +129,35 @@ impl FileStore {
             .open(self.path(image))
             .map_err(|e| io_err("create", image, e))?;
         f.set_len(size).map_err(|e| io_err("create", image, e))
+    }
+
+    /// Gives `onto` (our copy, 0600 and ours) the mode and owner of `of`
+    /// (Cinder's image of its new volume), so that once swapped in it is the
+    /// file Cinder made, readable by Cinder and its hypervisors as before.
+    /// Done before `of` is removed (when `of` is gone, a crashed swap's copy
+    /// already has them). A note when the owner cannot be given (not root).
+    pub fn adopt_owner(&self, onto: &str, of: &str) -> Result<Option<String>, RbdError> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = match std::fs::metadata(self.path(of)) {
+            Ok(m) => m,
+            // Removed by a crashed swap, after this copy had taken them.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("stat", of, e)),
+        };
+        let target = self.path(onto);
+        let mine = std::fs::metadata(&target).map_err(|e| io_err("stat", onto, e))?;
+        let note = match (mine.uid(), mine.gid()) == (meta.uid(), meta.gid()) {
+            true => None,
+            false => std::os::unix::fs::chown(&target, Some(meta.uid()), Some(meta.gid()))
+                .err()
+                .map(|e| {
+                    let (u, g) = (meta.uid(), meta.gid());
+                    format!("{onto} keeps its owner, not Cinder's {u}:{g} ({e}): `chown {u}:{g}` the new volume's file, or run stackmigrate as root")
+                }),
+        };
+        let mode = std::fs::Permissions::from_mode(meta.mode() & 0o7777);
+        std::fs::set_permissions(&target, mode).map_err(|e| io_err("chmod", onto, e))?;
+        Ok(note)
     }
 
     pub fn remove(&self, image: &str) -> Result<(), RbdError> {
@@ -274,5 +303,35 @@ impl FileStore {
                 Err(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// File-backed Cinder: the swapped-in copy has the mode and owner of the
+    /// file Cinder made for the volume, not stackmigrate's 0600.
+    #[test]
+    fn a_copy_takes_the_mode_and_owner_of_cinder_s_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let files = FileStore::new(dir.path(), None);
+        files.create("volume-n", 1 << 20).expect("cinder's file");
+        std::fs::set_permissions(files.path("volume-n"), std::fs::Permissions::from_mode(0o660)).expect("chmod");
+        files.create("stackmigrate-v", 1 << 20).expect("our copy");
+        std::fs::set_permissions(files.path("stackmigrate-v"), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let root = rustix::process::geteuid().is_root();
+        if root {
+            std::os::unix::fs::chown(files.path("volume-n"), Some(65534), Some(65534)).expect("chown");
+        }
+        let note = files.adopt_owner("stackmigrate-v", "volume-n").expect("adopt");
+        let ours = std::fs::metadata(files.path("stackmigrate-v")).expect("meta");
+        assert_eq!(ours.mode() & 0o7777, 0o660);
+        if root {
+            assert_eq!((ours.uid(), ours.gid(), note), (65534, 65534, None));
+        }
+        files.remove("volume-n").expect("rm");
+        assert_eq!(files.adopt_owner("stackmigrate-v", "volume-n").expect("gone"), None);
     }
 }
