@@ -1,5 +1,5 @@
 //! The volumes table, its footer (selection against quota and free space,
-//! red when short) and the filter line. Only the rows in view are built.
+//! red when the quota is short, yellow when the export dir may be) and the filter line. Only the rows in view are built.
 
 use super::VolumesScreen;
 use crate::tui::format::{bytes, short_id};
@@ -129,11 +129,18 @@ impl VolumesScreen {
         let style = |bad: bool| if bad { short } else { Style::new() };
         spans.push(Span::from(" │ "));
         spans.push(Span::styled(quota, style(self.quota_short())));
-        spans.push(Span::from(" │ "));
-        spans.push(Span::styled(space, style(self.space_short())));
-        if self.quota_short() || self.space_short() {
+        if self.quota_short() {
             spans.push(Span::styled(" ✘ short", short));
         }
+        spans.push(Span::from(" │ "));
+        // Weighed against provisioned sizes before the data is measured (pre-flight
+        // does that, on the plan): a warning in yellow, not a verdict.
+        let maybe = if self.space_short() {
+            Style::new().yellow()
+        } else {
+            Style::new()
+        };
+        spans.push(Span::styled(space, maybe));
         Paragraph::new(Line::from(spans)).render(area, buf);
     }
 }

@@ -205,6 +205,16 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
             app.dialog = Some(ConfirmDialog::cutover(&all));
         }
         Action::Finish if settle => finish(app),
+        // Said rather than ignored: the key is known, the selected volume cannot take it now.
+        Action::Abort | Action::Cutover | Action::ForceCutover => {
+            if let Some((_, name)) = selected {
+                let what = match action {
+                    Action::Abort => "nothing running to abort",
+                    _ => "not synced: a cutover needs a synced volume",
+                };
+                app.flash(format!("{name}: {what}"));
+            }
+        }
         _ => {}
     }
 }
@@ -229,7 +239,12 @@ pub(super) fn engine_event(app: &mut App, e: EngineEvent) {
     // The engine's answer to a command it did not carry out at once.
     if let EngineEvent::Notice { message, .. } = &e {
         // A refused cutover names the server; keep it within 80 columns.
-        let message = message.replace("the source is still attached to a server that may write: ", "");
+        let message = message
+            .replace("the source is still attached to a server that may write: ", "")
+            .replace(
+                "(--force-cutover overrides, and the report says so)",
+                "(F forces it; the report says so)",
+            );
         app.flash(crate::escaped::escape(&message).into_owned());
         return;
     }
