@@ -243,7 +243,12 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
             let mode = modes.get(&v.id).copied().unwrap_or_default();
             println!("{}", plan_line(v, row, mode));
         }
-        return Ok(0);
+        // As the run would: volumes `all` leaves out need attention.
+        return Ok(if left_out.is_empty() {
+            exit_codes::OK
+        } else {
+            exit_codes::ATTENTION
+        });
     }
     if !args.yes {
         use std::io::IsTerminal;

@@ -13,18 +13,19 @@ pub struct UsageArgs {
     #[arg(long)]
     pub project: String,
     /// Period start (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, UTC). Default: usage.start.
-    #[arg(long)]
-    pub start: Option<String>,
+    #[arg(long, value_parser = parse_time)]
+    pub start: Option<chrono::NaiveDateTime>,
     /// Period end. Default: usage.end.
-    #[arg(long)]
-    pub end: Option<String>,
+    #[arg(long, value_parser = parse_time)]
+    pub end: Option<chrono::NaiveDateTime>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
-fn parse(flag: &str, value: &str) -> Result<chrono::NaiveDateTime, Fatal> {
-    naive_time::parse(value).map_err(|e| Fatal(format!("--{flag}: {e}")))
+/// A bad date is a usage error (exit 64), said by clap before anything is contacted.
+fn parse_time(value: &str) -> Result<chrono::NaiveDateTime, String> {
+    naive_time::parse(value).map_err(|e| e.to_string())
 }
 
 pub async fn run_usage(
@@ -35,7 +36,7 @@ pub async fn run_usage(
     args: &UsageArgs,
 ) -> Result<i32, Fatal> {
     let start = match (&args.start, period) {
-        (Some(s), _) => parse("start", s)?,
+        (Some(s), _) => *s,
         (None, Some(p)) => p.start,
         (None, None) => {
             return Err(Fatal(
@@ -44,11 +45,19 @@ pub async fn run_usage(
         }
     };
     let end = match (&args.end, period) {
-        (Some(s), _) => parse("end", s)?,
+        (Some(s), _) => *s,
         (None, Some(p)) => p.end,
         (None, None) => return Err(Fatal("no usage end: pass --end, or set usage.end in the config".into())),
     };
-    let period = check_period(start, end, chrono::Utc::now().naive_utc()).map_err(|e| Fatal(e.to_string()))?;
+    let period = match check_period(start, end, chrono::Utc::now().naive_utc()) {
+        Ok(p) => p,
+        // An argument error (end before start): nothing was contacted.
+        Err(e) if args.start.is_some() || args.end.is_some() => {
+            eprintln!("error: --start/--end: {e}");
+            return Ok(crate::exit_codes::USAGE);
+        }
+        Err(e) => return Err(Fatal(e.to_string())),
+    };
     let session = Session::new("old", cloud).map_err(|e| Fatal(e.to_string()))?;
     let project = Keystone::new(&session)
         .find_project(&args.project)

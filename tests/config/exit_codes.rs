@@ -25,6 +25,8 @@ fn usage_errors_exit_64() {
         &["migrate", "--project", "p", "--strategy", "copy"][..],
         &["migrate", "--project", "p", "--no-such-flag"][..],
         &["usage"][..],
+        &["usage", "--project", "p", "--start", "2026/10/01"][..],
+        &["usage", "--project", "p", "--end", "yesterday"][..],
     ] {
         let out = run(args);
         let stderr = text(&out.stderr);

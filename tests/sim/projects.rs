@@ -1,5 +1,6 @@
 //! Which project `--project` names: the token's own without a listing, any
-//! other only when its name is unique among those listed.
+//! other only when its name is unique among those listed; and what a dry run
+//! of the project answers when `--volumes all` leaves one out.
 
 use stackmigrate::openstack::{Keystone, Session};
 use stackmigrate::sim::SimProject;
@@ -41,4 +42,35 @@ async fn the_tokens_own_project_is_taken_and_another_name_must_be_unique() {
     assert!(twin.to_string().contains("ambiguous"), "{twin}");
     let other = keystone.find_project(&"d1".repeat(16)).await.expect("by id");
     assert_eq!(other.name, "twin");
+}
+
+/// A dry run answers as the run would: `all` leaving out a volume in `error`
+/// (the demo's broken-vol) needs attention (2); `migratable` chose that (0).
+#[tokio::test]
+async fn a_dry_run_exits_2_when_all_leaves_a_volume_out() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = crate::sim(dir.path()).await;
+    let mut args = stackmigrate::cli::MigrateArgs {
+        project: "research".into(),
+        volumes: "all".into(),
+        strategy: None,
+        dry_run: true,
+        yes: false,
+        json: false,
+        keep_exports: false,
+        in_use: "sync".into(),
+        sync: false,
+        cutover: false,
+        force_cutover: false,
+        full_verify: false,
+    };
+    let code = stackmigrate::cli::run_migrate(&sim.config, &args)
+        .await
+        .expect("dry run");
+    assert_eq!(code, 2, "broken-vol left out");
+    args.volumes = "migratable".into();
+    let code = stackmigrate::cli::run_migrate(&sim.config, &args)
+        .await
+        .expect("dry run");
+    assert_eq!(code, 0);
 }
