@@ -181,7 +181,10 @@ impl App {
         match keymap::lookup(&scopes, key, |w| self.live(w)) {
             Some(b) => Some(b.action.clone()),
             None if scopes == [Scope::Filter] => Some(Action::Input(*key)),
-            None => None,
+            // A volume's key that does not apply to it now: the dashboard says why.
+            None => keymap::lookup(&scopes, key, |_| true)
+                .map(|b| b.action.clone())
+                .filter(|a| matches!(a, Action::Abort | Action::Cutover | Action::ForceCutover)),
         }
     }
 

@@ -361,3 +361,25 @@ fn control_characters_in_names_are_shown_escaped() {
         "volume list and log:\n{dashboard}"
     );
 }
+
+/// A key the selected volume cannot take now is answered in the flash line,
+/// not ignored: `x` with nothing running, `c` and `F` on a volume not synced.
+#[test]
+fn x_c_and_f_on_a_volume_that_cannot_take_them_say_why() {
+    let mut h = running();
+    h.event(state(1, Phase::Done));
+    let flash = |h: &Harness| h.app.flash.as_ref().map(|f| f.text.clone()).unwrap_or_default();
+    h.key(KeyCode::Char('x'));
+    assert!(h.app.dialog.is_none() && h.take_effects().is_empty());
+    assert!(flash(&h).contains("db-data: nothing running to abort"), "{}", flash(&h));
+    for key in ['c', 'F'] {
+        h.app.flash = None;
+        h.key(KeyCode::Char(key));
+        assert!(h.app.dialog.is_none(), "{key}");
+        assert!(
+            flash(&h).contains("only a synced volume can be cut over"),
+            "{key}: {}",
+            flash(&h)
+        );
+    }
+}

@@ -210,7 +210,7 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
             if let Some((_, name)) = selected {
                 let what = match action {
                     Action::Abort => "nothing running to abort",
-                    _ => "not synced: a cutover needs a synced volume",
+                    _ => "only a synced volume can be cut over",
                 };
                 app.flash(format!("{name}: {what}"));
             }
