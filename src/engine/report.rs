@@ -126,6 +126,8 @@ fn row<'a>(vol: &'a crate::openstack::Volume, r: Option<&'a VolumeRecord>) -> Ro
 /// Writes both reports (atomically) and returns the totals.
 pub(super) fn write_report(plan: &Plan, journal: &Journal) -> Result<Summary, (PathBuf, std::io::Error)> {
     let rows: Vec<Row> = plan.volumes.iter().map(|v| row(v, journal.get(&v.id))).collect();
+    let earlier_volumes = earlier(plan, journal);
+    let earlier: Vec<Row> = earlier_volumes.iter().map(|v| row(v, journal.get(&v.id))).collect();
     let count = |f: &dyn Fn(Phase) -> bool| rows.iter().filter(|r| f(r.state)).count();
     let json_path = plan.project_dir.join("report.json");
     let md_path = plan.project_dir.join("report.md");
@@ -160,11 +162,42 @@ pub(super) fn write_report(plan: &Plan, journal: &Journal) -> Result<Summary, (P
             "used_bytes": rows.iter().filter_map(|r| r.used_bytes).sum::<u64>(),
         },
         "journal": journal.path().display().to_string(),
+        // The project's other volumes, as earlier runs left them (not counted above).
+        "earlier_runs": earlier,
     });
     let text = serde_json::to_string_pretty(&doc).map_err(|e| (json_path.clone(), std::io::Error::other(e)))?;
     write_atomic(&json_path, &text)?;
-    write_atomic(&md_path, &markdown(plan, &rows, &summary))?;
+    let mut md = markdown(plan, &rows, &summary);
+    if !earlier.is_empty() {
+        md.push_str(&format!(
+            "\n## Earlier runs\n\n{} other volume(s) of this project, as earlier runs left them (not counted above):\n\n",
+            earlier.len()
+        ));
+        table(&mut md, &earlier);
+    }
+    write_atomic(&md_path, &md)?;
     Ok(summary)
+}
+
+/// The journal's volumes this run did not select, named as `inventory.json`
+/// (this run's listing of the project) names them; a volume deleted since
+/// from the old cloud keeps its id only.
+fn earlier(plan: &Plan, journal: &Journal) -> Vec<crate::openstack::Volume> {
+    let inventory: serde_json::Value = std::fs::read_to_string(plan.project_dir.join("inventory.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let listed = inventory["volumes"].as_array().cloned().unwrap_or_default();
+    journal
+        .records()
+        .filter(|r| !plan.volumes.iter().any(|v| v.id == r.id))
+        .filter_map(|r| {
+            let found = listed.iter().find(|v| v["id"] == r.id.as_str()).cloned();
+            let size = r.export.as_ref().map_or(0, |e| e.size >> 30);
+            let fallback = serde_json::json!({"id": r.id, "size": size, "status": "unknown"});
+            serde_json::from_value(found.unwrap_or(fallback)).ok()
+        })
+        .collect()
 }
 
 /// A volume's final state in words (report.json keeps the snake_case names).
@@ -226,6 +259,12 @@ fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
             s.crash_consistent
         ));
     }
+    table(&mut md, rows);
+    md
+}
+
+/// The volumes' table.
+fn table(md: &mut String, rows: &[Row]) {
     md.push_str("| old id | new id | name | GiB | used MiB | state | tape | MiB/s | checksum | point in time | error |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     for r in rows {
         md.push_str(&format!(
@@ -254,142 +293,8 @@ fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
             ),
         ));
     }
-    md
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn plan() -> Plan {
-        Plan {
-            project_id: "p1".into(),
-            project_name: "research".into(),
-            volumes: Vec::new(),
-            project_dir: PathBuf::from("/nonexistent"),
-            keep_exports: false,
-            concurrency: Default::default(),
-            stay_alive: false,
-            sync: Default::default(),
-        }
-    }
-
-    fn row_in(state: Phase, tape: &Track) -> Row<'_> {
-        static SECONDS: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
-        Row {
-            old_id: "v1",
-            new_id: Some("n1"),
-            new_id_unverified: None,
-            name: "db",
-            size_gib: 1,
-            used_bytes: None,
-            checksum: None,
-            checksum_algorithm: "v2",
-            seconds: &SECONDS,
-            throughput_mib_s: None,
-            tape,
-            state,
-            attempts: 1,
-            error: None,
-            point_in_time: None,
-            sync_rounds: 0,
-            cutover_refused: None,
-            snapshots_left: None,
-            crash_consistent: false,
-            forced_cutover: false,
-            no_export_file: false,
-        }
-    }
-
-    fn summary(total: usize) -> Summary {
-        Summary {
-            total,
-            verified: total,
-            backup_failed: 0,
-            failed: 0,
-            aborted: 0,
-            ..Summary::default()
-        }
-    }
-
-    #[test]
-    fn markdown_words_states_for_people() {
-        let failed = Track::Failed;
-        let copied = Track::Succeeded;
-        let rows = [row_in(Phase::BackupFailed, &failed), row_in(Phase::Cleaned, &copied)];
-        let md = markdown(&plan(), &rows, &summary(2));
-        for enum_name in ["BackupFailed", "Cleaned", "Succeeded", "| Failed |"] {
-            assert!(!md.contains(enum_name), "{enum_name} in\n{md}");
-        }
-        assert!(md.contains("| verified, no tape copy | failed |"), "{md}");
-        assert!(md.contains("| done, export removed | copied |"), "{md}");
-        assert!(md.contains("2 volumes: 2 verified"), "{md}");
-        let streamed = Row {
-            no_export_file: true,
-            ..row_in(Phase::Cleaned, &copied)
-        };
-        let md = markdown(&plan(), &[streamed], &summary(1));
-        assert!(md.contains("| done, no export file kept | copied |"), "{md}");
-    }
-
-    #[test]
-    fn markdown_says_which_cut_over_volume_still_has_sync_snapshots() {
-        let left = Row {
-            snapshots_left: Some("cannot remove volume-n@stackmigrate-sync-2: busy"),
-            ..row_in(Phase::Done, &Track::Disabled)
-        };
-        let s = Summary {
-            snapshots_left: 1,
-            ..summary(1)
-        };
-        let md = markdown(&plan(), &[left], &s);
-        assert!(
-            md.contains("1 cut-over volume(s) still have warm-sync snapshots"),
-            "{md}"
-        );
-        assert!(
-            md.contains("| cannot remove volume-n@stackmigrate-sync-2: busy |"),
-            "{md}"
-        );
-    }
-
-    #[test]
-    fn markdown_counts_one_volume_in_the_singular() {
-        let md = markdown(&plan(), &[row_in(Phase::Done, &Track::Disabled)], &summary(1));
-        assert!(md.contains("1 volume: 1 verified"), "{md}");
-        assert!(md.contains("| done | off |"), "{md}");
-    }
-
-    #[test]
-    fn a_forced_cutover_that_failed_is_not_reported_as_a_forced_copy() {
-        let vol: crate::openstack::Volume =
-            serde_json::from_value(serde_json::json!({"id": "v", "size": 1, "status": "in-use"})).expect("volume");
-        let mut rec = VolumeRecord::new("v");
-        rec.phase = Phase::Synced;
-        rec.sync = Some(crate::engine::SyncRecord {
-            forced: true,
-            ..Default::default()
-        });
-        assert!(!row(&vol, Some(&rec)).forced_cutover, "still syncing");
-        if let Some(s) = rec.sync.as_mut() {
-            s.final_round = true;
-        }
-        assert!(row(&vol, Some(&rec)).forced_cutover);
-    }
-
-    /// A stopped or failed run made a new volume: the report says where it is.
-    #[test]
-    fn a_new_volume_not_verified_is_named_as_such() {
-        let vol: crate::openstack::Volume =
-            serde_json::from_value(serde_json::json!({"id": "v", "size": 1, "status": "available"})).expect("volume");
-        let mut rec = VolumeRecord::new("v");
-        rec.phase = Phase::Aborted;
-        rec.created = vec!["n1".into()];
-        let r = row(&vol, Some(&rec));
-        assert_eq!((r.new_id, r.new_id_unverified), (None, Some("n1")));
-        let md = markdown(&plan(), &[r], &summary(1));
-        assert!(md.contains("| v | n1 (not verified) |"), "{md}");
-        rec.new_id = Some("n1".into());
-        assert_eq!(row(&vol, Some(&rec)).new_id_unverified, None);
-    }
-}
+#[path = "report_tests.rs"]
+mod tests;
