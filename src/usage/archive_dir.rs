@@ -67,6 +67,17 @@ impl ArchiveDir {
         if self.staging.exists() {
             std::fs::remove_dir_all(&self.staging).map_err(io(&self.staging))?;
         }
+        // A crash inside `publish`: between its two renames the earlier archive
+        // is only aside (it goes back); after them the aside is left over.
+        let (done, aside) = (
+            self.root.join(&self.name),
+            self.root.join(format!(".replaced-{}", self.name)),
+        );
+        match (done.exists(), aside.exists()) {
+            (false, true) => std::fs::rename(&aside, &done).map_err(io(&aside))?,
+            (true, true) => std::fs::remove_dir_all(&aside).map_err(io(&aside))?,
+            _ => {}
+        }
         private_fs::create_dir_all(&self.staging).map_err(io(&self.staging))?;
         Ok(self.staging.clone())
     }
@@ -285,5 +296,19 @@ mod tests {
         assert_eq!(earlier.len(), 1, "{earlier:?}");
         assert_eq!(hours(&earlier[0]), 12.0, "the fuller archive is kept");
         assert!(note.contains(&earlier[0].display().to_string()), "{note}");
+        // A crash between publish's two renames: the fuller archive is only
+        // aside. The next run puts it back first, and then keeps it as fuller.
+        let done = dir.path().join(&ArchiveDir::new(dir.path(), &p).name);
+        std::fs::remove_dir_all(&earlier[0]).expect("rm");
+        let aside = dir
+            .path()
+            .join(format!(".replaced-{}", ArchiveDir::new(dir.path(), &p).name));
+        std::fs::rename(&done, &aside).expect("crash: set aside");
+        let (_, note) = run(3.0);
+        assert!(note.is_some(), "judged against the archive set aside");
+        assert!(!aside.exists());
+        let earlier = kept(dir.path());
+        assert_eq!(earlier.len(), 1, "{earlier:?}");
+        assert_eq!(hours(&earlier[0]), 5.0, "the archive set aside is kept, not lost");
     }
 }
