@@ -244,11 +244,8 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
             println!("{}", plan_line(v, row, mode));
         }
         // As the run would: volumes `all` leaves out need attention.
-        return Ok(if left_out.is_empty() {
-            exit_codes::OK
-        } else {
-            exit_codes::ATTENTION
-        });
+        let codes = [exit_codes::OK, exit_codes::ATTENTION];
+        return Ok(codes[usize::from(!left_out.is_empty())]);
     }
     if !args.yes {
         use std::io::IsTerminal;

@@ -5,6 +5,7 @@
 //! the same step inside a run, for one volume (`Worker::cleanup`).
 
 use super::volume_pipeline::EXPORT_SNAP;
+use super::volume_sync::remove_sync_snaps;
 use super::{EngineEvent, Journal, JournalError, Phase, Transition, VolumeRecord};
 use crate::openstack::Volume;
 use crate::storage::{BlockStore, RbdError, VolumeExport};
@@ -58,12 +59,26 @@ pub async fn run_cleanup(
             ));
             continue;
         }
-        if r.phase == Phase::Done && r.sync_snaps_pending() {
-            actions.push(format!(
-                "{}: export kept: its warm-sync snapshots may be left (a run stopped before removing them); `stackmigrate migrate` again removes them first",
-                r.id
-            ));
-            continue;
+        // Their removal never journaled (a run stopped first, or an older version):
+        // removed here, on both sides, before the export may go.
+        if let Some(sync) = r
+            .sync
+            .as_ref()
+            .filter(|_| r.phase == Phase::Done && r.sync_snaps_pending())
+        {
+            let source = format!("volume-{}", r.id);
+            let (a, b) = tokio::join!(
+                remove_sync_snaps(old, &source, |_| true),
+                remove_sync_snaps(new, &sync.image, |_| true)
+            );
+            if let Err(e) = a.and(b) {
+                actions.push(format!(
+                    "{}: export kept: cannot remove its warm-sync snapshots ({e}); `stackmigrate migrate` again retries",
+                    r.id
+                ));
+                continue;
+            }
+            journal.record(&r.id, Transition::SyncSnapsLeft { why: None })?;
         }
         if export.no_file {
             // Streamed: no export file to delete or keep.
@@ -287,15 +302,16 @@ mod tests {
         );
     }
 
-    /// Left (journaled), or never journaled as removed (a run stopped
-    /// between `done` and their removal): the export is kept. Journaled as
-    /// removed: it goes.
+    /// Left (journaled): the export is kept. Never journaled as removed (a run
+    /// stopped between `done` and their removal, or an older version): they
+    /// are removed first. Journaled as removed: it goes.
     #[tokio::test]
     async fn an_export_whose_warm_sync_snapshots_are_or_may_be_left_is_kept() {
         let busy = Some("cannot remove volume-v@stackmigrate-sync-1: busy".to_string());
         for (last, kept) in [
             (Some(busy), Some("warm-sync snapshots are left")),
-            (None, Some("may be left (a run stopped before removing them)")),
+            // Never journaled as removed: cleanup removes them (none here) and goes on.
+            (None, None),
             (Some(None), None),
         ] {
             let dir = tempfile::tempdir().expect("tmp");
@@ -350,6 +366,8 @@ mod tests {
                 None => {
                     assert!(!path.exists(), "removed: {actions:?}");
                     assert_eq!(phase, Some(Phase::Cleaned));
+                    let sync = journal.get("v").and_then(|r| r.sync.clone()).expect("sync");
+                    assert!(sync.snaps_dropped, "their removal is journaled");
                 }
             }
         }

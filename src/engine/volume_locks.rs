@@ -59,6 +59,8 @@ impl VolumeLocks {
             move |source| VolumeLockError::Io { path, source }
         };
         private_fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let ids: Vec<&str> = ids.into_iter().collect();
+        room_for(ids.len());
         let mut held = Vec::new();
         for id in ids {
             let path = dir.join(format!("{id}.lock"));
@@ -85,6 +87,19 @@ impl VolumeLocks {
     }
 }
 
+/// A descriptor is held per volume: the soft limit on open files (1024 by
+/// default) is raised toward the hard one, so that a project of a thousand
+/// volumes still has room for its rbd pipes and connections.
+fn room_for(volumes: usize) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let want = volumes as u64 + 1024;
+    if limit.current.is_some_and(|c| c < want) {
+        let current = Some(limit.maximum.map_or(want, |m| m.min(want)));
+        let _ = setrlimit(Resource::Nofile, Rlimit { current, ..limit });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +118,26 @@ mod tests {
         assert!(cloud.is_ok(), "another cloud");
         drop((first, other));
         VolumeLocks::take_in(dir.path(), url, ["b"], Path::new("/x")).expect("released");
+    }
+
+    /// A project of 1100 volumes under the usual soft limit of 1024 open files.
+    #[test]
+    fn a_thousand_volumes_fit_under_the_usual_open_file_limit() {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        let limit = getrlimit(Resource::Nofile);
+        let low = Rlimit {
+            current: Some(1024),
+            ..limit
+        };
+        setrlimit(Resource::Nofile, low).expect("lower the soft limit");
+        let dir = tempfile::tempdir().expect("tmp");
+        let ids: Vec<String> = (0..1100).map(|n| format!("v{n}")).collect();
+        let locks = VolumeLocks::take_in(
+            dir.path(),
+            "http://k/v3",
+            ids.iter().map(String::as_str),
+            Path::new("/w"),
+        );
+        assert!(locks.is_ok(), "{:?}", locks.err());
     }
 }

@@ -243,7 +243,8 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             r.error = Some((Stage::Tape, error.clone()));
             r.settle_transfer();
         }
-        (Exporting | Transferring | Syncing | CuttingOver, Transition::Failed { stage, error }) => {
+        // From `Exported`: a cut-over volume whose export file could not be read back.
+        (Exporting | Exported | Transferring | Syncing | CuttingOver, Transition::Failed { stage, error }) => {
             r.error = Some((*stage, error.clone()));
             // A verified import stays verified (a panic in the tape half is
             // recorded at import): a retry then only finishes the tape.
@@ -291,8 +292,8 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             r.phase = Exported;
             r.restart_unfinished_stream();
         }
-        // Never for a cut-over copy: a fresh export would read a source that may be running again.
-        (Exported, Transition::ExportLost) if !r.sync.as_ref().is_some_and(|s| s.final_round) => r.export_afresh(),
+        // Not recorded any more for a cut-over copy (`Journal::resume`); older journals may hold one.
+        (Exported, Transition::ExportLost) => r.export_afresh(),
         (Done, Transition::Cleaned) => r.phase = Cleaned,
         (Done | BackupFailed, Transition::SyncSnapsLeft { why }) => r.sync_snaps_left(why.clone()),
         // Never over a cold copy already verified (a retry only finishes it).

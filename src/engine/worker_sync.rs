@@ -48,6 +48,10 @@ impl Worker {
         let (Some(sync), Some(export)) = (rec.sync.as_ref().filter(|s| s.final_round), rec.export.as_ref()) else {
             return true;
         };
+        // Once handed to Cinder the new image is the tenant's (or renamed): not read here.
+        if rec.import == super::Track::Succeeded {
+            return true;
+        }
         let (Some(last), false) = (sync.last(), export.no_file || export.path.exists()) else {
             return true;
         };

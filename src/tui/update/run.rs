@@ -206,7 +206,7 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
         }
         Action::Finish if settle => finish(app),
         // Said rather than ignored: the key is known, the selected volume cannot take it now.
-        Action::Abort | Action::Cutover | Action::ForceCutover => {
+        Action::Abort | Action::Cutover | Action::ForceCutover if app.engine_live && !d.stopping => {
             if let Some((_, name)) = selected {
                 let what = match action {
                     Action::Abort => "nothing running to abort",
