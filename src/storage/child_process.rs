@@ -68,6 +68,11 @@ pub struct ChildProcess {
     pub label: String,
 }
 
+/// Bytes waiting in a pipe, read through a read end of it ([`ChildProcess::spawn_fed`]).
+pub fn unread(watch: &std::os::fd::OwnedFd) -> std::io::Result<u64> {
+    Ok(rustix::io::ioctl_fionread(watch)?)
+}
+
 /// A data-path pipe's capacity. Linux's default, 64 KiB, makes `rbd` and
 /// its reader switch places for every 64 KiB: measured on the testbed, a
 /// 1.3 GiB `rbd export-diff` read through the pipe took 4.2 s with the
@@ -86,13 +91,29 @@ fn big_pipe(fd: std::os::fd::OwnedFd) -> std::fs::File {
 impl ChildProcess {
     /// Spawns `argv` with piped stdin/stdout as asked; stderr is always captured.
     pub fn spawn(argv: &[String], stdin: bool, stdout: bool) -> std::io::Result<Self> {
+        let input = if stdin { Stdio::piped() } else { Stdio::null() };
+        Self::spawn_with(argv, input, stdout)
+    }
+
+    /// Spawns `argv` reading a pipe made here, of which a read end is kept
+    /// (`watch`): once the command has ended, [`unread`] counts what it left
+    /// in its input. Returns the child, the pipe's write end and `watch`.
+    /// Drop `watch` once counted: while it is open, a writer never meets EPIPE.
+    pub fn spawn_fed(argv: &[String]) -> std::io::Result<(Self, std::fs::File, std::os::fd::OwnedFd)> {
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let watch = read.try_clone()?;
+        let child = Self::spawn_with(argv, Stdio::from(read), false)?;
+        Ok((child, big_pipe(write), watch))
+    }
+
+    fn spawn_with(argv: &[String], stdin: Stdio, stdout: bool) -> std::io::Result<Self> {
         let (program, args) = argv
             .split_first()
             .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty argv"))?;
         let pipe = |p: bool| if p { Stdio::piped() } else { Stdio::null() };
         let mut child = Command::new(program)
             .args(args)
-            .stdin(pipe(stdin))
+            .stdin(stdin)
             .stdout(pipe(stdout))
             .stderr(Stdio::piped())
             .process_group(0)

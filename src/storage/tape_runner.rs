@@ -57,12 +57,17 @@ pub async fn run_tape(
 ) -> Result<(), TapeError> {
     let (argv, stdin) = tape_argv(template, file);
     let shown = argv.join(" ");
-    let mut child = ChildProcess::spawn(&argv, stdin, false).map_err(|e| TapeError::Spawn {
+    let spawn_error = |e: std::io::Error| TapeError::Spawn {
         argv: shown.clone(),
         message: e.to_string(),
-    })?;
+    };
+    // Fed on stdin: a read end of its input is kept, to count what it left unread.
+    let (child, mut input, watch) = match stdin {
+        true => ChildProcess::spawn_fed(&argv).map(|(c, i, w)| (c, Some(i), Some(w))),
+        false => ChildProcess::spawn(&argv, false, false).map(|c| (c, None, None)),
+    }
+    .map_err(spawn_error)?;
     let feeder = if stdin {
-        let mut input = child.take_stdin();
         let src = file.to_path_buf();
         let counter = counter.clone();
         Some(tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -100,6 +105,9 @@ pub async fn run_tape(
     if let Some(w) = watcher {
         w.abort();
     }
+    // Counted before the kept read end goes: then a feeder still writing meets EPIPE.
+    let left = watch.as_ref().map(super::child_process::unread);
+    drop(watch);
     let fed = match feeder {
         Some(f) => f.await.ok(),
         None => None,
@@ -112,6 +120,16 @@ pub async fn run_tape(
                     argv: shown,
                     code: Some(0),
                     stderr: format!("feeding the export failed: {e}"),
+                });
+            }
+            // Exit 0 is not enough: every byte fed must have been read.
+            if let Some(Ok(n @ 1..)) = left {
+                return Err(TapeError::Failed {
+                    argv: shown,
+                    code: Some(0),
+                    stderr: format!(
+                        "it ended with {n} bytes of the export unread on its input: it did not take the whole volume"
+                    ),
                 });
             }
             if !stdin {
@@ -237,5 +255,29 @@ mod tests {
         let text = failure_text("kill -9 $$").await;
         assert!(text.contains("was killed by a signal"), "{text}");
         assert!(!text.contains("None"), "{text}");
+    }
+
+    /// Fed on stdin, a command that exits 0 having read only part of the
+    /// export (`head -c`, a `dd count=`) is a failed tape copy: what it left
+    /// in its input, or a feeder that met a closed pipe, says so.
+    #[tokio::test]
+    async fn a_command_that_exits_0_without_reading_everything_has_failed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let src = dir.path().join("v.raw");
+        for (size, script) in [
+            (48 << 10, "head -c 4096 > /dev/null"),
+            (3 << 20, "head -c 4096 > /dev/null"),
+            (3 << 20, "exit 0"),
+        ] {
+            std::fs::write(&src, vec![5u8; size]).expect("write");
+            let argv = vec!["sh".into(), "-c".into(), script.into()];
+            let r = run_tape(&argv, &src, Default::default(), &CancellationToken::new()).await;
+            let e = r.expect_err(&format!("{size} bytes, {script}: counted as a copy"));
+            assert!(matches!(e, TapeError::Failed { code: Some(0), .. }), "{e}");
+        }
+        let argv = vec!["sh".into(), "-c".into(), "cat > /dev/null".into()];
+        run_tape(&argv, &src, Default::default(), &CancellationToken::new())
+            .await
+            .expect("a command that reads it all");
     }
 }

@@ -230,12 +230,16 @@ fn the_usage_command_explains_bad_periods() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    // Argument errors, found before anything is contacted: exit 64.
     let (code, _, err) = run(&["--start", "last tuesday", "--end", "2025-02-01"]);
-    assert_eq!(code, Some(1));
-    assert!(err.contains("--start: invalid date \"last tuesday\""), "{err}");
+    assert_eq!(code, Some(64), "{err}");
+    assert!(
+        err.contains("--start") && err.contains("invalid date \"last tuesday\""),
+        "{err}"
+    );
     let (code, _, err) = run(&["--start", "2025-03-01", "--end", "2025-02-01"]);
-    assert_eq!(code, Some(1));
-    assert!(err.contains("must be before"), "{err}");
+    assert_eq!(code, Some(64), "{err}");
+    assert!(err.contains("--start/--end") && err.contains("must be before"), "{err}");
     let (code, out, err) = run(&["--start", "2025-01-01", "--end", "2025-07-01"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("sum of months equals") && out.contains("5208.00"), "{out}");
