@@ -5,7 +5,7 @@
 //! the same step inside a run, for one volume (`Worker::cleanup`).
 
 use super::volume_pipeline::EXPORT_SNAP;
-use super::volume_sync::remove_sync_snaps;
+use super::volume_sync::remove_all_sync_snaps;
 use super::{EngineEvent, Journal, JournalError, Phase, Transition, VolumeRecord};
 use crate::openstack::Volume;
 use crate::storage::{BlockStore, RbdError, VolumeExport};
@@ -66,11 +66,7 @@ pub async fn run_cleanup(
             .as_ref()
             .filter(|_| r.phase == Phase::Done && r.sync_snaps_pending())
         {
-            let source = format!("volume-{}", r.id);
-            let (a, b) = tokio::join!(
-                remove_sync_snaps(old, &source, |_| true),
-                remove_sync_snaps(new, &sync.image, |_| true)
-            );
+            let (a, b) = remove_all_sync_snaps(old, new, &r.id, &sync.image).await;
             if let Err(e) = a.and(b) {
                 actions.push(format!(
                     "{}: export kept: cannot remove its warm-sync snapshots ({e}); `stackmigrate migrate` again retries",

@@ -6,7 +6,7 @@
 //! window, the warm-sync snapshots removed on both sides.
 
 use super::volume_pipeline::{ImportedVolume, VolumePipeline, STATE_KEY};
-use super::volume_sync::remove_sync_snaps;
+use super::volume_sync::{remove_all_sync_snaps, remove_sync_snaps};
 use super::{NewVolumeLedger, Stage, StageError, SyncRecord, VolumeRecord};
 use crate::config::ImportStrategy;
 use crate::openstack::{Cinder, Nova, Volume};
@@ -104,10 +104,7 @@ impl VolumePipeline {
     /// run of the same migration retry both.
     pub async fn drop_sync_snaps_after_cutover(&self, vol: &Volume, sync: &SyncRecord) -> Option<String> {
         let source = format!("volume-{}", vol.id);
-        let (old, new) = tokio::join!(
-            remove_sync_snaps(&self.old, &source, |_| true),
-            remove_sync_snaps(&self.new, &sync.image, |_| true)
-        );
+        let (old, new) = remove_all_sync_snaps(&self.old, &self.new, &vol.id, &sync.image).await;
         for (side, image, removed) in [("source", &source, &old), ("new image", &sync.image, &new)] {
             if let Ok(removed) = removed.as_ref().map(|r| r.join(", @")) {
                 if !removed.is_empty() {

@@ -52,6 +52,21 @@ pub async fn remove_sync_snaps(
     Ok(removed)
 }
 
+/// Every warm-sync snapshot of a cut-over volume, on both sides at once: the
+/// source's (`volume-<id>`) and the new image's. (source, new image).
+pub async fn remove_all_sync_snaps(
+    old: &BlockStore,
+    new: &BlockStore,
+    volume: &str,
+    image: &str,
+) -> (Result<Vec<String>, RbdError>, Result<Vec<String>, RbdError>) {
+    let source = format!("volume-{volume}");
+    tokio::join!(
+        remove_sync_snaps(old, &source, |_| true),
+        remove_sync_snaps(new, image, |_| true)
+    )
+}
+
 impl VolumePipeline {
     fn manifest_path(&self, vol: &Volume) -> std::path::PathBuf {
         BlockManifest::path_for(&self.settings.manifest_dir, &vol.id)
