@@ -29,6 +29,14 @@ fn to_synced() -> Vec<Transition> {
     ]
 }
 
+/// A cutover that is not forced, its final round (2) verified.
+fn cut_over() -> [Transition; 2] {
+    [
+        Transition::CutoverStarted { forced: false },
+        Transition::CutoverVerified { round: round(2) },
+    ]
+}
+
 #[test]
 fn warm_sync_rounds_are_never_a_verified_copy() {
     let r = run(&to_synced()).expect("ok");
@@ -147,10 +155,7 @@ fn sync_transitions_out_of_place_are_refused() {
 #[test]
 fn sync_snapshots_left_after_a_cutover_are_kept_until_a_later_run_removes_them() {
     let mut ts = to_synced();
-    ts.extend([
-        Transition::CutoverStarted { forced: false },
-        Transition::CutoverVerified { round: round(2) },
-    ]);
+    ts.extend(cut_over());
     let left = Transition::SyncSnapsLeft {
         why: Some("cannot remove volume-n@stackmigrate-sync-1".into()),
     };
@@ -193,10 +198,7 @@ fn a_tape_written_before_a_warm_sync_is_written_again_after_its_cutover() {
     ];
     assert_eq!(run(&ts).expect("ok").tape, Track::Succeeded, "kept for a plain retry");
     ts.extend(to_synced().into_iter().skip(2));
-    ts.extend([
-        Transition::CutoverStarted { forced: false },
-        Transition::CutoverVerified { round: round(2) },
-    ]);
+    ts.extend(cut_over());
     let r = run(&ts).expect("ok");
     assert_eq!(
         r.tape,
@@ -215,9 +217,8 @@ fn a_tape_written_before_a_warm_sync_is_written_again_after_its_cutover() {
 #[test]
 fn a_cut_over_copy_that_cannot_be_finished_fails_and_older_journals_replay() {
     let mut ts = to_synced();
+    ts.extend(cut_over());
     ts.extend([
-        Transition::CutoverStarted { forced: false },
-        Transition::CutoverVerified { round: round(2) },
         Transition::TransferStarted { tape_enabled: true },
         Transition::Failed {
             stage: Stage::Cutover,
@@ -302,10 +303,7 @@ fn a_resume_keeps_a_cut_over_volume_whose_export_file_is_gone() {
     };
     let mut ts = to_synced();
     ts[1] = Transition::ExportDone { export, seconds: 1.0 };
-    ts.extend([
-        Transition::CutoverStarted { forced: false },
-        Transition::CutoverVerified { round: round(2) },
-    ]);
+    ts.extend(cut_over());
     for t in ts {
         j.record("v", t).expect("ok");
     }
@@ -323,12 +321,8 @@ fn a_resume_keeps_a_cut_over_volume_whose_export_file_is_gone() {
 #[test]
 fn sync_snapshots_count_as_left_until_their_removal_is_journaled() {
     let mut ts = to_synced();
-    ts.extend([
-        Transition::CutoverStarted { forced: false },
-        Transition::CutoverVerified { round: round(2) },
-        Transition::TransferStarted { tape_enabled: false },
-        verified(),
-    ]);
+    ts.extend(cut_over());
+    ts.extend([Transition::TransferStarted { tape_enabled: false }, verified()]);
     let r = run(&ts).expect("ok");
     assert_eq!(r.phase, Phase::Done);
     assert!(

@@ -53,16 +53,9 @@ async fn a_cut_over_volume_whose_export_file_is_gone_is_finished_from_the_new_im
     .expect("sim");
     let cfg = sim.config.clone();
     let old = Session::new("old", &cfg.old_cloud).expect("old");
-    let project = Keystone::new(&old).find_project("research").await.expect("project");
-    let rows = stackmigrate::engine::project_volumes(&old, &project)
-        .await
-        .expect("volumes");
-    let row = rows
-        .iter()
-        .find(|r| r.live_writer().is_some())
-        .expect("an in-use volume");
+    let (project, row) = crate::in_use_row(&old).await;
     let id = row.volume.id.clone();
-    let events = run(&cfg, row).await;
+    let events = run(&cfg, &row).await;
     assert!(reached(&events, &id, Phase::Done), "cut over and finished: {events:?}");
 
     // The crash: the journal ends with the cutover's final round verified.
@@ -79,7 +72,7 @@ async fn a_cut_over_volume_whose_export_file_is_gone_is_finished_from_the_new_im
         .join(format!("volume-{id}.raw"));
     assert!(!export.exists(), "the first run deleted it once done");
 
-    let events = run(&cfg, row).await;
+    let events = run(&cfg, &row).await;
     assert!(reached(&events, &id, Phase::Done), "finished again: {events:?}");
     assert!(!reached(&events, &id, Phase::Exporting), "exported afresh: {events:?}");
     let logged = |text: &str| {

@@ -4,7 +4,7 @@
 
 use stackmigrate::engine::{EngineCommand, EngineEvent, Phase, RunOptions, SyncPlan};
 use stackmigrate::in_use::InUse;
-use stackmigrate::openstack::{Keystone, Session};
+use stackmigrate::openstack::Session;
 use stackmigrate::sim::{SimClouds, SimOptions};
 use std::sync::Arc;
 
@@ -23,18 +23,11 @@ async fn a_forced_cutover_asked_before_an_abort_is_not_carried_out_by_the_retry(
     let cfg = sim.config.clone();
     let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
     let new = Session::new("new", &cfg.new_cloud).expect("new");
-    let project = Keystone::new(&old).find_project("research").await.expect("project");
-    let journal_path = cfg.work_dir.join(&project.id).join("journal.jsonl");
-    let rows = stackmigrate::engine::project_volumes(&old, &project)
-        .await
-        .expect("volumes");
     // One volume of a running server: warm-synced round after round, as in the dashboard.
-    let row = rows
-        .iter()
-        .find(|r| r.live_writer().is_some())
-        .expect("an in-use volume");
+    let (project, row) = crate::in_use_row(&old).await;
+    let journal_path = cfg.work_dir.join(&project.id).join("journal.jsonl");
     let id = row.volume.id.clone();
-    let modes = InUse::Sync.copy_modes(std::iter::once(row), false);
+    let modes = InUse::Sync.copy_modes(std::iter::once(&row), false);
     let setup = stackmigrate::engine::RunSetup::new(&cfg, old, new, project, None).expect("setup");
     let sync = SyncPlan {
         modes,

@@ -25,3 +25,22 @@ pub async fn sim(dir: &std::path::Path) -> stackmigrate::sim::SimClouds {
     .await
     .expect("sim")
 }
+
+/// Project `research` of the simulated old cloud, and its first volume a
+/// running server writes to (warm-synced by default).
+pub async fn in_use_row(
+    old: &stackmigrate::openstack::Session,
+) -> (stackmigrate::openstack::Project, stackmigrate::engine::VolumeRow) {
+    let project = stackmigrate::openstack::Keystone::new(old)
+        .find_project("research")
+        .await
+        .expect("project");
+    let rows = stackmigrate::engine::project_volumes(old, &project)
+        .await
+        .expect("volumes");
+    let row = rows
+        .into_iter()
+        .find(|r| r.live_writer().is_some())
+        .expect("an in-use volume");
+    (project, row)
+}
