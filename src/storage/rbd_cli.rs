@@ -1,17 +1,16 @@
 //! Runs the `rbd` CLI of one cluster. Argv only, never a shell; connect
 //! timeouts so a dead monitor fails in seconds instead of hanging for 300 s.
-//! Two kinds of call: short ones (`ls`, `info`, `create`, `rename`, snapshots)
-//! get a time limit; long ones (`diff`, `rm`), whose time grows with the image
-//! size when the image has no object-map/fast-diff, get none and run as a
-//! cancellable child instead.
+//! Every call is a [`ChildProcess`] (its own process group; stopped by TERM,
+//! grace, KILL). Two kinds: short ones (`ls`, `info`, `create`, `rename`,
+//! snapshots) are stopped at a time limit; long ones (`diff`, `rm`), whose
+//! time grows with the image size when the image has no object-map/fast-diff,
+//! have none and are stopped only by their cancel.
 
 use super::child_process::{ChildExit, ChildProcess};
 use super::RbdError;
 use crate::config::CephConfig;
 use std::io::Read;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 /// Seconds for `--client-mount-timeout` and `--rados-mon-op-timeout`.
@@ -85,40 +84,27 @@ impl RbdCli {
     }
 
     /// Runs a short rbd command to completion within the short limit and
-    /// returns its stdout. (`ls` and `info` reject `--no-progress`, so it is
-    /// never added here.)
+    /// returns its stdout. Past the limit it is stopped as a cancelled long
+    /// call is (TERM to its group, grace, KILL). (`ls` and `info` reject
+    /// `--no-progress`, so it is never added here.)
     pub async fn run(&self, op: &str, args: &[&str]) -> Result<String, RbdError> {
-        let mut cmd = Command::new("rbd");
-        cmd.args(self.base_args())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .process_group(0);
-        let child = cmd.spawn().map_err(|e| RbdError::Spawn {
-            op: op.into(),
-            message: e.to_string(),
-        })?;
         let limit = self.short_limit;
-        let out = tokio::time::timeout(limit, child.wait_with_output())
-            .await
-            .map_err(|_| RbdError::Timeout {
+        let expired = CancellationToken::new();
+        let call = self.run_long(op, args, &expired);
+        tokio::pin!(call);
+        let out = tokio::select! {
+            out = &mut call => return out,
+            () = tokio::time::sleep(limit) => {
+                expired.cancel();
+                call.await
+            }
+        };
+        match out {
+            Err(RbdError::Cancelled { .. }) => Err(RbdError::Timeout {
                 op: op.into(),
                 stderr: format!("no answer within {:.1} s", limit.as_secs_f64()),
-            })?
-            .map_err(|e| RbdError::Spawn {
-                op: op.into(),
-                message: e.to_string(),
-            })?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(RbdError::from_exit(
-                op,
-                out.status.code(),
-                &String::from_utf8_lossy(&out.stderr),
-            ))
+            }),
+            out => out,
         }
     }
 

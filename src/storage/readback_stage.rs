@@ -39,6 +39,9 @@ pub const CLI_ONLY_ENV: &str = "STACKMIGRATE_RBD_CLI_ONLY";
 /// Bytes written but not yet read back and sent on, at most (plus one record).
 const WINDOW: u64 = 32 << 20;
 
+/// How long the probe for the helpers' Python modules may take.
+const PROBE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Starts [`available`]'s probe (an interpreter start, 0.1 s) now, so that a
 /// run's first round or copy finds the answer ready.
 pub fn probe_in_background() {
@@ -57,17 +60,30 @@ pub async fn available() -> bool {
                 );
                 return false;
             }
-            let probe = tokio::process::Command::new(PYTHON)
-                .args([
-                    "-c",
-                    "import ctypes, rados, rbd; ctypes.CDLL('librados.so.2').rados_read_op_checksum; rbd.Image.data_pool_id",
-                ])
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .await;
-            let ok = matches!(probe, Ok(s) if s.success());
+            let argv = [
+                PYTHON,
+                "-c",
+                "import ctypes, rados, rbd; ctypes.CDLL('librados.so.2').rados_read_op_checksum; rbd.Image.data_pool_id",
+            ]
+            .map(String::from);
+            // An import that hangs (a broken install) counts as no helper.
+            let probe = match ChildProcess::spawn(&argv, false, false) {
+                Ok(child) => {
+                    let expired = tokio_util::sync::CancellationToken::new();
+                    let wait = child.wait(&expired);
+                    tokio::pin!(wait);
+                    let exit = tokio::select! {
+                        exit = &mut wait => exit,
+                        () = tokio::time::sleep(PROBE_LIMIT) => {
+                            expired.cancel();
+                            wait.await
+                        }
+                    };
+                    exit.map(|e| e.success())
+                }
+                Err(e) => Err(e),
+            };
+            let ok = matches!(probe, Ok(true));
             if !ok {
                 tracing::info!(
                     "{PYTHON} cannot import rados and rbd (python3-rbd), or librados has no checksum op: the staging image is written with rbd import-diff and read back after the import"
