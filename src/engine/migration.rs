@@ -19,6 +19,8 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+mod coordinator_commands;
+
 /// What to migrate, decided before the engine starts.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -186,96 +188,6 @@ impl Coordinator {
         }
     }
 
-    fn retryable(&self, volume: &str) -> bool {
-        self.journal
-            .get(volume)
-            .is_some_and(|r| matches!(r.phase, Phase::Failed | Phase::Aborted | Phase::BackupFailed))
-    }
-
-    /// A retry starts a new task only once the volume has none: while the
-    /// previous one is still stopping (an abort under way, a tape copy that
-    /// outlives a failed import) the retry is queued and said so.
-    async fn retry(&mut self, v: String) -> Result<(), JournalError> {
-        let Some(vol) = self.volumes.get(&v).cloned() else {
-            self.notice(&v, format!("volume {v} is not in this run; nothing to retry"))
-                .await;
-            return Ok(());
-        };
-        if self.is_live(&v) {
-            let stopping = self.retryable(&v) || self.tokens.get(&v).is_some_and(CancellationToken::is_cancelled);
-            let message = if !stopping {
-                format!("{}: still running; nothing to retry", vol.display_name())
-            } else if self.queued_retries.insert(v.clone()) {
-                format!(
-                    "{}: retry queued; it starts when the previous attempt has stopped (a stage is still ending)",
-                    vol.display_name()
-                )
-            } else {
-                format!("{}: a retry is already queued", vol.display_name())
-            };
-            self.notice(&v, message).await;
-            return Ok(());
-        }
-        if !self.retryable(&v) {
-            let phase = self.journal.get(&v).map_or(Phase::Queued, |r| r.phase);
-            self.notice(&v, format!("{}: nothing to retry ({phase:?})", vol.display_name()))
-                .await;
-            return Ok(());
-        }
-        let rec = self.journal.record(&v, Transition::Retry)?;
-        self.emit(EngineEvent::StateChanged {
-            volume: v.clone(),
-            phase: rec.phase,
-        })
-        .await;
-        self.spawn(vol);
-        Ok(())
-    }
-
-    /// The operator asks for a cutover: a task syncing the volume takes it
-    /// after its round; a synced volume without a task gets one.
-    async fn cutover(&mut self, v: String, force: bool) {
-        let Some(vol) = self.volumes.get(&v).cloned() else {
-            self.notice(&v, format!("volume {v} is not in this run; nothing to cut over"))
-                .await;
-            return;
-        };
-        let rec = self.journal.get(&v).cloned();
-        // A failed or aborted volume is retried first: an ask kept until then
-        // would cut it over later on a confirmation given now.
-        let why = match rec.as_ref().map(|r| (r.is_syncing(), r.phase)) {
-            Some((true, Phase::Synced | Phase::Syncing)) => None,
-            Some((true, phase)) => Some(format!(
-                "{phase:?}, not synced now, so no cutover is asked; retry it (r), then cut over"
-            )),
-            _ => Some("not warm-synced, so there is nothing to cut over".to_string()),
-        };
-        if let Some(why) = why {
-            self.notice(&v, format!("{}: {why}", vol.display_name())).await;
-            return;
-        }
-        self.worker.sync.ask_cutover(&v, force);
-        if !self.is_live(&v) && rec.is_some_and(|r| r.phase == Phase::Synced) {
-            self.spawn(vol);
-        } else {
-            let message = format!(
-                "{}: cutover asked; it starts after the current step",
-                vol.display_name()
-            );
-            self.notice(&v, message).await;
-        }
-    }
-
-    /// A volume's task has ended: a retry waiting for it starts now.
-    async fn joined(&mut self, task: tokio::task::Id) -> Result<(), JournalError> {
-        if let Some(volume) = self.task_volume.remove(&task) {
-            if self.queued_retries.remove(&volume) && !self.root.is_cancelled() {
-                self.retry(volume).await?;
-            }
-        }
-        Ok(())
-    }
-
     async fn on_command(&mut self, cmd: EngineCommand) -> Result<bool, JournalError> {
         match cmd {
             // A live task is stopped even when its record already failed:
@@ -283,6 +195,8 @@ impl Coordinator {
             EngineCommand::Abort(v) => match self.tokens.get(&v) {
                 Some(t) if self.is_live(&v) => {
                     t.cancel();
+                    // A cutover asked before the abort is withdrawn by it.
+                    self.worker.sync.forget(&v);
                     if self.queued_retries.remove(&v) {
                         self.notice(&v, format!("volume {v}: the queued retry is dropped by the abort"))
                             .await;

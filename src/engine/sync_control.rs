@@ -22,10 +22,19 @@ pub struct SyncPlan {
     pub cutover_all: Option<bool>,
 }
 
+/// An operator's cutover ask as it stood when read: the latest ask of a
+/// volume replaces the one before (`F`, then `c`: not forced).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutoverAsk {
+    pub force: bool,
+    /// Which ask this is (0: the run's `cutover_all`).
+    seq: u64,
+}
+
 #[derive(Debug, Default)]
 pub struct SyncControl {
     plan: SyncPlan,
-    asks: Mutex<HashMap<String, bool>>,
+    asks: Mutex<(u64, HashMap<String, CutoverAsk>)>,
     changed: Notify,
 }
 
@@ -45,25 +54,45 @@ impl SyncControl {
         self.plan.modes.get(volume).copied().unwrap_or_default()
     }
 
-    fn asks(&self) -> std::sync::MutexGuard<'_, HashMap<String, bool>> {
+    fn asks(&self) -> std::sync::MutexGuard<'_, (u64, HashMap<String, CutoverAsk>)> {
         self.asks.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The operator asks for `volume`'s cutover; a task waiting between
     /// rounds wakes up.
     pub fn ask_cutover(&self, volume: &str, force: bool) {
-        self.asks().insert(volume.to_string(), force);
+        let mut asks = self.asks();
+        asks.0 += 1;
+        let seq = asks.0;
+        asks.1.insert(volume.to_string(), CutoverAsk { force, seq });
+        drop(asks);
         self.changed.notify_waiters();
     }
 
-    /// `Some(force)` when a cutover of `volume` is asked for.
-    pub fn cutover_wanted(&self, volume: &str) -> Option<bool> {
-        self.asks().get(volume).copied().or(self.plan.cutover_all)
+    /// The cutover of `volume` asked for now, if any.
+    pub fn cutover_wanted(&self, volume: &str) -> Option<CutoverAsk> {
+        let ask = self.asks().1.get(volume).copied();
+        ask.or(self.plan.cutover_all.map(|force| CutoverAsk { force, seq: 0 }))
+    }
+
+    /// Whether the operator asked for `volume`'s cutover in this run.
+    pub fn asked(&self, volume: &str) -> bool {
+        self.asks().1.contains_key(volume)
+    }
+
+    /// Drops every ask of `volume` (a failure, an abort, a cutover begun).
+    pub fn forget(&self, volume: &str) {
+        self.asks().1.remove(volume);
     }
 
     /// A refused cutover is not retried on its own: the operator asks again.
-    pub fn forget(&self, volume: &str) {
-        self.asks().remove(volume);
+    /// Only `ask` is dropped: one given since it was read (a changed mind,
+    /// `F` after `c`) still stands.
+    pub fn refused(&self, volume: &str, ask: CutoverAsk) {
+        let mut asks = self.asks();
+        if asks.1.get(volume) == Some(&ask) {
+            asks.1.remove(volume);
+        }
     }
 
     /// Waits out the pause between rounds; returns early on a cutover ask
@@ -80,5 +109,47 @@ impl SyncControl {
             _ = notified => {}
             _ = cancel.cancelled() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_latest_ask_holds_and_a_refusal_drops_only_the_ask_it_refused() {
+        let ctl = SyncControl::default();
+        assert_eq!(ctl.cutover_wanted("v"), None);
+        ctl.ask_cutover("v", true);
+        let forced = ctl.cutover_wanted("v").expect("asked");
+        assert!(forced.force);
+        ctl.ask_cutover("v", false);
+        let plain = ctl.cutover_wanted("v").expect("asked");
+        assert!(!plain.force, "F, then c: not forced");
+        // Refusing the forced ask read earlier leaves the newer one.
+        ctl.refused("v", forced);
+        assert_eq!(ctl.cutover_wanted("v"), Some(plain));
+        ctl.refused("v", plain);
+        assert_eq!(ctl.cutover_wanted("v"), None);
+        assert!(!ctl.asked("v"));
+    }
+
+    #[test]
+    fn a_runs_cutover_of_every_volume_stands_when_nothing_was_asked() {
+        let ctl = SyncControl::new(SyncPlan {
+            cutover_all: Some(false),
+            ..SyncPlan::default()
+        });
+        let ask = ctl.cutover_wanted("v").expect("cutover_all");
+        assert!(!ask.force);
+        ctl.refused("v", ask);
+        assert!(
+            ctl.cutover_wanted("v").is_some(),
+            "the run's own ask is not the operator's to drop"
+        );
+        ctl.ask_cutover("v", true);
+        assert!(ctl.cutover_wanted("v").is_some_and(|a| a.force));
+        ctl.forget("v");
+        assert!(ctl.cutover_wanted("v").is_some_and(|a| !a.force));
     }
 }

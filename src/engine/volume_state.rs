@@ -253,6 +253,8 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             }
             r.phase = Failed;
         }
+        // The import failed and the abort stopped the tape half: owed again.
+        (Failed, Transition::Aborted { .. }) if r.tape == Track::Running => r.tape = Track::Pending,
         (Queued | Exporting | Exported | Transferring | Syncing | CuttingOver, Transition::Aborted { stage }) => {
             r.error = Some((*stage, "aborted by the operator".into()));
             r.phase = Aborted;

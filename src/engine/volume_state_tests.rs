@@ -1,8 +1,11 @@
-//! Every arm of the volume reducer (warm sync's in `sync_state_tests.rs`).
+//! Every arm of the volume reducer (warm sync's in `sync_state_tests.rs`,
+//! the tape half's end in `tape_state_tests.rs`).
 use super::*;
 
 #[path = "sync_state_tests.rs"]
 mod sync;
+#[path = "tape_state_tests.rs"]
+mod tape;
 
 fn export() -> VolumeExport {
     VolumeExport {
@@ -208,31 +211,6 @@ fn resume_after_a_crash_mid_stage() {
 }
 
 #[test]
-fn the_tape_half_may_finish_after_the_import_failed() {
-    let mut ts = to_transferring(true);
-    ts.push(Transition::Failed {
-        stage: Stage::Import,
-        error: "413".into(),
-    });
-    ts.push(Transition::TapeDone { seconds: 1.0 });
-    let r = run(&ts).expect("ok");
-    assert_eq!((r.phase, &r.tape), (Phase::Failed, &Track::Succeeded));
-    assert_eq!(r.error, Some((Stage::Import, "413".into())), "the import's error stays");
-    ts.push(Transition::Retry);
-    assert_eq!(
-        run(&ts).expect("ok").tape,
-        Track::Succeeded,
-        "retry keeps the tape copy"
-    );
-    let mut ts = to_transferring(true);
-    ts.push(Transition::Aborted { stage: Stage::Import });
-    ts.push(Transition::TapeFailed {
-        error: "cancelled".into(),
-    });
-    assert_eq!(run(&ts).expect("ok").tape, Track::Failed);
-}
-
-#[test]
 fn a_tape_copy_of_an_export_made_again_is_made_again() {
     // The tape succeeded, the import failed, then the export file was lost.
     let mut ts = to_transferring(true);
@@ -372,29 +350,4 @@ fn a_failure_after_the_import_was_verified_keeps_it_verified() {
     assert_eq!(r.import, Track::Succeeded);
     assert_eq!(r.phase, Phase::Exported);
     assert!(r.is_verified());
-}
-
-/// A tape copy that failed is not excused by a later run with no tape
-/// configured: the volume stays `backup-failed` (its export kept) until a
-/// tape copy succeeds. A volume never taped with tape off is done.
-#[test]
-fn a_failed_tape_copy_is_still_owed_when_the_tape_is_turned_off() {
-    let mut ts = to_transferring(true);
-    ts.push(verified());
-    ts.push(Transition::TapeFailed {
-        error: "offline".into(),
-    });
-    ts.push(Transition::Retry);
-    ts.push(Transition::TransferStarted { tape_enabled: false });
-    let r = run(&ts).expect("ok");
-    assert_eq!((r.phase, &r.tape), (Phase::BackupFailed, &Track::Failed));
-    assert_eq!(r.error, Some((Stage::Tape, TAPE_OWED.into())));
-    ts.push(Transition::Retry);
-    ts.push(Transition::TransferStarted { tape_enabled: true });
-    ts.push(Transition::TapeDone { seconds: 1.0 });
-    let r = run(&ts).expect("ok");
-    assert_eq!((r.phase, r.tape_owed), (Phase::Done, false));
-    let mut never = to_transferring(false);
-    never.push(verified());
-    assert_eq!(run(&never).expect("ok").phase, Phase::Done);
 }

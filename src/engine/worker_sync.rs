@@ -5,7 +5,7 @@
 
 use super::journal_ledger::JournalLedger;
 use super::worker::{slot, Worker};
-use super::{CopyMode, EngineEvent, Phase, StageError, SyncRecord, Transition, VolumeRecord};
+use super::{CopyMode, EngineEvent, Phase, Stage, StageError, SyncRecord, Transition, VolumeRecord};
 use crate::openstack::Volume;
 use tokio_util::sync::CancellationToken;
 
@@ -74,7 +74,16 @@ impl Worker {
         cancel: &CancellationToken,
     ) -> Option<VolumeRecord> {
         let export = rec.export.clone()?;
-        let _permit = slot(&self.limits.import, cancel).await?;
+        let permit = if cancel.is_cancelled() {
+            None
+        } else {
+            slot(&self.limits.import, cancel).await
+        };
+        let Some(_permit) = permit else {
+            // Aborted before the round began: said, so that it can be retried.
+            self.record(&vol.id, Transition::Aborted { stage: Stage::Import }).await;
+            return None;
+        };
         let rec = self.record(&vol.id, Transition::SyncStarted { round: 1 }).await?;
         let ledger = JournalLedger {
             worker: self,
@@ -105,13 +114,19 @@ impl Worker {
             if cancel.is_cancelled() || rec.phase != Phase::Synced {
                 return None;
             }
-            if let Some(force) = ctl.cutover_wanted(&vol.id) {
+            if ctl.cutover_wanted(&vol.id).is_some() {
                 // The slot first: the source's servers are asked about just
                 // before the final round, not before a wait for a slot.
                 let _permit = slot(&self.limits.export, cancel).await?;
-                match self.pipeline.cutover_blocker(vol).await {
-                    Some(why) if !force => {
-                        ctl.forget(&vol.id);
+                let blocker = self.pipeline.cutover_blocker(vol).await;
+                // The ask as it stands after those waits: the operator may
+                // have changed it (`F`, then `c`), and the latest one holds.
+                let Some(ask) = ctl.cutover_wanted(&vol.id) else {
+                    continue;
+                };
+                match blocker {
+                    Some(why) if !ask.force => {
+                        ctl.refused(&vol.id, ask);
                         let message = format!("{}: cutover refused: {why}", vol.display_name());
                         self.record(&vol.id, Transition::CutoverRefused { reason: why }).await;
                         self.pipeline.log(vol, message.clone()).await;

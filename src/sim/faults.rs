@@ -13,6 +13,9 @@ pub struct Faults {
     /// Every token becomes invalid after this long (services answer 401).
     pub token_expiry: Option<Duration>,
     pub tape_fail: bool,
+    /// Nova's answer about one server waits this long (a cutover's check of
+    /// the source's servers; tests set it while a run goes).
+    pub slow_server_show: Option<Duration>,
 }
 
 impl Faults {

@@ -256,4 +256,9 @@ impl SimClouds {
         tracing::info!("simulated operator: stopped {names:?}");
         names
     }
+
+    /// Changes the old cloud's injected faults while a run goes (tests).
+    pub fn change_old_faults(&self, change: impl FnOnce(&mut Faults)) {
+        change(&mut http::lock(&self.old).faults);
+    }
 }

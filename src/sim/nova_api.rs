@@ -77,6 +77,10 @@ async fn servers_detail(State(st): State<Shared>, Query(q): Q, headers: HeaderMa
 
 /// `GET /servers/{id}`: one server of the token's project (any, for an admin).
 async fn server_show(State(st): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    let slow = lock(&st).faults.slow_server_show;
+    if let Some(d) = slow {
+        tokio::time::sleep(d).await;
+    }
     let mut s = lock(&st);
     let rid = s.request_id();
     let t = match auth(&s, &headers, &rid) {

@@ -8,29 +8,41 @@ use stackmigrate::openstack::Session;
 use stackmigrate::sim::{SimClouds, SimOptions};
 use std::sync::Arc;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_forced_cutover_asked_before_an_abort_is_not_carried_out_by_the_retry() {
+/// A dashboard-like run (synced round after round, never ending by itself)
+/// of the first `n` volumes of `research` that running servers write to.
+struct SyncRun {
+    sim: SimClouds,
+    running: stackmigrate::engine::Running,
+    ids: Vec<String>,
+    journal: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn sync_run(opts: SimOptions, imports: usize, n: usize) -> SyncRun {
     let dir = tempfile::tempdir().expect("tmp");
     let sim = SimClouds::start(SimOptions {
         dir: dir.path().to_path_buf(),
         live_servers: true,
-        // Rounds that last long enough to be aborted.
-        throttle_mib_s: Some(8),
-        ..Default::default()
+        ..opts
     })
     .await
     .expect("sim");
-    let cfg = sim.config.clone();
+    let mut cfg = sim.config.clone();
+    cfg.concurrency.imports = imports;
     let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
     let new = Session::new("new", &cfg.new_cloud).expect("new");
-    // One volume of a running server: warm-synced round after round, as in the dashboard.
-    let (project, row) = crate::in_use_row(&old).await;
-    let journal_path = cfg.work_dir.join(&project.id).join("journal.jsonl");
-    let id = row.volume.id.clone();
-    let modes = InUse::Sync.copy_modes(std::iter::once(&row), false);
-    let setup = stackmigrate::engine::RunSetup::new(&cfg, old, new, project, None).expect("setup");
+    let (project, _) = crate::in_use_row(&old).await;
+    let rows: Vec<_> = stackmigrate::engine::project_volumes(&old, &project)
+        .await
+        .expect("volumes")
+        .into_iter()
+        .filter(|r| r.live_writer().is_some())
+        .take(n)
+        .collect();
+    assert_eq!(rows.len(), n, "volumes of running servers");
+    let journal = cfg.work_dir.join(&project.id).join("journal.jsonl");
     let sync = SyncPlan {
-        modes,
+        modes: InUse::Sync.copy_modes(rows.iter(), false),
         rounds_per_run: None,
         pause: std::time::Duration::from_millis(100),
         cutover_all: None,
@@ -40,7 +52,34 @@ async fn a_forced_cutover_asked_before_an_abort_is_not_carried_out_by_the_retry(
         sync,
         ..Default::default()
     };
-    let mut running = setup.start(&cfg, vec![row.volume.clone()], opts).await.expect("start");
+    let volumes: Vec<_> = rows.iter().map(|r| r.volume.clone()).collect();
+    let ids = volumes.iter().map(|v| v.id.clone()).collect();
+    let setup = stackmigrate::engine::RunSetup::new(&cfg, old, new, project, None).expect("setup");
+    let running = setup.start(&cfg, volumes, opts).await.expect("start");
+    SyncRun {
+        sim,
+        running,
+        ids,
+        journal,
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_cutover_asked_before_an_abort_is_not_carried_out_by_the_retry() {
+    // Rounds that last long enough to be aborted.
+    let throttled = SimOptions {
+        throttle_mib_s: Some(8),
+        ..Default::default()
+    };
+    let SyncRun {
+        sim: _sim,
+        mut running,
+        ids,
+        journal,
+        _dir,
+    } = sync_run(throttled, 2, 1).await;
+    let id = ids[0].clone();
     let (mut syncing, mut aborted, mut rounds_after_retry) = (0, false, 0);
     while let Some(e) = running.events.recv().await {
         let send = |c| running.commands.try_send(c).expect("send");
@@ -74,7 +113,118 @@ async fn a_forced_cutover_asked_before_an_abort_is_not_carried_out_by_the_retry(
     running.engine.await.expect("join").expect("engine");
     assert!(aborted, "the second round was reached");
     assert_eq!(rounds_after_retry, 2, "the retry synced on");
-    let journal = std::fs::read_to_string(&journal_path).expect("journal");
+    let journal = std::fs::read_to_string(&journal).expect("journal");
     assert!(journal.contains("\"t\":\"aborted\""), "{journal}");
     assert!(!journal.contains("cutover_started"), "{journal}");
+}
+
+/// `F`, then `c` while the cutover's check of the servers is under way: the
+/// latest ask holds, so the cutover is refused (the server runs), not forced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cutover_asked_again_unforced_during_the_servers_check_is_not_forced() {
+    let SyncRun {
+        sim,
+        mut running,
+        ids,
+        journal,
+        _dir,
+    } = sync_run(SimOptions::default(), 2, 1).await;
+    let id = ids[0].clone();
+    let mut asked = false;
+    let mut refused = false;
+    while let Some(e) = running.events.recv().await {
+        match &e {
+            EngineEvent::StateChanged { volume, phase } if *volume == id => match phase {
+                Phase::Synced if !asked => {
+                    asked = true;
+                    // The check of the servers takes 2 s; the ask changes 0.3 s into it.
+                    sim.change_old_faults(|f| f.slow_server_show = Some(std::time::Duration::from_secs(2)));
+                    running
+                        .commands
+                        .try_send(EngineCommand::Cutover {
+                            volume: id.clone(),
+                            force: true,
+                        })
+                        .expect("send");
+                    let commands = running.commands.clone();
+                    let volume = id.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                        let _ = commands.send(EngineCommand::Cutover { volume, force: false }).await;
+                    });
+                }
+                Phase::CuttingOver => panic!("cut over FORCED on an ask the operator changed"),
+                _ => {}
+            },
+            EngineEvent::Notice { volume, message }
+                if volume.as_ref() == Some(&id) && message.contains("cutover refused") =>
+            {
+                refused = true;
+                running.commands.try_send(EngineCommand::Shutdown).expect("send");
+            }
+            _ => {}
+        }
+    }
+    running.engine.await.expect("join").expect("engine");
+    assert!(refused, "the cutover was refused");
+    let journal = std::fs::read_to_string(&journal).expect("journal");
+    assert!(journal.contains("cutover_refused"), "{journal}");
+    assert!(!journal.contains("cutover_started"), "{journal}");
+}
+
+/// A warm-synced volume aborted while it waits for an import slot for its
+/// first round is recorded aborted (it was left `exported`, its row
+/// "aborting" for good and its retry answered "nothing to retry").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volume_aborted_while_it_waits_for_its_first_rounds_slot_is_aborted_and_retried() {
+    // Imports slow enough that the other volume waits for the one slot.
+    let slow_imports = SimOptions {
+        import_mib_s: Some(4),
+        ..Default::default()
+    };
+    let SyncRun {
+        sim: _sim,
+        mut running,
+        _dir,
+        ..
+    } = sync_run(slow_imports, 1, 2).await;
+    let mut phases = std::collections::HashMap::new();
+    let (mut waiting, mut aborted, mut retried_synced) = (None::<String>, false, false);
+    let watch = async {
+        while let Some(e) = running.events.recv().await {
+            let send = |c| running.commands.try_send(c).expect("send");
+            let EngineEvent::StateChanged { volume, phase } = &e else {
+                continue;
+            };
+            phases.insert(volume.clone(), *phase);
+            match phase {
+                Phase::Aborted if waiting.as_ref() == Some(volume) => {
+                    aborted = true;
+                    send(EngineCommand::Retry(volume.clone()));
+                }
+                Phase::Synced if aborted && waiting.as_ref() == Some(volume) => {
+                    retried_synced = true;
+                    send(EngineCommand::Shutdown);
+                }
+                _ => {}
+            }
+            // One volume holds the import slot (round 1); the other waits for it.
+            let exported = phases
+                .iter()
+                .find(|(_, p)| **p == Phase::Exported)
+                .map(|(v, _)| v.clone());
+            if waiting.is_none() && phases.values().any(|p| *p == Phase::Syncing) {
+                if let Some(v) = exported {
+                    send(EngineCommand::Abort(v.clone()));
+                    waiting = Some(v);
+                }
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(120), watch)
+        .await
+        .expect("the aborted volume was neither recorded aborted nor synced after its retry");
+    running.engine.await.expect("join").expect("engine");
+    assert!(waiting.is_some(), "a volume waited for the import slot");
+    assert!(aborted && retried_synced, "aborted, then retried and synced");
 }

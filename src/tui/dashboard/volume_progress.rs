@@ -61,7 +61,9 @@ impl VolumeProgress {
 
     /// A new phase. Going back (retry, resume) resets the stages still to run.
     pub fn set_phase(&mut self, phase: Phase) {
-        if matches!(phase, Phase::Queued | Phase::Exported) {
+        // Synced: a round that ended verified before the abort reached it;
+        // the task stops there, with nothing left to stop.
+        if matches!(phase, Phase::Queued | Phase::Exported | Phase::Synced) {
             self.aborting = false;
         }
         match phase {
@@ -118,11 +120,13 @@ impl VolumeProgress {
     /// A cutover may be asked for: a round is verified and none is final yet
     /// (while a round runs, the engine takes the ask after it).
     pub fn can_cut_over(&self) -> bool {
-        match self.phase {
-            Phase::Synced => true,
-            Phase::Syncing => self.sync.as_ref().is_some_and(|s| !s.cut_over && s.last().is_some()),
-            _ => false,
-        }
+        // An abort under way ends the task that would take the ask.
+        !self.aborting
+            && match self.phase {
+                Phase::Synced => true,
+                Phase::Syncing => self.sync.as_ref().is_some_and(|s| !s.cut_over && s.last().is_some()),
+                _ => false,
+            }
     }
 
     /// The round running now, when the rounds are known (not after a resume).
@@ -259,5 +263,18 @@ mod tests {
         assert_eq!(v.import.state, Track::Pending);
         assert_eq!(v.tape.state, Track::Succeeded, "a finished tape copy stays");
         assert_eq!(v.export.state, Track::Succeeded);
+    }
+
+    #[test]
+    fn an_aborting_volume_takes_no_cutover_until_its_round_ends_synced() {
+        let mut v = VolumeProgress::new("v", "data", 1);
+        v.set_phase(Phase::Synced);
+        assert!(v.can_cut_over());
+        v.set_phase(Phase::Syncing);
+        v.aborting = true;
+        assert!(!v.can_cut_over(), "the abort ends the task that would take the ask");
+        // The round ended verified before the abort reached it: nothing left to stop.
+        v.set_phase(Phase::Synced);
+        assert!(!v.aborting && v.can_cut_over());
     }
 }

@@ -208,7 +208,9 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
         // Said rather than ignored: the key is known, the selected volume cannot take it now.
         Action::Abort | Action::Cutover | Action::ForceCutover if app.engine_live && !d.stopping => {
             if let Some((_, name)) = selected {
+                let aborting = d.selected().is_some_and(|v| v.aborting);
                 let what = match action {
+                    _ if aborting => "an abort is stopping it; wait until it has stopped",
                     Action::Abort => "nothing running to abort",
                     _ => "only a synced volume can be cut over",
                 };

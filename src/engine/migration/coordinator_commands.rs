@@ -1,0 +1,101 @@
+//! The coordinator's answers to the operator's retry and cutover, and what
+//! starts once a volume's task has ended.
+
+use super::Coordinator;
+use crate::engine::{EngineEvent, JournalError, Phase, Transition};
+use tokio_util::sync::CancellationToken;
+
+impl Coordinator {
+    fn retryable(&self, volume: &str) -> bool {
+        self.journal
+            .get(volume)
+            .is_some_and(|r| matches!(r.phase, Phase::Failed | Phase::Aborted | Phase::BackupFailed))
+    }
+
+    /// A retry starts a new task only once the volume has none: while the
+    /// previous one is still stopping (an abort under way, a tape copy that
+    /// outlives a failed import) the retry is queued and said so.
+    pub(super) async fn retry(&mut self, v: String) -> Result<(), JournalError> {
+        let Some(vol) = self.volumes.get(&v).cloned() else {
+            self.notice(&v, format!("volume {v} is not in this run; nothing to retry"))
+                .await;
+            return Ok(());
+        };
+        if self.is_live(&v) {
+            let stopping = self.retryable(&v) || self.tokens.get(&v).is_some_and(CancellationToken::is_cancelled);
+            let message = if !stopping {
+                format!("{}: still running; nothing to retry", vol.display_name())
+            } else if self.queued_retries.insert(v.clone()) {
+                format!(
+                    "{}: retry queued; it starts when the previous attempt has stopped (a stage is still ending)",
+                    vol.display_name()
+                )
+            } else {
+                format!("{}: a retry is already queued", vol.display_name())
+            };
+            self.notice(&v, message).await;
+            return Ok(());
+        }
+        if !self.retryable(&v) {
+            let phase = self.journal.get(&v).map_or(Phase::Queued, |r| r.phase);
+            self.notice(&v, format!("{}: nothing to retry ({phase:?})", vol.display_name()))
+                .await;
+            return Ok(());
+        }
+        let rec = self.journal.record(&v, Transition::Retry)?;
+        self.emit(EngineEvent::StateChanged {
+            volume: v.clone(),
+            phase: rec.phase,
+        })
+        .await;
+        self.spawn(vol);
+        Ok(())
+    }
+
+    /// The operator asks for a cutover: a task syncing the volume takes it
+    /// after its round; a synced volume without a task gets one.
+    pub(super) async fn cutover(&mut self, v: String, force: bool) {
+        let Some(vol) = self.volumes.get(&v).cloned() else {
+            self.notice(&v, format!("volume {v} is not in this run; nothing to cut over"))
+                .await;
+            return;
+        };
+        let rec = self.journal.get(&v).cloned();
+        // A failed or aborted volume is retried first: an ask kept until then
+        // would cut it over later on a confirmation given now.
+        // An abort under way ends the task, whose ask would then be lost.
+        let stopping = self.is_live(&v) && self.tokens.get(&v).is_some_and(CancellationToken::is_cancelled);
+        let why = match rec.as_ref().map(|r| (r.is_syncing(), r.phase)) {
+            _ if stopping => Some("an abort is still stopping it; ask again once it has stopped".to_string()),
+            Some((true, Phase::Synced | Phase::Syncing)) => None,
+            Some((true, phase)) => Some(format!(
+                "{phase:?}, not synced now, so no cutover is asked; retry it (r), then cut over"
+            )),
+            _ => Some("not warm-synced, so there is nothing to cut over".to_string()),
+        };
+        if let Some(why) = why {
+            self.notice(&v, format!("{}: {why}", vol.display_name())).await;
+            return;
+        }
+        self.worker.sync.ask_cutover(&v, force);
+        if !self.is_live(&v) && rec.is_some_and(|r| r.phase == Phase::Synced) {
+            self.spawn(vol);
+        } else {
+            let message = format!(
+                "{}: cutover asked; it starts after the current step",
+                vol.display_name()
+            );
+            self.notice(&v, message).await;
+        }
+    }
+
+    /// A volume's task has ended: a retry waiting for it starts now.
+    pub(super) async fn joined(&mut self, task: tokio::task::Id) -> Result<(), JournalError> {
+        if let Some(volume) = self.task_volume.remove(&task) {
+            if self.queued_retries.remove(&volume) && !self.root.is_cancelled() {
+                self.retry(volume).await?;
+            }
+        }
+        Ok(())
+    }
+}

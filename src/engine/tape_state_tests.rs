@@ -1,0 +1,68 @@
+//! The tape half's end beside a failed or aborted import.
+use super::*;
+
+#[test]
+fn the_tape_half_may_finish_after_the_import_failed() {
+    let mut ts = to_transferring(true);
+    ts.push(Transition::Failed {
+        stage: Stage::Import,
+        error: "413".into(),
+    });
+    ts.push(Transition::TapeDone { seconds: 1.0 });
+    let r = run(&ts).expect("ok");
+    assert_eq!((r.phase, &r.tape), (Phase::Failed, &Track::Succeeded));
+    assert_eq!(r.error, Some((Stage::Import, "413".into())), "the import's error stays");
+    ts.push(Transition::Retry);
+    assert_eq!(
+        run(&ts).expect("ok").tape,
+        Track::Succeeded,
+        "retry keeps the tape copy"
+    );
+    let mut ts = to_transferring(true);
+    ts.push(Transition::Aborted { stage: Stage::Import });
+    ts.push(Transition::TapeFailed {
+        error: "cancelled".into(),
+    });
+    assert_eq!(run(&ts).expect("ok").tape, Track::Failed);
+}
+
+/// A tape copy that failed is not excused by a later run with no tape
+/// configured: the volume stays `backup-failed` (its export kept) until a
+/// tape copy succeeds. A volume never taped with tape off is done.
+#[test]
+fn a_failed_tape_copy_is_still_owed_when_the_tape_is_turned_off() {
+    let mut ts = to_transferring(true);
+    ts.push(verified());
+    ts.push(Transition::TapeFailed {
+        error: "offline".into(),
+    });
+    ts.push(Transition::Retry);
+    ts.push(Transition::TransferStarted { tape_enabled: false });
+    let r = run(&ts).expect("ok");
+    assert_eq!((r.phase, &r.tape), (Phase::BackupFailed, &Track::Failed));
+    assert_eq!(r.error, Some((Stage::Tape, TAPE_OWED.into())));
+    ts.push(Transition::Retry);
+    ts.push(Transition::TransferStarted { tape_enabled: true });
+    ts.push(Transition::TapeDone { seconds: 1.0 });
+    let r = run(&ts).expect("ok");
+    assert_eq!((r.phase, r.tape_owed), (Phase::Done, false));
+    let mut never = to_transferring(false);
+    never.push(verified());
+    assert_eq!(run(&never).expect("ok").phase, Phase::Done);
+}
+
+#[test]
+fn an_abort_that_stops_the_tape_of_a_failed_volume_leaves_the_tape_owed() {
+    let mut ts = to_transferring(true);
+    ts.push(Transition::Failed {
+        stage: Stage::Import,
+        error: "413".into(),
+    });
+    ts.push(Transition::Aborted { stage: Stage::Import });
+    let r = run(&ts).expect("an abort of the tape still running");
+    assert_eq!((r.phase, &r.tape), (Phase::Failed, &Track::Pending));
+    assert_eq!(r.error, Some((Stage::Import, "413".into())), "the import's error stays");
+    // Once the tape half has ended, there is nothing left to abort.
+    ts.push(Transition::Aborted { stage: Stage::Import });
+    assert!(run(&ts).is_err());
+}
