@@ -160,8 +160,27 @@ impl FileStore {
         Ok(note)
     }
 
+    /// A removal the journal then records (a sync snapshot dropped) is
+    /// durable first: it does not come back after a crash of this host.
+    /// A copy a crash cut short (`<image>.partial`) goes with it.
     pub fn remove(&self, image: &str) -> Result<(), RbdError> {
-        std::fs::remove_file(self.path(image)).map_err(|e| io_err("rm", image, e))
+        let partial = super::sparse_file::partial_path(&self.path(image));
+        let had_partial = match std::fs::remove_file(&partial) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(io_err("rm", image, e)),
+        };
+        match std::fs::remove_file(self.path(image)) {
+            Err(e) if !(had_partial && e.kind() == std::io::ErrorKind::NotFound) => Err(io_err("rm", image, e)),
+            _ => self.sync_dir("rm", image),
+        }
+    }
+
+    fn sync_dir(&self, op: &str, image: &str) -> Result<(), RbdError> {
+        if self.durable {
+            super::private_fs::sync_dir(&self.dir).map_err(|e| io_err(op, image, e))?;
+        }
+        Ok(())
     }
 
     pub fn rename(&self, from: &str, to: &str) -> Result<(), RbdError> {
@@ -173,12 +192,7 @@ impl FileStore {
         }
         std::fs::rename(self.path(from), self.path(to)).map_err(|e| io_err("rename", from, e))?;
         // A swapped-in copy stays swapped in after a crash of this host.
-        if self.durable {
-            std::fs::File::open(&self.dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| io_err("rename", to, e))?;
-        }
-        Ok(())
+        self.sync_dir("rename", to)
     }
 
     pub async fn snap_create(&self, image: &str, snap: &str) -> Result<(), RbdError> {
@@ -333,5 +347,21 @@ mod tests {
         }
         files.remove("volume-n").expect("rm");
         assert_eq!(files.adopt_owner("stackmigrate-v", "volume-n").expect("gone"), None);
+    }
+
+    /// A copy a crash cut short is removed with the image it was to become,
+    /// or alone (`cleanup` of a crashed run's staging image).
+    #[test]
+    fn removing_an_image_removes_its_partial_copy() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let files = FileStore::new(dir.path(), None);
+        for name in ["x", "x.partial", "y.partial"] {
+            std::fs::write(dir.path().join(name), b"data").expect("file");
+        }
+        files.remove("x").expect("rm x");
+        files.remove("y").expect("rm y, partial only");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").flatten().collect();
+        assert!(left.is_empty(), "{left:?}");
+        assert!(matches!(files.remove("z"), Err(RbdError::NotFound { .. })));
     }
 }

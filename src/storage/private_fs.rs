@@ -17,8 +17,40 @@ pub const FILE_MODE: u32 = 0o600;
 
 /// `mkdir -p` with mode 0700 for each directory it creates (existing ones
 /// keep their mode; [`shared_dirs_warning`] reports them).
+/// Each directory it makes is made durable in its parent (fsync'd), so a
+/// power loss cannot take away a directory that files inside it were synced into.
 pub fn create_dir_all(dir: &Path) -> io::Result<()> {
-    std::fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .collect();
+    std::fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)?;
+    for made in missing.iter().rev() {
+        if let Some(parent) = made.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
+    }
+    Ok(())
+}
+
+/// fsyncs directory `dir`: what was created, renamed or unlinked in it
+/// outlasts a power loss.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Deletes `path` and makes the deletion durable (its directory fsync'd)
+/// before anything may record it; `Ok(false)` when it was already gone.
+pub fn remove_durably(path: &Path) -> io::Result<bool> {
+    let removed = match std::fs::remove_file(path) {
+        Ok(()) => true,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e),
+    };
+    match path.parent().filter(|p| !p.as_os_str().is_empty()).map(sync_dir) {
+        Some(Err(e)) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(removed),
+    }
 }
 
 /// Open options that create a file with mode 0600; the caller adds the access flags.
@@ -59,8 +91,9 @@ pub fn open_locked(path: &Path) -> io::Result<Option<File>> {
     }
 }
 
-/// Temporary file (0600), fsync, rename: a crash leaves the old file or the
-/// new one, never half of one. Parent directories are created 0700.
+/// Temporary file (0600), fsync, rename, fsync of the directory: a crash
+/// leaves the old file or the new one, never half of one, and once this
+/// returns a power loss keeps the new one. Parent directories are created 0700.
 pub fn write_atomic(path: &Path, text: &str) -> Result<(), (PathBuf, io::Error)> {
     use std::io::Write;
     let err = |e| (path.to_path_buf(), e);
@@ -71,7 +104,11 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<(), (PathBuf, io::Error)>
     let mut f = create_file(&tmp).map_err(err)?;
     f.write_all(text.as_bytes()).map_err(err)?;
     f.sync_all().map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    std::fs::rename(&tmp, path).map_err(err)?;
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => sync_dir(dir).map_err(err),
+        None => Ok(()),
+    }
 }
 
 /// Directories already warned about in this process: the dashboard sets up

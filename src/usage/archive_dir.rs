@@ -123,6 +123,8 @@ impl ArchiveDir {
             }
             return Err(io(&done)(e));
         }
+        // The new archive in place on disk before the earlier one is deleted.
+        private_fs::sync_dir(&self.root).map_err(io(&self.root))?;
         if let Some((to, false)) = &aside {
             std::fs::remove_dir_all(to).map_err(io(to))?;
         }
@@ -132,6 +134,7 @@ impl ArchiveDir {
         let _ = std::fs::remove_file(&tmp);
         std::os::unix::fs::symlink(&self.name, &tmp).map_err(io(&tmp))?;
         std::fs::rename(&tmp, &link).map_err(io(&link))?;
+        private_fs::sync_dir(&self.root).map_err(io(&self.root))?;
         Ok((done, note))
     }
 }
