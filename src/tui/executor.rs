@@ -23,7 +23,9 @@ pub struct Executor {
     tx: mpsc::UnboundedSender<Bg>,
     /// One old-cloud session for everything, so its token is reused.
     old: Result<Arc<Session>, String>,
-    commands: Option<mpsc::Sender<EngineCommand>>,
+    /// To the engine, through one forwarding task: commands arrive in the
+    /// order the operator gave them (an abort before the retry after it).
+    commands: Option<mpsc::UnboundedSender<EngineCommand>>,
     /// Stops the running pre-flight (a slow used-bytes measure) when the plan is left.
     prepare: CancellationToken,
 }
@@ -49,8 +51,16 @@ impl Executor {
         self.tx.clone()
     }
 
-    pub fn set_commands(&mut self, commands: mpsc::Sender<EngineCommand>) {
-        self.commands = Some(commands);
+    pub fn set_commands(&mut self, engine: mpsc::Sender<EngineCommand>) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(cmd) = rx.recv().await {
+                if engine.send(cmd).await.is_err() {
+                    tracing::warn!("the engine has ended; command dropped");
+                }
+            }
+        });
+        self.commands = Some(tx);
     }
 
     fn send(tx: &mpsc::UnboundedSender<Bg>, a: Action) {
@@ -151,15 +161,13 @@ impl Executor {
     }
 
     fn command(&self, cmd: EngineCommand) {
-        let Some(commands) = self.commands.clone() else {
+        let Some(commands) = &self.commands else {
             tracing::warn!("engine command {cmd:?} with no engine running");
             return;
         };
-        tokio::spawn(async move {
-            if commands.send(cmd).await.is_err() {
-                tracing::warn!("the engine has ended; command dropped");
-            }
-        });
+        if commands.send(cmd).is_err() {
+            tracing::warn!("the engine has ended; command dropped");
+        }
     }
 
     /// Without an old-cloud session only the checks can say why.
