@@ -103,16 +103,14 @@ pub async fn run_cleanup(
                 }
                 journal.record(&r.id, Transition::Cleaned)?;
             }
-            // Deleted, and journaled, but back (the deletion had not reached
-            // the disk when the power went, say): a tenant's disk is deleted again.
-            Phase::Cleaned if export.path.exists() => match remove_durably(&export.path) {
-                Ok(_) => actions.push(format!(
-                    "{}: deleted export {} again: it was back after an earlier cleanup",
-                    r.id,
-                    export.path.display()
-                )),
-                Err(e) => actions.push(format!("{}: cannot delete export {}: {e}", r.id, export.path.display())),
-            },
+            // Deleted, and journaled, but there: the deletion had not reached
+            // the disk when the power went, or another work dir's run of the
+            // volume exported it again (and may need it). Said, not deleted.
+            Phase::Cleaned if export.path.exists() => actions.push(format!(
+                "{}: export {} exists, though this journal deleted it: if no other run of this volume (another work dir) uses it, delete it by hand",
+                r.id,
+                export.path.display()
+            )),
             Phase::BackupFailed => actions.push(format!(
                 "{}: export {} kept: its tape copy failed; retry the tape (`stackmigrate migrate` again) first",
                 r.id,

@@ -47,9 +47,21 @@ pub fn remove_durably(path: &Path) -> io::Result<bool> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => false,
         Err(e) => return Err(e),
     };
-    match path.parent().filter(|p| !p.as_os_str().is_empty()).map(sync_dir) {
-        Some(Err(e)) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(removed),
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        sync_dir_or_warn(dir);
+    }
+    Ok(removed)
+}
+
+/// [`sync_dir`] after a change that is done whatever it answers (an unlink,
+/// a rename): a file system that cannot sync a directory is warned about,
+/// not taken for a failed change.
+fn sync_dir_or_warn(dir: &Path) {
+    if let Err(e) = sync_dir(dir) {
+        tracing::warn!(
+            "{}: the directory could not be synced ({e}); a power loss now may undo its last change",
+            dir.display()
+        );
     }
 }
 
@@ -105,10 +117,10 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<(), (PathBuf, io::Error)>
     f.write_all(text.as_bytes()).map_err(err)?;
     f.sync_all().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)?;
-    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(dir) => sync_dir(dir).map_err(err),
-        None => Ok(()),
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        sync_dir_or_warn(dir);
     }
+    Ok(())
 }
 
 /// Directories already warned about in this process: the dashboard sets up

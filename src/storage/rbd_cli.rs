@@ -141,6 +141,11 @@ impl RbdCli {
         })?;
         let reader = tokio::task::spawn_blocking(move || consume(stdout));
         let exit = child.wait(cancel).await.map_err(spawn_error)?;
+        // Stopped: a member that outlived the kill may hold stdout open; its
+        // reader is left behind rather than waited for.
+        if matches!(exit, ChildExit::Cancelled { .. }) {
+            return Err(RbdError::Cancelled { op: op.into() });
+        }
         let out = reader
             .await
             .map_err(|e| spawn_error(std::io::Error::other(e.to_string())))?;

@@ -19,6 +19,11 @@ struct SyncRun {
 }
 
 async fn sync_run(opts: SimOptions, imports: usize, n: usize) -> SyncRun {
+    sync_run_pausing(opts, imports, n, std::time::Duration::from_millis(100)).await
+}
+
+/// [`sync_run`] with this pause between rounds.
+async fn sync_run_pausing(opts: SimOptions, imports: usize, n: usize, pause: std::time::Duration) -> SyncRun {
     let dir = tempfile::tempdir().expect("tmp");
     let sim = SimClouds::start(SimOptions {
         dir: dir.path().to_path_buf(),
@@ -44,7 +49,7 @@ async fn sync_run(opts: SimOptions, imports: usize, n: usize) -> SyncRun {
     let sync = SyncPlan {
         modes: InUse::Sync.copy_modes(rows.iter(), false),
         rounds_per_run: None,
-        pause: std::time::Duration::from_millis(100),
+        pause,
         cutover_all: None,
     };
     let opts = RunOptions {
@@ -227,4 +232,54 @@ async fn a_volume_aborted_while_it_waits_for_its_first_rounds_slot_is_aborted_an
     running.engine.await.expect("join").expect("engine");
     assert!(waiting.is_some(), "a volume waited for the import slot");
     assert!(aborted && retried_synced, "aborted, then retried and synced");
+}
+
+/// An abort that reaches a synced volume between rounds (a long pause) ends its task with
+/// nothing to record: the engine says it is synced again (a dashboard that
+/// marked it aborting learns nothing runs), and a cutover then starts a task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_between_rounds_says_synced_and_a_cutover_then_runs() {
+    let SyncRun {
+        sim: _sim,
+        mut running,
+        ids,
+        _dir,
+        ..
+    } = sync_run_pausing(SimOptions::default(), 2, 1, std::time::Duration::from_secs(30)).await;
+    let id = ids[0].clone();
+    let (mut aborted, mut said_again, mut refused) = (false, false, false);
+    let watch = async {
+        while let Some(e) = running.events.recv().await {
+            let send = |c| running.commands.try_send(c).expect("send");
+            match &e {
+                EngineEvent::StateChanged {
+                    volume,
+                    phase: Phase::Synced,
+                } if *volume == id => {
+                    if !aborted {
+                        aborted = true;
+                        send(EngineCommand::Abort(id.clone()));
+                    } else if !said_again {
+                        said_again = true;
+                        send(EngineCommand::Cutover {
+                            volume: id.clone(),
+                            force: false,
+                        });
+                    }
+                }
+                EngineEvent::Notice { volume, message }
+                    if volume.as_ref() == Some(&id) && message.contains("cutover refused") =>
+                {
+                    refused = true;
+                    send(EngineCommand::Shutdown);
+                }
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), watch)
+        .await
+        .expect("no second synced after the abort, or no cutover after it");
+    running.engine.await.expect("join").expect("engine");
+    assert!(aborted && said_again && refused);
 }

@@ -5,6 +5,7 @@ mod attachments;
 mod cut_over_resume;
 mod cutover_asks;
 mod demo_run;
+mod early_answers;
 mod fidelity;
 mod file_modes;
 #[path = "../common/json_shape.rs"]

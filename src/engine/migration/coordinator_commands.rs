@@ -90,10 +90,19 @@ impl Coordinator {
     }
 
     /// A volume's task has ended: a retry waiting for it starts now.
+    /// One that ended synced with nothing recorded (an abort reached it
+    /// between rounds) is said to be synced again: a client that marked it
+    /// aborting learns that nothing runs.
     pub(super) async fn joined(&mut self, task: tokio::task::Id) -> Result<(), JournalError> {
         if let Some(volume) = self.task_volume.remove(&task) {
             if self.queued_retries.remove(&volume) && !self.root.is_cancelled() {
                 self.retry(volume).await?;
+            } else if self.tokens.get(&volume).is_some_and(CancellationToken::is_cancelled)
+                && !self.root.is_cancelled()
+                && self.journal.get(&volume).is_some_and(|r| r.phase == Phase::Synced)
+            {
+                let phase = Phase::Synced;
+                self.emit(EngineEvent::StateChanged { volume, phase }).await;
             }
         }
         Ok(())

@@ -73,8 +73,10 @@ pub(super) fn choose(app: &mut App) {
     }
     match dialog.action {
         DialogAction::Abort(id) => {
+            // Not on a row that settled or synced while the dialog was open:
+            // no event would come to clear the mark.
             if let Some(v) = app.dashboard.as_mut().and_then(|d| d.get_mut(&id)) {
-                v.aborting = true;
+                v.aborting = v.busy() && v.phase != crate::engine::Phase::Synced;
             }
             app.flash(format!(
                 "aborting {}",
