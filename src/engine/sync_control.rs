@@ -75,11 +75,6 @@ impl SyncControl {
         ask.or(self.plan.cutover_all.map(|force| CutoverAsk { force, seq: 0 }))
     }
 
-    /// Whether the operator asked for `volume`'s cutover in this run.
-    pub fn asked(&self, volume: &str) -> bool {
-        self.asks().1.contains_key(volume)
-    }
-
     /// Drops every ask of `volume` (a failure, an abort, a cutover begun).
     pub fn forget(&self, volume: &str) {
         self.asks().1.remove(volume);
@@ -131,7 +126,6 @@ mod tests {
         assert_eq!(ctl.cutover_wanted("v"), Some(plain));
         ctl.refused("v", plain);
         assert_eq!(ctl.cutover_wanted("v"), None);
-        assert!(!ctl.asked("v"));
     }
 
     #[test]

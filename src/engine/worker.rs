@@ -55,15 +55,16 @@ impl Drop for Reservation {
     }
 }
 
-/// A stage slot, or `None` once the volume is cancelled: an abort must not
-/// wait for a free slot.
+/// A stage slot, or `None` once the volume is cancelled (checked first: a
+/// cancelled task takes no slot, even a free one; an abort never waits for one).
 pub(super) async fn slot<'a>(
     sem: &'a Semaphore,
     cancel: &CancellationToken,
 ) -> Option<tokio::sync::SemaphorePermit<'a>> {
     tokio::select! {
-        p = sem.acquire() => p.ok(),
+        biased;
         _ = cancel.cancelled() => None,
+        p = sem.acquire() => p.ok(),
     }
 }
 

@@ -74,12 +74,7 @@ impl Worker {
         cancel: &CancellationToken,
     ) -> Option<VolumeRecord> {
         let export = rec.export.clone()?;
-        let permit = if cancel.is_cancelled() {
-            None
-        } else {
-            slot(&self.limits.import, cancel).await
-        };
-        let Some(_permit) = permit else {
+        let Some(_permit) = slot(&self.limits.import, cancel).await else {
             // Aborted before the round began: said, so that it can be retried.
             self.record(&vol.id, Transition::Aborted { stage: Stage::Import }).await;
             return None;

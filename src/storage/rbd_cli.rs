@@ -6,7 +6,7 @@
 //! time grows with the image size when the image has no object-map/fast-diff,
 //! have none and are stopped only by their cancel.
 
-use super::child_process::{ChildExit, ChildProcess};
+use super::child_process::{within, ChildExit, ChildProcess};
 use super::RbdError;
 use crate::config::CephConfig;
 use std::io::Read;
@@ -89,22 +89,12 @@ impl RbdCli {
     /// `--no-progress`, so it is never added here.)
     pub async fn run(&self, op: &str, args: &[&str]) -> Result<String, RbdError> {
         let limit = self.short_limit;
-        let expired = CancellationToken::new();
-        let call = self.run_long(op, args, &expired);
-        tokio::pin!(call);
-        let out = tokio::select! {
-            out = &mut call => return out,
-            () = tokio::time::sleep(limit) => {
-                expired.cancel();
-                call.await
-            }
-        };
-        match out {
-            Err(RbdError::Cancelled { .. }) => Err(RbdError::Timeout {
+        match within(limit, async |expired| self.run_long(op, args, expired).await).await {
+            (Err(RbdError::Cancelled { .. }), true) => Err(RbdError::Timeout {
                 op: op.into(),
                 stderr: format!("no answer within {:.1} s", limit.as_secs_f64()),
             }),
-            out => out,
+            (out, _) => out,
         }
     }
 
@@ -141,22 +131,22 @@ impl RbdCli {
         })?;
         let reader = tokio::task::spawn_blocking(move || consume(stdout));
         let exit = child.wait(cancel).await.map_err(spawn_error)?;
-        // Stopped: a member that outlived the kill may hold stdout open; its
-        // reader is left behind rather than waited for.
-        if matches!(exit, ChildExit::Cancelled { .. }) {
-            return Err(RbdError::Cancelled { op: op.into() });
-        }
+        let (code, stderr) = match exit {
+            // Stopped: a member that outlived the kill may hold stdout open;
+            // its reader is left behind rather than waited for.
+            ChildExit::Cancelled { .. } => return Err(RbdError::Cancelled { op: op.into() }),
+            ChildExit::Exited { code, stderr } => (code, stderr),
+        };
         let out = reader
             .await
             .map_err(|e| spawn_error(std::io::Error::other(e.to_string())))?;
-        match exit {
-            ChildExit::Cancelled { .. } => Err(RbdError::Cancelled { op: op.into() }),
-            ChildExit::Exited { code: Some(0), .. } => out.map_err(|e| RbdError::Other {
+        match code {
+            Some(0) => out.map_err(|e| RbdError::Other {
                 op: op.into(),
                 code: Some(0),
                 stderr: format!("unexpected output: {e}"),
             }),
-            ChildExit::Exited { code, stderr } => Err(RbdError::from_exit(op, code, &stderr)),
+            code => Err(RbdError::from_exit(op, code, &stderr)),
         }
     }
 

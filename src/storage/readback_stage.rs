@@ -17,7 +17,7 @@
 //! (A warm-sync round's writer sends the bytes read back instead: they are
 //! compared with the export file.)
 
-use super::child_process::ChildProcess;
+use super::child_process::{within, ChildProcess};
 use super::record_trail::{read_confirmations, Sealed};
 use super::{DataPathError, RbdError};
 use crate::config::CephConfig;
@@ -68,22 +68,10 @@ pub async fn available() -> bool {
             .map(String::from);
             // An import that hangs (a broken install) counts as no helper.
             let probe = match ChildProcess::spawn(&argv, false, false) {
-                Ok(child) => {
-                    let expired = tokio_util::sync::CancellationToken::new();
-                    let wait = child.wait(&expired);
-                    tokio::pin!(wait);
-                    let exit = tokio::select! {
-                        exit = &mut wait => exit,
-                        () = tokio::time::sleep(PROBE_LIMIT) => {
-                            expired.cancel();
-                            wait.await
-                        }
-                    };
-                    exit.map(|e| e.success())
-                }
+                Ok(child) => within(PROBE_LIMIT, async move |t| child.wait(t).await).await.0,
                 Err(e) => Err(e),
             };
-            let ok = matches!(probe, Ok(true));
+            let ok = probe.is_ok_and(|exit| exit.success());
             if !ok {
                 tracing::info!(
                     "{PYTHON} cannot import rados and rbd (python3-rbd), or librados has no checksum op: the staging image is written with rbd import-diff and read back after the import"

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 /// A dashboard-like run (synced round after round, never ending by itself)
 /// of the first `n` volumes of `research` that running servers write to.
+/// Kept whole while the test runs: its clouds and files go with it.
 struct SyncRun {
     sim: SimClouds,
     running: stackmigrate::engine::Running,
@@ -36,14 +37,8 @@ async fn sync_run_pausing(opts: SimOptions, imports: usize, n: usize, pause: std
     cfg.concurrency.imports = imports;
     let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
     let new = Session::new("new", &cfg.new_cloud).expect("new");
-    let (project, _) = crate::in_use_row(&old).await;
-    let rows: Vec<_> = stackmigrate::engine::project_volumes(&old, &project)
-        .await
-        .expect("volumes")
-        .into_iter()
-        .filter(|r| r.live_writer().is_some())
-        .take(n)
-        .collect();
+    let (project, rows) = crate::research_rows(&old).await;
+    let rows: Vec<_> = rows.into_iter().filter(|r| r.live_writer().is_some()).take(n).collect();
     assert_eq!(rows.len(), n, "volumes of running servers");
     let journal = cfg.work_dir.join(&project.id).join("journal.jsonl");
     let sync = SyncPlan {
@@ -77,14 +72,9 @@ async fn a_forced_cutover_asked_before_an_abort_is_not_carried_out_by_the_retry(
         throttle_mib_s: Some(8),
         ..Default::default()
     };
-    let SyncRun {
-        sim: _sim,
-        mut running,
-        ids,
-        journal,
-        _dir,
-    } = sync_run(throttled, 2, 1).await;
-    let id = ids[0].clone();
+    let mut run = sync_run(throttled, 2, 1).await;
+    let running = &mut run.running;
+    let id = run.ids[0].clone();
     let (mut syncing, mut aborted, mut rounds_after_retry) = (0, false, 0);
     while let Some(e) = running.events.recv().await {
         let send = |c| running.commands.try_send(c).expect("send");
@@ -115,10 +105,10 @@ async fn a_forced_cutover_asked_before_an_abort_is_not_carried_out_by_the_retry(
             _ => {}
         }
     }
-    running.engine.await.expect("join").expect("engine");
+    (&mut running.engine).await.expect("join").expect("engine");
     assert!(aborted, "the second round was reached");
     assert_eq!(rounds_after_retry, 2, "the retry synced on");
-    let journal = std::fs::read_to_string(&journal).expect("journal");
+    let journal = std::fs::read_to_string(&run.journal).expect("journal");
     assert!(journal.contains("\"t\":\"aborted\""), "{journal}");
     assert!(!journal.contains("cutover_started"), "{journal}");
 }
@@ -127,14 +117,9 @@ async fn a_forced_cutover_asked_before_an_abort_is_not_carried_out_by_the_retry(
 /// latest ask holds, so the cutover is refused (the server runs), not forced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cutover_asked_again_unforced_during_the_servers_check_is_not_forced() {
-    let SyncRun {
-        sim,
-        mut running,
-        ids,
-        journal,
-        _dir,
-    } = sync_run(SimOptions::default(), 2, 1).await;
-    let id = ids[0].clone();
+    let mut run = sync_run(SimOptions::default(), 2, 1).await;
+    let running = &mut run.running;
+    let id = run.ids[0].clone();
     let mut asked = false;
     let mut refused = false;
     while let Some(e) = running.events.recv().await {
@@ -143,7 +128,8 @@ async fn a_cutover_asked_again_unforced_during_the_servers_check_is_not_forced()
                 Phase::Synced if !asked => {
                     asked = true;
                     // The check of the servers takes 2 s; the ask changes 0.3 s into it.
-                    sim.change_old_faults(|f| f.slow_server_show = Some(std::time::Duration::from_secs(2)));
+                    run.sim
+                        .change_old_faults(|f| f.slow_server_show = Some(std::time::Duration::from_secs(2)));
                     running
                         .commands
                         .try_send(EngineCommand::Cutover {
@@ -170,9 +156,9 @@ async fn a_cutover_asked_again_unforced_during_the_servers_check_is_not_forced()
             _ => {}
         }
     }
-    running.engine.await.expect("join").expect("engine");
+    (&mut running.engine).await.expect("join").expect("engine");
     assert!(refused, "the cutover was refused");
-    let journal = std::fs::read_to_string(&journal).expect("journal");
+    let journal = std::fs::read_to_string(&run.journal).expect("journal");
     assert!(journal.contains("cutover_refused"), "{journal}");
     assert!(!journal.contains("cutover_started"), "{journal}");
 }
@@ -187,12 +173,8 @@ async fn a_volume_aborted_while_it_waits_for_its_first_rounds_slot_is_aborted_an
         import_mib_s: Some(4),
         ..Default::default()
     };
-    let SyncRun {
-        sim: _sim,
-        mut running,
-        _dir,
-        ..
-    } = sync_run(slow_imports, 1, 2).await;
+    let mut run = sync_run(slow_imports, 1, 2).await;
+    let running = &mut run.running;
     let mut phases = std::collections::HashMap::new();
     let (mut waiting, mut aborted, mut retried_synced) = (None::<String>, false, false);
     let watch = async {
@@ -229,7 +211,7 @@ async fn a_volume_aborted_while_it_waits_for_its_first_rounds_slot_is_aborted_an
     tokio::time::timeout(std::time::Duration::from_secs(120), watch)
         .await
         .expect("the aborted volume was neither recorded aborted nor synced after its retry");
-    running.engine.await.expect("join").expect("engine");
+    (&mut running.engine).await.expect("join").expect("engine");
     assert!(waiting.is_some(), "a volume waited for the import slot");
     assert!(aborted && retried_synced, "aborted, then retried and synced");
 }
@@ -239,14 +221,9 @@ async fn a_volume_aborted_while_it_waits_for_its_first_rounds_slot_is_aborted_an
 /// marked it aborting learns nothing runs), and a cutover then starts a task.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abort_between_rounds_says_synced_and_a_cutover_then_runs() {
-    let SyncRun {
-        sim: _sim,
-        mut running,
-        ids,
-        _dir,
-        ..
-    } = sync_run_pausing(SimOptions::default(), 2, 1, std::time::Duration::from_secs(30)).await;
-    let id = ids[0].clone();
+    let mut run = sync_run_pausing(SimOptions::default(), 2, 1, std::time::Duration::from_secs(30)).await;
+    let running = &mut run.running;
+    let id = run.ids[0].clone();
     let (mut aborted, mut said_again, mut refused) = (false, false, false);
     let watch = async {
         while let Some(e) = running.events.recv().await {
@@ -280,6 +257,6 @@ async fn an_abort_between_rounds_says_synced_and_a_cutover_then_runs() {
     tokio::time::timeout(std::time::Duration::from_secs(60), watch)
         .await
         .expect("no second synced after the abort, or no cutover after it");
-    running.engine.await.expect("join").expect("engine");
+    (&mut running.engine).await.expect("join").expect("engine");
     assert!(aborted && said_again && refused);
 }

@@ -2,7 +2,7 @@
 //! retry fixes, a quota 413 that is reported, a token expiry that is invisible.
 
 use stackmigrate::engine::{EngineCommand, EngineEvent, Phase, RunSetup, Stage};
-use stackmigrate::openstack::{Keystone, Session};
+use stackmigrate::openstack::Session;
 use stackmigrate::sim::{Faults, SimClouds, SimOptions};
 use std::process::Command;
 use std::sync::Arc;
@@ -143,10 +143,7 @@ fn headless_demo_warm_syncs_in_use_volumes_and_cuts_them_over() {
 pub async fn prepare(cfg: &stackmigrate::config::Config) -> (RunSetup, Vec<stackmigrate::openstack::Volume>) {
     let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
     let new = Session::new("new", &cfg.new_cloud).expect("new");
-    let project = Keystone::new(&old).find_project("research").await.expect("project");
-    let rows = stackmigrate::engine::project_volumes(&old, &project)
-        .await
-        .expect("volumes");
+    let (project, rows) = crate::research_rows(&old).await;
     let all: Vec<_> = rows.into_iter().map(|r| r.volume).collect();
     let volumes = stackmigrate::cli::select(&all, "all").expect("select");
     (RunSetup::new(cfg, old, new, project, None).expect("setup"), volumes)

@@ -27,11 +27,10 @@ pub async fn sim(dir: &std::path::Path) -> stackmigrate::sim::SimClouds {
     .expect("sim")
 }
 
-/// Project `research` of the simulated old cloud, and its first volume a
-/// running server writes to (warm-synced by default).
-pub async fn in_use_row(
+/// Project `research` of the simulated old cloud and its volumes, as listed.
+pub async fn research_rows(
     old: &stackmigrate::openstack::Session,
-) -> (stackmigrate::openstack::Project, stackmigrate::engine::VolumeRow) {
+) -> (stackmigrate::openstack::Project, Vec<stackmigrate::engine::VolumeRow>) {
     let project = stackmigrate::openstack::Keystone::new(old)
         .find_project("research")
         .await
@@ -39,6 +38,15 @@ pub async fn in_use_row(
     let rows = stackmigrate::engine::project_volumes(old, &project)
         .await
         .expect("volumes");
+    (project, rows)
+}
+
+/// Project `research` of the simulated old cloud, and its first volume a
+/// running server writes to (warm-synced by default).
+pub async fn in_use_row(
+    old: &stackmigrate::openstack::Session,
+) -> (stackmigrate::openstack::Project, stackmigrate::engine::VolumeRow) {
+    let (project, rows) = research_rows(old).await;
     let row = rows
         .into_iter()
         .find(|r| r.live_writer().is_some())

@@ -4,7 +4,7 @@
 //! volume's one staging image on the new cluster.
 
 use stackmigrate::engine::{EngineCommand, RunOptions, RunSetup, SetupError};
-use stackmigrate::openstack::{Keystone, Session};
+use stackmigrate::openstack::Session;
 use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,10 +17,7 @@ async fn a_second_run_from_another_work_dir_is_refused_the_same_volume() {
     let setup = |cfg: stackmigrate::config::Config| async move {
         let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
         let new = Session::new("new", &cfg.new_cloud).expect("new");
-        let project = Keystone::new(&old).find_project("research").await.expect("project");
-        let rows = stackmigrate::engine::project_volumes(&old, &project)
-            .await
-            .expect("volumes");
+        let (project, rows) = crate::research_rows(&old).await;
         let vol = rows
             .iter()
             .find(|r| r.volume.name.as_deref() == Some("scratch"))
