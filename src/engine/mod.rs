@@ -19,6 +19,7 @@ mod sync_control;
 mod sync_export_restore;
 mod sync_guard;
 mod sync_record;
+mod sync_snaps;
 mod transition;
 mod volume_cutover;
 mod volume_import;

@@ -32,6 +32,10 @@ pub struct SyncRecord {
     /// A round began writing to the new image and is not verified: its redo
     /// may rewrite what it wrote (journaled before its first write).
     pub writing: Option<u32>,
+    /// That round's source snapshot, when it took one: taken at this time
+    /// (its redo reads from it again; see [`Transition::SyncWriting`]).
+    #[serde(default)]
+    pub writing_snap_at: Option<String>,
     /// Why the last cutover was refused.
     pub refused: Option<String>,
     /// The final round is verified (the source was detached or stopped).

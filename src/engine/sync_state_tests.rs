@@ -56,13 +56,18 @@ fn warm_sync_rounds_are_never_a_verified_copy() {
     assert_eq!(run(&ts).expect("ok").sync.and_then(|s| s.writing), None);
     let again = [
         Transition::SyncStarted { round: 2 },
-        Transition::SyncWriting { round: 2 },
+        Transition::SyncWriting {
+            round: 2,
+            snap_at: Some("t2".into()),
+        },
     ];
     ts.extend(again.into_iter().chain([Transition::Resumed]));
     let r = run(&ts).expect("ok");
+    let sync = r.sync.as_ref().expect("sync");
+    // Its redo reads from the snapshot it took then.
     assert_eq!(
-        (r.phase, r.sync.as_ref().and_then(|s| s.writing)),
-        (Phase::Synced, Some(2))
+        (r.phase, sync.writing, sync.writing_snap_at.as_deref()),
+        (Phase::Synced, Some(2), Some("t2"))
     );
     ts.extend([
         Transition::SyncStarted { round: 2 },
@@ -78,6 +83,7 @@ fn warm_sync_rounds_are_never_a_verified_copy() {
         (sync.rounds.len(), sync.writing, sync.new_id.as_deref()),
         (2, None, Some("n"))
     );
+    assert_eq!(sync.writing_snap_at, None, "verified: no redo left");
 }
 
 #[test]
@@ -138,7 +144,10 @@ fn sync_transitions_out_of_place_are_refused() {
     ts.push(Transition::SyncStarted { round: 1 });
     assert!(run(&ts).is_err(), "a sync round over a verified cold copy");
     let mut ts = to_synced();
-    ts.push(Transition::SyncWriting { round: 2 });
+    ts.push(Transition::SyncWriting {
+        round: 2,
+        snap_at: None,
+    });
     assert!(run(&ts).is_err(), "writing without a round started");
     let mut ts = to_synced();
     ts.push(Transition::CutoverVerified { round: round(2) });

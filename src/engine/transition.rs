@@ -66,6 +66,12 @@ pub enum Transition {
     /// writes to the new image from now on (a redo may rewrite what it wrote).
     SyncWriting {
         round: u32,
+        /// When its source snapshot `stackmigrate-sync-<round>` was taken:
+        /// a redo reads from that same snapshot, so it rewrites all this try
+        /// wrote. `None`: read under the source's lock (no snapshot), or a
+        /// journal from before session 30.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snap_at: Option<String>,
     },
     CutoverStarted {
         forced: bool,

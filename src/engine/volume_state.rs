@@ -307,8 +307,10 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
                 r.tape = Track::Pending;
             }
         }
-        (Syncing | CuttingOver, Transition::SyncWriting { round }) => {
-            r.sync.get_or_insert_with(SyncRecord::default).writing = Some(*round);
+        (Syncing | CuttingOver, Transition::SyncWriting { round, snap_at }) => {
+            let sync = r.sync.get_or_insert_with(SyncRecord::default);
+            sync.writing = Some(*round);
+            sync.writing_snap_at = snap_at.clone();
         }
         (Syncing, Transition::SyncRoundVerified { round, image, new_id }) => {
             if let Some(id) = new_id {
@@ -319,6 +321,7 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             sync.image = image.clone();
             sync.new_id = new_id.clone().or(sync.new_id.take());
             sync.writing = None;
+            sync.writing_snap_at = None;
             sync.rounds.push(round.clone());
             if let Some(e) = r.export.as_mut() {
                 // The export file now equals this round's snapshot: its checksum follows.
@@ -342,6 +345,7 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             r.add_seconds(Stage::Cutover, round.seconds);
             let sync = r.sync.get_or_insert_with(SyncRecord::default);
             sync.writing = None;
+            sync.writing_snap_at = None;
             sync.final_round = true;
             sync.rounds.push(round.clone());
             if let Some(e) = r.export.as_mut() {

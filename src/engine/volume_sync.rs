@@ -15,57 +15,17 @@ use super::volume_pipeline::{staging_image, VolumePipeline, STATE_KEY};
 use super::{with_progress, NewVolumeLedger, Stage, StageError, SyncRound, VolumeRecord};
 use crate::config::ImportStrategy;
 use crate::openstack::{Cinder, Volume};
-use crate::storage::{BlockManifest, BlockStore, Counter, DataPathError, DeltaRound, RbdError, VolumeExport};
+use crate::storage::{BlockManifest, Counter, DataPathError, DeltaRound, VolumeExport};
 use futures_util::future::BoxFuture;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub const SYNC_PREFIX: &str = "stackmigrate-sync-";
+pub use super::sync_snaps::{remove_all_sync_snaps, remove_sync_snaps, sync_round_of, sync_snap, SYNC_PREFIX};
 
-/// The snapshot of round `n`.
-pub fn sync_snap(n: u32) -> String {
-    format!("{SYNC_PREFIX}{n}")
-}
-
-/// The round number of a warm-sync snapshot name.
-pub fn sync_round_of(snap: &str) -> Option<u32> {
-    snap.strip_prefix(SYNC_PREFIX)?.parse().ok()
-}
-
-/// Removes the image's warm-sync snapshots whose round `which` accepts;
-/// returns their names. A missing image has none.
-pub async fn remove_sync_snaps(
-    store: &BlockStore,
-    image: &str,
-    which: impl Fn(u32) -> bool,
-) -> Result<Vec<String>, RbdError> {
-    let snaps = match store.snap_list(image).await {
-        Err(RbdError::NotFound { .. }) => return Ok(Vec::new()),
-        other => other?,
-    };
-    let removed: Vec<String> = snaps
-        .into_iter()
-        .filter(|s| sync_round_of(s).is_some_and(&which))
-        .collect();
-    // At once: each removal waits for a monitor proposal, and they share one.
-    futures_util::future::try_join_all(removed.iter().map(|s| store.snap_remove(image, s))).await?;
-    Ok(removed)
-}
-
-/// Every warm-sync snapshot of a cut-over volume, on both sides at once: the
-/// source's (`volume-<id>`) and the new image's. (source, new image).
-pub async fn remove_all_sync_snaps(
-    old: &BlockStore,
-    new: &BlockStore,
-    volume: &str,
-    image: &str,
-) -> (Result<Vec<String>, RbdError>, Result<Vec<String>, RbdError>) {
-    let source = format!("volume-{volume}");
-    tokio::join!(
-        remove_sync_snaps(old, &source, |_| true),
-        remove_sync_snaps(new, image, |_| true)
-    )
-}
+/// Journals that a round begins to write to the new image, with when its
+/// source snapshot was taken (`None`: read under the source's lock); `false`
+/// when the journal refused it.
+pub type WritingMark<'a> = Box<dyn FnOnce(Option<String>) -> BoxFuture<'a, bool> + Send + 'a>;
 
 impl VolumePipeline {
     fn manifest_path(&self, vol: &Volume) -> std::path::PathBuf {
@@ -141,14 +101,15 @@ impl VolumePipeline {
 
     /// Round n+1 (the final one at cutover): the delta since the last
     /// verified round, applied, read back and compared. `writing` journals
-    /// that the round begins to write to the new image; it runs after the
+    /// that the round begins to write to the new image, and when its source
+    /// snapshot was taken (none: read under the lock); it runs after the
     /// guard, before the first write.
     pub async fn sync_next(
         &self,
         vol: &Volume,
         rec: &VolumeRecord,
         final_round: bool,
-        writing: BoxFuture<'_, bool>,
+        writing: WritingMark<'_>,
         cancel: &CancellationToken,
     ) -> Result<SyncRound, StageError> {
         let stage = if final_round { Stage::Cutover } else { Stage::Sync };
@@ -159,6 +120,19 @@ impl VolumePipeline {
         let Some(last) = sync.last() else {
             return Err(fail(&"no verified round to continue from; retry to start over"));
         };
+        // A redo of a try cut short after it began writing. One that read
+        // from a source snapshot reads from that same snapshot again: a
+        // fresh one would miss what the try wrote where the source changed
+        // back since (an object made, then discarded). So it is redone as a
+        // round of its own before any final round (`Worker::sync_loop`).
+        let redo = sync.writing == Some(last.round + 1);
+        let kept = sync.writing_snap_at.as_deref().filter(|_| redo);
+        if final_round && kept.is_some() {
+            return Err(fail(&format!(
+                "round {} was cut short and must be redone from its own snapshot before the final round; retry",
+                last.round + 1
+            )));
+        }
         let start = Instant::now();
         self.started(vol, stage).await;
         let mut lap = Lap::new(&vol.id);
@@ -203,12 +177,12 @@ impl VolumePipeline {
                 if let (true, Ok(Some(h))) = (lockable, helpers.as_mut()) {
                     h.lock_source_now();
                 }
-                (lockable, at.map(Ok))
+                (lockable, at.map(|at| Ok((at, false))))
             };
             let ((lockable, at), guarded) = tokio::join!(reader, guarded);
             (lockable, at, guarded)
         } else {
-            let (at, guarded) = tokio::join!(self.fresh_snapshot(&self.old, &image, &to), guarded);
+            let (at, guarded) = tokio::join!(self.round_snapshot(vol, &image, &to, kept), guarded);
             (false, Some(at), guarded)
         };
         // What can still stop the round before it writes; whichever does,
@@ -217,8 +191,9 @@ impl VolumePipeline {
             let dirty = match guarded {
                 Ok(dirty) => dirty,
                 Err(e) => {
-                    // This try's snapshot goes with it (the next try takes a fresh one).
-                    if let (false, Some(Ok(_))) = (lock_source, &at) {
+                    // This try's snapshot goes with it (the next try takes a
+                    // fresh one); a cut-short try's, kept for its redo, stays.
+                    if let (false, Some(Ok((_, false)))) = (lock_source, &at) {
                         let _ = self.old.snap_remove(&image, &to).await;
                     }
                     return Err(e);
@@ -226,21 +201,21 @@ impl VolumePipeline {
             };
             let at = match at {
                 Some(at) => at,
-                None => self.fresh_snapshot(&self.old, &image, &to).await,
+                None => self.fresh_snapshot(&self.old, &image, &to).await.map(|at| (at, false)),
             };
             match &helpers {
                 Err(e) => return Err(fail(e)),
                 Ok(Some(h)) => h.usable(&sync.image).map_err(|e| fail(&e))?,
                 Ok(None) => {}
             }
-            let at = at.map_err(|e| fail(&e))?;
-            if !writing.await {
+            let (at, reused) = at.map_err(|e| fail(&e))?;
+            if !writing((!lock_source).then(|| at.clone())).await {
                 return Err(fail(&"the journal refused the round's start; nothing was written"));
             }
-            Ok((dirty, at))
+            Ok((dirty, at, reused))
         }
         .await;
-        let (dirty, at) = match prepared {
+        let (dirty, at, reused) = match prepared {
             Ok(prepared) => prepared,
             Err(e) => {
                 if let Ok(Some(h)) = helpers {
@@ -257,6 +232,8 @@ impl VolumePipeline {
         });
         let taken = if lock_source {
             format!("{image} to be locked against writes and read as it is (no snapshot)")
+        } else if reused {
+            format!("{image}@{to} of the cut-short try kept (taken {at}), so all it wrote is rewritten")
         } else {
             format!("{image}@{to} taken")
         };
@@ -330,7 +307,6 @@ impl VolumePipeline {
         // the source changed. Anyone else's write meanwhile (a server the new
         // volume was attached to in between) would stay, so the whole image
         // is read back against the manifest, as `--full-verify` does.
-        let redo = sync.writing == Some(last.round + 1);
         if (final_round && self.settings.full_verify) || redo {
             let mut full = export.clone();
             full.hash = root.clone();

@@ -4,6 +4,7 @@
 //! the coordinator like every other transition.
 
 use super::journal_ledger::JournalLedger;
+use super::volume_sync::WritingMark;
 use super::worker::{slot, Worker};
 use super::{CopyMode, EngineEvent, Phase, Stage, StageError, SyncRecord, Transition, VolumeRecord};
 use crate::openstack::Volume;
@@ -113,6 +114,15 @@ impl Worker {
                 // The slot first: the source's servers are asked about just
                 // before the final round, not before a wait for a slot.
                 let _permit = slot(&self.limits.export, cancel).await?;
+                // A round cut short after it read from its snapshot is redone
+                // from that snapshot first (`VolumePipeline::sync_next`).
+                if rec.sync.as_ref().is_some_and(|s| s.writing_snap_at.is_some()) {
+                    rec = match self.one_round(vol, &rec, cancel).await {
+                        Ok(rec) => rec,
+                        Err(end) => return end,
+                    };
+                    continue;
+                }
                 let blocker = self.pipeline.cutover_blocker(vol).await;
                 // The ask as it stands after those waits: the operator may
                 // have changed it (`F`, then `c`), and the latest one holds.
@@ -162,26 +172,43 @@ impl Worker {
                 }
             }
             let _permit = slot(&self.limits.export, cancel).await?;
-            let next = SyncRecord::next_round(rec.sync.as_ref());
-            let started = self.record(&vol.id, Transition::SyncStarted { round: next }).await?;
-            let writing = self.writing(&vol.id, next);
-            rec = match self.pipeline.sync_next(vol, &started, false, writing, cancel).await {
-                Ok(round) => {
-                    let image = started.sync.as_ref().map(|s| s.image.clone()).unwrap_or_default();
-                    let t = Transition::SyncRoundVerified {
-                        round,
-                        image,
-                        new_id: None,
-                    };
-                    let r = self.record(&vol.id, t).await?;
-                    if let Some(sync) = &r.sync {
-                        self.pipeline.drop_old_snaps(vol, sync).await;
-                    }
-                    r
-                }
-                Err(e) => return self.step_failed(vol, e, cancel).await,
+            rec = match self.one_round(vol, &rec, cancel).await {
+                Ok(rec) => rec,
+                Err(end) => return end,
             };
             rounds += 1;
+        }
+    }
+
+    /// One round that is not the final one; the caller holds an export slot.
+    /// `Err`: what the task returns, as it stops here.
+    async fn one_round(
+        &self,
+        vol: &Volume,
+        rec: &VolumeRecord,
+        cancel: &CancellationToken,
+    ) -> Result<VolumeRecord, Option<VolumeRecord>> {
+        let next = SyncRecord::next_round(rec.sync.as_ref());
+        let started = self
+            .record(&vol.id, Transition::SyncStarted { round: next })
+            .await
+            .ok_or(None)?;
+        let writing = self.writing(&vol.id, next);
+        match self.pipeline.sync_next(vol, &started, false, writing, cancel).await {
+            Ok(round) => {
+                let image = started.sync.as_ref().map(|s| s.image.clone()).unwrap_or_default();
+                let t = Transition::SyncRoundVerified {
+                    round,
+                    image,
+                    new_id: None,
+                };
+                let r = self.record(&vol.id, t).await.ok_or(None)?;
+                if let Some(sync) = &r.sync {
+                    self.pipeline.drop_old_snaps(vol, sync).await;
+                }
+                Ok(r)
+            }
+            Err(e) => Err(self.step_failed(vol, e, cancel).await),
         }
     }
 
@@ -200,9 +227,15 @@ impl Worker {
         }
     }
 
-    /// Journals, when awaited, that round `round` writes to the new image.
-    fn writing<'a>(&'a self, volume: &'a str, round: u32) -> futures_util::future::BoxFuture<'a, bool> {
-        Box::pin(async move { self.record(volume, Transition::SyncWriting { round }).await.is_some() })
+    /// Journals, when called and awaited, that round `round` writes to the
+    /// new image (and when its source snapshot was taken).
+    fn writing<'a>(&'a self, volume: &'a str, round: u32) -> WritingMark<'a> {
+        Box::new(move |snap_at| {
+            Box::pin(async move {
+                let t = Transition::SyncWriting { round, snap_at };
+                self.record(volume, t).await.is_some()
+            })
+        })
     }
 
     /// After the cutover, the warm-sync snapshots go; the journal keeps why

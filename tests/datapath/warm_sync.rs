@@ -43,16 +43,21 @@ pub(crate) fn write_now(tb: &Testbed, vol: &str) {
 /// Discards 2 MiB of the source at `offset` through librbd (the rbd CLI has
 /// no discard): the next round must zero that range in the copy.
 pub(crate) fn discard_now(tb: &Testbed, vol: &str, offset: u64) {
+    discard(tb, vol, offset, 2 << 20);
+}
+
+/// Discards `len` bytes of the source at `offset` (a whole object: removed).
+pub(crate) fn discard(tb: &Testbed, vol: &str, offset: u64, len: u64) {
     let script = "import rados, rbd, sys\n\
 c = rados.Rados(conffile=sys.argv[1], conf={'keyring': sys.argv[2]})\n\
 c.connect()\n\
 io = c.open_ioctx('volumes')\n\
-with rbd.Image(io, sys.argv[3]) as img:\n    img.discard(int(sys.argv[4]), 2 << 20)\n\
+with rbd.Image(io, sys.argv[3]) as img:\n    img.discard(int(sys.argv[4]), int(sys.argv[5]))\n\
 io.close()\n\
 c.shutdown()\n";
     let out = std::process::Command::new("/usr/bin/python3")
         .args(["-c", script, &tb.var("OLD_CEPH_CONF"), &tb.var("OLD_CEPH_KEYRING")])
-        .args([format!("volume-{vol}"), offset.to_string()])
+        .args([format!("volume-{vol}"), offset.to_string(), len.to_string()])
         .output()
         .expect("python3");
     assert!(out.status.success(), "discard: {}", text(&out.stderr));
