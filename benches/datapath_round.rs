@@ -155,6 +155,7 @@ async fn final_round(old: &BlockStore, new: &BlockStore, src: &str, dst: &str, f
         dirty: &dirty,
         drop_target_snaps: Some("stackmigrate-sync-"),
         lock_source: true,
+        stall: std::time::Duration::from_secs(60),
     };
     let applied = old
         .apply_delta(&round, Some(helpers), Counter::default(), &cancel)

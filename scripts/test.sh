@@ -22,12 +22,12 @@ cargo clippy --all-targets --locked -- -D warnings
 # nextest runs each test in a process of its own. Under `cargo test` the tests
 # of a binary share one process, and a test of the second-signal path
 # (`kill_all_groups`) would kill its neighbours' children: one at a time there.
-# A test that stops the new cluster's OSD for seconds runs alone, after the
-# rest: the tests beside it would see their cluster hang.
-alone='test(a_hung_new_cluster_does_not_hold_the_export)'
+# The tests that pause the new cluster for seconds run alone, one at a
+# time, after the rest: the tests beside them would see their cluster hang.
+alone='test(a_hung_new_cluster)'
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --lib --bins --tests --locked --no-fail-fast -E "not $alone"
-  cargo nextest run --test datapath --locked -E "$alone"
+  cargo nextest run --test datapath --locked --test-threads 1 -E "$alone"
 elif [ -n "$CI" ]; then
   echo "CI expects cargo-nextest (cargo install cargo-nextest --locked)" >&2
   exit 1

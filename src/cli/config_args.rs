@@ -59,6 +59,7 @@ impl ConfigArgs {
                     import_strategy: ImportStrategy::Replace,
                     volume_type_map: Default::default(),
                     concurrency: Concurrency::default(),
+                    stall_seconds: config::stall_seconds(),
                 };
                 let warnings = insecure_warnings(&cfg);
                 return Ok((cfg, warnings));

@@ -71,10 +71,12 @@ impl EventPrinter {
                     .map_or(0.0, |t| now.duration_since(*t).as_secs_f64())
                     .max(0.001);
                 let rate = *bytes as f64 / secs;
-                let pct = if *total > 0 {
-                    100.0 * *bytes as f64 / *total as f64
+                // A round's total is an estimate (the last round's bytes):
+                // past it, what has moved so far instead of a percentage.
+                let done = if *total > 0 && total >= bytes {
+                    format!("{:5.1}%", 100.0 * *bytes as f64 / *total as f64)
                 } else {
-                    0.0
+                    format!("{} MiB so far", bytes >> 20)
                 };
                 let eta = if rate > 0.0 && total > bytes {
                     format!(", ETA {:.0} s", (total - bytes) as f64 / rate)
@@ -82,7 +84,7 @@ impl EventPrinter {
                     String::new()
                 };
                 format!(
-                    "{} {stage} {pct:5.1}% {:.0} MiB/s{eta}",
+                    "{} {stage} {done} {:.0} MiB/s{eta}",
                     short(volume),
                     rate / (1u64 << 20) as f64
                 )

@@ -48,6 +48,17 @@ pub struct Config {
     pub volume_type_map: BTreeMap<String, String>,
     #[serde(default)]
     pub concurrency: Concurrency,
+    /// How long the new cluster may take no data before a copy into it
+    /// fails: with an export file the export goes on without its stage; a
+    /// warm-sync round or a cutover fails (letting go of the source's lock),
+    /// to be retried once the cluster answers again.
+    #[serde(default = "stall_seconds")]
+    pub stall_seconds: u64,
+}
+
+/// The default for [`Config::stall_seconds`].
+pub fn stall_seconds() -> u64 {
+    60
 }
 
 impl Config {

@@ -39,6 +39,15 @@ pub(super) fn validate(config: &Config) -> Vec<(String, String)> {
             ));
         }
     }
+    if config.stall_seconds == 0 || config.stall_seconds > 3600 {
+        errors.push((
+            "stall_seconds".into(),
+            format!(
+                "{} is out of range; use a number of seconds from 1 to 3600 (default 60)",
+                config.stall_seconds
+            ),
+        ));
+    }
     let dirs = [
         ("work_dir", Some(&config.work_dir)),
         ("export_dir", config.export_dir.as_ref()),

@@ -246,7 +246,7 @@ impl RunSetup {
                 availability_zone: None,
                 tape: cfg.tape.clone(),
                 wait: Duration::from_secs(600),
-                stage_stall: super::volume_pipeline::STAGE_STALL,
+                stage_stall: Duration::from_secs(cfg.stall_seconds),
                 manifest_dir: self.project_dir.join("sync"),
                 full_verify: opts.full_verify,
             },

@@ -265,6 +265,7 @@ impl VolumePipeline {
             dirty: &dirty,
             drop_target_snaps: drop_new,
             lock_source,
+            stall: self.settings.stage_stall,
         };
         let counter: Counter = Default::default();
         let work = self.old.apply_delta(&round, helpers, counter.clone(), cancel);

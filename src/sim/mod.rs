@@ -239,6 +239,7 @@ impl SimClouds {
             ]
             .into(),
             concurrency: Concurrency::default(),
+            stall_seconds: crate::config::stall_seconds(),
         };
         Ok(Self {
             old,

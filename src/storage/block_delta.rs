@@ -9,6 +9,8 @@ use super::rbd_diff::{DiffSink, DiffWriter};
 use super::read_back_round::RoundHelpers;
 use super::sparse_file::DataExtents;
 use super::sparse_hash::{is_zero, BLOCK};
+use super::stage_child::wait_stage_child;
+use super::stall_writer::{writer_stopped, StallWriter};
 use super::{BlockStore, Counter, DataPathError, FileStore, RbdError};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -41,6 +43,9 @@ pub struct DeltaRound<'a> {
     /// one can write meanwhile (a cutover whose source no server writes:
     /// [`BlockStore::lockable`]).
     pub lock_source: bool,
+    /// No room in the new image's writer's pipe for this long: the new
+    /// cluster took no data, and the round fails (the source's lock goes).
+    pub stall: std::time::Duration,
 }
 
 /// What a round applied.
@@ -109,6 +114,8 @@ impl BlockStore {
         let (out, child) = match r.target {
             BlockStore::Rbd(t) => {
                 let (spec, child, stdin) = t.spawn_import_diff(r.target_image)?;
+                let stdin =
+                    StallWriter::new(stdin, r.stall, cancel).map_err(|e| DataPathError::io(Path::new(&spec), e))?;
                 let w = std::io::BufWriter::with_capacity(1 << 20, stdin);
                 let w = DiffWriter::delta(w, r.from, r.snap_target.then_some(r.to), r.size)
                     .map_err(|e| DataPathError::io(Path::new(&spec), e))?;
@@ -133,17 +140,32 @@ impl BlockStore {
         let patch = DeltaPatch::new(file, out, r.size)
             .map_err(|e| DataPathError::io(r.file, e))?
             .dirty(r.dirty.clone());
-        let read = self.read_delta(r.image, r.from, Some(r.to), patch, counter, cancel);
+        // A read that fails stops the writer: one hung in the new cluster
+        // would not end at its closed stdin.
+        // Once the stream is whole in its pipe, the writer gets the stall
+        // limit to finish (a cluster hung on the last writes).
+        let (stop_writer, ended) = (cancel.child_token(), tokio::sync::Notify::new());
+        let read = async {
+            let read = self
+                .read_delta(r.image, r.from, Some(r.to), patch, counter, cancel)
+                .await;
+            match read {
+                Err(_) => stop_writer.cancel(),
+                Ok(_) => ended.notify_one(),
+            }
+            read
+        };
         let (read, exit) = match child {
             // The writer's end closes import-diff's stdin when the reader drops it.
             Some(c) => {
-                let (read, exit) = tokio::join!(read, c.wait(cancel));
+                let (read, exit) = tokio::join!(read, wait_stage_child(c, &stop_writer, cancel, &ended, r.stall));
                 (read, Some(exit))
             }
             None => (read.await, None),
         };
         if let Some(exit) = exit {
-            match exit.map_err(|e| DataPathError::Child(e.to_string()))? {
+            match exit.map_err(|e| DataPathError::Child(format!("import-diff into {}: {e}", r.target_image)))? {
+                ChildExit::Cancelled { .. } if !cancel.is_cancelled() => return Err(writer_stopped(read)),
                 ChildExit::Cancelled { .. } => return Err(DataPathError::Cancelled),
                 ChildExit::Exited { code, stderr } if code != Some(0) => {
                     // The reader's error (if any) says why the stream broke.
@@ -354,40 +376,5 @@ fn data_blocks(files: [&File; 2], size: u64) -> std::io::Result<Vec<(u64, u64)>>
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The demo's file store: snapshots are listed, and a round on a large,
-    /// mostly empty image reads only where either side holds data.
-    #[tokio::test]
-    async fn file_store_lists_snapshots_and_finds_one_changed_block() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let files = FileStore::new(dir.path(), None);
-        files.create("volume-a", 64 << 30).expect("create");
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(files.path("volume-a"))
-            .expect("open");
-        f.write_all_at(&[7u8; 4096], 1 << 20).expect("write");
-        files.snap_create("volume-a", "s1").await.expect("snap");
-        f.write_all_at(&[9u8; 100], (40 << 30) + 5).expect("write");
-        files.snap_create("volume-a", "s2").await.expect("snap");
-        std::fs::write(dir.path().join("volume-a@s3.partial"), b"cut short").expect("partial");
-        assert_eq!(files.snap_list("volume-a").expect("list"), ["s1", "s2"]);
-        assert_eq!(files.ls().expect("ls"), ["volume-a"], "snapshots are not images");
-        // 64 GiB provisioned: only the two blocks holding data are compared.
-        let open = |n: &str| File::open(files.path(n)).expect("open");
-        let (s1, s2) = (open("volume-a@s1"), open("volume-a@s2"));
-        let size = 64 << 30;
-        let blocks = data_blocks([&s1, &s2], size).expect("extents");
-        let (first, last) = ((1 << 20) / BLOCK, ((40 << 30) + 5) / BLOCK);
-        assert_eq!(blocks, [(first, first + 1), (last, last + 1)]);
-        let store = BlockStore::File(files);
-        let cancel = CancellationToken::new();
-        let changed = store.changed_since("volume-a", "s1", &cancel).await.expect("delta");
-        assert_eq!(changed.bytes(), BLOCK, "the one block written since s1");
-        assert_eq!(changed.0.len(), 1, "{changed:?}");
-        let since_s2 = store.changed_since("volume-a", "s2", &cancel).await.expect("delta");
-        assert_eq!(since_s2, Extents::default());
-    }
-}
+#[path = "block_delta_tests.rs"]
+mod tests;

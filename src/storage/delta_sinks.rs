@@ -6,6 +6,7 @@
 use super::rbd_diff::{DiffSink, DiffWriter};
 use super::sparse_file::DataExtents;
 use super::sparse_hash::{is_zero, BLOCK};
+use super::stall_writer::StallWriter;
 use rustix::fs::{fallocate, FallocateFlags};
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -16,7 +17,7 @@ use std::os::unix::fs::FileExt;
 pub(super) enum DeltaOut {
     /// `rbd import-diff -` on the new cluster (creates the to-snapshot at its end).
     /// Taken (finished, and the pipe closed) at the stream's end.
-    Rbd(Option<DiffWriter<BufWriter<File>>>),
+    Rbd(Option<DiffWriter<BufWriter<StallWriter>>>),
     /// A file store's image file, written in place.
     File(File),
 }

@@ -28,6 +28,7 @@ pub mod sparse_file;
 pub mod sparse_hash;
 mod stage_child;
 mod stage_writer;
+mod stall_writer;
 mod stream_tape;
 mod tape_runner;
 mod target_facts;

@@ -17,7 +17,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -58,33 +58,7 @@ impl PipeForward {
     /// Waits until the stage's pipe has room, for at most the stall limit,
     /// looking at the cancel every 200 ms.
     fn wait_room(&self) -> io::Result<()> {
-        use rustix::event::{poll, PollFd, PollFlags, Timespec};
-        let start = Instant::now();
-        let mut fds = [PollFd::new(&self.stdin, PollFlags::OUT)];
-        loop {
-            if self.cancel.is_cancelled() {
-                return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
-            }
-            let left = self.stall.saturating_sub(start.elapsed());
-            let slice = left.min(Duration::from_millis(200));
-            let limit = Timespec {
-                tv_sec: slice.as_secs() as i64,
-                tv_nsec: i64::from(slice.subsec_nanos()),
-            };
-            match poll(&mut fds, Some(&limit)) {
-                Ok(0) if left > slice => continue,
-                Ok(0) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("the new cluster took no data for {} s", self.stall.as_secs()),
-                    ))
-                }
-                // Ready, or an error the next write reports (EPIPE: the child is gone).
-                Ok(_) => return Ok(()),
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        wait_room(self.stdin.as_fd(), self.stall, &self.cancel)
     }
 
     /// Writes what this process holds (headers; data only from a source that
@@ -133,6 +107,38 @@ impl PipeForward {
     pub fn finish(mut self) -> io::Result<()> {
         self.write(b"e")?;
         self.stdin.flush()
+    }
+}
+
+/// Waits until the pipe `fd` writes to has room, for at most `stall`,
+/// looking at `cancel` every 200 ms; then the new cluster took no data.
+pub(super) fn wait_room(fd: BorrowedFd<'_>, stall: Duration, cancel: &CancellationToken) -> io::Result<()> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let start = Instant::now();
+    let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
+    loop {
+        if cancel.is_cancelled() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
+        }
+        let left = stall.saturating_sub(start.elapsed());
+        let slice = left.min(Duration::from_millis(200));
+        let limit = Timespec {
+            tv_sec: slice.as_secs() as i64,
+            tv_nsec: i64::from(slice.subsec_nanos()),
+        };
+        match poll(&mut fds, Some(&limit)) {
+            Ok(0) if left > slice => continue,
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the new cluster took no data for {} s", stall.as_secs()),
+                ))
+            }
+            // Ready, or an error the next write reports (EPIPE: the child is gone).
+            Ok(_) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 

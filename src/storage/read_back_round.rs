@@ -16,6 +16,8 @@ use super::child_process::{ChildExit, ChildProcess};
 use super::delta_sinks::{DeltaOut, DeltaPatch, ReadbackCheck};
 use super::rbd_diff::{read_diff, DiffError, DiffWriter};
 use super::sparse_hash::BLOCK;
+use super::stage_child::wait_stage_child;
+use super::stall_writer::StallWriter;
 use super::target_facts::{read_facts, FactsAnswer, FactsThread};
 use super::{readback_stage, BlockStore, Counter, DataPathError, DeltaApplied, DeltaRound, RbdError, RbdStore};
 use std::fs::File;
@@ -214,8 +216,9 @@ impl RbdStore {
         }
         let _ = tokio::task::spawn_blocking(move || facts_thread.thread.join()).await;
         let ready = spawn_check(stdout, r.file).and_then(|check| {
-            let out = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), r.size)
-                .map_err(|e| DataPathError::io(Path::new(r.target_image), e))?;
+            let io = |e| DataPathError::io(Path::new(r.target_image), e);
+            let stdin = StallWriter::new(stdin, r.stall, cancel).map_err(io)?;
+            let out = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), r.size).map_err(io)?;
             let patch =
                 DeltaPatch::new(file, DeltaOut::Rbd(Some(out)), r.size).map_err(|e| DataPathError::io(r.file, e))?;
             Ok((check, patch.dirty(r.dirty.clone())))
@@ -240,9 +243,19 @@ impl RbdStore {
         } else {
             format!("the changes of {}@{} since {}", r.image, r.to, r.from)
         };
+        // A read that fails (the new cluster took no data for the stall
+        // limit, say) stops the writer, which may hang there: the reader
+        // has let go of the source's lock at its broken pipe.
+        // Once the stream is whole in its pipe, the writer gets the stall
+        // limit to finish its last writes and read-backs.
+        let (stop_writer, ended) = (cancel.child_token(), tokio::sync::Notify::new());
         let read = async {
-            let (patch, size, bytes) =
-                super::diff_child::read_child(reader, "delta reader", what, patch, counter, cancel).await?;
+            let read = super::diff_child::read_child(reader, "delta reader", what, patch, counter, cancel).await;
+            match read {
+                Err(_) => stop_writer.cancel(),
+                Ok(_) => ended.notify_one(),
+            }
+            let (patch, size, bytes) = read?;
             // The export file is complete once the source's stream ends: made
             // durable while the writer still reads its last extents back.
             let file = patch.file.try_clone().map_err(|e| DataPathError::io(r.file, e))?;
@@ -252,7 +265,8 @@ impl RbdStore {
                 .map_err(|e| DataPathError::io(r.file, e))?;
             Ok::<_, DataPathError>((patch, size, bytes))
         };
-        let (read, exit) = tokio::join!(read, writer.wait(cancel));
+        let wait = wait_stage_child(writer, &stop_writer, cancel, &ended, r.stall);
+        let (read, exit) = tokio::join!(read, wait);
         // A mismatch stops the check first, and the writer and reader fail after it.
         let checked = tokio::task::spawn_blocking(move || check.join())
             .await
@@ -264,7 +278,11 @@ impl RbdStore {
                 return Err(DataPathError::Mismatch(format!("{}: {e}", r.target_image)));
             }
         }
-        match exit.map_err(|e| DataPathError::Child(e.to_string()))? {
+        let exit = exit.map_err(|e| DataPathError::Child(format!("the writer of {}: {e}", r.target_image)))?;
+        match exit {
+            ChildExit::Cancelled { .. } if !cancel.is_cancelled() => {
+                return Err(super::stall_writer::writer_stopped(read))
+            }
             ChildExit::Cancelled { .. } => return Err(DataPathError::Cancelled),
             ChildExit::Exited { code, stderr } if code != Some(0) => {
                 let writer = RbdError::from_exit("read-back writer", code, &stderr).into();

@@ -126,6 +126,12 @@ fn each_broken_file_names_file_line_column_and_field() {
             "out of range",
         ),
         (
+            "zero-stall.json",
+            ex.replacen("\"stall_seconds\": 60", "\"stall_seconds\": 0", 1),
+            ": stall_seconds:",
+            "out of range",
+        ),
+        (
             "bad-url.json",
             ex.replacen("https://keystone.old.example.org:5000/v3", "keystone-old", 1),
             ": old_cloud.auth_url:",

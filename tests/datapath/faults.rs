@@ -242,17 +242,22 @@ async fn an_export_file_changed_after_a_streamed_export_never_reaches_tape() {
     delete_volumes(&tb.operator("new"), &[&imported.new_id]).await;
 }
 
-/// Stops (SIGSTOP) or continues (SIGCONT) the new cluster's OSD, which the testbed started.
-fn new_osd(tb: &Testbed, signal: &str) {
-    let conf = std::path::PathBuf::from(tb.var("NEW_CEPH_CONF"));
-    let pidfile = conf.parent().expect("dir").join("run/osd.0.pid");
-    let pid = std::fs::read_to_string(&pidfile).expect("osd pid");
-    let ok = std::process::Command::new("kill")
-        .args([signal, pid.trim()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill {signal} {}", pid.trim());
+/// Pauses (`ceph osd pause`: the clients hold every read and write) or
+/// unpauses the new cluster: a cluster that hangs, then answers again. (A
+/// SIGSTOP of its OSD left its placement group laggy, with ops blocked for
+/// good, now and then.)
+pub(crate) fn new_cluster_paused(tb: &Testbed, paused: bool) {
+    new_cluster_osd(tb, &[if paused { "pause" } else { "unpause" }]);
+}
+
+/// `ceph osd <args>` on the new cluster, as its admin.
+fn new_cluster_osd(tb: &Testbed, args: &[&str]) {
+    let out = std::process::Command::new("ceph")
+        .args(["--conf", &tb.var("NEW_CEPH_CONF"), "--id", "admin", "osd"])
+        .args(args)
+        .output()
+        .expect("ceph");
+    assert!(out.status.success(), "ceph osd {args:?}: {}", text(&out.stderr));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,18 +265,18 @@ async fn a_hung_new_cluster_does_not_hold_the_export() {
     let tb = Testbed::get();
     let regions: Vec<(u64, Vec<u8>)> = (0..16).map(|i| (i * (64 << 20), noise(i + 60, 32 << 20))).collect();
     let src = source_volume(&tb, &unique("hung new"), 1, &regions, false).await;
-    /// Continues the OSD whatever happens to the test, so that no other test hangs.
+    /// Unpauses the cluster whatever happens to the test, so that no other test hangs.
     struct Continue(Testbed);
     impl Drop for Continue {
         fn drop(&mut self) {
-            new_osd(&self.0, "-CONT");
+            new_cluster_paused(&self.0, false);
         }
     }
     let _continue = Continue(Testbed::get());
     let mut r = rig(&tb, ImportStrategy::Replace, None);
     r.pipeline.settings.stage_stall = std::time::Duration::from_secs(2);
     let mut events = std::mem::replace(&mut r.events, tokio::sync::mpsc::channel(1).1);
-    // Stop the new OSD once the export moves data; continue it 8 s later.
+    // Pause the new cluster once the export moves data; unpause it 8 s later.
     let tb2 = Testbed::get();
     let stopper = tokio::spawn(async move {
         let mut lines = Vec::new();
@@ -283,12 +288,12 @@ async fn a_hung_new_cluster_does_not_hold_the_export() {
                     bytes,
                     ..
                 } if bytes > 0 && !stopped => {
-                    new_osd(&tb2, "-STOP");
+                    new_cluster_paused(&tb2, true);
                     stopped = true;
                     let tb3 = Testbed::get();
                     tokio::spawn(async move {
                         tokio::time::sleep(std::time::Duration::from_secs(8)).await;
-                        new_osd(&tb3, "-CONT");
+                        new_cluster_paused(&tb3, false);
                     });
                 }
                 EngineEvent::Log { line, .. } => lines.push(line),
@@ -305,7 +310,7 @@ async fn a_hung_new_cluster_does_not_hold_the_export() {
     };
     drop(r.pipeline);
     let (stopped, lines) = stopper.await.expect("stopper");
-    assert!(stopped, "the new OSD was stopped mid-export");
+    assert!(stopped, "the new cluster was paused mid-export");
     let export = export.expect("the export completes without the new cluster");
     assert!(!export.staged, "the stalled stream was dropped");
     assert!(lines.iter().any(|l| l.contains("took no data for 2 s")), "{lines:#?}");

@@ -12,6 +12,7 @@ mod faults;
 #[path = "../common/fixtures.rs"]
 mod fixtures;
 mod hardening;
+mod hung_cutover;
 mod long_rbd;
 mod migrate_one;
 mod names;

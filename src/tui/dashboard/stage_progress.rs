@@ -61,7 +61,9 @@ impl StageProgress {
         match (&self.state, self.total) {
             (Track::Succeeded, _) => 1.0,
             (_, 0) => 0.0,
-            (_, t) => self.bytes as f64 / t as f64,
+            // A round's total is an estimate (the last round's bytes): at
+            // most 100%, not 850%.
+            (_, t) => (self.bytes as f64 / t as f64).min(1.0),
         }
     }
 
@@ -108,6 +110,10 @@ mod tests {
         assert_eq!(s.rate(now), Some(100.0));
         assert_eq!(s.eta(now), Some(6.0));
         assert!((s.ratio() - 0.4).abs() < 1e-9);
+        // A round past its estimated total (the last round's bytes).
+        s.progress(8500, 1000, now);
+        assert_eq!(s.ratio(), 1.0);
+        s.progress(400, 1000, now);
         s.finish(now);
         assert_eq!(s.ratio(), 1.0);
         assert_eq!(s.eta(now + Duration::from_secs(9)), None);
