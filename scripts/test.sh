@@ -27,7 +27,7 @@ cargo clippy --all-targets --locked -- -D warnings
 alone='test(a_hung_new_cluster)'
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --lib --bins --tests --locked --no-fail-fast -E "not $alone"
-  cargo nextest run --test datapath --locked --test-threads 1 -E "$alone"
+  cargo nextest run --test datapath --locked --no-fail-fast --test-threads 1 -E "$alone"
 elif [ -n "$CI" ]; then
   echo "CI expects cargo-nextest (cargo install cargo-nextest --locked)" >&2
   exit 1

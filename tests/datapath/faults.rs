@@ -250,6 +250,25 @@ pub(crate) fn new_cluster_paused(tb: &Testbed, paused: bool) {
     new_cluster_osd(tb, &[if paused { "pause" } else { "unpause" }]);
 }
 
+/// Sets (`Some(bytes per second)`) or removes librbd's read and write limit
+/// on the old cluster's `image`: a copy of it then lasts seconds, and a
+/// pause of the new cluster (which takes about a second to land) falls
+/// inside it.
+pub(crate) fn source_qos(tb: &Testbed, image: &str, limit: Option<u64>) {
+    let spec = format!("volumes/{image}");
+    let limit = limit.map(|l| l.to_string());
+    let args = match &limit {
+        Some(l) => vec!["set", &spec, "rbd_qos_bps_limit", l],
+        None => vec!["remove", &spec, "rbd_qos_bps_limit"],
+    };
+    let out = rbd(&tb.var("OLD_CEPH_CONF"))
+        .args(["config", "image"])
+        .args(&args)
+        .output()
+        .expect("rbd config");
+    assert!(out.status.success(), "rbd config image {args:?}: {}", text(&out.stderr));
+}
+
 /// `ceph osd <args>` on the new cluster, as its admin.
 fn new_cluster_osd(tb: &Testbed, args: &[&str]) {
     let out = std::process::Command::new("ceph")
@@ -273,6 +292,8 @@ async fn a_hung_new_cluster_does_not_hold_the_export() {
         }
     }
     let _continue = Continue(Testbed::get());
+    // 512 MiB at 64 MiB/s: the pause lands mid-stream.
+    source_qos(&tb, &format!("volume-{}", src.id), Some(64 << 20));
     let mut r = rig(&tb, ImportStrategy::Replace, None);
     r.pipeline.settings.stage_stall = std::time::Duration::from_secs(2);
     let mut events = std::mem::replace(&mut r.events, tokio::sync::mpsc::channel(1).1);

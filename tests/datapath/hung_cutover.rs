@@ -4,7 +4,7 @@
 //! the cutover succeeds once the cluster answers again. Runs alone in CI
 //! (`scripts/test.sh`): tests beside it would see their cluster hang.
 
-use super::faults::new_cluster_paused;
+use super::faults::{new_cluster_paused, source_qos};
 use super::warm_sync::{check_cut_over, remove_source};
 use super::warm_sync_lock::{lockers, synced_once};
 use crate::fixtures::*;
@@ -23,18 +23,9 @@ async fn a_hung_new_cluster_fails_the_cutover_and_lets_go_of_the_source() {
     let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg).expect("cfg")).expect("json");
     json["stall_seconds"] = 3.into();
     std::fs::write(&cfg, json.to_string()).expect("write cfg");
-    // The source read at 20 MiB/s (librbd's QoS on the image): the final
-    // round takes seconds, so the pause below lands inside it.
-    let qos = |args: &[&str]| {
-        let out = rbd(&old_conf)
-            .args(["config", "image"])
-            .args(args)
-            .output()
-            .expect("rbd config");
-        assert!(out.status.success(), "rbd config image {args:?}: {}", text(&out.stderr));
-    };
-    let spec = format!("volumes/{image}");
-    qos(&["set", &spec, "rbd_qos_bps_limit", "20971520"]);
+    // The source read at 20 MiB/s: the final round takes seconds, so the
+    // pause below lands inside it.
+    source_qos(&tb, &image, Some(20 << 20));
     /// Unpauses the cluster whatever happens to the test, so that no other test hangs.
     struct Continue(Testbed);
     impl Drop for Continue {
@@ -69,7 +60,7 @@ async fn a_hung_new_cluster_fails_the_cutover_and_lets_go_of_the_source() {
     // The new cluster still hangs, and the source is free again.
     assert_eq!(lockers(&old_conf, &image), "[]", "the source's lock was let go");
     drop(resume);
-    qos(&["remove", &spec, "rbd_qos_bps_limit"]);
+    source_qos(&tb, &image, None);
     // Back to the default: the new image's lock, held by the killed writer,
     // is broken once its watch times out (30 s).
     json["stall_seconds"] = 60.into();
