@@ -247,7 +247,22 @@ async fn an_export_file_changed_after_a_streamed_export_never_reaches_tape() {
 /// SIGSTOP of its OSD left its placement group laggy, with ops blocked for
 /// good, now and then.)
 pub(crate) fn new_cluster_paused(tb: &Testbed, paused: bool) {
-    new_cluster_osd(tb, &[if paused { "pause" } else { "unpause" }]);
+    let verb = if paused { "pause" } else { "unpause" };
+    let out = std::process::Command::new("ceph")
+        .args(["--conf", &tb.var("NEW_CEPH_CONF"), "--id", "admin", "osd", verb])
+        .output()
+        .expect("ceph");
+    assert!(out.status.success(), "ceph osd {verb}: {}", text(&out.stderr));
+}
+
+/// Unpauses the new cluster when dropped, whatever happens to the test, so
+/// that no other test hangs.
+pub(crate) struct Unpause(pub Testbed);
+
+impl Drop for Unpause {
+    fn drop(&mut self) {
+        new_cluster_paused(&self.0, false);
+    }
 }
 
 /// Sets (`Some(bytes per second)`) or removes librbd's read and write limit
@@ -269,29 +284,12 @@ pub(crate) fn source_qos(tb: &Testbed, image: &str, limit: Option<u64>) {
     assert!(out.status.success(), "rbd config image {args:?}: {}", text(&out.stderr));
 }
 
-/// `ceph osd <args>` on the new cluster, as its admin.
-fn new_cluster_osd(tb: &Testbed, args: &[&str]) {
-    let out = std::process::Command::new("ceph")
-        .args(["--conf", &tb.var("NEW_CEPH_CONF"), "--id", "admin", "osd"])
-        .args(args)
-        .output()
-        .expect("ceph");
-    assert!(out.status.success(), "ceph osd {args:?}: {}", text(&out.stderr));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_new_cluster_does_not_hold_the_export() {
     let tb = Testbed::get();
     let regions: Vec<(u64, Vec<u8>)> = (0..16).map(|i| (i * (64 << 20), noise(i + 60, 32 << 20))).collect();
     let src = source_volume(&tb, &unique("hung new"), 1, &regions, false).await;
-    /// Unpauses the cluster whatever happens to the test, so that no other test hangs.
-    struct Continue(Testbed);
-    impl Drop for Continue {
-        fn drop(&mut self) {
-            new_cluster_paused(&self.0, false);
-        }
-    }
-    let _continue = Continue(Testbed::get());
+    let _unpause = Unpause(Testbed::get());
     // 512 MiB at 64 MiB/s: the pause lands mid-stream.
     source_qos(&tb, &format!("volume-{}", src.id), Some(64 << 20));
     let mut r = rig(&tb, ImportStrategy::Replace, None);

@@ -4,7 +4,7 @@
 //! the cutover succeeds once the cluster answers again. Runs alone in CI
 //! (`scripts/test.sh`): tests beside it would see their cluster hang.
 
-use super::faults::{new_cluster_paused, source_qos};
+use super::faults::{new_cluster_paused, source_qos, Unpause};
 use super::warm_sync::{check_cut_over, remove_source};
 use super::warm_sync_lock::{lockers, synced_once};
 use crate::fixtures::*;
@@ -26,14 +26,7 @@ async fn a_hung_new_cluster_fails_the_cutover_and_lets_go_of_the_source() {
     // The source read at 20 MiB/s: the final round takes seconds, so the
     // pause below lands inside it.
     source_qos(&tb, &image, Some(20 << 20));
-    /// Unpauses the cluster whatever happens to the test, so that no other test hangs.
-    struct Continue(Testbed);
-    impl Drop for Continue {
-        fn drop(&mut self) {
-            new_cluster_paused(&self.0, false);
-        }
-    }
-    let resume = Continue(Testbed::get());
+    let unpause = Unpause(Testbed::get());
     let run = migrate_cmd(dir.path(), &cfg, &v.id, &["--cutover"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -59,7 +52,7 @@ async fn a_hung_new_cluster_fails_the_cutover_and_lets_go_of_the_source() {
     assert!(said.contains("took no data for 3 s"), "{said}");
     // The new cluster still hangs, and the source is free again.
     assert_eq!(lockers(&old_conf, &image), "[]", "the source's lock was let go");
-    drop(resume);
+    drop(unpause);
     source_qos(&tb, &image, None);
     // Back to the default: the new image's lock, held by the killed writer,
     // is broken once its watch times out (30 s).
