@@ -153,6 +153,7 @@ async fn final_round(old: &BlockStore, new: &BlockStore, src: &str, dst: &str, f
         size,
         snap_target: false,
         dirty: &dirty,
+        strays: &Default::default(),
         drop_target_snaps: Some("stackmigrate-sync-"),
         lock_source: true,
         stall: std::time::Duration::from_secs(60),

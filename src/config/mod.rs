@@ -61,6 +61,24 @@ pub fn stall_seconds() -> u64 {
     60
 }
 
+/// Below this, a healthy round can fail: the writer that follows one that
+/// was stopped waits about 30 s for Ceph to let go of the new image's lock
+/// (the stopped writer's watch timing out), taking no data meanwhile.
+pub const STALL_SECONDS_SAFE: u64 = 45;
+
+impl Config {
+    /// What to tell the operator of a `stall_seconds` that is allowed but
+    /// short enough to fail a healthy round.
+    pub fn stall_warning(&self) -> Option<String> {
+        (self.stall_seconds < STALL_SECONDS_SAFE).then(|| {
+            format!(
+                "stall_seconds is {}: below {STALL_SECONDS_SAFE} s a healthy copy can fail after an earlier one into the same image was stopped (its lock takes about 30 s to be let go); the default is 60",
+                self.stall_seconds
+            )
+        })
+    }
+}
+
 impl Config {
     /// A `{file}` tape template in a run that keeps no export file: refused.
     pub fn file_tape_without_export_file(&self) -> bool {

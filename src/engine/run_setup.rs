@@ -110,7 +110,10 @@ impl RunSetup {
         let mut dirs = vec![cfg.work_dir.as_path(), project_dir.as_path()];
         dirs.extend(cfg.export_dir.as_deref());
         dirs.extend(export_dir.as_deref());
-        let warnings: Vec<String> = private_fs::shared_dirs_warning(&dirs).into_iter().collect();
+        let warnings: Vec<String> = private_fs::shared_dirs_warning(&dirs)
+            .into_iter()
+            .chain(cfg.stall_warning())
+            .collect();
         warnings.iter().for_each(|w| tracing::warn!("{w}"));
         for dir in export_dir.iter().chain([&project_dir]) {
             private_fs::create_dir_all(dir).map_err(|source| SetupError::Dir {

@@ -128,6 +128,36 @@ impl VolumePipeline {
         Ok(written)
     }
 
+    /// For the redo of a round cut short that cannot read from that try's
+    /// own source snapshot (a final round read under the source's lock, an
+    /// older journal's try, a kept snapshot removed by hand): the objects of
+    /// the copy its source lacks at the point the redo reads (`snap`, or the
+    /// image itself under the lock), which the redo zeros
+    /// (`stray_objects.rs`).
+    pub(super) async fn strays(
+        &self,
+        vol: &Volume,
+        sync: &SyncRecord,
+        snap: Option<&str>,
+        cancel: &CancellationToken,
+    ) -> Result<Extents, DataPathError> {
+        let source = format!("volume-{}", vol.id);
+        let (src, copy) = tokio::join!(
+            self.old.objects(&source, snap, cancel),
+            self.new.objects(&sync.image, None, cancel)
+        );
+        let strays = copy?.minus(&src?);
+        if strays.bytes() > 0 {
+            let line = format!(
+                "{} of {} lie where the source has no object (written by the cut-short try, then discarded on the source): this round zeros them in the copy and the export file",
+                crate::units::bytes(strays.bytes()),
+                sync.image
+            );
+            self.log(vol, line).await;
+        }
+        Ok(strays)
+    }
+
     /// The new image's size, snapshots, and where it was written since `base`:
     /// the writer's answer, else three `rbd` processes at once.
     async fn new_image_now(&self, vol: &Volume, image: &str, base: &str, facts: Option<FactsAnswer>) -> ImageNow {

@@ -17,6 +17,7 @@ use crate::config::ImportStrategy;
 use crate::openstack::{Cinder, Volume};
 use crate::storage::{BlockManifest, Counter, DataPathError, DeltaRound, VolumeExport};
 use futures_util::future::BoxFuture;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -186,22 +187,20 @@ impl VolumePipeline {
             (false, Some(at), guarded)
         };
         // What can still stop the round before it writes; whichever does,
-        // the helpers are stopped (a reader may hold the source's lock).
+        // the helpers are stopped (a reader may hold the source's lock), and
+        // a snapshot this try took goes with it: a cut-short try's, kept for
+        // its redo, stays, and a fresh one left behind would later pass for
+        // it (the journal still names the kept one's time).
+        let took = AtomicBool::new(matches!((lock_source, &at), (false, Some(Ok((_, false))))));
         let prepared = async {
-            let dirty = match guarded {
-                Ok(dirty) => dirty,
-                Err(e) => {
-                    // This try's snapshot goes with it (the next try takes a
-                    // fresh one); a cut-short try's, kept for its redo, stays.
-                    if let (false, Some(Ok((_, false)))) = (lock_source, &at) {
-                        let _ = self.old.snap_remove(&image, &to).await;
-                    }
-                    return Err(e);
-                }
-            };
+            let dirty = guarded?;
             let at = match at {
                 Some(at) => at,
-                None => self.fresh_snapshot(&self.old, &image, &to).await.map(|at| (at, false)),
+                None => {
+                    let at = self.fresh_snapshot(&self.old, &image, &to).await;
+                    took.store(at.is_ok(), Ordering::Relaxed);
+                    at.map(|at| (at, false))
+                }
             };
             match &helpers {
                 Err(e) => return Err(fail(e)),
@@ -209,17 +208,30 @@ impl VolumePipeline {
                 Ok(None) => {}
             }
             let (at, reused) = at.map_err(|e| fail(&e))?;
+            // A redo that cannot read from the try's own snapshot zeros the
+            // copy's objects the source lacks (`stray_objects.rs`).
+            let strays = match redo && !reused {
+                true => {
+                    self.strays(vol, sync, (!lock_source).then_some(to.as_str()), cancel)
+                        .await
+                }
+                false => Ok(Default::default()),
+            };
+            let strays = strays.map_err(|e| fail(&e))?;
             if !writing((!lock_source).then(|| at.clone())).await {
                 return Err(fail(&"the journal refused the round's start; nothing was written"));
             }
-            Ok((dirty, at, reused))
+            Ok((dirty, at, reused, strays))
         }
         .await;
-        let (dirty, at, reused) = match prepared {
+        let (dirty, at, reused, strays) = match prepared {
             Ok(prepared) => prepared,
             Err(e) => {
                 if let Ok(Some(h)) = helpers {
                     h.stop().await;
+                }
+                if took.load(Ordering::Relaxed) {
+                    let _ = self.old.snap_remove(&image, &to).await;
                 }
                 return Err(e);
             }
@@ -263,6 +275,7 @@ impl VolumePipeline {
             // After the final round the copy needs no base for another.
             snap_target: !final_round,
             dirty: &dirty,
+            strays: &strays,
             drop_target_snaps: drop_new,
             lock_source,
             stall: self.settings.stage_stall,

@@ -10,7 +10,7 @@ use super::read_back_round::RoundHelpers;
 use super::sparse_file::DataExtents;
 use super::sparse_hash::{is_zero, BLOCK};
 use super::stage_child::wait_stage_child;
-use super::stall_writer::{writer_stopped, StallWriter};
+use super::stall_writer::{broken_pipe, writer_stopped, StallWriter};
 use super::{BlockStore, Counter, DataPathError, FileStore, RbdError};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -35,6 +35,9 @@ pub struct DeltaRound<'a> {
     /// `target_image`: zeros there are written even where the export file
     /// holds zeros (that try may have punched the file but not the image).
     pub dirty: &'a Extents,
+    /// Objects of `target_image` that `image` lacks (the redo of a final
+    /// round cut short under the source's lock): zeroed first.
+    pub strays: &'a Extents,
     /// Rounds read back as written: `target_image`'s snapshots with this name
     /// prefix go while the round writes (the final round needs none).
     pub drop_target_snaps: Option<&'a str>,
@@ -139,7 +142,8 @@ impl BlockStore {
         };
         let patch = DeltaPatch::new(file, out, r.size)
             .map_err(|e| DataPathError::io(r.file, e))?
-            .dirty(r.dirty.clone());
+            .dirty(r.dirty.clone())
+            .strays(r.strays.clone());
         // A read that fails stops the writer: one hung in the new cluster
         // would not end at its closed stdin.
         // Once the stream is whole in its pipe, the writer gets the stall
@@ -164,13 +168,20 @@ impl BlockStore {
             None => (read.await, None),
         };
         if let Some(exit) = exit {
-            match exit.map_err(|e| DataPathError::Child(format!("import-diff into {}: {e}", r.target_image)))? {
-                ChildExit::Cancelled { .. } if !cancel.is_cancelled() => return Err(writer_stopped(read)),
+            let exit = exit.map_err(|e| DataPathError::Child(format!("import-diff into {}: {e}", r.target_image)))?;
+            match exit {
+                ChildExit::Cancelled { .. } if !cancel.is_cancelled() => {
+                    return Err(writer_stopped(read, exit.last_words()))
+                }
                 ChildExit::Cancelled { .. } => return Err(DataPathError::Cancelled),
                 ChildExit::Exited { code, stderr } if code != Some(0) => {
-                    // The reader's error (if any) says why the stream broke.
-                    read?;
-                    return Err(RbdError::from_exit("import-diff", code, &stderr).into());
+                    let writer = RbdError::from_exit("import-diff", code, &stderr).into();
+                    // The reader's error says why the stream broke, unless
+                    // it broke only because import-diff left.
+                    return Err(match read {
+                        Err(e) if !broken_pipe(&e) => e,
+                        _ => writer,
+                    });
                 }
                 ChildExit::Exited { .. } => {}
             }

@@ -104,6 +104,8 @@ pub(super) struct DeltaPatch {
     file_data: Extents,
     /// Where the target may differ from the export file (an earlier try).
     dirty: Extents,
+    /// Zeroed in both before the first record (`stray_objects.rs`).
+    strays: Extents,
     buf: Vec<u8>,
 }
 
@@ -112,6 +114,7 @@ impl DeltaPatch {
         Ok(Self {
             file_data: Extents::data_of(&file)?,
             dirty: Extents::default(),
+            strays: Extents::default(),
             file,
             out,
             expected_size,
@@ -128,6 +131,13 @@ impl DeltaPatch {
     /// target: the copy is not known to hold zeros there.
     pub fn dirty(mut self, dirty: Extents) -> Self {
         self.dirty = dirty;
+        self
+    }
+
+    /// Marks objects of the copy the source has none of: zeroed in the
+    /// export file and the target before the stream's first record.
+    pub fn strays(mut self, strays: Extents) -> Self {
+        self.strays = strays;
         self
     }
 
@@ -204,6 +214,12 @@ impl DiffSink for DeltaPatch {
                 "the source image is now {size} bytes, it was {} when the sync started: it was resized, so this copy cannot be brought up to date; finish the resize, then migrate it afresh",
                 self.expected_size
             )));
+        }
+        for (o, l) in std::mem::take(&mut self.strays).0 {
+            let l = l.min(size.saturating_sub(o));
+            if l > 0 {
+                self.zero_data(o, l)?;
+            }
         }
         Ok(())
     }

@@ -29,6 +29,7 @@ pub mod sparse_hash;
 mod stage_child;
 mod stage_writer;
 mod stall_writer;
+mod stray_objects;
 mod stream_tape;
 mod tape_runner;
 mod target_facts;

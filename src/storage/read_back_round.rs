@@ -17,7 +17,7 @@ use super::delta_sinks::{DeltaOut, DeltaPatch, ReadbackCheck};
 use super::rbd_diff::{read_diff, DiffError, DiffWriter};
 use super::sparse_hash::BLOCK;
 use super::stage_child::wait_stage_child;
-use super::stall_writer::StallWriter;
+use super::stall_writer::{broken_pipe, StallWriter};
 use super::target_facts::{read_facts, FactsAnswer, FactsThread};
 use super::{readback_stage, BlockStore, Counter, DataPathError, DeltaApplied, DeltaRound, RbdError, RbdStore};
 use std::fs::File;
@@ -221,7 +221,7 @@ impl RbdStore {
             let out = DiffWriter::new(std::io::BufWriter::with_capacity(1 << 20, stdin), r.size).map_err(io)?;
             let patch =
                 DeltaPatch::new(file, DeltaOut::Rbd(Some(out)), r.size).map_err(|e| DataPathError::io(r.file, e))?;
-            Ok((check, patch.dirty(r.dirty.clone())))
+            Ok((check, patch.dirty(r.dirty.clone()).strays(r.strays.clone())))
         });
         let (check, patch) = match ready {
             Ok(ready) => ready,
@@ -281,7 +281,8 @@ impl RbdStore {
         let exit = exit.map_err(|e| DataPathError::Child(format!("the writer of {}: {e}", r.target_image)))?;
         match exit {
             ChildExit::Cancelled { .. } if !cancel.is_cancelled() => {
-                return Err(super::stall_writer::writer_stopped(read))
+                let said = exit.last_words().map(str::to_string);
+                return Err(super::stall_writer::writer_stopped(read, said.as_deref()));
             }
             ChildExit::Cancelled { .. } => return Err(DataPathError::Cancelled),
             ChildExit::Exited { code, stderr } if code != Some(0) => {
@@ -326,16 +327,4 @@ fn spawn_check(from: File, file: &Path) -> Result<Check, DataPathError> {
             (check, r)
         })
         .map_err(|e| DataPathError::Child(e.to_string()))
-}
-
-/// Whether `e` is only a consequence of the other end of a pipe going away.
-fn broken_pipe(e: &DataPathError) -> bool {
-    match e {
-        DataPathError::Rbd(RbdError::BrokenPipe { .. }) => true,
-        DataPathError::Diff {
-            source: DiffError::Io(io),
-            ..
-        } => io.kind() == std::io::ErrorKind::BrokenPipe,
-        _ => false,
-    }
 }

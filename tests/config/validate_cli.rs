@@ -246,3 +246,19 @@ fn secrets_are_redacted_in_debug_output() {
     let json = serde_json::to_string(&cfg).expect("serialize");
     assert!(!json.contains("s3cret"), "{json}");
 }
+
+/// A `stall_seconds` allowed but short enough to fail a healthy round is
+/// named in a warning; the default is not.
+#[test]
+fn a_short_stall_limit_is_warned_about() {
+    let ex = example();
+    let cfg = Config::from_json_str(&ex, Path::new("credentials.json")).expect("example parses");
+    assert_eq!(cfg.stall_warning(), None);
+    let short = ex.replacen("\"stall_seconds\": 60", "\"stall_seconds\": 10", 1);
+    let cfg = Config::from_json_str(&short, Path::new("credentials.json")).expect("10 s is allowed");
+    let said = cfg.stall_warning().expect("a warning");
+    assert!(
+        said.contains("stall_seconds is 10") && said.contains("below 45 s"),
+        "{said}"
+    );
+}

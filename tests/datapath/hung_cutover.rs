@@ -32,6 +32,7 @@ async fn a_hung_new_cluster_fails_the_cutover_and_lets_go_of_the_source() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run stackmigrate");
+    let pid = run.id();
     // The new cluster hangs once the final round begins to write.
     let log = dir.path().join("stackmigrate.log");
     let start = Instant::now();
@@ -41,13 +42,22 @@ async fn a_hung_new_cluster_fails_the_cutover_and_lets_go_of_the_source() {
             new_cluster_paused(&tb, true);
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "no final round: {text}");
+        if start.elapsed() > Duration::from_secs(120) {
+            kill(pid);
+            panic!("no final round: {text}");
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = tokio::task::spawn_blocking(move || run.wait_with_output())
-        .await
-        .expect("join")
-        .expect("wait");
+    // A cutover that still hangs is the failure this test is for: it is
+    // killed, and the cluster unpaused (`unpause`), before the test fails.
+    let wait = tokio::task::spawn_blocking(move || run.wait_with_output());
+    let out = match tokio::time::timeout(Duration::from_secs(120), wait).await {
+        Ok(out) => out.expect("join").expect("wait"),
+        Err(_) => {
+            kill(pid);
+            panic!("migrate --cutover still ran 120 s after the new cluster hung (stall_seconds: 3)");
+        }
+    };
     let said = expect_code(&out, 2);
     assert!(said.contains("took no data for 3 s"), "{said}");
     // The new cluster still hangs, and the source is free again.
@@ -61,4 +71,11 @@ async fn a_hung_new_cluster_fails_the_cutover_and_lets_go_of_the_source() {
     expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 0);
     check_cut_over(&tb, &v.id).await;
     remove_source(&tb, &v.id).await;
+}
+
+/// Kills the `migrate` this test started, by its PID.
+fn kill(pid: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
 }

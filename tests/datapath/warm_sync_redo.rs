@@ -114,7 +114,9 @@ async fn a_redo_reads_the_whole_copy_back_so_a_write_it_excused_cannot_stay() {
 }
 
 /// Round 1 done, then round 2's try: the source gains an object after round
-/// 1, the try snapshots it, writes that object to the export file and the
+/// 1, the try snapshots it (`snapshot`; else it is a cutover's final round
+/// read under the source's lock, which takes none and drops the new image's
+/// snapshots as it writes), writes that object to the export file and the
 /// new image, and dies before its round is verified. The source then
 /// discards the object whole: it is in neither round 1's snapshot nor any
 /// snapshot taken now. Returns the source, the run's dir and config.
@@ -122,22 +124,26 @@ async fn a_try_wrote_an_object_the_source_discarded(
     tb: &Testbed,
     name: &str,
     seed: u64,
+    snapshot: bool,
 ) -> (Volume, tempfile::TempDir, String) {
     let (v, dir, cfg) = synced_once(tb, name, seed, 4 << 20).await;
     let (at, object) = (8u64 << 20, noise(seed + 1, 1 << 20));
     let image = format!("volume-{}", v.id);
     write_regions(&tb.var("OLD_CEPH_CONF"), &image, GIB, &[(at, object.clone())]);
-    let snap = rbd(&tb.var("OLD_CEPH_CONF"))
-        .args([
-            "snap",
-            "create",
-            "--no-progress",
-            &format!("volumes/{image}@stackmigrate-sync-2"),
-        ])
-        .output()
-        .expect("rbd snap create");
-    assert!(snap.status.success(), "{snap:?}");
-    round_two_began_writing(dir.path(), &v.id, Some("2026-12-05T01:00:00+00:00"));
+    if snapshot {
+        let snap = rbd(&tb.var("OLD_CEPH_CONF"))
+            .args([
+                "snap",
+                "create",
+                "--no-progress",
+                &format!("volumes/{image}@stackmigrate-sync-2"),
+            ])
+            .output()
+            .expect("rbd snap create");
+        assert!(snap.status.success(), "{snap:?}");
+    }
+    let snap_at = snapshot.then_some("2026-12-05T01:00:00+00:00");
+    round_two_began_writing(dir.path(), &v.id, snap_at);
     let export = dir
         .path()
         .join("exports")
@@ -150,12 +156,15 @@ async fn a_try_wrote_an_object_the_source_discarded(
     file.write_all_at(&object, at).expect("patch the export file");
     let copies = copies_of(tb, &v.id).await;
     assert_eq!(copies.len(), 1, "{copies:?}");
-    write_regions(
-        &tb.var("NEW_CEPH_CONF"),
-        &format!("volume-{}", copies[0].id),
-        GIB,
-        &[(at, object)],
-    );
+    let copy = format!("volumes/volume-{}", copies[0].id);
+    if !snapshot {
+        let purged = rbd(&tb.var("NEW_CEPH_CONF"))
+            .args(["snap", "purge", "--no-progress", &copy])
+            .output()
+            .expect("rbd snap purge");
+        assert!(purged.status.success(), "{purged:?}");
+    }
+    write_regions(&tb.var("NEW_CEPH_CONF"), &copy[8..], GIB, &[(at, object)]);
     discard(tb, &v.id, at, 4 << 20);
     (v, dir, cfg)
 }
@@ -163,7 +172,7 @@ async fn a_try_wrote_an_object_the_source_discarded(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redo_reads_from_the_cut_short_trys_snapshot_so_an_object_it_wrote_and_the_source_discarded_goes() {
     let tb = Testbed::get();
-    let (v, dir, cfg) = a_try_wrote_an_object_the_source_discarded(&tb, "warm o", 51).await;
+    let (v, dir, cfg) = a_try_wrote_an_object_the_source_discarded(&tb, "warm o", 51, true).await;
     // From a fresh snapshot the redo would not see that object, and the whole
     // read-back would take the try's write for someone else's (exit 2).
     redo_then_cut_over(&tb, &v, dir.path(), &cfg, &["of the cut-short try kept"]).await;
@@ -172,12 +181,30 @@ async fn a_redo_reads_from_the_cut_short_trys_snapshot_so_an_object_it_wrote_and
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cutover_first_redoes_a_cut_short_round_from_its_own_snapshot() {
     let tb = Testbed::get();
-    let (v, dir, cfg) = a_try_wrote_an_object_the_source_discarded(&tb, "warm p", 53).await;
+    let (v, dir, cfg) = a_try_wrote_an_object_the_source_discarded(&tb, "warm p", 53, true).await;
     detach(&tb.operator("old"), &v.id).await;
     let out = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 0);
     assert!(out.contains("of the cut-short try kept"), "{out}");
     assert!(
         out.contains("round 2 verified") && out.contains("round 3 verified"),
+        "{out}"
+    );
+    check_cut_over(&tb, &v.id).await;
+    remove_source(&tb, &v.id).await;
+}
+
+/// A cutover's final round read under the source's lock takes no snapshot,
+/// so its redo cannot read what that try wrote: it zeros the copy's objects
+/// the source lacks. Without that, the redo's whole read-back took the
+/// try's object for someone else's write (exit 2, "delete that copy").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redo_of_a_locked_final_round_zeros_an_object_it_wrote_that_the_source_discarded() {
+    let tb = Testbed::get();
+    let (v, dir, cfg) = a_try_wrote_an_object_the_source_discarded(&tb, "warm q", 55, false).await;
+    detach(&tb.operator("old"), &v.id).await;
+    let out = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 0);
+    assert!(
+        out.contains("4.0 MiB of volume-") && out.contains("where the source has no object"),
         "{out}"
     );
     check_cut_over(&tb, &v.id).await;
