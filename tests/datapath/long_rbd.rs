@@ -238,3 +238,42 @@ async fn used_bytes_count_the_whole_head_of_an_image_with_snapshots() {
     assert!(measures > 1, "measured {measures} times while snapshots changed");
     snap(&["purge", "--no-progress", &spec]);
 }
+
+/// A redo zeros the copy's objects its source lacks (`stray_objects.rs`):
+/// a volume made from an image is a clone, and where its parent holds the
+/// data it has no object of its own. Those must count as the source's, or
+/// the redo would zero the image's data in the copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clone_s_objects_include_those_its_parent_holds() {
+    let tb = Testbed::get();
+    let cfg = tb.admin_config();
+    let conf = tb.var("OLD_CEPH_CONF");
+    let id = uuid::Uuid::new_v4();
+    let (parent, child) = (format!("image-{id}"), format!("volume-{id}"));
+    let ok = |args: &[&str]| {
+        let out = rbd(&conf).args(args).output().expect("rbd");
+        assert!(out.status.success(), "rbd {args:?}: {}", text(&out.stderr));
+    };
+    let snap = format!("volumes/{parent}@base");
+    ok(&["create", "--size", "64M", &format!("volumes/{parent}")]);
+    write_regions(&conf, &parent, 64 << 20, &[(0, noise(76, 16 << 20))]);
+    ok(&["snap", "create", &snap]);
+    ok(&["snap", "protect", &snap]);
+    ok(&["clone", &snap, &format!("volumes/{child}")]);
+    write_regions(&conf, &child, 64 << 20, &[(32 << 20, noise(77, 4 << 20))]);
+    let store = BlockStore::Rbd(RbdStore::new(&cfg.old_cloud.ceph.clone().expect("ceph")));
+    let objects = store.objects(&child, None, &CancellationToken::new()).await;
+    ok(&["rm", "--no-progress", &format!("volumes/{child}")]);
+    ok(&["snap", "unprotect", &snap]);
+    ok(&["snap", "rm", "--no-progress", &snap]);
+    ok(&["rm", "--no-progress", &format!("volumes/{parent}")]);
+    let objects = objects.expect("objects");
+    assert_eq!(
+        objects.0,
+        vec![(0, 16 << 20), (32 << 20, 4 << 20)],
+        "the parent's and its own"
+    );
+    let mut copy = stackmigrate::storage::Extents::default();
+    copy.push(0, 40 << 20);
+    assert_eq!(copy.minus(&objects).0, vec![(16 << 20, 16 << 20), (36 << 20, 4 << 20)]);
+}
