@@ -130,14 +130,15 @@ impl VolumePipeline {
 
     /// For the redo of a round cut short that cannot read from that try's
     /// own source snapshot (a final round read under the source's lock, an
-    /// older journal's try, a kept snapshot removed by hand): the objects of
-    /// the copy its source lacks at the point the redo reads (`snap`, or the
-    /// image itself under the lock), which the redo zeros
-    /// (`stray_objects.rs`).
+    /// older journal's try, a kept snapshot removed by hand): where the copy
+    /// or its export file holds data and the source has no object at the
+    /// point the redo reads (`snap`, or the image itself under the lock),
+    /// which the redo zeros (`stray_objects.rs`).
     pub(super) async fn strays(
         &self,
         vol: &Volume,
         sync: &SyncRecord,
+        export: &VolumeExport,
         snap: Option<&str>,
         cancel: &CancellationToken,
     ) -> Result<Extents, DataPathError> {
@@ -146,7 +147,17 @@ impl VolumePipeline {
             self.old.objects(&source, snap, cancel),
             self.new.objects(&sync.image, None, cancel)
         );
-        let strays = copy?.minus(&src?);
+        // What the try wrote may have reached the export file and not the
+        // copy (it sat in a pipe): the file's data counts too.
+        let file = match std::fs::File::open(&export.path).and_then(|f| Extents::data_of(&f)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Extents::default(),
+            file => file.map_err(|e| DataPathError::io(&export.path, e))?,
+        };
+        let mut held: Vec<(u64, u64)> = copy?.0.into_iter().chain(file.0).collect();
+        held.sort_unstable();
+        let mut copy = Extents::default();
+        held.into_iter().for_each(|(o, l)| copy.push(o, l));
+        let strays = copy.minus(&src?);
         if strays.bytes() > 0 {
             let line = format!(
                 "{} of {} lie where the source has no object (written by the cut-short try, then discarded on the source): this round zeros them in the copy and the export file",

@@ -212,7 +212,7 @@ impl VolumePipeline {
             // copy's objects the source lacks (`stray_objects.rs`).
             let strays = match redo && !reused {
                 true => {
-                    self.strays(vol, sync, (!lock_source).then_some(to.as_str()), cancel)
+                    self.strays(vol, sync, export, (!lock_source).then_some(to.as_str()), cancel)
                         .await
                 }
                 false => Ok(Default::default()),

@@ -4,13 +4,14 @@
 //! the new image's own diff). Each round costs what changed, not what it holds.
 
 use super::child_process::ChildExit;
-use super::delta_sinks::{DeltaOut, DeltaPatch, Extents, ReadbackCheck};
+use super::delta_sinks::{DeltaOut, DeltaPatch, ReadbackCheck};
 use super::rbd_diff::{DiffSink, DiffWriter};
 use super::read_back_round::RoundHelpers;
 use super::sparse_file::DataExtents;
 use super::sparse_hash::{is_zero, BLOCK};
 use super::stage_child::wait_stage_child;
 use super::stall_writer::{broken_pipe, writer_stopped, StallWriter};
+use super::Extents;
 use super::{BlockStore, Counter, DataPathError, FileStore, RbdError};
 use std::fs::File;
 use std::os::unix::fs::FileExt;

@@ -4,9 +4,9 @@
 //! changed in that round with the export file, byte for byte.
 
 use super::rbd_diff::{DiffSink, DiffWriter};
-use super::sparse_file::DataExtents;
 use super::sparse_hash::{is_zero, BLOCK};
 use super::stall_writer::StallWriter;
+use super::Extents;
 use rustix::fs::{fallocate, FallocateFlags};
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -20,70 +20,6 @@ pub(super) enum DeltaOut {
     Rbd(Option<DiffWriter<BufWriter<StallWriter>>>),
     /// A file store's image file, written in place.
     File(File),
-}
-
-/// Extents a read-back must cover, kept merged and in order.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Extents(pub Vec<(u64, u64)>);
-
-impl Extents {
-    pub fn push(&mut self, offset: u64, len: u64) {
-        if len == 0 {
-            return;
-        }
-        match self.0.last_mut() {
-            Some((o, l)) if offset >= *o && *o + *l >= offset => *l = (*l).max(offset + len - *o),
-            Some((o, _)) if offset < *o => {
-                // Out of order (the streams are checked, so never expected): kept
-                // right by sorting and merging again, never by wrapping a length.
-                let mut all = std::mem::take(&mut self.0);
-                all.push((offset, len));
-                all.sort_unstable();
-                for (o, l) in all {
-                    self.push(o, l);
-                }
-            }
-            _ => self.0.push((offset, len)),
-        }
-    }
-
-    /// The first extent of `self` that `other` does not cover.
-    pub fn first_uncovered(&self, other: &Extents) -> Option<(u64, u64)> {
-        let mut j = 0;
-        for &(off, len) in &self.0 {
-            let (mut pos, end) = (off, off + len);
-            while pos < end {
-                while j < other.0.len() && other.0[j].0 + other.0[j].1 <= pos {
-                    j += 1;
-                }
-                match other.0.get(j) {
-                    Some(&(o, l)) if o <= pos => pos = o + l,
-                    _ => return Some((pos, end - pos)),
-                }
-            }
-        }
-        None
-    }
-
-    pub fn bytes(&self) -> u64 {
-        self.0.iter().map(|e| e.1).sum()
-    }
-
-    /// Whether any extent overlaps `[offset, offset + len)`.
-    pub fn overlaps(&self, offset: u64, len: u64) -> bool {
-        let i = self.0.partition_point(|&(o, l)| o + l <= offset);
-        self.0.get(i).is_some_and(|&(o, _)| o < offset + len)
-    }
-
-    /// Where `file` holds data (its holes read as zeros without being read).
-    pub fn data_of(file: &File) -> io::Result<Self> {
-        let mut e = Self::default();
-        for x in DataExtents::new(file)? {
-            let (off, len) = x?;
-            e.push(off, len);
-        }
-        Ok(e)
-    }
 }
 
 pub(super) struct DeltaPatch {
@@ -104,8 +40,11 @@ pub(super) struct DeltaPatch {
     file_data: Extents,
     /// Where the target may differ from the export file (an earlier try).
     dirty: Extents,
-    /// Zeroed in both before the first record (`stray_objects.rs`).
+    /// Zeroed in both, in offset order among the records, and not sought in
+    /// the read-back (`stray_objects.rs`; the redo's full verify covers
+    /// them); `stray_next` is the first not yet zeroed or passed.
     strays: Extents,
+    stray_next: usize,
     buf: Vec<u8>,
 }
 
@@ -115,6 +54,7 @@ impl DeltaPatch {
             file_data: Extents::data_of(&file)?,
             dirty: Extents::default(),
             strays: Extents::default(),
+            stray_next: 0,
             file,
             out,
             expected_size,
@@ -135,7 +75,7 @@ impl DeltaPatch {
     }
 
     /// Marks objects of the copy the source has none of: zeroed in the
-    /// export file and the target before the stream's first record.
+    /// export file and the target where no record of the stream covers them.
     pub fn strays(mut self, strays: Extents) -> Self {
         self.strays = strays;
         self
@@ -182,6 +122,30 @@ impl DeltaPatch {
     /// Zeros over data: punched in the file, zeroed in the new image.
     fn zero_data(&mut self, offset: u64, len: u64) -> io::Result<()> {
         self.must_cover.push(offset, len);
+        self.zero_unsought(offset, len)
+    }
+
+    /// Before a record at `[at, end)`: the strays below `at` zeroed, those
+    /// below `end` passed (the record writes them), so the stream stays in
+    /// offset order.
+    fn strays_below(&mut self, at: u64, end: u64) -> io::Result<()> {
+        while let Some(&(o, l)) = self.strays.0.get(self.stray_next) {
+            if o >= end {
+                break;
+            }
+            if o < at {
+                self.zero_unsought(o, (o + l).min(at) - o)?;
+            }
+            if o + l > end {
+                self.strays.0[self.stray_next] = (end, o + l - end);
+                break;
+            }
+            self.stray_next += 1;
+        }
+        Ok(())
+    }
+
+    fn zero_unsought(&mut self, offset: u64, len: u64) -> io::Result<()> {
         self.touch(offset, len);
         punch(&self.file, offset, len)?;
         match &mut self.out {
@@ -215,12 +179,6 @@ impl DiffSink for DeltaPatch {
                 self.expected_size
             )));
         }
-        for (o, l) in std::mem::take(&mut self.strays).0 {
-            let l = l.min(size.saturating_sub(o));
-            if l > 0 {
-                self.zero_data(o, l)?;
-            }
-        }
         Ok(())
     }
 
@@ -229,6 +187,7 @@ impl DiffSink for DeltaPatch {
     /// new 4 MiB object arrives as up to 4 MiB. Zeros where the copy already
     /// holds zeros change nothing, so they are neither written nor forwarded.
     fn data(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.strays_below(offset, offset + data.len() as u64)?;
         let mut done = 0usize;
         while done < data.len() {
             let at = offset + done as u64;
@@ -248,6 +207,7 @@ impl DiffSink for DeltaPatch {
     /// zeroed in the file and the new image, and must be seen to change;
     /// zeros over zeros are counted and skipped, as for `data`.
     fn zero(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        self.strays_below(offset, offset + len)?;
         let end = (offset + len).min(self.expected_size);
         let (mut pos, mut run) = (offset, None::<(u64, u64)>);
         while pos < end {
@@ -274,6 +234,7 @@ impl DiffSink for DeltaPatch {
     }
 
     fn end(&mut self) -> io::Result<()> {
+        self.strays_below(self.expected_size, self.expected_size)?;
         if let DeltaOut::Rbd(w) = &mut self.out {
             if let Some(w) = w.take() {
                 w.finish()?;

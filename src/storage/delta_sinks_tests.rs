@@ -137,3 +137,82 @@ fn extents_pushed_out_of_order_are_not_wrapped() {
     e.push(300, 1);
     assert_eq!(e.0, vec![(0, 110), (300, 1)]);
 }
+
+/// A redo's strays (objects of the copy the source lacks) go out in offset
+/// order among the stream's records, the parts a record covers left to it:
+/// the writer reads back in stream order, and the check refuses a record
+/// below the one before it. They are zeroed in the export file and not
+/// sought in the read-back.
+#[test]
+fn strays_are_zeroed_in_offset_order_among_the_records() {
+    #[derive(Default)]
+    struct Seen(Vec<(char, u64, u64)>);
+    impl DiffSink for Seen {
+        fn size(&mut self, _: u64) -> io::Result<()> {
+            Ok(())
+        }
+        fn data(&mut self, o: u64, d: &[u8]) -> io::Result<()> {
+            self.0.push(('w', o, d.len() as u64));
+            Ok(())
+        }
+        fn zero(&mut self, o: u64, l: u64) -> io::Result<()> {
+            self.0.push(('z', o, l));
+            Ok(())
+        }
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let fp = dir.path().join("export");
+    let size = 16 * BLOCK;
+    std::fs::write(&fp, vec![7u8; size as usize]).expect("export file");
+    let (rx, tx) = rustix::pipe::pipe().expect("pipe");
+    let reader = std::thread::spawn(move || {
+        let mut seen = Seen::default();
+        let r = super::super::rbd_diff::read_diff(File::from(rx), &mut seen, &mut vec![0u8; 1 << 16]);
+        (r.map(|_| ()), seen.0)
+    });
+    let pipe = StallWriter::new(File::from(tx), std::time::Duration::from_secs(5), &Default::default()).expect("w");
+    let out = DiffWriter::new(BufWriter::new(pipe), size).expect("header");
+    let (mut dirty, mut strays) = (Extents::default(), Extents::default());
+    dirty.push(0, size);
+    strays.push(2 * BLOCK, 2 * BLOCK);
+    strays.push(8 * BLOCK, 4 * BLOCK);
+    let mut patch = DeltaPatch::new(rw(&fp), DeltaOut::Rbd(Some(out)), size)
+        .expect("patch")
+        .dirty(dirty)
+        .strays(strays);
+    patch.size(size).expect("size");
+    patch.data(0, &vec![1u8; BLOCK as usize]).expect("below the strays");
+    patch.data(9 * BLOCK, &vec![2u8; BLOCK as usize]).expect("inside one");
+    patch.zero(14 * BLOCK, BLOCK).expect("above them");
+    patch.end().expect("end");
+    let sought = std::mem::take(&mut patch.must_cover);
+    drop(patch);
+    let (read, seen) = reader.join().expect("reader");
+    read.expect("a stream in offset order");
+    let b = BLOCK;
+    let expect = [
+        ('w', 0, b),
+        ('z', 2 * b, 2 * b),
+        ('z', 8 * b, b),
+        ('w', 9 * b, b),
+        ('z', 10 * b, 2 * b),
+        ('z', 14 * b, b),
+    ];
+    assert_eq!(seen, expect);
+    assert_eq!(sought.0, vec![(0, b), (9 * b, b), (14 * b, b)], "strays are not sought");
+    let held = vec![(0, 2 * b), (4 * b, 4 * b), (9 * b, b), (12 * b, 2 * b), (15 * b, b)];
+    assert_eq!(patch_cover(&fp, size), held);
+}
+
+/// Where the export file holds data now.
+fn patch_cover(p: &std::path::Path, size: u64) -> Vec<(u64, u64)> {
+    let mut b = vec![0u8; size as usize];
+    File::open(p).expect("open").read_exact_at(&mut b, 0).expect("read");
+    let mut e = Extents::default();
+    for (i, c) in b.chunks(BLOCK as usize).enumerate() {
+        if !is_zero(c) {
+            e.push(i as u64 * BLOCK, BLOCK);
+        }
+    }
+    e.0
+}

@@ -201,6 +201,9 @@ async fn a_cutover_first_redoes_a_cut_short_round_from_its_own_snapshot() {
 async fn a_redo_of_a_locked_final_round_zeros_an_object_it_wrote_that_the_source_discarded() {
     let tb = Testbed::get();
     let (v, dir, cfg) = a_try_wrote_an_object_the_source_discarded(&tb, "warm q", 55, false).await;
+    // A change below the stray object: the redo's stream stays in offset order.
+    let image = format!("volume-{}", v.id);
+    write_regions(&tb.var("OLD_CEPH_CONF"), &image, GIB, &[(1 << 20, noise(56, 64 << 10))]);
     detach(&tb.operator("old"), &v.id).await;
     let out = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 0);
     assert!(
