@@ -77,6 +77,20 @@ impl Config {
             )
         })
     }
+
+    /// Several tape jobs at once run the same command, differing only by
+    /// their file (or stdin): unless it picks a free drive itself, they
+    /// write to the same device. Said at the start of a run.
+    pub fn tape_warning(&self) -> Option<String> {
+        let tape = self.tape.as_ref()?;
+        (self.concurrency.tapes > 1).then(|| {
+            format!(
+                "concurrency.tapes is {}: that many tape commands run at once with the same arguments ({}), each on its own volume; unless the command picks a free drive itself, they write to the same device; set concurrency.tapes to 1 otherwise",
+                self.concurrency.tapes,
+                tape.command.join(" ")
+            )
+        })
+    }
 }
 
 impl Config {

@@ -113,6 +113,7 @@ impl RunSetup {
         let warnings: Vec<String> = private_fs::shared_dirs_warning(&dirs)
             .into_iter()
             .chain(cfg.stall_warning())
+            .chain(cfg.tape_warning())
             .collect();
         warnings.iter().for_each(|w| tracing::warn!("{w}"));
         for dir in export_dir.iter().chain([&project_dir]) {

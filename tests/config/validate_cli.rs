@@ -262,3 +262,19 @@ fn a_short_stall_limit_is_warned_about() {
         "{said}"
     );
 }
+
+/// More than one tape job at once runs the same command: the operator is
+/// told they share its device unless the command picks a drive.
+#[test]
+fn several_tape_jobs_at_once_are_warned_about() {
+    let ex = example();
+    let cfg = Config::from_json_str(&ex, Path::new("credentials.json")).expect("example parses");
+    assert_eq!(cfg.tape_warning(), None, "one drive at a time");
+    let two = ex.replacen("\"tapes\": 1", "\"tapes\": 2", 1);
+    let cfg = Config::from_json_str(&two, Path::new("credentials.json")).expect("2 is allowed");
+    let said = cfg.tape_warning().expect("a warning");
+    assert!(
+        said.contains("concurrency.tapes is 2") && said.contains("of=/dev/nst0"),
+        "{said}"
+    );
+}
