@@ -190,6 +190,7 @@ pub async fn run() {
         std::fs::create_dir_all(&tape_dir).expect("tape dir");
         c.tape = Some(TapeConfig {
             command: tape_argv(&tape_dir),
+            drives: None,
         });
         c.concurrency.tapes = tapes;
         let t = ours(&c, &vols).await;

@@ -78,14 +78,14 @@ impl Config {
         })
     }
 
-    /// Several tape jobs at once run the same command, differing only by
-    /// their file (or stdin): unless it picks a free drive itself, they
-    /// write to the same device. Said at the start of a run.
+    /// Several tape jobs at once without `tape.drives` run the same command,
+    /// differing only by their file (or stdin): unless it picks a free drive
+    /// itself, they write to the same device. Said at the start of a run.
     pub fn tape_warning(&self) -> Option<String> {
-        let tape = self.tape.as_ref()?;
+        let tape = self.tape.as_ref().filter(|t| t.drives.is_none())?;
         (self.concurrency.tapes > 1).then(|| {
             format!(
-                "concurrency.tapes is {}: that many tape commands run at once with the same arguments ({}), each on its own volume; unless the command picks a free drive itself, they write to the same device; set concurrency.tapes to 1 otherwise",
+                "concurrency.tapes is {}: that many tape commands run at once with the same arguments ({}), each on its own volume; unless the command picks a free drive itself, they write to the same device; list the drives in tape.drives and put {{drive}} in the command, or set concurrency.tapes to 1",
                 self.concurrency.tapes,
                 tape.command.join(" ")
             )
@@ -94,6 +94,15 @@ impl Config {
 }
 
 impl Config {
+    /// How many tape jobs run at once: one per listed drive, else
+    /// `concurrency.tapes`.
+    pub fn tape_jobs(&self) -> usize {
+        match self.tape.as_ref().and_then(|t| t.drives.as_ref()) {
+            Some(drives) => drives.len(),
+            None => self.concurrency.tapes,
+        }
+    }
+
     /// A `{file}` tape template in a run that keeps no export file: refused.
     pub fn file_tape_without_export_file(&self) -> bool {
         self.export_dir.is_none()
@@ -121,11 +130,22 @@ pub struct UsagePeriod {
 }
 
 /// The tape command as an argv template. `{file}` is replaced by the export's
-/// path; without a `{file}` argument the export is fed on stdin.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// path; without a `{file}` argument the export is fed on stdin. `{drive}`
+/// is replaced by the drive a tape job holds, from `drives`: as many jobs
+/// run at once as there are drives, each on a drive of its own.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TapeConfig {
     pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drives: Option<Vec<String>>,
+}
+
+impl TapeConfig {
+    /// Whether the command names the drive it writes to (`{drive}`).
+    pub fn names_drive(&self) -> bool {
+        self.command.iter().any(|a| a.contains("{drive}"))
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]

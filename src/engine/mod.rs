@@ -20,6 +20,7 @@ mod sync_export_restore;
 mod sync_guard;
 mod sync_record;
 mod sync_snaps;
+mod tape_drives;
 mod transition;
 mod volume_cutover;
 mod volume_import;
@@ -45,6 +46,7 @@ pub use progress::with_progress;
 pub use run_setup::{RunOptions, RunSetup, Running, SetupError};
 pub use stage_error::StageError;
 pub use sync_control::{SyncControl, SyncPlan};
+pub use tape_drives::DrivePool;
 pub use volume_locks::{VolumeLockError, VolumeLocks};
 pub use volume_pipeline::{
     CopyMode, ImportedVolume, PipelineSettings, VolumeExport, VolumePipeline, SOURCE_KEY, STAGE_STALL, STATE_KEY,

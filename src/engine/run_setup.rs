@@ -3,8 +3,8 @@
 //! pre-flight, then the engine and the usage archive on one event stream.
 
 use super::{
-    run_locked, write_inventory, EngineCommand, EngineError, EngineEvent, Journal, JournalError, PipelineSettings,
-    Plan, Preflight, PreflightProgress, ProjectListing, Summary, VolumePipeline,
+    run_locked, write_inventory, DrivePool, EngineCommand, EngineError, EngineEvent, Journal, JournalError,
+    PipelineSettings, Plan, Preflight, PreflightProgress, ProjectListing, Summary, VolumePipeline,
 };
 use crate::check_line::CheckLine;
 use crate::config::{Config, ImportStrategy};
@@ -239,6 +239,9 @@ impl RunSetup {
         let usage_tx = events_tx.clone();
         let pipeline = Arc::new(VolumePipeline {
             pending_snaps: Default::default(),
+            drives: Arc::new(DrivePool::new(
+                cfg.tape.as_ref().and_then(|t| t.drives.as_deref()).unwrap_or_default(),
+            )),
             old: self.old_store,
             new: self.new_store,
             new_session: Arc::new(new_session),
@@ -262,7 +265,11 @@ impl RunSetup {
             volumes,
             project_dir: self.project_dir.clone(),
             keep_exports: opts.keep_exports,
-            concurrency: cfg.concurrency,
+            // One tape job per listed drive.
+            concurrency: crate::config::Concurrency {
+                tapes: cfg.tape_jobs(),
+                ..cfg.concurrency
+            },
             stay_alive: opts.stay_alive,
             sync: opts.sync,
         };

@@ -86,6 +86,8 @@ pub struct VolumePipeline {
     pub events: Sender<EngineEvent>,
     /// Export snapshots being removed in the background, by volume.
     pub pending_snaps: std::sync::Mutex<std::collections::HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// `tape.drives`, each held by one tape job at a time.
+    pub drives: Arc<super::DrivePool>,
 }
 
 impl VolumePipeline {
@@ -252,10 +254,11 @@ impl VolumePipeline {
             read_back: true,
         };
         // Without an export file the tape is fed from the stream.
-        let tape = match (&path, &self.settings.tape) {
-            (None, Some(t)) => Some((t.command.as_slice(), size)),
+        let tape_argv = match (&path, &self.settings.tape) {
+            (None, Some(_)) => Some(self.tape_argv(vol).await.map_err(|e| fail(&e))?),
             _ => None,
         };
+        let tape = tape_argv.as_deref().map(|argv| (argv, size));
         let streams_tape = tape.is_some();
         let to = ExportTargets {
             file: path.as_deref(),

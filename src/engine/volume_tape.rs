@@ -51,19 +51,21 @@ impl VolumePipeline {
         export: &VolumeExport,
         cancel: &CancellationToken,
     ) -> Result<(), StageError> {
-        let Some(tape) = &self.settings.tape else {
+        if self.settings.tape.is_none() {
             return Ok(());
-        };
+        }
         if export.no_file {
             // A tape fed during the export started there; a fresh stream starts now.
             if export.streamed_tape.is_none() {
                 self.started(vol, Stage::Tape).await;
             }
-            return self.streamed_tape(vol, export, &tape.command, cancel).await;
+            return self.streamed_tape(vol, export, cancel).await;
         }
+        let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Tape, &vol.id, e);
+        let argv = self.tape_argv(vol).await.map_err(|e| fail(&e))?;
         self.started(vol, Stage::Tape).await;
         let counter: Counter = Default::default();
-        let work = run_tape(&tape.command, &export.path, counter.clone(), cancel);
+        let work = run_tape(&argv, &export.path, counter.clone(), cancel);
         with_progress(work, &counter, export.size, &vol.id, Stage::Tape, &self.events)
             .await
             .map_err(|e| {
@@ -77,6 +79,20 @@ impl VolumePipeline {
         Ok(())
     }
 
+    /// The tape command for `vol`'s job, `{drive}` filled in with the drive
+    /// it holds (said in the log, which names the drive each copy went to).
+    pub(super) async fn tape_argv(&self, vol: &Volume) -> Result<Vec<String>, String> {
+        let Some(tape) = &self.settings.tape else {
+            return Ok(Vec::new());
+        };
+        let drive = self.drives.of(&vol.id);
+        let argv = super::tape_drives::with_drive(&tape.command, drive.as_deref())?;
+        if let Some(d) = drive {
+            self.log(vol, format!("tape job on drive {d}")).await;
+        }
+        Ok(argv)
+    }
+
     /// No export file: the tape was fed during the export. After a failure
     /// (the record then holds no outcome) the source is streamed to the tape
     /// again, and must hash as the verified copy did.
@@ -84,7 +100,6 @@ impl VolumePipeline {
         &self,
         vol: &Volume,
         export: &VolumeExport,
-        argv: &[String],
         cancel: &CancellationToken,
     ) -> Result<(), StageError> {
         let fail = |e: &dyn std::fmt::Display| StageError::new(Stage::Tape, &vol.id, e);
@@ -98,13 +113,14 @@ impl VolumePipeline {
                 )))
             }
             None => {
+                let argv = self.tape_argv(vol).await.map_err(|e| fail(&e))?;
                 let image = format!("volume-{}", vol.id);
                 self.fresh_snapshot(&self.old, &image, EXPORT_SNAP)
                     .await
                     .map_err(|e| fail(&e))?;
                 let counter: Counter = Default::default();
                 let to = ExportTargets {
-                    tape: Some((argv, export.size)),
+                    tape: Some((&argv, export.size)),
                     ..Default::default()
                 };
                 let spec = format!("{image}@{EXPORT_SNAP}");
@@ -205,6 +221,7 @@ mod tests {
                 availability_zone: None,
                 tape: Some(TapeConfig {
                     command: vec!["cat".into(), "{file}".into()],
+                    drives: None,
                 }),
                 wait: std::time::Duration::from_secs(1),
                 stage_stall: std::time::Duration::from_secs(1),
@@ -213,6 +230,7 @@ mod tests {
             },
             events: tokio::sync::mpsc::channel(100).0,
             pending_snaps: Default::default(),
+            drives: Default::default(),
         }
     }
 

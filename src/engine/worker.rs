@@ -199,7 +199,7 @@ impl Worker {
         // Without an export file the tape is fed during the export: it needs its drive now.
         let streams_tape = self.pipeline.settings.export_dir.is_none() && self.pipeline.settings.tape.is_some();
         let drive = if streams_tape {
-            slot(&self.limits.tape, cancel).await
+            self.tape_slot(id, cancel).await
         } else {
             None
         };
@@ -381,7 +381,7 @@ impl Worker {
             .check_before_tape(vol, export, rec.verified_hash.as_deref(), cancel);
         let taped = match checked.await {
             Ok(()) => {
-                let Some(_permit) = slot(&self.limits.tape, cancel).await else {
+                let Some(_drive) = self.tape_slot(&vol.id, cancel).await else {
                     return;
                 };
                 let start = Instant::now();

@@ -231,7 +231,10 @@ impl SimClouds {
             work_dir: dir.join("work"),
             export_dir: Some(dir.join("exports")),
             usage: Some(UsagePeriod { start, end }),
-            tape: Some(TapeConfig { command: tape }),
+            tape: Some(TapeConfig {
+                command: tape,
+                drives: None,
+            }),
             import_strategy: ImportStrategy::Replace,
             volume_type_map: [
                 ("ceph-hdd".to_string(), "standard".to_string()),

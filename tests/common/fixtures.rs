@@ -167,6 +167,7 @@ pub fn rig(tb: &Testbed, strategy: ImportStrategy, tape: Option<Vec<String>>) ->
     Rig {
         pipeline: VolumePipeline {
             pending_snaps: Default::default(),
+            drives: Default::default(),
             old: BlockStore::for_cloud(&cfg.old_cloud).expect("ceph"),
             new: BlockStore::for_cloud(&cfg.new_cloud).expect("ceph"),
             new_session: Arc::new(new_session),
@@ -176,7 +177,7 @@ pub fn rig(tb: &Testbed, strategy: ImportStrategy, tape: Option<Vec<String>>) ->
                 strategy,
                 volume_type_map: Default::default(),
                 availability_zone: None,
-                tape: Some(TapeConfig { command }),
+                tape: Some(TapeConfig { command, drives: None }),
                 wait: WAIT,
                 stage_stall: stackmigrate::engine::STAGE_STALL,
                 manifest_dir: dir.path().join("work").join("sync"),

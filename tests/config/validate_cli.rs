@@ -99,9 +99,27 @@ fn each_broken_file_names_file_line_column_and_field() {
         ),
         (
             "empty-tape.json",
-            ex.replacen("[\"dd\", \"if={file}\", \"of=/dev/nst0\", \"bs=1M\"]", "[]", 1),
+            ex.replacen("[\"dd\", \"if={file}\", \"of={drive}\", \"bs=1M\"]", "[]", 1),
             ": tape.command:",
             "tape command is empty",
+        ),
+        (
+            "drive-without-drives.json",
+            ex.replacen(",\n    \"drives\": [\"/dev/nst0\"]", "", 1),
+            ": tape.command:",
+            "has a {drive} argument and tape.drives lists no drive",
+        ),
+        (
+            "drives-without-drive.json",
+            ex.replacen("of={drive}", "of=/dev/nst0", 1),
+            ": tape.drives:",
+            "tape.command has no {drive} argument",
+        ),
+        (
+            "drive-twice.json",
+            ex.replacen("[\"/dev/nst0\"]", "[\"/dev/nst0\", \"/dev/nst1\", \"/dev/nst0\"]", 1),
+            ": tape.drives:",
+            "lists a drive twice",
         ),
         (
             "no-export-file-file-tape.json",
@@ -269,9 +287,20 @@ fn a_short_stall_limit_is_warned_about() {
 fn several_tape_jobs_at_once_are_warned_about() {
     let ex = example();
     let cfg = Config::from_json_str(&ex, Path::new("credentials.json")).expect("example parses");
-    assert_eq!(cfg.tape_warning(), None, "one drive at a time");
+    assert_eq!(cfg.tape_warning(), None, "one drive listed");
+    assert_eq!(cfg.tape_jobs(), 1);
     let two = ex.replacen("\"tapes\": 1", "\"tapes\": 2", 1);
     let cfg = Config::from_json_str(&two, Path::new("credentials.json")).expect("2 is allowed");
+    assert_eq!(
+        (cfg.tape_warning(), cfg.tape_jobs()),
+        (None, 1),
+        "one job per listed drive"
+    );
+    let plain = two
+        .replacen("of={drive}", "of=/dev/nst0", 1)
+        .replacen(",\n    \"drives\": [\"/dev/nst0\"]", "", 1);
+    let cfg = Config::from_json_str(&plain, Path::new("credentials.json")).expect("no drives");
+    assert_eq!(cfg.tape_jobs(), 2);
     let said = cfg.tape_warning().expect("a warning");
     assert!(
         said.contains("concurrency.tapes is 2") && said.contains("of=/dev/nst0"),

@@ -149,6 +149,20 @@ pub async fn prepare(cfg: &stackmigrate::config::Config) -> (RunSetup, Vec<stack
     (RunSetup::new(cfg, old, new, project, None).expect("setup"), volumes)
 }
 
+/// Every volume of the demo project through the engine with `cfg`: every
+/// event (the last is `Finished`) and how many volumes ran.
+pub async fn run_all(cfg: &stackmigrate::config::Config) -> (Vec<EngineEvent>, usize) {
+    let (setup, volumes) = prepare(cfg).await;
+    let total = volumes.len();
+    let mut running = setup.start(cfg, volumes, Default::default()).await.expect("start");
+    let mut events = Vec::new();
+    while let Some(e) = running.events.recv().await {
+        events.push(e);
+    }
+    running.engine.await.expect("join").expect("engine");
+    (events, total)
+}
+
 /// Runs the whole demo project through the engine with `faults`; `on_event`
 /// may send commands. Returns every event.
 async fn run(

@@ -13,6 +13,7 @@ mod json_shape;
 mod log_file;
 mod no_export_file;
 mod projects;
+mod tape_drives;
 mod transient;
 mod two_work_dirs;
 mod wrong_pool;

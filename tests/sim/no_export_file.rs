@@ -30,17 +30,11 @@ async fn every_volume_streams_and_three_exports_share_one_tape_drive() {
     );
     cfg.tape = Some(TapeConfig {
         command: vec!["sh".into(), "-c".into(), script],
+        drives: None,
     });
     cfg.concurrency.exports = 3;
     cfg.concurrency.tapes = 1;
-    let (setup, volumes) = prepare(&cfg).await;
-    let total = volumes.len();
-    let mut running = setup.start(&cfg, volumes, RunOptions::default()).await.expect("start");
-    let mut events = Vec::new();
-    while let Some(e) = running.events.recv().await {
-        events.push(e);
-    }
-    running.engine.await.expect("join").expect("engine");
+    let (events, total) = crate::demo_run::run_all(&cfg).await;
     let Some(EngineEvent::Finished(s)) = events.last() else {
         panic!("last event is Finished")
     };
@@ -102,6 +96,7 @@ async fn a_later_run_without_an_export_dir_still_deletes_the_exports_it_finishes
     let exports = cfg.export_dir.clone().expect("the demo's export dir");
     cfg.tape = Some(TapeConfig {
         command: vec!["sh".into(), "-c".into(), "cat > /dev/null; exit 5".into()],
+        drives: None,
     });
     // The tape reads the whole (sparse) export file: the smallest volume only.
     let smallest = |mut v: Vec<stackmigrate::openstack::Volume>| {
@@ -118,6 +113,7 @@ async fn a_later_run_without_an_export_dir_still_deletes_the_exports_it_finishes
     cfg.export_dir = None;
     cfg.tape = Some(TapeConfig {
         command: vec!["sh".into(), "-c".into(), "cat > /dev/null".into()],
+        drives: None,
     });
     let (setup, volumes) = prepare(&cfg).await;
     let s = finish(

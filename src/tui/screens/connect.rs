@@ -125,7 +125,10 @@ impl ConnectScreen {
                 "strategy",
                 format!(
                     "{:?} · {} exports, {} imports, {} tapes at once",
-                    cfg.import_strategy, c.exports, c.imports, c.tapes
+                    cfg.import_strategy,
+                    c.exports,
+                    c.imports,
+                    cfg.tape_jobs()
                 )
                 .to_lowercase(),
             ),

@@ -47,8 +47,11 @@ impl PlanScreen {
             volumes,
             strategy: Some(cfg.import_strategy),
             type_map: cfg.volume_type_map.clone(),
-            tape: cfg.tape.as_ref().map(|t| t.command.join(" ")),
-            concurrency: (c.exports, c.imports, c.tapes),
+            tape: cfg.tape.as_ref().map(|t| match &t.drives {
+                Some(d) => format!("{} (drives: {})", t.command.join(" "), d.join(", ")),
+                None => t.command.join(" "),
+            }),
+            concurrency: (c.exports, c.imports, cfg.tape_jobs()),
             ..Self::default()
         };
     }

@@ -1,0 +1,123 @@
+//! `tape.drives`: each tape job holds a drive of its own, named to its
+//! command as `{drive}`, and gives it back when it ends. As many jobs run at
+//! once as there are drives (the tape semaphore's size).
+
+use super::worker::{slot, Worker};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::SemaphorePermit;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Default)]
+pub struct DrivePool {
+    free: Mutex<Vec<String>>,
+    /// The drive each volume's tape job holds.
+    held: Mutex<HashMap<String, String>>,
+}
+
+impl DrivePool {
+    pub fn new(drives: &[String]) -> Self {
+        Self {
+            free: Mutex::new(drives.iter().rev().cloned().collect()),
+            held: Default::default(),
+        }
+    }
+
+    /// A free drive for `volume`'s tape job until the lease drops; none
+    /// where no drives are listed.
+    pub fn lease(self: &Arc<Self>, volume: &str) -> DriveLease {
+        let drive = self.free.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        if let Some(d) = &drive {
+            let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+            held.insert(volume.to_string(), d.clone());
+        }
+        DriveLease {
+            pool: self.clone(),
+            volume: volume.to_string(),
+            drive,
+        }
+    }
+
+    /// The drive `volume`'s tape job holds now.
+    pub fn of(&self, volume: &str) -> Option<String> {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.get(volume).cloned()
+    }
+}
+
+pub struct DriveLease {
+    pool: Arc<DrivePool>,
+    volume: String,
+    drive: Option<String>,
+}
+
+impl Drop for DriveLease {
+    fn drop(&mut self) {
+        let Some(drive) = self.drive.take() else { return };
+        let mut held = self.pool.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.get(&self.volume) == Some(&drive) {
+            held.remove(&self.volume);
+        }
+        drop(held);
+        self.pool
+            .free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(drive);
+    }
+}
+
+impl Worker {
+    /// A tape slot for `volume`, and the drive it writes to (if drives are
+    /// listed); none once `cancel` fires.
+    pub(super) async fn tape_slot(
+        &self,
+        volume: &str,
+        cancel: &CancellationToken,
+    ) -> Option<(SemaphorePermit<'_>, DriveLease)> {
+        let permit = slot(&self.limits.tape, cancel).await?;
+        Some((permit, self.pipeline.drives.lease(volume)))
+    }
+}
+
+/// `command` with `{drive}` replaced by `drive`; an error where it names a
+/// drive and none is held.
+pub fn with_drive(command: &[String], drive: Option<&str>) -> Result<Vec<String>, String> {
+    if !command.iter().any(|a| a.contains("{drive}")) {
+        return Ok(command.to_vec());
+    }
+    let Some(d) = drive else {
+        return Err("the tape command names {drive} and this job holds no drive; list them in tape.drives".into());
+    };
+    Ok(command.iter().map(|a| a.replace("{drive}", d)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_job_holds_a_drive_of_its_own_and_gives_it_back() {
+        let pool = Arc::new(DrivePool::new(&["/dev/nst0".into(), "/dev/nst1".into()]));
+        let a = pool.lease("a");
+        let b = pool.lease("b");
+        assert_eq!(
+            (pool.of("a").as_deref(), pool.of("b").as_deref()),
+            (Some("/dev/nst0"), Some("/dev/nst1"))
+        );
+        drop(a);
+        assert_eq!(pool.of("a"), None);
+        let c = pool.lease("c");
+        assert_eq!(pool.of("c").as_deref(), Some("/dev/nst0"), "a's drive, given back");
+        drop((b, c));
+        let none = Arc::new(DrivePool::default()).lease("x");
+        assert!(none.drive.is_none(), "no drives listed");
+        let cmd: Vec<String> = vec!["dd".into(), "of={drive}".into()];
+        assert_eq!(
+            with_drive(&cmd, Some("/dev/nst1")).expect("named"),
+            vec!["dd", "of=/dev/nst1"]
+        );
+        assert!(with_drive(&cmd, None).expect_err("none held").contains("tape.drives"));
+        assert_eq!(with_drive(&["cat".into()], None).expect("no {drive}"), vec!["cat"]);
+    }
+}
