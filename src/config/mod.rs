@@ -82,7 +82,16 @@ impl Config {
     /// differing only by their file (or stdin): unless it picks a free drive
     /// itself, they write to the same device. Said at the start of a run.
     pub fn tape_warning(&self) -> Option<String> {
-        let tape = self.tape.as_ref().filter(|t| t.drives.is_none())?;
+        let tapes = self.concurrency.tapes;
+        if let Some(drives) = self.tape.as_ref().and_then(|t| t.drives.as_ref()) {
+            return (tapes > 1 && tapes != drives.len()).then(|| {
+                format!(
+                    "concurrency.tapes ({tapes}) is not used: one tape job runs per drive in tape.drives ({})",
+                    drives.len()
+                )
+            });
+        }
+        let tape = self.tape.as_ref()?;
         (self.concurrency.tapes > 1).then(|| {
             format!(
                 "concurrency.tapes is {}: that many tape commands run at once with the same arguments ({}), each on its own volume; unless the command picks a free drive itself, they write to the same device; list the drives in tape.drives and put {{drive}} in the command, or set concurrency.tapes to 1",

@@ -30,13 +30,13 @@ pub(super) fn validate(config: &Config) -> Vec<(String, String)> {
                 "tape.command".into(),
                 "has a {drive} argument and tape.drives lists no drive; list them, e.g. \"drives\": [\"/dev/nst0\", \"/dev/nst1\"]".into(),
             )),
+            Some(d) if d.is_empty() || d.len() > 64 || d.iter().any(|x| x.is_empty() || x.trim() != x) => errors.push((
+                "tape.drives".into(),
+                "list from 1 to 64 drives, none empty or with spaces around it, or leave drives out".into(),
+            )),
             Some(_) if !tape.names_drive() => errors.push((
                 "tape.drives".into(),
                 "lists drives but tape.command has no {drive} argument: every job would write where the command says; put {drive} where the device goes".into(),
-            )),
-            Some(d) if d.is_empty() || d.len() > 64 || d.iter().any(|x| x.trim().is_empty()) => errors.push((
-                "tape.drives".into(),
-                "list from 1 to 64 drives, none empty, or leave drives out".into(),
             )),
             Some(d) if (1..d.len()).any(|i| d[..i].contains(&d[i])) => errors.push((
                 "tape.drives".into(),

@@ -3,6 +3,7 @@
 //! once as there are drives (the tape semaphore's size).
 
 use super::worker::{slot, Worker};
+use crate::storage::{StreamedTape, VolumeExport};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::SemaphorePermit;
@@ -67,16 +68,44 @@ impl Drop for DriveLease {
     }
 }
 
+/// A tape job's drive and slot; the drive goes back before the slot, so
+/// the job the slot wakes finds it free.
+pub(super) type TapeSlot<'a> = (DriveLease, SemaphorePermit<'a>);
+
 impl Worker {
     /// A tape slot for `volume`, and the drive it writes to (if drives are
     /// listed); none once `cancel` fires.
-    pub(super) async fn tape_slot(
+    async fn tape_slot(&self, volume: &str, cancel: &CancellationToken) -> Option<TapeSlot<'_>> {
+        let permit = slot(&self.limits.tape, cancel).await?;
+        Some((self.pipeline.drives.lease(volume), permit))
+    }
+
+    /// The slot of an export that feeds the tape from its stream
+    /// (`streams`), else none.
+    pub(super) async fn streamed_tape_slot(
         &self,
+        streams: bool,
         volume: &str,
         cancel: &CancellationToken,
-    ) -> Option<(SemaphorePermit<'_>, DriveLease)> {
-        let permit = slot(&self.limits.tape, cancel).await?;
-        Some((permit, self.pipeline.drives.lease(volume)))
+    ) -> Option<TapeSlot<'_>> {
+        match streams {
+            true => self.tape_slot(volume, cancel).await,
+            false => None,
+        }
+    }
+
+    /// The tape half's slot: none needed (`Some(None)`) for a tape the
+    /// export already streamed whole; `None` once `cancel` fires.
+    pub(super) async fn tape_half_slot(
+        &self,
+        export: &VolumeExport,
+        volume: &str,
+        cancel: &CancellationToken,
+    ) -> Option<Option<TapeSlot<'_>>> {
+        if export.no_file && matches!(export.streamed_tape, Some(StreamedTape::Done)) {
+            return Some(None);
+        }
+        self.tape_slot(volume, cancel).await.map(Some)
     }
 }
 
@@ -87,7 +116,10 @@ pub fn with_drive(command: &[String], drive: Option<&str>) -> Result<Vec<String>
         return Ok(command.to_vec());
     }
     let Some(d) = drive else {
-        return Err("the tape command names {drive} and this job holds no drive; list them in tape.drives".into());
+        return Err(
+            "the tape command names {drive} and this job holds no drive (tape.drives lists none, or none was free)"
+                .into(),
+        );
     };
     Ok(command.iter().map(|a| a.replace("{drive}", d)).collect())
 }

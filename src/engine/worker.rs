@@ -198,11 +198,7 @@ impl Worker {
         };
         // Without an export file the tape is fed during the export: it needs its drive now.
         let streams_tape = self.pipeline.settings.export_dir.is_none() && self.pipeline.settings.tape.is_some();
-        let drive = if streams_tape {
-            self.tape_slot(id, cancel).await
-        } else {
-            None
-        };
+        let drive = self.streamed_tape_slot(streams_tape, id, cancel).await;
         if streams_tape && drive.is_none() {
             return self
                 .record(id, Transition::Aborted { stage: Stage::Export })
@@ -235,6 +231,7 @@ impl Worker {
         // create cut short in flight could land after that look, and the
         // import would make a second volume. Only an abort stops it.
         let rec = self.export_ended(id, exported, start, cancel).await;
+        drop(drive); // the stream has ended: the drive is free while the creation ends
         if !created {
             tokio::select! {
                 () = &mut precreate => {}
@@ -381,7 +378,7 @@ impl Worker {
             .check_before_tape(vol, export, rec.verified_hash.as_deref(), cancel);
         let taped = match checked.await {
             Ok(()) => {
-                let Some(_drive) = self.tape_slot(&vol.id, cancel).await else {
+                let Some(_drive) = self.tape_half_slot(export, &vol.id, cancel).await else {
                     return;
                 };
                 let start = Instant::now();
