@@ -25,6 +25,9 @@ struct Row<'a> {
     seconds: &'a std::collections::BTreeMap<String, f64>,
     throughput_mib_s: Option<f64>,
     tape: &'a Track,
+    /// The drive of `tape.drives` the tape copy went to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tape_drive: Option<&'a str>,
     state: Phase,
     attempts: u32,
     error: Option<String>,
@@ -107,6 +110,7 @@ fn row<'a>(vol: &'a crate::openstack::Volume, r: Option<&'a VolumeRecord>) -> Ro
             .filter(|_| copy_secs > 0.0)
             .map(|u| u as f64 / (1u64 << 20) as f64 / copy_secs),
         tape: r.map(|r| &r.tape).unwrap_or(&Track::Pending),
+        tape_drive: r.and_then(|r| r.tape_drive.as_deref()),
         state: r.map_or(Phase::Queued, |r| r.phase),
         attempts: r.map_or(0, |r| r.attempt),
         error: r.and_then(|r| r.error.as_ref()).map(|(s, e)| format!("{s}: {e}")),
@@ -280,7 +284,10 @@ fn table(md: &mut String, rows: &[Row]) {
             r.used_bytes
                 .map_or("-".into(), |u| format!("{:.1}", u as f64 / (1u64 << 20) as f64)),
             state_text(r.state, r.no_export_file),
-            tape_text(r.tape),
+            match r.tape_drive {
+                Some(d) if *r.tape == Track::Succeeded => format!("copied on {}", markdown_cell(d)),
+                _ => tape_text(r.tape).to_string(),
+            },
             r.throughput_mib_s.map_or("-".into(), |t| format!("{t:.0}")),
             r.checksum.unwrap_or("-"),
             markdown_cell(r.point_in_time.as_deref().unwrap_or("-")),

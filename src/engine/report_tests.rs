@@ -28,6 +28,7 @@ fn row_in(state: Phase, tape: &Track) -> Row<'_> {
         seconds: &SECONDS,
         throughput_mib_s: None,
         tape,
+        tape_drive: None,
         state,
         attempts: 1,
         error: None,

@@ -118,7 +118,10 @@ fn a_refused_or_failed_cutover_stays_synced_and_a_verified_one_finishes() {
     let sync = r.sync.clone().expect("sync");
     assert!(sync.final_round && sync.forced && !r.is_syncing());
     ts.extend([Transition::TransferStarted { tape_enabled: true }, verified()]);
-    ts.push(Transition::TapeDone { seconds: 1.0 });
+    ts.push(Transition::TapeDone {
+        seconds: 1.0,
+        drive: None,
+    });
     let r = run(&ts).expect("ok");
     assert_eq!((r.phase, r.is_verified()), (Phase::Done, true));
 }
@@ -198,7 +201,10 @@ fn a_tape_written_before_a_warm_sync_is_written_again_after_its_cutover() {
             seconds: 1.0,
         },
         Transition::TransferStarted { tape_enabled: true },
-        Transition::TapeDone { seconds: 1.0 },
+        Transition::TapeDone {
+            seconds: 1.0,
+            drive: None,
+        },
         Transition::Failed {
             stage: Stage::Import,
             error: "cinder said no".into(),

@@ -14,6 +14,8 @@ pub struct DrivePool {
     free: Mutex<Vec<String>>,
     /// The drive each volume's tape job holds.
     held: Mutex<HashMap<String, String>>,
+    /// The drive each volume's last tape job held (this run).
+    last: Mutex<HashMap<String, String>>,
 }
 
 impl DrivePool {
@@ -21,6 +23,7 @@ impl DrivePool {
         Self {
             free: Mutex::new(drives.iter().rev().cloned().collect()),
             held: Default::default(),
+            last: Default::default(),
         }
     }
 
@@ -31,12 +34,21 @@ impl DrivePool {
         if let Some(d) = &drive {
             let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
             held.insert(volume.to_string(), d.clone());
+            let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+            last.insert(volume.to_string(), d.clone());
         }
         DriveLease {
             pool: self.clone(),
             volume: volume.to_string(),
             drive,
         }
+    }
+
+    /// The drive `volume`'s last tape job held in this run: where its copy
+    /// went (a tape streamed during the export took no drive since).
+    pub fn last_of(&self, volume: &str) -> Option<String> {
+        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        last.get(volume).cloned()
     }
 
     /// The drive `volume`'s tape job holds now.
@@ -138,7 +150,7 @@ mod tests {
             (Some("/dev/nst0"), Some("/dev/nst1"))
         );
         drop(a);
-        assert_eq!(pool.of("a"), None);
+        assert_eq!((pool.of("a"), pool.last_of("a").as_deref()), (None, Some("/dev/nst0")));
         let c = pool.lease("c");
         assert_eq!(pool.of("c").as_deref(), Some("/dev/nst0"), "a's drive, given back");
         drop((b, c));

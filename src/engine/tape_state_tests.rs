@@ -8,7 +8,10 @@ fn the_tape_half_may_finish_after_the_import_failed() {
         stage: Stage::Import,
         error: "413".into(),
     });
-    ts.push(Transition::TapeDone { seconds: 1.0 });
+    ts.push(Transition::TapeDone {
+        seconds: 1.0,
+        drive: None,
+    });
     let r = run(&ts).expect("ok");
     assert_eq!((r.phase, &r.tape), (Phase::Failed, &Track::Succeeded));
     assert_eq!(r.error, Some((Stage::Import, "413".into())), "the import's error stays");
@@ -43,7 +46,10 @@ fn a_failed_tape_copy_is_still_owed_when_the_tape_is_turned_off() {
     assert_eq!(r.error, Some((Stage::Tape, TAPE_OWED.into())));
     ts.push(Transition::Retry);
     ts.push(Transition::TransferStarted { tape_enabled: true });
-    ts.push(Transition::TapeDone { seconds: 1.0 });
+    ts.push(Transition::TapeDone {
+        seconds: 1.0,
+        drive: None,
+    });
     let r = run(&ts).expect("ok");
     assert_eq!((r.phase, r.tape_owed), (Phase::Done, false));
     let mut never = to_transferring(false);

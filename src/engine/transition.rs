@@ -27,6 +27,9 @@ pub enum Transition {
     },
     TapeDone {
         seconds: f64,
+        /// The drive of `tape.drives` it was written on, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        drive: Option<String>,
     },
     TapeFailed {
         error: String,

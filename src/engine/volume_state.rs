@@ -82,6 +82,9 @@ pub struct VolumeRecord {
     /// configured does not excuse it (the export is kept, `backup-failed`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tape_owed: bool,
+    /// The drive of `tape.drives` the tape copy went to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tape_drive: Option<String>,
 }
 
 /// Why a volume whose tape copy failed stays `backup-failed` in a run with no tape.
@@ -103,6 +106,7 @@ impl VolumeRecord {
             created: Vec::new(),
             claim: None,
             sync: None,
+            tape_drive: None,
             tape_owed: false,
         }
     }
@@ -221,8 +225,9 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             r.settle_transfer();
         }
         // The tape half may end after the import half failed or was aborted.
-        (Failed | Aborted, Transition::TapeDone { .. }) => {
+        (Failed | Aborted, Transition::TapeDone { drive, .. }) => {
             r.tape = Track::Succeeded;
+            r.tape_drive = drive.clone();
             r.tape_owed = false;
         }
         (Failed | Aborted, Transition::TapeFailed { .. }) => {
@@ -230,8 +235,9 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             r.tape_owed = true;
             r.forget_streamed_tape();
         }
-        (Transferring, Transition::TapeDone { seconds }) => {
+        (Transferring, Transition::TapeDone { seconds, drive }) => {
             r.tape = Track::Succeeded;
+            r.tape_drive = drive.clone();
             r.tape_owed = false;
             r.add_seconds(Stage::Tape, *seconds);
             r.settle_transfer();

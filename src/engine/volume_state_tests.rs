@@ -83,12 +83,18 @@ fn transfer_arms_and_both_orders_of_completion() {
         (Phase::Transferring, Some("n")),
         "tape still running"
     );
-    ts.push(Transition::TapeDone { seconds: 3.0 });
+    ts.push(Transition::TapeDone {
+        seconds: 3.0,
+        drive: None,
+    });
     let r = run(&ts).expect("ok");
     assert_eq!(r.phase, Phase::Done);
     assert!(r.is_verified() && r.is_settled());
     let mut ts = to_transferring(true);
-    ts.push(Transition::TapeDone { seconds: 3.0 });
+    ts.push(Transition::TapeDone {
+        seconds: 3.0,
+        drive: None,
+    });
     ts.push(verified());
     assert_eq!(run(&ts).expect("ok").phase, Phase::Done, "tape first, import second");
 }
@@ -122,7 +128,10 @@ fn tape_failure_is_backup_failed_and_retry_reruns_only_the_tape() {
         (Phase::Exported, &Track::Succeeded, &Track::Pending, 2)
     );
     ts.push(Transition::TransferStarted { tape_enabled: true });
-    ts.push(Transition::TapeDone { seconds: 1.0 });
+    ts.push(Transition::TapeDone {
+        seconds: 1.0,
+        drive: None,
+    });
     assert_eq!(run(&ts).expect("ok").phase, Phase::Done);
 }
 
@@ -196,7 +205,10 @@ fn resume_after_a_crash_mid_stage() {
     let r = run(&[Transition::ExportStarted, Transition::Resumed]).expect("ok");
     assert_eq!(r.phase, Phase::Queued);
     let mut ts = to_transferring(true);
-    ts.push(Transition::TapeDone { seconds: 1.0 });
+    ts.push(Transition::TapeDone {
+        seconds: 1.0,
+        drive: None,
+    });
     ts.push(Transition::Resumed);
     let r = run(&ts).expect("ok");
     assert_eq!(
@@ -219,7 +231,10 @@ fn a_tape_copy_of_an_export_made_again_is_made_again() {
         error: "413".into(),
     });
     ts.extend([
-        Transition::TapeDone { seconds: 1.0 },
+        Transition::TapeDone {
+            seconds: 1.0,
+            drive: None,
+        },
         Transition::Retry,
         Transition::ExportLost,
     ]);
@@ -246,7 +261,10 @@ fn a_tape_copy_of_an_export_made_again_is_made_again() {
             seconds: 1.0,
         },
         Transition::TransferStarted { tape_enabled: true },
-        Transition::TapeDone { seconds: 1.0 },
+        Transition::TapeDone {
+            seconds: 1.0,
+            drive: None,
+        },
         Transition::Failed {
             stage: Stage::Import,
             error: "413".into(),

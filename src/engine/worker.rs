@@ -383,12 +383,13 @@ impl Worker {
                 };
                 let start = Instant::now();
                 let taped = self.pipeline.tape(vol, export, cancel).await;
-                taped.map(|()| start.elapsed().as_secs_f64())
+                let drive = self.pipeline.drives.last_of(&vol.id);
+                taped.map(|()| (start.elapsed().as_secs_f64(), drive))
             }
             Err(e) => Err(e),
         };
         let t = match taped {
-            Ok(seconds) => Transition::TapeDone { seconds },
+            Ok((seconds, drive)) => Transition::TapeDone { seconds, drive },
             Err(_) if cancel.is_cancelled() => return,
             Err(e) => Transition::TapeFailed { error: e.message },
         };

@@ -72,6 +72,17 @@ async fn two_drives(file: bool) {
     assert_eq!(taped, total, "each volume taped once, on one of the drives");
     let used: BTreeSet<&str> = on.iter().filter_map(|l| l.rsplit(' ').next()).collect();
     assert!(!used.is_empty() && used.len() <= 2, "{used:?}");
+    // The report says which drive each volume's copy went to.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&s.report_json).expect("report")).expect("json");
+    let rows = report["volumes"].as_array().expect("rows");
+    assert_eq!(rows.len(), total);
+    for row in rows {
+        let drive = row["tape_drive"].as_str().unwrap_or_default();
+        assert!(drives.iter().any(|d| d == drive), "{row}");
+    }
+    let md = std::fs::read_to_string(&s.report_md).expect("report.md");
+    assert!(md.contains(&format!("copied on {}", drives[0])), "{md}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
