@@ -30,8 +30,9 @@ impl Extents {
         }
     }
 
-    /// The first extent of `self` that `other` does not cover.
-    pub fn first_uncovered(&self, other: &Extents) -> Option<(u64, u64)> {
+    /// The parts of `self` that `other` does not cover.
+    pub fn minus(&self, other: &Extents) -> Extents {
+        let mut out = Extents::default();
         let mut j = 0;
         for &(off, len) in &self.0 {
             let (mut pos, end) = (off, off + len);
@@ -40,12 +41,24 @@ impl Extents {
                     j += 1;
                 }
                 match other.0.get(j) {
-                    Some(&(o, l)) if o <= pos => pos = o + l,
-                    _ => return Some((pos, end - pos)),
+                    Some(&(o, l)) if o <= pos => pos = (o + l).min(end),
+                    Some(&(o, _)) if o < end => {
+                        out.push(pos, o - pos);
+                        pos = o;
+                    }
+                    _ => {
+                        out.push(pos, end - pos);
+                        pos = end;
+                    }
                 }
             }
         }
-        None
+        out
+    }
+
+    /// The first extent of `self` that `other` does not cover.
+    pub fn first_uncovered(&self, other: &Extents) -> Option<(u64, u64)> {
+        self.minus(other).0.first().copied()
     }
 
     pub fn bytes(&self) -> u64 {
@@ -66,5 +79,29 @@ impl Extents {
             e.push(off, len);
         }
         Ok(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ext(v: &[(u64, u64)]) -> Extents {
+        let mut e = Extents::default();
+        v.iter().for_each(|&(o, l)| e.push(o, l));
+        e
+    }
+
+    #[test]
+    fn what_the_other_does_not_cover_is_left() {
+        let copy = ext(&[(0, 8), (16, 8), (32, 8)]);
+        assert_eq!(copy.minus(&Extents::default()), copy);
+        assert_eq!(copy.minus(&copy), Extents::default());
+        // Partly covered at either end, split in the middle, untouched.
+        let source = ext(&[(0, 4), (18, 2), (36, 10)]);
+        assert_eq!(copy.minus(&source), ext(&[(4, 4), (16, 2), (20, 4), (32, 4)]));
+        // One extent of the other spans several of self.
+        assert_eq!(copy.minus(&ext(&[(4, 30)])), ext(&[(0, 4), (34, 6)]));
+        assert_eq!(Extents::default().minus(&copy), Extents::default());
     }
 }
