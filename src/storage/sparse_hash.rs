@@ -139,12 +139,28 @@ pub fn data_runs(offset: u64, data: &[u8]) -> Vec<(u64, &[u8])> {
 /// One block's hash in the `Blocks` scheme; `None` for an all-zero block.
 pub fn block_hash(index: u64, data: &[u8]) -> Option<[u8; 32]> {
     let last = data.iter().rposition(|&b| b != 0)?;
-    let mut h = blake3::Hasher::new_derive_key(BLOCK_CONTEXT);
-    h.update(&index.to_le_bytes());
-    h.update(&(last as u64 + 1).to_le_bytes());
-    h.update(&data[..=last]);
-    Some(*h.finalize().as_bytes())
+    // One update of framing and bytes together: fed as 16 bytes and then the
+    // block, BLAKE3 hashes the block off its 1 KiB chunk boundaries and
+    // cannot use its widest SIMD path, 1.7x the CPU (`STAGE`'s measure).
+    let mut framed = Vec::with_capacity(16 + last + 1);
+    framed.extend_from_slice(&index.to_le_bytes());
+    framed.extend_from_slice(&(last as u64 + 1).to_le_bytes());
+    framed.extend_from_slice(&data[..=last]);
+    Some(
+        *blake3::Hasher::new_derive_key(BLOCK_CONTEXT)
+            .update(&framed)
+            .finalize()
+            .as_bytes(),
+    )
 }
+
+/// Framed blocks (v1, v2) are gathered up to this many bytes and given to
+/// BLAKE3 in one update. Fed block by block, each block's 16 framing bytes
+/// leave the hasher's chunk count unaligned, so every 64 KiB is hashed in
+/// subtrees of 1, 2, 4 … 32 chunks instead of 16 at once: 0.21 against
+/// 0.13 CPU-s per GiB, copy included (2-core machine, AVX-512, session 32).
+/// The digest does not depend on how the bytes are split.
+const STAGE: usize = 1 << 20;
 
 /// The `Blocks` checksum over an image's non-zero block hashes (in index
 /// order) and its size: what a manifest says the image holds.
@@ -172,6 +188,8 @@ impl BlocksRoot {
 pub struct SparseHasher {
     scheme: Scheme,
     hasher: blake3::Hasher,
+    /// Framed blocks not yet given to `hasher` (v1, v2; see [`STAGE`]).
+    stage: Vec<u8>,
     /// The `Blocks` scheme's root (its `hasher` is unused).
     root: BlocksRoot,
     block: Vec<u8>,
@@ -204,6 +222,7 @@ impl SparseHasher {
         Self {
             scheme,
             hasher,
+            stage: Vec::new(),
             root: BlocksRoot::default(),
             block: vec![0; BLOCK as usize],
             index: 0,
@@ -255,7 +274,7 @@ impl SparseHasher {
                     self.root.add(index, &h);
                 }
             }
-            s => hash_block(s, &mut self.hasher, index, &self.block[..filled]),
+            _ => self.stage_block(index, filled, None),
         }
     }
 
@@ -266,7 +285,29 @@ impl SparseHasher {
                     self.root.add(index, &h);
                 }
             }
-            s => hash_block(s, &mut self.hasher, index, data),
+            _ => self.stage_block(index, data.len(), Some(data)),
+        }
+    }
+
+    /// Frames one block (v1, v2) into the stage: its index, (v2) its trimmed
+    /// length, and its bytes up to the last non-zero one; `data` is `None`
+    /// for the block being assembled in `self.block`.
+    fn stage_block(&mut self, index: u64, len: usize, data: Option<&[u8]>) {
+        let data = data.unwrap_or(&self.block[..len]);
+        let Some(last) = data.iter().rposition(|&b| b != 0) else {
+            return;
+        };
+        if self.stage.capacity() == 0 {
+            self.stage.reserve_exact(STAGE + 16 + BLOCK as usize);
+        }
+        self.stage.extend_from_slice(&index.to_le_bytes());
+        if self.scheme == Scheme::V2 {
+            self.stage.extend_from_slice(&(last as u64 + 1).to_le_bytes());
+        }
+        self.stage.extend_from_slice(&data[..=last]);
+        if self.stage.len() >= STAGE {
+            self.hasher.update(&self.stage);
+            self.stage.clear();
         }
     }
 
@@ -279,24 +320,13 @@ impl SparseHasher {
         if self.scheme == Scheme::Blocks {
             return self.root.finish(size.max(self.end));
         }
+        self.hasher.update(&self.stage);
         self.hasher.update(&size.max(self.end).to_le_bytes());
         let hex = self.hasher.finalize().to_hex();
         match self.scheme {
             Scheme::V1 => hex.to_string(),
             Scheme::V2 | Scheme::Blocks => format!("{V2_PREFIX}{hex}"),
         }
-    }
-}
-
-/// Adds one block: its index, (v2) its trimmed length, and its bytes up to
-/// the last non-zero one.
-fn hash_block(scheme: Scheme, hasher: &mut blake3::Hasher, index: u64, data: &[u8]) {
-    if let Some(last) = data.iter().rposition(|&b| b != 0) {
-        hasher.update(&index.to_le_bytes());
-        if scheme == Scheme::V2 {
-            hasher.update(&(last as u64 + 1).to_le_bytes());
-        }
-        hasher.update(&data[..=last]);
     }
 }
 
