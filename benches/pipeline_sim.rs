@@ -19,15 +19,26 @@ const VOLUMES: u64 = 8;
 const TAPE_MIB_S: u64 = 100;
 
 /// A tape drive of TAPE_MIB_S: copies the file's data extents (holes stay
-/// holes) into the directory, paced on the bytes written.
+/// holes) into the directory, paced on the bytes written. Its copy is
+/// written with `O_DIRECT` where the file system allows it: a drive's
+/// media is not this host's page cache, and through it the three streams
+/// of a pipelined run (export files, the simulated new cloud's images and
+/// the tapes) met this VM's buffered writeback, 216-287 MB/s for 2-3 GiB
+/// (`dd`, session 32), instead of the engine's overlap.
 const TAPE: &str = r#"
-import os, sys, time
+import mmap, os, sys, time
 src, dst = sys.argv[1], sys.argv[2]
 rate = int(sys.argv[3]) * 2**20
 fi = os.open(src, os.O_RDONLY)
-fo = os.open(os.path.join(dst, os.path.basename(src)), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+out = os.path.join(dst, os.path.basename(src))
+flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+try:
+    fo, direct = os.open(out, flags | os.O_DIRECT, 0o600), True
+except OSError:
+    fo, direct = os.open(out, flags, 0o600), False
 size = os.fstat(fi).st_size
 os.ftruncate(fo, size)
+buf = mmap.mmap(-1, 1 << 20)  # page-aligned, as O_DIRECT needs
 t0, done, pos = time.monotonic(), 0, 0
 while pos < size:
     try:
@@ -36,10 +47,16 @@ while pos < size:
         break
     end = os.lseek(fi, pos, os.SEEK_HOLE)
     while pos < end:
-        b = os.pread(fi, min(1 << 20, end - pos), pos)
+        n = os.preadv(fi, [memoryview(buf)[: min(1 << 20, end - pos)]], pos)
+        if n == 0:
+            sys.exit("%s: ends before its data at %d" % (src, pos))
+        b = memoryview(buf)[:n]
+        if direct and (n % 4096 or pos % 4096):
+            os.close(fo)
+            fo, direct = os.open(out, os.O_WRONLY), False
         os.pwrite(fo, b, pos)
-        pos += len(b)
-        done += len(b)
+        pos += n
+        done += n
         wait = t0 + done / rate - time.monotonic()
         if wait > 0:
             time.sleep(wait)
