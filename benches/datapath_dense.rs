@@ -24,13 +24,13 @@ pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&s
     let (mut pipe, mut pipe_cpu, mut copy, mut copy_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut verified, mut verified_cpu) = (Vec::new(), Vec::new());
     let (mut beside, mut beside_cpu) = (Vec::new(), Vec::new());
-    let mut teed = Vec::new();
+    let (mut teed, mut teed_cpu) = (Vec::new(), Vec::new());
     let disk = disk_mixed_mib_s(dir);
     for i in 0..runs {
         let dest = format!("bench-dense-raw-{tag}-{i}");
         let (w, cpu) = raw_pipe(old_conf, new_conf, &image, &dest);
         let tee_dest = format!("{dest}-tee");
-        let (t, _) = raw_diff_tee(
+        let (t, tcpu) = raw_diff_tee(
             old_conf,
             new_conf,
             (&image, gib << 30),
@@ -39,6 +39,7 @@ pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&s
         );
         rbd(new_conf, &["rm", "--no-progress", &format!("volumes/{tee_dest}")]);
         teed.push(t);
+        teed_cpu.push(tcpu);
         let again = format!("{dest}-again");
         let (bw, bcpu) = raw_pipe_with_read_back(old_conf, new_conf, &image, &again, &dest);
         beside.push(bw);
@@ -67,16 +68,18 @@ pub async fn dense(old: &BlockStore, new: &BlockStore, (old_conf, new_conf): (&s
     let (p, pc, c, cc) = (median(pipe), median(pipe_cpu), median(copy), median(copy_cpu));
     let (v, vc) = (median(verified), median(verified_cpu));
     let mib = (gib << 10) as f64;
-    let t = median(teed);
+    let (t, tc) = (median(teed), median(teed_cpu));
     println!("{gib} GiB dense image, median of {runs}:");
     println!(
         "  raw rbd export - | rbd import -        {p:6.2} s  {:7.1} MiB/s",
         mib / p
     );
     println!(
-        "  raw rbd export-diff | tee FILE | rbd import-diff {t:6.2} s: ratio {:.2} of the raw pipe; ours with the file is {:.2} of it",
+        "  raw rbd export-diff | tee FILE | rbd import-diff {t:6.2} s, CPU-s {tc:.2} ({:.2}x the raw pipe's): ratio {:.2} of the raw pipe; ours with the file is {:.2} of it, at {:.2} of its CPU",
+        tc / pc,
         p / t,
-        t / c
+        t / c,
+        cc / tc
     );
     println!(
         "  the disk under both clusters, read and written at once: {disk:.0} MiB/s; a copy with the file moves 3 bytes through it per byte copied (floor {:.2} s: ratio {:.2} at best), a verified one with the file 4 ({:.2} s: {:.2} at best)",

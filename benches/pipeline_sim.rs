@@ -54,7 +54,15 @@ while pos < size:
         if direct and (n % 4096 or pos % 4096):
             os.close(fo)
             fo, direct = os.open(out, os.O_WRONLY), False
-        os.pwrite(fo, b, pos)
+        try:
+            os.pwrite(fo, b, pos)
+        except OSError:
+            if not direct:
+                raise
+            # A file system that took O_DIRECT at open but refuses the write.
+            os.close(fo)
+            fo, direct = os.open(out, os.O_WRONLY), False
+            os.pwrite(fo, b, pos)
         pos += n
         done += n
         wait = t0 + done / rate - time.monotonic()

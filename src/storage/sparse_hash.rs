@@ -252,7 +252,8 @@ impl SparseHasher {
             let within = (offset % BLOCK) as usize;
             let n = data.len().min(BLOCK as usize - within);
             if within == 0 && n == BLOCK as usize && self.filled == 0 {
-                // A whole block at once (the usual case): hashed in place, no copy.
+                // A whole block at once (the usual case): not assembled in `block`
+                // (framed straight into the stage, or hashed by itself for `Blocks`).
                 self.add_whole(index, &data[..n]);
                 offset += n as u64;
                 data = &data[n..];

@@ -33,7 +33,7 @@ fn zeros_written_or_skipped_hash_the_same() {
 
 #[test]
 fn whole_blocks_hash_as_partial_writes_do() {
-    // Whole aligned blocks take the no-copy path; a block may also arrive
+    // Whole aligned blocks skip the block buffer; a block may also arrive
     // in pieces, or start with a piece and end with a whole-block write.
     let image: Vec<u8> = (0..4 * BLOCK as usize + 777)
         .map(|i| {
@@ -213,7 +213,8 @@ fn by_definition(scheme: Scheme, image: &[u8]) -> String {
 
 #[test]
 fn gathered_blocks_hash_as_the_schemes_define() {
-    // Over three stages' worth, with zero blocks, trimmed blocks and a short tail.
+    // Over 3 MiB of image (about 2.4 MiB of framed data: two full stages and
+    // a part), with zero blocks, trimmed blocks and a short tail.
     let mut image = vec![0u8; 3 * STAGE + 5 * BLOCK as usize + 4321];
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     for (i, b) in image.iter_mut().enumerate() {
@@ -235,6 +236,37 @@ fn gathered_blocks_hash_as_the_schemes_define() {
         for (i, chunk) in image.chunks(77_777).enumerate() {
             h.write_at(i as u64 * 77_777, chunk);
         }
+        // The stage is handed on as it fills: it never grows past one stage and a block.
+        assert!(
+            h.stage.capacity() <= STAGE + 16 + BLOCK as usize,
+            "{scheme:?}: stage grew"
+        );
         assert_eq!(h.finish(image.len() as u64), want, "{scheme:?}, odd writes");
+    }
+}
+
+/// The digests journals and reports already hold: a change to any scheme's
+/// framing, key or order fails here, whatever the code computes it with.
+#[test]
+fn the_schemes_digests_are_pinned() {
+    let mut image = vec![0u8; 3 * BLOCK as usize + 100];
+    image[5] = 1;
+    image[BLOCK as usize + 7..BLOCK as usize + 12].copy_from_slice(b"stack");
+    image[3 * BLOCK as usize + 99] = 0xff;
+    for (scheme, want) in [
+        (
+            Scheme::V1,
+            "335c0d06d1e8285653876d8c2bf3b6138502a9c1acd3543d2ff533f0cf36caa3",
+        ),
+        (
+            Scheme::V2,
+            "blake3-sparse-64k-v2:83bf4b25fd7f960341dc52a1105a36d4df4ab51ef6c858bbc5feaad1896cea12",
+        ),
+        (
+            Scheme::Blocks,
+            "blake3-blocks-64k-v1:b8b0ccd7c7687a2ab6f2356db544044fb0d56c7a6e204aa4939807ecc29739d1",
+        ),
+    ] {
+        assert_eq!(hash_in(scheme, &image), want, "{scheme:?}");
     }
 }
