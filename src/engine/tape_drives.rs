@@ -10,32 +10,37 @@ use tokio::sync::SemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Default)]
-pub struct DrivePool {
-    free: Mutex<Vec<String>>,
+pub struct DrivePool(Mutex<Drives>);
+
+#[derive(Debug, Default)]
+struct Drives {
+    free: Vec<String>,
     /// The drive each volume's tape job holds.
-    held: Mutex<HashMap<String, String>>,
+    held: HashMap<String, String>,
     /// The drive each volume's last tape job held (this run).
-    last: Mutex<HashMap<String, String>>,
+    last: HashMap<String, String>,
 }
 
 impl DrivePool {
     pub fn new(drives: &[String]) -> Self {
-        Self {
-            free: Mutex::new(drives.iter().rev().cloned().collect()),
-            held: Default::default(),
-            last: Default::default(),
-        }
+        Self(Mutex::new(Drives {
+            free: drives.iter().rev().cloned().collect(),
+            ..Default::default()
+        }))
+    }
+
+    fn drives(&self) -> std::sync::MutexGuard<'_, Drives> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A free drive for `volume`'s tape job until the lease drops; none
     /// where no drives are listed.
     pub fn lease(self: &Arc<Self>, volume: &str) -> DriveLease {
-        let drive = self.free.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        if let Some(d) = &drive {
-            let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-            held.insert(volume.to_string(), d.clone());
-            let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-            last.insert(volume.to_string(), d.clone());
+        let mut d = self.drives();
+        let drive = d.free.pop();
+        if let Some(drive) = &drive {
+            d.held.insert(volume.to_string(), drive.clone());
+            d.last.insert(volume.to_string(), drive.clone());
         }
         DriveLease {
             pool: self.clone(),
@@ -47,14 +52,12 @@ impl DrivePool {
     /// The drive `volume`'s last tape job held in this run: where its copy
     /// went (a tape streamed during the export took no drive since).
     pub fn last_of(&self, volume: &str) -> Option<String> {
-        let last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        last.get(volume).cloned()
+        self.drives().last.get(volume).cloned()
     }
 
     /// The drive `volume`'s tape job holds now.
     pub fn of(&self, volume: &str) -> Option<String> {
-        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        held.get(volume).cloned()
+        self.drives().held.get(volume).cloned()
     }
 }
 
@@ -67,16 +70,11 @@ pub struct DriveLease {
 impl Drop for DriveLease {
     fn drop(&mut self) {
         let Some(drive) = self.drive.take() else { return };
-        let mut held = self.pool.held.lock().unwrap_or_else(PoisonError::into_inner);
-        if held.get(&self.volume) == Some(&drive) {
-            held.remove(&self.volume);
+        let mut d = self.pool.drives();
+        if d.held.get(&self.volume) == Some(&drive) {
+            d.held.remove(&self.volume);
         }
-        drop(held);
-        self.pool
-            .free
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(drive);
+        d.free.push(drive);
     }
 }
 

@@ -234,7 +234,7 @@ impl SparseHasher {
     fn flush_block(&mut self) {
         // Trailing zeros are trimmed: a block is implicitly zero-padded, so
         // how far it was filled (a full read or an extent) cannot matter.
-        self.add_block(self.index, self.filled);
+        self.add_block(self.index, None);
         self.block[..self.filled].fill(0);
         self.filled = 0;
     }
@@ -254,7 +254,7 @@ impl SparseHasher {
             if within == 0 && n == BLOCK as usize && self.filled == 0 {
                 // A whole block at once (the usual case): not assembled in `block`
                 // (framed straight into the stage, or hashed by itself for `Blocks`).
-                self.add_whole(index, &data[..n]);
+                self.add_block(index, Some(&data[..n]));
                 offset += n as u64;
                 data = &data[n..];
                 self.end = self.end.max(offset);
@@ -268,33 +268,17 @@ impl SparseHasher {
         }
     }
 
-    fn add_block(&mut self, index: u64, filled: usize) {
-        match self.scheme {
-            Scheme::Blocks => {
-                if let Some(h) = block_hash(index, &self.block[..filled]) {
-                    self.root.add(index, &h);
-                }
+    /// Adds one block: `data`, or (`None`) the block assembled in `self.block`.
+    /// `Blocks` hashes it by itself; v1 and v2 frame it into the stage: its
+    /// index, (v2) its trimmed length, and its bytes up to the last non-zero one.
+    fn add_block(&mut self, index: u64, data: Option<&[u8]>) {
+        let data = data.unwrap_or(&self.block[..self.filled]);
+        if self.scheme == Scheme::Blocks {
+            if let Some(h) = block_hash(index, data) {
+                self.root.add(index, &h);
             }
-            _ => self.stage_block(index, filled, None),
+            return;
         }
-    }
-
-    fn add_whole(&mut self, index: u64, data: &[u8]) {
-        match self.scheme {
-            Scheme::Blocks => {
-                if let Some(h) = block_hash(index, data) {
-                    self.root.add(index, &h);
-                }
-            }
-            _ => self.stage_block(index, data.len(), Some(data)),
-        }
-    }
-
-    /// Frames one block (v1, v2) into the stage: its index, (v2) its trimmed
-    /// length, and its bytes up to the last non-zero one; `data` is `None`
-    /// for the block being assembled in `self.block`.
-    fn stage_block(&mut self, index: u64, len: usize, data: Option<&[u8]>) {
-        let data = data.unwrap_or(&self.block[..len]);
         let Some(last) = data.iter().rposition(|&b| b != 0) else {
             return;
         };

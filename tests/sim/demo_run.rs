@@ -139,6 +139,19 @@ fn headless_demo_warm_syncs_in_use_volumes_and_cuts_them_over() {
     }
 }
 
+/// The simulated clouds with their defaults, in a fresh directory (kept
+/// while the returned `TempDir` lives).
+pub async fn default_sim() -> (tempfile::TempDir, SimClouds) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = SimClouds::start(SimOptions {
+        dir: dir.path().to_path_buf(),
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    (dir, sim)
+}
+
 /// The demo project's setup and its migratable volumes, as `migrate` picks them.
 pub async fn prepare(cfg: &stackmigrate::config::Config) -> (RunSetup, Vec<stackmigrate::openstack::Volume>) {
     let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));

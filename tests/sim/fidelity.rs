@@ -6,7 +6,6 @@
 
 use crate::json_shape;
 use serde_json::{json, Value};
-use stackmigrate::sim::{SimClouds, SimOptions};
 
 /// Arrays the samples hold empty (no sample has an attached volume): the
 /// simulator's attachments are compared with the live testbed's instead
@@ -100,13 +99,7 @@ impl Client {
 
 #[tokio::test]
 async fn every_simulated_endpoint_matches_the_real_samples() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let sim = SimClouds::start(SimOptions {
-        dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .await
-    .expect("start");
+    let (_dir, sim) = crate::demo_run::default_sim().await;
     let base = sim.config.old_cloud.auth_url.trim_end_matches("/v3").to_string();
     let c = Client {
         http: reqwest::Client::new(),

@@ -85,13 +85,7 @@ async fn every_volume_streams_and_three_exports_share_one_tape_drive() {
 /// deleted once taped, wherever this run would put an export.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_later_run_without_an_export_dir_still_deletes_the_exports_it_finishes() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let sim = SimClouds::start(SimOptions {
-        dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .await
-    .expect("sim");
+    let (_dir, sim) = crate::demo_run::default_sim().await;
     let mut cfg = sim.config.clone();
     let exports = cfg.export_dir.clone().expect("the demo's export dir");
     cfg.tape = Some(TapeConfig {

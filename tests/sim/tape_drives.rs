@@ -6,19 +6,12 @@
 use crate::demo_run::run_all;
 use stackmigrate::config::TapeConfig;
 use stackmigrate::engine::EngineEvent;
-use stackmigrate::sim::{SimClouds, SimOptions};
 use std::collections::BTreeSet;
 
 /// Runs the demo's volumes with two drives; `file`: with export files
 /// (`{file}`), else streamed on stdin during the export.
 async fn two_drives(file: bool) {
-    let dir = tempfile::tempdir().expect("tmp");
-    let sim = SimClouds::start(SimOptions {
-        dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .await
-    .expect("sim");
+    let (dir, sim) = crate::demo_run::default_sim().await;
     let mut cfg = sim.config.clone();
     if !file {
         cfg.export_dir = None;
@@ -27,9 +20,12 @@ async fn two_drives(file: bool) {
         .iter()
         .map(|d| dir.path().join(d).display().to_string())
         .collect();
-    // The job's volume: its file, or the stream's bytes on stdin.
+    // The job's volume: its file (there, not read: the demo's exports are
+    // 200 GiB of sparse files, and `cat` reads their holes; the job holds
+    // its drive a second instead, so that jobs overlap), or the stream's
+    // bytes on stdin.
     let (read, what) = match file {
-        true => ("cat \"$1\" > /dev/null", "{file}"),
+        true => ("test -s \"$1\" && sleep 1", "{file}"),
         false => ("cat > /dev/null", "-"),
     };
     let script = format!(

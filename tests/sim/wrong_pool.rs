@@ -4,17 +4,10 @@
 
 use crate::demo_run::prepare;
 use stackmigrate::engine::{EngineEvent, RunOptions, Stage};
-use stackmigrate::sim::{SimClouds, SimOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replace_into_a_pool_cinder_does_not_use_fails_and_verifies_nothing() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let sim = SimClouds::start(SimOptions {
-        dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .await
-    .expect("sim");
+    let (dir, sim) = crate::demo_run::default_sim().await;
     let mut cfg = sim.config.clone();
     // The new cloud's store pointed at a directory Cinder does not write to.
     let elsewhere = dir.path().join("another-pool");
