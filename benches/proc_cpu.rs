@@ -70,6 +70,8 @@ fn label(cmd: &str) -> String {
     let side = if cmd.contains("/old/") { "old" } else { "new" };
     let named = [
         ("delta reader", "helper: delta reader (source, librbd)"),
+        // The compiled reader runs from a memory file (src/storage/compiled_reader.rs).
+        ("/proc/self/fd/", "helper: delta reader (source, compiled)"),
         ("staging writer", "helper: writer + read-back (new, librbd)"),
         ("/deps/", "the bench process (this sampler)"),
     ];

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the testbed needs, from nothing; a no-op (~1 s) when everything is already there.
 #
-#   Debian: ceph-mon ceph-osd ceph-mgr ceph-common python3-rados python3-rbd (+ small tools)
+#   Debian: ceph-mon ceph-osd ceph-mgr ceph-common python3-rados python3-rbd (+ small tools), and
+#           g++ libradospp-dev librbd-dev, with which cargo builds the compiled delta reader (build.rs)
 #   venv $CACHE/venv-keystone-cinder: keystone 30.0.0, cinder 29.0.0, uWSGI, python-keystoneclient
 #   venv $CACHE/venv-nova:            nova 34.0.0, keystonemiddleware, gunicorn
 #
@@ -16,7 +17,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 CHECK=0; [ "${1:-}" = --check ] && CHECK=1
 
-APT_PKGS=(ceph-mon ceph-osd ceph-mgr ceph-common python3-rados python3-rbd uuid-runtime curl tmux)
+APT_PKGS=(ceph-mon ceph-osd ceph-mgr ceph-common python3-rados python3-rbd uuid-runtime curl tmux
+          g++ libradospp-dev librbd-dev)
 KC_REQS=(keystone==30.0.0 cinder==29.0.0 uWSGI python-keystoneclient)
 NOVA_REQS=(nova==34.0.0 keystonemiddleware gunicorn)
 CEPHPY=$CACHE/cephpy       # holds ONLY symlinks to Debian's rados/rbd .so (see install_cephpy)

@@ -129,7 +129,7 @@ impl RbdStore {
         cancel: &CancellationToken,
     ) -> Result<(S, u64, u64), DataPathError> {
         let (ceph, timeout) = self.cli().ceph();
-        let mut child = super::readback_stage::spawn_delta_reader(ceph, timeout, image, "-", "-", 1 << 20)?;
+        let mut child = super::readback_stage::spawn_python_reader(ceph, timeout, image, ("-", "-"), 1 << 20)?;
         let (Some(mut stdin), Some(stdout)) = (child.take_stdin(), child.take_stdout()) else {
             return Err(DataPathError::Child("the lock helper has no stdin or stdout".into()));
         };

@@ -156,7 +156,7 @@ impl RbdStore {
         drop_snaps: Option<&str>,
     ) -> Result<RoundHelpers, DataPathError> {
         let (ceph, timeout) = self.cli().ceph();
-        let mut reader = readback_stage::spawn_delta_reader(ceph, timeout, image, from, to, BLOCK)?;
+        let mut reader = readback_stage::spawn_delta_reader(ceph, timeout, image, (from, to), BLOCK)?;
         let go = reader
             .take_stdin()
             .ok_or_else(|| DataPathError::Child("no stdin".into()))?;

@@ -18,6 +18,7 @@
 //! compared with the export file.)
 
 use super::child_process::{within, ChildProcess};
+use super::compiled_reader::CompiledReader;
 use super::record_trail::{read_confirmations, Sealed};
 use super::{DataPathError, RbdError};
 use crate::config::CephConfig;
@@ -72,7 +73,10 @@ pub async fn available() -> bool {
                 Err(e) => Err(e),
             };
             let ok = probe.is_ok_and(|exit| exit.success());
-            if !ok {
+            if ok {
+                // Rounds then read with it, if it runs here: known before the first.
+                CompiledReader::probe().await;
+            } else {
                 tracing::info!(
                     "{PYTHON} cannot import rados and rbd (python3-rbd), or librados has no checksum op: the staging image is written with rbd import-diff and read back after the import"
                 );
@@ -135,20 +139,40 @@ pub fn spawn_writer(
 /// The warm-sync delta reader: what changed in `image` between snapshots
 /// `from` and `to`, on the child's stdout as a diff stream in which zero
 /// pieces of `block` bytes are `z` records (`assets/rbd_delta_reader.py`).
-/// It connects, then waits for `go` on its stdin (snapshot `to` is taken).
+/// It connects, then waits for `go` or `lock` on its stdin (snapshot `to`
+/// is taken). The compiled reader where [`CompiledReader::probe`] found it
+/// usable (the same stream, with holes not read), else the Python one.
 pub fn spawn_delta_reader(
     ceph: &CephConfig,
     connect_timeout: u32,
     image: &str,
-    from: &str,
-    to: &str,
+    (from, to): (&str, &str),
     block: u64,
 ) -> Result<ChildProcess, DataPathError> {
+    match CompiledReader::ready() {
+        Some(reader) => {
+            let args = [image, from, to, &block.to_string(), &WINDOW.to_string()];
+            helper(ceph, connect_timeout, &[reader.path()], "rbd_delta_reader.cc", &args)
+        }
+        None => spawn_python_reader(ceph, connect_timeout, image, (from, to), block),
+    }
+}
+
+/// `assets/rbd_delta_reader.py`, whatever [`spawn_delta_reader`] would
+/// choose: the only reader that can `hold` a lock ([`super::lock_holder`]).
+pub fn spawn_python_reader(
+    ceph: &CephConfig,
+    connect_timeout: u32,
+    image: &str,
+    (from, to): (&str, &str),
+    block: u64,
+) -> Result<ChildProcess, DataPathError> {
+    let args = [image, from, to, &block.to_string(), &WINDOW.to_string()];
     python(
         ceph,
         connect_timeout,
         (DELTA_READER, "rbd_delta_reader.py"),
-        &[image, from, to, &block.to_string(), &WINDOW.to_string()],
+        &args,
         true,
     )
 }
@@ -170,17 +194,47 @@ fn python(
     args: &[&str],
     stdin: bool,
 ) -> Result<ChildProcess, DataPathError> {
+    let program = [PYTHON, "-c", script].map(String::from);
+    let mut child = helper_child(ceph, connect_timeout, &program, name, args, stdin)?;
+    child.label = format!("{PYTHON} {name} {}/{}", ceph.pool, args.first().unwrap_or(&""));
+    Ok(child)
+}
+
+/// `program conf id keyring|- timeout pool <args…>`, its stdin piped.
+fn helper(
+    ceph: &CephConfig,
+    connect_timeout: u32,
+    program: &[String],
+    name: &str,
+    args: &[&str],
+) -> Result<ChildProcess, DataPathError> {
+    let mut child = helper_child(ceph, connect_timeout, program, name, args, true)?;
+    child.label = format!("{name} {}/{}", ceph.pool, args.first().unwrap_or(&""));
+    Ok(child)
+}
+
+fn helper_child(
+    ceph: &CephConfig,
+    connect_timeout: u32,
+    program: &[String],
+    name: &str,
+    args: &[&str],
+    stdin: bool,
+) -> Result<ChildProcess, DataPathError> {
     let keyring = ceph
         .keyring
         .as_ref()
         .map_or("-".to_string(), |k| k.display().to_string());
     let conf = ceph.conf.display().to_string();
     let timeout = connect_timeout.to_string();
-    let head = [PYTHON, "-c", script, &conf, &ceph.id, &keyring, &timeout, &ceph.pool];
-    let argv: Vec<String> = head.iter().chain(args).map(|s| s.to_string()).collect();
-    let mut child = ChildProcess::spawn(&argv, stdin, true).map_err(|e| spawn_error(name, &e))?;
-    child.label = format!("{PYTHON} {name} {}/{}", ceph.pool, args.first().unwrap_or(&""));
-    Ok(child)
+    let head = [&conf, &ceph.id, &keyring, &timeout, &ceph.pool];
+    let argv: Vec<String> = program
+        .iter()
+        .cloned()
+        .chain(head.iter().map(|s| s.to_string()))
+        .chain(args.iter().map(|s| s.to_string()))
+        .collect();
+    ChildProcess::spawn(&argv, stdin, true).map_err(|e| spawn_error(name, &e))
 }
 
 /// The thread reading the writer's checksums (checksum mode).

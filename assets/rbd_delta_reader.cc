@@ -1,0 +1,182 @@
+// stackmigrate's warm-sync delta reader, compiled (src/storage/compiled_reader.rs; the reading
+// itself is in delta_reader.hpp, the stream in delta_stream.hpp).
+//
+// The same job, arguments and stream as assets/rbd_delta_reader.py's `go`
+// and `lock` lines (read that file's header first), with one difference in
+// how the changes are read: where librbd reports an object created since
+// FROM from its start to its last write, librbd (and so the Python reader)
+// fills the object's holes with zeros, which are then read, copied and
+// compared one by one. Here each changed piece of such an image is read
+// from its RADOS object with `sparse_read` (C++ librados only: neither the C
+// API nor the Python binding has it), which returns the object's allocated
+// extents and their bytes: a hole is sent as a `z` record without being
+// read. An allocated extent is still cut into `block` pieces on absolute
+// offsets and checked for zeros, as the Python reader does.
+//
+// Objects are read directly only for a format-2 image with no parent and
+// default striping (a piece then lies in one object, named
+// `<block_name_prefix>.<object number, 16 hex digits>`, in the image's data
+// pool and namespace). Anything else is read through librbd, as before.
+//
+// argv: conf id keyring|- timeout_s pool image from|- to block window_bytes
+// stdin: `go` (read IMAGE@TO) or `lock` (take IMAGE's exclusive lock and
+// read the image itself). `hold` is the Python reader's alone.
+// Exit 0 only after every read completed and the end record was written.
+#include <rados/librados.hpp>
+#include <rbd/librbd.hpp>
+
+#include "delta_reader.hpp"
+
+#include <fcntl.h>
+
+#include <chrono>
+#include <cstdio>
+#include <list>
+#include <string>
+#include <thread>
+
+namespace {
+
+const int LOCK_TRIES = 50;
+
+std::string live_holder(librbd::Image& img) {
+  std::list<librbd::locker_t> lockers;
+  bool exclusive = false;
+  std::string tag;
+  int r = img.list_lockers(&lockers, &exclusive, &tag);
+  if (r < 0) throw rados_error(r, "list lockers");
+  if (lockers.empty()) return "";
+  std::list<librbd::image_watcher_t> watchers;
+  r = img.list_watchers(watchers);
+  if (r < 0) throw rados_error(r, "list watchers");
+  for (auto& l : lockers)
+    for (auto& w : watchers)
+      if (w.addr == l.address) return l.client + " at " + l.address;
+  return "";
+}
+
+// As the Python reader's take_lock: a live holder is not asked to hand it over.
+void take_lock(librbd::Image& img, const std::string& image, const char* from) {
+  for (int attempt = 0; attempt < LOCK_TRIES; attempt++) {
+    check_stop();
+    std::string holder = live_holder(img);
+    if (holder.empty()) {
+      int r = img.lock_acquire(RBD_LOCK_MODE_EXCLUSIVE);
+      if (r == 0) return;
+      if (r != -EROFS && r != -EBUSY) throw rados_error(r, "lock " + image);
+      holder = std::string("a client that refuses it (") + strerror(-r) + ")";
+    }
+    if (attempt + 1 == LOCK_TRIES) {
+      std::string again = from ? "cut over again" : "migrate it again (a server's volume: let it be warm-synced)";
+      throw Failed{3, "cannot take " + image + "'s exclusive lock: " + holder +
+                          " holds it and has the image open, so something may still write to the source (or a "
+                          "client killed less than 30 s ago: its watch then expires); stop it (rbd status shows "
+                          "who has the image open), then " +
+                          again};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+std::string read_line() {
+  std::string line;
+  char c;
+  for (;;) {
+    ssize_t n = ::read(0, &c, 1);
+    if (n < 0 && errno == EINTR) {
+      check_stop();
+      continue;
+    }
+    if (n <= 0) return line;
+    line.push_back(c);
+    if (c == '\n') return line;
+  }
+}
+
+int run(int argc, char** argv) {
+  if (argc != 11) throw Failed{3, "usage: conf id keyring|- timeout_s pool image from|- to block window_bytes"};
+  std::string conf = argv[1], id = argv[2], keyring = argv[3], timeout = argv[4], pool = argv[5], image = argv[6];
+  const char* from = std::string(argv[7]) == "-" ? nullptr : argv[7];
+  std::string to = argv[8];
+  uint64_t block = std::stoull(argv[9]), window = std::stoull(argv[10]);
+  if (block == 0) throw Failed{3, "block must not be 0"};
+  librados::Rados cluster;
+  int r = cluster.init(id.c_str());
+  if (r < 0) throw rados_error(r, "init");
+  r = cluster.conf_read_file(conf.c_str());
+  if (r < 0) throw rados_error(r, "reading " + conf);
+  if (keyring != "-") cluster.conf_set("keyring", keyring.c_str());
+  cluster.conf_set("client_mount_timeout", timeout.c_str());
+  cluster.conf_set("rados_mon_op_timeout", timeout.c_str());
+  r = cluster.connect();
+  if (r < 0) throw rados_error(r, "connecting");
+  librados::IoCtx io;
+  r = cluster.ioctx_create(pool.c_str(), io);
+  if (r < 0) throw rados_error(r, "pool " + pool);
+  std::string line = read_line();
+  librbd::RBD rbd;
+  librbd::Image img;
+  if (line == "go\n") {
+    r = rbd.open_read_only(io, img, image.c_str(), to.c_str());
+    if (r < 0) throw rados_error(r, image + "@" + to);
+    uint64_t snap = 0;
+    r = img.snap_get_id(to, &snap);
+    if (r < 0) throw rados_error(r, image + "@" + to);
+    Reader reader(cluster, io, img, snap, block, window);
+    reader.send(from);
+    reader.end();
+  } else if (line == "lock\n") {
+    r = rbd.open(io, img, image.c_str());
+    if (r < 0) throw rados_error(r, image);
+    take_lock(img, image, from);
+    fprintf(stderr, "%s: exclusive lock taken\n", image.c_str());
+    Reader reader(cluster, io, img, LIBRADOS_SNAP_HEAD, block, window);
+    // The image itself: no write can land while the lock is held.
+    reader.send(from);
+    bool owner = false;
+    r = img.is_exclusive_lock_owner(&owner);
+    if (r < 0) throw rados_error(r, "lock owner of " + image);
+    if (!owner) throw Failed{3, "lost " + image + "'s exclusive lock during the read; nothing is kept, try again"};
+    fprintf(stderr, "%s read under its exclusive lock, held from before the read to its end; no snapshot taken\n",
+            image.c_str());
+    reader.end();
+    // Closing the image releases the lock.
+  } else {
+    throw Failed{3, "stopped before " + image + "@" + to + " was taken"};
+  }
+  img.close();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--probe") {
+    // Linked with -z now, so a missing library or symbol fails before this;
+    // the C++ API is only kept stable within a release, so the librados
+    // found must be the one compiled against.
+    int major = 0, minor = 0, extra = 0;
+    librados::Rados::version(&major, &minor, &extra);
+    if (major != LIBRADOS_VER_MAJOR || minor != LIBRADOS_VER_MINOR) {
+      fprintf(stderr, "compiled against librados %d.%d, found %d.%d\n", LIBRADOS_VER_MAJOR, LIBRADOS_VER_MINOR,
+              major, minor);
+      return 3;
+    }
+    printf("ok\n");
+    return 0;
+  }
+  struct sigaction term = {};
+  term.sa_handler = on_term;  // no SA_RESTART: a blocked read returns EINTR
+  sigaction(SIGTERM, &term, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK);
+  try {
+    return run(argc, argv);
+  } catch (const Failed& f) {
+    fprintf(stderr, "stackmigrate delta reader: %s\n", f.message.c_str());
+    return f.code;
+  } catch (const std::exception& e) {
+    fprintf(stderr, "stackmigrate delta reader: %s\n", e.what());
+    return 3;
+  }
+}

@@ -1,0 +1,192 @@
+//! The compiled delta reader (`assets/rbd_delta_reader.cc`) must send, byte
+//! for byte, the stream the Python reader sends for the same round: the
+//! engine reads every round with it where it runs, and the Python reader is
+//! the one the cutover tests proved against `rbd export`. Checked on the old
+//! cluster: an image read object by object (new objects with holes, changed
+//! objects, zeros written over data, a discarded object, a write across two
+//! objects), from a snapshot (`go`) and under the lock (`lock`); and the two
+//! images it reads through librbd instead (a clone, and one striped).
+
+use crate::testbed::{unique, Testbed};
+use stackmigrate::storage::compiled_reader::CompiledReader;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const SETUP: &str = r#"
+import sys
+import rados, rbd
+
+conf, name = sys.argv[1], sys.argv[2]
+OBJ = 4 << 20
+c = rados.Rados(conffile=conf, rados_id="admin")
+c.connect()
+io = c.open_ioctx("volumes")
+features = rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_EXCLUSIVE_LOCK | rbd.RBD_FEATURE_OBJECT_MAP | rbd.RBD_FEATURE_FAST_DIFF
+
+def data(n, seed):
+    # No zero byte: every piece of it is data.
+    pattern = bytes((i * 131 + seed * 7) % 251 + 1 for i in range(251))
+    return (pattern * (n // 251 + 1))[:n]
+
+def changes(img, base):
+    # Objects 0-7 hold data at the base snapshot; then, before the next one:
+    img.create_snap(base)
+    for k, off in ((9, 1 << 20), (9, 3 << 20), (12, 0), (20, OBJ - 65536)):
+        img.write(data(65536, k), k * OBJ + off)       # new objects, holes between
+    img.write(data(8192, 1), 1 * OBJ + 12288)           # a changed object
+    img.write(bytes(65536), 2 * OBJ + (1 << 20))         # zeros over data
+    img.discard(3 * OBJ, OBJ)                            # a discarded object
+    img.write(data(131072, 4), 5 * OBJ - 65536)          # across two objects
+    img.create_snap(base + "-next")
+
+def fill(img):
+    for k in range(8):
+        img.write(data(OBJ if k % 2 else 65536, k), k * OBJ)
+
+rbd.RBD().create(io, name, 96 << 20, old_format=False, features=features)
+with rbd.Image(io, name) as img:
+    fill(img)
+    changes(img, "a")
+    img.create_snap("base")
+    img.protect_snap("base")
+    # The head moves on: a round read from its snapshot must not see this.
+    img.write(data(65536, 11), 9 * OBJ + (2 << 20))
+    img.write(data(4096, 12), 1 * OBJ)
+rbd.RBD().clone(io, name, "base", io, name + "-clone", features=features)
+with rbd.Image(io, name + "-clone") as img:
+    img.write(data(65536, 9), 7 * OBJ)
+    changes(img, "a")
+rbd.RBD().create(io, name + "-striped", 96 << 20, old_format=False, features=features | rbd.RBD_FEATURE_STRIPINGV2,
+                 stripe_unit=65536, stripe_count=4)
+with rbd.Image(io, name + "-striped") as img:
+    fill(img)
+    changes(img, "a")
+io.close()
+c.shutdown()
+"#;
+
+const CLEANUP: &str = r#"
+import sys
+import rados, rbd
+
+conf, name = sys.argv[1], sys.argv[2]
+c = rados.Rados(conffile=conf, rados_id="admin")
+c.connect()
+io = c.open_ioctx("volumes")
+for image in (name + "-clone", name + "-striped", name):
+    try:
+        with rbd.Image(io, image) as img:
+            for s in list(img.list_snaps()):
+                if img.is_protected_snap(s["name"]):
+                    img.unprotect_snap(s["name"])
+                img.remove_snap(s["name"])
+        rbd.RBD().remove(io, image)
+    except rbd.ImageNotFound:
+        pass
+io.close()
+c.shutdown()
+"#;
+
+fn python(script: &str, args: &[&str]) {
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// One reader's stream of `image` since `from`, sent `line`.
+fn read(program: &[String], conf: &str, image: &str, (from, to): (&str, &str), line: &str) -> Vec<u8> {
+    let (head, rest) = program.split_first().expect("program");
+    let mut child = Command::new(head)
+        .args(rest)
+        .args([
+            conf, "admin", "-", "30", "volumes", image, from, to, "65536", "33554432",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("reader");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(line.as_bytes())
+        .expect("line");
+    let out = child.wait_with_output().expect("reader");
+    assert!(
+        out.status.success(),
+        "{head} {image} {line}: {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The records of a stream, as (tag, offset, length), to say where two differ.
+fn records(s: &[u8]) -> Vec<(u8, u64, u64)> {
+    let le = |at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+    let (mut out, mut at) = (Vec::new(), 12);
+    while at < s.len() {
+        match s[at] {
+            b's' => at += 9,
+            b'e' => at += 1,
+            tag => {
+                let (off, len) = (le(at + 1), le(at + 9));
+                out.push((tag, off, len));
+                at += 17 + if tag == b'w' { len as usize } else { 0 };
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_compiled_reader_sends_the_python_readers_stream() {
+    let tb = Testbed::get();
+    let compiled = CompiledReader::probe()
+        .await
+        .expect("the compiled reader runs on the testbed's machine (testbed/install.sh installs its headers)");
+    let conf = tb.var("OLD_CEPH_CONF");
+    let name = unique("reader").replace(' ', "-");
+    python(SETUP, &[&conf, &name]);
+    let py = [
+        "/usr/bin/python3".to_string(),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/assets/rbd_delta_reader.py").into(),
+    ];
+    let cc = [compiled.path()];
+    let cases = [
+        (name.clone(), ("a", "a-next"), "go\n"),
+        (name.clone(), ("a", "-"), "lock\n"),
+        (name.clone(), ("-", "a-next"), "go\n"),
+        (format!("{name}-clone"), ("a", "a-next"), "go\n"),
+        (format!("{name}-striped"), ("a", "a-next"), "go\n"),
+    ];
+    let mut failed = Vec::new();
+    for (image, round, line) in &cases {
+        let (want, got) = (
+            read(&py, &conf, image, *round, line),
+            read(&cc, &conf, image, *round, line),
+        );
+        let recs = records(&want);
+        assert!(
+            recs.iter().any(|r| r.0 == b'w') && recs.iter().any(|r| r.0 == b'z'),
+            "{image} {round:?}: the case has data and zeros: {recs:?}"
+        );
+        if want != got {
+            failed.push(format!(
+                "{image} {round:?} {line:?}:\n python   {recs:?}\n compiled {:?}",
+                records(&got)
+            ));
+        }
+    }
+    python(CLEANUP, &[&conf, &name]);
+    assert!(failed.is_empty(), "streams differ:\n{}", failed.join("\n"));
+}
