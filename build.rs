@@ -1,15 +1,19 @@
-//! Compiles the warm-sync delta reader that reads objects sparsely
-//! (`assets/rbd_delta_reader.cc`, docs/decisions.md "The delta reader is
-//! compiled where the Ceph headers are"), where a C++ compiler and the
+//! Compiles the warm-sync round's Ceph helper (`assets/rbd_helper.cc`: a delta
+//! reader that reads objects sparsely, and the round's writer; docs/decisions.md
+//! "The round's helpers are compiled where the Ceph headers are"), where a C++ compiler and the
 //! cluster's development headers (Debian: `g++ libradospp-dev librbd-dev`)
 //! are installed. Elsewhere the file is left empty and stackmigrate uses
-//! the Python reader, as before. Either way the build succeeds.
+//! the Python helpers, as before. Either way the build succeeds.
 use std::path::Path;
 use std::process::Command;
 
-const SOURCE: &str = "assets/rbd_delta_reader.cc";
+const SOURCE: &str = "assets/rbd_helper.cc";
 /// What it includes.
-const INCLUDED: [&str; 2] = ["assets/delta_reader.hpp", "assets/delta_stream.hpp"];
+const INCLUDED: [&str; 3] = [
+    "assets/delta_reader.hpp",
+    "assets/delta_stream.hpp",
+    "assets/round_writer.hpp",
+];
 const HEADERS: [&str; 2] = ["/usr/include/rados/librados.hpp", "/usr/include/rbd/librbd.hpp"];
 /// Changes when a package is installed or removed (Debian): a build made
 /// before the headers were installed is redone after.
@@ -25,7 +29,7 @@ fn main() {
             println!("cargo:rerun-if-changed={path}");
         }
     }
-    let out = Path::new(&std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("rbd_delta_reader");
+    let out = Path::new(&std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("rbd_helper");
     let _ = std::fs::remove_file(&out);
     if HEADERS.iter().all(|h| Path::new(h).exists()) {
         let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
@@ -41,14 +45,14 @@ fn main() {
                 let err = String::from_utf8_lossy(&o.stderr);
                 let last = err.lines().rev().take(5).collect::<Vec<_>>();
                 println!(
-                    "cargo:warning={SOURCE} did not compile ({}); warm-sync rounds use the Python reader",
+                    "cargo:warning={SOURCE} did not compile ({}); warm-sync rounds use the Python helpers",
                     last.join(" / ")
                 );
             }
-            Err(e) => println!("cargo:warning={cxx}: {e}; warm-sync rounds use the Python reader"),
+            Err(e) => println!("cargo:warning={cxx}: {e}; warm-sync rounds use the Python helpers"),
         }
         let _ = std::fs::remove_file(&out);
     }
-    // No compiled reader: an empty file, which stackmigrate takes for none.
+    // No compiled helper: an empty file, which stackmigrate takes for none.
     std::fs::write(&out, b"").expect("writing OUT_DIR");
 }

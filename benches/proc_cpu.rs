@@ -70,11 +70,19 @@ fn label(cmd: &str) -> String {
     let side = if cmd.contains("/old/") { "old" } else { "new" };
     let named = [
         ("delta reader", "helper: delta reader (source, librbd)"),
-        // The compiled reader runs from a memory file (src/storage/compiled_reader.rs).
-        ("/proc/self/fd/", "helper: delta reader (source, compiled)"),
         ("staging writer", "helper: writer + read-back (new, librbd)"),
         ("/deps/", "the bench process (this sampler)"),
     ];
+    // The compiled helper runs from a memory file (src/storage/compiled_helper.rs).
+    if cmd.starts_with("/proc/self/fd/") {
+        let job = cmd.split_whitespace().nth(1).unwrap_or("");
+        let what = if job == "read" {
+            "delta reader (source"
+        } else {
+            "writer + read-back (new"
+        };
+        return format!("helper: {what}, compiled)");
+    }
     if let Some((_, l)) = named.iter().find(|(k, _)| cmd.contains(k)) {
         return l.to_string();
     }

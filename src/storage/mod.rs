@@ -6,7 +6,7 @@ mod block_delta;
 pub mod block_manifest;
 mod block_store;
 mod child_process;
-pub mod compiled_reader;
+pub mod compiled_helper;
 mod data_path_error;
 mod delta_sinks;
 mod diff_child;

@@ -1,8 +1,10 @@
 //! A warm-sync round through librbd (where `python3-rbd` is installed): the
-//! source's changes are read by `assets/rbd_delta_reader.py`, which sends a
+//! source's changes are read by the delta reader (`assets/rbd_delta_reader.py`,
+//! or the compiled helper's, [`super::compiled_helper`]), which sends a
 //! zero piece as a `z` record instead of its bytes, so a 64 KiB write into
 //! an object created since the last round costs 64 KiB, not the object's
-//! span; the new image is written by `assets/rbd_stage_readback.py`, which
+//! span; the new image is written by `assets/rbd_stage_readback.py` (or the
+//! compiled helper's writer), which
 //! reads each extent back once its write is acknowledged. The bytes read
 //! back are compared with the export file while the round runs, so the
 //! round is verified when its stream ends: no second pass over the new

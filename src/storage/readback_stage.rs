@@ -18,7 +18,7 @@
 //! compared with the export file.)
 
 use super::child_process::{within, ChildProcess};
-use super::compiled_reader::CompiledReader;
+use super::compiled_helper::CompiledHelper;
 use super::record_trail::{read_confirmations, Sealed};
 use super::{DataPathError, RbdError};
 use crate::config::CephConfig;
@@ -75,7 +75,7 @@ pub async fn available() -> bool {
             let ok = probe.is_ok_and(|exit| exit.success());
             if ok {
                 // Rounds then read with it, if it runs here: known before the first.
-                CompiledReader::probe().await;
+                CompiledHelper::probe().await;
             } else {
                 tracing::info!(
                     "{PYTHON} cannot import rados and rbd (python3-rbd), or librados has no checksum op: the staging image is written with rbd import-diff and read back after the import"
@@ -114,19 +114,21 @@ pub fn spawn_writer(
     base: Option<&str>,
     checksum: bool,
 ) -> Result<(ChildProcess, File, File), DataPathError> {
-    let mut child = python(
-        ceph,
-        connect_timeout,
-        (SCRIPT, "rbd_stage_readback.py"),
-        &[
-            image,
-            &WINDOW.to_string(),
-            drop_snaps.unwrap_or("-"),
-            base.unwrap_or("-"),
-            if checksum { "checksum" } else { "bytes" },
-        ],
-        true,
-    )?;
+    let args = [
+        image,
+        &WINDOW.to_string(),
+        drop_snaps.unwrap_or("-"),
+        base.unwrap_or("-"),
+        if checksum { "checksum" } else { "bytes" },
+    ];
+    // The compiled writer sends bytes only; a cold export's stage (checksums) is the Python one's.
+    let mut child = match CompiledHelper::ready() {
+        Some(compiled) if !checksum => {
+            let program = [compiled.path(), "write".into()];
+            helper(ceph, connect_timeout, &program, "rbd_helper write", &args)?
+        }
+        _ => python(ceph, connect_timeout, (SCRIPT, "rbd_stage_readback.py"), &args, true)?,
+    };
     let stdin = child
         .take_stdin()
         .ok_or_else(|| DataPathError::Child("no stdin".into()))?;
@@ -140,8 +142,8 @@ pub fn spawn_writer(
 /// `from` and `to`, on the child's stdout as a diff stream in which zero
 /// pieces of `block` bytes are `z` records (`assets/rbd_delta_reader.py`).
 /// It connects, then waits for `go` or `lock` on its stdin (snapshot `to`
-/// is taken). The compiled reader where [`CompiledReader::probe`] found it
-/// usable (the same stream, with holes not read), else the Python one.
+/// is taken). The compiled helper where [`CompiledHelper::probe`] found it
+/// usable (the same stream, with holes not read), else the Python reader.
 pub fn spawn_delta_reader(
     ceph: &CephConfig,
     connect_timeout: u32,
@@ -149,10 +151,11 @@ pub fn spawn_delta_reader(
     (from, to): (&str, &str),
     block: u64,
 ) -> Result<ChildProcess, DataPathError> {
-    match CompiledReader::ready() {
-        Some(reader) => {
+    match CompiledHelper::ready() {
+        Some(compiled) => {
             let args = [image, from, to, &block.to_string(), &WINDOW.to_string()];
-            helper(ceph, connect_timeout, &[reader.path()], "rbd_delta_reader.cc", &args)
+            let program = [compiled.path(), "read".into()];
+            helper(ceph, connect_timeout, &program, "rbd_helper read", &args)
         }
         None => spawn_python_reader(ceph, connect_timeout, image, (from, to), block),
     }

@@ -5,7 +5,7 @@
 //! image, each read independently (`rbd export -`, files).
 
 mod cold_lock;
-mod compiled_reader;
+mod compiled_helper;
 mod delta_listing;
 mod engine_run;
 mod export_stopped;

@@ -1,31 +1,35 @@
-// stackmigrate's warm-sync delta reader, compiled (src/storage/compiled_reader.rs; the reading
-// itself is in delta_reader.hpp, the stream in delta_stream.hpp).
+// stackmigrate's compiled Ceph helper (src/storage/compiled_helper.rs), one
+// executable with two jobs of a warm-sync round:
 //
-// The same job, arguments and stream as assets/rbd_delta_reader.py's `go`
-// and `lock` lines (read that file's header first), with one difference in
-// how the changes are read: where librbd reports an object created since
-// FROM from its start to its last write, librbd (and so the Python reader)
-// fills the object's holes with zeros, which are then read, copied and
-// compared one by one. Here each changed piece of such an image is read
-// from its RADOS object with `sparse_read` (C++ librados only: neither the C
-// API nor the Python binding has it), which returns the object's allocated
-// extents and their bytes: a hole is sent as a `z` record without being
-// read. An allocated extent is still cut into `block` pieces on absolute
-// offsets and checked for zeros, as the Python reader does.
+//   rbd_helper read  ARGS   the delta reader (delta_reader.hpp): the job, arguments
+//                           and stream of assets/rbd_delta_reader.py's `go` and
+//                           `lock` lines; `hold` is the Python reader's alone
+//   rbd_helper write ARGS   the round writer (round_writer.hpp): the job,
+//                           arguments and stream of assets/rbd_stage_readback.py
+//                           with the `bytes` reply; `checksum` is the Python one's
+//   rbd_helper --probe      exit 0 where it can run (see main)
 //
-// Objects are read directly only for a format-2 image with no parent and
-// default striping (a piece then lies in one object, named
-// `<block_name_prefix>.<object number, 16 hex digits>`, in the image's data
-// pool and namespace). Anything else is read through librbd, as before.
+// How the reader differs: where librbd reports an object created since FROM
+// from its start to its last write, librbd (and so the Python reader) fills
+// the object's holes with zeros, which are then read, copied and compared.
+// Here each changed piece of such an image is read from its RADOS object with
+// `sparse_read` (C++ librados only: neither the C API nor the Python binding
+// has it), which returns the object's allocated extents and their bytes: a
+// hole is sent as zeros without being read. Objects are read directly only for
+// a format-2 image with no parent and default striping (a piece then lies in
+// one object, `<block_name_prefix>.<object number, 16 hex digits>`, in the
+// image's data pool and namespace); anything else is read through librbd.
+// The writer does what the Python one does, without an interpreter: each
+// record's write, its read-back once acknowledged, and the bytes sent on.
 //
-// argv: conf id keyring|- timeout_s pool image from|- to block window_bytes
-// stdin: `go` (read IMAGE@TO) or `lock` (take IMAGE's exclusive lock and
-// read the image itself). `hold` is the Python reader's alone.
-// Exit 0 only after every read completed and the end record was written.
+// Both send, byte for byte, the streams the Python helpers send (tested).
+// Exit 0 only after the whole job; else an errno (2: not found, 32: broken
+// pipe, 110: timed out) or 3, with the reason on stderr.
 #include <rados/librados.hpp>
 #include <rbd/librbd.hpp>
 
 #include "delta_reader.hpp"
+#include "round_writer.hpp"
 
 #include <fcntl.h>
 
@@ -93,14 +97,9 @@ std::string read_line() {
   }
 }
 
-int run(int argc, char** argv) {
-  if (argc != 11) throw Failed{3, "usage: conf id keyring|- timeout_s pool image from|- to block window_bytes"};
-  std::string conf = argv[1], id = argv[2], keyring = argv[3], timeout = argv[4], pool = argv[5], image = argv[6];
-  const char* from = std::string(argv[7]) == "-" ? nullptr : argv[7];
-  std::string to = argv[8];
-  uint64_t block = std::stoull(argv[9]), window = std::stoull(argv[10]);
-  if (block == 0) throw Failed{3, "block must not be 0"};
-  librados::Rados cluster;
+// argv: conf id keyring|- timeout_s pool, then the job's own.
+void connect(librados::Rados& cluster, librados::IoCtx& io, char** argv, bool writes) {
+  std::string conf = argv[1], id = argv[2], keyring = argv[3], timeout = argv[4], pool = argv[5];
   int r = cluster.init(id.c_str());
   if (r < 0) throw rados_error(r, "init");
   r = cluster.conf_read_file(conf.c_str());
@@ -108,14 +107,29 @@ int run(int argc, char** argv) {
   if (keyring != "-") cluster.conf_set("keyring", keyring.c_str());
   cluster.conf_set("client_mount_timeout", timeout.c_str());
   cluster.conf_set("rados_mon_op_timeout", timeout.c_str());
+  // A write completes only once the OSDs hold it, as with the Python writer.
+  if (writes) cluster.conf_set("rbd_cache", "false");
   r = cluster.connect();
   if (r < 0) throw rados_error(r, "connecting");
-  librados::IoCtx io;
   r = cluster.ioctx_create(pool.c_str(), io);
   if (r < 0) throw rados_error(r, "pool " + pool);
+}
+
+// argv: conf id keyring|- timeout_s pool image from|- to block window_bytes
+int read_job(int argc, char** argv) {
+  if (argc != 11) throw Failed{3, "usage: read conf id keyring|- timeout_s pool image from|- to block window_bytes"};
+  std::string image = argv[6];
+  const char* from = std::string(argv[7]) == "-" ? nullptr : argv[7];
+  std::string to = argv[8];
+  uint64_t block = std::stoull(argv[9]), window = std::stoull(argv[10]);
+  if (block == 0) throw Failed{3, "block must not be 0"};
+  librados::Rados cluster;
+  librados::IoCtx io;
+  connect(cluster, io, argv, false);
   std::string line = read_line();
   librbd::RBD rbd;
   librbd::Image img;
+  int r;
   if (line == "go\n") {
     r = rbd.open_read_only(io, img, image.c_str(), to.c_str());
     if (r < 0) throw rados_error(r, image + "@" + to);
@@ -148,6 +162,32 @@ int run(int argc, char** argv) {
   return 0;
 }
 
+// argv: conf id keyring|- timeout_s pool image window_bytes drop_prefix|- base|- bytes
+int write_job(int argc, char** argv) {
+  if (argc != 11)
+    throw Failed{3, "usage: write conf id keyring|- timeout_s pool image window_bytes drop_prefix|- base|- bytes"};
+  std::string image = argv[6], drop = argv[8], base = argv[9];
+  uint64_t window = std::stoull(argv[7]);
+  if (std::string(argv[10]) != "bytes")
+    throw Failed{3, "the compiled writer sends the bytes read back (the checksum reply is the Python writer's)"};
+  librados::Rados cluster;
+  librados::IoCtx io;
+  connect(cluster, io, argv, true);
+  librbd::RBD rbd;
+  librbd::Image img;
+  int r = rbd.open(io, img, image.c_str());
+  if (r < 0) throw rados_error(r, image);
+  In in;
+  Writer writer(img, window);
+  if (base != "-") writer.tell(facts(img, image, base));
+  // Declared after the writer, so destroyed (joined) first: the image is
+  // closed only once the removal and every write and read have ended.
+  std::unique_ptr<Dropper> dropper;
+  if (drop != "-") dropper = std::make_unique<Dropper>(img, drop);
+  writer.apply(in, dropper.get(), image);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -170,13 +210,17 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &term, nullptr);
   signal(SIGPIPE, SIG_IGN);
   fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK);
+  std::string job = argc > 1 ? argv[1] : "";
+  const char* who = job == "write" ? "stackmigrate round writer" : "stackmigrate delta reader";
   try {
-    return run(argc, argv);
+    if (job == "read") return read_job(argc - 1, argv + 1);
+    if (job == "write") return write_job(argc - 1, argv + 1);
+    throw Failed{3, "usage: rbd_helper read|write ARGS, or --probe"};
   } catch (const Failed& f) {
-    fprintf(stderr, "stackmigrate delta reader: %s\n", f.message.c_str());
+    fprintf(stderr, "%s: %s\n", who, f.message.c_str());
     return f.code;
   } catch (const std::exception& e) {
-    fprintf(stderr, "stackmigrate delta reader: %s\n", e.what());
+    fprintf(stderr, "%s: %s\n", who, e.what());
     return 3;
   }
 }

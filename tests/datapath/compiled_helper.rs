@@ -1,14 +1,17 @@
-//! The compiled delta reader (`assets/rbd_delta_reader.cc`) must send, byte
-//! for byte, the stream the Python reader sends for the same round: the
-//! engine reads every round with it where it runs, and the Python reader is
-//! the one the cutover tests proved against `rbd export`. Checked on the old
+//! The compiled Ceph helper (`assets/rbd_helper.cc`) must send, byte for
+//! byte, the streams the Python helpers send for the same round: the engine
+//! runs every round with it where it runs, and the Python helpers are the
+//! ones the cutover tests proved against `rbd export`. The reader, on the old
 //! cluster: an image read object by object (new objects with holes, changed
 //! objects, zeros written over data, a discarded object, a write across two
 //! objects), from a snapshot (`go`) and under the lock (`lock`); and the two
-//! images it reads through librbd instead (a clone, and one striped).
+//! images it reads through librbd instead (a clone, and one striped). The
+//! writer, on the new cluster: that round's stream (zero records included)
+//! applied to two equal images, its guard answer, its read-back, the
+//! snapshots it removes, and the images it leaves.
 
 use crate::testbed::{unique, Testbed};
-use stackmigrate::storage::compiled_reader::CompiledReader;
+use stackmigrate::storage::compiled_helper::CompiledHelper;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -149,11 +152,11 @@ fn records(s: &[u8]) -> Vec<(u8, u64, u64)> {
 }
 
 #[tokio::test]
-async fn the_compiled_reader_sends_the_python_readers_stream() {
+async fn the_compiled_helper_sends_the_python_helpers_streams() {
     let tb = Testbed::get();
-    let compiled = CompiledReader::probe()
+    let compiled = CompiledHelper::probe()
         .await
-        .expect("the compiled reader runs on the testbed's machine (testbed/install.sh installs its headers)");
+        .expect("the compiled helper runs on the testbed's machine (testbed/install.sh installs its headers)");
     let conf = tb.var("OLD_CEPH_CONF");
     let name = unique("reader").replace(' ', "-");
     python(SETUP, &[&conf, &name]);
@@ -161,7 +164,7 @@ async fn the_compiled_reader_sends_the_python_readers_stream() {
         "/usr/bin/python3".to_string(),
         concat!(env!("CARGO_MANIFEST_DIR"), "/assets/rbd_delta_reader.py").into(),
     ];
-    let cc = [compiled.path()];
+    let cc = [compiled.path(), "read".into()];
     let cases = [
         (name.clone(), ("a", "a-next"), "go\n"),
         (name.clone(), ("a", "-"), "lock\n"),
@@ -187,6 +190,121 @@ async fn the_compiled_reader_sends_the_python_readers_stream() {
             ));
         }
     }
+    let round = read(&py, &conf, &name, ("a", "a-next"), "go\n");
     python(CLEANUP, &[&conf, &name]);
     assert!(failed.is_empty(), "streams differ:\n{}", failed.join("\n"));
+
+    let new_conf = tb.var("NEW_CEPH_CONF");
+    python(TARGETS, &[&new_conf, &name, "setup"]);
+    let py = [
+        "/usr/bin/python3".to_string(),
+        "-c".into(),
+        [
+            include_str!("../../assets/rados_checksums.py"),
+            include_str!("../../assets/rbd_stage_readback.py"),
+        ]
+        .concat(),
+    ];
+    let cc = [compiled.path(), "write".into()];
+    let (want, got) = (
+        write(&py, &new_conf, &format!("{name}-py"), &round),
+        write(&cc, &new_conf, &format!("{name}-cc"), &round),
+    );
+    let checked = Command::new("/usr/bin/python3")
+        .args(["-c", TARGETS, &new_conf, &name, "check"])
+        .output()
+        .expect("python3");
+    python(TARGETS, &[&new_conf, &name, "cleanup"]);
+    assert_eq!(want.0, got.0, "the guard's answers");
+    assert!(
+        want.0["written"].as_array().is_some_and(|w| !w.is_empty()),
+        "{}",
+        want.0
+    );
+    assert!(
+        records(&want.1).iter().any(|r| r.0 == b'z'),
+        "zeros over data were written and read back"
+    );
+    assert!(
+        want.1 == got.1,
+        "read-back streams differ:\n python   {:?}\n compiled {:?}",
+        records(&want.1),
+        records(&got.1)
+    );
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(said.contains("images equal; snapshots ['base'] and ['base']"), "{said}");
+}
+
+const TARGETS: &str = r#"
+import sys
+import rados, rbd
+
+conf, name, job = sys.argv[1], sys.argv[2], sys.argv[3]
+OBJ = 4 << 20
+c = rados.Rados(conffile=conf, rados_id="admin")
+c.connect()
+io = c.open_ioctx("volumes")
+features = rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_EXCLUSIVE_LOCK | rbd.RBD_FEATURE_OBJECT_MAP | rbd.RBD_FEATURE_FAST_DIFF
+for image in (name + "-py", name + "-cc"):
+    if job == "setup":
+        rbd.RBD().create(io, image, 96 << 20, old_format=False, features=features)
+        with rbd.Image(io, image) as img:
+            for k in range(8):
+                img.write(bytes([k + 1]) * OBJ, k * OBJ)
+            img.create_snap("base")
+            img.create_snap("drop-1")
+            img.write(b"\x07" * 65536, 2 * OBJ)
+    elif job == "cleanup":
+        try:
+            with rbd.Image(io, image) as img:
+                for s in list(img.list_snaps()):
+                    img.remove_snap(s["name"])
+            rbd.RBD().remove(io, image)
+        except rbd.ImageNotFound:
+            pass
+if job == "check":
+    with rbd.Image(io, name + "-py", read_only=True) as a, rbd.Image(io, name + "-cc", read_only=True) as b:
+        for off in range(0, a.size(), OBJ):
+            assert a.read(off, OBJ) == b.read(off, OBJ), "images differ at %d" % off
+        snaps = [sorted(s["name"] for s in i.list_snaps()) for i in (a, b)]
+    print("images equal; snapshots %s and %s" % tuple(snaps))
+io.close()
+c.shutdown()
+"#;
+
+/// One writer's guard answer (its `g` record) and read-back stream, given
+/// `stream` for `image` (base snapshot `base`, snapshots `drop-*` removed).
+fn write(program: &[String], conf: &str, image: &str, stream: &[u8]) -> (serde_json::Value, Vec<u8>) {
+    let (head, rest) = program.split_first().expect("program");
+    let mut child = Command::new(head)
+        .args(rest)
+        .args([
+            conf, "admin", "-", "30", "volumes", image, "33554432", "drop-", "base", "bytes",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("writer");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let out = std::thread::scope(|s| {
+        s.spawn(move || stdin.write_all(stream).expect("stream"));
+        child.wait_with_output().expect("writer")
+    });
+    assert!(
+        out.status.success(),
+        "{head} {image}: {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let o = out.stdout;
+    assert_eq!(o.first(), Some(&b'g'), "{head}: the guard's answer first");
+    let n = u32::from_le_bytes(o[1..5].try_into().expect("4 bytes")) as usize;
+    let facts = serde_json::from_slice(&o[5..5 + n]).expect("the guard's answer is JSON");
+    (facts, o[5 + n..].to_vec())
 }
