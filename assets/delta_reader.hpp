@@ -93,6 +93,12 @@ class Reader {
     out_.flush();
   }
 
+  // How the pieces were read (said on stderr, and checked by the tests).
+  std::string said() const {
+    return std::to_string(direct_pieces_) + " pieces read from their RADOS objects (sparse), " +
+           std::to_string(librbd_pieces_) + " through librbd";
+  }
+
   void end() {
     out_.raw("e", 1);
     out_.drain();
@@ -145,15 +151,20 @@ class Reader {
     return out;
   }
 
-  // Whether pieces may be read from their objects: see the header.
+  // Whether pieces may be read from their objects: see the header. Not an
+  // image being live-migrated either: librbd serves the objects not yet
+  // copied from the migration's source, which get_parent does not name.
   bool direct_objects(librados::Rados& cluster, librados::IoCtx& io) {
     uint8_t old = 1;
     if (img_.old_format(&old) < 0 || old) return false;
+    uint64_t features = 0;
+    if (img_.features(&features) < 0 || (features & RBD_FEATURE_MIGRATING)) return false;
     librbd::linked_image_spec_t parent;
     librbd::snap_spec_t parent_snap;
     if (img_.get_parent(&parent, &parent_snap) != -ENOENT) return false;
     librbd::image_info_t info;
-    if (img_.stat(info, sizeof(info)) < 0 || info.obj_size == 0) return false;
+    // Objects of whole CHUNKs: the pieces are then the Python reader's, and so are the records.
+    if (img_.stat(info, sizeof(info)) < 0 || info.obj_size == 0 || info.obj_size % CHUNK != 0) return false;
     if (img_.get_stripe_count() != 1 || img_.get_stripe_unit() != info.obj_size) return false;
     int64_t pool = img_.get_data_pool_id();
     if (pool < 0) return false;
@@ -176,9 +187,11 @@ class Reader {
       snprintf(name, sizeof(name), ".%016llx", (unsigned long long)number);
       p->rados = librados::Rados::aio_create_completion();
       r = data_.aio_sparse_read(prefix_ + name, p->rados, &p->extents, &p->bl, m, pos - p->object_start, snap_);
+      direct_pieces_++;
     } else {
       p->rbd = new librbd::RBD::AioCompletion(nullptr, nullptr);
       r = img_.aio_read2(pos, m, p->bl, p->rbd, 0);
+      librbd_pieces_++;
     }
     if (r < 0) throw rados_error(r, "read at " + std::to_string(pos));
     held_ += m;
@@ -192,12 +205,18 @@ class Reader {
       if (!head.hole && held_ <= keep) return;
       int r = head.wait();
       if (head.rados && r == -ENOENT) {
-        // No object at that point: every byte of it reads as zeros.
+        // No object, though the listing says this extent changed: not taken
+        // for zeros, but read through librbd, as the Python reader reads it.
         head.extents.clear();
         head.bl.clear();
-      } else if (r < 0) {
-        throw rados_error(r, "read at " + std::to_string(head.offset));
+        head.rados->release();
+        head.rados = nullptr;
+        ssize_t n = img_.read(head.offset, head.length, head.bl);
+        r = n < 0 ? int(n) : 0;
+        direct_pieces_--;
+        librbd_pieces_++;
       }
+      if (r < 0) throw Failed{3, "read at " + std::to_string(head.offset) + ": " + strerror(-r)};
       emit(head);
       if (!head.hole) held_ -= head.length;
       pending_.pop_front();
@@ -287,7 +306,7 @@ class Reader {
   uint64_t object_size_ = 0;
   std::string prefix_;
   std::deque<std::unique_ptr<Piece>> pending_;
-  uint64_t held_ = 0;
+  uint64_t held_ = 0, direct_pieces_ = 0, librbd_pieces_ = 0;
   std::vector<char> run_;
   Out out_;
 };

@@ -86,6 +86,7 @@ std::string read_line() {
   std::string line;
   char c;
   for (;;) {
+    check_stop();
     ssize_t n = ::read(0, &c, 1);
     if (n < 0 && errno == EINTR) {
       check_stop();
@@ -138,6 +139,7 @@ int read_job(int argc, char** argv) {
     if (r < 0) throw rados_error(r, image + "@" + to);
     Reader reader(cluster, io, img, snap, block, window);
     reader.send(from);
+    fprintf(stderr, "%s@%s: %s\n", image.c_str(), to.c_str(), reader.said().c_str());
     reader.end();
   } else if (line == "lock\n") {
     r = rbd.open(io, img, image.c_str());
@@ -151,8 +153,8 @@ int read_job(int argc, char** argv) {
     r = img.is_exclusive_lock_owner(&owner);
     if (r < 0) throw rados_error(r, "lock owner of " + image);
     if (!owner) throw Failed{3, "lost " + image + "'s exclusive lock during the read; nothing is kept, try again"};
-    fprintf(stderr, "%s read under its exclusive lock, held from before the read to its end; no snapshot taken\n",
-            image.c_str());
+    fprintf(stderr, "%s read under its exclusive lock, held from before the read to its end; no snapshot taken; %s\n",
+            image.c_str(), reader.said().c_str());
     reader.end();
     // Closing the image releases the lock.
   } else {
@@ -195,11 +197,19 @@ int main(int argc, char** argv) {
     // Linked with -z now, so a missing library or symbol fails before this;
     // the C++ API is only kept stable within a release, so the librados
     // found must be the one compiled against.
+    // librbd's version moves with each release (librados's C++ ABI has its own
+    // versioned namespace, which -z now checks).
     int major = 0, minor = 0, extra = 0;
     librados::Rados::version(&major, &minor, &extra);
     if (major != LIBRADOS_VER_MAJOR || minor != LIBRADOS_VER_MINOR) {
       fprintf(stderr, "compiled against librados %d.%d, found %d.%d\n", LIBRADOS_VER_MAJOR, LIBRADOS_VER_MINOR,
               major, minor);
+      return 3;
+    }
+    librbd::RBD().version(&major, &minor, &extra);
+    if (major != LIBRBD_VER_MAJOR || minor != LIBRBD_VER_MINOR) {
+      fprintf(stderr, "compiled against librbd %d.%d, found %d.%d\n", LIBRBD_VER_MAJOR, LIBRBD_VER_MINOR, major,
+              minor);
       return 3;
     }
     printf("ok\n");

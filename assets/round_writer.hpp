@@ -67,18 +67,49 @@ class In {
   size_t at_ = 0, end_ = 0;
 };
 
+// A JSON string as Python's json.dumps writes it: ASCII only, short escapes,
+// others as \uXXXX (UTF-16; a byte that is not UTF-8 as U+FFFD).
 std::string json_string(const std::string& s) {
   std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += char(c);
+  auto unit = [&out](unsigned v) {
+    char u[16];
+    snprintf(u, sizeof(u), "\\u%04x", v);
+    out += u;
+  };
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = s[i];
+    const char* brief = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                        : c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : nullptr;
+    if (brief) {
+      out += brief;
+      i++;
     } else if (c < 0x20) {
-      char u[8];
-      snprintf(u, sizeof(u), "\\u%04x", c);
-      out += u;
-    } else {
+      unit(c);
+      i++;
+    } else if (c < 0x80) {
       out += char(c);
+      i++;
+    } else {
+      int n = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : -1;
+      unsigned v = n == 3 ? c & 0x07 : n == 2 ? c & 0x0f : c & 0x1f;
+      bool ok = n > 0 && c < 0xf5 && i + n < s.size();
+      for (int k = 1; ok && k <= n; k++) {
+        unsigned char d = s[i + k];
+        ok = (d & 0xc0) == 0x80;
+        v = (v << 6) | (d & 0x3f);
+      }
+      if (!ok) {
+        unit(0xfffd);
+        i++;
+        continue;
+      }
+      if (v >= 0x10000) {
+        unit(0xd800 + ((v - 0x10000) >> 10));
+        unit(0xdc00 + ((v - 0x10000) & 0x3ff));
+      } else {
+        unit(v);
+      }
+      i += n + 1;
     }
   }
   return out + "\"";
@@ -312,7 +343,8 @@ class Writer {
       uint64_t n = std::min<uint64_t>(4 << 20, offset + length - pos);
       ceph::bufferlist bl;
       ssize_t got = img_.read(pos, n, bl);
-      if (got < 0 || uint64_t(got) != n || bl.length() != n)
+      if (got < 0) throw rados_error(int(got), "read back at " + std::to_string(pos));
+      if (uint64_t(got) != n || bl.length() != n)
         throw Failed{3, "read back at " + std::to_string(pos) + ": " + std::to_string(got) + " of " +
                             std::to_string(n) + " bytes"};
       const char* p = bl.c_str();

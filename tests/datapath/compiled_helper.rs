@@ -59,6 +59,10 @@ rbd.RBD().clone(io, name, "base", io, name + "-clone", features=features)
 with rbd.Image(io, name + "-clone") as img:
     img.write(data(65536, 9), 7 * OBJ)
     changes(img, "a")
+rbd.RBD().create(io, name + "-small", 96 << 20, order=20, old_format=False, features=features)
+with rbd.Image(io, name + "-small") as img:
+    fill(img)
+    changes(img, "a")
 rbd.RBD().create(io, name + "-striped", 96 << 20, old_format=False, features=features | rbd.RBD_FEATURE_STRIPINGV2,
                  stripe_unit=65536, stripe_count=4)
 with rbd.Image(io, name + "-striped") as img:
@@ -76,7 +80,7 @@ conf, name = sys.argv[1], sys.argv[2]
 c = rados.Rados(conffile=conf, rados_id="admin")
 c.connect()
 io = c.open_ioctx("volumes")
-for image in (name + "-clone", name + "-striped", name):
+for image in (name + "-clone", name + "-striped", name + "-small", name):
     try:
         with rbd.Image(io, image) as img:
             for s in list(img.list_snaps()):
@@ -104,8 +108,8 @@ fn python(script: &str, args: &[&str]) {
     );
 }
 
-/// One reader's stream of `image` since `from`, sent `line`.
-fn read(program: &[String], conf: &str, image: &str, (from, to): (&str, &str), line: &str) -> Vec<u8> {
+/// One reader's stream of `image` since `from`, sent `line`, and what it said on stderr.
+fn read(program: &[String], conf: &str, image: &str, (from, to): (&str, &str), line: &str) -> (Vec<u8>, String) {
     let (head, rest) = program.split_first().expect("program");
     let mut child = Command::new(head)
         .args(rest)
@@ -130,7 +134,7 @@ fn read(program: &[String], conf: &str, image: &str, (from, to): (&str, &str), l
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    out.stdout
+    (out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// The records of a stream, as (tag, offset, length), to say where two differ.
@@ -165,19 +169,28 @@ async fn the_compiled_helper_sends_the_python_helpers_streams() {
         concat!(env!("CARGO_MANIFEST_DIR"), "/assets/rbd_delta_reader.py").into(),
     ];
     let cc = [compiled.path(), "read".into()];
+    // (image, round, line, whether the compiled reader reads objects directly)
     let cases = [
-        (name.clone(), ("a", "a-next"), "go\n"),
-        (name.clone(), ("a", "-"), "lock\n"),
-        (name.clone(), ("-", "a-next"), "go\n"),
-        (format!("{name}-clone"), ("a", "a-next"), "go\n"),
-        (format!("{name}-striped"), ("a", "a-next"), "go\n"),
+        (name.clone(), ("a", "a-next"), "go\n", true),
+        (name.clone(), ("a", "-"), "lock\n", true),
+        (name.clone(), ("-", "a-next"), "go\n", true),
+        (format!("{name}-small"), ("a", "a-next"), "go\n", true),
+        (format!("{name}-clone"), ("a", "a-next"), "go\n", false),
+        (format!("{name}-striped"), ("a", "a-next"), "go\n", false),
     ];
     let mut failed = Vec::new();
-    for (image, round, line) in &cases {
-        let (want, got) = (
-            read(&py, &conf, image, *round, line),
+    for (image, round, line, direct) in &cases {
+        let (want, (got, said)) = (
+            read(&py, &conf, image, *round, line).0,
             read(&cc, &conf, image, *round, line),
         );
+        // Which way it read, so that a reader that never reads objects
+        // directly cannot pass for one that does.
+        let objects = said.contains(" 0 pieces read from their RADOS objects");
+        let through = said.contains(" 0 through librbd");
+        if *direct != (!objects && through) {
+            failed.push(format!("{image} {round:?}: read the other way: {said}"));
+        }
         let recs = records(&want);
         assert!(
             recs.iter().any(|r| r.0 == b'w') && recs.iter().any(|r| r.0 == b'z'),
@@ -190,7 +203,7 @@ async fn the_compiled_helper_sends_the_python_helpers_streams() {
             ));
         }
     }
-    let round = read(&py, &conf, &name, ("a", "a-next"), "go\n");
+    let round = read(&py, &conf, &name, ("a", "a-next"), "go\n").0;
     python(CLEANUP, &[&conf, &name]);
     assert!(failed.is_empty(), "streams differ:\n{}", failed.join("\n"));
 
@@ -206,9 +219,12 @@ async fn the_compiled_helper_sends_the_python_helpers_streams() {
         .concat(),
     ];
     let cc = [compiled.path(), "write".into()];
-    let (want, got) = (
-        write(&py, &new_conf, &format!("{name}-py"), &round),
-        write(&cc, &new_conf, &format!("{name}-cc"), &round),
+    // The compiled one also with a window of one record, so that its
+    // read-backs are waited for and sent in order while it writes.
+    let (want, got, narrow) = (
+        write(&py, &new_conf, &format!("{name}-py"), &round, "33554432"),
+        write(&cc, &new_conf, &format!("{name}-cc"), &round, "33554432"),
+        write(&cc, &new_conf, &format!("{name}-cc1"), &round, "65536"),
     );
     let checked = Command::new("/usr/bin/python3")
         .args(["-c", TARGETS, &new_conf, &name, "check"])
@@ -226,6 +242,12 @@ async fn the_compiled_helper_sends_the_python_helpers_streams() {
         "zeros over data were written and read back"
     );
     assert!(
+        want.1 == narrow.1 && want.0 == narrow.0,
+        "read-back streams differ with a narrow window:\n python   {:?}\n compiled {:?}",
+        records(&want.1),
+        records(&narrow.1)
+    );
+    assert!(
         want.1 == got.1,
         "read-back streams differ:\n python   {:?}\n compiled {:?}",
         records(&want.1),
@@ -237,7 +259,11 @@ async fn the_compiled_helper_sends_the_python_helpers_streams() {
         "{said}{}",
         String::from_utf8_lossy(&checked.stderr)
     );
-    assert!(said.contains("images equal; snapshots ['base'] and ['base']"), "{said}");
+    assert_eq!(
+        said.matches("images equal; snapshots ['base'] and ['base']").count(),
+        2,
+        "{said}"
+    );
 }
 
 const TARGETS: &str = r#"
@@ -250,7 +276,7 @@ c = rados.Rados(conffile=conf, rados_id="admin")
 c.connect()
 io = c.open_ioctx("volumes")
 features = rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_EXCLUSIVE_LOCK | rbd.RBD_FEATURE_OBJECT_MAP | rbd.RBD_FEATURE_FAST_DIFF
-for image in (name + "-py", name + "-cc"):
+for image in (name + "-py", name + "-cc", name + "-cc1"):
     if job == "setup":
         rbd.RBD().create(io, image, 96 << 20, old_format=False, features=features)
         with rbd.Image(io, image) as img:
@@ -268,23 +294,24 @@ for image in (name + "-py", name + "-cc"):
         except rbd.ImageNotFound:
             pass
 if job == "check":
-    with rbd.Image(io, name + "-py", read_only=True) as a, rbd.Image(io, name + "-cc", read_only=True) as b:
-        for off in range(0, a.size(), OBJ):
-            assert a.read(off, OBJ) == b.read(off, OBJ), "images differ at %d" % off
-        snaps = [sorted(s["name"] for s in i.list_snaps()) for i in (a, b)]
-    print("images equal; snapshots %s and %s" % tuple(snaps))
+    for other in (name + "-cc", name + "-cc1"):
+        with rbd.Image(io, name + "-py", read_only=True) as a, rbd.Image(io, other, read_only=True) as b:
+            for off in range(0, a.size(), OBJ):
+                assert a.read(off, OBJ) == b.read(off, OBJ), "images differ at %d" % off
+            snaps = [sorted(s["name"] for s in i.list_snaps()) for i in (a, b)]
+        print("images equal; snapshots %s and %s" % tuple(snaps))
 io.close()
 c.shutdown()
 "#;
 
 /// One writer's guard answer (its `g` record) and read-back stream, given
 /// `stream` for `image` (base snapshot `base`, snapshots `drop-*` removed).
-fn write(program: &[String], conf: &str, image: &str, stream: &[u8]) -> (serde_json::Value, Vec<u8>) {
+fn write(program: &[String], conf: &str, image: &str, stream: &[u8], window: &str) -> (serde_json::Value, Vec<u8>) {
     let (head, rest) = program.split_first().expect("program");
     let mut child = Command::new(head)
         .args(rest)
         .args([
-            conf, "admin", "-", "30", "volumes", image, "33554432", "drop-", "base", "bytes",
+            conf, "admin", "-", "30", "volumes", image, window, "drop-", "base", "bytes",
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
