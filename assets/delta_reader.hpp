@@ -1,5 +1,5 @@
 // The reading side of stackmigrate's compiled delta reader
-// (assets/rbd_delta_reader.cc, whose header says what it does): the changed
+// (assets/rbd_helper.cc, whose header says what it does): the changed
 // extents of an image, read in order with a bounded window of reads in
 // flight, by sparse object reads where the image allows, and sent on as the
 // Python reader sends them. Included once, by the reader's one source file.

@@ -1,6 +1,6 @@
-// The stream side of stackmigrate's compiled helpers (assets/rbd_delta_reader.cc):
-// failures as exit codes, the stop flag, and the `rbd diff v1` records written
-// to a non-blocking stdout. Included once, by the reader's one source file.
+// The stream side of stackmigrate's compiled helper (assets/rbd_helper.cc):
+// failures as exit codes, the stop flag, the `rbd diff v1` records written to
+// a non-blocking stdout, and exact reads from stdin. Included once.
 #pragma once
 
 #include <poll.h>
@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -99,6 +100,46 @@ class Out {
   std::string buf_, run_;
   char kind_ = 0;
   uint64_t start_ = 0, length_ = 0;
+};
+
+// Exact reads from stdin, in large pieces; a stop (SIGTERM) is seen at EINTR.
+class In {
+ public:
+  void exact(char* to, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+      if (at_ == end_) fill(n, got);
+      size_t m = std::min(n - got, end_ - at_);
+      memcpy(to + got, buf_.data() + at_, m);
+      at_ += m;
+      got += m;
+    }
+  }
+  uint64_t le64() {
+    char b[8];
+    exact(b, 8);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | uint8_t(b[i]);
+    return v;
+  }
+
+ private:
+  void fill(size_t n, size_t got) {
+    for (;;) {
+      check_stop();
+      ssize_t r = ::read(0, buf_.data(), buf_.size());
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) throw Failed{3, std::string("reading the stream: ") + strerror(errno)};
+      if (r == 0)
+        throw Failed{3, "the stream ended early (" + std::to_string(got) + " of " + std::to_string(n) +
+                            " bytes of a record)"};
+      at_ = 0;
+      end_ = size_t(r);
+      return;
+    }
+  }
+  std::vector<char> buf_ = std::vector<char>(1 << 20);
+  size_t at_ = 0, end_ = 0;
 };
 
 }  // namespace
