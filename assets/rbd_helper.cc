@@ -82,16 +82,17 @@ void take_lock(librbd::Image& img, const std::string& image, const char* from) {
   }
 }
 
+// The reader's line. Stdin is waited on in steps of 100 ms, so that a stop
+// that comes before the line (even just before a read) is seen at once.
 std::string read_line() {
   std::string line;
   char c;
   for (;;) {
     check_stop();
+    struct pollfd line_in = {0, POLLIN, 0};
+    if (poll(&line_in, 1, 100) <= 0) continue;  // nothing yet, or a signal
     ssize_t n = ::read(0, &c, 1);
-    if (n < 0 && errno == EINTR) {
-      check_stop();
-      continue;
-    }
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) return line;
     line.push_back(c);
     if (c == '\n') return line;
