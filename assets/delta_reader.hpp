@@ -159,6 +159,15 @@ class Reader {
     if (img_.old_format(&old) < 0 || old) return false;
     uint64_t features = 0;
     if (img_.features(&features) < 0 || (features & RBD_FEATURE_MIGRATING)) return false;
+    // Nor one with a librbd QoS limit (image, pool or cluster config): an
+    // operator's limit on the old cluster is kept, and only librbd applies it.
+    std::vector<librbd::config_option_t> options;
+    if (img_.config_list(&options) < 0) return false;
+    for (auto& o : options) {
+      bool limit = o.name.rfind("rbd_qos_", 0) == 0 && o.name.size() > 14 &&
+                   o.name.compare(o.name.size() - 6, 6, "_limit") == 0;
+      if (limit && o.value != "0") return false;
+    }
     librbd::linked_image_spec_t parent;
     librbd::snap_spec_t parent_snap;
     if (img_.get_parent(&parent, &parent_snap) != -ENOENT) return false;

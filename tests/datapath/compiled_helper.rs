@@ -5,7 +5,8 @@
 //! cluster: an image read object by object (new objects with holes, changed
 //! objects, zeros written over data, a discarded object, a write across two
 //! objects), from a snapshot (`go`) and under the lock (`lock`); and the two
-//! images it reads through librbd instead (a clone, and one striped). The
+//! images it reads through librbd instead (a clone, one striped, and one with
+//! a QoS limit, which only librbd applies). The
 //! writer, on the new cluster: that round's stream (zero records included)
 //! applied to two equal images, its guard answer, its read-back, the
 //! snapshots it removes, and the images it leaves.
@@ -63,6 +64,12 @@ rbd.RBD().create(io, name + "-small", 96 << 20, order=20, old_format=False, feat
 with rbd.Image(io, name + "-small") as img:
     fill(img)
     changes(img, "a")
+# A librbd QoS limit (high: it must not slow the test), which only librbd applies.
+rbd.RBD().create(io, name + "-qos", 96 << 20, old_format=False, features=features)
+with rbd.Image(io, name + "-qos") as img:
+    img.metadata_set("conf_rbd_qos_bps_limit", str(1 << 30))
+    fill(img)
+    changes(img, "a")
 rbd.RBD().create(io, name + "-striped", 96 << 20, old_format=False, features=features | rbd.RBD_FEATURE_STRIPINGV2,
                  stripe_unit=65536, stripe_count=4)
 with rbd.Image(io, name + "-striped") as img:
@@ -80,7 +87,7 @@ conf, name = sys.argv[1], sys.argv[2]
 c = rados.Rados(conffile=conf, rados_id="admin")
 c.connect()
 io = c.open_ioctx("volumes")
-for image in (name + "-clone", name + "-striped", name + "-small", name):
+for image in (name + "-clone", name + "-striped", name + "-small", name + "-qos", name):
     try:
         with rbd.Image(io, image) as img:
             for s in list(img.list_snaps()):
@@ -177,6 +184,7 @@ async fn the_compiled_helper_sends_the_python_helpers_streams() {
         (format!("{name}-small"), ("a", "a-next"), "go\n", true),
         (format!("{name}-clone"), ("a", "a-next"), "go\n", false),
         (format!("{name}-striped"), ("a", "a-next"), "go\n", false),
+        (format!("{name}-qos"), ("a", "a-next"), "go\n", false),
     ];
     let mut failed = Vec::new();
     for (image, round, line, direct) in &cases {
