@@ -151,14 +151,23 @@ pub fn spawn_delta_reader(
     (from, to): (&str, &str),
     block: u64,
 ) -> Result<ChildProcess, DataPathError> {
-    match CompiledHelper::ready() {
-        Some(compiled) => {
-            let args = [image, from, to, &block.to_string(), &WINDOW.to_string()];
-            let program = [compiled.path(), "read".into()];
-            helper(ceph, connect_timeout, &program, "rbd_helper read", &args)
-        }
-        None => spawn_python_reader(ceph, connect_timeout, image, (from, to), block),
-    }
+    let Some(compiled) = CompiledHelper::ready() else {
+        return spawn_python_reader(ceph, connect_timeout, image, (from, to), block);
+    };
+    let program = [compiled.path(), "read".into()];
+    let args = reader_args(image, (from, to), block);
+    helper(
+        ceph,
+        connect_timeout,
+        &program,
+        "rbd_helper read",
+        &args.each_ref().map(|a| a.as_str()),
+    )
+}
+
+/// Both readers' arguments after the cluster's.
+fn reader_args(image: &str, (from, to): (&str, &str), block: u64) -> [String; 5] {
+    [image, from, to, &block.to_string(), &WINDOW.to_string()].map(String::from)
 }
 
 /// `assets/rbd_delta_reader.py`, whatever [`spawn_delta_reader`] would
@@ -170,7 +179,8 @@ pub fn spawn_python_reader(
     (from, to): (&str, &str),
     block: u64,
 ) -> Result<ChildProcess, DataPathError> {
-    let args = [image, from, to, &block.to_string(), &WINDOW.to_string()];
+    let args = reader_args(image, (from, to), block);
+    let args = args.each_ref().map(|a| a.as_str());
     python(
         ceph,
         connect_timeout,
