@@ -289,14 +289,16 @@ def apply(img, inp, out, window, drop, sums):
                 pos += n
         elif tag == b"e":
             drain(0)
+            # The end first: the round is verified by what was read back, and
+            # the caller waits for the removal (this exit) only after that.
+            out.write(b"e")
+            out.flush()
             # No change, no removal: the caller removes them after the round
             # (here it would be a monitor proposal on its own, in the window).
             if dropper is not None and dropper.ident is not None:
                 sys.stderr.write("%s: every extent written and read back; waiting for the snapshot removal\n" % img.get_name())
                 sys.stderr.flush()
                 dropper.finish()
-            out.write(b"e")
-            out.flush()
             return
         else:
             raise Failed("unknown record %r in the stream" % tag)

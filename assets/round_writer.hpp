@@ -210,12 +210,14 @@ class Writer {
         zeros(offset, length);
       } else if (tag == 'e') {
         drain(0);
+        // The end first: the round is verified by what was read back, and
+        // the caller waits for the removal (this exit) only after that.
+        out_.raw("e", 1);
+        out_.drain();
         if (dropper && dropper->started()) {
           fprintf(stderr, "%s: every extent written and read back; waiting for the snapshot removal\n", image.c_str());
           dropper->finish();
         }
-        out_.raw("e", 1);
-        out_.drain();
         return;
       } else {
         throw Failed{3, std::string("unknown record '") + tag + "' in the stream"};

@@ -158,11 +158,12 @@ async fn final_round(old: &BlockStore, new: &BlockStore, src: &str, dst: &str, f
         lock_source: true,
         stall: std::time::Duration::from_secs(60),
     };
-    let applied = old
+    let mut applied = old
         .apply_delta(&round, Some(helpers), Counter::default(), &cancel)
         .await
         .expect("final round");
     let took = start.elapsed().as_secs_f64();
+
     copied(start);
     let spent = meter.stop();
     println!(
@@ -171,6 +172,10 @@ async fn final_round(old: &BlockStore, new: &BlockStore, src: &str, dst: &str, f
         stackmigrate::units::bytes(applied.read_back.unwrap_or(0)),
         spent.line()
     );
+    // Verified; the writer may still be removing the new image's snapshots (after the timed part, as in a cutover).
+    if let Some(drop) = applied.snap_drop.take() {
+        drop.wait().await.expect("the new image's sync snapshots removed");
+    }
     took
 }
 

@@ -239,6 +239,7 @@ impl RunSetup {
         let usage_tx = events_tx.clone();
         let pipeline = Arc::new(VolumePipeline {
             pending_snaps: Default::default(),
+            snap_drops: Default::default(),
             drives: Arc::new(DrivePool::new(
                 cfg.tape.as_ref().and_then(|t| t.drives.as_deref()).unwrap_or_default(),
             )),

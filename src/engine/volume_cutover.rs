@@ -103,6 +103,7 @@ impl VolumePipeline {
     /// side's could not, which keeps the volume's export and makes a later
     /// run of the same migration retry both.
     pub async fn drop_sync_snaps_after_cutover(&self, vol: &Volume, sync: &SyncRecord) -> Option<String> {
+        self.settle_snap_drop(vol).await;
         let source = format!("volume-{}", vol.id);
         let (old, new) = remove_all_sync_snaps(&self.old, &self.new, &vol.id, &sync.image).await;
         for (side, image, removed) in [("source", &source, &old), ("new image", &sync.image, &new)] {
@@ -160,6 +161,7 @@ impl VolumePipeline {
             (ImportStrategy::Replace, None) => return Err(fail(&"the journal names no new volume for this copy")),
             (ImportStrategy::Manage, _) => {
                 // Cinder takes the staging image over (renamed): without them.
+                self.settle_snap_drop(vol).await;
                 remove_sync_snaps(&self.new, &sync.image, |_| true)
                     .await
                     .map_err(|e| fail(&e))?;

@@ -86,6 +86,9 @@ pub struct VolumePipeline {
     pub events: Sender<EngineEvent>,
     /// Export snapshots being removed in the background, by volume.
     pub pending_snaps: std::sync::Mutex<std::collections::HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// Final rounds' writers still removing the new image's warm-sync
+    /// snapshots after the round was verified, by volume.
+    pub snap_drops: std::sync::Mutex<std::collections::HashMap<String, crate::storage::SnapDrop>>,
     /// `tape.drives`, each held by one tape job at a time.
     pub drives: Arc<super::DrivePool>,
 }
@@ -195,6 +198,20 @@ impl VolumePipeline {
         let task = self.pending_snaps.lock().ok().and_then(|mut p| p.remove(volume));
         if let Some(task) = task {
             let _ = task.await;
+        }
+    }
+
+    /// Waits for a final round's writer that was still removing the new
+    /// image's warm-sync snapshots; says in the log why it could not (a
+    /// removal after it tries again).
+    pub async fn settle_snap_drop(&self, vol: &Volume) {
+        let drop = self.snap_drops.lock().ok().and_then(|mut d| d.remove(&vol.id));
+        if let Some(Err(e)) = futures_util::future::OptionFuture::from(drop.map(|d| d.wait())).await {
+            self.log(
+                vol,
+                format!("the final round's writer could not remove the new image's warm-sync snapshots: {e}"),
+            )
+            .await;
         }
     }
 

@@ -145,6 +145,8 @@ impl VolumePipeline {
         // go after the volume is verified (`drop_sync_snaps_after_cutover`).
         let early = final_round && self.old.reads_back_rounds(&self.new).await;
         let drop_new = early.then_some(SYNC_PREFIX);
+        // A retried cutover: the last try's writer may still be removing them.
+        self.settle_snap_drop(vol).await;
         // The round's helpers start beside the guard (the writer answers its
         // questions about the new image); dropped (SIGKILL) only before either
         // opened an image.
@@ -283,7 +285,7 @@ impl VolumePipeline {
         let counter: Counter = Default::default();
         let work = self.old.apply_delta(&round, helpers, counter.clone(), cancel);
         let expect = last.bytes.clamp(1 << 20, export.data_bytes.max(1 << 20));
-        let applied = with_progress(work, &counter, expect, &vol.id, stage, &self.events)
+        let mut applied = with_progress(work, &counter, expect, &vol.id, stage, &self.events)
             .await
             .map_err(|e| match e {
                 DataPathError::Cancelled => fail(&"cancelled by the operator"),
@@ -291,6 +293,11 @@ impl VolumePipeline {
                 e => fail(&e),
             })?;
         lap.mark("delta applied");
+        if let Some(drop) = applied.snap_drop.take() {
+            if let Ok(mut drops) = self.snap_drops.lock() {
+                drops.insert(vol.id.clone(), drop);
+            }
+        }
         let read = match applied.read_back {
             // Read back and compared while it was written.
             Some(read) => read,

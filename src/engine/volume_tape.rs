@@ -230,6 +230,7 @@ mod tests {
             },
             events: tokio::sync::mpsc::channel(100).0,
             pending_snaps: Default::default(),
+            snap_drops: Default::default(),
             drives: Default::default(),
         }
     }

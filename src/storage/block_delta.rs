@@ -53,7 +53,7 @@ pub struct DeltaRound<'a> {
 }
 
 /// What a round applied.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct DeltaApplied {
     /// Data bytes.
     pub bytes: u64,
@@ -68,6 +68,9 @@ pub struct DeltaApplied {
     /// Bytes read back and compared while the round ran (the librbd
     /// helpers); `None`: `check_delta` reads the new image's diff after it.
     pub read_back: Option<u64>,
+    /// The new image's writer still removing its warm-sync snapshots after
+    /// the round it verified: to be awaited before they are looked at.
+    pub snap_drop: Option<super::read_back_round::SnapDrop>,
 }
 
 impl BlockStore {

@@ -116,6 +116,7 @@ impl DeltaPatch {
             blocks: self.blocks.into_iter().collect(),
             must_cover: self.must_cover,
             read_back,
+            snap_drop: None,
         }
     }
 

@@ -49,7 +49,7 @@ pub use file_store::FileStore;
 pub use rbd_cli::RbdCli;
 pub use rbd_error::RbdError;
 pub use rbd_store::{Counter, ImageInfo, RbdStore};
-pub use read_back_round::RoundHelpers;
+pub use read_back_round::{RoundHelpers, SnapDrop};
 pub use readback_stage::probe_in_background;
 pub use stage_writer::{StageOutcome, StageTarget};
 pub use stream_tape::{needs_file, StreamedTape};

@@ -250,7 +250,7 @@ impl RbdStore {
         // has let go of the source's lock at its broken pipe.
         // Once the stream is whole in its pipe, the writer gets the stall
         // limit to finish its last writes and read-backs.
-        let (stop_writer, ended) = (cancel.child_token(), tokio::sync::Notify::new());
+        let (stop_writer, ended) = (cancel.child_token(), std::sync::Arc::new(tokio::sync::Notify::new()));
         let read = async {
             let read = super::diff_child::read_child(reader, "delta reader", what, patch, counter, cancel).await;
             match read {
@@ -267,36 +267,50 @@ impl RbdStore {
                 .map_err(|e| DataPathError::io(r.file, e))?;
             Ok::<_, DataPathError>((patch, size, bytes))
         };
-        let wait = wait_stage_child(writer, &stop_writer, cancel, &ended, r.stall);
-        let (read, exit) = tokio::join!(read, wait);
+        // The writer's exit in a task of its own: one that removes the new
+        // image's snapshots sends the stream's end before it waits for that.
+        let exit = {
+            let (stop, abort, ended, stall) = (stop_writer.clone(), cancel.clone(), ended.clone(), r.stall);
+            tokio::spawn(async move { wait_stage_child(writer, &stop, &abort, &ended, stall).await })
+        };
+        let checking = tokio::task::spawn_blocking(move || check.join());
+        let (read, checked) = tokio::join!(read, checking);
         // A mismatch stops the check first, and the writer and reader fail after it.
-        let checked = tokio::task::spawn_blocking(move || check.join())
-            .await
+        let (check, checked) = checked
             .map_err(|e| DataPathError::Child(e.to_string()))?
             .map_err(|_| DataPathError::Child("the round's read-back thread panicked".into()))?;
-        let (check, checked) = checked;
         if check.differs {
             if let Err(e) = checked {
                 return Err(DataPathError::Mismatch(format!("{}: {e}", r.target_image)));
             }
         }
-        let exit = exit.map_err(|e| DataPathError::Child(format!("the writer of {}: {e}", r.target_image)))?;
-        match exit {
-            ChildExit::Cancelled { .. } if !cancel.is_cancelled() => {
-                let said = exit.last_words().map(str::to_string);
-                return Err(super::stall_writer::writer_stopped(read, said.as_deref()));
-            }
-            ChildExit::Cancelled { .. } => return Err(DataPathError::Cancelled),
-            ChildExit::Exited { code, stderr } if code != Some(0) => {
-                let writer = RbdError::from_exit("read-back writer", code, &stderr).into();
+        // Every extent read back and the stream whole: the round is verified
+        // while the writer still removes the new image's snapshots (a
+        // monitor proposal, up to a second); the caller waits for that later.
+        let dropping = r.drop_target_snaps.is_some() && read.is_ok() && checked.is_ok() && !cancel.is_cancelled();
+        let snap_drop = if dropping {
+            Some(SnapDrop {
+                image: r.target_image.to_string(),
+                exit,
+            })
+        } else {
+            let exit = exit.await.map_err(|e| DataPathError::Child(e.to_string()))?;
+            match writer_exit(exit, r.target_image, cancel) {
+                Ok(()) => {}
                 // The source side fails after the writer only because its pipe broke.
-                return Err(match read {
-                    Err(e) if !broken_pipe(&e) => e,
-                    _ => writer,
-                });
+                Err(WriterFailed::Exited(writer)) => {
+                    return Err(match read {
+                        Err(e) if !broken_pipe(&e) => e,
+                        _ => writer,
+                    })
+                }
+                Err(WriterFailed::Stopped(said)) => {
+                    return Err(super::stall_writer::writer_stopped(read, said.as_deref()))
+                }
+                Err(WriterFailed::Other(e)) => return Err(e),
             }
-            ChildExit::Exited { .. } => {}
-        }
+            None
+        };
         let (patch, ..) = read?;
         checked.map_err(|source| DataPathError::Diff {
             what: format!("the read-back of {}", r.target_image),
@@ -311,7 +325,50 @@ impl RbdStore {
         if r.snap_target {
             target.snap_create(r.target_image, r.to).await?;
         }
-        Ok(patch.applied(Some(check.bytes)))
+        let mut applied = patch.applied(Some(check.bytes));
+        applied.snap_drop = snap_drop;
+        Ok(applied)
+    }
+}
+
+/// The new image's writer after a round it verified, still removing the
+/// image's warm-sync snapshots ([`DeltaRound::drop_target_snaps`]).
+#[derive(Debug)]
+pub struct SnapDrop {
+    image: String,
+    exit: tokio::task::JoinHandle<std::io::Result<ChildExit>>,
+}
+
+impl SnapDrop {
+    /// Waits for the writer's exit: `Err` says why the snapshots may remain.
+    pub async fn wait(self) -> Result<(), DataPathError> {
+        let exit = self.exit.await.map_err(|e| DataPathError::Child(e.to_string()))?;
+        writer_exit(exit, &self.image, &CancellationToken::new()).map_err(|e| match e {
+            WriterFailed::Exited(e) | WriterFailed::Other(e) => e,
+            WriterFailed::Stopped(said) => super::stall_writer::writer_stopped(Ok(()), said.as_deref()),
+        })
+    }
+}
+
+enum WriterFailed {
+    /// It exited with an error of its own.
+    Exited(DataPathError),
+    /// Stopped by the stall limit, with its last words.
+    Stopped(Option<String>),
+    Other(DataPathError),
+}
+
+fn writer_exit(exit: std::io::Result<ChildExit>, image: &str, cancel: &CancellationToken) -> Result<(), WriterFailed> {
+    let exit = exit.map_err(|e| WriterFailed::Other(DataPathError::Child(format!("the writer of {image}: {e}"))))?;
+    match exit {
+        ChildExit::Cancelled { .. } if !cancel.is_cancelled() => {
+            Err(WriterFailed::Stopped(exit.last_words().map(str::to_string)))
+        }
+        ChildExit::Cancelled { .. } => Err(WriterFailed::Other(DataPathError::Cancelled)),
+        ChildExit::Exited { code, stderr } if code != Some(0) => Err(WriterFailed::Exited(
+            RbdError::from_exit("read-back writer", code, &stderr).into(),
+        )),
+        ChildExit::Exited { .. } => Ok(()),
     }
 }
 

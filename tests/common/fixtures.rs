@@ -155,18 +155,17 @@ pub fn rig(tb: &Testbed, strategy: ImportStrategy, tape: Option<Vec<String>>) ->
         ImportStrategy::Replace => tb.operator("new"),
         ImportStrategy::Manage => tb.admin("new").rescoped(&tb.var("NEW_RESEARCH_ID")),
     };
+    let tape_dir = format!("{}/", dir.path().join("tape").display());
     let command = tape.unwrap_or_else(|| {
-        vec![
-            "cp".into(),
-            "--sparse=always".into(),
-            "{file}".into(),
-            format!("{}/", dir.path().join("tape").display()),
-        ]
+        ["cp", "--sparse=always", "{file}", &tape_dir]
+            .map(String::from)
+            .to_vec()
     });
     let (tx, rx) = tokio::sync::mpsc::channel(100_000);
     Rig {
         pipeline: VolumePipeline {
             pending_snaps: Default::default(),
+            snap_drops: Default::default(),
             drives: Default::default(),
             old: BlockStore::for_cloud(&cfg.old_cloud).expect("ceph"),
             new: BlockStore::for_cloud(&cfg.new_cloud).expect("ceph"),

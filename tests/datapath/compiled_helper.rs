@@ -4,7 +4,9 @@
 //! ones the cutover tests proved against `rbd export`. The reader, on the old
 //! cluster: an image read object by object (new objects with holes, changed
 //! objects, zeros written over data, a discarded object, a write across two
-//! objects), from a snapshot (`go`) and under the lock (`lock`); and the two
+//! objects, and 128 runs of changed objects, which the Python reader lists
+//! whole and the compiled one by run), from a snapshot (`go`) and under the
+//! lock (`lock`); and the
 //! images it reads through librbd instead (a clone, one striped, and one with
 //! a QoS limit, which only librbd applies). The
 //! writer, on the new cluster: that round's stream (zero records included)
@@ -75,6 +77,18 @@ rbd.RBD().create(io, name + "-striped", 96 << 20, old_format=False, features=fea
 with rbd.Image(io, name + "-striped") as img:
     fill(img)
     changes(img, "a")
+# Many runs of changed objects (128, past the Python reader's 64): that one
+# lists the whole image, the compiled one only the runs, several at once.
+rbd.RBD().create(io, name + "-runs", 256 << 20, order=20, old_format=False, features=features)
+with rbd.Image(io, name + "-runs") as img:
+    for k in range(0, 256, 4):
+        img.write(data(65536, k % 7), k << 20)
+    img.create_snap("a")
+    for k in range(1, 256, 2):
+        img.write(data(4096, k % 5), (k << 20) + 8192)
+    for k in range(0, 256, 8):
+        img.write(bytes(65536), k << 20)                 # zeros over data
+    img.create_snap("a-next")
 io.close()
 c.shutdown()
 "#;
@@ -87,7 +101,7 @@ conf, name = sys.argv[1], sys.argv[2]
 c = rados.Rados(conffile=conf, rados_id="admin")
 c.connect()
 io = c.open_ioctx("volumes")
-for image in (name + "-clone", name + "-striped", name + "-small", name + "-qos", name):
+for image in (name + "-clone", name + "-striped", name + "-small", name + "-qos", name + "-runs", name):
     try:
         with rbd.Image(io, image) as img:
             for s in list(img.list_snaps()):
@@ -182,6 +196,7 @@ async fn the_compiled_helper_sends_the_python_helpers_streams() {
         (name.clone(), ("a", "-"), "lock\n", true),
         (name.clone(), ("-", "a-next"), "go\n", true),
         (format!("{name}-small"), ("a", "a-next"), "go\n", true),
+        (format!("{name}-runs"), ("a", "a-next"), "go\n", true),
         (format!("{name}-clone"), ("a", "a-next"), "go\n", false),
         (format!("{name}-striped"), ("a", "a-next"), "go\n", false),
         (format!("{name}-qos"), ("a", "a-next"), "go\n", false),

@@ -21,6 +21,7 @@ mod no_export_file;
 mod read_back_checksum;
 mod resume;
 mod run_guards;
+mod snap_drop;
 #[path = "../common/testbed.rs"]
 mod testbed;
 mod warm_sync;
