@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -147,12 +148,19 @@ class Reader {
       std::vector<std::vector<Extent>> parts(n);
       std::vector<int> failed(n, 0);
       std::vector<std::thread> threads;
-      for (size_t t = 0; t < n; t++)
-        threads.emplace_back([&, t] {
-          for (size_t i = t * runs.size() / n; i < (t + 1) * runs.size() / n && failed[t] >= 0; i++)
-            failed[t] = img_.diff_iterate2(from, runs[i].first, runs[i].second, true, false, collect, &parts[t]);
-        });
+      bool started = true;
+      for (size_t t = 0; t < n && started; t++) {
+        try {
+          threads.emplace_back([&, t] {
+            for (size_t i = t * runs.size() / n; i < (t + 1) * runs.size() / n && failed[t] >= 0; i++)
+              failed[t] = img_.diff_iterate2(from, runs[i].first, runs[i].second, true, false, collect, &parts[t]);
+          });
+        } catch (const std::system_error&) {
+          started = false;
+        }
+      }
       for (auto& t : threads) t.join();
+      if (!started) throw Failed{3, "cannot start a thread to list the changes"};
       for (size_t t = 0; t < n; t++) {
         if (failed[t] < 0) throw rados_error(failed[t], "diff");
         out.insert(out.end(), parts[t].begin(), parts[t].end());

@@ -103,11 +103,13 @@ impl Worker {
     }
 
     /// Drives `vol` from `rec` to a settled phase; its export snapshot's
-    /// removal, started in the background, has ended when this returns.
+    /// removal, started in the background, and a final round's writer still
+    /// removing the new image's snapshots have ended when this returns.
     pub async fn drive(&self, vol: Volume, rec: VolumeRecord, cancel: CancellationToken) {
-        let id = vol.id.clone();
+        let v = vol.clone();
         self.drive_phases(vol, rec, cancel).await;
-        self.pipeline.settle_export_snapshot(&id).await;
+        self.pipeline.settle_export_snapshot(&v.id).await;
+        self.pipeline.settle_snap_drop(&v).await;
     }
 
     async fn drive_phases(&self, vol: Volume, mut rec: VolumeRecord, cancel: CancellationToken) {

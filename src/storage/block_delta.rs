@@ -70,7 +70,7 @@ pub struct DeltaApplied {
     pub read_back: Option<u64>,
     /// The new image's writer still removing its warm-sync snapshots after
     /// the round it verified: to be awaited before they are looked at.
-    pub snap_drop: Option<super::read_back_round::SnapDrop>,
+    pub snap_drop: Option<super::SnapDrop>,
 }
 
 impl BlockStore {

@@ -14,14 +14,15 @@
 //! is hidden behind them. A cutover's reader that locks the source is sent
 //! `lock` beside the guard too, and takes no snapshot.
 
-use super::child_process::{ChildExit, ChildProcess};
+use super::child_process::ChildProcess;
 use super::delta_sinks::{DeltaOut, DeltaPatch, ReadbackCheck};
 use super::rbd_diff::{read_diff, DiffError, DiffWriter};
+use super::snap_drop::{writer_exit, SnapDrop, WriterFailed};
 use super::sparse_hash::BLOCK;
 use super::stage_child::wait_stage_child;
 use super::stall_writer::{broken_pipe, StallWriter};
 use super::target_facts::{read_facts, FactsAnswer, FactsThread};
-use super::{readback_stage, BlockStore, Counter, DataPathError, DeltaApplied, DeltaRound, RbdError, RbdStore};
+use super::{readback_stage, BlockStore, Counter, DataPathError, DeltaApplied, DeltaRound, RbdStore};
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
@@ -275,23 +276,39 @@ impl RbdStore {
         };
         let checking = tokio::task::spawn_blocking(move || check.join());
         let (read, checked) = tokio::join!(read, checking);
-        // A mismatch stops the check first, and the writer and reader fail after it.
-        let (check, checked) = checked
-            .map_err(|e| DataPathError::Child(e.to_string()))?
-            .map_err(|_| DataPathError::Child("the round's read-back thread panicked".into()))?;
+        let checked = match checked {
+            Ok(Ok(checked)) => Ok(checked),
+            Ok(Err(_)) => Err(DataPathError::Child("the round's read-back thread panicked".into())),
+            Err(e) => Err(DataPathError::Child(e.to_string())),
+        };
+        // A mismatch stops the check first, and the writer and reader fail
+        // after it (the writer at its next record, its stdout's reader gone).
+        let (check, checked) = match checked {
+            Ok(checked) => checked,
+            Err(e) => {
+                let _ = exit.await;
+                return Err(e);
+            }
+        };
         if check.differs {
             if let Err(e) = checked {
+                let _ = exit.await;
                 return Err(DataPathError::Mismatch(format!("{}: {e}", r.target_image)));
             }
         }
-        // Every extent read back and the stream whole: the round is verified
+        // Every extent sent read back, the stream whole: the round is verified
         // while the writer still removes the new image's snapshots (a
         // monitor proposal, up to a second); the caller waits for that later.
-        let dropping = r.drop_target_snaps.is_some() && read.is_ok() && checked.is_ok() && !cancel.is_cancelled();
+        let whole = match (&read, &checked) {
+            (Ok((patch, ..)), Ok(_)) => patch.must_cover.first_uncovered(&check.seen).is_none(),
+            _ => false,
+        };
+        let dropping = whole && r.drop_target_snaps.is_some() && !cancel.is_cancelled();
         let snap_drop = if dropping {
             Some(SnapDrop {
                 image: r.target_image.to_string(),
                 exit,
+                cancel: cancel.clone(),
             })
         } else {
             let exit = exit.await.map_err(|e| DataPathError::Child(e.to_string()))?;
@@ -328,47 +345,6 @@ impl RbdStore {
         let mut applied = patch.applied(Some(check.bytes));
         applied.snap_drop = snap_drop;
         Ok(applied)
-    }
-}
-
-/// The new image's writer after a round it verified, still removing the
-/// image's warm-sync snapshots ([`DeltaRound::drop_target_snaps`]).
-#[derive(Debug)]
-pub struct SnapDrop {
-    image: String,
-    exit: tokio::task::JoinHandle<std::io::Result<ChildExit>>,
-}
-
-impl SnapDrop {
-    /// Waits for the writer's exit: `Err` says why the snapshots may remain.
-    pub async fn wait(self) -> Result<(), DataPathError> {
-        let exit = self.exit.await.map_err(|e| DataPathError::Child(e.to_string()))?;
-        writer_exit(exit, &self.image, &CancellationToken::new()).map_err(|e| match e {
-            WriterFailed::Exited(e) | WriterFailed::Other(e) => e,
-            WriterFailed::Stopped(said) => super::stall_writer::writer_stopped(Ok(()), said.as_deref()),
-        })
-    }
-}
-
-enum WriterFailed {
-    /// It exited with an error of its own.
-    Exited(DataPathError),
-    /// Stopped by the stall limit, with its last words.
-    Stopped(Option<String>),
-    Other(DataPathError),
-}
-
-fn writer_exit(exit: std::io::Result<ChildExit>, image: &str, cancel: &CancellationToken) -> Result<(), WriterFailed> {
-    let exit = exit.map_err(|e| WriterFailed::Other(DataPathError::Child(format!("the writer of {image}: {e}"))))?;
-    match exit {
-        ChildExit::Cancelled { .. } if !cancel.is_cancelled() => {
-            Err(WriterFailed::Stopped(exit.last_words().map(str::to_string)))
-        }
-        ChildExit::Cancelled { .. } => Err(WriterFailed::Other(DataPathError::Cancelled)),
-        ChildExit::Exited { code, stderr } if code != Some(0) => Err(WriterFailed::Exited(
-            RbdError::from_exit("read-back writer", code, &stderr).into(),
-        )),
-        ChildExit::Exited { .. } => Ok(()),
     }
 }
 

@@ -4,7 +4,7 @@
 //! ones the cutover tests proved against `rbd export`. The reader, on the old
 //! cluster: an image read object by object (new objects with holes, changed
 //! objects, zeros written over data, a discarded object, a write across two
-//! objects, and 128 runs of changed objects, which the Python reader lists
+//! objects, and 97 runs of changed objects, which the Python reader lists
 //! whole and the compiled one by run), from a snapshot (`go`) and under the
 //! lock (`lock`); and the
 //! images it reads through librbd instead (a clone, one striped, and one with
@@ -77,7 +77,7 @@ rbd.RBD().create(io, name + "-striped", 96 << 20, old_format=False, features=fea
 with rbd.Image(io, name + "-striped") as img:
     fill(img)
     changes(img, "a")
-# Many runs of changed objects (128, past the Python reader's 64): that one
+# Many runs of changed objects (97, past the Python reader's 64): that one
 # lists the whole image, the compiled one only the runs, several at once.
 rbd.RBD().create(io, name + "-runs", 256 << 20, order=20, old_format=False, features=features)
 with rbd.Image(io, name + "-runs") as img:

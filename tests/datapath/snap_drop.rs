@@ -16,6 +16,23 @@ fn sh(conf: &str, args: &[&str]) {
     assert!(out.status.success(), "rbd {args:?}: {}", text(&out.stderr));
 }
 
+/// The test's images on both clusters, removed also when an assertion fails.
+struct Images<'a> {
+    confs: [&'a str; 2],
+    spec: String,
+}
+
+impl Drop for Images<'_> {
+    fn drop(&mut self) {
+        let protected = format!("{}@stackmigrate-sync-9", self.spec);
+        let _ = rbd(self.confs[1]).args(["snap", "unprotect", &protected]).output();
+        for conf in self.confs {
+            let _ = rbd(conf).args(["snap", "purge", "--no-progress", &self.spec]).output();
+            let _ = rbd(conf).args(["rm", "--no-progress", &self.spec]).output();
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_final_round_is_verified_before_the_new_images_snapshots_are_gone() {
     let tb = Testbed::get();
@@ -24,6 +41,10 @@ async fn a_final_round_is_verified_before_the_new_images_snapshots_are_gone() {
     let spec = format!("volumes/{image}");
     let dir = tempfile::tempdir().expect("tmp");
     let file = dir.path().join("export.raw");
+    let _images = Images {
+        confs: [&old_conf, &new_conf],
+        spec: spec.clone(),
+    };
     // After round 1: sync-1 on both images, the export file equal to it.
     sh(&old_conf, &["create", "--size", "64M", &spec]);
     write_regions(
@@ -130,13 +151,4 @@ async fn a_final_round_is_verified_before_the_new_images_snapshots_are_gone() {
         ["stackmigrate-sync-9"],
         "the others went: {why}"
     );
-
-    sh(
-        &new_conf,
-        &["snap", "unprotect", &format!("{spec}@stackmigrate-sync-9")],
-    );
-    for conf in [&old_conf, &new_conf] {
-        sh(conf, &["snap", "purge", "--no-progress", &spec]);
-        sh(conf, &["rm", "--no-progress", &spec]);
-    }
 }
