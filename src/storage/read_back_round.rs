@@ -276,18 +276,16 @@ impl RbdStore {
         };
         let checking = tokio::task::spawn_blocking(move || check.join());
         let (read, checked) = tokio::join!(read, checking);
-        let checked = match checked {
-            Ok(Ok(checked)) => Ok(checked),
-            Ok(Err(_)) => Err(DataPathError::Child("the round's read-back thread panicked".into())),
-            Err(e) => Err(DataPathError::Child(e.to_string())),
-        };
         // A mismatch stops the check first, and the writer and reader fail
         // after it (the writer at its next record, its stdout's reader gone).
         let (check, checked) = match checked {
-            Ok(checked) => checked,
-            Err(e) => {
+            Ok(Ok(checked)) => checked,
+            failed => {
                 let _ = exit.await;
-                return Err(e);
+                return Err(DataPathError::Child(match failed {
+                    Err(e) => e.to_string(),
+                    _ => "the round's read-back thread panicked".into(),
+                }));
             }
         };
         if check.differs {
@@ -299,10 +297,11 @@ impl RbdStore {
         // Every extent sent read back, the stream whole: the round is verified
         // while the writer still removes the new image's snapshots (a
         // monitor proposal, up to a second); the caller waits for that later.
-        let whole = match (&read, &checked) {
-            (Ok((patch, ..)), Ok(_)) => patch.must_cover.first_uncovered(&check.seen).is_none(),
-            _ => false,
+        let uncovered = match &read {
+            Ok((patch, ..)) => patch.must_cover.first_uncovered(&check.seen),
+            Err(_) => None,
         };
+        let whole = read.is_ok() && checked.is_ok() && uncovered.is_none();
         let dropping = whole && r.drop_target_snaps.is_some() && !cancel.is_cancelled();
         let snap_drop = if dropping {
             Some(SnapDrop {
@@ -333,7 +332,7 @@ impl RbdStore {
             what: format!("the read-back of {}", r.target_image),
             source,
         })?;
-        if let Some((off, len)) = patch.must_cover.first_uncovered(&check.seen) {
+        if let Some((off, len)) = uncovered {
             return Err(DataPathError::Mismatch(format!(
                 "{}: {len} bytes at {off} were sent in this round but were not read back",
                 r.target_image
