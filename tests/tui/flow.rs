@@ -5,7 +5,7 @@
 use crate::harness::*;
 use crossterm::event::{KeyCode, KeyModifiers};
 use stackmigrate::engine::{EngineEvent, Phase, Stage};
-use stackmigrate::tui::{Action, Effect, Screen};
+use stackmigrate::tui::{Action, Effect, ProjectEntry, Screen};
 
 #[test]
 fn from_connect_to_summary() {
@@ -83,4 +83,42 @@ fn q_while_the_run_is_starting_waits_for_it() {
     h.event(state(1, Phase::Exporting)).event(started(1, Stage::Export));
     h.key(KeyCode::Char('q'));
     assert!(!h.app.quit && h.app.dialog.is_some(), "q during the run asks first");
+}
+
+#[test]
+fn the_projects_cursor_starts_on_the_scoped_project() {
+    let mut h = Harness::new();
+    h.on_projects();
+    let list = |scoped: &str| {
+        ["admin", "other", "research"]
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| ProjectEntry {
+                project: project(name, &format!("{i:032}")),
+                resumable: false,
+                scoped: name == scoped,
+            })
+            .collect::<Vec<_>>()
+    };
+    // A fresh projects screen, as after connecting.
+    h.app.projects = Default::default();
+    h.act(Action::ProjectsLoaded(Ok(list("research"))));
+    assert_eq!(
+        h.app.projects.selected().map(|e| e.project.name.as_str()),
+        Some("research"),
+        "the credentials' project, not the first listed"
+    );
+    // Moved by the operator, the cursor stays where it is on a reload.
+    h.key(KeyCode::Up);
+    h.act(Action::ProjectsLoaded(Ok(list("research"))));
+    assert_eq!(
+        h.app.projects.selected().map(|e| e.project.name.as_str()),
+        Some("other")
+    );
+    h.take_effects();
+    h.key(KeyCode::Enter);
+    assert!(matches!(
+        h.take_effects().as_slice(),
+        [Effect::LoadVolumes(p), Effect::LoadTarget] if p.name == "other"
+    ));
 }

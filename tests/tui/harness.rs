@@ -155,14 +155,17 @@ impl Harness {
             ProjectEntry {
                 project: project("research", PROJECT_ID),
                 resumable: false,
+                scoped: false,
             },
             ProjectEntry {
                 project: project("teaching", "1f2e3d4c5b6a79881f2e3d4c5b6a7988"),
                 resumable: true,
+                scoped: false,
             },
             ProjectEntry {
                 project: project("admin", "0a0b0c0d0e0f10111213141516171819"),
                 resumable: false,
+                scoped: false,
             },
         ];
         self.act(Action::ProjectsLoaded(Ok(projects)));

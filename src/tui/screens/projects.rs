@@ -1,5 +1,6 @@
 //! Projects: the old cloud's projects with their volume count and size
 //! (filled in per project as the counts return), filterable; `enter` opens one.
+//! The cursor starts on the project the old cloud's credentials are scoped to.
 
 use crate::openstack::Project;
 use crate::tui::filter::Filter;
@@ -15,6 +16,9 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, StatefulWidget, Table, Table
 pub struct ProjectEntry {
     pub project: Project,
     pub resumable: bool,
+    /// The project the old cloud's token is scoped to (the credentials'
+    /// `project_name` or `project_id`).
+    pub scoped: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -42,8 +46,11 @@ impl ProjectsScreen {
         self.error = None;
     }
 
+    /// The first listing puts the cursor on the scoped project; a later one
+    /// (a reload) leaves it where the operator moved it.
     pub fn set(&mut self, result: Result<Vec<ProjectEntry>, String>) {
         self.loading = false;
+        let first = self.items.is_empty();
         match result {
             Ok(entries) => {
                 self.items = entries.into_iter().map(|entry| Item { entry, stats: None }).collect();
@@ -52,6 +59,10 @@ impl ProjectsScreen {
             Err(e) => self.error = Some(e),
         }
         self.refilter();
+        if first {
+            let scoped = self.visible.iter().position(|i| self.items[*i].entry.scoped);
+            self.cursor = scoped.unwrap_or(0);
+        }
     }
 
     pub fn set_stats(&mut self, id: &str, stats: Result<(usize, u64), String>) {
