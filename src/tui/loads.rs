@@ -91,7 +91,11 @@ fn resumable(cfg: &Config, project: &Project) -> bool {
 pub async fn projects(old: &Session, cfg: &Config) -> Result<Vec<ProjectEntry>, String> {
     let list = Keystone::new(old).list_projects().await.map_err(|e| e.to_string())?;
     // The token is the one the connect checks fetched: no second request.
-    let scoped = old.token().await.ok().and_then(|t| t.project.as_ref().map(|p| p.id.clone()));
+    let scoped = old
+        .token()
+        .await
+        .ok()
+        .and_then(|t| t.project.as_ref().map(|p| p.id.clone()));
     Ok(list
         .into_iter()
         .map(|project| ProjectEntry {
