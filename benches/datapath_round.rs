@@ -163,7 +163,6 @@ async fn final_round(old: &BlockStore, new: &BlockStore, src: &str, dst: &str, f
         .await
         .expect("final round");
     let took = start.elapsed().as_secs_f64();
-
     copied(start);
     let spent = meter.stop();
     println!(

@@ -205,8 +205,10 @@ impl VolumePipeline {
     /// image's warm-sync snapshots; says in the log why it could not (a
     /// removal after it tries again).
     pub async fn settle_snap_drop(&self, vol: &Volume) {
-        let drop = self.snap_drops.lock().ok().and_then(|mut d| d.remove(&vol.id));
-        if let Some(Err(e)) = futures_util::future::OptionFuture::from(drop.map(|d| d.wait())).await {
+        let Some(drop) = self.snap_drops.lock().ok().and_then(|mut d| d.remove(&vol.id)) else {
+            return;
+        };
+        if let Err(e) = drop.wait().await {
             self.log(
                 vol,
                 format!("the final round's writer could not remove the new image's warm-sync snapshots: {e}"),
