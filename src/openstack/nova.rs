@@ -96,6 +96,12 @@ impl<'a> Nova<'a> {
         Ok(one.server)
     }
 
+    /// One server as raw JSON (the `server` of `GET /servers/{id}`).
+    pub async fn get_server_raw(&self, id: &str) -> Result<Value> {
+        let mut one: Value = self.session.json(&self.call(format!("/servers/{id}"))).await?;
+        Ok(one["server"].take())
+    }
+
     /// One project's usage over [start, end), all pages merged.
     /// `limit` sets the page size (None: Nova's default).
     pub async fn usage_show(

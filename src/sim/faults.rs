@@ -16,6 +16,9 @@ pub struct Faults {
     /// Nova's answer about one server waits this long (a cutover's check of
     /// the source's servers; tests set it while a run goes).
     pub slow_server_show: Option<Duration>,
+    /// Nova cannot show servers in detail or by id (a Nova without Neutron
+    /// behind it): HTTP 500, as the real one answers then; `/servers` works.
+    pub no_server_details: bool,
 }
 
 impl Faults {

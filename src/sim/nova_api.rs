@@ -64,16 +64,73 @@ async fn servers_detail(State(st): State<Shared>, Query(q): Q, headers: HeaderMa
         Ok(t) => t,
         Err(r) => return r,
     };
-    let list: Vec<Value> = visible(&s, &t, &q)
-        .iter()
-        .map(|i| {
-            json!({"id": i.id, "name": i.name, "status": i.status, "tenant_id": i.project_id,
-            "flavor": {"original_name": i.flavor, "vcpus": i.vcpus, "ram": i.memory_mb, "disk": i.local_gb},
-            "created": naive(&i.started_at), "addresses": {}})
-        })
-        .collect();
+    if s.faults.no_server_details {
+        return no_details(&rid);
+    }
+    let admin = CloudState::is_admin(&t);
+    let list: Vec<Value> = visible(&s, &t, &q).iter().map(|i| server_view(&s, i, admin)).collect();
     reply(StatusCode::OK, &rid, json!({"servers": list}), &[])
 }
+
+/// One server as nova-api shows it at 2.40 (`/servers/detail`, `/servers/{id}`),
+/// key for key; an admin also sees the `OS-EXT-SRV-ATTR` keys and
+/// `host_status`. No Neutron stands behind it, so no security groups, and its
+/// volumes are attached in Cinder only (no block-device mapping), as on the
+/// testbed.
+fn server_view(s: &CloudState, i: &SimInstance, admin: bool) -> Value {
+    let z = |t: &NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let (vm_state, power_state) = match i.status {
+        "ACTIVE" => ("active", 1),
+        _ => ("stopped", 4),
+    };
+    let link = |kind: &str, id: &str| json!([{"rel": "bookmark", "href": format!("{}/{kind}/{id}", s.base)}]);
+    let mut v = json!({
+        "id": i.id, "name": i.name, "status": i.status, "tenant_id": i.project_id,
+        "user_id": s.users.first().map(|u| u.id.as_str()).unwrap_or_default(),
+        "accessIPv4": "", "accessIPv6": "", "addresses": {}, "metadata": {},
+        "created": z(&i.started_at), "updated": z(&i.started_at),
+        "flavor": {"id": i.flavor, "links": link("flavors", i.flavor)},
+        "image": {"id": SIM_IMAGE, "links": link("images", SIM_IMAGE)},
+        "hostId": format!("{:0>56}", i.project_id),
+        "links": [
+            {"rel": "self", "href": format!("{}/v2.1/servers/{}", s.base, i.id)},
+            {"rel": "bookmark", "href": format!("{}/servers/{}", s.base, i.id)},
+        ],
+        "OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": "nova",
+        "config_drive": "", "key_name": null, "locked": false, "description": null, "tags": [],
+        "OS-SRV-USG:launched_at": naive(&i.started_at), "OS-SRV-USG:terminated_at": null,
+        "OS-EXT-STS:task_state": null, "OS-EXT-STS:vm_state": vm_state, "OS-EXT-STS:power_state": power_state,
+        "os-extended-volumes:volumes_attached": [],
+    });
+    // Nova shows `progress` only in the states that make some (ACTIVE, BUILD, ...).
+    if let (Some(v), "ACTIVE") = (v.as_object_mut(), i.status) {
+        v.insert("progress".into(), json!(0));
+    }
+    if admin {
+        let index = s.instances.iter().position(|x| x.id == i.id).unwrap_or_default() + 1;
+        let extra = json!({
+            "OS-EXT-SRV-ATTR:host": s.host, "OS-EXT-SRV-ATTR:hypervisor_hostname": null,
+            "OS-EXT-SRV-ATTR:instance_name": format!("instance-{index:08x}"),
+            "OS-EXT-SRV-ATTR:hostname": i.name, "OS-EXT-SRV-ATTR:kernel_id": null,
+            "OS-EXT-SRV-ATTR:launch_index": null, "OS-EXT-SRV-ATTR:ramdisk_id": null,
+            "OS-EXT-SRV-ATTR:reservation_id": null, "OS-EXT-SRV-ATTR:root_device_name": null,
+            "OS-EXT-SRV-ATTR:user_data": null, "host_status": "",
+        });
+        if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
+            v.extend(extra);
+        }
+    }
+    v
+}
+
+/// Nova's answer when its server views cannot reach Neutron.
+fn no_details(rid: &str) -> Response {
+    let message = "Unexpected API Error. Please contact the administrator\n<class 'keystoneauth1.exceptions.catalog.EndpointNotFound'>";
+    fault(StatusCode::INTERNAL_SERVER_ERROR, "computeFault", message, rid)
+}
+
+/// The image every simulated server was booted from.
+const SIM_IMAGE: &str = "155d900f-4e14-4e4c-a73d-069cbf4541e6";
 
 /// `GET /servers/{id}`: one server of the token's project (any, for an admin).
 async fn server_show(State(st): State<Shared>, Path(id): Path<String>, headers: HeaderMap) -> Response {
@@ -87,14 +144,16 @@ async fn server_show(State(st): State<Shared>, Path(id): Path<String>, headers: 
         Ok(t) => t,
         Err(r) => return r,
     };
+    if s.faults.no_server_details {
+        return no_details(&rid);
+    }
     let found = s
         .instances
         .iter()
         .find(|i| i.id == id && i.ended_at.is_none() && (CloudState::is_admin(&t) || i.project_id == t.project_id));
     match found {
         Some(i) => {
-            let body = json!({"server": {"id": i.id, "name": i.name, "status": i.status, "tenant_id": i.project_id,
-                "created": naive(&i.started_at), "addresses": {}}});
+            let body = json!({"server": server_view(&s, i, CloudState::is_admin(&t))});
             reply(StatusCode::OK, &rid, body, &[])
         }
         None => fault(

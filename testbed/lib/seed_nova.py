@@ -42,6 +42,8 @@ INSTANCES = [  # name, project, user, flavor, launched_at, terminated_at (None =
     ('o-2024-app-0', OTHER, ADM, 'm1.small', '2024-01-15T00:00:00', '2024-12-01T00:00:00', 'deleted'),
     ('r-2025-etl-1', RES, OP, 'm1.medium', '2025-07-15T00:00:00', '2025-11-20T00:00:00', 'deleted'),
     ('r-2026-ml-1', RES, OP, 'm1.large', '2026-02-01T00:00:00', '2026-06-30T00:00:00', 'deleted'),
+    # stopped (SHUTOFF), for the cutover's precondition; launched after every usage period the tests ask
+    ('r-cold-1', RES, OP, 'm1.small', '2026-11-02T00:00:00', None, 'stopped'),
 ]
 
 

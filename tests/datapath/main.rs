@@ -19,6 +19,7 @@ mod migrate_one;
 mod names;
 mod no_export_file;
 mod read_back_checksum;
+mod real_servers;
 mod resume;
 mod run_guards;
 mod snap_drop;

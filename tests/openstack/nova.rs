@@ -95,3 +95,37 @@ async fn servers_of_the_project_are_listed() {
         "other project's server filtered out"
     );
 }
+
+/// Nova's own statuses, as the plan and the cutover's precondition read
+/// them: the detailed listing and one server by id, for the project's
+/// member (the testbed's Nova answers these without Neutron; see
+/// `testbed/lib/nova_api_wsgi.py`).
+#[tokio::test]
+async fn servers_come_with_their_status_in_detail_and_by_id() {
+    let tb = Testbed::get();
+    let op = tb.operator("old");
+    let nova = Nova::new(&op);
+    let detail = nova.list_servers_raw(None).await.expect("servers/detail");
+    let status = |name: &str| {
+        detail
+            .iter()
+            .find(|v| v["name"] == name)
+            .map(|v| (v["id"].as_str().unwrap_or_default().to_string(), v["status"].clone()))
+            .unwrap_or_else(|| panic!("{name} in {detail:?}"))
+    };
+    let (db, db_status) = status("r-db-1");
+    let (cold, cold_status) = status("r-cold-1");
+    assert_eq!(
+        (db_status.as_str(), cold_status.as_str()),
+        (Some("ACTIVE"), Some("SHUTOFF"))
+    );
+    let one = nova.get_server(&cold).await.expect("by id");
+    assert_eq!(
+        (one.name.as_str(), one.status.as_deref()),
+        ("r-cold-1", Some("SHUTOFF"))
+    );
+    assert_eq!(
+        nova.get_server(&db).await.expect("by id").status.as_deref(),
+        Some("ACTIVE")
+    );
+}

@@ -1,9 +1,9 @@
 //! The simulated clouds against the live testbed, at the microversions
 //! stackmigrate asks for (`volume 3.8`, `compute 2.40`): an attached volume
 //! and the servers, which the recorded samples do not hold (every sample's
-//! `attachments` is empty, and they were taken at `volume 3.71`). Nova's
-//! detailed server view needs Neutron, which the testbed does not run, so
-//! servers are compared in the brief view stackmigrate falls back to.
+//! `attachments` is empty, and they were taken at `volume 3.71`). Servers
+//! are compared in all three views stackmigrate reads: brief (its fallback),
+//! detailed and one by id, as the admin sees them (the simulator's user).
 
 use crate::fixtures::{attach, detach};
 use crate::json_shape::walk;
@@ -41,7 +41,16 @@ async fn the_simulated_clouds_answer_like_the_real_ones() {
         .expect("available");
     attach(&op, &vol.id, "4f1c9a0e-2b7d-4c55-9e61-0d3a8b5c7e21").await;
     let real_volumes = Cinder::new(&admin).list_volumes_raw(Some(&research)).await;
-    let real_brief = Nova::new(&admin).list_servers_brief_raw(Some(&research)).await;
+    let nova = Nova::new(&admin);
+    let real_brief = nova.list_servers_brief_raw(Some(&research)).await;
+    let real_detail = nova
+        .list_servers_raw(Some(&research))
+        .await
+        .expect("real servers in detail");
+    let real_one = nova
+        .get_server_raw(named(&real_detail, "r-db-1")["id"].as_str().expect("id"))
+        .await
+        .expect("real server by id");
     detach(&op, &vol.id).await;
     cinder.delete_volume(&vol.id).await.expect("delete");
     let real_volumes = real_volumes.expect("real volumes");
@@ -67,10 +76,17 @@ async fn the_simulated_clouds_answer_like_the_real_ones() {
         .list_volumes_raw(Some(&project.id))
         .await
         .expect("volumes");
-    let brief = Nova::new(&s)
-        .list_servers_brief_raw(Some(&project.id))
+    let sim_nova = Nova::new(&s);
+    let brief = sim_nova.list_servers_brief_raw(Some(&project.id)).await.expect("brief");
+    let detail = sim_nova.list_servers_raw(Some(&project.id)).await.expect("detail");
+    let active = detail
+        .iter()
+        .find(|v| v["status"] == "ACTIVE")
+        .expect("a running server");
+    let one = sim_nova
+        .get_server_raw(active["id"].as_str().expect("id"))
         .await
-        .expect("brief");
+        .expect("by id");
 
     let mut problems = Vec::new();
     let attached: Vec<&Value> = volumes
@@ -90,6 +106,20 @@ async fn the_simulated_clouds_answer_like_the_real_ones() {
             &mut problems,
         );
     }
+    assert!(
+        detail.iter().any(|v| v["status"] == "SHUTOFF") && detail.iter().any(|v| v["status"] == "ACTIVE"),
+        "the demo has running and stopped servers"
+    );
+    // Nova's keys differ by status (`progress` only while ACTIVE, ...): each
+    // simulated server against a real one in the same status.
+    for v in &detail {
+        let real = real_detail
+            .iter()
+            .find(|r| r["status"] == v["status"])
+            .unwrap_or_else(|| panic!("a real server {} in {real_detail:?}", v["status"]));
+        walk(&format!("server (detail) {}", v["name"]), real, v, &[], &mut problems);
+    }
+    walk("server (by id)", &real_one, &one, &[], &mut problems);
     assert!(
         problems.is_empty(),
         "the simulator differs from the real services:\n{}",

@@ -64,3 +64,37 @@ async fn only_volumes_of_running_servers_have_a_live_writer() {
     assert_eq!(writer("ml-datasets"), None, "gpu-1 is shut off");
     assert_eq!(writer("scratch"), None, "detached");
 }
+
+/// A Nova that cannot show servers in detail (no Neutron behind it): the
+/// listing names the servers from `/servers`, says their status is unknown
+/// and why, and counts every attached volume as one a server may write.
+#[tokio::test]
+async fn without_server_details_servers_are_named_and_may_write() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = crate::sim(dir.path()).await;
+    sim.change_old_faults(|f| f.no_server_details = true);
+    let old = Session::new("old", &sim.config.old_cloud).expect("session");
+    let project = Keystone::new(&old).find_project("research").await.expect("project");
+    let listing = stackmigrate::engine::project_listing(&old, &project)
+        .await
+        .expect("listing");
+    let note = listing.servers_note.clone().unwrap_or_default();
+    assert!(
+        note.starts_with("details unavailable") && note.contains("HTTP 500"),
+        "{note}"
+    );
+    let row = |name: &str| {
+        listing
+            .rows
+            .iter()
+            .find(|r| r.volume.name.as_deref() == Some(name))
+            .expect("row")
+    };
+    assert_eq!(row("ml-datasets").attachment_text(), "gpu-1 (status unknown)");
+    assert_eq!(
+        row("ml-datasets").live_writer().map(|w| w.describe()).as_deref(),
+        Some("gpu-1 (status unknown)"),
+        "a stopped server Nova cannot vouch for may write"
+    );
+    assert_eq!(row("scratch").live_writer().map(|w| w.describe()), None);
+}
