@@ -31,6 +31,7 @@ mod volume_row;
 mod volume_state;
 mod volume_sync;
 mod volume_tape;
+mod volume_types;
 mod volume_verify;
 mod worker;
 mod worker_sync;

@@ -1,10 +1,12 @@
 //! Pre-flight: everything checked before anything is created. Failures are
 //! listed together, and the run does not start.
 
+use super::volume_types::volume_type_lines;
 use crate::check_line::CheckLine;
 use crate::config::{Config, ImportStrategy, TapeConfig};
 use crate::openstack::{Cinder, Session, Volume, VolumeQuota};
 use crate::storage::{free_bytes, is_writable, BlockStore, RbdError};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
@@ -64,6 +66,8 @@ pub struct Preflight<'a> {
     pub created: Vec<String>,
     /// The new project's quota, when the caller has read it already.
     pub quota: Option<VolumeQuota>,
+    /// `volume_type_map`: the new cloud must have every type it leads to.
+    pub type_map: &'a BTreeMap<String, String>,
     /// Stops a running measure (the operator went back, or pressed Ctrl-C).
     pub cancel: &'a CancellationToken,
     pub progress: Option<UnboundedSender<PreflightProgress>>,
@@ -110,7 +114,8 @@ impl Preflight<'_> {
         out
     }
 
-    /// The target project, its quota, and (manage) whether manage-existing is allowed.
+    /// The target project, its quota, the new volumes' types, and (manage)
+    /// whether manage-existing is allowed.
     async fn target_checks(&self, to_create: &[Volume]) -> Vec<CheckLine> {
         let mut out = Vec::new();
         let target = match self.new_session.token().await {
@@ -140,7 +145,10 @@ impl Preflight<'_> {
             }
         };
         if let Some(project) = &target {
-            out.push(self.quota(project, to_create).await);
+            let cinder = Cinder::new(self.new_session);
+            let (quota, types) = tokio::join!(self.quota(project, to_create), cinder.volume_types());
+            out.push(quota);
+            out.extend(volume_type_lines(types, to_create, &self.created, self.type_map));
             if self.strategy == ImportStrategy::Manage {
                 out.extend(self.manage_allowed(project).await);
             }

@@ -201,6 +201,7 @@ impl RunSetup {
             tape: cfg.tape.as_ref(),
             exports_in_flight: cfg.concurrency.exports,
             quota: self.quota,
+            type_map: &cfg.volume_type_map,
             created: self.created_by_journal(),
             cancel,
             progress,

@@ -5,6 +5,7 @@ use super::stage_error::{cinder_hint, not_in_pool, reused_mismatch, SWAPPING};
 use super::volume_pipeline::{
     human, staging_image, ImportedVolume, VolumeExport, VolumePipeline, SOURCE_KEY, STATE_KEY,
 };
+use super::volume_types::target_volume_type;
 use super::{with_progress, EngineEvent, NewVolumeLedger, Stage, StageError, CLAIM_KEY};
 use crate::config::ImportStrategy;
 use crate::openstack::{Cinder, NewVolume, OpenStackError, Volume};
@@ -20,13 +21,7 @@ impl VolumePipeline {
         let mut metadata = vol.metadata.clone();
         metadata.insert(SOURCE_KEY.into(), vol.id.clone());
         metadata.insert(STATE_KEY.into(), "importing".into());
-        let volume_type = vol.volume_type.as_ref().map(|t| {
-            self.settings
-                .volume_type_map
-                .get(t)
-                .cloned()
-                .unwrap_or_else(|| t.clone())
-        });
+        let volume_type = target_volume_type(vol, &self.settings.volume_type_map);
         NewVolume {
             size: vol.size,
             name: vol.name.clone(),

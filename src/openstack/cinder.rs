@@ -5,7 +5,7 @@
 use super::catalog::Service;
 use super::links::{each_page, next_link, Link};
 use super::session::{Call, Session};
-use super::volume::{Manageable, NewVolume, Pool, Volume, VolumeQuota};
+use super::volume::{Manageable, NewVolume, Pool, Volume, VolumeQuota, VolumeType};
 use super::{OpenStackError, Result};
 use reqwest::Method;
 use serde::Deserialize;
@@ -250,6 +250,17 @@ impl<'a> Cinder<'a> {
             .call(Method::GET, format!("/os-quota-sets/{project}"))
             .query("usage", "true");
         Ok(self.session.json::<Body>(&call).await?.quota_set)
+    }
+
+    /// The volume types the token's project may use: public ones and the
+    /// private ones it was given (`is_public=None`).
+    pub async fn volume_types(&self) -> Result<Vec<VolumeType>> {
+        #[derive(Deserialize)]
+        struct Body {
+            volume_types: Vec<VolumeType>,
+        }
+        let call = self.call(Method::GET, "/types").query("is_public", "None");
+        Ok(self.session.json::<Body>(&call).await?.volume_types)
     }
 
     /// Backend pools; the `name` is the host string manage-existing needs.

@@ -26,4 +26,4 @@ pub use retry_policy::{Retries, RetryPolicy};
 pub use session::{Call, Session};
 pub use tenant_usage::{merge_by_tenant, TenantUsage};
 pub use token::Token;
-pub use volume::{Attachment, Manageable, NewVolume, Pool, QuotaItem, Volume, VolumeQuota};
+pub use volume::{Attachment, Manageable, NewVolume, Pool, QuotaItem, Volume, VolumeQuota, VolumeType};

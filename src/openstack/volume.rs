@@ -98,6 +98,20 @@ pub struct VolumeQuota {
     pub gigabytes: QuotaItem,
 }
 
+/// A volume type from `GET /types`: a new volume names it by name or id.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct VolumeType {
+    pub id: String,
+    pub name: String,
+}
+
+impl VolumeType {
+    /// Whether `asked` (a name or an id, as `POST /volumes` takes it) is this type.
+    pub fn is(&self, asked: &str) -> bool {
+        self.id == asked || self.name == asked
+    }
+}
+
 /// A backend pool from `scheduler-stats/get_pools?detail=true`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Pool {

@@ -1,7 +1,9 @@
 //! Simulated Cinder v3 over a directory of `volume-<id>` files: volumes
-//! (list with paging, get, create, delete, metadata, actions), quota usage,
+//! (list with paging, get, delete, metadata, actions; create and volume types
+//! in `cinder_create`), quota usage,
 //! pools, manage-existing. Shapes follow `api-samples/openstack/cinder_*`.
 
+use super::cinder_create::{self, new_volume, used_gib};
 use super::cloud_state::{naive, opt_naive, CloudState, SimToken, SimVolume};
 use super::http::{fault, lock, reply, token_header, unauthorized, Shared};
 use axum::extract::{Path, Query, State};
@@ -10,7 +12,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 const GIB: u64 = 1 << 30;
 const MV: &str = "volume 3.8";
@@ -18,7 +20,8 @@ const MV: &str = "volume 3.8";
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/v3/{p}/volumes/detail", get(list))
-        .route("/v3/{p}/volumes", post(create))
+        .route("/v3/{p}/volumes", post(cinder_create::create))
+        .route("/v3/{p}/types", get(cinder_create::types))
         .route("/v3/{p}/volumes/{id}", get(show).delete(delete))
         .route("/v3/{p}/volumes/{id}/metadata", post(metadata))
         .route("/v3/{p}/volumes/{id}/action", post(action))
@@ -31,7 +34,7 @@ pub fn routes() -> Router<Shared> {
 type Q = Query<HashMap<String, String>>;
 
 /// Cinder's 404 for an unknown volume id.
-fn volume_not_found(id: &str, rid: &str) -> Response {
+pub(super) fn volume_not_found(id: &str, rid: &str) -> Response {
     fault(
         StatusCode::NOT_FOUND,
         "itemNotFound",
@@ -43,7 +46,7 @@ fn volume_not_found(id: &str, rid: &str) -> Response {
 /// Token valid and scoped to the URL's project, as keystonemiddleware + Cinder check.
 // An axum Response is a handler's natural error value.
 #[allow(clippy::result_large_err)]
-fn auth(s: &CloudState, headers: &HeaderMap, p: &str, rid: &str) -> Result<SimToken, Response> {
+pub(super) fn auth(s: &CloudState, headers: &HeaderMap, p: &str, rid: &str) -> Result<SimToken, Response> {
     let t = s
         .check_token(token_header(headers).as_deref())
         .ok_or_else(|| unauthorized(rid))?;
@@ -58,7 +61,7 @@ fn auth(s: &CloudState, headers: &HeaderMap, p: &str, rid: &str) -> Result<SimTo
     Ok(t)
 }
 
-fn ok(rid: &str, status: StatusCode, body: Value) -> Response {
+pub(super) fn ok(rid: &str, status: StatusCode, body: Value) -> Response {
     reply(status, rid, body, &[("openstack-api-version", MV.to_string())])
 }
 
@@ -93,7 +96,7 @@ pub fn volume_json(s: &CloudState, v: &SimVolume) -> Value {
 /// A volume as the answer to its create or manage request shows it: without
 /// the `os-vol-*` attributes (Cinder adds those to GETs only), and without
 /// `migration_status` for a token that is not admin.
-fn created_json(s: &CloudState, v: &SimVolume, admin: bool) -> Value {
+pub(super) fn created_json(s: &CloudState, v: &SimVolume, admin: bool) -> Value {
     let mut j = volume_json(s, v);
     if let Some(o) = j.as_object_mut() {
         o.retain(|k, _| !k.starts_with("os-vol-") && (admin || k != "migration_status"));
@@ -177,71 +180,6 @@ async fn show(State(st): State<Shared>, Path((p, id)): Path<(String, String)>, h
         Some(v) => ok(&rid, StatusCode::OK, json!({"volume": volume_json(&s, v)})),
         None => volume_not_found(&id, &rid),
     }
-}
-
-fn new_volume(t: &SimToken, v: &Value) -> SimVolume {
-    let strings = |k: &str| -> BTreeMap<String, String> {
-        v[k].as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    SimVolume {
-        id: uuid::Uuid::new_v4().to_string(),
-        project_id: t.project_id.clone(),
-        user_id: t.user_id.clone(),
-        name: v["name"].as_str().unwrap_or_default().to_string(),
-        description: v["description"].as_str().map(str::to_string),
-        size: v["size"].as_u64().unwrap_or(0),
-        status: "creating".into(),
-        volume_type: v["volume_type"].as_str().unwrap_or("__DEFAULT__").to_string(),
-        bootable: false,
-        metadata: strings("metadata"),
-        image_metadata: BTreeMap::new(),
-        attachments: Vec::new(),
-        created_at: chrono::Utc::now().naive_utc(),
-        updated_at: None,
-    }
-}
-
-fn used_gib(s: &CloudState, project: &str) -> (i64, i64) {
-    let vols: Vec<&SimVolume> = s.volumes.values().filter(|v| v.project_id == project).collect();
-    (vols.len() as i64, vols.iter().map(|v| v.size as i64).sum())
-}
-
-async fn create(
-    State(st): State<Shared>,
-    Path(p): Path<String>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    let mut s = lock(&st);
-    let rid = s.request_id();
-    let t = match auth(&s, &headers, &p, &rid) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let v = new_volume(&t, &body["volume"]);
-    let (count, gib) = used_gib(&s, &p);
-    if s.faults.quota.contains(&v.name) || gib + v.size as i64 > s.quota_gigabytes || count + 1 > s.quota_volumes {
-        let msg = format!(
-            "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota. Requested {}G, quota is {}G and {}G has been consumed.",
-            v.size, s.quota_gigabytes, gib
-        );
-        let body = json!({"overLimit": {"code": 413, "message": msg, "retryAfter": "0"}});
-        return reply(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &rid,
-            body,
-            &[("retry-after", "0".into())],
-        );
-    }
-    let out = json!({"volume": created_json(&s, &v, CloudState::is_admin(&t))});
-    s.volumes.insert(v.id.clone(), v);
-    ok(&rid, StatusCode::ACCEPTED, out)
 }
 
 async fn delete(State(st): State<Shared>, Path((p, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
@@ -387,6 +325,9 @@ async fn manage(
         );
     }
     let mut v = new_volume(&t, &body["volume"]);
+    if let Some(asked) = body["volume"]["volume_type"].as_str() {
+        v.volume_type = asked.to_string();
+    }
     let source = body["volume"]["ref"]["source-name"]
         .as_str()
         .unwrap_or_default()

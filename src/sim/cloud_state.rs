@@ -80,6 +80,8 @@ pub struct CloudState {
     pub tokens: HashMap<String, SimToken>,
     pub token_lifetime: chrono::Duration,
     pub volumes: BTreeMap<String, SimVolume>,
+    /// Volume types (id, name); Cinder's default type is always there.
+    pub volume_types: Vec<(String, String)>,
     pub instances: Vec<SimInstance>,
     pub quota_volumes: i64,
     pub quota_gigabytes: i64,
@@ -107,6 +109,7 @@ impl CloudState {
             tokens: HashMap::new(),
             token_lifetime: chrono::Duration::hours(4),
             volumes: BTreeMap::new(),
+            volume_types: vec![(uuid::Uuid::new_v4().to_string(), "__DEFAULT__".into())],
             instances: Vec::new(),
             quota_volumes: 100,
             quota_gigabytes: 2000,

@@ -45,6 +45,19 @@ fn id(kind: &str, name: &str) -> String {
     .to_string()
 }
 
+/// The volume types beside Cinder's default: the old cloud's Ceph tiers, and
+/// the new cloud's names for them (the demo's `volume_type_map`).
+pub fn volume_types(s: &mut CloudState, old: bool) {
+    let names: &[&str] = if old {
+        &["ceph-hdd", "ceph-ssd"]
+    } else {
+        &["standard", "fast"]
+    };
+    let kind = format!("{}-type", s.name);
+    s.volume_types
+        .extend(names.iter().map(|n| (id(&kind, n), n.to_string())));
+}
+
 pub fn users_and_projects(s: &mut CloudState, extra_project: bool) {
     let mut names = vec!["admin", "research"];
     if extra_project {

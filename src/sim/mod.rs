@@ -4,6 +4,7 @@
 //! raw volume files. Never used against real clouds.
 
 mod cinder_api;
+mod cinder_create;
 mod cloud_state;
 mod demo_seed;
 mod faults;
@@ -147,6 +148,7 @@ impl SimClouds {
                 opts.faults.clone(),
             );
             demo_seed::users_and_projects(&mut s, compute);
+            demo_seed::volume_types(&mut s, compute);
             if compute {
                 demo_seed::old_research(&mut s, now)?;
                 demo_seed::usage_history(&mut s, now);

@@ -113,6 +113,7 @@ async fn a_large_sparse_layering_only_image_passes_preflight_and_is_removed() {
         tape: None,
         exports_in_flight: 1,
         quota: None,
+        type_map: &cfg.volume_type_map,
         created: Vec::new(),
         cancel: &cancel,
         progress: Some(tx),

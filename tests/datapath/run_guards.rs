@@ -154,6 +154,64 @@ async fn manage_as_a_member_is_refused_by_preflight_before_any_export() {
     delete_volumes(&tb.operator("old"), &[&v.id]).await;
 }
 
+/// A `volume_type_map` that leads to a type the new cloud lacks is refused by
+/// pre-flight, naming the type, the volume and what the new cloud has, before
+/// anything is exported; mapped to a type it has, the plan passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_volume_type_the_new_cloud_lacks_is_refused_by_preflight_before_any_export() {
+    let tb = Testbed::get();
+    let v = source_volume(&tb, &unique("eng type"), 1, &[(0, noise(63, 1 << 20))], false).await;
+    let old_type = v.volume_type.clone().expect("the source has a type");
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg_path = migrate_config(&tb, dir.path(), None, false);
+    let with_map = |to: &str| {
+        let mut cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&cfg_path).expect("read")).expect("json");
+        cfg["volume_type_map"] = serde_json::json!({ old_type.as_str(): to });
+        std::fs::write(&cfg_path, serde_json::to_string_pretty(&cfg).expect("json")).expect("write");
+    };
+    let cfg = cfg_path.display().to_string();
+    let args = [
+        "--config",
+        &cfg,
+        "migrate",
+        "--project",
+        "research",
+        "--volumes",
+        &v.id,
+        "--yes",
+    ];
+    with_map("gold-nvme");
+    let out = stackmigrate(dir.path(), &args);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", text(&out.stderr));
+    let want = format!(
+        "✘ volume type \"gold-nvme\" (volume_type_map maps \"{old_type}\" to it) does not exist in the new cloud, for {} ({}); the new cloud has: __DEFAULT__. Set volume_type_map in the config file to map \"{old_type}\" to one of those",
+        v.display_name(),
+        v.id
+    );
+    assert!(stdout.contains(&want), "{stdout}");
+    assert!(text(&out.stderr).contains("pre-flight"), "{}", text(&out.stderr));
+    let exports = dir.path().join("exports").join(tb.var("OLD_RESEARCH_ID"));
+    assert!(
+        !exports.exists() || std::fs::read_dir(&exports).expect("dir").next().is_none(),
+        "no export"
+    );
+    assert!(copies_of(&tb, &v.id).await.is_empty());
+
+    with_map("__DEFAULT__");
+    let mut dry = args;
+    dry[7] = "--dry-run";
+    let out = stackmigrate(dir.path(), &dry);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains("✔ volume types exist in the new cloud: __DEFAULT__"),
+        "{stdout}"
+    );
+    delete_volumes(&tb.operator("old"), &[&v.id]).await;
+}
+
 /// Should the policy change after pre-flight, a refused manage fails the
 /// volume at import with its staging image journaled, and `cleanup` removes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,8 +8,10 @@
 use crate::fixtures::{attach, detach};
 use crate::json_shape::walk;
 use crate::testbed::{unique, Testbed};
+use reqwest::Method;
 use serde_json::Value;
-use stackmigrate::openstack::{Cinder, Keystone, NewVolume, Nova, Session};
+use stackmigrate::config::{AuthMethod, Secret};
+use stackmigrate::openstack::{Call, Cinder, Keystone, NewVolume, Nova, Service, Session, VOLUME_MICROVERSION};
 use stackmigrate::sim::{SimClouds, SimOptions};
 use std::time::Duration;
 
@@ -120,6 +122,61 @@ async fn the_simulated_clouds_answer_like_the_real_ones() {
         walk(&format!("server (detail) {}", v["name"]), real, v, &[], &mut problems);
     }
     walk("server (by id)", &real_one, &one, &[], &mut problems);
+    assert!(
+        problems.is_empty(),
+        "the simulator differs from the real services:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// What Cinder answers to a volume asked for with a type it does not have.
+async fn refusal(s: &Session) -> (u16, Option<String>, String) {
+    let e = Cinder::new(s)
+        .create_volume(&NewVolume {
+            size: 1,
+            name: Some("typed".into()),
+            volume_type: Some("no-such-type".into()),
+            ..Default::default()
+        })
+        .await
+        .expect_err("an unknown type is refused");
+    let api = e.api().cloned().expect("an API error");
+    (api.status, api.kind, api.message)
+}
+
+/// `GET /types` as a member sees it (and the admin), and the refusal of a
+/// volume asked for with a type the cloud does not have: same keys, same
+/// status, same error kind and message.
+#[tokio::test]
+async fn volume_types_and_an_unknown_types_refusal_match_the_real_cinder() {
+    let tb = Testbed::get();
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = SimClouds::start(SimOptions {
+        dir: dir.path().to_path_buf(),
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let types_call = Call::new(Service::BlockStorage, Method::GET, "/types")
+        .query("is_public", "None")
+        .microversion(VOLUME_MICROVERSION);
+    let sim_admin = Session::new("new", &sim.config.new_cloud).expect("session");
+    let mut member_cfg = sim.config.new_cloud.clone();
+    if let AuthMethod::Password { username, password, .. } = &mut member_cfg.auth {
+        *username = "operator".into();
+        *password = Secret::new("operatorpass");
+    }
+    let sim_member = Session::new("new", &member_cfg).expect("session");
+    let mut problems = Vec::new();
+    for (who, real, simulated) in [
+        ("admin", tb.admin("new"), sim_admin),
+        ("member", tb.operator("new"), sim_member),
+    ] {
+        let real_types: Value = real.json(&types_call).await.expect("real types");
+        let sim_types: Value = simulated.json(&types_call).await.expect("simulated types");
+        walk(&format!("types ({who})"), &real_types, &sim_types, &[], &mut problems);
+        assert_eq!(refusal(&real).await, refusal(&simulated).await, "{who}");
+    }
     assert!(
         problems.is_empty(),
         "the simulator differs from the real services:\n{}",
