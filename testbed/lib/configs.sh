@@ -125,6 +125,10 @@ use_stderr = True
 [api]
 # nova answers 500 if a response breaks its own schema: the samples we test against stay honest
 response_validation = error
+# Below compute 2.40 Nova ignores limit and cuts every answer at max_limit with no next link (the notes'
+# samples 47-49). 4 instead of 1000: the seeded history's longer periods then come in pages, so a client
+# that stopped asking for 2.40 (or following links) loses usage in the tests, as it would on a large cloud.
+max_limit = 4
 
 [wsgi]
 api_paste_config = $d/api-paste.ini
