@@ -93,6 +93,24 @@ pub fn volume_json(s: &CloudState, v: &SimVolume) -> Value {
     j
 }
 
+/// A volume as a GET shows it to `t`: a token that is not admin sees neither
+/// the host nor the migration keys (as the testbed's Cinder 29 answers).
+fn viewed_json(s: &CloudState, v: &SimVolume, t: &SimToken) -> Value {
+    let mut j = volume_json(s, v);
+    if let (false, Some(o)) = (CloudState::is_admin(t), j.as_object_mut()) {
+        o.retain(|k, _| {
+            !k.starts_with("os-vol-mig-status-attr:") && k != "os-vol-host-attr:host" && k != "migration_status"
+        });
+    }
+    j
+}
+
+/// Whether `t` may reach volume `v` by id: its own project's, or any for an
+/// admin (Cinder answers 404 otherwise).
+fn reaches(t: &SimToken, v: &SimVolume) -> bool {
+    CloudState::is_admin(t) || v.project_id == t.project_id
+}
+
 /// A volume as the answer to its create or manage request shows it: without
 /// the `os-vol-*` attributes (Cinder adds those to GETs only), and without
 /// `migration_status` for a token that is not admin.
@@ -158,7 +176,7 @@ async fn list(State(st): State<Shared>, Path(p): Path<String>, Query(q): Q, head
     let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(1000);
     let more = vols.len() > limit;
     vols.truncate(limit);
-    let mut body = json!({"volumes": vols.iter().map(|v| volume_json(&s, v)).collect::<Vec<_>>()});
+    let mut body = json!({"volumes": vols.iter().map(|v| viewed_json(&s, v, &t)).collect::<Vec<_>>()});
     if let (true, Some(last)) = (more, vols.last()) {
         let mut next = format!("{}/v3/{p}/volumes/detail?limit={limit}&marker={}", s.base, last.id);
         if let Some(pid) = q.get("project_id") {
@@ -172,12 +190,13 @@ async fn list(State(st): State<Shared>, Path(p): Path<String>, Query(q): Q, head
 async fn show(State(st): State<Shared>, Path((p, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
     let mut s = lock(&st);
     let rid = s.request_id();
-    if let Err(r) = auth(&s, &headers, &p, &rid) {
-        return r;
-    }
+    let t = match auth(&s, &headers, &p, &rid) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     settle(&mut s);
-    match s.volumes.get(&id) {
-        Some(v) => ok(&rid, StatusCode::OK, json!({"volume": volume_json(&s, v)})),
+    match s.volumes.get(&id).filter(|v| reaches(&t, v)) {
+        Some(v) => ok(&rid, StatusCode::OK, json!({"volume": viewed_json(&s, v, &t)})),
         None => volume_not_found(&id, &rid),
     }
 }
@@ -185,8 +204,12 @@ async fn show(State(st): State<Shared>, Path((p, id)): Path<(String, String)>, h
 async fn delete(State(st): State<Shared>, Path((p, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
     let mut s = lock(&st);
     let rid = s.request_id();
-    if let Err(r) = auth(&s, &headers, &p, &rid) {
-        return r;
+    let t = match auth(&s, &headers, &p, &rid) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if !s.volumes.get(&id).is_some_and(|v| reaches(&t, v)) {
+        return volume_not_found(&id, &rid);
     }
     match s.volumes.remove(&id) {
         Some(_) => {
@@ -205,10 +228,11 @@ async fn metadata(
 ) -> Response {
     let mut s = lock(&st);
     let rid = s.request_id();
-    if let Err(r) = auth(&s, &headers, &p, &rid) {
-        return r;
-    }
-    let Some(v) = s.volumes.get_mut(&id) else {
+    let t = match auth(&s, &headers, &p, &rid) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Some(v) = s.volumes.get_mut(&id).filter(|v| reaches(&t, v)) else {
         return volume_not_found(&id, &rid);
     };
     if let Some(m) = body["metadata"].as_object() {
@@ -229,10 +253,11 @@ async fn action(
 ) -> Response {
     let mut s = lock(&st);
     let rid = s.request_id();
-    if let Err(r) = auth(&s, &headers, &p, &rid) {
-        return r;
-    }
-    let Some(v) = s.volumes.get_mut(&id) else {
+    let t = match auth(&s, &headers, &p, &rid) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Some(v) = s.volumes.get_mut(&id).filter(|v| reaches(&t, v)) else {
         return volume_not_found(&id, &rid);
     };
     if let Some(b) = body["os-set_bootable"]["bootable"].as_bool() {

@@ -10,7 +10,7 @@ use crate::json_shape::walk;
 use crate::testbed::{unique, Testbed};
 use reqwest::Method;
 use serde_json::Value;
-use stackmigrate::config::{AuthMethod, Secret};
+use stackmigrate::config::{AuthMethod, CloudConfig, Secret};
 use stackmigrate::openstack::{Call, Cinder, Keystone, NewVolume, Nova, Service, Session, VOLUME_MICROVERSION};
 use stackmigrate::sim::{SimClouds, SimOptions};
 use std::time::Duration;
@@ -43,6 +43,7 @@ async fn the_simulated_clouds_answer_like_the_real_ones() {
         .expect("available");
     attach(&op, &vol.id, "4f1c9a0e-2b7d-4c55-9e61-0d3a8b5c7e21").await;
     let real_volumes = Cinder::new(&admin).list_volumes_raw(Some(&research)).await;
+    let real_member = cinder.list_volumes_raw(None).await;
     let nova = Nova::new(&admin);
     let real_brief = nova.list_servers_brief_raw(Some(&research)).await;
     let real_detail = nova
@@ -57,6 +58,8 @@ async fn the_simulated_clouds_answer_like_the_real_ones() {
     cinder.delete_volume(&vol.id).await.expect("delete");
     let real_volumes = real_volumes.expect("real volumes");
     let real_volume = named(&real_volumes, &name);
+    let real_member = real_member.expect("real volumes, as a member");
+    let real_member = named(&real_member, &name);
     assert_eq!(
         real_volume["attachments"].as_array().map(Vec::len),
         Some(1),
@@ -99,6 +102,19 @@ async fn the_simulated_clouds_answer_like_the_real_ones() {
     for v in volumes.iter() {
         walk(&format!("volume {}", v["name"]), real_volume, v, &[], &mut problems);
     }
+    // A member sees neither the host nor the migration keys.
+    let member = Session::new("old", &as_operator(&sim.config.old_cloud)).expect("session");
+    let member_volumes = Cinder::new(&member).list_volumes_raw(None).await.expect("volumes");
+    assert!(!member_volumes.is_empty(), "the demo's research volumes");
+    for v in &member_volumes {
+        walk(
+            &format!("volume (member) {}", v["name"]),
+            real_member,
+            v,
+            &[],
+            &mut problems,
+        );
+    }
     for v in &brief {
         walk(
             &format!("server (brief) {}", v["name"]),
@@ -127,6 +143,16 @@ async fn the_simulated_clouds_answer_like_the_real_ones() {
         "the simulator differs from the real services:\n{}",
         problems.join("\n")
     );
+}
+
+/// The simulated cloud `cfg` as its operator (a member of research) logs in.
+fn as_operator(cfg: &CloudConfig) -> CloudConfig {
+    let mut member = cfg.clone();
+    if let AuthMethod::Password { username, password, .. } = &mut member.auth {
+        *username = "operator".into();
+        *password = Secret::new("operatorpass");
+    }
+    member
 }
 
 /// What Cinder answers to a volume asked for with a type it does not have.
@@ -161,12 +187,7 @@ async fn volume_types_and_an_unknown_types_refusal_match_the_real_cinder() {
         .query("is_public", "None")
         .microversion(VOLUME_MICROVERSION);
     let sim_admin = Session::new("new", &sim.config.new_cloud).expect("session");
-    let mut member_cfg = sim.config.new_cloud.clone();
-    if let AuthMethod::Password { username, password, .. } = &mut member_cfg.auth {
-        *username = "operator".into();
-        *password = Secret::new("operatorpass");
-    }
-    let sim_member = Session::new("new", &member_cfg).expect("session");
+    let sim_member = Session::new("new", &as_operator(&sim.config.new_cloud)).expect("session");
     let mut problems = Vec::new();
     for (who, real, simulated) in [
         ("admin", tb.admin("new"), sim_admin),

@@ -1,7 +1,9 @@
 //! The demo's attached volumes as `volumes` and the library list them: each
-//! server named with its Nova status, and which of them may still write.
+//! server named with its Nova status, and which of them may still write;
+//! a Nova that cannot show details, and a member held to its own project.
 
-use stackmigrate::openstack::{Keystone, Session};
+use stackmigrate::config::{AuthMethod, Secret};
+use stackmigrate::openstack::{Cinder, Keystone, NewVolume, OpenStackError, Session};
 
 #[tokio::test]
 async fn volumes_names_each_server_with_its_status() {
@@ -97,4 +99,41 @@ async fn without_server_details_servers_are_named_and_may_write() {
         "a stopped server Nova cannot vouch for may write"
     );
     assert_eq!(row("scratch").live_writer().map(|w| w.describe()), None);
+}
+
+/// Cinder answers 404 to a member who names another project's volume by id
+/// (show, metadata, delete); an admin reaches it from any project.
+#[tokio::test]
+async fn a_member_cannot_reach_another_projects_volume() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = crate::sim(dir.path()).await;
+    let mut in_admin = sim.config.old_cloud.clone();
+    in_admin.project_name = Some("admin".into());
+    let admin_there = Session::new("old", &in_admin).expect("session");
+    let theirs = Cinder::new(&admin_there)
+        .create_volume(&NewVolume {
+            size: 1,
+            name: Some("not research's".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+    let mut as_member = sim.config.old_cloud.clone();
+    if let AuthMethod::Password { username, password, .. } = &mut as_member.auth {
+        *username = "operator".into();
+        *password = Secret::new("operatorpass");
+    }
+    let member = Session::new("old", &as_member).expect("session");
+    let c = Cinder::new(&member);
+    let status = |r: Result<(), OpenStackError>| r.err().and_then(|e| e.api().map(|a| a.status));
+    assert_eq!(status(c.get_volume(&theirs.id).await.map(drop)), Some(404));
+    let meta = [("k".to_string(), "v".to_string())].into();
+    assert_eq!(status(c.set_metadata(&theirs.id, &meta).await), Some(404));
+    assert_eq!(status(c.delete_volume(&theirs.id).await), Some(404));
+    let admin = Session::new("old", &sim.config.old_cloud).expect("session");
+    let seen = Cinder::new(&admin)
+        .get_volume(&theirs.id)
+        .await
+        .expect("an admin reaches it");
+    assert_eq!(seen.name.as_deref(), Some("not research's"));
 }
