@@ -260,17 +260,21 @@ async fn action(
     let Some(v) = s.volumes.get_mut(&id).filter(|v| reaches(&t, v)) else {
         return volume_not_found(&id, &rid);
     };
+    // As Cinder answers: nothing to `os-set_bootable`, the image metadata to
+    // `os-set_image_metadata`.
     if let Some(b) = body["os-set_bootable"]["bootable"].as_bool() {
         v.bootable = b;
+        ok(&rid, StatusCode::OK, Value::Null)
     } else if let Some(m) = body["os-set_image_metadata"]["metadata"].as_object() {
         for (k, val) in m {
             v.image_metadata
                 .insert(k.clone(), val.as_str().unwrap_or_default().to_string());
         }
+        let out = json!({"metadata": v.image_metadata});
+        ok(&rid, StatusCode::OK, out)
     } else {
-        return fault(StatusCode::BAD_REQUEST, "badRequest", "There is no such action", &rid);
+        fault(StatusCode::BAD_REQUEST, "badRequest", "There is no such action", &rid)
     }
-    ok(&rid, StatusCode::OK, Value::Null)
 }
 
 async fn quota(State(st): State<Shared>, Path((p, target)): Path<(String, String)>, headers: HeaderMap) -> Response {

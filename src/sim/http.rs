@@ -24,7 +24,11 @@ pub fn reply(status: StatusCode, request_id: &str, body: Value, extra: &[(&'stat
             headers.insert(*k, v);
         }
     }
-    (status, headers, axum::Json(body)).into_response()
+    // `null`: no body at all, as Cinder answers a delete or `os-set_bootable`.
+    match body {
+        Value::Null => (status, headers).into_response(),
+        body => (status, headers, axum::Json(body)).into_response(),
+    }
 }
 
 /// Cinder and Nova style: `{"itemNotFound": {"code": 404, "message": "..."}}`.

@@ -9,7 +9,7 @@ use crate::fixtures::{attach, detach};
 use crate::json_shape::walk;
 use crate::testbed::{unique, Testbed};
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 use stackmigrate::config::{AuthMethod, CloudConfig, Secret};
 use stackmigrate::openstack::{Call, Cinder, Keystone, NewVolume, Nova, Service, Session, VOLUME_MICROVERSION};
 use stackmigrate::sim::{SimClouds, SimOptions};
@@ -201,6 +201,82 @@ async fn volume_types_and_an_unknown_types_refusal_match_the_real_cinder() {
     assert!(
         problems.is_empty(),
         "the simulator differs from the real services:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The calls that carry a copy's state in Cinder (`stackmigrate.*` metadata)
+/// and the source's boot flags: status and body, simulated against real, for
+/// the member a `replace` run uses.
+#[tokio::test]
+async fn metadata_and_volume_actions_answer_like_the_real_cinder() {
+    let tb = Testbed::get();
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = SimClouds::start(SimOptions {
+        dir: dir.path().to_path_buf(),
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let member = Session::new("new", &as_operator(&sim.config.new_cloud)).expect("session");
+    let mut answers = Vec::new();
+    for s in [tb.operator("new"), member] {
+        let c = Cinder::new(&s);
+        let v = c
+            .create_volume(&NewVolume {
+                size: 1,
+                name: Some(unique("meta")),
+                ..Default::default()
+            })
+            .await
+            .expect("create");
+        c.wait_for_status(&v.id, &["available"], Duration::from_secs(60))
+            .await
+            .expect("available");
+        let calls = [
+            ("metadata", json!({"metadata": {"stackmigrate.state": "verified"}})),
+            ("action", json!({"os-set_bootable": {"bootable": true}})),
+            (
+                "action",
+                json!({"os-set_image_metadata": {"metadata": {"hw_disk_bus": "scsi"}}}),
+            ),
+        ];
+        let mut got = Vec::new();
+        for (path, body) in calls {
+            let call = Call::new(Service::BlockStorage, Method::POST, format!("/volumes/{}/{path}", v.id))
+                .body(body)
+                .microversion(VOLUME_MICROVERSION);
+            let resp = s.send(&call).await.expect("answered");
+            let status = resp.status().as_u16();
+            let text = resp.text().await.expect("body");
+            let body: Value = match text.is_empty() {
+                true => Value::String("(empty)".into()),
+                false => serde_json::from_str(&text).unwrap_or_else(|_| Value::String(format!("not JSON: {text}"))),
+            };
+            got.push((status, body));
+        }
+        let seen = c.get_volume(&v.id).await.expect("get");
+        got.push((0, json!([seen.bootable, seen.metadata.get("stackmigrate.state")])));
+        c.delete_volume(&v.id).await.expect("delete");
+        answers.push(got);
+    }
+    let (real, simulated) = (&answers[0], &answers[1]);
+    let mut problems = Vec::new();
+    let calls = real.len() - 1;
+    for (i, ((rs, rb), (ss, sb))) in real.iter().zip(simulated).take(calls).enumerate() {
+        if rs != ss {
+            problems.push(format!("call {i}: status {rs} real, {ss} simulated"));
+        }
+        // `walk` lets a null stand for a string: an empty body must be empty.
+        if (rb == "(empty)") != (sb == "(empty)") {
+            problems.push(format!("call {i}: body {rb} real, {sb} simulated"));
+        }
+        walk(&format!("call {i}"), rb, sb, &[], &mut problems);
+    }
+    assert_eq!(real.last(), simulated.last(), "the volume after the calls");
+    assert!(
+        problems.is_empty(),
+        "{}\nreal: {real:?}\nsimulated: {simulated:?}",
         problems.join("\n")
     );
 }
