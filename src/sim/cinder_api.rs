@@ -297,8 +297,13 @@ async fn quota(State(st): State<Shared>, Path((p, target)): Path<(String, String
 async fn pools(State(st): State<Shared>, Path(p): Path<String>, headers: HeaderMap) -> Response {
     let mut s = lock(&st);
     let rid = s.request_id();
-    if let Err(r) = auth(&s, &headers, &p, &rid) {
-        return r;
+    let t = match auth(&s, &headers, &p, &rid) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if !CloudState::is_admin(&t) {
+        let m = "Policy doesn't allow scheduler_extension:scheduler_stats:get_pools to be performed.";
+        return fault(StatusCode::FORBIDDEN, "forbidden", m, &rid);
     }
     let caps = json!({"pool_name": "files", "total_capacity_gb": 1000, "free_capacity_gb": 1000, "provisioned_capacity_gb": 0,
         "reserved_percentage": 0, "QoS_support": false, "filter_function": null, "goodness_function": null,

@@ -170,9 +170,9 @@ async fn refusal(s: &Session) -> (u16, Option<String>, String) {
     (api.status, api.kind, api.message)
 }
 
-/// `GET /types` as a member sees it (and the admin), and the refusal of a
-/// volume asked for with a type the cloud does not have: same keys, same
-/// status, same error kind and message.
+/// `GET /types` as a member sees it (and the admin), the refusal of a volume
+/// asked for with a type the cloud does not have, and of a member's pools
+/// listing: same keys, same status, same error kind and message.
 #[tokio::test]
 async fn volume_types_and_an_unknown_types_refusal_match_the_real_cinder() {
     let tb = Testbed::get();
@@ -189,6 +189,17 @@ async fn volume_types_and_an_unknown_types_refusal_match_the_real_cinder() {
     let sim_admin = Session::new("new", &sim.config.new_cloud).expect("session");
     let sim_member = Session::new("new", &as_operator(&sim.config.new_cloud)).expect("session");
     let mut problems = Vec::new();
+    // Pools (manage's host) are the admin's: a member gets Cinder's 403.
+    let pools_refused = |s: Session| async move {
+        let e = Cinder::new(&s).pools().await.expect_err("a member may not list pools");
+        let api = e.api().cloned().expect("an API error");
+        (api.status, api.kind, api.message)
+    };
+    let sim_member_again = Session::new("new", &as_operator(&sim.config.new_cloud)).expect("session");
+    assert_eq!(
+        pools_refused(tb.operator("new")).await,
+        pools_refused(sim_member_again).await
+    );
     for (who, real, simulated) in [
         ("admin", tb.admin("new"), sim_admin),
         ("member", tb.operator("new"), sim_member),
