@@ -66,21 +66,29 @@ fn missing_line(t: &str, vols: &[&Volume], types: &[VolumeType], map: &BTreeMap<
         .map(|v| format!("{} ({})", Escaped(v.display_name()), v.id))
         .collect();
     let from: BTreeSet<&str> = vols.iter().filter_map(|v| v.volume_type.as_deref()).collect();
-    let from: Vec<String> = from.iter().map(|f| format!("\"{}\"", Escaped(f))).collect();
-    let from = from.join(", ");
-    let how = if map.values().any(|to| to == t) {
-        format!("volume_type_map maps {from} to it")
-    } else {
-        "the old cloud's, not in volume_type_map".to_string()
+    let quoted = |types: &[&&str]| {
+        let q: Vec<String> = types.iter().map(|f| format!("\"{}\"", Escaped(f))).collect();
+        q.join(", ")
+    };
+    let (mapped, unmapped): (Vec<&&str>, Vec<&&str>) = from.iter().partition(|f| map.contains_key(**f));
+    let how = match (mapped.is_empty(), unmapped.is_empty()) {
+        (false, true) => format!("volume_type_map maps {} to it", quoted(&mapped)),
+        (true, _) => "the old cloud's, not in volume_type_map".to_string(),
+        (false, false) => format!(
+            "volume_type_map maps {} to it, and {} is the old cloud's, not in volume_type_map",
+            quoted(&mapped),
+            quoted(&unmapped)
+        ),
     };
     let have: Vec<String> = types.iter().map(|k| Escaped(&k.name).to_string()).collect();
     CheckLine::new(
         false,
         format!(
-            "volume type \"{}\" ({how}) does not exist in the new cloud, for {}; the new cloud has: {}. Set volume_type_map in the config file to map {from} to one of those",
+            "volume type \"{}\" ({how}) does not exist in the new cloud, for {}; the new cloud has: {}. Set volume_type_map in the config file to map {} to one of those (or, if it is a private type, give the new project access to it: cinder type-access-add)",
             Escaped(t),
             named.join(", "),
             have.join(", "),
+            quoted(&from.iter().collect::<Vec<_>>()),
         ),
     )
 }
@@ -129,8 +137,16 @@ mod tests {
         assert!(!lines[0].ok);
         assert_eq!(
             lines[0].text,
-            "volume type \"ceph-hdd\" (the old cloud's, not in volume_type_map) does not exist in the new cloud, for v-2 (2); the new cloud has: fast, standard. Set volume_type_map in the config file to map \"ceph-hdd\" to one of those"
+            "volume type \"ceph-hdd\" (the old cloud's, not in volume_type_map) does not exist in the new cloud, for v-2 (2); the new cloud has: fast, standard. Set volume_type_map in the config file to map \"ceph-hdd\" to one of those (or, if it is a private type, give the new project access to it: cinder type-access-add)"
         );
+        // A mapped and an unmapped source type lead to the same missing type.
+        let vols = [vol("4", Some("ceph-ssd")), vol("5", Some("fast"))];
+        let lines = volume_type_lines(Ok(types(&["standard"])), &vols, &[], &map);
+        assert!(
+            lines[0].text.starts_with("volume type \"fast\" (volume_type_map maps \"ceph-ssd\" to it, and \"fast\" is the old cloud's, not in volume_type_map) does not exist in the new cloud, for v-4 (4), v-5 (5); the new cloud has: standard. Set volume_type_map in the config file to map \"ceph-ssd\", \"fast\" to one of those"),
+            "{lines:?}"
+        );
+        let vols = [vol("1", Some("ceph-ssd")), vol("2", Some("ceph-hdd")), vol("3", None)];
         // Already created by an earlier run: not asked again.
         let lines = volume_type_lines(Ok(types(&["fast"])), &vols, &["2".into()], &map);
         assert_eq!(

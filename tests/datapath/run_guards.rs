@@ -186,7 +186,7 @@ async fn a_volume_type_the_new_cloud_lacks_is_refused_by_preflight_before_any_ex
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", text(&out.stderr));
     let want = format!(
-        "✘ volume type \"gold-nvme\" (volume_type_map maps \"{old_type}\" to it) does not exist in the new cloud, for {} ({}); the new cloud has: __DEFAULT__. Set volume_type_map in the config file to map \"{old_type}\" to one of those",
+        "✘ volume type \"gold-nvme\" (volume_type_map maps \"{old_type}\" to it) does not exist in the new cloud, for {} ({}); the new cloud has: __DEFAULT__. Set volume_type_map in the config file to map \"{old_type}\" to one of those (or, if it is a private type, give the new project access to it: cinder type-access-add)",
         v.display_name(),
         v.id
     );
