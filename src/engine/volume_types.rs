@@ -52,8 +52,8 @@ pub fn volume_type_lines(
     if !missing.is_empty() {
         return missing;
     }
-    let names: BTreeSet<String> = wanted.keys().map(|t| Escaped(t).to_string()).collect();
-    let names: Vec<String> = names.into_iter().collect();
+    // Map keys: already sorted and distinct.
+    let names: Vec<String> = wanted.keys().map(|t| Escaped(t).to_string()).collect();
     vec![CheckLine::new(
         true,
         format!("volume types exist in the new cloud: {}", names.join(", ")),

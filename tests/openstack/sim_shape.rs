@@ -11,7 +11,9 @@ use crate::testbed::{unique, Testbed};
 use reqwest::Method;
 use serde_json::{json, Value};
 use stackmigrate::config::{AuthMethod, CloudConfig, Secret};
-use stackmigrate::openstack::{Call, Cinder, Keystone, NewVolume, Nova, Service, Session, VOLUME_MICROVERSION};
+use stackmigrate::openstack::{
+    Call, Cinder, Keystone, NewVolume, Nova, OpenStackError, Service, Session, VOLUME_MICROVERSION,
+};
 use stackmigrate::sim::{SimClouds, SimOptions};
 use std::time::Duration;
 
@@ -69,12 +71,7 @@ async fn the_simulated_clouds_answer_like_the_real_ones() {
     assert!(!real_brief.is_empty(), "the testbed seeds servers");
 
     let dir = tempfile::tempdir().expect("tmp");
-    let sim = SimClouds::start(SimOptions {
-        dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .await
-    .expect("sim");
+    let sim = start_sim(dir.path()).await;
     let s = Session::new("old", &sim.config.old_cloud).expect("session");
     let project = Keystone::new(&s).find_project("research").await.expect("project");
     let volumes = Cinder::new(&s)
@@ -166,8 +163,23 @@ async fn refusal(s: &Session) -> (u16, Option<String>, String) {
         })
         .await
         .expect_err("an unknown type is refused");
+    answer(e)
+}
+
+/// A refusal as status, error kind and message.
+fn answer(e: OpenStackError) -> (u16, Option<String>, String) {
     let api = e.api().cloned().expect("an API error");
     (api.status, api.kind, api.message)
+}
+
+/// The simulated clouds with default options, their files under `dir`.
+async fn start_sim(dir: &std::path::Path) -> SimClouds {
+    SimClouds::start(SimOptions {
+        dir: dir.to_path_buf(),
+        ..Default::default()
+    })
+    .await
+    .expect("sim")
 }
 
 /// `GET /types` as a member sees it (and the admin), the refusal of a volume
@@ -177,12 +189,7 @@ async fn refusal(s: &Session) -> (u16, Option<String>, String) {
 async fn volume_types_and_an_unknown_types_refusal_match_the_real_cinder() {
     let tb = Testbed::get();
     let dir = tempfile::tempdir().expect("tmp");
-    let sim = SimClouds::start(SimOptions {
-        dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .await
-    .expect("sim");
+    let sim = start_sim(dir.path()).await;
     let types_call = Call::new(Service::BlockStorage, Method::GET, "/types")
         .query("is_public", "None")
         .microversion(VOLUME_MICROVERSION);
@@ -190,11 +197,8 @@ async fn volume_types_and_an_unknown_types_refusal_match_the_real_cinder() {
     let sim_member = Session::new("new", &as_operator(&sim.config.new_cloud)).expect("session");
     let mut problems = Vec::new();
     // Pools (manage's host) are the admin's: a member gets Cinder's 403.
-    let pools_refused = |s: Session| async move {
-        let e = Cinder::new(&s).pools().await.expect_err("a member may not list pools");
-        let api = e.api().cloned().expect("an API error");
-        (api.status, api.kind, api.message)
-    };
+    let pools_refused =
+        |s: Session| async move { answer(Cinder::new(&s).pools().await.expect_err("a member may not list pools")) };
     let sim_member_again = Session::new("new", &as_operator(&sim.config.new_cloud)).expect("session");
     assert_eq!(
         pools_refused(tb.operator("new")).await,
@@ -223,12 +227,7 @@ async fn volume_types_and_an_unknown_types_refusal_match_the_real_cinder() {
 async fn metadata_and_volume_actions_answer_like_the_real_cinder() {
     let tb = Testbed::get();
     let dir = tempfile::tempdir().expect("tmp");
-    let sim = SimClouds::start(SimOptions {
-        dir: dir.path().to_path_buf(),
-        ..Default::default()
-    })
-    .await
-    .expect("sim");
+    let sim = start_sim(dir.path()).await;
     let member = Session::new("new", &as_operator(&sim.config.new_cloud)).expect("session");
     let mut answers = Vec::new();
     for s in [tb.operator("new"), member] {
