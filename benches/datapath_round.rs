@@ -165,8 +165,12 @@ async fn final_round(old: &BlockStore, new: &BlockStore, src: &str, dst: &str, f
     let took = start.elapsed().as_secs_f64();
     copied(start);
     let spent = meter.stop();
+    let helper = match stackmigrate::storage::compiled_helper::CompiledHelper::ready() {
+        Some(_) => "compiled helper",
+        None => "Python helpers",
+    };
     println!(
-        "  {} changed, {} read back as written; helpers started and lock sent in {started:.2} s; {}",
+        "  {} changed, {} read back as written ({helper}); helpers started and lock sent in {started:.2} s; {}",
         stackmigrate::units::bytes(applied.bytes),
         stackmigrate::units::bytes(applied.read_back.unwrap_or(0)),
         spent.line()
