@@ -11,6 +11,7 @@ mod faults;
 mod http;
 mod keystone_api;
 mod live_servers;
+mod microversion;
 mod nova_api;
 
 pub use cloud_state::{CloudState, SimProject};
@@ -71,11 +72,14 @@ async fn serve(
     delay: Option<Duration>,
     stop: CancellationToken,
 ) {
+    // Each service refuses a microversion outside its range, as the real one does.
+    let versions =
+        |range| axum::middleware::from_fn_with_state((state.clone(), range), microversion::refuse_unsupported);
     let mut router = axum::Router::new()
         .merge(keystone_api::routes())
-        .merge(cinder_api::routes());
+        .merge(cinder_api::routes().layer(versions(microversion::VOLUME)));
     if compute {
-        router = router.merge(nova_api::routes());
+        router = router.merge(nova_api::routes().layer(versions(microversion::COMPUTE)));
     }
     if let Some(delay) = delay {
         router = router.layer(axum::middleware::from_fn(

@@ -290,3 +290,65 @@ async fn metadata_and_volume_actions_answer_like_the_real_cinder() {
         problems.join("\n")
     );
 }
+
+/// A microversion outside a service's range, or malformed, or naming another
+/// service: the same status and fault as the real Nova and Cinder, and the
+/// versions stackmigrate asks for (and `latest`) pass.
+#[tokio::test]
+async fn microversions_are_refused_like_the_real_services_refuse_them() {
+    let tb = Testbed::get();
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = start_sim(dir.path()).await;
+    let sessions = [
+        tb.operator("old"),
+        Session::new("old", &as_operator(&sim.config.old_cloud)).expect("session"),
+    ];
+    let asks: [(Service, &str, &[&'static str]); 2] = [
+        (
+            Service::Compute,
+            "/servers",
+            &[
+                "compute 2.40",
+                "compute latest",
+                "compute 2.104",
+                "compute 2.105",
+                "compute 2.0",
+                "compute 9.99",
+                "compute abc",
+                "volume 9.99",
+            ],
+        ),
+        (
+            Service::BlockStorage,
+            "/volumes/detail",
+            &[
+                "volume 3.8",
+                "volume latest",
+                "volume 3.71",
+                "volume 3.72",
+                "volume 2.9",
+                "volume abc",
+                "compute 3.8",
+            ],
+        ),
+    ];
+    let mut problems = Vec::new();
+    for (service, path, versions) in asks {
+        for mv in versions {
+            let mut seen = Vec::new();
+            for s in &sessions {
+                let call = Call::new(service, Method::GET, path.to_string()).microversion(mv);
+                // An answer's status alone; a refusal's status, kind and message.
+                let answered = match s.send(&call).await {
+                    Ok(resp) => (resp.status().as_u16(), None, String::new()),
+                    Err(e) => answer(e),
+                };
+                seen.push(answered);
+            }
+            if seen[0] != seen[1] {
+                problems.push(format!("{path} at {mv}: real {:?}, simulated {:?}", seen[0], seen[1]));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
