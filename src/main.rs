@@ -125,6 +125,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let log_dir = cli.config.work_dir.clone();
             let _guard = start_logging(&cli, log_dir.as_ref());
             let work_dir = cli.config.work_dir.clone();
+            let removed_on_exit = work_dir.is_none();
             let result = if args.headless {
                 cli::run_demo_headless(args, work_dir).await
             } else {
@@ -135,9 +136,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                         let launch = stackmigrate::tui::Launch {
                             sync_pause: Some(cli::DEMO_SYNC_PAUSE),
                             notes: demo.clouds.notes.take(),
+                            removed_on_exit,
                             ..Default::default()
                         };
                         let code = stackmigrate::tui::run(demo.clouds.config.clone(), log, launch).await?;
+                        if removed_on_exit {
+                            eprintln!(
+                                "demo ran in {} (removed on exit; pass --work-dir DIR to keep it and resume)",
+                                demo.dir.display()
+                            );
+                        }
                         Ok(code)
                     }
                     Err(e) => Err(e),

@@ -1,6 +1,8 @@
 //! `stackmigrate demo`: the whole job against two simulated clouds in this
-//! process, with nothing written outside a temporary directory unless
-//! `--work-dir` is given. The old cloud's ACTIVE servers keep writing to
+//! process, with nothing written outside a temporary directory (removed on
+//! exit) but the log in the user's state dir, unless `--work-dir` is given:
+//! that directory then keeps the log, the run and the clouds' state, and a
+//! second run there resumes. The old cloud's ACTIVE servers keep writing to
 //! their volumes, so those are warm-synced: the headless demo tells the
 //! story an operator lives (migrate, another round, stop the servers, cut
 //! over); in the dashboard a maintenance window stops them by itself.
@@ -50,14 +52,18 @@ pub async fn start_demo(args: &DemoArgs, work_dir: Option<PathBuf>) -> Result<De
     let (dir, temp) = match work_dir {
         Some(d) => (d, None),
         None => {
+            // Operator-only, as every directory stackmigrate makes.
             let t = tempfile::Builder::new()
                 .prefix("stackmigrate-demo-")
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
                 .tempdir()
                 .map_err(|e| Fatal(format!("temporary directory: {e}")))?;
             (t.path().to_path_buf(), Some(t))
         }
     };
     let opts = SimOptions {
+        // A kept directory keeps the clouds too: a second run resumes.
+        keep_state: temp.is_none(),
         dir: dir.clone(),
         faults,
         throttle_mib_s: Some(args.throttle),

@@ -144,7 +144,7 @@ fn settle(s: &mut CloudState) {
                 }
                 _ => "error".into(),
             },
-            None => match std::fs::File::create(&path).and_then(|f| f.set_len(v.size * GIB)) {
+            None => match crate::storage::private_fs::create_file(&path).and_then(|f| f.set_len(v.size * GIB)) {
                 Ok(()) => "available".into(),
                 Err(_) => "error".into(),
             },

@@ -34,7 +34,7 @@ pub struct SimToken {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SimVolume {
     pub id: String,
     pub project_id: String,
@@ -94,6 +94,8 @@ pub struct CloudState {
     /// The next this many logins answer 500, as Keystone on SQLite does
     /// under parallel first logins ("database is locked"). Set by tests.
     pub failing_logins: u32,
+    /// Where the volumes are kept between runs (`sim_state.rs`), if anywhere.
+    pub state_file: Option<PathBuf>,
 }
 
 impl CloudState {
@@ -118,6 +120,7 @@ impl CloudState {
             requests: 0,
             tokens_issued: 0,
             failing_logins: 0,
+            state_file: None,
         }
     }
 

@@ -116,7 +116,7 @@ pub fn old_research(s: &mut CloudState, now: NaiveDateTime) -> std::io::Result<(
     for (n, (name, gib, vtype, data_mib, server, bootable, status)) in VOLUMES.iter().enumerate() {
         let vid = id("volume", name);
         let path = s.store_dir.join(format!("volume-{vid}"));
-        let f = std::fs::File::create(&path)?;
+        let f = crate::storage::private_fs::create_file(&path)?;
         f.set_len(gib * GIB)?;
         // Data at the start, in the middle and near the end, the rest holes.
         let chunk = (data_mib * MIB / 3) as usize;

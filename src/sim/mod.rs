@@ -13,6 +13,7 @@ mod keystone_api;
 mod live_servers;
 mod microversion;
 mod nova_api;
+mod sim_state;
 
 pub use cloud_state::{CloudState, SimProject};
 pub use faults::Faults;
@@ -47,6 +48,9 @@ pub struct SimOptions {
     pub import_mib_s: Option<u64>,
     /// Every API answer waits this long first (a real cloud's latency).
     pub api_delay: Option<Duration>,
+    /// The clouds' volumes are kept in `dir` and found there by the next
+    /// start (the demo with `--work-dir`, which can then resume).
+    pub keep_state: bool,
 }
 
 /// Two running simulated clouds and a config that points at them.
@@ -81,6 +85,10 @@ async fn serve(
     if compute {
         router = router.merge(nova_api::routes().layer(versions(microversion::COMPUTE)));
     }
+    router = router.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        sim_state::keep_after_changes,
+    ));
     if let Some(delay) = delay {
         router = router.layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| async move {
@@ -153,10 +161,20 @@ impl SimClouds {
             );
             demo_seed::users_and_projects(&mut s, compute);
             demo_seed::volume_types(&mut s, compute);
+            let mut restored = false;
+            if opts.keep_state {
+                let file = sim_state::state_file(dir, name);
+                restored = sim_state::restore(&mut s, &file)?;
+                s.state_file = Some(file);
+            }
             if compute {
-                demo_seed::old_research(&mut s, now)?;
+                // A restored cloud keeps its volumes and what its servers wrote to them.
+                if !restored {
+                    demo_seed::old_research(&mut s, now)?;
+                }
                 demo_seed::usage_history(&mut s, now);
             }
+            sim_state::save(&s);
             let state: Shared = Arc::new(Mutex::new(s));
             tokio::spawn(serve(state.clone(), listener, compute, opts.api_delay, stop.clone()));
             shared.push(state);

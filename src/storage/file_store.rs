@@ -123,7 +123,7 @@ impl FileStore {
 
     /// Creates an empty (all-hole) image of `size` bytes.
     pub fn create(&self, image: &str, size: u64) -> Result<(), RbdError> {
-        let f = std::fs::OpenOptions::new()
+        let f = super::private_fs::options()
             .write(true)
             .create_new(true)
             .open(self.path(image))

@@ -77,7 +77,15 @@ pub struct App {
     pub signals: u8,
     /// The pause between two warm-sync rounds of a volume.
     pub sync_pause: Duration,
+    /// Nothing of this run outlives the dashboard (the demo without
+    /// `--work-dir`): no text promises a resume.
+    pub removed_on_exit: bool,
 }
+
+/// What the dashboard says instead of "run again to resume" when the run's
+/// directory goes with it.
+pub const NOTHING_TO_RESUME: &str =
+    "this demo's directory is removed on exit, so nothing resumes: `stackmigrate demo --work-dir DIR` keeps a run to resume";
 
 /// Between warm-sync rounds: each round costs a snapshot and a delta read on
 /// both clusters, so not back to back.
@@ -108,6 +116,7 @@ impl App {
             quit: false,
             signals: 0,
             sync_pause: SYNC_PAUSE,
+            removed_on_exit: false,
         }
     }
 

@@ -28,6 +28,9 @@ pub struct Launch {
     /// Lines from outside the run (the demo's maintenance window), shown
     /// in the log and the flash line as they come.
     pub notes: Option<mpsc::UnboundedReceiver<String>>,
+    /// The run's directory is removed when the dashboard exits (the demo
+    /// without `--work-dir`): nothing is left to resume, and it says so.
+    pub removed_on_exit: bool,
 }
 
 /// Runs the TUI until the operator quits; the exit status follows the run's
@@ -39,6 +42,8 @@ pub async fn run(cfg: Config, log_file: PathBuf, launch: Launch) -> std::io::Res
         event_loop.app.sync_pause = pause;
     }
     event_loop.notes = launch.notes;
+    event_loop.app.removed_on_exit = launch.removed_on_exit;
+    event_loop.app.summary.removed_on_exit = launch.removed_on_exit;
     // Restores the terminal on panic as well.
     let mut terminal = ratatui::try_init()?;
     let result = event_loop.run(&mut terminal).await;

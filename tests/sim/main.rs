@@ -10,6 +10,7 @@ mod fidelity;
 mod file_modes;
 #[path = "../common/json_shape.rs"]
 mod json_shape;
+mod kept_state;
 mod log_file;
 mod no_export_file;
 mod projects;

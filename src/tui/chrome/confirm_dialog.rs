@@ -43,12 +43,18 @@ impl ConfirmDialog {
         }
     }
 
-    pub fn stop() -> Self {
+    /// `removed_on_exit`: the run's directory goes with the dashboard (the
+    /// demo without `--work-dir`), so there is nothing to resume.
+    pub fn stop(removed_on_exit: bool) -> Self {
+        let body = match removed_on_exit {
+            false => "Running stages stop. Work already done is kept in the journal, and running \
+                      stackmigrate again for this project resumes where it stopped."
+                .into(),
+            true => format!("Running stages stop; {}.", crate::tui::app::NOTHING_TO_RESUME),
+        };
         Self {
             title: " Stop the migration? ".into(),
-            body: "Running stages stop. Work already done is kept in the journal, and running \
-                   stackmigrate again for this project resumes where it stopped."
-                .into(),
+            body,
             cancel: "Keep running",
             ok: "Stop",
             ok_focused: false,

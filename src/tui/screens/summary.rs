@@ -61,6 +61,8 @@ pub struct SummaryScreen {
     pub usage_dir: String,
     pub journal: String,
     pub log_file: String,
+    /// The run's directory goes on exit (the demo without `--work-dir`).
+    pub removed_on_exit: bool,
     cursor: usize,
     scroll: Scroll,
 }
@@ -130,9 +132,10 @@ impl SummaryScreen {
             }
         };
         let next = match &self.summary {
-            Some(s) if s.verified < s.total || s.backup_failed > 0 => {
-                "run stackmigrate again for this project: it resumes the unfinished volumes"
-            }
+            Some(s) if s.verified < s.total || s.backup_failed > 0 => match self.removed_on_exit {
+                false => "run stackmigrate again for this project: it resumes the unfinished volumes",
+                true => crate::tui::app::NOTHING_TO_RESUME,
+            },
             Some(_) if !ok => "needs a look before the old cloud goes: see report.md (and the usage line below)",
             _ => "q quits",
         };

@@ -33,7 +33,7 @@ pub(super) fn quit(app: &mut App) {
     } else if d.settled() {
         finish(app);
     } else {
-        app.dialog = Some(ConfirmDialog::stop());
+        app.dialog = Some(ConfirmDialog::stop(app.removed_on_exit));
     }
 }
 
@@ -117,7 +117,10 @@ pub(super) fn choose(app: &mut App) {
                 d.stopping = true;
             }
             app.effects.push(Effect::Engine(EngineCommand::Shutdown));
-            app.flash("stopping: running stages end, finished work is kept; run again to resume (q again leaves now)");
+            app.flash(match app.removed_on_exit {
+                false => "stopping: running stages end, finished work is kept; run again to resume (q again leaves now)",
+                true => "stopping: running stages end; this demo's directory goes on exit, --work-dir keeps one (q again leaves now)",
+            });
         }
     }
 }

@@ -1,0 +1,121 @@
+//! The demo with `--work-dir` keeps its simulated clouds' volumes there, so
+//! a second run finds the new volumes the first created and resumes a warm
+//! sync as against real clouds; without it the clouds start afresh.
+
+use stackmigrate::config::Config;
+use stackmigrate::engine::{EngineEvent, RunOptions, SyncPlan, VolumeRow};
+use stackmigrate::in_use::InUse;
+use stackmigrate::openstack::{Cinder, Keystone, Session};
+use stackmigrate::sim::{SimClouds, SimOptions};
+use std::sync::Arc;
+
+async fn start(dir: &std::path::Path, keep_state: bool) -> SimClouds {
+    SimClouds::start(SimOptions {
+        dir: dir.to_path_buf(),
+        live_servers: true,
+        keep_state,
+        ..Default::default()
+    })
+    .await
+    .expect("sim")
+}
+
+/// One `migrate --sync` of `row`: one round, then the run ends.
+async fn one_round(cfg: &Config, row: &VolumeRow) -> Vec<EngineEvent> {
+    let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
+    let new = Session::new("new", &cfg.new_cloud).expect("new");
+    let project = Keystone::new(&old).find_project("research").await.expect("project");
+    let setup = stackmigrate::engine::RunSetup::new(cfg, old, new, project, None).expect("setup");
+    let sync = SyncPlan {
+        modes: InUse::Sync.copy_modes(std::iter::once(row), false),
+        rounds_per_run: Some(1),
+        pause: std::time::Duration::from_millis(100),
+        cutover_all: None,
+    };
+    let opts = RunOptions {
+        sync,
+        ..Default::default()
+    };
+    let mut running = setup.start(cfg, vec![row.volume.clone()], opts).await.expect("start");
+    let mut events = Vec::new();
+    while let Some(e) = running.events.recv().await {
+        events.push(e);
+    }
+    running.engine.await.expect("join").expect("engine");
+    events
+}
+
+fn rounds_verified(events: &[EngineEvent]) -> Vec<u32> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::SyncRound { round, .. } => Some(*round),
+            _ => None,
+        })
+        .collect()
+}
+
+fn failures(events: &[EngineEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::VolumeFailed { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_work_dir_keeps_the_clouds_and_the_next_run_resumes_the_sync() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = start(dir.path(), true).await;
+    let (cfg, old) = (
+        sim.config.clone(),
+        Session::new("old", &sim.config.old_cloud).expect("old"),
+    );
+    let (_, row) = crate::in_use_row(&old).await;
+    let first = one_round(&cfg, &row).await;
+    assert!(failures(&first).is_empty(), "{first:?}");
+    assert_eq!(rounds_verified(&first), [1], "{first:?}");
+    let created = new_volume_ids(&sim).await;
+    assert_eq!(created.len(), 1, "the new volume of round 1");
+    drop(sim);
+
+    // The next run: new ports, the same directory, the same clouds.
+    let sim = start(dir.path(), true).await;
+    assert_eq!(new_volume_ids(&sim).await, created, "the new cloud kept its volume");
+    let mut cfg2 = sim.config.clone();
+    cfg2.work_dir = cfg.work_dir.clone();
+    let second = one_round(&cfg2, &row).await;
+    assert!(failures(&second).is_empty(), "{second:?}");
+    assert_eq!(rounds_verified(&second), [2], "round 2 after round 1: {second:?}");
+    let mode = |p: &std::path::Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).expect("meta").permissions()) & 0o777
+    };
+    for cloud in ["old", "new"] {
+        assert_eq!(mode(&dir.path().join(format!("{cloud}-cloud.json"))), 0o600, "{cloud}");
+    }
+    drop(sim);
+
+    // Not kept: the new cloud starts empty.
+    let fresh = tempfile::tempdir().expect("tmp");
+    for f in ["old-cloud.json", "new-cloud.json"] {
+        std::fs::copy(dir.path().join(f), fresh.path().join(f)).expect("copy");
+    }
+    let sim = start(fresh.path(), false).await;
+    assert!(new_volume_ids(&sim).await.is_empty(), "a cloud not kept starts afresh");
+}
+
+/// The ids of the volumes in the simulated new cloud, as its Cinder lists them.
+async fn new_volume_ids(sim: &SimClouds) -> Vec<String> {
+    let new = Session::new("new", &sim.config.new_cloud).expect("new");
+    let mut ids: Vec<String> = Cinder::new(&new)
+        .list_volumes(None)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|v| v.id)
+        .collect();
+    ids.sort();
+    ids
+}
