@@ -5,12 +5,24 @@
 mod run;
 
 use super::app::{App, Screen};
+use super::chrome::FlashLevel;
 use super::screens::{CheckKind, UsageStatus};
 use super::{Action, Effect};
 use run::{choose, dashboard, engine_event, quit, start, stop_signal, summary};
 
 pub fn update(app: &mut App, action: Action) {
     app.dirty = true;
+    let (screen, flash) = (app.screen, app.flash.clone());
+    reduce(app, action);
+    // An error about the screen just left (nothing ticked, say) is not about
+    // the next one; one this action raised stays.
+    let stale = app.flash == flash && flash.is_some_and(|f| f.level == FlashLevel::Error);
+    if app.screen != screen && stale {
+        app.flash = None;
+    }
+}
+
+fn reduce(app: &mut App, action: Action) {
     match action {
         Action::Tick => tick(app),
         Action::Resize(w, h) => app.size = (w, h),

@@ -201,6 +201,24 @@ fn preflight(ok: bool) -> Vec<CheckLine> {
     ]
 }
 
+/// An error about the screen left behind (enter with nothing ticked) is
+/// gone on the next screen; it would read as that screen's problem.
+#[test]
+fn an_error_about_the_last_screen_does_not_follow_to_the_next() {
+    let mut h = Harness::new();
+    h.on_volumes();
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.screen, Screen::Volumes, "nothing ticked");
+    assert!(h
+        .app
+        .flash
+        .as_ref()
+        .is_some_and(|f| f.text.contains("tick at least one")));
+    h.key(KeyCode::Char(' ')).key(KeyCode::Enter);
+    assert_eq!(h.app.screen, Screen::Plan);
+    assert_eq!(h.app.flash, None, "the volumes screen's error stayed behind");
+}
+
 #[test]
 fn plan_waits_for_preflight_then_starts_on_y() {
     let mut h = Harness::new();
@@ -289,6 +307,8 @@ pub fn report_rows() -> Vec<ReportRow> {
         attempts: 1,
         error: error.map(String::from),
         point_in_time: None,
+        crash_consistent: false,
+        forced_cutover: false,
     };
     vec![
         row(1, "db-data", Phase::Cleaned, None),
@@ -313,6 +333,31 @@ pub fn summary_of(verified: usize, failed: usize) -> Summary {
         report_md: format!("/srv/stackmigrate/work/{PROJECT_ID}/report.md"),
         ..Summary::default()
     }
+}
+
+/// A copy that is not the source's last state (a forced cutover, a
+/// crash-consistent snapshot) says so in its own row, not only in the headline.
+#[test]
+fn a_forced_or_crash_consistent_copy_says_so_in_its_row() {
+    let mut h = Harness::new();
+    h.app.screen = Screen::Summary;
+    h.app.project = Some(project("research", PROJECT_ID));
+    h.app.summary.summary = Some(summary_of(2, 1));
+    let mut rows = report_rows();
+    rows[0].forced_cutover = true;
+    rows[2].crash_consistent = true;
+    h.act(Action::ReportLoaded(Ok(rows)));
+    let screen = crate::harness::render(&mut h.app, 120, 30);
+    let line = |name: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} in\n{screen}"))
+            .to_string()
+    };
+    assert!(line("db-data").contains("FORCED"), "{screen}");
+    assert!(line("web-root").contains("snapshot"), "{screen}");
+    assert!(!line("db-data").contains("verified"), "{screen}");
 }
 
 #[test]

@@ -40,6 +40,22 @@ pub struct ReportRow {
     /// Which moment of the source the copy holds (warm sync, crash-consistent).
     #[serde(default)]
     pub point_in_time: Option<String>,
+    /// Copied from a snapshot while a server could write (`--in-use=snapshot`).
+    #[serde(default)]
+    pub crash_consistent: bool,
+    /// Cut over while a server could still write (`F`, `--force-cutover`).
+    #[serde(default)]
+    pub forced_cutover: bool,
+}
+
+/// A verified copy that is not the source's last state says so in its row:
+/// the headline's count alone is easy to miss.
+fn row_label(r: &ReportRow) -> &'static str {
+    match r.state {
+        Phase::Cleaned | Phase::Done if r.forced_cutover => "FORCED",
+        Phase::Cleaned | Phase::Done if r.crash_consistent => "snapshot",
+        p => state_label(p),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -158,13 +174,14 @@ impl SummaryScreen {
                         short_id(&r.old_id),
                         r.new_id.as_deref().map_or("-", short_id)
                     ),
-                    state_label(r.state).to_string(),
+                    row_label(r).to_string(),
                     r.checksum.as_deref().map_or("-".to_string(), |c| fit(c, 12)),
                     if total > 0.0 { duration(total) } else { "-".into() },
                     r.throughput_mib_s.map_or("-".into(), |t| format!("{t:.0}")),
                 ]);
                 match r.state {
                     Phase::Failed | Phase::Aborted | Phase::BackupFailed => row.style(Style::new().red()),
+                    _ if r.forced_cutover || r.crash_consistent => row.style(Style::new().yellow()),
                     _ => row,
                 }
             })
