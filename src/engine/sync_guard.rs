@@ -57,7 +57,19 @@ impl VolumePipeline {
         let earlier_try = sync.writing == Some(last.round + 1);
         let (new_volume, (size, snaps, written)) =
             tokio::join!(new_volume, self.new_image_now(vol, &sync.image, &last.snap, facts));
-        if let (Some(id), Some(v)) = (&sync.new_id, new_volume.map_err(|e| err(&e))?) {
+        // Deleted in the new cloud since the last round: rounds cannot go on.
+        let new_volume = new_volume.map_err(|e| match (e.status(), &sync.new_id) {
+            (Some(404), Some(id)) => StageError::new(
+                stage,
+                &vol.id,
+                format!(
+                    "the new volume {id} is no longer in the new cloud (deleted?), so this volume's sync cannot go on; nothing was deleted. \
+                     To copy it afresh, move this project's journal aside and run again (verified copies are found in the new cloud by their metadata)"
+                ),
+            ),
+            _ => err(&e),
+        });
+        if let (Some(id), Some(v)) = (&sync.new_id, new_volume?) {
             if v.status != "available" || !v.attachments.is_empty() {
                 return Err(stop(format!(
                     "the new volume {id} is {} with {} attachment(s), it must stay available and unattached until cutover",

@@ -250,7 +250,7 @@ static OWN: &[Binding] = &[
             Scope::Dashboard,
             &[c('F')],
             Action::ForceCutover,
-            "force cut over (server still running)",
+            "force cut over (server running)",
         ),
         When::CanCutOver,
     ),

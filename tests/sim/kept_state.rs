@@ -119,3 +119,31 @@ async fn new_volume_ids(sim: &SimClouds) -> Vec<String> {
     ids.sort();
     ids
 }
+
+/// The new volume deleted in the new cloud between two rounds (or a demo
+/// whose clouds were not kept): the sync stops naming it, and says how to
+/// copy the volume afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_volume_deleted_between_rounds_stops_the_sync_and_says_what_next() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = start(dir.path(), false).await;
+    let (cfg, old) = (
+        sim.config.clone(),
+        Session::new("old", &sim.config.old_cloud).expect("old"),
+    );
+    let (_, row) = crate::in_use_row(&old).await;
+    let first = one_round(&cfg, &row).await;
+    assert_eq!(rounds_verified(&first), [1], "{first:?}");
+    let created = new_volume_ids(&sim).await;
+    let new = Session::new("new", &cfg.new_cloud).expect("new");
+    Cinder::new(&new).delete_volume(&created[0]).await.expect("delete");
+    let second = one_round(&cfg, &row).await;
+    let failed = failures(&second);
+    assert_eq!(failed.len(), 1, "{second:?}");
+    assert!(
+        failed[0].contains(&format!("the new volume {} is no longer in the new cloud", created[0]))
+            && failed[0].contains("move this project's journal aside"),
+        "{failed:?}"
+    );
+    assert!(rounds_verified(&second).is_empty(), "{second:?}");
+}

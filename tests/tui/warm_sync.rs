@@ -177,7 +177,7 @@ fn a_refused_cutover_names_the_server_in_the_flash_line_and_the_maintenance_note
     h.key(KeyCode::Char('c')).key(KeyCode::Tab).key(KeyCode::Enter);
     h.take_effects();
     let refusal = "db-data: cutover refused: the source is still attached to a server that may write: \
-                   server db-1 (server-db-1) is ACTIVE; stop the server (or detach the volume), then cut over \
+                   server db-1 (0b5e0c2e-4d4e-4f5a-8e6b-3c2d1a0f9e8d) is ACTIVE; stop the server (or detach the volume), then cut over \
                    (--force-cutover overrides, and the report says so)";
     h.event(log(1, refusal));
     h.event(EngineEvent::Notice {
@@ -187,6 +187,13 @@ fn a_refused_cutover_names_the_server_in_the_flash_line_and_the_maintenance_note
     let screen = render(&mut h.app, 80, 24);
     let flash = screen.lines().rev().nth(1).unwrap_or_default();
     assert!(flash.contains("cutover refused: server db-1"), "{screen}");
+    // Wider, the advice fits whole: what to do, and the key that overrides.
+    let screen = render(&mut h.app, 120, 24);
+    let flash = screen.lines().rev().nth(1).unwrap_or_default();
+    assert!(
+        flash.contains("server db-1 is ACTIVE: stop it or detach the volume, then c again (F forces it)"),
+        "{screen}"
+    );
     let d = h.app.dashboard.as_ref().expect("dashboard");
     assert_eq!(d.volumes[0].phase, Phase::Synced, "still synced");
     let logged = render(&mut h.app, 200, 40)

@@ -245,12 +245,13 @@ pub(super) fn engine_event(app: &mut App, e: EngineEvent) {
     d.apply(&e, now);
     // The engine's answer to a command it did not carry out at once.
     if let EngineEvent::Notice { message, .. } = &e {
-        // A refused cutover names the server; keep it within 80 columns.
-        let message = message
+        // A refused cutover names the server; the flash line keeps the
+        // advice (the log pane has it all): no ids, the dashboard's keys.
+        let message = without_ids(message)
             .replace("the source is still attached to a server that may write: ", "")
             .replace(
-                "(--force-cutover overrides, and the report says so)",
-                "(F forces it; the report says so)",
+                "; stop the server (or detach the volume), then cut over (--force-cutover overrides, and the report says so)",
+                ": stop it or detach the volume, then c again (F forces it)",
             );
         app.flash(crate::escaped::escape(&message).into_owned());
         return;
@@ -269,5 +270,36 @@ pub(super) fn engine_event(app: &mut App, e: EngineEvent) {
     // Everything verified, taped and cleaned: nothing to retry, so finish.
     if app.engine_live && d.all_clean() && !d.stopping && !d.finished {
         finish(app);
+    }
+}
+
+/// `text` without the parenthesised ids (` (3fa85f64-…)`) that follow names.
+fn without_ids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(" (") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let id = after
+            .get(..36)
+            .filter(|id| id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && after[36..].starts_with(')'));
+        match id {
+            Some(_) => rest = &after[37..],
+            None => {
+                out.push_str(" (");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_go_and_other_brackets_stay() {
+        let text = "server db-1 (0b5e0c2e-4d4e-4f5a-8e6b-3c2d1a0f9e8d) is ACTIVE (or so)";
+        assert_eq!(super::without_ids(text), "server db-1 is ACTIVE (or so)");
     }
 }
