@@ -153,8 +153,15 @@ impl Dashboard {
                 self.log(None, text, Level::Info);
             }
             EngineEvent::StateChanged { volume, phase } => {
+                // Every journaled step says its phase (an import verified while
+                // the tape still runs): the log says a phase once, when it changes.
+                let mut changed = true;
                 if let Some(v) = self.get_mut(volume) {
+                    changed = v.phase != *phase;
                     v.set_phase(*phase);
+                }
+                if !changed {
+                    return;
                 }
                 let level = match phase {
                     Phase::Done | Phase::Cleaned => Level::Good,

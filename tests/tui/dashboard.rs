@@ -383,3 +383,17 @@ fn x_c_and_f_on_a_volume_that_cannot_take_them_say_why() {
         );
     }
 }
+
+/// Each journaled step says its volume's phase, often the same one again (an
+/// import verified while the tape still runs): the log says it once.
+#[test]
+fn the_log_says_a_phase_once_however_often_it_is_reported() {
+    let mut h = running();
+    for _ in 0..3 {
+        h.event(state(1, Phase::Transferring));
+    }
+    h.event(state(1, Phase::Done));
+    let screen = render(&mut h.app, 200, 50);
+    assert_eq!(screen.matches("→ importing").count(), 1, "{screen}");
+    assert_eq!(screen.matches("→ verified").count(), 1, "{screen}");
+}
