@@ -28,7 +28,7 @@ pub enum JournalError {
         #[source]
         source: std::io::Error,
     },
-    #[error("journal {}:{line}: {message}; move the journal aside to start over (the new cloud is searched for existing copies either way)", path.display())]
+    #[error("journal {}:{line}: {message}; move the journal aside to start over (every volume is then copied afresh: the copies already in the new cloud are left alone, not reused)", path.display())]
     Corrupt {
         path: PathBuf,
         line: usize,

@@ -64,7 +64,8 @@ impl VolumePipeline {
                 &vol.id,
                 format!(
                     "the new volume {id} is no longer in the new cloud (deleted?), so this volume's sync cannot go on; nothing was deleted. \
-                     To copy it afresh, move this project's journal aside and run again (verified copies are found in the new cloud by their metadata)"
+                     Find out who deleted it: this journal cannot sync the volume on, and a journal moved aside copies every volume \
+                     of the project afresh (the copies already in the new cloud are then left alone, not reused)"
                 ),
             ),
             _ => err(&e),

@@ -94,8 +94,10 @@ pub struct CloudState {
     /// The next this many logins answer 500, as Keystone on SQLite does
     /// under parallel first logins ("database is locked"). Set by tests.
     pub failing_logins: u32,
-    /// Where the volumes are kept between runs (`sim_state.rs`), if anywhere.
+    /// Where the state is kept between runs (`sim_state.rs`), if anywhere,
+    /// and what was last written there.
     pub state_file: Option<PathBuf>,
+    pub saved: Option<String>,
 }
 
 impl CloudState {
@@ -121,6 +123,7 @@ impl CloudState {
             tokens_issued: 0,
             failing_logins: 0,
             state_file: None,
+            saved: None,
         }
     }
 

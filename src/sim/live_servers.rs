@@ -61,6 +61,8 @@ pub fn stop_servers(old: &Shared) -> Vec<String> {
             names.push(i.name.clone());
         }
     }
+    // A kept demo finds them stopped on its next run.
+    super::sim_state::save(&mut s);
     names.sort();
     names
 }

@@ -3,7 +3,7 @@
 //! the range is a 406, a malformed one a 400. Checked after the token, as
 //! keystonemiddleware runs before the services' own version handling. The
 //! simulator answers every accepted version with the shapes it knows (Nova
-//! at 2.40, Cinder at 3.71): stackmigrate asks for those.
+//! at 2.40, Cinder at 3.8): stackmigrate asks for those.
 
 use super::http::{fault, lock, token_header, Shared};
 use axum::extract::{Request, State};
@@ -52,13 +52,18 @@ pub fn refusal(headers: &HeaderMap, range: Range) -> Option<(StatusCode, &'stati
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let asked = match header("openstack-api-version") {
         Some(value) => {
-            let mut words = value.split_whitespace();
-            match (words.next(), words.next()) {
-                (Some(service), Some(version)) if service.eq_ignore_ascii_case(range.service) => {
-                    Some(version.to_string())
+            // One header may name several services: `compute 2.1, volume 3.8`.
+            let ours = value.split(',').find_map(|part| {
+                let mut words = part.split_whitespace();
+                match (words.next(), words.next()) {
+                    (Some(service), Some(version)) if service.eq_ignore_ascii_case(range.service) => Some(version),
+                    _ => None,
                 }
+            });
+            match ours {
+                Some(version) => Some(version.to_string()),
                 // Cinder refuses a header for another service; Nova ignores it.
-                _ if range.service == "volume" => return Some((
+                None if range.service == "volume" => return Some((
                     StatusCode::BAD_REQUEST,
                     "badRequest",
                     "The server could not comply with the request since it is either malformed or otherwise incorrect."
@@ -94,9 +99,18 @@ pub fn refusal(headers: &HeaderMap, range: Range) -> Option<(StatusCode, &'stati
     None
 }
 
+/// `MAJOR.MINOR` as the services accept it (`^([1-9]\d*)\.([1-9]\d*|0)$`):
+/// digits only, no leading zero.
 fn parse(v: &str) -> Option<(u32, u32)> {
     let (major, minor) = v.split_once('.')?;
-    Some((major.parse().ok()?, minor.parse().ok()?))
+    let number = |s: &str| {
+        let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        (digits && (s == "0" || !s.starts_with('0')))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let major = number(major).filter(|m| *m > 0)?;
+    Some((major, number(minor)?))
 }
 
 #[cfg(test)]
@@ -118,6 +132,9 @@ mod tests {
         assert_eq!(ask("openstack-api-version", "volume latest", VOLUME), None);
         // Nova ignores a header that names another service.
         assert_eq!(ask("openstack-api-version", "volume 9.99", COMPUTE), None);
+        // One header for several services.
+        assert_eq!(ask("openstack-api-version", "compute 2.1, volume 3.8", VOLUME), None);
+        assert_eq!(ask("openstack-api-version", "compute 2.1, volume 3.8", COMPUTE), None);
     }
 
     #[test]
@@ -148,5 +165,9 @@ mod tests {
             ask("openstack-api-version", "compute 9.99", VOLUME).map(|r| r.0),
             Some(400)
         );
+        for malformed in ["+2.1", "2.01", "02.1", "2.", "2.1.1"] {
+            let asked = ask("openstack-api-version", &format!("compute {malformed}"), COMPUTE);
+            assert_eq!(asked.map(|r| r.0), Some(400), "{malformed}");
+        }
     }
 }

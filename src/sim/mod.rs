@@ -161,20 +161,24 @@ impl SimClouds {
             );
             demo_seed::users_and_projects(&mut s, compute);
             demo_seed::volume_types(&mut s, compute);
-            let mut restored = false;
+            let mut kept = None;
             if opts.keep_state {
                 let file = sim_state::state_file(dir, name);
-                restored = sim_state::restore(&mut s, &file)?;
+                kept = sim_state::read(&file)?;
                 s.state_file = Some(file);
             }
             if compute {
                 // A restored cloud keeps its volumes and what its servers wrote to them.
-                if !restored {
+                if kept.is_none() {
                     demo_seed::old_research(&mut s, now)?;
                 }
                 demo_seed::usage_history(&mut s, now);
             }
-            sim_state::save(&s);
+            if let Some(kept) = kept {
+                sim_state::restore_servers(&mut s, &kept);
+                s.volumes = kept.volumes;
+            }
+            sim_state::save(&mut s);
             let state: Shared = Arc::new(Mutex::new(s));
             tokio::spawn(serve(state.clone(), listener, compute, opts.api_delay, stop.clone()));
             shared.push(state);

@@ -1,32 +1,40 @@
-//! A simulated cloud's volumes kept between runs of the demo in one
+//! A simulated cloud's state kept between runs of the demo in one
 //! `--work-dir`, so that a second run finds the clouds as the first left
-//! them (the new volumes it created, their `stackmigrate.*` metadata) and
-//! resumes as it would against real clouds. Written after every request
-//! that may change them, privately and atomically; read at start.
+//! them (the new volumes it created, their `stackmigrate.*` metadata, the
+//! servers a maintenance window stopped) and resumes as it would against
+//! real clouds. Written, privately and atomically, whenever a request (or
+//! the maintenance window) has changed it; read at start.
 
 use super::cloud_state::{CloudState, SimVolume};
 use super::http::{lock, Shared};
 use axum::extract::{Request, State};
-use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The file that keeps cloud `name`'s volumes in `dir`.
+/// What is kept: the volumes, and each server's status.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Kept {
+    pub volumes: BTreeMap<String, SimVolume>,
+    #[serde(default)]
+    pub servers: BTreeMap<String, String>,
+}
+
+/// The file that keeps cloud `name`'s state in `dir`.
 pub fn state_file(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}-cloud.json"))
 }
 
-/// Restores the volumes an earlier run kept in `file`; `false` when there
-/// is none (a first run).
-pub fn restore(s: &mut CloudState, file: &Path) -> std::io::Result<bool> {
+/// What an earlier run kept in `file`; `None` when there is none (a first run).
+pub fn read(file: &Path) -> std::io::Result<Option<Kept>> {
     let text = match std::fs::read_to_string(file) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let volumes: BTreeMap<String, SimVolume> = serde_json::from_str(&text).map_err(|e| {
+    serde_json::from_str(&text).map(Some).map_err(|e| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!(
@@ -34,35 +42,54 @@ pub fn restore(s: &mut CloudState, file: &Path) -> std::io::Result<bool> {
                 file.display()
             ),
         )
-    })?;
-    s.volumes = volumes;
-    Ok(true)
+    })
 }
 
-/// Writes the volumes to the cloud's state file, if it keeps one.
-pub fn save(s: &CloudState) {
-    let Some(file) = &s.state_file else {
+/// Puts the servers' kept status back (after they are seeded).
+pub fn restore_servers(s: &mut CloudState, kept: &Kept) {
+    for i in s.instances.iter_mut() {
+        match kept.servers.get(&i.id).map(String::as_str) {
+            Some("SHUTOFF") => i.status = "SHUTOFF",
+            Some("ACTIVE") => i.status = "ACTIVE",
+            _ => {}
+        }
+    }
+}
+
+/// Writes the cloud's state to its file, if it keeps one and it changed.
+pub fn save(s: &mut CloudState) {
+    let Some(file) = s.state_file.clone() else {
         return;
     };
-    let text = match serde_json::to_string_pretty(&s.volumes) {
+    let kept = Kept {
+        volumes: s.volumes.clone(),
+        servers: s
+            .instances
+            .iter()
+            .map(|i| (i.id.clone(), i.status.to_string()))
+            .collect(),
+    };
+    let text = match serde_json::to_string_pretty(&kept) {
         Ok(text) => text,
         Err(e) => return tracing::warn!("simulated cloud {}: state not kept: {e}", s.name),
     };
-    if let Err((path, e)) = crate::storage::private_fs::write_atomic(file, &text) {
-        tracing::warn!(
+    if s.saved.as_deref() == Some(text.as_str()) {
+        return;
+    }
+    match crate::storage::private_fs::write_atomic(&file, &text) {
+        Ok(()) => s.saved = Some(text),
+        Err((path, e)) => tracing::warn!(
             "simulated cloud {}: cannot keep its state in {}: {e}",
             s.name,
             path.display()
-        );
+        ),
     }
 }
 
-/// Axum middleware: after a request that may change volumes, keep them.
+/// Axum middleware: after every request (a listing may settle a volume's
+/// status too), the state is kept if it changed.
 pub async fn keep_after_changes(State(state): State<Shared>, req: Request, next: Next) -> Response {
-    let changes = !matches!(*req.method(), Method::GET | Method::HEAD);
     let response = next.run(req).await;
-    if changes {
-        save(&lock(&state));
-    }
+    save(&mut lock(&state));
     response
 }

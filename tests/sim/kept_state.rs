@@ -5,7 +5,7 @@
 use stackmigrate::config::Config;
 use stackmigrate::engine::{EngineEvent, RunOptions, SyncPlan, VolumeRow};
 use stackmigrate::in_use::InUse;
-use stackmigrate::openstack::{Cinder, Keystone, Session};
+use stackmigrate::openstack::{Cinder, Keystone, Nova, Session};
 use stackmigrate::sim::{SimClouds, SimOptions};
 use std::sync::Arc;
 
@@ -95,6 +95,38 @@ async fn a_kept_work_dir_keeps_the_clouds_and_the_next_run_resumes_the_sync() {
     for cloud in ["old", "new"] {
         assert_eq!(mode(&dir.path().join(format!("{cloud}-cloud.json"))), 0o600, "{cloud}");
     }
+    // The maintenance window stops the servers; a volume's data changed meanwhile.
+    assert!(!sim.stop_servers().is_empty(), "running servers stopped");
+    let (_, rows) = crate::research_rows(&old_session(&sim)).await;
+    let cold = rows
+        .iter()
+        .find(|r| r.live_writer().is_none() && r.volume.status == "available")
+        .expect("a detached volume")
+        .volume
+        .id
+        .clone();
+    drop(sim);
+    let image = dir.path().join("old-pool").join(format!("volume-{cold}"));
+    std::os::unix::fs::FileExt::write_all_at(
+        &std::fs::OpenOptions::new().write(true).open(&image).expect("image"),
+        b"KEPT",
+        0,
+    )
+    .expect("write");
+
+    // A third run finds them as the second left them.
+    let sim = start(dir.path(), true).await;
+    let server = row.servers[0].id.clone();
+    let status = Nova::new(&old_session(&sim))
+        .get_server(&server)
+        .await
+        .expect("server")
+        .status;
+    assert_eq!(status.as_deref(), Some("SHUTOFF"), "the stopped server stays stopped");
+    let mut head = [0u8; 4];
+    std::os::unix::fs::FileExt::read_exact_at(&std::fs::File::open(&image).expect("image"), &mut head, 0)
+        .expect("read");
+    assert_eq!(&head, b"KEPT", "the old cloud's volume data is not seeded afresh");
     drop(sim);
 
     // Not kept: the new cloud starts empty.
@@ -142,8 +174,12 @@ async fn a_new_volume_deleted_between_rounds_stops_the_sync_and_says_what_next()
     assert_eq!(failed.len(), 1, "{second:?}");
     assert!(
         failed[0].contains(&format!("the new volume {} is no longer in the new cloud", created[0]))
-            && failed[0].contains("move this project's journal aside"),
+            && failed[0].contains("a journal moved aside copies every volume"),
         "{failed:?}"
     );
     assert!(rounds_verified(&second).is_empty(), "{second:?}");
+}
+
+fn old_session(sim: &SimClouds) -> Session {
+    Session::new("old", &sim.config.old_cloud).expect("old")
 }

@@ -289,3 +289,21 @@ fn a_volume_that_fails_while_the_cutover_dialog_is_open_is_left_out() {
     h.key(KeyCode::Tab).key(KeyCode::Enter);
     assert!(h.take_effects().is_empty(), "nothing left to cut over");
 }
+
+#[test]
+fn a_refusal_naming_two_servers_asks_to_stop_them() {
+    let mut h = syncing();
+    let refusal = "db-data: cutover refused: the source is still attached to a server that may write: \
+                   server db-1 (0b5e0c2e-4d4e-4f5a-8e6b-3c2d1a0f9e8d) is ACTIVE, server db-2 (1b5e0c2e-4d4e-4f5a-8e6b-3c2d1a0f9e8d) is PAUSED; \
+                   stop the server (or detach the volume), then cut over (--force-cutover overrides, and the report says so)";
+    h.event(EngineEvent::Notice {
+        volume: Some(vid(1)),
+        message: refusal.into(),
+    });
+    let screen = render(&mut h.app, 160, 24);
+    let flash = screen.lines().rev().nth(1).unwrap_or_default();
+    assert!(
+        flash.contains("server db-1 is ACTIVE, server db-2 is PAUSED: stop them or detach the volume"),
+        "{screen}"
+    );
+}

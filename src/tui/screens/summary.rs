@@ -152,6 +152,7 @@ impl SummaryScreen {
                 false => "run stackmigrate again for this project: it resumes the unfinished volumes",
                 true => crate::tui::app::NOTHING_TO_RESUME,
             },
+            Some(_) if !ok && self.removed_on_exit => crate::tui::app::NOTHING_TO_RESUME,
             Some(_) if !ok => "needs a look before the old cloud goes: see report.md (and the usage line below)",
             _ => "q quits",
         };
@@ -181,7 +182,9 @@ impl SummaryScreen {
                 ]);
                 match r.state {
                     Phase::Failed | Phase::Aborted | Phase::BackupFailed => row.style(Style::new().red()),
-                    _ if r.forced_cutover || r.crash_consistent => row.style(Style::new().yellow()),
+                    Phase::Done | Phase::Cleaned if r.forced_cutover || r.crash_consistent => {
+                        row.style(Style::new().yellow())
+                    }
                     _ => row,
                 }
             })

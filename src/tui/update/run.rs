@@ -247,11 +247,20 @@ pub(super) fn engine_event(app: &mut App, e: EngineEvent) {
     if let EngineEvent::Notice { message, .. } = &e {
         // A refused cutover names the server; the flash line keeps the
         // advice (the log pane has it all): no ids, the dashboard's keys.
+        // The engine lists each server that may write, ", " between them.
+        let servers = message
+            .split_once("may write: ")
+            .and_then(|(_, rest)| rest.split_once("; stop"))
+            .map_or(1, |(list, _)| list.split(", ").count());
+        let advice = match servers {
+            0 | 1 => ": stop it or detach the volume, then c again (F forces it)",
+            _ => ": stop them or detach the volume, then c again (F forces it)",
+        };
         let message = without_ids(message)
             .replace("the source is still attached to a server that may write: ", "")
             .replace(
                 "; stop the server (or detach the volume), then cut over (--force-cutover overrides, and the report says so)",
-                ": stop it or detach the volume, then c again (F forces it)",
+                advice,
             );
         app.flash(crate::escaped::escape(&message).into_owned());
         return;
