@@ -31,8 +31,8 @@ pub async fn run_cleanup_cmd(cfg: &Config, project: &str) -> Result<i32, Fatal> 
     // Not under a run of another work dir: it may be using a staging image named here.
     let ids: Vec<String> = journal.records().map(|r| r.id.clone()).collect();
     let dir = path.parent().unwrap_or(&cfg.work_dir);
-    let _locks = crate::engine::VolumeLocks::take(&cfg.old_cloud.auth_url, ids.iter().map(String::as_str), dir)
-        .map_err(fatal)?;
+    let _locks =
+        crate::engine::VolumeLocks::take(&cfg.old_cloud, ids.iter().map(String::as_str), dir).map_err(fatal)?;
     let cancel = cancel_on_ctrl_c();
     let actions = crate::engine::run_cleanup(&mut journal, &old_store, &new_store, &cancel)
         .await

@@ -220,14 +220,7 @@ impl RunSetup {
             None => Journal::open(&self.journal_path())?,
         };
         let ids = volumes.iter().map(|v| v.id.as_str());
-        // A simulated cloud (the demo) lives in its own directory, and so do its locks.
-        let locks = match cfg.old_cloud.files.as_ref().filter(|f| f.in_memory_cloud) {
-            Some(files) => {
-                let dir = files.dir.with_file_name("locks");
-                super::VolumeLocks::take_in(&dir, &cfg.old_cloud.auth_url, ids, &self.project_dir)?
-            }
-            None => super::VolumeLocks::take(&cfg.old_cloud.auth_url, ids, &self.project_dir)?,
-        };
+        let locks = super::VolumeLocks::take(&cfg.old_cloud, ids, &self.project_dir)?;
         let new_session = match self.strategy {
             // manage-existing puts the volume in the token's project: scope explicitly.
             ImportStrategy::Manage => {

@@ -8,6 +8,7 @@
 //! user's state dir (`locks/<old cloud>/<volume id>.lock`), keyed by the old
 //! cloud's `auth_url` so that clouds never share a key.
 
+use crate::config::CloudConfig;
 use crate::storage::private_fs;
 use std::fs::File;
 use std::io::{Read, Seek, Write};
@@ -30,17 +31,22 @@ pub struct VolumeLocks {
 }
 
 impl VolumeLocks {
-    /// Locks every volume of `ids` in the old cloud at `auth_url`, under the
-    /// user's state dir; `holder` (the run's work dir) is written into each
-    /// for a refused run to name. No state dir (neither `XDG_STATE_HOME` nor
-    /// `HOME`): nothing to lock in, so nothing is locked.
+    /// Locks every volume of `ids` in the old cloud `old`, under the user's
+    /// state dir; `holder` (the run's work dir) is written into each for a
+    /// refused run to name. No state dir (neither `XDG_STATE_HOME` nor
+    /// `HOME`): nothing to lock in, so nothing is locked. A simulated cloud
+    /// (the demo) lives in its own directory, and so do its locks.
     pub fn take<'a>(
-        auth_url: &str,
+        old: &CloudConfig,
         ids: impl IntoIterator<Item = &'a str>,
         holder: &Path,
     ) -> Result<Self, VolumeLockError> {
-        match crate::logging::state_dir_of_user() {
-            Some(state) => Self::take_in(&state.join("locks"), auth_url, ids, holder),
+        let dir = match old.files.as_ref().filter(|f| f.in_memory_cloud) {
+            Some(files) => Some(files.dir.with_file_name("locks")),
+            None => crate::logging::state_dir_of_user().map(|state| state.join("locks")),
+        };
+        match dir {
+            Some(dir) => Self::take_in(&dir, &old.auth_url, ids, holder),
             None => Ok(Self::default()),
         }
     }

@@ -85,10 +85,13 @@ async fn serve(
     if compute {
         router = router.merge(nova_api::routes().layer(versions(microversion::COMPUTE)));
     }
-    router = router.layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        sim_state::keep_after_changes,
-    ));
+    // Only a kept cloud pays for the check after each request.
+    if http::lock(&state).state_file.is_some() {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            sim_state::keep_after_changes,
+        ));
+    }
     if let Some(delay) = delay {
         router = router.layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| async move {

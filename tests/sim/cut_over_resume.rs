@@ -3,37 +3,9 @@
 //! file back from the new image and finishes. It never exports the source
 //! afresh, which a server may be writing to again (a forced cutover here).
 
-use stackmigrate::config::Config;
-use stackmigrate::engine::{EngineEvent, Phase, RunOptions, SyncPlan, VolumeRow};
-use stackmigrate::in_use::InUse;
-use stackmigrate::openstack::{Keystone, Session};
+use stackmigrate::engine::{EngineEvent, Phase};
+use stackmigrate::openstack::Session;
 use stackmigrate::sim::{SimClouds, SimOptions};
-use std::sync::Arc;
-
-/// One headless run of `row` to its end: `migrate --cutover --force-cutover`.
-async fn run(cfg: &Config, row: &VolumeRow) -> Vec<EngineEvent> {
-    let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
-    let new = Session::new("new", &cfg.new_cloud).expect("new");
-    let project = Keystone::new(&old).find_project("research").await.expect("project");
-    let setup = stackmigrate::engine::RunSetup::new(cfg, old, new, project, None).expect("setup");
-    let sync = SyncPlan {
-        modes: InUse::Sync.copy_modes(std::iter::once(row), false),
-        rounds_per_run: Some(1),
-        pause: std::time::Duration::from_millis(100),
-        cutover_all: Some(true),
-    };
-    let opts = RunOptions {
-        sync,
-        ..Default::default()
-    };
-    let mut running = setup.start(cfg, vec![row.volume.clone()], opts).await.expect("start");
-    let mut events = Vec::new();
-    while let Some(e) = running.events.recv().await {
-        events.push(e);
-    }
-    running.engine.await.expect("join").expect("engine");
-    events
-}
 
 fn reached(events: &[EngineEvent], id: &str, wanted: Phase) -> bool {
     events
@@ -55,7 +27,7 @@ async fn a_cut_over_volume_whose_export_file_is_gone_is_finished_from_the_new_im
     let old = Session::new("old", &cfg.old_cloud).expect("old");
     let (project, row) = crate::in_use_row(&old).await;
     let id = row.volume.id.clone();
-    let events = run(&cfg, &row).await;
+    let events = crate::one_sync_run(&cfg, &row, Some(true)).await;
     assert!(reached(&events, &id, Phase::Done), "cut over and finished: {events:?}");
 
     // The crash: the journal ends with the cutover's final round verified.
@@ -72,7 +44,7 @@ async fn a_cut_over_volume_whose_export_file_is_gone_is_finished_from_the_new_im
         .join(format!("volume-{id}.raw"));
     assert!(!export.exists(), "the first run deleted it once done");
 
-    let events = run(&cfg, &row).await;
+    let events = crate::one_sync_run(&cfg, &row, Some(true)).await;
     assert!(reached(&events, &id, Phase::Done), "finished again: {events:?}");
     assert!(!reached(&events, &id, Phase::Exporting), "exported afresh: {events:?}");
     let logged = |text: &str| {

@@ -2,12 +2,9 @@
 //! a second run finds the new volumes the first created and resumes a warm
 //! sync as against real clouds; without it the clouds start afresh.
 
-use stackmigrate::config::Config;
-use stackmigrate::engine::{EngineEvent, RunOptions, SyncPlan, VolumeRow};
-use stackmigrate::in_use::InUse;
-use stackmigrate::openstack::{Cinder, Keystone, Nova, Session};
+use stackmigrate::engine::EngineEvent;
+use stackmigrate::openstack::{Cinder, Nova, Session};
 use stackmigrate::sim::{SimClouds, SimOptions};
-use std::sync::Arc;
 
 async fn start(dir: &std::path::Path, keep_state: bool) -> SimClouds {
     SimClouds::start(SimOptions {
@@ -18,31 +15,6 @@ async fn start(dir: &std::path::Path, keep_state: bool) -> SimClouds {
     })
     .await
     .expect("sim")
-}
-
-/// One `migrate --sync` of `row`: one round, then the run ends.
-async fn one_round(cfg: &Config, row: &VolumeRow) -> Vec<EngineEvent> {
-    let old = Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
-    let new = Session::new("new", &cfg.new_cloud).expect("new");
-    let project = Keystone::new(&old).find_project("research").await.expect("project");
-    let setup = stackmigrate::engine::RunSetup::new(cfg, old, new, project, None).expect("setup");
-    let sync = SyncPlan {
-        modes: InUse::Sync.copy_modes(std::iter::once(row), false),
-        rounds_per_run: Some(1),
-        pause: std::time::Duration::from_millis(100),
-        cutover_all: None,
-    };
-    let opts = RunOptions {
-        sync,
-        ..Default::default()
-    };
-    let mut running = setup.start(cfg, vec![row.volume.clone()], opts).await.expect("start");
-    let mut events = Vec::new();
-    while let Some(e) = running.events.recv().await {
-        events.push(e);
-    }
-    running.engine.await.expect("join").expect("engine");
-    events
 }
 
 fn rounds_verified(events: &[EngineEvent]) -> Vec<u32> {
@@ -69,12 +41,9 @@ fn failures(events: &[EngineEvent]) -> Vec<String> {
 async fn a_kept_work_dir_keeps_the_clouds_and_the_next_run_resumes_the_sync() {
     let dir = tempfile::tempdir().expect("tmp");
     let sim = start(dir.path(), true).await;
-    let (cfg, old) = (
-        sim.config.clone(),
-        Session::new("old", &sim.config.old_cloud).expect("old"),
-    );
+    let (cfg, old) = (sim.config.clone(), old_session(&sim));
     let (_, row) = crate::in_use_row(&old).await;
-    let first = one_round(&cfg, &row).await;
+    let first = crate::one_sync_run(&cfg, &row, None).await;
     assert!(failures(&first).is_empty(), "{first:?}");
     assert_eq!(rounds_verified(&first), [1], "{first:?}");
     let created = new_volume_ids(&sim).await;
@@ -86,7 +55,7 @@ async fn a_kept_work_dir_keeps_the_clouds_and_the_next_run_resumes_the_sync() {
     assert_eq!(new_volume_ids(&sim).await, created, "the new cloud kept its volume");
     let mut cfg2 = sim.config.clone();
     cfg2.work_dir = cfg.work_dir.clone();
-    let second = one_round(&cfg2, &row).await;
+    let second = crate::one_sync_run(&cfg2, &row, None).await;
     assert!(failures(&second).is_empty(), "{second:?}");
     assert_eq!(rounds_verified(&second), [2], "round 2 after round 1: {second:?}");
     let mode = |p: &std::path::Path| {
@@ -159,17 +128,14 @@ async fn new_volume_ids(sim: &SimClouds) -> Vec<String> {
 async fn a_new_volume_deleted_between_rounds_stops_the_sync_and_says_what_next() {
     let dir = tempfile::tempdir().expect("tmp");
     let sim = start(dir.path(), false).await;
-    let (cfg, old) = (
-        sim.config.clone(),
-        Session::new("old", &sim.config.old_cloud).expect("old"),
-    );
+    let (cfg, old) = (sim.config.clone(), old_session(&sim));
     let (_, row) = crate::in_use_row(&old).await;
-    let first = one_round(&cfg, &row).await;
+    let first = crate::one_sync_run(&cfg, &row, None).await;
     assert_eq!(rounds_verified(&first), [1], "{first:?}");
     let created = new_volume_ids(&sim).await;
     let new = Session::new("new", &cfg.new_cloud).expect("new");
     Cinder::new(&new).delete_volume(&created[0]).await.expect("delete");
-    let second = one_round(&cfg, &row).await;
+    let second = crate::one_sync_run(&cfg, &row, None).await;
     let failed = failures(&second);
     assert_eq!(failed.len(), 1, "{second:?}");
     assert!(

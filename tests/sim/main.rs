@@ -55,3 +55,35 @@ pub async fn in_use_row(
         .expect("an in-use volume");
     (project, row)
 }
+
+/// One headless run of `row` to its end, one warm-sync round at most:
+/// `migrate --sync`, or with `cutover_all` `migrate --cutover` (`Some(true)`:
+/// `--force-cutover`). Returns every event it sent.
+pub async fn one_sync_run(
+    cfg: &stackmigrate::config::Config,
+    row: &stackmigrate::engine::VolumeRow,
+    cutover_all: Option<bool>,
+) -> Vec<stackmigrate::engine::EngineEvent> {
+    use stackmigrate::openstack::{Keystone, Session};
+    let old = std::sync::Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
+    let new = Session::new("new", &cfg.new_cloud).expect("new");
+    let project = Keystone::new(&old).find_project("research").await.expect("project");
+    let setup = stackmigrate::engine::RunSetup::new(cfg, old, new, project, None).expect("setup");
+    let sync = stackmigrate::engine::SyncPlan {
+        modes: stackmigrate::in_use::InUse::Sync.copy_modes(std::iter::once(row), false),
+        rounds_per_run: Some(1),
+        pause: std::time::Duration::from_millis(100),
+        cutover_all,
+    };
+    let opts = stackmigrate::engine::RunOptions {
+        sync,
+        ..Default::default()
+    };
+    let mut running = setup.start(cfg, vec![row.volume.clone()], opts).await.expect("start");
+    let mut events = Vec::new();
+    while let Some(e) = running.events.recv().await {
+        events.push(e);
+    }
+    running.engine.await.expect("join").expect("engine");
+    events
+}
