@@ -66,6 +66,7 @@ mod tests {
             backup_failed,
             failed: 0,
             aborted: 0,
+            not_started: 0,
             synced,
             cutover_refused: 0,
             snapshots_left: 0,

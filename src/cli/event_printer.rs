@@ -135,6 +135,9 @@ impl EventPrinter {
                     "finished: {} of {} verified ({} without tape copy), {} failed, {} aborted",
                     s.verified, s.total, s.backup_failed, s.failed, s.aborted
                 );
+                if s.not_started > 0 {
+                    line += &format!(", {} not started (run again to copy them)", s.not_started);
+                }
                 if s.synced > 0 {
                     line += &format!(
                         ", {} synced and waiting for cutover ({} refused): not migrated yet",

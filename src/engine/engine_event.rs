@@ -57,6 +57,8 @@ pub struct Summary {
     pub backup_failed: usize,
     pub failed: usize,
     pub aborted: usize,
+    /// Never started in this run (a stop came first): a later run starts them.
+    pub not_started: usize,
     /// Warm-synced, waiting for cutover (not migrated yet).
     pub synced: usize,
     /// Synced volumes whose cutover was refused (a server still running).

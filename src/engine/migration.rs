@@ -134,8 +134,17 @@ impl Coordinator {
         .await
     }
 
+    /// A volume stopped by a shutdown before it started stays queued: the
+    /// report says "not started" (the operator aborted nothing there), and a
+    /// later run starts it like any other.
+    fn stopped_before_start(&self, volume: &str, t: &Transition) -> bool {
+        matches!(t, Transition::Aborted { .. })
+            && self.root.is_cancelled()
+            && self.journal.get(volume).is_none_or(|r| r.phase == Phase::Queued)
+    }
+
     async fn on_report(&mut self, r: Report) -> Result<(), JournalError> {
-        let Some(t) = r.transition else {
+        let Some(t) = r.transition.filter(|t| !self.stopped_before_start(&r.volume, t)) else {
             let _ = r.ack.send(self.journal.get(&r.volume).cloned());
             return Ok(());
         };

@@ -141,6 +141,7 @@ pub(super) fn write_report(plan: &Plan, journal: &Journal) -> Result<Summary, (P
         backup_failed: count(&|p| p == Phase::BackupFailed),
         failed: count(&|p| p == Phase::Failed),
         aborted: count(&|p| p == Phase::Aborted),
+        not_started: count(&|p| p == Phase::Queued),
         synced: count(&|p| p == Phase::Synced),
         cutover_refused: rows.iter().filter(|r| r.cutover_refused.is_some()).count(),
         snapshots_left: rows.iter().filter(|r| r.snapshots_left.is_some()).count(),
@@ -158,6 +159,7 @@ pub(super) fn write_report(plan: &Plan, journal: &Journal) -> Result<Summary, (P
             "backup_failed": summary.backup_failed,
             "failed": summary.failed,
             "aborted": summary.aborted,
+            "not_started": summary.not_started,
             "synced_waiting_for_cutover": summary.synced,
             "cutover_refused": summary.cutover_refused,
             "snapshots_left": summary.snapshots_left,
@@ -208,7 +210,7 @@ fn earlier(plan: &Plan, journal: &Journal) -> Vec<crate::openstack::Volume> {
 fn state_text(p: Phase, no_export_file: bool) -> &'static str {
     match p {
         Phase::Cleaned if no_export_file => "done, no export file kept",
-        Phase::Queued => "queued",
+        Phase::Queued => "not started",
         Phase::Exporting => "exporting",
         Phase::Exported => "exported",
         Phase::Transferring => "transferring",
@@ -245,6 +247,12 @@ fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
         s.failed,
         s.aborted
     );
+    if s.not_started > 0 {
+        md.push_str(&format!(
+            "{} volume(s) not started: the run was stopped first; run the migration again to copy them.\n\n",
+            s.not_started
+        ));
+    }
     if s.synced > 0 {
         md.push_str(&format!(
             "{} warm-synced volume(s) wait for cutover ({} refused): they are NOT migrated yet.\n\n",

@@ -14,6 +14,7 @@ mod kept_state;
 mod log_file;
 mod no_export_file;
 mod projects;
+mod stopped_run;
 mod tape_drives;
 mod transient;
 mod two_work_dirs;

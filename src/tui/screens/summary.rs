@@ -133,6 +133,7 @@ impl SummaryScreen {
                     s.aborted
                 );
                 for (n, what) in [
+                    (s.not_started, "not started"),
                     (s.crash_consistent, "crash-consistent only"),
                     (s.snapshots_left, "with sync snapshots left"),
                 ] {
