@@ -49,6 +49,21 @@ pub fn fit(s: &str, width: usize) -> String {
     out
 }
 
+/// Cuts `s` to `width` characters from its start, marking the cut with `…`:
+/// a path keeps its file name.
+pub fn fit_tail(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out = String::from("…");
+    out.extend(s.chars().skip(n - (width - 1)));
+    out
+}
+
 /// A bar `width` cells wide, filled to `ratio` with eighth-cell precision.
 pub fn bar(ratio: f64, width: usize) -> String {
     const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
@@ -86,6 +101,10 @@ mod tests {
         assert_eq!(short_id("abc"), "abc");
         assert_eq!(fit("volume-name", 6), "volum…");
         assert_eq!(fit("ü-name", 10), "ü-name");
+        assert_eq!(fit_tail("/srv/work/report.md", 11), "…/report.md");
+        assert_eq!(fit_tail("/a/ü.md", 7), "/a/ü.md");
+        assert_eq!(fit_tail("/a/ü.md", 5), "…ü.md");
+        assert_eq!(fit_tail("/a/b", 0), "");
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod e2e;
 mod fixtures;
 mod flow;
 mod harness;
+mod narrow;
 mod screens;
 #[path = "../common/testbed.rs"]
 mod testbed;

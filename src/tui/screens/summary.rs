@@ -5,7 +5,7 @@
 
 use crate::engine::{Phase, Summary, Track};
 use crate::escaped::escape;
-use crate::tui::format::{duration, fit, short_id};
+use crate::tui::format::{duration, fit, fit_tail, short_id};
 use crate::tui::scroll::{step, Scroll};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -123,24 +123,35 @@ impl SummaryScreen {
             (_, Some(e)) => Line::from(format!("✘ the engine stopped: {e}")).red().bold(),
             (None, None) => Line::from("waiting for the engine to finish…"),
             (Some(s), None) => {
-                let mut text = format!(
-                    "{} {} of {} verified in the new cloud · {} without tape copy · {} failed · {} aborted",
+                let head = format!(
+                    "{} {} of {} verified in the new cloud",
                     if ok { "✔" } else { "✘" },
                     s.verified,
-                    s.total,
-                    s.backup_failed,
-                    s.failed,
-                    s.aborted
+                    s.total
                 );
-                for (n, what) in [
-                    (s.not_started, "not started"),
-                    (s.crash_consistent, "crash-consistent only"),
-                    (s.snapshots_left, "with sync snapshots left"),
-                ] {
-                    if n > 0 {
-                        text.push_str(&format!(" · {n} {what}"));
-                    }
-                }
+                let counts = [
+                    (s.backup_failed, "without tape copy", true),
+                    (s.failed, "failed", true),
+                    (s.aborted, "aborted", true),
+                    (s.not_started, "not started", false),
+                    (s.crash_consistent, "crash-consistent only", false),
+                    (s.snapshots_left, "with sync snapshots left", false),
+                ];
+                // Every count that says something; the zeros too where they fit.
+                let said = |zeros: bool| {
+                    counts
+                        .iter()
+                        .filter(|(n, _, always)| *n > 0 || (zeros && *always))
+                        .fold(head.clone(), |mut text, (n, what, _)| {
+                            text.push_str(&format!(" · {n} {what}"));
+                            text
+                        })
+                };
+                let full = said(true);
+                let text = match full.chars().count() > area.width as usize {
+                    true => said(false),
+                    false => full,
+                };
                 if ok {
                     Line::from(text).green().bold()
                 } else {
@@ -272,18 +283,23 @@ impl SummaryScreen {
             .summary
             .as_ref()
             .map_or(("-", "-"), |s| (s.report_json.as_str(), s.report_md.as_str()));
+        let json = format!(" (and {})", json.rsplit('/').next().unwrap_or(json));
+        // A path too long for the line keeps its end: the file's name.
+        let room = |tail: &str| (area.width as usize).saturating_sub(9 + tail.chars().count());
         let usage = match &self.usage {
-            UsageStatus::Off => "not archived (no usage period in the config)".to_string(),
-            UsageStatus::Running => format!("{} (still archiving)", self.usage_dir),
-            UsageStatus::Done => self.usage_dir.clone(),
-            UsageStatus::Failed(e) => format!("FAILED: {e}"),
+            UsageStatus::Off => fit("not archived (no usage period in the config)", room("")),
+            UsageStatus::Running => {
+                let still = " (still archiving)";
+                format!("{}{still}", fit_tail(&self.usage_dir, room(still)))
+            }
+            UsageStatus::Done => fit_tail(&self.usage_dir, room("")),
+            UsageStatus::Failed(e) => fit(&format!("FAILED: {e}"), room("")),
         };
-        let json = json.rsplit('/').next().unwrap_or(json);
         let lines = vec![
-            Line::from(format!("report   {md} (and {json})")),
+            Line::from(format!("report   {}{json}", fit_tail(md, room(&json)))),
             Line::from(format!("usage    {usage}")),
-            Line::from(format!("journal  {}", self.journal)),
-            Line::from(format!("log      {}", self.log_file)),
+            Line::from(format!("journal  {}", fit_tail(&self.journal, room("")))),
+            Line::from(format!("log      {}", fit_tail(&self.log_file, room("")))),
         ];
         Paragraph::new(lines).render(area, buf);
     }

@@ -2,7 +2,7 @@
 //! red when the quota is short, yellow when the export dir may be) and the filter line. Only the rows in view are built.
 
 use super::VolumesScreen;
-use crate::tui::format::{bytes, short_id};
+use crate::tui::format::{bytes, fit, short_id};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Style, Stylize};
@@ -31,6 +31,14 @@ impl VolumesScreen {
             }
             cells
         };
+        // TYPE as wide as the longest type in view, up to a cap; a longer
+        // one is cut with `…`, never silently.
+        let type_of = |i: &usize| self.rows[*i].volume().volume_type.clone().unwrap_or_else(|| "-".into());
+        let longest = self.visible[window.clone()]
+            .iter()
+            .map(|i| type_of(i).chars().count())
+            .max();
+        let type_w = longest.unwrap_or(0).clamp(4, if wide { 20 } else { 12 });
         let rows: Vec<Row> = self.visible[window.clone()]
             .iter()
             .map(|i| {
@@ -52,7 +60,7 @@ impl VolumesScreen {
                     Cell::from(short_id(&v.id).to_string()),
                     Cell::from(Line::from(v.size.to_string()).right_aligned()),
                     Cell::from(Line::from(r.used.map_or("-".into(), bytes)).right_aligned()),
-                    Cell::from(v.volume_type.clone().unwrap_or_else(|| "-".into())),
+                    Cell::from(fit(&type_of(i), type_w)),
                     status,
                     Cell::from(crate::escaped::escape(&r.row.attachment_text()).into_owned()),
                     Cell::from(if v.bootable { "yes" } else { "no" }),
@@ -70,7 +78,7 @@ impl VolumesScreen {
             Constraint::Length(8),
             Constraint::Length(4),
             Constraint::Length(9),
-            Constraint::Length(if wide { 12 } else { 7 }),
+            Constraint::Length(type_w as u16),
             Constraint::Length(9),
             Constraint::Fill(1),
             Constraint::Length(4),
