@@ -2,7 +2,7 @@
 //! runtime sets the clock and the terminal size and carries out its effects.
 
 use super::chrome::{ConfirmDialog, Flash, FlashLevel};
-use super::dashboard::{is_wide, Dashboard};
+use super::dashboard::{is_wide, Dashboard, VolumeProgress};
 use super::keymap::{self, Scope, When};
 use super::screens::{ConnectScreen, PlanScreen, ProjectsScreen, SummaryScreen, VolumesScreen};
 use super::{Action, Effect};
@@ -166,12 +166,7 @@ impl App {
         let running = d.is_some_and(|d| self.engine_live && !d.stopping && !d.finished);
         match when {
             When::Always => true,
-            // A synced volume waits between rounds: there is no stage to stop.
-            When::Abortable => {
-                running
-                    && d.and_then(Dashboard::selected)
-                        .is_some_and(|v| v.busy() && !v.aborting && v.phase != crate::engine::Phase::Synced)
-            }
+            When::Abortable => running && d.and_then(Dashboard::selected).is_some_and(VolumeProgress::abortable),
             When::Retryable => {
                 running
                     && d.and_then(Dashboard::selected)

@@ -307,3 +307,47 @@ fn a_refusal_naming_two_servers_asks_to_stop_them() {
         "{screen}"
     );
 }
+
+/// `x` on a synced volume ends its task between rounds (the engine says
+/// `Synced` again): no more rounds in this run, `x` then says why it does
+/// nothing, and `c` still cuts the volume over.
+#[test]
+fn x_on_a_synced_volume_stops_its_rounds_and_c_still_cuts_it_over() {
+    let mut h = syncing();
+    let hints = |h: &mut Harness| {
+        render(&mut h.app, 160, 40)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        hints(&mut h).contains(" x  abort volume "),
+        "db-data waits for its next round"
+    );
+    h.key(KeyCode::Char('x'));
+    assert!(h.app.dialog.is_some(), "x asks first");
+    h.key(KeyCode::Tab).key(KeyCode::Enter);
+    let effects = h.take_effects();
+    assert!(
+        matches!(effects.as_slice(), [Effect::Engine(EngineCommand::Abort(v))] if *v == vid(1)),
+        "{effects:?}"
+    );
+    h.event(state(1, Phase::Synced));
+    let screen = render(&mut h.app, 120, 40);
+    assert!(screen.contains("synced (round 6, no more rounds)"), "{screen}");
+    assert!(!hints(&mut h).contains(" x  abort volume "), "nothing left to stop");
+    h.key(KeyCode::Char('x'));
+    assert!(h.app.dialog.is_none());
+    let flash = h.app.flash.as_ref().map(|f| f.text.clone()).unwrap_or_default();
+    assert!(
+        flash.contains("db-data: its rounds are stopped; c cuts it over"),
+        "{flash}"
+    );
+    h.key(KeyCode::Char('c')).key(KeyCode::Tab).key(KeyCode::Enter);
+    let effects = h.take_effects();
+    assert!(
+        matches!(effects.as_slice(), [Effect::Engine(EngineCommand::Cutover { volume, force: false })] if *volume == vid(1)),
+        "{effects:?}"
+    );
+}

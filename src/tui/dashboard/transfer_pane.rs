@@ -75,7 +75,8 @@ impl Dashboard {
         };
         let text = match (v.phase, last) {
             (Phase::Synced, Some((n, changed))) => format!(
-                "synced (round {n})  Δ {}  cutover ≈ {}",
+                "synced (round {n}{})  Δ {}  cutover ≈ {}",
+                if v.rounds_stopped { ", no more rounds" } else { "" },
                 bytes(changed),
                 duration(rounds.map_or(0.0, |r| r.projected_cutover_s))
             ),

@@ -20,6 +20,9 @@ pub struct VolumeProgress {
     /// An abort was sent and the volume has not started again since: a retry
     /// pressed now is sent (the engine queues it until the task has stopped).
     pub aborting: bool,
+    /// Synced, and an abort ended its task: no more rounds in this run (a
+    /// cutover still runs; the next run syncs on).
+    pub rounds_stopped: bool,
     /// Warm sync's rounds, once one is verified.
     pub sync: Option<SyncRounds>,
     /// The engine's last notice about it: a refused cutover, naming the
@@ -43,6 +46,7 @@ impl VolumeProgress {
             refusal: None,
             attempt: 1,
             aborting: false,
+            rounds_stopped: false,
             sync: None,
         }
     }
@@ -63,6 +67,10 @@ impl VolumeProgress {
     pub fn set_phase(&mut self, phase: Phase) {
         // Synced: a round that ended verified before the abort reached it;
         // the task stops there, with nothing left to stop.
+        // An abort that comes back synced, from a round or the wait between
+        // two, ended the task there (a retry's `Synced` follows `Aborted`).
+        let ended = self.aborting && matches!(self.phase, Phase::Synced | Phase::Syncing);
+        self.rounds_stopped = phase == Phase::Synced && (self.rounds_stopped || ended);
         if matches!(phase, Phase::Queued | Phase::Exported | Phase::Synced) {
             self.aborting = false;
         }
@@ -115,6 +123,12 @@ impl VolumeProgress {
     /// failed import.
     pub fn busy(&self) -> bool {
         !self.is_settled() || self.tape.state == Track::Running
+    }
+
+    /// An abort has something to stop: a stage, or a synced volume's next
+    /// rounds (its task waits between them).
+    pub fn abortable(&self) -> bool {
+        self.busy() && !self.aborting && !self.rounds_stopped
     }
 
     /// A cutover may be asked for: a round is verified and none is final yet
@@ -263,6 +277,23 @@ mod tests {
         assert_eq!(v.import.state, Track::Pending);
         assert_eq!(v.tape.state, Track::Succeeded, "a finished tape copy stays");
         assert_eq!(v.export.state, Track::Succeeded);
+    }
+
+    #[test]
+    fn an_abort_that_ends_synced_stops_the_rounds_and_a_retry_does_not() {
+        let mut v = VolumeProgress::new("v", "data", 1);
+        v.set_phase(Phase::Synced);
+        v.aborting = true;
+        v.set_phase(Phase::Synced);
+        assert!(v.rounds_stopped && !v.abortable() && v.can_cut_over());
+        v.set_phase(Phase::CuttingOver);
+        assert!(!v.rounds_stopped);
+        // Mid-round: the abort lands as `Aborted`; a retry comes back synced with a task.
+        v.set_phase(Phase::Syncing);
+        v.aborting = true;
+        v.set_phase(Phase::Aborted);
+        v.set_phase(Phase::Synced);
+        assert!(!v.rounds_stopped && v.abortable());
     }
 
     #[test]

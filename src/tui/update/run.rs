@@ -73,10 +73,11 @@ pub(super) fn choose(app: &mut App) {
     }
     match dialog.action {
         DialogAction::Abort(id) => {
-            // Not on a row that settled or synced while the dialog was open:
-            // no event would come to clear the mark.
+            // Not on a row that settled, or whose rounds stopped, while the
+            // dialog was open: no event would come to clear the mark. A synced
+            // volume's task ends between rounds, said by a `Synced` again.
             if let Some(v) = app.dashboard.as_mut().and_then(|d| d.get_mut(&id)) {
-                v.aborting = v.busy() && v.phase != crate::engine::Phase::Synced;
+                v.aborting = v.abortable();
             }
             app.flash(format!(
                 "aborting {}",
@@ -214,8 +215,10 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
         Action::Abort | Action::Cutover | Action::ForceCutover if app.engine_live && !d.stopping => {
             if let Some((_, name)) = selected {
                 let aborting = d.selected().is_some_and(|v| v.aborting);
+                let stopped = d.selected().is_some_and(|v| v.rounds_stopped);
                 let what = match action {
                     _ if aborting => "an abort is stopping it; wait until it has stopped",
+                    Action::Abort if stopped => "its rounds are stopped; c cuts it over, a new run syncs it on",
                     Action::Abort => "nothing running to abort",
                     _ => "only a synced volume can be cut over",
                 };
