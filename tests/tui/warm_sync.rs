@@ -326,7 +326,11 @@ fn x_on_a_synced_volume_stops_its_rounds_and_c_still_cuts_it_over() {
         "db-data waits for its next round"
     );
     h.key(KeyCode::Char('x'));
-    assert!(h.app.dialog.is_some(), "x asks first");
+    let title = h.app.dialog.as_ref().map(|d| d.title.clone()).unwrap_or_default();
+    assert_eq!(
+        title, " Stop db-data's rounds? ",
+        "x asks first, in a synced volume's words"
+    );
     h.key(KeyCode::Tab).key(KeyCode::Enter);
     let effects = h.take_effects();
     assert!(

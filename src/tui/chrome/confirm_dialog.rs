@@ -30,14 +30,27 @@ pub struct ConfirmDialog {
 }
 
 impl ConfirmDialog {
-    pub fn abort(volume_id: &str, name: &str) -> Self {
+    /// `between_rounds`: a synced volume waiting for its next round.
+    pub fn abort(volume_id: &str, name: &str, between_rounds: bool) -> Self {
+        let (title, body, ok) = match between_rounds {
+            false => (
+                format!(" Abort {name}? "),
+                "Its running stage stops now. What is already done (export, verified copy) is kept, \
+                 and r retries it from there.",
+                "Abort",
+            ),
+            true => (
+                format!(" Stop {name}'s rounds? "),
+                "It waits for its next warm-sync round: none runs for it in this run after this. Its \
+                 verified rounds are kept; c still cuts it over, and a new run syncs it on.",
+                "Stop rounds",
+            ),
+        };
         Self {
-            title: format!(" Abort {name}? "),
-            body: "Its running stage stops now. What is already done (export, verified copy) is kept, \
-                   and r retries it from there."
-                .into(),
+            title,
+            body: body.into(),
             cancel: "Cancel",
-            ok: "Abort",
+            ok,
             ok_focused: false,
             action: DialogAction::Abort(volume_id.to_string()),
         }

@@ -76,13 +76,16 @@ pub(super) fn choose(app: &mut App) {
             // Not on a row that settled, or whose rounds stopped, while the
             // dialog was open: no event would come to clear the mark. A synced
             // volume's task ends between rounds, said by a `Synced` again.
+            let mut between_rounds = false;
             if let Some(v) = app.dashboard.as_mut().and_then(|d| d.get_mut(&id)) {
                 v.aborting = v.abortable();
+                between_rounds = v.phase == crate::engine::Phase::Synced;
             }
-            app.flash(format!(
-                "aborting {}",
-                app.dashboard.as_ref().map_or(id.clone(), |d| name(d, &id))
-            ));
+            let who = app.dashboard.as_ref().map_or(id.clone(), |d| name(d, &id));
+            app.flash(match between_rounds {
+                true => format!("stopping {who}'s rounds"),
+                false => format!("aborting {who}"),
+            });
             app.effects.push(Effect::Engine(EngineCommand::Abort(id)));
         }
         DialogAction::Cutover { ids, force } => {
@@ -183,7 +186,8 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
         Action::SwitchPane => d.show_usage = !d.show_usage,
         Action::Abort if abort => {
             if let Some((id, name)) = selected {
-                app.dialog = Some(ConfirmDialog::abort(&id, &name));
+                let between_rounds = d.selected().is_some_and(|v| v.phase == crate::engine::Phase::Synced);
+                app.dialog = Some(ConfirmDialog::abort(&id, &name, between_rounds));
             }
         }
         Action::Retry if retry => {
