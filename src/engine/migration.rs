@@ -58,6 +58,9 @@ struct Coordinator {
     /// Retries asked for while the volume's previous task was still
     /// stopping; each starts when that task has joined.
     queued_retries: HashSet<String>,
+    /// Volumes the operator aborted, until they are retried: their abort is
+    /// journaled even when a shutdown follows before it lands.
+    aborted: HashSet<String>,
 }
 
 impl Coordinator {
@@ -126,7 +129,8 @@ impl Coordinator {
             },
         };
         let (ack, _) = tokio::sync::oneshot::channel();
-        self.on_report(Report {
+        // Journaled even in a shutdown: a panic never passes for "not started".
+        self.journal_report(Report {
             volume,
             transition: Some(t),
             ack,
@@ -140,11 +144,26 @@ impl Coordinator {
     fn stopped_before_start(&self, volume: &str, t: &Transition) -> bool {
         matches!(t, Transition::Aborted { .. })
             && self.root.is_cancelled()
+            && !self.aborted.contains(volume)
             && self.journal.get(volume).is_none_or(|r| r.phase == Phase::Queued)
     }
 
     async fn on_report(&mut self, r: Report) -> Result<(), JournalError> {
-        let Some(t) = r.transition.filter(|t| !self.stopped_before_start(&r.volume, t)) else {
+        if r.transition
+            .as_ref()
+            .is_some_and(|t| self.stopped_before_start(&r.volume, t))
+        {
+            // Not journaled: the worker's caller sees it refused.
+            let _ = r.ack.send(None);
+            return Ok(());
+        }
+        self.journal_report(r).await
+    }
+
+    /// Journals a worker's transition (or answers its question), then tells
+    /// the clients.
+    async fn journal_report(&mut self, r: Report) -> Result<(), JournalError> {
+        let Some(t) = r.transition else {
             let _ = r.ack.send(self.journal.get(&r.volume).cloned());
             return Ok(());
         };
@@ -204,8 +223,11 @@ impl Coordinator {
             EngineCommand::Abort(v) => match self.tokens.get(&v) {
                 Some(t) if self.is_live(&v) => {
                     t.cancel();
-                    // A cutover asked before the abort is withdrawn by it.
+                    self.aborted.insert(v.clone());
+                    // A cutover asked before the abort is withdrawn by it;
+                    // a synced volume's rounds stop until a retry.
                     self.worker.sync.forget(&v);
+                    self.worker.sync.stop_rounds(&v);
                     if self.queued_retries.remove(&v) {
                         self.notice(&v, format!("volume {v}: the queued retry is dropped by the abort"))
                             .await;
@@ -289,6 +311,7 @@ pub async fn run_locked(
         task_volume: HashMap::new(),
         volumes: plan.volumes.iter().map(|v| (v.id.clone(), v.clone())).collect(),
         queued_retries: HashSet::new(),
+        aborted: HashSet::new(),
     };
     for vol in &plan.volumes {
         if !co.journal.get(&vol.id).is_some_and(|r| r.finished(plan.keep_exports)) {

@@ -3,7 +3,7 @@
 //! rounds a run takes, and which volumes the operator asked to cut over.
 
 use super::volume_pipeline::CopyMode;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -36,6 +36,9 @@ pub struct SyncControl {
     plan: SyncPlan,
     asks: Mutex<(u64, HashMap<String, CutoverAsk>)>,
     changed: Notify,
+    /// Volumes whose rounds the operator stopped (an abort): until a retry,
+    /// a task of theirs runs a cutover asked for, and no other round.
+    stopped: Mutex<HashSet<String>>,
 }
 
 impl SyncControl {
@@ -73,6 +76,25 @@ impl SyncControl {
     pub fn cutover_wanted(&self, volume: &str) -> Option<CutoverAsk> {
         let ask = self.asks().1.get(volume).copied();
         ask.or(self.plan.cutover_all.map(|force| CutoverAsk { force, seq: 0 }))
+    }
+
+    fn stopped(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.stopped.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The operator aborted `volume`: no more rounds of it in this run but a
+    /// cutover (a refused one does not start them again).
+    pub fn stop_rounds(&self, volume: &str) {
+        self.stopped().insert(volume.to_string());
+    }
+
+    /// A retry syncs it on.
+    pub fn resume_rounds(&self, volume: &str) {
+        self.stopped().remove(volume);
+    }
+
+    pub fn rounds_stopped(&self, volume: &str) -> bool {
+        self.stopped().contains(volume)
     }
 
     /// Drops every ask of `volume` (a failure, an abort, a cutover begun).

@@ -162,6 +162,14 @@ impl Worker {
             if ctl.plan().rounds_per_run.is_some_and(|n| rounds >= n) {
                 return None;
             }
+            // Rounds the operator stopped (an abort between them): a cutover
+            // asked for still runs, a refused one ends the task here.
+            if ctl.rounds_stopped(&vol.id) {
+                match ctl.cutover_wanted(&vol.id) {
+                    Some(_) => continue,
+                    None => return None,
+                }
+            }
             if rounds > 0 {
                 ctl.pause(&vol.id, cancel).await;
                 if cancel.is_cancelled() {

@@ -219,6 +219,8 @@ async fn a_volume_aborted_while_it_waits_for_its_first_rounds_slot_is_aborted_an
 /// An abort that reaches a synced volume between rounds (a long pause) ends its task with
 /// nothing to record: the engine says it is synced again (a dashboard that
 /// marked it aborting learns nothing runs), and a cutover then starts a task.
+/// Refused (its server still runs), that task ends: the rounds the operator
+/// stopped do not start again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abort_between_rounds_says_synced_and_a_cutover_then_runs() {
     let mut run = sync_run_pausing(SimOptions::default(), 2, 1, std::time::Duration::from_secs(30)).await;
@@ -248,7 +250,13 @@ async fn an_abort_between_rounds_says_synced_and_a_cutover_then_runs() {
                     if volume.as_ref() == Some(&id) && message.contains("cutover refused") =>
                 {
                     refused = true;
-                    send(EngineCommand::Shutdown);
+                    // Time for a round to start, were the rounds not stopped
+                    // (one starts at once after a refusal, with no pause).
+                    let commands = running.commands.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                        let _ = commands.send(EngineCommand::Shutdown).await;
+                    });
                 }
                 _ => {}
             }
@@ -259,4 +267,11 @@ async fn an_abort_between_rounds_says_synced_and_a_cutover_then_runs() {
         .expect("no second synced after the abort, or no cutover after it");
     (&mut running.engine).await.expect("join").expect("engine");
     assert!(aborted && said_again && refused);
+    let journal = std::fs::read_to_string(&run.journal).expect("journal");
+    let after: Vec<&str> = journal
+        .lines()
+        .skip_while(|l| !l.contains("\"cutover_refused\""))
+        .filter(|l| l.contains(&id) && l.contains("\"sync_started\""))
+        .collect();
+    assert!(after.is_empty(), "a round after the refusal: {after:?}");
 }

@@ -20,12 +20,16 @@ fn a_long_volume_type_is_cut_with_a_mark_and_a_short_one_keeps_its_width() {
     h.on_projects().key(KeyCode::Enter);
     let mut long = entry(1, "data", 10, "available", &[]);
     long.row.volume.volume_type = Some("ceph-ssd-replicated-3x".into());
+    long.row.volume.status = "awaiting-transfer".into();
     h.act(Action::VolumesLoaded {
         project_id: PROJECT_ID.into(),
         result: Ok(vec![long, entry(2, "logs", 5, "available", &[])]),
     });
     let narrow = render(&mut h.app, 80, 24);
-    assert!(line_with(&narrow, "data").contains(" ceph-ssd-re… "), "{narrow}");
+    assert!(
+        line_with(&narrow, "data").contains(" ceph-ssd-re… awaiting… "),
+        "{narrow}"
+    );
     assert!(line_with(&narrow, "logs").contains(" ceph-ssd "), "{narrow}");
     let wide = render(&mut h.app, 120, 40);
     assert!(line_with(&wide, "data").contains(" ceph-ssd-replicated… "), "{wide}");
@@ -63,4 +67,24 @@ fn a_stopped_run_s_summary_keeps_its_counts_and_file_names_on_80_columns() {
         line_with(&wide, "report ").contains(&format!("/srv/stackmigrate/work/{PROJECT_ID}/report.md")),
         "{wide}"
     );
+}
+
+#[test]
+fn a_headline_too_long_even_without_its_zeros_is_cut_with_a_mark() {
+    let mut h = Harness::new();
+    h.app.screen = Screen::Summary;
+    h.app.summary.summary = Some(Summary {
+        total: 20,
+        backup_failed: 1,
+        failed: 2,
+        aborted: 3,
+        not_started: 4,
+        crash_consistent: 1,
+        snapshots_left: 1,
+        ..summary_of(1, 0)
+    });
+    let narrow = render(&mut h.app, 80, 24);
+    let head = line_with(&narrow, "verified in the new cloud");
+    assert!(head.trim_end_matches(['"', ' ']).ends_with('…'), "{narrow}");
+    assert!(head.contains("1 without tape copy · 2 failed · 3 abort"), "{narrow}");
 }

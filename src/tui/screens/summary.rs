@@ -89,7 +89,7 @@ fn state_label(p: Phase) -> &'static str {
         Phase::BackupFailed => "no tape",
         Phase::Failed => "FAILED",
         Phase::Aborted => "aborted",
-        Phase::Queued => "not run",
+        Phase::Queued => "not started",
         _ => "stopped",
     }
 }
@@ -149,7 +149,7 @@ impl SummaryScreen {
                 };
                 let full = said(true);
                 let text = match full.chars().count() > area.width as usize {
-                    true => said(false),
+                    true => fit(&said(false), area.width as usize),
                     false => full,
                 };
                 if ok {
@@ -204,7 +204,7 @@ impl SummaryScreen {
         let widths = [
             Constraint::Fill(1),
             Constraint::Length(19),
-            Constraint::Length(8),
+            Constraint::Length(11),
             Constraint::Length(12),
             Constraint::Length(6),
             Constraint::Length(5),

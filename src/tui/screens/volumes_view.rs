@@ -31,13 +31,17 @@ impl VolumesScreen {
             }
             cells
         };
-        // TYPE as wide as the longest type in view, up to a cap; a longer
-        // one is cut with `…`, never silently.
+        // TYPE as wide as the longest type listed, up to a cap; a longer
+        // one is cut with `…`, never silently (STATUS likewise).
         let type_of = |i: &usize| self.rows[*i].volume().volume_type.clone().unwrap_or_else(|| "-".into());
-        let longest = self.visible[window.clone()]
-            .iter()
-            .map(|i| type_of(i).chars().count())
-            .max();
+        let type_len = |i: &usize| {
+            self.rows[*i]
+                .volume()
+                .volume_type
+                .as_deref()
+                .map_or(1, |t| t.chars().count())
+        };
+        let longest = self.visible.iter().map(type_len).max();
         let type_w = longest.unwrap_or(0).clamp(4, if wide { 20 } else { 12 });
         let rows: Vec<Row> = self.visible[window.clone()]
             .iter()
@@ -53,7 +57,7 @@ impl VolumesScreen {
                 if r.unfinished() {
                     name.insert_str(0, "⟳ ");
                 }
-                let status = Cell::from(v.status.clone());
+                let status = Cell::from(fit(&v.status, 9));
                 let row = Row::new(narrow(vec![
                     Cell::from(tick),
                     Cell::from(name),
