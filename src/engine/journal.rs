@@ -193,6 +193,8 @@ impl Journal {
     pub fn resume(&mut self, volumes: &[crate::openstack::Volume]) -> Result<(), JournalError> {
         for vol in volumes {
             let Some(rec) = self.get(&vol.id).cloned() else {
+                // Known before it starts: a stop before then leaves it to resume.
+                self.record(&vol.id, Transition::Planned)?;
                 continue;
             };
             match rec.phase {

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum Transition {
+    /// A run was asked to copy it: known to the journal before it starts,
+    /// so a run stopped (or killed) first leaves it to resume.
+    Planned,
     ExportStarted,
     ExportDone {
         export: VolumeExport,

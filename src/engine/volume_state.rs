@@ -184,6 +184,7 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
         transition: format!("{t:?}"),
     };
     match (r.phase, t) {
+        (Queued, Transition::Planned) => {}
         (Queued, Transition::ExportStarted) => r.phase = Exporting,
         (Exporting, Transition::ExportDone { export, seconds }) => {
             r.export = Some(export.clone());

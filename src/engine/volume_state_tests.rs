@@ -369,3 +369,11 @@ fn a_failure_after_the_import_was_verified_keeps_it_verified() {
     assert_eq!(r.phase, Phase::Exported);
     assert!(r.is_verified());
 }
+
+#[test]
+fn planned_is_only_for_a_volume_that_has_not_started() {
+    let r = run(&[Transition::Planned]).expect("a new record");
+    assert_eq!(r.phase, Phase::Queued);
+    assert!(run(&[Transition::Planned, Transition::ExportStarted]).is_ok());
+    assert!(run(&[Transition::ExportStarted, Transition::Planned]).is_err());
+}

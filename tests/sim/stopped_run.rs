@@ -1,6 +1,7 @@
 //! A run stopped (`q`, Ctrl-C) before some volumes started: those stay
-//! queued, and the report says "not started", not "aborted": the operator
-//! aborted nothing there. A volume the operator aborted while it waited is
+//! queued (journaled as planned when the run began, so the next run offers
+//! them for resume), and the report says "not started", not "aborted": the
+//! operator aborted nothing there. A volume the operator aborted while it waited is
 //! still "aborted", even when the stop follows at once. The next run copies
 //! every one of them.
 
@@ -73,10 +74,29 @@ async fn a_stop_leaves_volumes_that_never_started_queued_and_says_not_started() 
     assert!(changed.is_empty(), "the third never changed state: {changed:?}");
     let project_dir = std::path::Path::new(&s.report_md).parent().expect("project dir");
     let journal = std::fs::read_to_string(project_dir.join("journal.jsonl")).expect("journal");
+    let lines: Vec<&str> = journal.lines().filter(|l| l.contains(&untouched)).collect();
     assert!(
-        !journal.contains(&untouched),
-        "nothing journaled for the third:\n{journal}"
+        lines.len() == 1 && lines[0].contains("\"t\":\"planned\""),
+        "the third is only known as planned:\n{journal}"
     );
+    // Known, still queued: the dashboard ticks it to resume with the others.
+    let records = stackmigrate::engine::Journal::read(&project_dir.join("journal.jsonl")).expect("read");
+    let phases: Vec<Phase> = volumes
+        .iter()
+        .map(|v| {
+            records
+                .iter()
+                .find(|r| r.id == v.id)
+                .expect("every volume journaled")
+                .phase
+        })
+        .collect();
+    assert!(
+        phases.iter().all(|p| *p != Phase::Cleaned),
+        "all three unfinished: {phases:?}"
+    );
+    let third = records.iter().find(|r| r.id == untouched).expect("the third");
+    assert_eq!(third.phase, Phase::Queued);
     let md = std::fs::read_to_string(&s.report_md).expect("report.md");
     assert!(
         md.contains("1 volume(s) not started: the run was stopped first"),

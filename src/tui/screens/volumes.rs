@@ -228,9 +228,11 @@ mod tests {
             entry("a", "available", 1, Some(Phase::Failed)),
             entry("b", "available", 1, Some(Phase::Cleaned)),
             entry("c", "available", 1, None),
+            // Planned by a run stopped before it started.
+            entry("d", "available", 1, Some(Phase::Queued)),
         ]));
-        assert_eq!(n, 1);
-        assert!(s.selected.contains("a"));
+        assert_eq!(n, 2);
+        assert!(s.selected.contains("a") && s.selected.contains("d"));
     }
 
     #[test]
