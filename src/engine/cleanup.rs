@@ -23,8 +23,7 @@ pub async fn run_cleanup(
 ) -> Result<Vec<String>, JournalError> {
     let mut actions = Vec::new();
     let records: Vec<_> = journal.records().cloned().collect();
-    // A volume only planned left nothing: its images are not looked at.
-    for r in records.into_iter().filter(|r| !r.never_started()) {
+    for r in records {
         // Leftovers of crashed runs: our temporary image names and snapshot.
         let staging = [
             format!("stackmigrate-{}", r.id),

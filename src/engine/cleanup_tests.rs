@@ -239,21 +239,3 @@ async fn an_export_there_after_its_cleanup_is_named_not_deleted() {
         "{actions:?}"
     );
 }
-
-/// A volume a run only planned (stopped before it started) left nothing of
-/// its own: cleanup does not look at images named after it, which another
-/// host's run may be making.
-#[tokio::test]
-async fn a_volume_only_planned_is_left_alone() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let files = FileStore::new(dir.path(), None);
-    files.create("stackmigrate-p", 1 << 20).expect("an image of that name");
-    let mut journal = Journal::open(&dir.path().join("journal.jsonl")).expect("journal");
-    journal.record("p", Transition::Planned).expect("legal");
-    let store = BlockStore::File(files);
-    let actions = run_cleanup(&mut journal, &store, &store, &CancellationToken::new())
-        .await
-        .expect("cleanup");
-    assert!(actions.iter().all(|a| !a.starts_with("p: ")), "{actions:?}");
-    assert!(dir.path().join("stackmigrate-p").exists());
-}

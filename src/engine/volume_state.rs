@@ -111,11 +111,6 @@ impl VolumeRecord {
         }
     }
 
-    /// Only planned: no stage of it ever ran (a retry counts as having run).
-    pub fn never_started(&self) -> bool {
-        *self == Self::new(&self.id)
-    }
-
     /// Verified in the new cloud: the copy counts as migrated.
     pub fn is_verified(&self) -> bool {
         self.verified_hash.is_some()
