@@ -189,7 +189,8 @@ fn replay(path: &Path) -> Result<(BTreeMap<String, VolumeRecord>, u64, u64), Jou
 }
 
 impl Journal {
-    /// Brings journaled records of an earlier run to where this run resumes.
+    /// Brings journaled records of an earlier run to where this run resumes;
+    /// a volume with none is journaled `planned` (known before it starts).
     pub fn resume(&mut self, volumes: &[crate::openstack::Volume]) -> Result<(), JournalError> {
         for vol in volumes {
             let Some(rec) = self.get(&vol.id).cloned() else {

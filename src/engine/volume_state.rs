@@ -3,8 +3,8 @@
 //! replaying them through the same function rebuilds the state after a crash.
 //!
 //! ```text
-//! queued ─► exporting ─► exported ─► transferring (import+verify ∥ tape) ─► done ─► cleaned
-//!                                                          └─ tape failed ─► backup_failed
+//! (planned) queued ─► exporting ─► exported ─► transferring (import+verify ∥ tape) ─► done ─► cleaned
+//!                                                                    └─ tape failed ─► backup_failed
 //! any stage ─► failed{stage}   (retry resumes there)      any stage ─► aborted
 //!
 //! warm sync (a source a running server writes to):
