@@ -58,9 +58,6 @@ struct Coordinator {
     /// Retries asked for while the volume's previous task was still
     /// stopping; each starts when that task has joined.
     queued_retries: HashSet<String>,
-    /// Volumes the operator aborted, until they are retried: their abort is
-    /// journaled even when a shutdown follows before it lands.
-    aborted: HashSet<String>,
 }
 
 impl Coordinator {
@@ -144,7 +141,7 @@ impl Coordinator {
     fn stopped_before_start(&self, volume: &str, t: &Transition) -> bool {
         matches!(t, Transition::Aborted { .. })
             && self.root.is_cancelled()
-            && !self.aborted.contains(volume)
+            && !self.worker.sync.was_aborted(volume)
             && self.journal.get(volume).is_none_or(|r| r.phase == Phase::Queued)
     }
 
@@ -223,11 +220,11 @@ impl Coordinator {
             EngineCommand::Abort(v) => match self.tokens.get(&v) {
                 Some(t) if self.is_live(&v) => {
                     t.cancel();
-                    self.aborted.insert(v.clone());
                     // A cutover asked before the abort is withdrawn by it;
-                    // a synced volume's rounds stop until a retry.
+                    // until a retry, a synced volume runs no more rounds and
+                    // a shutdown does not pass its abort off as "not started".
                     self.worker.sync.forget(&v);
-                    self.worker.sync.stop_rounds(&v);
+                    self.worker.sync.abort_asked(&v);
                     if self.queued_retries.remove(&v) {
                         self.notice(&v, format!("volume {v}: the queued retry is dropped by the abort"))
                             .await;
@@ -311,7 +308,6 @@ pub async fn run_locked(
         task_volume: HashMap::new(),
         volumes: plan.volumes.iter().map(|v| (v.id.clone(), v.clone())).collect(),
         queued_retries: HashSet::new(),
-        aborted: HashSet::new(),
     };
     for vol in &plan.volumes {
         if !co.journal.get(&vol.id).is_some_and(|r| r.finished(plan.keep_exports)) {

@@ -36,9 +36,10 @@ pub struct SyncControl {
     plan: SyncPlan,
     asks: Mutex<(u64, HashMap<String, CutoverAsk>)>,
     changed: Notify,
-    /// Volumes whose rounds the operator stopped (an abort): until a retry,
-    /// a task of theirs runs a cutover asked for, and no other round.
-    stopped: Mutex<HashSet<String>>,
+    /// Volumes the operator aborted, until a retry: a task of theirs runs a
+    /// cutover asked for and no other round, and the coordinator journals
+    /// their abort even when a shutdown follows before it lands.
+    aborted: Mutex<HashSet<String>>,
 }
 
 impl SyncControl {
@@ -78,23 +79,23 @@ impl SyncControl {
         ask.or(self.plan.cutover_all.map(|force| CutoverAsk { force, seq: 0 }))
     }
 
-    fn stopped(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.stopped.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn aborted(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.aborted.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The operator aborted `volume`: no more rounds of it in this run but a
     /// cutover (a refused one does not start them again).
-    pub fn stop_rounds(&self, volume: &str) {
-        self.stopped().insert(volume.to_string());
+    pub fn abort_asked(&self, volume: &str) {
+        self.aborted().insert(volume.to_string());
     }
 
-    /// A retry syncs it on.
-    pub fn resume_rounds(&self, volume: &str) {
-        self.stopped().remove(volume);
+    /// A retry: it syncs on.
+    pub fn retried(&self, volume: &str) {
+        self.aborted().remove(volume);
     }
 
-    pub fn rounds_stopped(&self, volume: &str) -> bool {
-        self.stopped().contains(volume)
+    pub fn was_aborted(&self, volume: &str) -> bool {
+        self.aborted().contains(volume)
     }
 
     /// Drops every ask of `volume` (a failure, an abort, a cutover begun).

@@ -164,7 +164,7 @@ impl Worker {
             }
             // Rounds the operator stopped (an abort between them): a cutover
             // asked for still runs, a refused one ends the task here.
-            if ctl.rounds_stopped(&vol.id) {
+            if ctl.was_aborted(&vol.id) {
                 match ctl.cutover_wanted(&vol.id) {
                     Some(_) => continue,
                     None => return None,

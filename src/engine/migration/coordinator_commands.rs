@@ -43,8 +43,7 @@ impl Coordinator {
             return Ok(());
         }
         let rec = self.journal.record(&v, Transition::Retry)?;
-        self.aborted.remove(&v);
-        self.worker.sync.resume_rounds(&v);
+        self.worker.sync.retried(&v);
         self.emit(EngineEvent::StateChanged {
             volume: v.clone(),
             phase: rec.phase,

@@ -33,15 +33,8 @@ impl VolumesScreen {
         };
         // TYPE as wide as the longest type listed, up to a cap; a longer
         // one is cut with `…`, never silently (STATUS likewise).
-        let type_of = |i: &usize| self.rows[*i].volume().volume_type.clone().unwrap_or_else(|| "-".into());
-        let type_len = |i: &usize| {
-            self.rows[*i]
-                .volume()
-                .volume_type
-                .as_deref()
-                .map_or(1, |t| t.chars().count())
-        };
-        let longest = self.visible.iter().map(type_len).max();
+        let type_of = |i: &usize| self.rows[*i].volume().volume_type.as_deref().unwrap_or("-");
+        let longest = self.visible.iter().map(|i| type_of(i).chars().count()).max();
         let type_w = longest.unwrap_or(0).clamp(4, if wide { 20 } else { 12 });
         let rows: Vec<Row> = self.visible[window.clone()]
             .iter()
@@ -64,7 +57,7 @@ impl VolumesScreen {
                     Cell::from(short_id(&v.id).to_string()),
                     Cell::from(Line::from(v.size.to_string()).right_aligned()),
                     Cell::from(Line::from(r.used.map_or("-".into(), bytes)).right_aligned()),
-                    Cell::from(fit(&type_of(i), type_w)),
+                    Cell::from(fit(type_of(i), type_w)),
                     status,
                     Cell::from(crate::escaped::escape(&r.row.attachment_text()).into_owned()),
                     Cell::from(if v.bootable { "yes" } else { "no" }),
