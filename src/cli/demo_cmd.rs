@@ -112,6 +112,7 @@ pub async fn run_demo_headless(args: &DemoArgs, work_dir: Option<PathBuf>) -> Re
         cutover: false,
         force_cutover: false,
         full_verify: false,
+        start_over: false,
     };
     let cfg = &demo.clouds.config;
     say("1/4 migrate: volumes no running server writes to are copied in one pass; those of ACTIVE servers are warm-synced (round 1)");

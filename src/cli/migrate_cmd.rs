@@ -3,6 +3,7 @@
 //! and prints its events. Exit codes: `crate::exit_codes`.
 
 use super::event_printer::EventPrinter;
+pub use super::migrate_args::MigrateArgs;
 use crate::config::{Config, ImportStrategy};
 use crate::engine::{
     left_out_for_status, project_listing, CopyMode, EngineCommand, RunOptions, RunSetup, SyncPlan, VolumeRow,
@@ -13,67 +14,8 @@ use crate::exit_codes;
 use crate::in_use::InUse;
 use crate::openstack::{Cinder, Keystone, Session, Volume, VolumeQuota};
 use crate::signals::StopSignals;
-use clap::Args;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Debug, Clone, Args)]
-pub struct MigrateArgs {
-    /// Old-cloud project name or id.
-    #[arg(long)]
-    pub project: String,
-    /// `all`, or volume ids separated by commas. An id prefix must name one
-    /// volume; a repeated id is migrated once. `all` names each volume it
-    /// leaves out for its status (error, maintenance…) and then exits 2;
-    /// `migratable` names them too, but as chosen (exit 0 when the rest is done).
-    #[arg(long, default_value = "all")]
-    pub volumes: String,
-    /// Overrides import_strategy from the config.
-    ///
-    /// Roles in the new cloud: `replace` needs the member role in the target
-    /// project (Cinder create, metadata); `manage` needs the admin role there
-    /// (Cinder policy: scheduler-stats get_pools and manage-existing), which
-    /// pre-flight proves before anything is exported. Both need write access
-    /// to the new Ceph pool.
-    #[arg(long, value_parser = ["replace", "manage"])]
-    pub strategy: Option<String>,
-    /// Print the plan and the pre-flight results; change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not ask for confirmation.
-    #[arg(long)]
-    pub yes: bool,
-    /// One JSON object per event on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// Keep export files after verification.
-    #[arg(long)]
-    pub keep_exports: bool,
-    /// Volumes attached to a server that is not SHUTOFF: `sync` copies them
-    /// warm, in rounds, and counts them migrated only after a cutover;
-    /// `snapshot` copies one crash-consistent snapshot, reported as such
-    /// (later writes are not copied; exit 2).
-    #[arg(long, value_parser = ["sync", "snapshot"], default_value = "sync")]
-    pub in_use: String,
-    /// Warm-sync every selected volume: one round each (the full copy first,
-    /// then what changed), then exit 3 while they wait for cutover. Run it
-    /// as often as you like.
-    #[arg(long, conflicts_with = "cutover")]
-    pub sync: bool,
-    /// Cut the selected warm-synced volumes over: their source must be
-    /// detached or its servers SHUTOFF; the final round is verified, then the
-    /// volume is finished (and taped) like a cold copy.
-    #[arg(long)]
-    pub cutover: bool,
-    /// Cut over even while a server may still write (loud warning in the log
-    /// and the report: writes after the final snapshot are not copied).
-    #[arg(long, requires = "cutover")]
-    pub force_cutover: bool,
-    /// At cutover, also read the whole new image back and compare it with the
-    /// manifest (each round already reads back what it wrote).
-    #[arg(long)]
-    pub full_verify: bool,
-}
 
 /// What `--dry-run` says it would do with one volume.
 fn plan_line(v: &Volume, row: Option<&VolumeRow>, mode: CopyMode) -> String {
@@ -192,10 +134,23 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         Some(_) => Some(ImportStrategy::Replace),
         None => None,
     };
+    if args.start_over && matches!(args.volumes.as_str(), "all" | "migratable") {
+        return Err(Fatal(
+            "--start-over needs --volumes naming the volumes to start over (ids or prefixes)".into(),
+        ));
+    }
     let mut setup = RunSetup::new(cfg, old, new, project, strategy).map_err(fatal)?;
     if !args.dry_run {
         // Before the inventory and pre-flight: a second run is refused at once.
         setup.lock().map_err(fatal)?;
+    }
+    if let Some((v, why)) = args
+        .start_over
+        .then(|| volumes.iter().find_map(|v| Some((v, setup.start_over_refusal(&v.id)?))))
+        .flatten()
+    {
+        let name = Escaped(v.display_name());
+        return Err(Fatal(format!("--start-over: volume {} ({name}): {why}", v.id)));
     }
     setup.quota = quota;
     setup.early_clusters = std::sync::Mutex::new(clusters);
@@ -287,6 +242,10 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
             cutover_all: args.cutover.then_some(args.force_cutover),
         },
         full_verify: args.full_verify,
+        start_over: match args.start_over {
+            true => volumes.iter().map(|v| v.id.clone()).collect(),
+            false => Default::default(),
+        },
     };
     let mut run = setup.start(cfg, volumes, opts).await.map_err(fatal)?;
     let commands = run.commands.clone();

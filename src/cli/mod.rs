@@ -8,6 +8,7 @@ mod config_args;
 mod demo_cmd;
 mod event_printer;
 mod inventory_cmd;
+mod migrate_args;
 mod migrate_cmd;
 mod usage_cmd;
 

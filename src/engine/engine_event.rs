@@ -76,6 +76,8 @@ pub struct Summary {
 pub enum EngineCommand {
     Abort(String),
     Retry(String),
+    /// Forget the volume's copy and copy it afresh (its copy cannot go on).
+    StartOver(String),
     /// Cut a synced volume over (`force`: even while a server may write).
     Cutover {
         volume: String,

@@ -35,6 +35,8 @@ pub struct Plan {
     pub stay_alive: bool,
     /// Warm sync: copy modes, rounds per run, cutover asks.
     pub sync: super::SyncPlan,
+    /// Volumes the operator starts over (`migrate --start-over`).
+    pub start_over: HashSet<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,8 @@ struct Coordinator {
     /// Retries asked for while the volume's previous task was still
     /// stopping; each starts when that task has joined.
     queued_retries: HashSet<String>,
+    /// Volumes whose next task starts them over (the journal forgets their copy).
+    start_over: HashSet<String>,
 }
 
 impl Coordinator {
@@ -94,9 +98,16 @@ impl Coordinator {
         self.tokens.insert(vol.id.clone(), token.clone());
         let worker = self.worker.clone();
         let id = vol.id.clone();
+        let start_over = self.start_over.remove(&id);
         let handle = self.tasks.spawn(async move {
             let id = vol.id.clone();
-            worker.drive(vol, rec, token).await;
+            let rec = match start_over {
+                true => worker.start_over(&vol, rec).await,
+                false => Some(rec),
+            };
+            if let Some(rec) = rec {
+                worker.drive(vol, rec, token).await;
+            }
             id
         });
         self.task_volume.insert(handle.id(), id);
@@ -236,6 +247,7 @@ impl Coordinator {
                 }
             },
             EngineCommand::Retry(v) => self.retry(v).await?,
+            EngineCommand::StartOver(v) => self.start_over(v).await,
             EngineCommand::Cutover { volume, force } => self.cutover(volume, force).await,
             EngineCommand::Shutdown => {
                 self.queued_retries.clear();
@@ -308,11 +320,21 @@ pub async fn run_locked(
         task_volume: HashMap::new(),
         volumes: plan.volumes.iter().map(|v| (v.id.clone(), v.clone())).collect(),
         queued_retries: HashSet::new(),
+        start_over: plan.start_over.clone(),
     };
     for vol in &plan.volumes {
         if !co.journal.get(&vol.id).is_some_and(|r| r.finished(plan.keep_exports)) {
             co.spawn(vol.clone());
         }
+    }
+    // Not spawned (finished): its task would have said why it cannot start over.
+    for v in std::mem::take(&mut co.start_over) {
+        let why = co.journal.get(&v).and_then(VolumeRecord::start_over_refusal);
+        co.notice(
+            &v,
+            format!("volume {v}: cannot start it over: {}", why.unwrap_or_default()),
+        )
+        .await;
     }
     let (mut shutdown, mut commands_open) = (false, true);
     loop {

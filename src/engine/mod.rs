@@ -28,6 +28,7 @@ mod volume_locks;
 mod volume_pipeline;
 mod volume_precreate;
 mod volume_row;
+mod volume_start_over;
 mod volume_state;
 mod volume_sync;
 mod volume_tape;

@@ -11,6 +11,7 @@ fn plan() -> Plan {
         concurrency: Default::default(),
         stay_alive: false,
         sync: Default::default(),
+        start_over: Default::default(),
     }
 }
 

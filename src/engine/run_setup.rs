@@ -55,6 +55,8 @@ pub struct RunOptions {
     pub sync: super::SyncPlan,
     /// Read the whole new image back at cutover.
     pub full_verify: bool,
+    /// Volumes to start over: their copies forgotten, copied afresh.
+    pub start_over: std::collections::HashSet<String>,
 }
 
 pub struct RunSetup {
@@ -92,6 +94,16 @@ pub struct Running {
 }
 
 impl RunSetup {
+    /// Why `volume` cannot be started over, by the journal [`Self::lock`]
+    /// opened. Its phase is not asked: the run's resume settles it first.
+    pub fn start_over_refusal(&self, volume: &str) -> Option<String> {
+        match self.journal.as_ref().map(|j| j.get(volume)) {
+            Some(Some(r)) => r.kept_copy(),
+            Some(None) => Some("this project's journal has no copy of it; nothing to start over".into()),
+            None => Some("the project's journal is not open".into()),
+        }
+    }
+
     pub fn new(
         cfg: &Config,
         old: Arc<Session>,
@@ -274,6 +286,7 @@ impl RunSetup {
             },
             stay_alive: opts.stay_alive,
             sync: opts.sync,
+            start_over: opts.start_over,
         };
         let (commands, commands_rx) = mpsc::channel(16);
         let engine = tokio::spawn(async move {

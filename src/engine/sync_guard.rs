@@ -15,6 +15,13 @@ type ImageNow = (
     Result<Extents, DataPathError>,
 );
 
+/// The way out of a sync that cannot go on, for a failure's message.
+fn start_over_hint(volume: &str) -> String {
+    format!(
+        "start the volume over (R in the dashboard, `migrate --start-over --volumes {volume}` headless): it is copied afresh into a new volume, and what the old copy made is left alone"
+    )
+}
+
 impl VolumePipeline {
     /// Between rounds the new copy must be as the last round left it: the new
     /// volume available and unattached, the image's size and snapshots as
@@ -37,7 +44,10 @@ impl VolumePipeline {
             StageError::new(
                 stage,
                 &vol.id,
-                format!("{why}; the sync of this volume stops and nothing was deleted: find out who uses the new copy, then retry"),
+                format!(
+                    "{why}; the sync of this volume stops and nothing was deleted: find out who uses the new copy; once nobody does, retry, or, where it cannot go on (written to, a snapshot gone), {}",
+                    start_over_hint(&vol.id)
+                ),
             )
         };
         let Some(last) = sync.last() else {
@@ -64,8 +74,8 @@ impl VolumePipeline {
                 &vol.id,
                 format!(
                     "the new volume {id} is no longer in the new cloud (deleted?), so this volume's sync cannot go on; nothing was deleted. \
-                     Find out who deleted it: this journal cannot sync the volume on, and a journal moved aside copies every volume \
-                     of the project afresh (the copies already in the new cloud are then left alone, not reused)"
+                     Find out who deleted it, then {}",
+                    start_over_hint(&vol.id)
                 ),
             ),
             _ => err(&e),

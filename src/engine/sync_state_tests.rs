@@ -13,7 +13,7 @@ fn round(n: u32) -> SyncRound {
     }
 }
 
-fn to_synced() -> Vec<Transition> {
+pub(super) fn to_synced() -> Vec<Transition> {
     vec![
         Transition::ExportStarted,
         Transition::ExportDone {
@@ -30,7 +30,7 @@ fn to_synced() -> Vec<Transition> {
 }
 
 /// A cutover that is not forced, its final round (2) verified.
-fn cut_over() -> [Transition; 2] {
+pub(super) fn cut_over() -> [Transition; 2] {
     [
         Transition::CutoverStarted { forced: false },
         Transition::CutoverVerified { round: round(2) },

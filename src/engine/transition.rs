@@ -94,6 +94,10 @@ pub enum Transition {
     SyncSnapsLeft {
         why: Option<String>,
     },
+    /// The operator started the volume over: the journal forgets its copy
+    /// (export, rounds, the new volumes it made), which is then made afresh.
+    /// What that copy left in the new cloud is left alone, never reused.
+    StartedOver,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

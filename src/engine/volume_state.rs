@@ -6,6 +6,7 @@
 //! (planned) queued ─► exporting ─► exported ─► transferring (import+verify ∥ tape) ─► done ─► cleaned
 //!                                                                    └─ tape failed ─► backup_failed
 //! any stage ─► failed{stage}   (retry resumes there)      any stage ─► aborted
+//! queued | exported | synced | failed | aborted (not verified, not cut over) ─► started over ─► queued
 //!
 //! warm sync (a source a running server writes to):
 //! exported ─► syncing (round 1) ─► synced ─► syncing (round n+1) ─► synced …
@@ -117,6 +118,31 @@ impl VolumeRecord {
     }
 
     /// Finished for this run, well or not (nothing more will happen unless retried).
+    /// Why this volume cannot be started over (`None`: it can). Only a copy
+    /// that is not verified and not cut over, and whose task is not running.
+    pub fn start_over_refusal(&self) -> Option<String> {
+        use Phase::*;
+        self.kept_copy().or_else(|| match self.phase {
+            Queued | Exported | Synced | Failed | Aborted => None,
+            phase => Some(format!("it is {phase:?}; stop it first (abort), then start it over")),
+        })
+    }
+
+    /// Why this volume's copy is kept whatever its phase: it is verified, or
+    /// cut over. `None`: it may be forgotten.
+    pub fn kept_copy(&self) -> Option<String> {
+        if self.is_verified() {
+            let id = self.new_id.as_deref().unwrap_or("?");
+            return Some(format!(
+                "its copy is already verified in the new cloud (new volume {id}): nothing to start over"
+            ));
+        }
+        self.sync
+            .as_ref()
+            .filter(|s| s.final_round)
+            .map(|_| "its final round is verified (cut over): retry it to finish, nothing to start over".into())
+    }
+
     pub fn is_settled(&self) -> bool {
         matches!(
             self.phase,
@@ -360,6 +386,13 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
                 e.staged = true;
             }
             r.phase = Exported;
+        }
+        // Everything about the copy goes; the attempts count on.
+        (_, Transition::StartedOver) if r.start_over_refusal().is_none() => {
+            *r = VolumeRecord {
+                attempt: r.attempt + 1,
+                ..VolumeRecord::new(&r.id)
+            };
         }
         _ => return Err(illegal(r)),
     }

@@ -2,6 +2,8 @@
 //! the tape half's end in `tape_state_tests.rs`).
 use super::*;
 
+#[path = "start_over_tests.rs"]
+mod start_over;
 #[path = "sync_state_tests.rs"]
 mod sync;
 #[path = "tape_state_tests.rs"]

@@ -212,6 +212,7 @@ async fn abort_one_volume_others_carry_on_then_retry_it() {
         concurrency: Default::default(),
         stay_alive: true,
         sync: Default::default(),
+        start_over: Default::default(),
     };
     let engine = tokio::spawn(run_migration(plan, Arc::new(r.pipeline), cmd_rx));
     let (mut aborted, mut retried, mut other_done) = (false, false, false);

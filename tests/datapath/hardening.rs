@@ -58,6 +58,7 @@ async fn a_retry_while_the_tape_half_runs_never_starts_a_second_worker() {
         concurrency: Default::default(),
         stay_alive: true,
         sync: Default::default(),
+        start_over: Default::default(),
     };
     let export_dir = r.export_dir();
     let engine = tokio::spawn(run_migration(plan, Arc::new(r.pipeline), cmd_rx));

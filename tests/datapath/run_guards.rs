@@ -233,6 +233,7 @@ async fn a_refused_manage_leaves_its_staging_image_to_cleanup() {
         concurrency: Default::default(),
         stay_alive: false,
         sync: Default::default(),
+        start_over: Default::default(),
     };
     let (old, new) = (r.pipeline.old.clone(), r.pipeline.new.clone());
     let engine = tokio::spawn(run_migration(plan, Arc::new(r.pipeline), cmd_rx));

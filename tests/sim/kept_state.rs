@@ -140,7 +140,7 @@ async fn a_new_volume_deleted_between_rounds_stops_the_sync_and_says_what_next()
     assert_eq!(failed.len(), 1, "{second:?}");
     assert!(
         failed[0].contains(&format!("the new volume {} is no longer in the new cloud", created[0]))
-            && failed[0].contains("a journal moved aside copies every volume"),
+            && failed[0].contains("start the volume over (R in the dashboard, `migrate --start-over --volumes"),
         "{failed:?}"
     );
     assert!(rounds_verified(&second).is_empty(), "{second:?}");

@@ -14,6 +14,7 @@ mod kept_state;
 mod log_file;
 mod no_export_file;
 mod projects;
+mod start_over;
 mod stopped_run;
 mod tape_drives;
 mod transient;
@@ -65,6 +66,16 @@ pub async fn one_sync_run(
     row: &stackmigrate::engine::VolumeRow,
     cutover_all: Option<bool>,
 ) -> Vec<stackmigrate::engine::EngineEvent> {
+    sync_run(cfg, row, cutover_all, false).await
+}
+
+/// [`one_sync_run`], `start_over`: `migrate --start-over` of `row`.
+pub async fn sync_run(
+    cfg: &stackmigrate::config::Config,
+    row: &stackmigrate::engine::VolumeRow,
+    cutover_all: Option<bool>,
+    start_over: bool,
+) -> Vec<stackmigrate::engine::EngineEvent> {
     use stackmigrate::openstack::{Keystone, Session};
     let old = std::sync::Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
     let new = Session::new("new", &cfg.new_cloud).expect("new");
@@ -78,6 +89,7 @@ pub async fn one_sync_run(
     };
     let opts = stackmigrate::engine::RunOptions {
         sync,
+        start_over: start_over.then(|| row.volume.id.clone()).into_iter().collect(),
         ..Default::default()
     };
     let mut running = setup.start(cfg, vec![row.volume.clone()], opts).await.expect("start");

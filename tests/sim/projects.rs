@@ -63,6 +63,7 @@ async fn a_dry_run_exits_2_when_all_leaves_a_volume_out() {
         cutover: false,
         force_cutover: false,
         full_verify: false,
+        start_over: false,
     };
     let code = stackmigrate::cli::run_migrate(&sim.config, &args)
         .await

@@ -53,6 +53,29 @@ impl Coordinator {
         Ok(())
     }
 
+    /// The operator starts a settled volume over: a task that forgets its
+    /// copy (`Worker::start_over`), then copies it afresh.
+    pub(super) async fn start_over(&mut self, v: String) {
+        let Some(vol) = self.volumes.get(&v).cloned() else {
+            self.notice(&v, format!("volume {v} is not in this run; nothing to start over"))
+                .await;
+            return;
+        };
+        let why = match self.journal.get(&v) {
+            _ if self.is_live(&v) => Some("it is still running; abort it first (x), then start it over".into()),
+            None => Some("it has no copy yet; nothing to start over".into()),
+            Some(r) => r.start_over_refusal(),
+        };
+        if let Some(why) = why {
+            self.notice(&v, format!("{}: cannot start it over: {why}", vol.display_name()))
+                .await;
+            return;
+        }
+        self.worker.sync.retried(&v);
+        self.start_over.insert(v);
+        self.spawn(vol);
+    }
+
     /// The operator asks for a cutover: a task syncing the volume takes it
     /// after its round; a synced volume without a task gets one.
     pub(super) async fn cutover(&mut self, v: String, force: bool) {

@@ -1,0 +1,81 @@
+//! Starting a volume over: the operator's way out where its copy cannot go
+//! on (the new volume deleted, attached or written between rounds, a base
+//! snapshot gone) and a retry would stop at the same guard. The journal
+//! forgets the copy (`Transition::StartedOver`) and the volume is copied
+//! afresh, round 1 included. What the forgotten copy made in the new cloud
+//! is left alone and never reused; the warm-sync snapshots it left go first,
+//! on both sides, so that Cinder can delete either volume and the fresh
+//! copy's round 1 starts from clean images.
+
+use super::volume_pipeline::VolumePipeline;
+use super::volume_sync::remove_sync_snaps;
+use super::worker::Worker;
+use super::{EngineEvent, Transition, VolumeRecord};
+use crate::openstack::Volume;
+
+impl VolumePipeline {
+    /// Removes the warm-sync snapshots a copy about to be forgotten left:
+    /// the source's, and its new image's (a `replace` copy's new volume, or
+    /// the `manage` staging image). `Err`: why not, for the operator.
+    pub(super) async fn forget_copy(&self, vol: &Volume, rec: &VolumeRecord) -> Result<(), String> {
+        let source = format!("volume-{}", vol.id);
+        let image = rec.sync.as_ref().map(|s| s.image.clone()).unwrap_or_default();
+        let new_side = async {
+            match image.is_empty() {
+                true => Ok(Vec::new()),
+                false => remove_sync_snaps(&self.new, &image, |_| true).await,
+            }
+        };
+        let (old, new) = tokio::join!(remove_sync_snaps(&self.old, &source, |_| true), new_side);
+        let mut left = Vec::new();
+        for (side, name, removed) in [("source", source.as_str(), old), ("new image", image.as_str(), new)] {
+            match removed {
+                Ok(r) if !r.is_empty() => {
+                    let line = format!("removed the {side}'s warm-sync snapshots {name}@{}", r.join(", @"));
+                    self.log(vol, line).await;
+                }
+                Ok(_) => {}
+                Err(e) => left.push(format!("cannot remove the {side}'s warm-sync snapshots of {name}: {e}")),
+            }
+        }
+        if !left.is_empty() {
+            return Err(format!(
+                "{}: not started over, its journal record is as it was; fix that, then start it over again",
+                left.join("; ")
+            ));
+        }
+        let made: Vec<&str> = rec.created.iter().map(String::as_str).collect();
+        let line = match made.as_slice() {
+            [] => "started over: the journal forgot its copy; it is copied afresh".to_string(),
+            ids => format!(
+                "started over: the journal forgot its copy; it is copied afresh into a new volume. The new volume(s) {} the earlier copy made are left alone, never reused: delete them in the new cloud once nobody uses them",
+                ids.join(", ")
+            ),
+        };
+        self.log(vol, line).await;
+        Ok(())
+    }
+}
+
+impl Worker {
+    /// The operator's start-over, before the task copies the volume afresh:
+    /// the fresh record, or `None` (said in a notice) when the volume keeps
+    /// its record and the task ends.
+    pub(super) async fn start_over(&self, vol: &Volume, rec: VolumeRecord) -> Option<VolumeRecord> {
+        let refused = match rec.start_over_refusal() {
+            Some(why) => Some(why),
+            None => self.pipeline.forget_copy(vol, &rec).await.err(),
+        };
+        let Some(why) = refused else {
+            return self.record(&vol.id, Transition::StartedOver).await;
+        };
+        let message = format!("{}: cannot start it over: {why}", vol.display_name());
+        self.pipeline.log(vol, message.clone()).await;
+        let notice = EngineEvent::Notice {
+            volume: Some(vol.id.clone()),
+            message,
+        };
+        let _ = self.pipeline.events.send(notice).await;
+        None
+    }
+}

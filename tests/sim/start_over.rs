@@ -1,0 +1,259 @@
+//! Starting a volume over where its warm sync cannot go on: the journal
+//! forgets the copy, the warm-sync snapshots it left go on both sides, the
+//! new volume it made is left alone (never reused), and the volume is copied
+//! afresh into a new one, round 1 included. Headless (`--start-over`) and by
+//! the dashboard's command; refused for a copy already cut over, and for a
+//! volume whose task still runs.
+
+use stackmigrate::config::Config;
+use stackmigrate::engine::{EngineCommand, EngineEvent, RunOptions, SyncPlan, VolumeRow};
+use stackmigrate::in_use::InUse;
+use stackmigrate::openstack::{Cinder, Keystone, Session};
+use stackmigrate::sim::{SimClouds, SimOptions};
+use std::io::{Seek, Write};
+use std::path::Path;
+
+async fn start(dir: &Path) -> SimClouds {
+    SimClouds::start(SimOptions {
+        dir: dir.to_path_buf(),
+        live_servers: true,
+        ..Default::default()
+    })
+    .await
+    .expect("sim")
+}
+
+/// The snapshots of `image` in a simulated cluster's directory.
+fn snaps(cluster: &Path, image: &str) -> Vec<String> {
+    let prefix = format!("{image}@");
+    let mut names: Vec<String> = std::fs::read_dir(cluster)
+        .expect("cluster dir")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix(&prefix).map(String::from))
+        .collect();
+    names.sort();
+    names
+}
+
+fn cluster(cfg: &stackmigrate::config::CloudConfig) -> &Path {
+    &cfg.files.as_ref().expect("a files section").dir
+}
+
+fn rounds(events: &[EngineEvent]) -> Vec<u32> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::SyncRound { round, .. } => Some(*round),
+            _ => None,
+        })
+        .collect()
+}
+
+fn failures(events: &[EngineEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::VolumeFailed { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The log lines and notices, one text.
+fn said(events: &[EngineEvent]) -> String {
+    let lines = events.iter().filter_map(|e| match e {
+        EngineEvent::Log { line, .. } => Some(line.as_str()),
+        EngineEvent::Notice { message, .. } => Some(message.as_str()),
+        _ => None,
+    });
+    lines.collect::<Vec<_>>().join("\n")
+}
+
+async fn new_volumes(cfg: &Config) -> Vec<String> {
+    let new = Session::new("new", &cfg.new_cloud).expect("new");
+    let list = Cinder::new(&new).list_volumes(None).await.expect("list");
+    list.into_iter().map(|v| v.id).collect()
+}
+
+/// Two rounds, then the new image written to behind stackmigrate's back:
+/// the next round stops at the guard, and a retry could only stop there
+/// again. Returns the row and the new volume.
+async fn a_copy_that_cannot_go_on(sim: &SimClouds) -> (VolumeRow, String) {
+    let cfg = &sim.config;
+    let old = Session::new("old", &cfg.old_cloud).expect("old");
+    let (_, row) = crate::in_use_row(&old).await;
+    assert_eq!(rounds(&crate::one_sync_run(cfg, &row, None).await), [1]);
+    assert_eq!(rounds(&crate::one_sync_run(cfg, &row, None).await), [2]);
+    let made = new_volumes(cfg).await;
+    assert_eq!(made.len(), 1, "{made:?}");
+    let image = cluster(&cfg.new_cloud).join(format!("volume-{}", made[0]));
+    let mut f = std::fs::OpenOptions::new().write(true).open(&image).expect("new image");
+    f.seek(std::io::SeekFrom::Start(1 << 20)).expect("seek");
+    f.write_all(&[0xab; 65536]).expect("write");
+    drop(f);
+    let third = crate::one_sync_run(cfg, &row, None).await;
+    let failed = failures(&third);
+    assert_eq!(failed.len(), 1, "{third:?}");
+    let hint = format!("`migrate --start-over --volumes {}` headless", row.volume.id);
+    assert!(
+        failed[0].contains("were written to the new image") && failed[0].contains(&hint),
+        "{failed:?}"
+    );
+    let source = format!("volume-{}", row.volume.id);
+    assert_eq!(snaps(cluster(&cfg.old_cloud), &source), ["stackmigrate-sync-2"]);
+    (row, made[0].clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_over_forgets_the_copy_leaves_its_new_volume_alone_and_copies_afresh() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = start(dir.path()).await;
+    let cfg = sim.config.clone();
+    let (row, first) = a_copy_that_cannot_go_on(&sim).await;
+    let (id, source) = (&row.volume.id, format!("volume-{}", row.volume.id));
+
+    let events = crate::sync_run(&cfg, &row, None, true).await;
+    assert!(failures(&events).is_empty(), "{events:?}");
+    assert_eq!(rounds(&events), [1], "round 1 again: {events:?}");
+    let text = said(&events);
+    for line in [
+        format!("removed the source's warm-sync snapshots {source}@stackmigrate-sync-2"),
+        format!("removed the new image's warm-sync snapshots volume-{first}@stackmigrate-sync-2"),
+        format!("started over: the journal forgot its copy; it is copied afresh into a new volume. The new volume(s) {first} the earlier copy made are left alone"),
+        format!("new volume(s) {first} claim to be copies of this volume, but this project's journal does not record creating them: left alone"),
+    ] {
+        assert!(text.contains(&line), "{line}\n{text}");
+    }
+    // The first copy is left alone, its snapshot gone (so Cinder can delete
+    // it); the fresh one is a new volume, at round 1 on both sides.
+    let made = new_volumes(&cfg).await;
+    assert_eq!(made.len(), 2, "{made:?}");
+    let second = made.iter().find(|v| **v != first).expect("a second new volume");
+    let new_cluster = cluster(&cfg.new_cloud);
+    assert!(snaps(new_cluster, &format!("volume-{first}")).is_empty());
+    assert_eq!(snaps(new_cluster, &format!("volume-{second}")), ["stackmigrate-sync-1"]);
+    assert_eq!(snaps(cluster(&cfg.old_cloud), &source), ["stackmigrate-sync-1"]);
+
+    // The fresh copy goes on to its cutover, into the second volume.
+    let cut = crate::one_sync_run(&cfg, &row, Some(true)).await;
+    assert!(failures(&cut).is_empty(), "{cut:?}");
+    assert!(
+        said(&cut).contains(&format!("cut over: new volume {second} verified")),
+        "{cut:?}"
+    );
+    // A cut-over copy is kept: a start-over is refused, and nothing runs.
+    let again = crate::sync_run(&cfg, &row, None, true).await;
+    assert!(
+        said(&again).contains(&format!(
+            "volume {id}: cannot start it over: its copy is already verified in the new cloud (new volume {second})"
+        )),
+        "{again:?}"
+    );
+    assert!(rounds(&again).is_empty(), "{again:?}");
+}
+
+/// The dashboard's way: the failed volume started over by a command while
+/// the run stays alive; asked while its task runs, refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_starts_a_failed_volume_over_and_refuses_a_running_one() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = start(dir.path()).await;
+    let cfg = sim.config.clone();
+    let (row, first) = a_copy_that_cannot_go_on(&sim).await;
+    let id = row.volume.id.clone();
+    let old = std::sync::Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
+    let new = Session::new("new", &cfg.new_cloud).expect("new");
+    let project = Keystone::new(&old).find_project("research").await.expect("project");
+    let setup = stackmigrate::engine::RunSetup::new(&cfg, old, new, project, None).expect("setup");
+    let opts = RunOptions {
+        stay_alive: true,
+        sync: SyncPlan {
+            modes: InUse::Sync.copy_modes(std::iter::once(&row), false),
+            rounds_per_run: Some(1),
+            pause: std::time::Duration::from_millis(100),
+            cutover_all: None,
+        },
+        ..Default::default()
+    };
+    let mut running = setup.start(&cfg, vec![row.volume.clone()], opts).await.expect("start");
+    let commands = running.commands.clone();
+    let mut events = Vec::new();
+    while let Some(e) = running.events.recv().await {
+        match &e {
+            // The retry at the run's start runs the round that fails.
+            EngineEvent::StageStarted { volume, .. } if *volume == id && failures(&events).is_empty() => {
+                let _ = commands.try_send(EngineCommand::StartOver(id.clone()));
+            }
+            EngineEvent::VolumeFailed { .. } => {
+                commands
+                    .try_send(EngineCommand::StartOver(id.clone()))
+                    .expect("start over");
+            }
+            EngineEvent::SyncRound { round: 1, .. } => {
+                commands.try_send(EngineCommand::Shutdown).expect("shutdown");
+            }
+            _ => {}
+        }
+        events.push(e);
+    }
+    running.engine.await.expect("join").expect("engine");
+    let text = said(&events);
+    assert!(
+        text.contains("cannot start it over: it is still running; abort it first (x), then start it over"),
+        "{text}"
+    );
+    assert!(text.contains("started over: the journal forgot its copy"), "{text}");
+    assert_eq!(rounds(&events), [1], "{events:?}");
+    let made = new_volumes(&cfg).await;
+    assert_eq!(made.len(), 2, "a second new volume beside {first}: {made:?}");
+}
+
+/// `migrate --start-over` refuses, naming the volume and before anything
+/// starts: without volumes named, for a volume the journal knows no copy of,
+/// and for a verified one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_start_over_refuses_what_it_cannot_forget() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = crate::sim(dir.path()).await;
+    let old = Session::new("old", &sim.config.old_cloud).expect("old");
+    let (_, rows) = crate::research_rows(&old).await;
+    let wiki = rows
+        .iter()
+        .find(|r| r.volume.name.as_deref() == Some("wiki"))
+        .expect("wiki");
+    let mut args = stackmigrate::cli::MigrateArgs {
+        project: "research".into(),
+        volumes: "all".into(),
+        strategy: None,
+        dry_run: false,
+        yes: true,
+        json: false,
+        keep_exports: false,
+        in_use: "sync".into(),
+        sync: false,
+        cutover: false,
+        force_cutover: false,
+        full_verify: false,
+        start_over: true,
+    };
+    let why = refused(&sim.config, &args).await;
+    assert!(why.contains("--start-over needs --volumes naming the volumes"), "{why}");
+    args.volumes = wiki.volume.id.clone();
+    let why = refused(&sim.config, &args).await;
+    let named = format!("--start-over: volume {} (wiki): ", wiki.volume.id);
+    assert!(why.starts_with(&named) && why.contains("has no copy of it"), "{why}");
+    args.start_over = false;
+    let code = stackmigrate::cli::run_migrate(&sim.config, &args)
+        .await
+        .expect("migrate");
+    assert_eq!(code, 0, "wiki copied");
+    args.start_over = true;
+    let why = refused(&sim.config, &args).await;
+    assert!(why.starts_with(&named) && why.contains("already verified"), "{why}");
+}
+
+async fn refused(cfg: &Config, args: &stackmigrate::cli::MigrateArgs) -> String {
+    match stackmigrate::cli::run_migrate(cfg, args).await {
+        Err(e) => e.to_string(),
+        Ok(code) => panic!("started, exit {code}"),
+    }
+}
