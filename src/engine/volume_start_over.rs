@@ -10,8 +10,35 @@
 use super::volume_pipeline::VolumePipeline;
 use super::volume_sync::remove_sync_snaps;
 use super::worker::Worker;
-use super::{EngineEvent, Transition, VolumeRecord};
+use super::{EngineEvent, Phase, Transition, VolumeRecord};
 use crate::openstack::Volume;
+
+impl VolumeRecord {
+    /// Why this volume cannot be started over (`None`: it can). Only a copy
+    /// that is not verified and not cut over, and whose task is not running.
+    pub fn start_over_refusal(&self) -> Option<String> {
+        use Phase::*;
+        self.kept_copy().or_else(|| match self.phase {
+            Queued | Exported | Synced | Failed | Aborted => None,
+            phase => Some(format!("it is {phase:?}; stop it first (abort), then start it over")),
+        })
+    }
+
+    /// Why this volume's copy is kept whatever its phase: it is verified, or
+    /// cut over. `None`: it may be forgotten.
+    pub fn kept_copy(&self) -> Option<String> {
+        if self.is_verified() {
+            let id = self.new_id.as_deref().unwrap_or("?");
+            return Some(format!(
+                "its copy is already verified in the new cloud (new volume {id}): nothing to start over"
+            ));
+        }
+        self.sync
+            .as_ref()
+            .filter(|s| s.final_round)
+            .map(|_| "its final round is verified (cut over): retry it to finish, nothing to start over".into())
+    }
+}
 
 impl VolumePipeline {
     /// Removes the warm-sync snapshots a copy about to be forgotten left:
