@@ -95,6 +95,9 @@ impl EventPrinter {
                 None => line.clone(),
             },
             EngineEvent::StageFinished { volume, stage } => format!("{} {stage} finished", short(volume)),
+            EngineEvent::StartedOver { volume, attempt } => {
+                format!("{} started over (attempt {attempt}): copied afresh", short(volume))
+            }
             EngineEvent::VolumeFailed {
                 volume,
                 stage,

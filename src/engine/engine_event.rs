@@ -122,6 +122,13 @@ pub enum EngineEvent {
         volume: String,
         stage: Stage,
     },
+    /// The operator started it over: its copy is forgotten (journaled
+    /// before this is sent), and it is copied afresh; a `StateChanged`
+    /// (queued) follows.
+    StartedOver {
+        volume: String,
+        attempt: u32,
+    },
     VolumeFailed {
         volume: String,
         stage: Stage,

@@ -184,6 +184,10 @@ impl Coordinator {
                         | Transition::NewVolumeCreated { .. }
                         | Transition::SyncWriting { .. }
                 );
+                if matches!(t, Transition::StartedOver) {
+                    let (volume, attempt) = (r.volume.clone(), rec.attempt);
+                    self.emit(EngineEvent::StartedOver { volume, attempt }).await;
+                }
                 if !bookkeeping {
                     self.emit(EngineEvent::StateChanged {
                         volume: r.volume.clone(),

@@ -32,6 +32,8 @@ pub enum Action {
     Confirm,
     Abort,
     Retry,
+    /// Forget the selected volume's copy and copy it afresh (asks first).
+    StartOver,
     /// Cut the selected warm-synced volume over (asks first).
     Cutover,
     /// Cut every warm-synced volume over (asks first).

@@ -172,6 +172,7 @@ impl App {
                     && d.and_then(Dashboard::selected)
                         .is_some_and(|v| v.retryable() || v.aborting)
             }
+            When::CanStartOver => running && d.and_then(Dashboard::selected).is_some_and(|v| v.can_start_over()),
             When::CanCutOver => running && d.and_then(Dashboard::selected).is_some_and(|v| v.can_cut_over()),
             When::AnySynced => running && d.is_some_and(|d| !d.cut_over_candidates().is_empty()),
             When::Settled => running && d.is_some_and(Dashboard::settled),
@@ -188,7 +189,12 @@ impl App {
             // A volume's key that does not apply to it now: the dashboard says why.
             None => keymap::lookup(&scopes, key, |_| true)
                 .map(|b| b.action.clone())
-                .filter(|a| matches!(a, Action::Abort | Action::Cutover | Action::ForceCutover)),
+                .filter(|a| {
+                    matches!(
+                        a,
+                        Action::Abort | Action::Cutover | Action::ForceCutover | Action::StartOver
+                    )
+                }),
         }
     }
 

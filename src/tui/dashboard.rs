@@ -211,6 +211,13 @@ impl Dashboard {
                     s.finish(now);
                 }
             }
+            EngineEvent::StartedOver { volume, attempt } => {
+                if let Some(v) = self.get_mut(volume) {
+                    v.start_over(*attempt);
+                }
+                let line = format!("started over (attempt {attempt}): its copy is forgotten, copied afresh");
+                self.log(Some(volume), line, Level::Info);
+            }
             EngineEvent::VolumeFailed {
                 volume,
                 stage,

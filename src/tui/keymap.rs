@@ -45,6 +45,8 @@ pub enum When {
     Abortable,
     /// The selected volume failed, was aborted, or its tape copy failed.
     Retryable,
+    /// The selected volume failed or was aborted, and nothing of it runs.
+    CanStartOver,
     /// The selected volume is warm-synced and may be cut over.
     CanCutOver,
     /// Some volume is warm-synced and may be cut over.
@@ -235,6 +237,16 @@ static OWN: &[Binding] = &[
     when(
         b(Scope::Dashboard, &[c('r')], Action::Retry, "retry volume"),
         When::Retryable,
+    ),
+    // For a copy that cannot go on: not on the hint bar, the failure names it.
+    when(
+        quiet(
+            Scope::Dashboard,
+            &[c('R')],
+            Action::StartOver,
+            "start the volume over (copied afresh)",
+        ),
+        When::CanStartOver,
     ),
     when(
         b(Scope::Dashboard, &[c('c')], Action::Cutover, "cut over"),

@@ -11,6 +11,7 @@ mod flow;
 mod harness;
 mod narrow;
 mod screens;
+mod start_over;
 #[path = "../common/testbed.rs"]
 mod testbed;
 mod warm_sync;

@@ -76,7 +76,7 @@ fn round_one() -> Harness {
 }
 
 /// Then db-data synced after six rounds, db-logs in its fourth.
-fn syncing() -> Harness {
+pub(crate) fn syncing() -> Harness {
     let mut h = round_one();
     let deltas = [48.0, 3.1, 1.2, 2.6, 0.8, 1.5];
     for (i, mib) in deltas.iter().enumerate() {

@@ -10,6 +10,8 @@ use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DialogAction {
     Abort(String),
+    /// Ask the engine to start this volume over.
+    StartOver(String),
     Stop,
     /// Ask the engine to cut these volumes over (`force`: even while a
     /// server may still write to the source).
@@ -54,6 +56,22 @@ impl ConfirmDialog {
             ok,
             ok_focused: false,
             action: DialogAction::Abort(volume_id.to_string()),
+        }
+    }
+
+    /// Forget the volume's copy and copy it afresh.
+    pub fn start_over(volume_id: &str, name: &str) -> Self {
+        Self {
+            title: format!(" Start {name} over? "),
+            body: "Its copy is forgotten: the export, the verified rounds and the new volume it made. It is \
+                   copied afresh, round 1 included, into a new volume. What the old copy made in the new \
+                   cloud is left alone and never reused (delete it there once nobody uses it); its \
+                   warm-sync snapshots are removed first."
+                .into(),
+            cancel: "Keep it",
+            ok: "Start over",
+            ok_focused: false,
+            action: DialogAction::StartOver(volume_id.to_string()),
         }
     }
 

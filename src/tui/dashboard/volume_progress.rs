@@ -64,6 +64,18 @@ impl VolumeProgress {
     }
 
     /// A new phase. Going back (retry, resume) resets the stages still to run.
+    /// Started over: nothing of its earlier copy is shown any more.
+    pub fn start_over(&mut self, attempt: u32) {
+        let fresh = Self {
+            id: std::mem::take(&mut self.id),
+            name: std::mem::take(&mut self.name),
+            size_gib: self.size_gib,
+            attempt,
+            ..Self::new("", "", 0)
+        };
+        *self = fresh;
+    }
+
     pub fn set_phase(&mut self, phase: Phase) {
         // Synced: a round that ended verified before the abort reached it;
         // the task stops there, with nothing left to stop.
@@ -129,6 +141,12 @@ impl VolumeProgress {
     /// rounds (its task waits between them).
     pub fn abortable(&self) -> bool {
         self.busy() && !self.aborting && !self.rounds_stopped
+    }
+
+    /// It may be started over: it failed or was aborted, and nothing of it
+    /// still runs (the engine refuses a copy already verified or cut over).
+    pub fn can_start_over(&self) -> bool {
+        matches!(self.phase, Phase::Failed | Phase::Aborted) && !self.busy() && !self.aborting
     }
 
     /// A cutover may be asked for: a round is verified and none is final yet

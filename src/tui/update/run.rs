@@ -116,6 +116,22 @@ pub(super) fn choose(app: &mut App) {
                     .push(Effect::Engine(EngineCommand::Cutover { volume, force }));
             }
         }
+        DialogAction::StartOver(id) => {
+            // Not for a volume that was retried while the dialog was open.
+            let Some(v) = app
+                .dashboard
+                .as_ref()
+                .and_then(|d| d.volumes.iter().find(|v| v.id == id))
+            else {
+                return;
+            };
+            if !v.can_start_over() {
+                app.flash(format!("{}: not started over, it is running again", v.name));
+                return;
+            }
+            app.flash(format!("starting {} over", v.name));
+            app.effects.push(Effect::Engine(EngineCommand::StartOver(id)));
+        }
         DialogAction::Stop => {
             if let Some(d) = app.dashboard.as_mut() {
                 d.stopping = true;
@@ -172,6 +188,7 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
     let live = |w| app.live(w);
     let (abort, retry, settle) = (live(When::Abortable), live(When::Retryable), live(When::Settled));
     let (cut_one, cut_all) = (live(When::CanCutOver), live(When::AnySynced));
+    let start_over = live(When::CanStartOver);
     let Some(d) = app.dashboard.as_mut() else { return };
     let selected = d.selected().map(|v| (v.id.clone(), v.name.clone()));
     match action {
@@ -196,6 +213,11 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
                 app.flash(format!("retrying {name}"));
             }
         }
+        Action::StartOver if start_over => {
+            if let Some((id, name)) = selected {
+                app.dialog = Some(ConfirmDialog::start_over(&id, &name));
+            }
+        }
         Action::Cutover if cut_one => {
             if let Some(v) = d.selected() {
                 app.dialog = Some(ConfirmDialog::cutover(&[(v.id.clone(), v.name.clone())]));
@@ -216,7 +238,9 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
         }
         Action::Finish if settle => finish(app),
         // Said rather than ignored: the key is known, the selected volume cannot take it now.
-        Action::Abort | Action::Cutover | Action::ForceCutover if app.engine_live && !d.stopping => {
+        Action::Abort | Action::Cutover | Action::ForceCutover | Action::StartOver
+            if app.engine_live && !d.stopping =>
+        {
             if let Some((_, name)) = selected {
                 let aborting = d.selected().is_some_and(|v| v.aborting);
                 let stopped = d.selected().is_some_and(|v| v.rounds_stopped);
@@ -224,6 +248,7 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
                     _ if aborting => "an abort is stopping it; wait until it has stopped",
                     Action::Abort if stopped => "its rounds are stopped; c cuts it over, a new run syncs it on",
                     Action::Abort => "nothing running to abort",
+                    Action::StartOver => "only a failed or aborted volume can be started over",
                     _ => "only a synced volume can be cut over",
                 };
                 app.flash(format!("{name}: {what}"));
