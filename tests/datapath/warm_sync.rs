@@ -312,7 +312,7 @@ async fn kill_9_mid_round_and_mid_cutover_then_resume() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_guard_trips_when_the_new_volume_is_attached_or_written_between_rounds() {
+async fn a_guard_trips_when_the_new_volume_is_attached_or_written_between_rounds_then_it_starts_over() {
     let tb = Testbed::get();
     let v = source_volume(&tb, &unique("warm g"), 1, &[(0, noise(99, 4 << 20))], false).await;
     attach(&tb.operator("old"), &v.id, SERVER).await;
@@ -357,10 +357,30 @@ async fn a_guard_trips_when_the_new_volume_is_attached_or_written_between_rounds
         snaps(&tb.var("NEW_CEPH_CONF"), &format!("volume-{new_id}")),
         vec!["stackmigrate-sync-1"]
     );
-    let _ = rbd(&tb.var("NEW_CEPH_CONF"))
-        .args(["snap", "purge", "--no-progress", &format!("volumes/volume-{new_id}")])
-        .output();
-    delete_volumes(&tb.operator("new"), &[&new_id]).await;
+    // The way out: started over, the volume is copied afresh into a second new
+    // volume; the first is left alone, without the snapshot that kept Cinder
+    // from deleting it. Once the operator deletes it, the cutover is as usual.
+    let out = expect_code(&migrate(dir.path(), &cfg, &v.id, &["--start-over"]), 3);
+    assert!(out.contains("started over (attempt"), "{out}");
+    let copies = copies_of(&tb, &v.id).await;
+    assert_eq!(copies.len(), 2, "{copies:?}");
+    let second = copies
+        .iter()
+        .find(|c| c.id != new_id)
+        .expect("a second new volume")
+        .id
+        .clone();
+    assert!(snaps(&tb.var("NEW_CEPH_CONF"), &format!("volume-{new_id}")).is_empty());
+    assert_eq!(
+        snaps(&tb.var("NEW_CEPH_CONF"), &format!("volume-{second}")),
+        vec!["stackmigrate-sync-1"]
+    );
+    assert_eq!(c.get_volume(&new_id).await.expect("left alone").status, "available");
+    c.delete_volume(&new_id).await.expect("Cinder deletes the first copy");
+    c.wait_deleted(&new_id, WAIT).await.expect("deleted");
+    detach(&tb.operator("old"), &v.id).await;
+    expect_code(&migrate(dir.path(), &cfg, &v.id, &["--cutover"]), 0);
+    check_cut_over(&tb, &v.id).await;
     remove_source(&tb, &v.id).await;
 }
 
