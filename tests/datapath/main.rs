@@ -27,5 +27,6 @@ mod snap_drop;
 mod testbed;
 mod warm_sync;
 mod warm_sync_finish;
+mod warm_sync_guard;
 mod warm_sync_lock;
 mod warm_sync_redo;
