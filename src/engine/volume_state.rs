@@ -362,10 +362,12 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             }
             r.phase = Exported;
         }
-        // Everything about the copy goes; the attempts count on.
+        // Everything about the copy goes; the attempts count on, and a tape
+        // copy that failed is still owed (the operator wanted one).
         (_, Transition::StartedOver) if r.start_over_refusal().is_none() => {
             *r = VolumeRecord {
                 attempt: r.attempt + 1,
+                tape_owed: r.tape_owed,
                 ..VolumeRecord::new(&r.id)
             };
         }
