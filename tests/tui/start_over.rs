@@ -93,3 +93,20 @@ fn a_volume_retried_while_the_dialog_is_open_is_not_started_over() {
     assert!(h.take_effects().is_empty());
     assert_eq!(flash(&h), "db-logs: not started over, it is running again");
 }
+
+/// An aborted volume: `R` once the abort has landed (the dashboard's abort
+/// mark stays until it runs again, and must not hide the key).
+#[test]
+fn r_upper_starts_over_a_volume_the_operator_aborted() {
+    let mut h = crate::warm_sync::syncing();
+    h.key(KeyCode::Down).key(KeyCode::Char('x')).key(KeyCode::Tab).key(KeyCode::Enter);
+    let effects = h.take_effects();
+    assert!(
+        matches!(effects.as_slice(), [Effect::Engine(EngineCommand::Abort(v))] if *v == vid(2)),
+        "{effects:?}"
+    );
+    h.event(state(2, Phase::Aborted));
+    big_r(&mut h);
+    let title = h.app.dialog.as_ref().map(|d| d.title.clone()).unwrap_or_default();
+    assert_eq!(title, " Start db-logs over? ");
+}

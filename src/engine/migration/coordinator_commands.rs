@@ -62,7 +62,10 @@ impl Coordinator {
             return;
         };
         let why = match self.journal.get(&v) {
-            _ if self.is_live(&v) => Some("it is still running; abort it first (x), then start it over".into()),
+            _ if self.is_live(&v) => Some(match self.tokens.get(&v).is_some_and(CancellationToken::is_cancelled) {
+                true => "an abort is still stopping it; start it over once it has stopped".into(),
+                false => "it is still running; abort it first (x), then start it over".into(),
+            }),
             None => Some("it has no copy yet; nothing to start over".into()),
             Some(r) => r.start_over_refusal(),
         };

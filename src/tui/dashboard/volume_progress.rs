@@ -144,9 +144,10 @@ impl VolumeProgress {
     }
 
     /// It may be started over: it failed or was aborted, and nothing of it
-    /// still runs (the engine refuses a copy already verified or cut over).
+    /// still runs that the dashboard knows of (the engine refuses while the
+    /// task is still stopping, and a copy already verified or cut over).
     pub fn can_start_over(&self) -> bool {
-        matches!(self.phase, Phase::Failed | Phase::Aborted) && !self.busy() && !self.aborting
+        matches!(self.phase, Phase::Failed | Phase::Aborted) && !self.busy()
     }
 
     /// A cutover may be asked for: a round is verified and none is final yet
