@@ -192,6 +192,15 @@ impl Journal {
     /// Brings journaled records of an earlier run to where this run resumes;
     /// a volume with none is journaled `planned` (known before it starts).
     pub fn resume(&mut self, volumes: &[crate::openstack::Volume]) -> Result<(), JournalError> {
+        self.resume_except(volumes, &Default::default())
+    }
+
+    /// [`Self::resume`]; a failed or aborted volume in `start_over` is left so, for its start-over.
+    pub fn resume_except(
+        &mut self,
+        volumes: &[crate::openstack::Volume],
+        start_over: &std::collections::HashSet<String>,
+    ) -> Result<(), JournalError> {
         for vol in volumes {
             let Some(rec) = self.get(&vol.id).cloned() else {
                 // Known before it starts: a stop before then leaves it to resume.
@@ -202,6 +211,7 @@ impl Journal {
                 Phase::Exporting | Phase::Transferring | Phase::Syncing | Phase::CuttingOver => {
                     self.record(&vol.id, Transition::Resumed)?;
                 }
+                Phase::Failed | Phase::Aborted if start_over.contains(&vol.id) => {}
                 Phase::Failed | Phase::Aborted | Phase::BackupFailed => {
                     self.record(&vol.id, Transition::Retry)?;
                 }

@@ -102,7 +102,7 @@ impl Coordinator {
         let handle = self.tasks.spawn(async move {
             let id = vol.id.clone();
             let rec = match start_over {
-                true => worker.start_over(&vol, rec).await,
+                true => worker.start_over(&vol, rec, &token).await,
                 false => Some(rec),
             };
             if let Some(rec) = rec {
@@ -185,6 +185,8 @@ impl Coordinator {
                         | Transition::SyncWriting { .. }
                 );
                 if matches!(t, Transition::StartedOver) {
+                    // A retry pressed while it started over was for the forgotten copy.
+                    self.queued_retries.remove(&r.volume);
                     let (volume, attempt) = (r.volume.clone(), rec.attempt);
                     self.emit(EngineEvent::StartedOver { volume, attempt }).await;
                 }
@@ -280,7 +282,7 @@ pub async fn run_locked(
     pipeline: Arc<VolumePipeline>,
     mut commands: mpsc::Receiver<EngineCommand>,
 ) -> Result<Summary, EngineError> {
-    journal.resume(&plan.volumes)?;
+    journal.resume_except(&plan.volumes, &plan.start_over)?;
     let planned = plan
         .volumes
         .iter()

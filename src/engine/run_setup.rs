@@ -95,10 +95,17 @@ pub struct Running {
 
 impl RunSetup {
     /// Why `volume` cannot be started over, by the journal [`Self::lock`]
-    /// opened. Its phase is not asked: the run's resume settles it first.
+    /// opened: only a copy that failed or was aborted, and is not verified or
+    /// cut over. (An interrupted one resumes instead: the same command run
+    /// again after a crash must not start over the copy it started.)
     pub fn start_over_refusal(&self, volume: &str) -> Option<String> {
         match self.journal.as_ref().map(|j| j.get(volume)) {
-            Some(Some(r)) => r.kept_copy(),
+            Some(Some(r)) => r.kept_copy().or_else(|| match r.phase {
+                super::Phase::Failed | super::Phase::Aborted => None,
+                phase => Some(format!(
+                    "it has not failed ({phase:?}): run without --start-over to go on with its copy (an interrupted one resumes); start it over only once it failed or was aborted"
+                )),
+            }),
             Some(None) => Some("this project's journal has no copy of it; nothing to start over".into()),
             None => Some("the project's journal is not open".into()),
         }

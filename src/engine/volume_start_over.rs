@@ -7,11 +7,14 @@
 //! on both sides, so that Cinder can delete either volume and the fresh
 //! copy's round 1 starts from clean images.
 
-use super::volume_pipeline::VolumePipeline;
+use super::volume_pipeline::{staging_image, VolumePipeline};
 use super::volume_sync::remove_sync_snaps;
 use super::worker::Worker;
 use super::{EngineEvent, Phase, Transition, VolumeRecord};
-use crate::openstack::Volume;
+use crate::openstack::{Cinder, Volume};
+use crate::storage::private_fs::remove_durably;
+use futures_util::future::join_all;
+use tokio_util::sync::CancellationToken;
 
 impl VolumeRecord {
     /// Why this volume cannot be started over (`None`: it can). Only a copy
@@ -41,21 +44,39 @@ impl VolumeRecord {
 }
 
 impl VolumePipeline {
-    /// Removes the warm-sync snapshots a copy about to be forgotten left:
-    /// the source's, and its new image's (a `replace` copy's new volume, or
-    /// the `manage` staging image). `Err`: why not, for the operator.
+    /// Removes the warm-sync snapshots a copy about to be forgotten left, on
+    /// the source and on every image of its in the new cluster: the journaled
+    /// one, the staging image, each new volume's (a round cut short before it
+    /// was journaled may have left one). Refused while Cinder is still making
+    /// or adopting one of its new volumes (a `manage` may yet take the staging
+    /// image). `Err`: why not, for the operator.
     pub(super) async fn forget_copy(&self, vol: &Volume, rec: &VolumeRecord) -> Result<(), String> {
-        let source = format!("volume-{}", vol.id);
-        let image = rec.sync.as_ref().map(|s| s.image.clone()).unwrap_or_default();
-        let new_side = async {
-            match image.is_empty() {
-                true => Ok(Vec::new()),
-                false => remove_sync_snaps(&self.new, &image, |_| true).await,
+        let sync_new_id = rec.sync.as_ref().and_then(|s| s.new_id.as_ref());
+        let ids: Vec<&String> = rec.created.iter().chain(sync_new_id).collect();
+        let cinder = Cinder::new(&self.new_session);
+        let statuses = join_all(ids.iter().map(|id| cinder.get_volume(id))).await;
+        for (id, v) in ids.iter().zip(statuses) {
+            if let Some(v) = v.ok().filter(|v| v.status == "creating") {
+                return Err(format!(
+                    "Cinder is still making new volume {id} ({}) from this copy; wait until it is available or in error, then start it over",
+                    v.status
+                ));
             }
-        };
-        let (old, new) = tokio::join!(remove_sync_snaps(&self.old, &source, |_| true), new_side);
+        }
+        let mut images: Vec<String> = ids.iter().map(|id| format!("volume-{id}")).collect();
+        images.extend(rec.sync.as_ref().map(|s| s.image.clone()).filter(|i| !i.is_empty()));
+        images.push(staging_image(vol));
+        images.sort();
+        images.dedup();
+        let source = format!("volume-{}", vol.id);
+        let (old, new) = tokio::join!(
+            remove_sync_snaps(&self.old, &source, |_| true),
+            join_all(images.iter().map(|i| remove_sync_snaps(&self.new, i, |_| true)))
+        );
+        let sides =
+            std::iter::once(("source", &source, old)).chain(images.iter().zip(new).map(|(i, r)| ("new image", i, r)));
         let mut left = Vec::new();
-        for (side, name, removed) in [("source", source.as_str(), old), ("new image", image.as_str(), new)] {
+        for (side, name, removed) in sides {
             match removed {
                 Ok(r) if !r.is_empty() => {
                     let line = format!("removed the {side}'s warm-sync snapshots {name}@{}", r.join(", @"));
@@ -67,7 +88,7 @@ impl VolumePipeline {
         }
         if !left.is_empty() {
             return Err(format!(
-                "{}: not started over, its journal record is as it was; fix that, then start it over again",
+                "{}: not started over (the journal still has its copy, though some of those snapshots may be gone already); fix that, then start it over again",
                 left.join("; ")
             ));
         }
@@ -87,14 +108,34 @@ impl VolumePipeline {
 impl Worker {
     /// The operator's start-over, before the task copies the volume afresh:
     /// the fresh record, or `None` (said in a notice) when the volume keeps
-    /// its record and the task ends.
-    pub(super) async fn start_over(&self, vol: &Volume, rec: VolumeRecord) -> Option<VolumeRecord> {
+    /// its record and the task ends (refused, or aborted meanwhile). The
+    /// forgotten copy's export file goes once the journal has forgotten it:
+    /// the fresh export needs its room.
+    pub(super) async fn start_over(
+        &self,
+        vol: &Volume,
+        rec: VolumeRecord,
+        cancel: &CancellationToken,
+    ) -> Option<VolumeRecord> {
         let refused = match rec.start_over_refusal() {
             Some(why) => Some(why),
             None => self.pipeline.forget_copy(vol, &rec).await.err(),
         };
         let Some(why) = refused else {
-            return self.record(&vol.id, Transition::StartedOver).await;
+            if cancel.is_cancelled() {
+                return None;
+            }
+            let fresh = self.record(&vol.id, Transition::StartedOver).await?;
+            if let Some(e) = rec.export.as_ref().filter(|e| !e.no_file) {
+                if let Err(err) = remove_durably(&e.path) {
+                    let line = format!(
+                        "cannot remove the forgotten copy's export file {}: {err}",
+                        e.path.display()
+                    );
+                    self.pipeline.log(vol, line).await;
+                }
+            }
+            return Some(fresh);
         };
         let message = format!("{}: cannot start it over: {why}", vol.display_name());
         self.pipeline.log(vol, message.clone()).await;

@@ -209,11 +209,13 @@ async fn the_dashboard_starts_a_failed_volume_over_and_refuses_a_running_one() {
 
 /// `migrate --start-over` refuses, naming the volume and before anything
 /// starts: without volumes named, for a volume the journal knows no copy of,
-/// and for a verified one.
+/// for one that has not failed (run again after a crash, the same command
+/// must resume the fresh copy, not start it over once more), and for a
+/// verified one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_start_over_refuses_what_it_cannot_forget() {
     let dir = tempfile::tempdir().expect("tmp");
-    let sim = crate::sim(dir.path()).await;
+    let sim = start(dir.path()).await;
     let old = Session::new("old", &sim.config.old_cloud).expect("old");
     let (_, rows) = crate::research_rows(&old).await;
     let wiki = rows
@@ -241,6 +243,15 @@ async fn migrate_start_over_refuses_what_it_cannot_forget() {
     let why = refused(&sim.config, &args).await;
     let named = format!("--start-over: volume {} (wiki): ", wiki.volume.id);
     assert!(why.starts_with(&named) && why.contains("has no copy of it"), "{why}");
+    let (_, synced) = crate::in_use_row(&old).await;
+    assert_eq!(rounds(&crate::one_sync_run(&sim.config, &synced, None).await), [1]);
+    let mut on_synced = args.clone();
+    on_synced.volumes = synced.volume.id.clone();
+    let why = refused(&sim.config, &on_synced).await;
+    assert!(
+        why.contains("it has not failed (Synced): run without --start-over to go on with its copy"),
+        "{why}"
+    );
     args.start_over = false;
     let code = stackmigrate::cli::run_migrate(&sim.config, &args)
         .await

@@ -23,7 +23,7 @@ fn r_upper_asks_then_starts_a_failed_volume_over_and_its_row_starts_afresh() {
     assert!(h.app.dialog.is_none());
     assert_eq!(
         flash(&h),
-        "db-data: only a failed or aborted volume can be started over"
+        "db-data: only a failed or aborted copy, stopped and not verified, can start over"
     );
     // db-logs stops at the guard.
     h.event(EngineEvent::VolumeFailed {
@@ -78,7 +78,7 @@ fn r_upper_asks_then_starts_a_failed_volume_over_and_its_row_starts_afresh() {
     assert!(h.app.dialog.is_none());
     assert_eq!(
         flash(&h),
-        "db-logs: only a failed or aborted volume can be started over"
+        "db-logs: only a failed or aborted copy, stopped and not verified, can start over"
     );
 }
 
@@ -99,7 +99,10 @@ fn a_volume_retried_while_the_dialog_is_open_is_not_started_over() {
 #[test]
 fn r_upper_starts_over_a_volume_the_operator_aborted() {
     let mut h = crate::warm_sync::syncing();
-    h.key(KeyCode::Down).key(KeyCode::Char('x')).key(KeyCode::Tab).key(KeyCode::Enter);
+    h.key(KeyCode::Down)
+        .key(KeyCode::Char('x'))
+        .key(KeyCode::Tab)
+        .key(KeyCode::Enter);
     let effects = h.take_effects();
     assert!(
         matches!(effects.as_slice(), [Effect::Engine(EngineCommand::Abort(v))] if *v == vid(2)),

@@ -64,9 +64,9 @@ impl ConfirmDialog {
         Self {
             title: format!(" Start {name} over? "),
             body: "Its copy is forgotten: the export, the verified rounds and the new volume it made. It is \
-                   copied afresh, round 1 included, into a new volume. What the old copy made in the new \
-                   cloud is left alone and never reused (delete it there once nobody uses it); its \
-                   warm-sync snapshots are removed first."
+                   copied afresh, round 1 included. A new volume the old copy made is left alone and never \
+                   reused (delete it in the new cloud once nobody uses it); the old copy's warm-sync \
+                   snapshots are removed first, and its staging image is made anew."
                 .into(),
             cancel: "Keep it",
             ok: "Start over",

@@ -147,7 +147,8 @@ impl VolumeProgress {
     /// still runs that the dashboard knows of (the engine refuses while the
     /// task is still stopping, and a copy already verified or cut over).
     pub fn can_start_over(&self) -> bool {
-        matches!(self.phase, Phase::Failed | Phase::Aborted) && !self.busy()
+        let kept = self.import.state == Track::Succeeded || self.sync.as_ref().is_some_and(|s| s.cut_over);
+        matches!(self.phase, Phase::Failed | Phase::Aborted) && !self.busy() && !kept
     }
 
     /// A cutover may be asked for: a round is verified and none is final yet
