@@ -23,7 +23,7 @@ fn r_upper_asks_then_starts_a_failed_volume_over_and_its_row_starts_afresh() {
     assert!(h.app.dialog.is_none());
     assert_eq!(
         flash(&h),
-        "db-data: only a failed or aborted copy, stopped and not verified, can start over"
+        "db-data: only a failed or aborted copy, not verified, can start over"
     );
     // db-logs stops at the guard.
     h.event(EngineEvent::VolumeFailed {
@@ -78,7 +78,7 @@ fn r_upper_asks_then_starts_a_failed_volume_over_and_its_row_starts_afresh() {
     assert!(h.app.dialog.is_none());
     assert_eq!(
         flash(&h),
-        "db-logs: only a failed or aborted copy, stopped and not verified, can start over"
+        "db-logs: only a failed or aborted copy, not verified, can start over"
     );
 }
 

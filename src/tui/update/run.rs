@@ -248,7 +248,7 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
                     _ if aborting => "an abort is stopping it; wait until it has stopped",
                     Action::Abort if stopped => "its rounds are stopped; c cuts it over, a new run syncs it on",
                     Action::Abort => "nothing running to abort",
-                    Action::StartOver => "only a failed or aborted copy, stopped and not verified, can start over",
+                    Action::StartOver => "only a failed or aborted copy, not verified, can start over",
                     _ => "only a synced volume can be cut over",
                 };
                 app.flash(format!("{name}: {what}"));
