@@ -246,6 +246,10 @@ impl Coordinator {
                         self.notice(&v, format!("volume {v}: the queued retry is dropped by the abort"))
                             .await;
                     }
+                    if self.start_over.remove(&v) {
+                        self.notice(&v, format!("volume {v}: the queued start-over is dropped by the abort"))
+                            .await;
+                    }
                 }
                 _ => {
                     self.notice(&v, format!("volume {v} is not running; nothing to abort"))

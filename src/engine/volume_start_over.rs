@@ -92,14 +92,13 @@ impl VolumePipeline {
                 left.join("; ")
             ));
         }
-        let made: Vec<&str> = rec.created.iter().map(String::as_str).collect();
-        let line = match made.as_slice() {
-            [] => "started over: the journal forgot its copy; it is copied afresh".to_string(),
-            ids => format!(
-                "started over: the journal forgot its copy; it is copied afresh into a new volume. The new volume(s) {} the earlier copy made are left alone, never reused: delete them in the new cloud once nobody uses them",
-                ids.join(", ")
-            ),
-        };
+        if rec.created.is_empty() {
+            return Ok(());
+        }
+        let line = format!(
+            "the new volume(s) {} of the copy about to be forgotten are left alone, never reused: delete them in the new cloud once nobody uses them",
+            rec.created.join(", ")
+        );
         self.log(vol, line).await;
         Ok(())
     }

@@ -113,12 +113,19 @@ async fn start_over_forgets_the_copy_leaves_its_new_volume_alone_and_copies_afre
 
     let events = crate::sync_run(&cfg, &row, None, true).await;
     assert!(failures(&events).is_empty(), "{events:?}");
+    // Failed, so not retried at the run's start: the start-over is attempt 2.
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::StartedOver { volume, attempt: 2 } if volume == id)),
+        "{events:?}"
+    );
     assert_eq!(rounds(&events), [1], "round 1 again: {events:?}");
     let text = said(&events);
     for line in [
         format!("removed the source's warm-sync snapshots {source}@stackmigrate-sync-2"),
         format!("removed the new image's warm-sync snapshots volume-{first}@stackmigrate-sync-2"),
-        format!("started over: the journal forgot its copy; it is copied afresh into a new volume. The new volume(s) {first} the earlier copy made are left alone"),
+        format!("the new volume(s) {first} of the copy about to be forgotten are left alone, never reused"),
         format!("new volume(s) {first} claim to be copies of this volume, but this project's journal does not record creating them: left alone"),
     ] {
         assert!(text.contains(&line), "{line}\n{text}");
@@ -201,7 +208,13 @@ async fn the_dashboard_starts_a_failed_volume_over_and_refuses_a_running_one() {
         text.contains("cannot start it over: it is still running; abort it first (x), then start it over"),
         "{text}"
     );
-    assert!(text.contains("started over: the journal forgot its copy"), "{text}");
+    // Attempt 2 was the retry at the run's start; the start-over is the third.
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::StartedOver { volume, attempt: 3 } if *volume == id)),
+        "{events:?}"
+    );
     assert_eq!(rounds(&events), [1], "{events:?}");
     let made = new_volumes(&cfg).await;
     assert_eq!(made.len(), 2, "a second new volume beside {first}: {made:?}");

@@ -61,12 +61,15 @@ impl Coordinator {
                 .await;
             return;
         };
+        // Its task still ending (a failure just journaled, an abort under way):
+        // the start-over waits for it, as a retry does.
+        let stopping = self.retryable(&v) || self.tokens.get(&v).is_some_and(CancellationToken::is_cancelled);
         let why = match self.journal.get(&v) {
-            _ if self.is_live(&v) => Some(match self.tokens.get(&v).is_some_and(CancellationToken::is_cancelled) {
-                true => "an abort is still stopping it; start it over once it has stopped".into(),
-                false => "it is still running; abort it first (x), then start it over".into(),
-            }),
+            _ if self.is_live(&v) && !stopping => {
+                Some("it is still running; abort it first (x), then start it over".to_string())
+            }
             None => Some("it has no copy yet; nothing to start over".into()),
+            Some(r) if self.is_live(&v) => r.kept_copy(),
             Some(r) => r.start_over_refusal(),
         };
         if let Some(why) = why {
@@ -75,7 +78,17 @@ impl Coordinator {
             return;
         }
         self.worker.sync.retried(&v);
-        self.start_over.insert(v);
+        // The start-over replaces a retry asked before it.
+        self.queued_retries.remove(&v);
+        self.start_over.insert(v.clone());
+        if self.is_live(&v) {
+            let message = format!(
+                "{}: start-over queued; it starts when the previous attempt has stopped",
+                vol.display_name()
+            );
+            self.notice(&v, message).await;
+            return;
+        }
         self.spawn(vol);
     }
 
@@ -124,6 +137,10 @@ impl Coordinator {
         if let Some(volume) = self.task_volume.remove(&task) {
             if self.queued_retries.remove(&volume) && !self.root.is_cancelled() {
                 self.retry(volume).await?;
+            } else if self.start_over.contains(&volume) && !self.root.is_cancelled() {
+                if let Some(vol) = self.volumes.get(&volume).cloned() {
+                    self.spawn(vol);
+                }
             } else if self.tokens.get(&volume).is_some_and(CancellationToken::is_cancelled)
                 && !self.root.is_cancelled()
                 && self.journal.get(&volume).is_some_and(|r| r.phase == Phase::Synced)
