@@ -99,20 +99,11 @@ pub async fn run_demo_headless(args: &DemoArgs, work_dir: Option<PathBuf>) -> Re
     let demo = start_demo(args, work_dir.clone()).await?;
     let say = |line: &str| narrate(args.json, line);
     let mut migrate = MigrateArgs {
-        project: "research".into(),
         // broken-vol is in error on purpose: named and left, by choice.
         volumes: "migratable".into(),
-        strategy: None,
-        dry_run: false,
         yes: true,
         json: args.json,
-        keep_exports: false,
-        in_use: "sync".into(),
-        sync: false,
-        cutover: false,
-        force_cutover: false,
-        full_verify: false,
-        start_over: false,
+        ..MigrateArgs::new("research")
     };
     let cfg = &demo.clouds.config;
     say("1/4 migrate: volumes no running server writes to are copied in one pass; those of ACTIVE servers are warm-synced (round 1)");

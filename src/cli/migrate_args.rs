@@ -67,3 +67,16 @@ pub struct MigrateArgs {
     #[arg(long, conflicts_with = "dry_run")]
     pub start_over: bool,
 }
+
+impl MigrateArgs {
+    /// `migrate --project <project>`, every other flag at its default (as
+    /// the command line has it), for the demo and tests to change.
+    pub fn new(project: &str) -> Self {
+        #[derive(clap::Parser)]
+        struct Line {
+            #[command(flatten)]
+            args: MigrateArgs,
+        }
+        <Line as clap::Parser>::parse_from(["migrate", "--project", project]).args
+    }
+}

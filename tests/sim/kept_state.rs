@@ -2,40 +2,9 @@
 //! a second run finds the new volumes the first created and resumes a warm
 //! sync as against real clouds; without it the clouds start afresh.
 
-use stackmigrate::engine::EngineEvent;
+use crate::{failures, live_sim as start, rounds_verified};
 use stackmigrate::openstack::{Cinder, Nova, Session};
-use stackmigrate::sim::{SimClouds, SimOptions};
-
-async fn start(dir: &std::path::Path, keep_state: bool) -> SimClouds {
-    SimClouds::start(SimOptions {
-        dir: dir.to_path_buf(),
-        live_servers: true,
-        keep_state,
-        ..Default::default()
-    })
-    .await
-    .expect("sim")
-}
-
-fn rounds_verified(events: &[EngineEvent]) -> Vec<u32> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            EngineEvent::SyncRound { round, .. } => Some(*round),
-            _ => None,
-        })
-        .collect()
-}
-
-fn failures(events: &[EngineEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            EngineEvent::VolumeFailed { error, .. } => Some(error.clone()),
-            _ => None,
-        })
-        .collect()
-}
+use stackmigrate::sim::SimClouds;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kept_work_dir_keeps_the_clouds_and_the_next_run_resumes_the_sync() {

@@ -76,22 +76,12 @@ pub async fn sync_run(
     cutover_all: Option<bool>,
     start_over: bool,
 ) -> Vec<stackmigrate::engine::EngineEvent> {
-    use stackmigrate::openstack::{Keystone, Session};
-    let old = std::sync::Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
-    let new = Session::new("new", &cfg.new_cloud).expect("new");
-    let project = Keystone::new(&old).find_project("research").await.expect("project");
-    let setup = stackmigrate::engine::RunSetup::new(cfg, old, new, project, None).expect("setup");
-    let sync = stackmigrate::engine::SyncPlan {
-        modes: stackmigrate::in_use::InUse::Sync.copy_modes(std::iter::once(row), false),
-        rounds_per_run: Some(1),
-        pause: std::time::Duration::from_millis(100),
-        cutover_all,
-    };
     let opts = stackmigrate::engine::RunOptions {
-        sync,
+        sync: one_round_plan(row, cutover_all),
         start_over: start_over.then(|| row.volume.id.clone()).into_iter().collect(),
         ..Default::default()
     };
+    let setup = research_setup(cfg).await;
     let mut running = setup.start(cfg, vec![row.volume.clone()], opts).await.expect("start");
     let mut events = Vec::new();
     while let Some(e) = running.events.recv().await {
@@ -99,4 +89,59 @@ pub async fn sync_run(
     }
     running.engine.await.expect("join").expect("engine");
     events
+}
+
+/// A run's setup for project `research`, as `migrate` makes it.
+pub async fn research_setup(cfg: &stackmigrate::config::Config) -> stackmigrate::engine::RunSetup {
+    use stackmigrate::openstack::{Keystone, Session};
+    let old = std::sync::Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
+    let new = Session::new("new", &cfg.new_cloud).expect("new");
+    let project = Keystone::new(&old).find_project("research").await.expect("project");
+    stackmigrate::engine::RunSetup::new(cfg, old, new, project, None).expect("setup")
+}
+
+/// Warm sync of `row`, one round per run, as `migrate` plans it.
+pub fn one_round_plan(
+    row: &stackmigrate::engine::VolumeRow,
+    cutover_all: Option<bool>,
+) -> stackmigrate::engine::SyncPlan {
+    stackmigrate::engine::SyncPlan {
+        modes: stackmigrate::in_use::InUse::Sync.copy_modes(std::iter::once(row), false),
+        rounds_per_run: Some(1),
+        pause: std::time::Duration::from_millis(100),
+        cutover_all,
+    }
+}
+
+/// The embedded clouds with servers that keep writing, their files under
+/// `dir` (`keep_state`: as the demo keeps them with `--work-dir`).
+pub async fn live_sim(dir: &std::path::Path, keep_state: bool) -> stackmigrate::sim::SimClouds {
+    stackmigrate::sim::SimClouds::start(stackmigrate::sim::SimOptions {
+        dir: dir.to_path_buf(),
+        live_servers: true,
+        keep_state,
+        ..Default::default()
+    })
+    .await
+    .expect("sim")
+}
+
+/// The warm-sync rounds the events say were verified, in order.
+pub fn rounds_verified(events: &[stackmigrate::engine::EngineEvent]) -> Vec<u32> {
+    use stackmigrate::engine::EngineEvent;
+    let round = |e: &EngineEvent| match e {
+        EngineEvent::SyncRound { round, .. } => Some(*round),
+        _ => None,
+    };
+    events.iter().filter_map(round).collect()
+}
+
+/// The volumes' failures the events report, their messages.
+pub fn failures(events: &[stackmigrate::engine::EngineEvent]) -> Vec<String> {
+    use stackmigrate::engine::EngineEvent;
+    let error = |e: &EngineEvent| match e {
+        EngineEvent::VolumeFailed { error, .. } => Some(error.clone()),
+        _ => None,
+    };
+    events.iter().filter_map(error).collect()
 }

@@ -51,19 +51,8 @@ async fn a_dry_run_exits_2_when_all_leaves_a_volume_out() {
     let dir = tempfile::tempdir().expect("tmp");
     let sim = crate::sim(dir.path()).await;
     let mut args = stackmigrate::cli::MigrateArgs {
-        project: "research".into(),
-        volumes: "all".into(),
-        strategy: None,
         dry_run: true,
-        yes: false,
-        json: false,
-        keep_exports: false,
-        in_use: "sync".into(),
-        sync: false,
-        cutover: false,
-        force_cutover: false,
-        full_verify: false,
-        start_over: false,
+        ..stackmigrate::cli::MigrateArgs::new("research")
     };
     let code = stackmigrate::cli::run_migrate(&sim.config, &args)
         .await

@@ -5,22 +5,16 @@
 //! the dashboard's command; refused for a copy already cut over, and for a
 //! volume whose task still runs.
 
+use crate::{failures, rounds_verified};
 use stackmigrate::config::Config;
-use stackmigrate::engine::{EngineCommand, EngineEvent, RunOptions, SyncPlan, VolumeRow};
-use stackmigrate::in_use::InUse;
-use stackmigrate::openstack::{Cinder, Keystone, Session};
-use stackmigrate::sim::{SimClouds, SimOptions};
+use stackmigrate::engine::{EngineCommand, EngineEvent, RunOptions, VolumeRow};
+use stackmigrate::openstack::{Cinder, Session};
+use stackmigrate::sim::SimClouds;
 use std::io::{Seek, Write};
 use std::path::Path;
 
 async fn start(dir: &Path) -> SimClouds {
-    SimClouds::start(SimOptions {
-        dir: dir.to_path_buf(),
-        live_servers: true,
-        ..Default::default()
-    })
-    .await
-    .expect("sim")
+    crate::live_sim(dir, false).await
 }
 
 /// The snapshots of `image` in a simulated cluster's directory.
@@ -36,26 +30,6 @@ fn snaps(cluster: &Path, image: &str) -> Vec<String> {
 
 fn cluster(cfg: &stackmigrate::config::CloudConfig) -> &Path {
     &cfg.files.as_ref().expect("a files section").dir
-}
-
-fn rounds(events: &[EngineEvent]) -> Vec<u32> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            EngineEvent::SyncRound { round, .. } => Some(*round),
-            _ => None,
-        })
-        .collect()
-}
-
-fn failures(events: &[EngineEvent]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            EngineEvent::VolumeFailed { error, .. } => Some(error.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The log lines and notices, one text.
@@ -81,8 +55,8 @@ async fn a_copy_that_cannot_go_on(sim: &SimClouds) -> (VolumeRow, String) {
     let cfg = &sim.config;
     let old = Session::new("old", &cfg.old_cloud).expect("old");
     let (_, row) = crate::in_use_row(&old).await;
-    assert_eq!(rounds(&crate::one_sync_run(cfg, &row, None).await), [1]);
-    assert_eq!(rounds(&crate::one_sync_run(cfg, &row, None).await), [2]);
+    assert_eq!(rounds_verified(&crate::one_sync_run(cfg, &row, None).await), [1]);
+    assert_eq!(rounds_verified(&crate::one_sync_run(cfg, &row, None).await), [2]);
     let made = new_volumes(cfg).await;
     assert_eq!(made.len(), 1, "{made:?}");
     let image = cluster(&cfg.new_cloud).join(format!("volume-{}", made[0]));
@@ -120,7 +94,7 @@ async fn start_over_forgets_the_copy_leaves_its_new_volume_alone_and_copies_afre
             .any(|e| matches!(e, EngineEvent::StartedOver { volume, attempt: 2 } if volume == id)),
         "{events:?}"
     );
-    assert_eq!(rounds(&events), [1], "round 1 again: {events:?}");
+    assert_eq!(rounds_verified(&events), [1], "round 1 again: {events:?}");
     let text = said(&events);
     for line in [
         format!("removed the source's warm-sync snapshots {source}@stackmigrate-sync-2"),
@@ -155,7 +129,7 @@ async fn start_over_forgets_the_copy_leaves_its_new_volume_alone_and_copies_afre
         )),
         "{again:?}"
     );
-    assert!(rounds(&again).is_empty(), "{again:?}");
+    assert!(rounds_verified(&again).is_empty(), "{again:?}");
 }
 
 /// The dashboard's way: the failed volume started over by a command while
@@ -167,18 +141,10 @@ async fn the_dashboard_starts_a_failed_volume_over_and_refuses_a_running_one() {
     let cfg = sim.config.clone();
     let (row, first) = a_copy_that_cannot_go_on(&sim).await;
     let id = row.volume.id.clone();
-    let old = std::sync::Arc::new(Session::new("old", &cfg.old_cloud).expect("old"));
-    let new = Session::new("new", &cfg.new_cloud).expect("new");
-    let project = Keystone::new(&old).find_project("research").await.expect("project");
-    let setup = stackmigrate::engine::RunSetup::new(&cfg, old, new, project, None).expect("setup");
+    let setup = crate::research_setup(&cfg).await;
     let opts = RunOptions {
         stay_alive: true,
-        sync: SyncPlan {
-            modes: InUse::Sync.copy_modes(std::iter::once(&row), false),
-            rounds_per_run: Some(1),
-            pause: std::time::Duration::from_millis(100),
-            cutover_all: None,
-        },
+        sync: crate::one_round_plan(&row, None),
         ..Default::default()
     };
     let mut running = setup.start(&cfg, vec![row.volume.clone()], opts).await.expect("start");
@@ -215,7 +181,7 @@ async fn the_dashboard_starts_a_failed_volume_over_and_refuses_a_running_one() {
             .any(|e| matches!(e, EngineEvent::StartedOver { volume, attempt: 3 } if *volume == id)),
         "{events:?}"
     );
-    assert_eq!(rounds(&events), [1], "{events:?}");
+    assert_eq!(rounds_verified(&events), [1], "{events:?}");
     let made = new_volumes(&cfg).await;
     assert_eq!(made.len(), 2, "a second new volume beside {first}: {made:?}");
 }
@@ -236,19 +202,9 @@ async fn migrate_start_over_refuses_what_it_cannot_forget() {
         .find(|r| r.volume.name.as_deref() == Some("wiki"))
         .expect("wiki");
     let mut args = stackmigrate::cli::MigrateArgs {
-        project: "research".into(),
-        volumes: "all".into(),
-        strategy: None,
-        dry_run: false,
         yes: true,
-        json: false,
-        keep_exports: false,
-        in_use: "sync".into(),
-        sync: false,
-        cutover: false,
-        force_cutover: false,
-        full_verify: false,
         start_over: true,
+        ..stackmigrate::cli::MigrateArgs::new("research")
     };
     let why = refused(&sim.config, &args).await;
     assert!(why.contains("--start-over needs --volumes naming the volumes"), "{why}");
@@ -257,7 +213,10 @@ async fn migrate_start_over_refuses_what_it_cannot_forget() {
     let named = format!("--start-over: volume {} (wiki): ", wiki.volume.id);
     assert!(why.starts_with(&named) && why.contains("has no copy of it"), "{why}");
     let (_, synced) = crate::in_use_row(&old).await;
-    assert_eq!(rounds(&crate::one_sync_run(&sim.config, &synced, None).await), [1]);
+    assert_eq!(
+        rounds_verified(&crate::one_sync_run(&sim.config, &synced, None).await),
+        [1]
+    );
     let mut on_synced = args.clone();
     on_synced.volumes = synced.volume.id.clone();
     let why = refused(&sim.config, &on_synced).await;
