@@ -201,6 +201,17 @@ async fn show(State(st): State<Shared>, Path((p, id)): Path<(String, String)>, h
     }
 }
 
+/// The statuses Cinder deletes a volume in (unattached); its refusal of any
+/// other, word for word (Cinder 29).
+const DELETABLE: &[&str] = &[
+    "available",
+    "error",
+    "error_restoring",
+    "error_extending",
+    "error_managing",
+];
+const NOT_DELETABLE: &str = "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.";
+
 async fn delete(State(st): State<Shared>, Path((p, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
     let mut s = lock(&st);
     let rid = s.request_id();
@@ -208,8 +219,11 @@ async fn delete(State(st): State<Shared>, Path((p, id)): Path<(String, String)>,
         Ok(t) => t,
         Err(r) => return r,
     };
-    if !s.volumes.get(&id).is_some_and(|v| reaches(&t, v)) {
+    let Some(v) = s.volumes.get(&id).filter(|v| reaches(&t, v)) else {
         return volume_not_found(&id, &rid);
+    };
+    if !DELETABLE.contains(&v.status.as_str()) || !v.attachments.is_empty() {
+        return fault(StatusCode::BAD_REQUEST, "badRequest", NOT_DELETABLE, &rid);
     }
     match s.volumes.remove(&id) {
         Some(_) => {

@@ -44,6 +44,12 @@ async fn the_simulated_clouds_answer_like_the_real_ones() {
         .await
         .expect("available");
     attach(&op, &vol.id, "4f1c9a0e-2b7d-4c55-9e61-0d3a8b5c7e21").await;
+    let real_refusal = answer(
+        cinder
+            .delete_volume(&vol.id)
+            .await
+            .expect_err("an attached volume is kept"),
+    );
     let real_volumes = Cinder::new(&admin).list_volumes_raw(Some(&research)).await;
     let real_member = cinder.list_volumes_raw(None).await;
     let nova = Nova::new(&admin);
@@ -96,6 +102,13 @@ async fn the_simulated_clouds_answer_like_the_real_ones() {
         .filter(|v| v["attachments"].as_array().is_some_and(|a| !a.is_empty()))
         .collect();
     assert!(!attached.is_empty(), "the demo has attached volumes");
+    // Cinder refuses to delete an attached volume; so does the simulator, in the same words.
+    let in_use = attached[0]["id"].as_str().expect("id");
+    let refused = Cinder::new(&s)
+        .delete_volume(in_use)
+        .await
+        .expect_err("an attached volume is kept");
+    assert_eq!(answer(refused), real_refusal);
     for v in volumes.iter() {
         walk(&format!("volume {}", v["name"]), real_volume, v, &[], &mut problems);
     }

@@ -137,3 +137,31 @@ async fn a_member_cannot_reach_another_projects_volume() {
         .expect("an admin reaches it");
     assert_eq!(seen.name.as_deref(), Some("not research's"));
 }
+
+/// Cinder keeps an attached volume: a DELETE is refused (400) and the
+/// volume stays, while an unattached one goes. The refusal's words are
+/// compared with the real Cinder's in tests/openstack/sim_shape.rs.
+#[tokio::test]
+async fn an_attached_volume_is_not_deleted() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = crate::sim(dir.path()).await;
+    let s = Session::new("old", &sim.config.old_cloud).expect("session");
+    let c = Cinder::new(&s);
+    let project = Keystone::new(&s).find_project("research").await.expect("project");
+    let volumes = c.list_volumes(Some(&project.id)).await.expect("volumes");
+    let named = |name: &str| volumes.iter().find(|v| v.name.as_deref() == Some(name)).expect(name);
+    let (web, scratch) = (named("web-root"), named("scratch"));
+    assert!(!web.attachments.is_empty() && scratch.attachments.is_empty());
+    let e = c.delete_volume(&web.id).await.expect_err("an attached volume is kept");
+    let api = e.api().expect("an API error");
+    assert_eq!((api.status, api.kind.as_deref()), (400, Some("badRequest")));
+    assert!(
+        api.message.contains("must not be migrating, attached"),
+        "{}",
+        api.message
+    );
+    assert_eq!(c.get_volume(&web.id).await.expect("still there").status, "in-use");
+    c.delete_volume(&scratch.id).await.expect("a detached volume goes");
+    let status = |r: Result<(), OpenStackError>| r.err().and_then(|e| e.api().map(|a| a.status));
+    assert_eq!(status(c.get_volume(&scratch.id).await.map(drop)), Some(404));
+}
