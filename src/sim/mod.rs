@@ -61,6 +61,9 @@ pub struct SimClouds {
     /// What the simulated operator did (the maintenance window), one line each.
     pub notes: Option<mpsc::UnboundedReceiver<String>>,
     stop: CancellationToken,
+    /// A kept directory's `sim.lock`, held while these clouds run: a second
+    /// demo there would overwrite their state.
+    _kept: Option<std::fs::File>,
 }
 
 impl Drop for SimClouds {
@@ -109,6 +112,17 @@ async fn serve(
     }
 }
 
+/// Locks a directory that keeps simulated clouds: refused while another
+/// process runs clouds from it.
+fn lock_kept_dir(dir: &Path) -> std::io::Result<std::fs::File> {
+    crate::storage::private_fs::open_locked(&dir.join("sim.lock"))?.ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            "another stackmigrate demo is running from this directory (it holds sim.lock); let it end, or give this one another --work-dir",
+        )
+    })
+}
+
 fn cloud_config(
     base: &str,
     user: &str,
@@ -149,6 +163,10 @@ impl SimClouds {
         for d in ["old-pool", "new-pool", "work", "exports", "tape"] {
             crate::storage::private_fs::create_dir_all(&dir.join(d))?;
         }
+        let kept_lock = match opts.keep_state {
+            true => Some(lock_kept_dir(dir)?),
+            false => None,
+        };
         let stop = CancellationToken::new();
         let now = chrono::Utc::now().naive_utc();
         let mut shared = Vec::new();
@@ -281,6 +299,7 @@ impl SimClouds {
             config,
             notes: Some(notes),
             stop,
+            _kept: kept_lock,
         })
     }
 

@@ -11,6 +11,17 @@ async fn a_kept_work_dir_keeps_the_clouds_and_the_next_run_resumes_the_sync() {
     let dir = tempfile::tempdir().expect("tmp");
     let sim = start(dir.path(), true).await;
     let (cfg, old) = (sim.config.clone(), old_session(&sim));
+    // A second demo in the same directory meanwhile is refused: it would
+    // overwrite these clouds' state.
+    let opts = stackmigrate::sim::SimOptions {
+        dir: dir.path().to_path_buf(),
+        keep_state: true,
+        ..Default::default()
+    };
+    let Err(e) = SimClouds::start(opts).await else {
+        panic!("a second set of clouds started in the same --work-dir");
+    };
+    assert!(e.to_string().contains("another stackmigrate demo is running"), "{e}");
     let (_, row) = crate::in_use_row(&old).await;
     let first = crate::one_sync_run(&cfg, &row, None).await;
     assert!(failures(&first).is_empty(), "{first:?}");
