@@ -207,8 +207,8 @@ impl Dashboard {
                 }
             }
             EngineEvent::StageFinished { volume, stage } => {
-                if let Some(s) = self.get_mut(volume).and_then(|v| v.stage_mut(*stage)) {
-                    s.finish(now);
+                if let Some(v) = self.get_mut(volume) {
+                    v.stage_finished(*stage, now);
                 }
             }
             EngineEvent::StartedOver { volume, attempt } => {

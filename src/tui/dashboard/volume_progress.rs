@@ -28,6 +28,9 @@ pub struct VolumeProgress {
     /// The engine's last notice about it: a refused cutover, naming the
     /// server (the force dialog repeats it).
     pub refusal: Option<String>,
+    /// A one-pass copy's read-back passed: the copy is verified, whatever
+    /// fails after (tape). A warm sync's round 1 is not (it is not final).
+    pub copy_verified: bool,
 }
 
 impl VolumeProgress {
@@ -44,6 +47,7 @@ impl VolumeProgress {
             tape: StageProgress::default(),
             error: None,
             refusal: None,
+            copy_verified: false,
             attempt: 1,
             aborting: false,
             rounds_stopped: false,
@@ -74,6 +78,17 @@ impl VolumeProgress {
             ..Self::new("", "", 0)
         };
         *self = fresh;
+    }
+
+    /// A stage ended well. The read-back of a one-pass copy (transferring)
+    /// verifies it; a warm sync's round 1 verifies an image still to change.
+    pub fn stage_finished(&mut self, stage: Stage, now: std::time::Instant) {
+        if let Some(s) = self.stage_mut(stage) {
+            s.finish(now);
+        }
+        if stage == Stage::Verify && self.phase == Phase::Transferring {
+            self.copy_verified = true;
+        }
     }
 
     pub fn set_phase(&mut self, phase: Phase) {
@@ -147,7 +162,7 @@ impl VolumeProgress {
     /// still runs that the dashboard knows of (the engine refuses while the
     /// task is still stopping, and a copy already verified or cut over).
     pub fn can_start_over(&self) -> bool {
-        let kept = self.import.state == Track::Succeeded || self.sync.as_ref().is_some_and(|s| s.cut_over);
+        let kept = self.copy_verified || self.verified() || self.sync.as_ref().is_some_and(|s| s.cut_over);
         matches!(self.phase, Phase::Failed | Phase::Aborted) && !self.busy() && !kept
     }
 
@@ -278,6 +293,33 @@ mod tests {
         v.set_phase(Phase::Failed);
         assert_eq!((v.symbol(), v.label().as_str()), ("✘", "verify failed"));
         assert!(v.retryable() && v.is_settled());
+    }
+
+    #[test]
+    fn a_verified_copy_is_kept_and_a_sync_round_one_is_not() {
+        let now = Instant::now();
+        // Warm sync: round 1 imported and read back, then a later round failed.
+        let mut v = VolumeProgress::new("v", "data", 1);
+        v.set_phase(Phase::Syncing);
+        for stage in [Stage::Import, Stage::Verify] {
+            v.import.start(now);
+            v.stage_finished(stage, now);
+        }
+        v.set_phase(Phase::Failed);
+        assert!(v.can_start_over(), "round 1 is not a verified copy: {v:?}");
+        // One pass: verified, then the tape half failed.
+        let mut v = VolumeProgress::new("v", "data", 1);
+        v.set_phase(Phase::Transferring);
+        v.stage_finished(Stage::Import, now);
+        v.set_phase(Phase::Failed);
+        assert!(v.can_start_over(), "imported, not yet read back");
+        let mut v = VolumeProgress::new("v", "data", 1);
+        v.set_phase(Phase::Transferring);
+        v.stage_finished(Stage::Verify, now);
+        v.set_phase(Phase::Failed);
+        assert!(!v.can_start_over(), "verified: kept");
+        v.start_over(2);
+        assert!(!v.copy_verified, "a fresh copy");
     }
 
     #[test]
