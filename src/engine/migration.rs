@@ -62,6 +62,8 @@ struct Coordinator {
     queued_retries: HashSet<String>,
     /// Volumes whose next task starts them over (the journal forgets their copy).
     start_over: HashSet<String>,
+    /// Volumes whose live task began by starting them over.
+    starting_over: HashSet<String>,
 }
 
 impl Coordinator {
@@ -99,6 +101,9 @@ impl Coordinator {
         let worker = self.worker.clone();
         let id = vol.id.clone();
         let start_over = self.start_over.remove(&id);
+        if start_over {
+            self.starting_over.insert(id.clone());
+        }
         let handle = self.tasks.spawn(async move {
             let id = vol.id.clone();
             let rec = match start_over {
@@ -331,6 +336,7 @@ pub async fn run_locked(
         volumes: plan.volumes.iter().map(|v| (v.id.clone(), v.clone())).collect(),
         queued_retries: HashSet::new(),
         start_over: plan.start_over.clone(),
+        starting_over: HashSet::new(),
     };
     for vol in &plan.volumes {
         if !co.journal.get(&vol.id).is_some_and(|r| r.finished(plan.keep_exports)) {

@@ -133,7 +133,8 @@ async fn start_over_forgets_the_copy_leaves_its_new_volume_alone_and_copies_afre
 }
 
 /// The dashboard's way: the failed volume started over by a command while
-/// the run stays alive; asked while its task runs, refused.
+/// the run stays alive; asked while its task runs, or asked again while
+/// it starts over, refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_starts_a_failed_volume_over_and_refuses_a_running_one() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -161,6 +162,12 @@ async fn the_dashboard_starts_a_failed_volume_over_and_refuses_a_running_one() {
                     .try_send(EngineCommand::StartOver(id.clone()))
                     .expect("start over");
             }
+            // Asked again while its task forgets the copy.
+            EngineEvent::Log { line, .. } if line.starts_with("removed the source's warm-sync snapshots") => {
+                commands
+                    .try_send(EngineCommand::StartOver(id.clone()))
+                    .expect("start over again");
+            }
             EngineEvent::SyncRound { round: 1, .. } => {
                 commands.try_send(EngineCommand::Shutdown).expect("shutdown");
             }
@@ -172,6 +179,10 @@ async fn the_dashboard_starts_a_failed_volume_over_and_refuses_a_running_one() {
     let text = said(&events);
     assert!(
         text.contains("cannot start it over: it is still running; abort it first (x), then start it over"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cannot start it over: it is being started over already"),
         "{text}"
     );
     // Attempt 2 was the retry at the run's start; the start-over is the third.

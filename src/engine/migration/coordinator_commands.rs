@@ -26,8 +26,13 @@ impl Coordinator {
             let message = if !stopping {
                 format!("{}: still running; nothing to retry", vol.display_name())
             } else if self.queued_retries.insert(v.clone()) {
+                // The later ask holds: a start-over queued before it is dropped.
+                let instead = match self.start_over.remove(&v) {
+                    true => " (in place of the start-over asked before)",
+                    false => "",
+                };
                 format!(
-                    "{}: retry queued; it starts when the previous attempt has stopped (a stage is still ending)",
+                    "{}: retry queued{instead}; it starts when the previous attempt has stopped (a stage is still ending)",
                     vol.display_name()
                 )
             } else {
@@ -65,6 +70,10 @@ impl Coordinator {
         // the start-over waits for it, as a retry does.
         let stopping = self.retryable(&v) || self.tokens.get(&v).is_some_and(CancellationToken::is_cancelled);
         let why = match self.journal.get(&v) {
+            // Its copy is being forgotten now: a second ask would forget the fresh one.
+            _ if self.is_live(&v) && self.starting_over.contains(&v) => {
+                Some("it is being started over already".to_string())
+            }
             _ if self.is_live(&v) && !stopping => {
                 Some("it is still running; abort it first (x), then start it over".to_string())
             }
@@ -135,6 +144,7 @@ impl Coordinator {
     /// aborting learns that nothing runs.
     pub(super) async fn joined(&mut self, task: tokio::task::Id) -> Result<(), JournalError> {
         if let Some(volume) = self.task_volume.remove(&task) {
+            self.starting_over.remove(&volume);
             if self.queued_retries.remove(&volume) && !self.root.is_cancelled() {
                 self.retry(volume).await?;
             } else if self.start_over.contains(&volume) && !self.root.is_cancelled() {
