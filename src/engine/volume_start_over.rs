@@ -7,7 +7,7 @@
 //! on both sides, so that Cinder can delete either volume and the fresh
 //! copy's round 1 starts from clean images.
 
-use super::volume_pipeline::{staging_image, VolumePipeline};
+use super::volume_pipeline::{staging_image, VolumePipeline, SOURCE_KEY};
 use super::volume_sync::remove_sync_snaps;
 use super::worker::Worker;
 use super::{EngineEvent, Phase, Transition, VolumeRecord};
@@ -53,15 +53,17 @@ impl VolumePipeline {
     pub(super) async fn forget_copy(&self, vol: &Volume, rec: &VolumeRecord) -> Result<(), String> {
         let sync_new_id = rec.sync.as_ref().and_then(|s| s.new_id.as_ref());
         let ids: Vec<&String> = rec.created.iter().chain(sync_new_id).collect();
-        let cinder = Cinder::new(&self.new_session);
-        let statuses = join_all(ids.iter().map(|id| cinder.get_volume(id))).await;
-        for (id, v) in ids.iter().zip(statuses) {
-            if let Some(v) = v.ok().filter(|v| v.status == "creating") {
-                return Err(format!(
-                    "Cinder is still making new volume {id} ({}) from this copy; wait until it is available or in error, then start it over",
-                    v.status
-                ));
-            }
+        // Every new volume of this source, a creation the journal holds only
+        // as a claim included (a crash between Cinder's answer and the journal).
+        let listed = Cinder::new(&self.new_session).list_volumes(None).await.map_err(|e| {
+            format!("cannot list the new cloud's volumes to see whether Cinder still makes one from this copy: {e}; try again")
+        })?;
+        let ours = |v: &Volume| ids.contains(&&v.id) || v.metadata.get(SOURCE_KEY) == Some(&vol.id);
+        if let Some(v) = listed.iter().find(|v| ours(v) && v.status == "creating") {
+            return Err(format!(
+                "Cinder is still making new volume {} ({}) from this copy; wait until it is available or in error, then start it over",
+                v.id, v.status
+            ));
         }
         let mut images: Vec<String> = ids.iter().map(|id| format!("volume-{id}")).collect();
         images.extend(rec.sync.as_ref().map(|s| s.image.clone()).filter(|i| !i.is_empty()));

@@ -85,6 +85,28 @@ async fn start_over_forgets_the_copy_leaves_its_new_volume_alone_and_copies_afre
     let (row, first) = a_copy_that_cannot_go_on(&sim).await;
     let (id, source) = (&row.volume.id, format!("volume-{}", row.volume.id));
 
+    // While Cinder still makes a new volume of this source (one the journal
+    // may know only by its claim: a crash came between Cinder's answer and
+    // the journal), nothing is forgotten.
+    let making = "0e5c1d2a-making-a-copy".to_string();
+    {
+        let mut new = sim.new.lock().expect("new cloud");
+        let mut v = new.volumes.get(&first).expect("the first new volume").clone();
+        (v.id, v.status) = (making.clone(), "creating".into());
+        v.created_at = chrono::Utc::now().naive_utc() + chrono::Duration::hours(1);
+        new.volumes.insert(making.clone(), v);
+    }
+    let refused = crate::sync_run(&cfg, &row, None, true).await;
+    assert!(
+        said(&refused).contains(&format!(
+            "cannot start it over: Cinder is still making new volume {making} (creating) from this copy"
+        )),
+        "{refused:?}"
+    );
+    assert!(!refused.iter().any(|e| matches!(e, EngineEvent::StartedOver { .. })));
+    assert_eq!(snaps(cluster(&cfg.old_cloud), &source), ["stackmigrate-sync-2"]);
+    sim.new.lock().expect("new cloud").volumes.remove(&making);
+
     let events = crate::sync_run(&cfg, &row, None, true).await;
     assert!(failures(&events).is_empty(), "{events:?}");
     // Failed, so not retried at the run's start: the start-over is attempt 2.
