@@ -120,10 +120,17 @@ impl Worker {
     ) -> Option<VolumeRecord> {
         let refused = match rec.start_over_refusal() {
             Some(why) => Some(why),
+            None if cancel.is_cancelled() => Some("stopped before its copy was touched".into()),
             None => self.pipeline.forget_copy(vol, &rec).await.err(),
         };
         let Some(why) = refused else {
             if cancel.is_cancelled() {
+                // Its warm-sync snapshots are gone: a retry would stop at the guard.
+                let why = format!(
+                    "stopped (abort or shutdown) after its warm-sync snapshots were removed; the journal still has its copy, which can only be started over now (R, or `migrate --start-over --volumes {}`)",
+                    vol.id
+                );
+                self.refused_start_over(vol, why).await;
                 return None;
             }
             let fresh = self.record(&vol.id, Transition::StartedOver).await?;
@@ -138,13 +145,19 @@ impl Worker {
             }
             return Some(fresh);
         };
-        let message = format!("{}: cannot start it over: {why}", vol.display_name());
+        self.refused_start_over(vol, why).await;
+        None
+    }
+
+    /// Says, in the log and to the clients, why the volume was not started
+    /// over; named by id too, as `--volumes` takes it.
+    async fn refused_start_over(&self, vol: &Volume, why: String) {
+        let message = format!("{} ({}): cannot start it over: {why}", vol.display_name(), vol.id);
         self.pipeline.log(vol, message.clone()).await;
         let notice = EngineEvent::Notice {
             volume: Some(vol.id.clone()),
             message,
         };
         let _ = self.pipeline.events.send(notice).await;
-        None
     }
 }

@@ -99,7 +99,7 @@ async fn start_over_forgets_the_copy_leaves_its_new_volume_alone_and_copies_afre
     let refused = crate::sync_run(&cfg, &row, None, true).await;
     assert!(
         said(&refused).contains(&format!(
-            "cannot start it over: Cinder is still making new volume {making} (creating) from this copy"
+            "logs ({id}): cannot start it over: Cinder is still making new volume {making} (creating) from this copy"
         )),
         "{refused:?}"
     );

@@ -82,7 +82,8 @@ impl Coordinator {
             Some(r) => r.start_over_refusal(),
         };
         if let Some(why) = why {
-            self.notice(&v, format!("{}: cannot start it over: {why}", vol.display_name()))
+            let name = vol.display_name();
+            self.notice(&v, format!("{name} ({v}): cannot start it over: {why}"))
                 .await;
             return;
         }
