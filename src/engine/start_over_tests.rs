@@ -15,6 +15,8 @@ fn failed_at_the_guard() -> Vec<Transition> {
 
 #[test]
 fn a_synced_failed_or_aborted_copy_is_forgotten_and_made_afresh() {
+    // Some case had time spent, and one a tape copy owed, to carry over.
+    let mut carried = (false, false);
     for ts in [
         sync::to_synced(),
         failed_at_the_guard(),
@@ -27,13 +29,32 @@ fn a_synced_failed_or_aborted_copy_is_forgotten_and_made_afresh() {
         ]
         .concat(),
         vec![Transition::ExportStarted, Transition::Aborted { stage: Stage::Export }],
+        // One pass whose tape copy failed, then its import: the tape is still owed.
+        [
+            to_transferring(true),
+            vec![
+                Transition::TapeFailed {
+                    error: "drive offline".into(),
+                },
+                Transition::Failed {
+                    stage: Stage::Import,
+                    error: "rbd: timed out".into(),
+                },
+            ],
+        ]
+        .concat(),
     ] {
         let before = run(&ts).expect("ok");
         let r = run(&[ts.clone(), vec![Transition::StartedOver]].concat()).expect("start over");
+        carried.0 |= before.seconds.values().sum::<f64>() > 0.0;
+        carried.1 |= before.tape_owed;
+        // The attempts and the time spent count on; a failed tape copy stays owed.
         assert_eq!(
             r,
             VolumeRecord {
                 attempt: before.attempt + 1,
+                seconds: before.seconds.clone(),
+                tape_owed: before.tape_owed,
                 ..VolumeRecord::new("v")
             },
             "{ts:?}"
@@ -41,6 +62,7 @@ fn a_synced_failed_or_aborted_copy_is_forgotten_and_made_afresh() {
         // The fresh copy goes the usual way, from its export.
         run(&[ts, vec![Transition::StartedOver, Transition::ExportStarted]].concat()).expect("export again");
     }
+    assert_eq!(carried, (true, true));
 }
 
 #[test]

@@ -362,12 +362,13 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             }
             r.phase = Exported;
         }
-        // Everything about the copy goes; the attempts count on, and a tape
-        // copy that failed is still owed (the operator wanted one).
+        // Everything about the copy goes; the attempts and the time spent count
+        // on, and a tape copy that failed is still owed (the operator wanted one).
         (_, Transition::StartedOver) if r.start_over_refusal().is_none() => {
             *r = VolumeRecord {
                 attempt: r.attempt + 1,
                 tape_owed: r.tape_owed,
+                seconds: std::mem::take(&mut r.seconds),
                 ..VolumeRecord::new(&r.id)
             };
         }
