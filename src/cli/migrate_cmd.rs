@@ -144,14 +144,28 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         // Before the inventory and pre-flight: a second run is refused at once.
         setup.lock().map_err(fatal)?;
     }
-    if let Some((v, why)) = args
-        .start_over
-        .then(|| volumes.iter().find_map(|v| Some((v, setup.start_over_refusal(&v.id)?))))
-        .flatten()
-    {
-        let name = Escaped(v.display_name());
-        return Err(Fatal(format!("--start-over: volume {} ({name}): {why}", v.id)));
+    // Named volumes that cannot be started over go on as without the flag
+    // (after a crash the same command resumes the copies it started afresh);
+    // when none can, nothing starts.
+    let (start_over, refused): (Vec<&Volume>, Vec<&Volume>) = match args.start_over {
+        true => volumes.iter().partition(|v| setup.start_over_refusal(&v.id).is_none()),
+        false => Default::default(),
+    };
+    let refusals: Vec<String> = refused
+        .iter()
+        .map(|v| {
+            let why = setup.start_over_refusal(&v.id).unwrap_or_default();
+            format!("--start-over: volume {} ({}): {why}", v.id, Escaped(v.display_name()))
+        })
+        .collect();
+    if args.start_over && start_over.is_empty() {
+        return Err(Fatal(refusals.join("; ")));
     }
+    for line in &refusals {
+        eprintln!("warning: {line}; it is not started over, and goes on as without the flag");
+        tracing::warn!("{line}; not started over");
+    }
+    let start_over: std::collections::HashSet<String> = start_over.iter().map(|v| v.id.clone()).collect();
     setup.quota = quota;
     setup.early_clusters = std::sync::Mutex::new(clusters);
     for w in std::mem::take(&mut setup.warnings) {
@@ -242,10 +256,7 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
             cutover_all: args.cutover.then_some(args.force_cutover),
         },
         full_verify: args.full_verify,
-        start_over: match args.start_over {
-            true => volumes.iter().map(|v| v.id.clone()).collect(),
-            false => Default::default(),
-        },
+        start_over,
     };
     let mut run = setup.start(cfg, volumes, opts).await.map_err(fatal)?;
     let commands = run.commands.clone();

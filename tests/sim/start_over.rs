@@ -273,3 +273,48 @@ async fn refused(cfg: &Config, args: &stackmigrate::cli::MigrateArgs) -> String 
         Ok(code) => panic!("started, exit {code}"),
     }
 }
+
+/// `--start-over` naming several volumes: one that cannot be started over
+/// (here: no copy of it yet) goes on as without the flag, so that the same
+/// command run again after a crash resumes what it started; the others
+/// start over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_start_over_of_several_starts_over_those_it_can_and_copies_the_rest() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = start(dir.path()).await;
+    let (row, first) = a_copy_that_cannot_go_on(&sim).await;
+    let old = Session::new("old", &sim.config.old_cloud).expect("old");
+    let (_, rows) = crate::research_rows(&old).await;
+    let wiki = rows
+        .iter()
+        .find(|r| r.volume.name.as_deref() == Some("wiki"))
+        .expect("wiki");
+    let args = stackmigrate::cli::MigrateArgs {
+        yes: true,
+        start_over: true,
+        volumes: format!("{},{}", row.volume.id, wiki.volume.id),
+        ..stackmigrate::cli::MigrateArgs::new("research")
+    };
+    let code = stackmigrate::cli::run_migrate(&sim.config, &args)
+        .await
+        .expect("migrate");
+    assert_eq!(
+        code,
+        stackmigrate::exit_codes::SYNCED,
+        "logs synced afresh, wiki verified"
+    );
+    let made = new_volumes(&sim.config).await;
+    assert_eq!(
+        made.len(),
+        3,
+        "beside {first}, a fresh copy of logs and one of wiki: {made:?}"
+    );
+    let source = format!("volume-{}", row.volume.id);
+    assert_eq!(snaps(cluster(&sim.config.old_cloud), &source), ["stackmigrate-sync-1"]);
+    // Run again: neither can be started over now, and nothing starts.
+    let why = refused(&sim.config, &args).await;
+    assert!(
+        why.contains("it has not failed (Synced)") && why.contains("already verified"),
+        "{why}"
+    );
+}
