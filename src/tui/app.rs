@@ -170,7 +170,7 @@ impl App {
             When::Retryable => {
                 running
                     && d.and_then(Dashboard::selected)
-                        .is_some_and(|v| v.retryable() || v.aborting)
+                        .is_some_and(|v| v.retryable() || v.aborting || v.rounds_stopped)
             }
             When::CanStartOver => running && d.and_then(Dashboard::selected).is_some_and(|v| v.can_start_over()),
             When::CanCutOver => running && d.and_then(Dashboard::selected).is_some_and(|v| v.can_cut_over()),

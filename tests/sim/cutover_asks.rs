@@ -275,3 +275,51 @@ async fn an_abort_between_rounds_says_synced_and_a_cutover_then_runs() {
         .collect();
     assert!(after.is_empty(), "a round after the refusal: {after:?}");
 }
+
+/// Rounds stopped by an abort between them go on at a retry, in the same
+/// run: a new round at once (the pause is long), and the retry is said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_an_abort_between_rounds_syncs_on() {
+    let mut run = sync_run_pausing(SimOptions::default(), 2, 1, std::time::Duration::from_secs(30)).await;
+    let running = &mut run.running;
+    let id = run.ids[0].clone();
+    let (mut synced, mut said, mut rounds) = (0, false, Vec::new());
+    let watch = async {
+        while let Some(e) = running.events.recv().await {
+            let send = |c| running.commands.try_send(c).expect("send");
+            match &e {
+                EngineEvent::StateChanged {
+                    volume,
+                    phase: Phase::Synced,
+                } if *volume == id => {
+                    synced += 1;
+                    match synced {
+                        1 => send(EngineCommand::Abort(id.clone())),
+                        2 => send(EngineCommand::Retry(id.clone())),
+                        _ => {}
+                    }
+                }
+                EngineEvent::Notice { volume, message } if volume.as_ref() == Some(&id) => {
+                    said |= message.ends_with(": its rounds go on");
+                }
+                EngineEvent::SyncRound { volume, round, .. } if *volume == id => {
+                    rounds.push(*round);
+                    if rounds.len() == 2 {
+                        send(EngineCommand::Shutdown);
+                    }
+                }
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), watch)
+        .await
+        .expect("no round after the retry");
+    (&mut running.engine).await.expect("join").expect("engine");
+    assert!(said, "the retry is said");
+    assert_eq!(
+        rounds,
+        [1, 2],
+        "round 2 at once after the retry, not after the 30 s pause"
+    );
+}

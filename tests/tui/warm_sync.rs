@@ -345,13 +345,23 @@ fn x_on_a_synced_volume_stops_its_rounds_and_c_still_cuts_it_over() {
     assert!(h.app.dialog.is_none());
     let flash = h.app.flash.as_ref().map(|f| f.text.clone()).unwrap_or_default();
     assert!(
-        flash.contains("db-data: its rounds are stopped; c cuts it over"),
+        flash.contains("db-data: its rounds are stopped; r syncs it on, c cuts it over"),
         "{flash}"
     );
+    assert!(hints(&mut h).contains(" r  retry volume "), "r syncs it on");
     h.key(KeyCode::Char('c')).key(KeyCode::Tab).key(KeyCode::Enter);
     let effects = h.take_effects();
     assert!(
         matches!(effects.as_slice(), [Effect::Engine(EngineCommand::Cutover { volume, force: false })] if *volume == vid(1)),
         "{effects:?}"
     );
+    // Or `r`: its rounds go on in this run.
+    h.key(KeyCode::Char('r'));
+    let effects = h.take_effects();
+    assert!(
+        matches!(effects.as_slice(), [Effect::Engine(EngineCommand::Retry(v))] if *v == vid(1)),
+        "{effects:?}"
+    );
+    let flash = h.app.flash.as_ref().map(|f| f.text.clone()).unwrap_or_default();
+    assert_eq!(flash, "db-data: its rounds go on");
 }

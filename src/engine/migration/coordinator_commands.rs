@@ -41,6 +41,15 @@ impl Coordinator {
             self.notice(&v, message).await;
             return Ok(());
         }
+        // Synced with no task: its rounds were stopped (an abort between
+        // them); a retry syncs it on.
+        if self.journal.get(&v).is_some_and(|r| r.phase == Phase::Synced) {
+            self.worker.sync.retried(&v);
+            self.notice(&v, format!("{}: its rounds go on", vol.display_name()))
+                .await;
+            self.spawn(vol);
+            return Ok(());
+        }
         if !self.retryable(&v) {
             let phase = self.journal.get(&v).map_or(Phase::Queued, |r| r.phase);
             self.notice(&v, format!("{}: nothing to retry ({phase:?})", vol.display_name()))

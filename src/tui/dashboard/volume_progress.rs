@@ -20,8 +20,8 @@ pub struct VolumeProgress {
     /// An abort was sent and the volume has not started again since: a retry
     /// pressed now is sent (the engine queues it until the task has stopped).
     pub aborting: bool,
-    /// Synced, and an abort ended its task: no more rounds in this run (a
-    /// cutover still runs; the next run syncs on).
+    /// Synced, and an abort ended its task: no more rounds until a retry
+    /// (`r`) or the next run; a cutover still runs.
     pub rounds_stopped: bool,
     /// Warm sync's rounds, once one is verified.
     pub sync: Option<SyncRounds>,

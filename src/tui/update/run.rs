@@ -209,8 +209,12 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
         }
         Action::Retry if retry => {
             if let Some((id, name)) = selected {
+                let stopped = d.selected().is_some_and(|v| v.rounds_stopped);
                 app.effects.push(Effect::Engine(EngineCommand::Retry(id)));
-                app.flash(format!("retrying {name}"));
+                app.flash(match stopped {
+                    true => format!("{name}: its rounds go on"),
+                    false => format!("retrying {name}"),
+                });
             }
         }
         Action::StartOver if start_over => {
@@ -246,7 +250,7 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
                 let stopped = d.selected().is_some_and(|v| v.rounds_stopped);
                 let what = match action {
                     _ if aborting => "an abort is stopping it; wait until it has stopped",
-                    Action::Abort if stopped => "its rounds are stopped; c cuts it over, a new run syncs it on",
+                    Action::Abort if stopped => "its rounds are stopped; r syncs it on, c cuts it over",
                     Action::Abort => "nothing running to abort",
                     Action::StartOver => "only a failed or aborted copy, not verified, can start over",
                     _ => "only a synced volume can be cut over",
