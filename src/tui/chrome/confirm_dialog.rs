@@ -43,8 +43,8 @@ impl ConfirmDialog {
             ),
             true => (
                 format!(" Stop {name}'s rounds? "),
-                "It waits for its next warm-sync round: none runs for it in this run after this. Its \
-                 verified rounds are kept; c still cuts it over, and a new run syncs it on. A round that \
+                "It waits for its next warm-sync round: none runs for it after this until r (or a new \
+                 run) syncs it on. Its verified rounds are kept; c still cuts it over. A round that \
                  started meanwhile is aborted instead (r retries it).",
                 "Stop rounds",
             ),
