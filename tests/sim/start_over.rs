@@ -318,3 +318,55 @@ async fn migrate_start_over_of_several_starts_over_those_it_can_and_copies_the_r
         "{why}"
     );
 }
+
+/// The `manage` strategy: the copy lives in the staging image until cutover
+/// (no new volume yet). Written to behind our back, it cannot go on; started
+/// over, the staging image's warm-sync snapshots go, it is filled afresh
+/// (round 1 again) and Cinder adopts it at the cutover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managed_copy_starts_over_in_its_staging_image() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = start(dir.path()).await;
+    let mut cfg = sim.config.clone();
+    cfg.import_strategy = stackmigrate::config::ImportStrategy::Manage;
+    let old = Session::new("old", &cfg.old_cloud).expect("old");
+    let (_, row) = crate::in_use_row(&old).await;
+    assert_eq!(rounds_verified(&crate::one_sync_run(&cfg, &row, None).await), [1]);
+    assert_eq!(rounds_verified(&crate::one_sync_run(&cfg, &row, None).await), [2]);
+    assert!(new_volumes(&cfg).await.is_empty(), "no new volume before the cutover");
+    let (new_cluster, staging) = (cluster(&cfg.new_cloud), format!("stackmigrate-{}", row.volume.id));
+    assert_eq!(snaps(new_cluster, &staging), ["stackmigrate-sync-2"]);
+    let image = new_cluster.join(&staging);
+    std::os::unix::fs::FileExt::write_all_at(
+        &std::fs::OpenOptions::new()
+            .write(true)
+            .open(&image)
+            .expect("staging image"),
+        &[0xab; 65536],
+        1 << 20,
+    )
+    .expect("write");
+    let third = crate::one_sync_run(&cfg, &row, None).await;
+    assert_eq!(failures(&third).len(), 1, "{third:?}");
+
+    let events = crate::sync_run(&cfg, &row, None, true).await;
+    assert!(failures(&events).is_empty(), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::StartedOver { attempt: 2, .. })),
+        "{events:?}"
+    );
+    assert_eq!(rounds_verified(&events), [1], "round 1 again: {events:?}");
+    let line = format!("removed the new image's warm-sync snapshots {staging}@stackmigrate-sync-2");
+    assert!(said(&events).contains(&line), "{line}\n{}", said(&events));
+    assert_eq!(snaps(new_cluster, &staging), ["stackmigrate-sync-1"]);
+    let source = format!("volume-{}", row.volume.id);
+    assert_eq!(snaps(cluster(&cfg.old_cloud), &source), ["stackmigrate-sync-1"]);
+
+    let cut = crate::one_sync_run(&cfg, &row, Some(true)).await;
+    assert!(failures(&cut).is_empty(), "{cut:?}");
+    let made = new_volumes(&cfg).await;
+    assert_eq!(made.len(), 1, "Cinder adopted the fresh copy: {made:?}");
+    assert!(snaps(new_cluster, &format!("volume-{}", made[0])).is_empty());
+}
