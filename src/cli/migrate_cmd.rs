@@ -162,7 +162,7 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         return Err(Fatal(refusals.join("; ")));
     }
     for line in &refusals {
-        eprintln!("warning: {line}; it is not started over, and goes on as without the flag");
+        eprintln!("warning: {line}; it is not started over, and goes on as without the flag (exit 2)");
         tracing::warn!("{line}; not started over");
     }
     let start_over: std::collections::HashSet<String> = start_over.iter().map(|v| v.id.clone()).collect();
@@ -292,8 +292,9 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     }
     Ok(match exit_codes::of_run(&summary, usage.is_ok()) {
         _ if interrupted.load(std::sync::atomic::Ordering::SeqCst) => exit_codes::INTERRUPTED,
-        // A volume left out for its status needs a look, as a failed one does.
-        exit_codes::OK | exit_codes::SYNCED if !left_out.is_empty() => exit_codes::ATTENTION,
+        // A volume left out for its status needs a look, as a failed one does,
+        // and so does one named to start over that was not.
+        exit_codes::OK | exit_codes::SYNCED if !left_out.is_empty() || !refusals.is_empty() => exit_codes::ATTENTION,
         code => code,
     })
 }

@@ -62,7 +62,7 @@ struct Coordinator {
     queued_retries: HashSet<String>,
     /// Volumes whose next task starts them over (the journal forgets their copy).
     start_over: HashSet<String>,
-    /// Volumes whose live task began by starting them over.
+    /// Volumes whose live task is starting them over (until it is journaled).
     starting_over: HashSet<String>,
 }
 
@@ -190,8 +190,10 @@ impl Coordinator {
                         | Transition::SyncWriting { .. }
                 );
                 if matches!(t, Transition::StartedOver) {
-                    // A retry pressed while it started over was for the forgotten copy.
+                    // A retry pressed while it started over was for the forgotten copy;
+                    // from here on its task runs the fresh copy.
                     self.queued_retries.remove(&r.volume);
+                    self.starting_over.remove(&r.volume);
                     let (volume, attempt) = (r.volume.clone(), rec.attempt);
                     self.emit(EngineEvent::StartedOver { volume, attempt }).await;
                 }

@@ -125,11 +125,14 @@ impl Worker {
         };
         let Some(why) = refused else {
             if cancel.is_cancelled() {
-                // Its warm-sync snapshots are gone: a retry would stop at the guard.
-                let why = format!(
-                    "stopped (abort or shutdown) after its warm-sync snapshots were removed; the journal still has its copy, which can only be started over now (R, or `migrate --start-over --volumes {}`)",
-                    vol.id
-                );
+                // A warm sync's snapshots are gone: a retry would stop at the guard.
+                let why = match rec.sync.is_some() {
+                    true => format!(
+                        "stopped (abort or shutdown) after its warm-sync snapshots were removed; the journal still has its copy, which can only be started over now (R, or `migrate --start-over --volumes {}`)",
+                        vol.id
+                    ),
+                    false => "stopped (abort or shutdown) before the journal forgot its copy; nothing else changed (retry it, or start it over again)".into(),
+                };
                 self.refused_start_over(vol, why).await;
                 return None;
             }

@@ -68,7 +68,8 @@ pub struct VolumeRecord {
     pub error: Option<(Stage, String)>,
     /// Attempts so far (1 on the first run, +1 per retry).
     pub attempt: u32,
-    /// Seconds spent per stage (summed over attempts).
+    /// Seconds spent per stage by this copy (summed over its retries; a
+    /// start-over begins a new copy).
     pub seconds: BTreeMap<String, f64>,
     /// New volumes stackmigrate made for this one: the only ones it reuses.
     #[serde(default)]
@@ -362,13 +363,13 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             }
             r.phase = Exported;
         }
-        // Everything about the copy goes; the attempts and the time spent count
-        // on, and a tape copy that failed is still owed (the operator wanted one).
+        // Everything about the copy goes, its time spent too (the report's
+        // throughput is this copy's); the attempts count on, and a tape copy
+        // that failed is still owed (the operator wanted one).
         (_, Transition::StartedOver) if r.start_over_refusal().is_none() => {
             *r = VolumeRecord {
                 attempt: r.attempt + 1,
                 tape_owed: r.tape_owed,
-                seconds: std::mem::take(&mut r.seconds),
                 ..VolumeRecord::new(&r.id)
             };
         }

@@ -219,6 +219,7 @@ async fn delete(State(st): State<Shared>, Path((p, id)): Path<(String, String)>,
         Ok(t) => t,
         Err(r) => return r,
     };
+    settle(&mut s);
     let Some(v) = s.volumes.get(&id).filter(|v| reaches(&t, v)) else {
         return volume_not_found(&id, &rid);
     };

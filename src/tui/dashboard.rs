@@ -326,6 +326,10 @@ impl Dashboard {
         self.volumes.get(self.cursor)
     }
 
+    pub fn selected_mut(&mut self) -> Option<&mut VolumeProgress> {
+        self.volumes.get_mut(self.cursor)
+    }
+
     pub fn move_by(&mut self, delta: isize) {
         self.cursor = step(self.cursor, self.volumes.len(), delta);
     }

@@ -309,8 +309,8 @@ fn a_refusal_naming_two_servers_asks_to_stop_them() {
 }
 
 /// `x` on a synced volume ends its task between rounds (the engine says
-/// `Synced` again): no more rounds in this run, `x` then says why it does
-/// nothing, and `c` still cuts the volume over.
+/// `Synced` again): no more rounds until `r`, `x` then says why it does
+/// nothing, `c` still cuts the volume over, and `r` syncs it on.
 #[test]
 fn x_on_a_synced_volume_stops_its_rounds_and_c_still_cuts_it_over() {
     let mut h = syncing();
@@ -339,7 +339,7 @@ fn x_on_a_synced_volume_stops_its_rounds_and_c_still_cuts_it_over() {
     );
     h.event(state(1, Phase::Synced));
     let screen = render(&mut h.app, 120, 40);
-    assert!(screen.contains("synced (round 6, no more rounds)"), "{screen}");
+    assert!(screen.contains("synced (round 6, rounds stopped)"), "{screen}");
     assert!(!hints(&mut h).contains(" x  abort volume "), "nothing left to stop");
     h.key(KeyCode::Char('x'));
     assert!(h.app.dialog.is_none());
@@ -364,4 +364,8 @@ fn x_on_a_synced_volume_stops_its_rounds_and_c_still_cuts_it_over() {
     );
     let flash = h.app.flash.as_ref().map(|f| f.text.clone()).unwrap_or_default();
     assert_eq!(flash, "db-data: its rounds go on");
+    // The row runs again at once: the pane no longer says stopped, and x aborts.
+    let screen = render(&mut h.app, 120, 40);
+    assert!(screen.contains("synced (round 6)  "), "{screen}");
+    assert!(hints(&mut h).contains(" x  abort volume "), "{}", hints(&mut h));
 }

@@ -43,7 +43,7 @@ impl Coordinator {
         }
         // Synced with no task: its rounds were stopped (an abort between
         // them); a retry syncs it on.
-        if self.journal.get(&v).is_some_and(|r| r.phase == Phase::Synced) {
+        if self.journal.get(&v).is_some_and(|r| r.phase == Phase::Synced) && !self.root.is_cancelled() {
             self.worker.sync.retried(&v);
             self.notice(&v, format!("{}: its rounds go on", vol.display_name()))
                 .await;

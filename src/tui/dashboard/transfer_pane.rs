@@ -76,7 +76,7 @@ impl Dashboard {
         let text = match (v.phase, last) {
             (Phase::Synced, Some((n, changed))) => format!(
                 "synced (round {n}{})  Δ {}  cutover ≈ {}",
-                if v.rounds_stopped { ", no more rounds" } else { "" },
+                if v.rounds_stopped { ", rounds stopped" } else { "" },
                 bytes(changed),
                 duration(rounds.map_or(0.0, |r| r.projected_cutover_s))
             ),

@@ -210,6 +210,11 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
         Action::Retry if retry => {
             if let Some((id, name)) = selected {
                 let stopped = d.selected().is_some_and(|v| v.rounds_stopped);
+                // The engine takes it up (at once, or once the abort has stopped the
+                // task): from here on the volume runs again, rounds included.
+                if let Some(v) = d.selected_mut() {
+                    (v.rounds_stopped, v.aborting) = (false, false);
+                }
                 app.effects.push(Effect::Engine(EngineCommand::Retry(id)));
                 app.flash(match stopped {
                     true => format!("{name}: its rounds go on"),
