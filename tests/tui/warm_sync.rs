@@ -369,3 +369,28 @@ fn x_on_a_synced_volume_stops_its_rounds_and_c_still_cuts_it_over() {
     assert!(screen.contains("synced (round 6)  "), "{screen}");
     assert!(hints(&mut h).contains(" x  abort volume "), "{}", hints(&mut h));
 }
+
+/// `r` pressed while the abort between two rounds is still landing: the
+/// engine queues the retry and, once the task has ended, starts the next
+/// without a word. The row is not left marked aborting, nor its rounds
+/// stopped once the next round ends.
+#[test]
+fn r_while_an_abort_between_rounds_lands_leaves_the_rounds_going() {
+    let mut h = syncing();
+    h.key(KeyCode::Char('x')).key(KeyCode::Tab).key(KeyCode::Enter);
+    h.take_effects();
+    h.key(KeyCode::Char('r'));
+    let effects = h.take_effects();
+    assert!(
+        matches!(effects.as_slice(), [Effect::Engine(EngineCommand::Retry(v))] if *v == vid(1)),
+        "{effects:?}"
+    );
+    h.event(state(1, Phase::Syncing)).event(state(1, Phase::Synced));
+    let v = h
+        .app
+        .dashboard
+        .as_ref()
+        .and_then(|d| d.volumes.first())
+        .expect("db-data");
+    assert!(!v.aborting && !v.rounds_stopped, "{v:?}");
+}

@@ -3,7 +3,7 @@
 //! included), the engine's events, stopping (q, a signal, the dialog) and
 //! the summary. Called only from [`update`](super::update).
 
-use crate::engine::{EngineCommand, EngineEvent, SyncPlan};
+use crate::engine::{EngineCommand, EngineEvent, Phase, SyncPlan};
 use crate::in_use::InUse;
 use crate::tui::app::{App, Screen};
 use crate::tui::chrome::{ConfirmDialog, DialogAction};
@@ -210,9 +210,14 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
         Action::Retry if retry => {
             if let Some((id, name)) = selected {
                 let stopped = d.selected().is_some_and(|v| v.rounds_stopped);
-                // The engine takes it up (at once, or once the abort has stopped the
-                // task): from here on the volume runs again, rounds included.
-                if let Some(v) = d.selected_mut() {
+                // A synced volume's rounds go on once the engine takes it up (at
+                // once, or when the abort between rounds has ended the task, which
+                // then says nothing more): it runs again from here. A stage's abort
+                // still under way stays (its `Aborted`, then the retry, follow).
+                if let Some(v) = d
+                    .selected_mut()
+                    .filter(|v| v.rounds_stopped || v.phase == Phase::Synced)
+                {
                     (v.rounds_stopped, v.aborting) = (false, false);
                 }
                 app.effects.push(Effect::Engine(EngineCommand::Retry(id)));
