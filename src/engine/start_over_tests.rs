@@ -15,8 +15,8 @@ fn failed_at_the_guard() -> Vec<Transition> {
 
 #[test]
 fn a_synced_failed_or_aborted_copy_is_forgotten_and_made_afresh() {
-    // One case has a tape copy owed, to carry over.
-    let mut owed = false;
+    // One case has a tape copy owed, to carry over, and one time spent, not to.
+    let (mut owed, mut spent) = (false, false);
     for ts in [
         sync::to_synced(),
         failed_at_the_guard(),
@@ -47,6 +47,7 @@ fn a_synced_failed_or_aborted_copy_is_forgotten_and_made_afresh() {
         let before = run(&ts).expect("ok");
         let r = run(&[ts.clone(), vec![Transition::StartedOver]].concat()).expect("start over");
         owed |= before.tape_owed;
+        spent |= before.seconds.values().sum::<f64>() > 0.0;
         // The attempts count on; a failed tape copy stays owed.
         assert_eq!(
             r,
@@ -60,7 +61,7 @@ fn a_synced_failed_or_aborted_copy_is_forgotten_and_made_afresh() {
         // The fresh copy goes the usual way, from its export.
         run(&[ts, vec![Transition::StartedOver, Transition::ExportStarted]].concat()).expect("export again");
     }
-    assert!(owed);
+    assert!(owed && spent);
 }
 
 #[test]

@@ -126,7 +126,8 @@ impl Worker {
         let Some(why) = refused else {
             if cancel.is_cancelled() {
                 // A warm sync's snapshots are gone: a retry would stop at the guard.
-                let why = match rec.sync.is_some() {
+                let warm = rec.sync.is_some() || rec.export.as_ref().is_some_and(|e| e.sync_snap);
+                let why = match warm {
                     true => format!(
                         "stopped (abort or shutdown) after its warm-sync snapshots were removed; the journal still has its copy, which can only be started over now (R, or `migrate --start-over --volumes {}`)",
                         vol.id

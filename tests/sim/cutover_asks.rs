@@ -278,12 +278,14 @@ async fn an_abort_between_rounds_says_synced_and_a_cutover_then_runs() {
 
 /// Rounds stopped by an abort between them go on at a retry, in the same
 /// run: a new round at once (the pause is long), and the retry is said.
+/// Stopped again, then a cutover asked (refused: the server runs) with a
+/// retry right behind it: the rounds go on after the refusal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_an_abort_between_rounds_syncs_on() {
     let mut run = sync_run_pausing(SimOptions::default(), 2, 1, std::time::Duration::from_secs(30)).await;
     let running = &mut run.running;
     let id = run.ids[0].clone();
-    let (mut synced, mut said, mut rounds) = (0, false, Vec::new());
+    let (mut synced, mut said, mut refused, mut rounds) = (0, 0, false, Vec::new());
     let watch = async {
         while let Some(e) = running.events.recv().await {
             let send = |c| running.commands.try_send(c).expect("send");
@@ -294,17 +296,25 @@ async fn a_retry_after_an_abort_between_rounds_syncs_on() {
                 } if *volume == id => {
                     synced += 1;
                     match synced {
-                        1 => send(EngineCommand::Abort(id.clone())),
+                        1 | 3 => send(EngineCommand::Abort(id.clone())),
                         2 => send(EngineCommand::Retry(id.clone())),
+                        4 => {
+                            send(EngineCommand::Cutover {
+                                volume: id.clone(),
+                                force: false,
+                            });
+                            send(EngineCommand::Retry(id.clone()));
+                        }
                         _ => {}
                     }
                 }
                 EngineEvent::Notice { volume, message } if volume.as_ref() == Some(&id) => {
-                    said |= message.ends_with(": its rounds go on");
+                    said += usize::from(message.contains(": its rounds go on"));
+                    refused |= message.contains("cutover refused");
                 }
                 EngineEvent::SyncRound { volume, round, .. } if *volume == id => {
                     rounds.push(*round);
-                    if rounds.len() == 2 {
+                    if rounds.len() == 3 {
                         send(EngineCommand::Shutdown);
                     }
                 }
@@ -314,12 +324,13 @@ async fn a_retry_after_an_abort_between_rounds_syncs_on() {
     };
     tokio::time::timeout(std::time::Duration::from_secs(60), watch)
         .await
-        .expect("no round after the retry");
+        .expect("no round after a retry");
     (&mut running.engine).await.expect("join").expect("engine");
-    assert!(said, "the retry is said");
+    assert_eq!(said, 2, "each retry is said");
+    assert!(refused, "the cutover was refused (its server runs)");
     assert_eq!(
         rounds,
-        [1, 2],
-        "round 2 at once after the retry, not after the 30 s pause"
+        [1, 2, 3],
+        "a round at once after each retry, not after the 30 s pause"
     );
 }

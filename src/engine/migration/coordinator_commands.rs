@@ -23,7 +23,13 @@ impl Coordinator {
         };
         if self.is_live(&v) {
             let stopping = self.retryable(&v) || self.tokens.get(&v).is_some_and(CancellationToken::is_cancelled);
-            let message = if !stopping {
+            let synced = self.journal.get(&v).is_some_and(|r| r.phase == Phase::Synced);
+            let message = if !stopping && synced && self.worker.sync.was_aborted(&v) {
+                // Its rounds were stopped and a cutover's task runs: a refused
+                // cutover then goes on with the rounds instead of ending the task.
+                self.worker.sync.retried(&v);
+                format!("{}: its rounds go on after the cutover asked", vol.display_name())
+            } else if !stopping {
                 format!("{}: still running; nothing to retry", vol.display_name())
             } else if self.queued_retries.insert(v.clone()) {
                 // The later ask holds: a start-over queued before it is dropped.
@@ -31,10 +37,11 @@ impl Coordinator {
                     true => " (in place of the start-over asked before)",
                     false => "",
                 };
-                format!(
-                    "{}: retry queued{instead}; it starts when the previous attempt has stopped (a stage is still ending)",
-                    vol.display_name()
-                )
+                let why = match synced {
+                    true => "its rounds go on once the abort has ended its task",
+                    false => "it starts when the previous attempt has stopped (a stage is still ending)",
+                };
+                format!("{}: retry queued{instead}; {why}", vol.display_name())
             } else {
                 format!("{}: a retry is already queued", vol.display_name())
             };

@@ -209,10 +209,12 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
         }
         Action::Retry if retry => {
             if let Some((id, name)) = selected {
-                let stopped = d.selected().is_some_and(|v| v.rounds_stopped);
+                let stopped = d
+                    .selected()
+                    .is_some_and(|v| v.rounds_stopped || v.phase == Phase::Synced);
                 // A synced volume's rounds go on once the engine takes it up (at
-                // once, or when the abort between rounds has ended the task, which
-                // then says nothing more): it runs again from here. A stage's abort
+                // once, or when the abort between rounds has ended the task: no
+                // `Synced` is said then): it runs again from here. A stage's abort
                 // still under way stays (its `Aborted`, then the retry, follow).
                 if let Some(v) = d
                     .selected_mut()
