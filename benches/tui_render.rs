@@ -54,6 +54,7 @@ fn busy_app() -> App {
             name: v.name.clone().unwrap_or_default(),
             size_gib: 10,
             phase: Phase::Queued,
+            kept: false,
         })
         .collect();
     let ev = |app: &mut App, e| update(app, Action::Engine(e));

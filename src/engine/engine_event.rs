@@ -46,6 +46,9 @@ pub struct PlannedVolume {
     pub name: String,
     pub size_gib: u64,
     pub phase: Phase,
+    /// Its copy is verified or cut over (the journal's word): kept, never
+    /// started over, whatever its phase.
+    pub kept: bool,
 }
 
 /// How a run ended, and where its report is.

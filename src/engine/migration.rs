@@ -302,6 +302,7 @@ pub async fn run_locked(
             name: v.display_name().to_string(),
             size_gib: v.size,
             phase: journal.get(&v.id).map_or(Phase::Queued, |r| r.phase),
+            kept: journal.get(&v.id).is_some_and(|r| r.kept_copy().is_some()),
         })
         .collect();
     let events = pipeline.events.clone();

@@ -143,6 +143,7 @@ impl Dashboard {
                     }
                     if let Some(v) = self.get_mut(&p.id) {
                         v.set_phase(p.phase);
+                        v.copy_verified |= p.kept;
                     }
                 }
                 let earlier = volumes.iter().filter(|p| p.phase != Phase::Queued).count();

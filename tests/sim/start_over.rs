@@ -152,6 +152,12 @@ async fn start_over_forgets_the_copy_leaves_its_new_volume_alone_and_copies_afre
         "{again:?}"
     );
     assert!(rounds_verified(&again).is_empty(), "{again:?}");
+    // The plan tells the dashboard that this copy is kept (no `R` on it).
+    let kept = again.iter().find_map(|e| match e {
+        EngineEvent::Planned { volumes, .. } => volumes.first().map(|p| p.kept),
+        _ => None,
+    });
+    assert_eq!(kept, Some(true), "{again:?}");
 }
 
 /// The dashboard's way: the failed volume started over by a command while

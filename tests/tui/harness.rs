@@ -241,6 +241,7 @@ pub fn planned(ids: &[(usize, &str)]) -> EngineEvent {
                 name: name.to_string(),
                 size_gib: 40,
                 phase: Phase::Queued,
+                kept: false,
             })
             .collect(),
     }

@@ -115,3 +115,28 @@ fn r_upper_starts_over_a_volume_the_operator_aborted() {
     let title = h.app.dialog.as_ref().map(|d| d.title.clone()).unwrap_or_default();
     assert_eq!(title, " Start db-logs over? ");
 }
+
+/// A resumed run: the plan says which copies the journal keeps (verified or
+/// cut over); such a volume, failed since (its tape copy, say), is not
+/// offered a start-over.
+#[test]
+fn a_kept_copy_from_the_journal_is_not_offered_a_start_over() {
+    let mut h = crate::warm_sync::syncing();
+    h.event(EngineEvent::Planned {
+        project: "research".into(),
+        volumes: vec![stackmigrate::engine::PlannedVolume {
+            id: vid(2),
+            name: "db-logs".into(),
+            size_gib: 40,
+            phase: Phase::Failed,
+            kept: true,
+        }],
+    });
+    h.key(KeyCode::Down);
+    big_r(&mut h);
+    assert!(h.app.dialog.is_none());
+    assert_eq!(
+        flash(&h),
+        "db-logs: only a failed or aborted copy, not verified, can start over"
+    );
+}

@@ -28,8 +28,9 @@ pub struct VolumeProgress {
     /// The engine's last notice about it: a refused cutover, naming the
     /// server (the force dialog repeats it).
     pub refusal: Option<String>,
-    /// A one-pass copy's read-back passed: the copy is verified, whatever
-    /// fails after (tape). A warm sync's round 1 is not (it is not final).
+    /// A one-pass copy's read-back passed (or the journal says, at a resume,
+    /// that the copy is verified or cut over): kept, whatever fails after
+    /// (tape). A warm sync's round 1 is not (it is not final).
     pub copy_verified: bool,
 }
 
