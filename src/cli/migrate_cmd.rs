@@ -147,17 +147,19 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     // Named volumes that cannot be started over go on as without the flag
     // (after a crash the same command resumes the copies it started afresh);
     // when none can, nothing starts.
-    let (start_over, refused): (Vec<&Volume>, Vec<&Volume>) = match args.start_over {
-        true => volumes.iter().partition(|v| setup.start_over_refusal(&v.id).is_none()),
-        false => Default::default(),
-    };
-    let refusals: Vec<String> = refused
-        .iter()
-        .map(|v| {
-            let why = setup.start_over_refusal(&v.id).unwrap_or_default();
-            format!("--start-over: volume {} ({}): {why}", v.id, Escaped(v.display_name()))
-        })
-        .collect();
+    let (mut start_over, mut refusals) = (std::collections::HashSet::new(), Vec::new());
+    for v in volumes.iter().filter(|_| args.start_over) {
+        match setup.start_over_refusal(&v.id) {
+            None => {
+                start_over.insert(v.id.clone());
+            }
+            Some(why) => refusals.push(format!(
+                "--start-over: volume {} ({}): {why}",
+                v.id,
+                Escaped(v.display_name())
+            )),
+        }
+    }
     if args.start_over && start_over.is_empty() {
         return Err(Fatal(refusals.join("; ")));
     }
@@ -165,7 +167,6 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         eprintln!("warning: {line}; it is not started over, and goes on as without the flag (exit 2)");
         tracing::warn!("{line}; not started over");
     }
-    let start_over: std::collections::HashSet<String> = start_over.iter().map(|v| v.id.clone()).collect();
     setup.quota = quota;
     setup.early_clusters = std::sync::Mutex::new(clusters);
     for w in std::mem::take(&mut setup.warnings) {

@@ -241,11 +241,7 @@ async fn migrate_start_over_refuses_what_it_cannot_forget() {
     let dir = tempfile::tempdir().expect("tmp");
     let sim = start(dir.path()).await;
     let old = Session::new("old", &sim.config.old_cloud).expect("old");
-    let (_, rows) = crate::research_rows(&old).await;
-    let wiki = rows
-        .iter()
-        .find(|r| r.volume.name.as_deref() == Some("wiki"))
-        .expect("wiki");
+    let wiki = wiki(&old).await;
     let mut args = stackmigrate::cli::MigrateArgs {
         yes: true,
         start_over: true,
@@ -279,6 +275,14 @@ async fn migrate_start_over_refuses_what_it_cannot_forget() {
     assert!(why.starts_with(&named) && why.contains("already verified"), "{why}");
 }
 
+/// The demo's `wiki` volume (detached: copied in one pass).
+async fn wiki(old: &Session) -> VolumeRow {
+    let (_, rows) = crate::research_rows(old).await;
+    rows.into_iter()
+        .find(|r| r.volume.name.as_deref() == Some("wiki"))
+        .expect("wiki")
+}
+
 async fn refused(cfg: &Config, args: &stackmigrate::cli::MigrateArgs) -> String {
     match stackmigrate::cli::run_migrate(cfg, args).await {
         Err(e) => e.to_string(),
@@ -296,11 +300,7 @@ async fn migrate_start_over_of_several_starts_over_those_it_can_and_copies_the_r
     let sim = start(dir.path()).await;
     let (row, first) = a_copy_that_cannot_go_on(&sim).await;
     let old = Session::new("old", &sim.config.old_cloud).expect("old");
-    let (_, rows) = crate::research_rows(&old).await;
-    let wiki = rows
-        .iter()
-        .find(|r| r.volume.name.as_deref() == Some("wiki"))
-        .expect("wiki");
+    let wiki = wiki(&old).await;
     let args = stackmigrate::cli::MigrateArgs {
         yes: true,
         start_over: true,

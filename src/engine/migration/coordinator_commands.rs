@@ -6,6 +6,11 @@ use crate::engine::{EngineEvent, JournalError, Phase, Transition};
 use tokio_util::sync::CancellationToken;
 
 impl Coordinator {
+    /// Its task is still ending: a failure just journaled, an abort under way.
+    fn stopping(&self, volume: &str) -> bool {
+        self.retryable(volume) || self.tokens.get(volume).is_some_and(CancellationToken::is_cancelled)
+    }
+
     fn retryable(&self, volume: &str) -> bool {
         self.journal
             .get(volume)
@@ -21,9 +26,9 @@ impl Coordinator {
                 .await;
             return Ok(());
         };
+        let synced = self.journal.get(&v).is_some_and(|r| r.phase == Phase::Synced);
         if self.is_live(&v) {
-            let stopping = self.retryable(&v) || self.tokens.get(&v).is_some_and(CancellationToken::is_cancelled);
-            let synced = self.journal.get(&v).is_some_and(|r| r.phase == Phase::Synced);
+            let stopping = self.stopping(&v);
             let message = if !stopping && synced && self.worker.sync.was_aborted(&v) {
                 // Its rounds were stopped and a cutover's task runs: a refused
                 // cutover then goes on with the rounds instead of ending the task.
@@ -50,7 +55,7 @@ impl Coordinator {
         }
         // Synced with no task: its rounds were stopped (an abort between
         // them); a retry syncs it on.
-        if self.journal.get(&v).is_some_and(|r| r.phase == Phase::Synced) && !self.root.is_cancelled() {
+        if synced && !self.root.is_cancelled() {
             self.worker.sync.retried(&v);
             self.notice(&v, format!("{}: its rounds go on", vol.display_name()))
                 .await;
@@ -82,9 +87,8 @@ impl Coordinator {
                 .await;
             return;
         };
-        // Its task still ending (a failure just journaled, an abort under way):
-        // the start-over waits for it, as a retry does.
-        let stopping = self.retryable(&v) || self.tokens.get(&v).is_some_and(CancellationToken::is_cancelled);
+        // Its task still ending: the start-over waits for it, as a retry does.
+        let stopping = self.stopping(&v);
         let why = match self.journal.get(&v) {
             // Its copy is being forgotten now: a second ask would forget the fresh one.
             _ if self.is_live(&v) && self.starting_over.contains(&v) => {

@@ -209,21 +209,19 @@ pub(super) fn dashboard(app: &mut App, action: Action) {
         }
         Action::Retry if retry => {
             if let Some((id, name)) = selected {
-                let stopped = d
-                    .selected()
-                    .is_some_and(|v| v.rounds_stopped || v.phase == Phase::Synced);
                 // A synced volume's rounds go on once the engine takes it up (at
                 // once, or when the abort between rounds has ended the task: no
                 // `Synced` is said then): it runs again from here. A stage's abort
                 // still under way stays (its `Aborted`, then the retry, follow).
-                if let Some(v) = d
-                    .selected_mut()
-                    .filter(|v| v.rounds_stopped || v.phase == Phase::Synced)
-                {
-                    (v.rounds_stopped, v.aborting) = (false, false);
-                }
+                let syncs_on = match d.selected_mut() {
+                    Some(v) if v.rounds_stopped || v.phase == Phase::Synced => {
+                        (v.rounds_stopped, v.aborting) = (false, false);
+                        true
+                    }
+                    _ => false,
+                };
                 app.effects.push(Effect::Engine(EngineCommand::Retry(id)));
-                app.flash(match stopped {
+                app.flash(match syncs_on {
                     true => format!("{name}: its rounds go on"),
                     false => format!("retrying {name}"),
                 });
