@@ -28,8 +28,9 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            // One line for the operator; the chain holds the cause.
-            eprintln!("error: {e:#}");
+            // One line for the operator: the crate's messages carry their
+            // cause already, so the chain (`{e:#}`) would say it twice.
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
@@ -175,6 +176,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Migrate(args) => {
+            if let Some(e) = args.usage_error(cli.config.no_export_file) {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(exit_codes::USAGE as u8));
+            }
             let (cfg, warnings) = cli.config.load()?;
             warnings.iter().for_each(|w| eprintln!("{w}"));
             let guard = start_logging(&cli, Some(&cfg.work_dir));

@@ -40,9 +40,7 @@ impl ConfigArgs {
             Some(f) => Config::from_json_file(&f)?,
             None => {
                 let (Some(old), Some(new)) = (&self.old_cloud, &self.new_cloud) else {
-                    return Err(ConfigError::Env(
-                        "no config: pass --config FILE, or --old-cloud NAME --new-cloud NAME (clouds.yaml)".into(),
-                    ));
+                    return Err(self.no_config(std::env::var_os("OS_AUTH_URL").is_some()));
                 };
                 let search = config::find_clouds_yaml();
                 let work = self
@@ -89,6 +87,19 @@ impl ConfigArgs {
         let mut warnings = warnings;
         warnings.extend(insecure_warnings(&cfg));
         Ok((cfg, warnings))
+    }
+
+    /// Why a two-cloud command has no config, naming what is missing.
+    fn no_config(&self, os_env: bool) -> ConfigError {
+        let mut why = match (&self.old_cloud, &self.new_cloud) {
+            (Some(_), None) => "--old-cloud NAME is given without --new-cloud NAME; name both clouds of clouds.yaml, or pass --config FILE".to_string(),
+            (None, Some(_)) => "--new-cloud NAME is given without --old-cloud NAME; name both clouds of clouds.yaml, or pass --config FILE".to_string(),
+            _ => "no ./credentials.json here; pass --config FILE (see credentials.example.json), or --old-cloud NAME --new-cloud NAME (clouds.yaml)".to_string(),
+        };
+        if os_env {
+            why.push_str("; OS_* variables name one cloud, so they serve only `projects`, `volumes` and `usage`");
+        }
+        ConfigError::NoConfig(why)
     }
 
     /// The old cloud alone (for `projects`, `volumes`): from the credentials
@@ -178,6 +189,30 @@ mod tests {
             work_dir: work_dir.map(PathBuf::from),
             no_export_file: false,
         }
+    }
+
+    /// A two-cloud command with no credentials file names what is missing:
+    /// here `--new-cloud`, and it does not blame the `OS_*` variables.
+    #[test]
+    fn no_config_names_the_missing_cloud() {
+        let half = args(None, None).no_config(false).to_string();
+        assert_eq!(
+            half,
+            "no config: --old-cloud NAME is given without --new-cloud NAME; name both clouds of clouds.yaml, or pass --config FILE"
+        );
+        let none = ConfigArgs {
+            old_cloud: None,
+            ..args(None, None)
+        };
+        let e = none.no_config(true).to_string();
+        assert!(
+            e.starts_with("no config: no ./credentials.json here; pass --config FILE"),
+            "{e}"
+        );
+        assert!(
+            e.ends_with("OS_* variables name one cloud, so they serve only `projects`, `volumes` and `usage`"),
+            "{e}"
+        );
     }
 
     /// `usage --old-cloud NAME --work-dir DIR` with no credentials file writes

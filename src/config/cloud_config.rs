@@ -137,6 +137,46 @@ impl CloudConfig {
         })
     }
 
+    /// The Keystone v3 URL `auth_url` names: as given when it ends in `/v3`;
+    /// with `/v3` added when it names no version (`https://keystone:5000`, as
+    /// many clouds.yaml files write it, or DevStack's `…/identity`). A v2
+    /// URL is refused: Keystone v2.0 is gone, and stackmigrate speaks v3.
+    pub fn keystone_v3_url(&self) -> Result<String, String> {
+        let url = self.auth_url.trim_end_matches('/');
+        match url.rsplit('/').next().unwrap_or_default() {
+            "v3" => Ok(url.to_string()),
+            v if v.starts_with("v2") => Err(format!(
+                "{:?} names Keystone {v}, which is gone; use the v3 URL ({}/v3)",
+                self.auth_url,
+                url.trim_end_matches(v).trim_end_matches('/')
+            )),
+            _ => Ok(format!("{url}/v3")),
+        }
+    }
+
+    /// This cloud as a session uses it, `auth_url` made the Keystone v3 URL;
+    /// refused when that URL holds a user name or password, which errors and
+    /// logs naming a request would show.
+    pub fn for_session(&self, name: &str) -> Result<CloudConfig, String> {
+        let userinfo =
+            reqwest::Url::parse(&self.auth_url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some());
+        if userinfo {
+            return Err(format!(
+                "{name} cloud: auth_url holds a user name or password (user:password@host); remove them from the URL and give them in the auth fields"
+            ));
+        }
+        let v3 = self
+            .keystone_v3_url()
+            .map_err(|e| format!("{name} cloud: auth_url {e}"))?;
+        if v3 != self.auth_url.trim_end_matches('/') {
+            tracing::info!(cloud = %name, auth_url = %v3, "auth_url names no Keystone version: using v3");
+        }
+        Ok(CloudConfig {
+            auth_url: v3,
+            ..self.clone()
+        })
+    }
+
     pub fn scope(&self) -> ProjectScope {
         if let Some(id) = &self.project_id {
             ProjectScope::Id(id.clone())
@@ -175,4 +215,38 @@ fn default_ceph_id() -> String {
 }
 fn default_pool() -> String {
     "volumes".to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cloud(auth_url: &str) -> CloudConfig {
+        serde_json::from_value(serde_json::json!({
+            "auth_url": auth_url,
+            "auth": {"type": "password", "username": "u", "password": "p"}
+        }))
+        .expect("cloud")
+    }
+
+    /// An `auth_url` with no version (as clouds.yaml files often have it)
+    /// means v3; one naming v2.0 is refused with the v3 URL to use.
+    #[test]
+    fn auth_url_is_made_the_keystone_v3_url() {
+        for (given, v3) in [
+            ("https://k:5000/v3", "https://k:5000/v3"),
+            ("https://k:5000/v3/", "https://k:5000/v3"),
+            ("https://k:5000", "https://k:5000/v3"),
+            ("https://k:5000/", "https://k:5000/v3"),
+            ("http://h/identity", "http://h/identity/v3"),
+        ] {
+            assert_eq!(cloud(given).keystone_v3_url().as_deref(), Ok(v3), "{given}");
+            assert_eq!(cloud(given).for_session("old").expect("session").auth_url, v3);
+        }
+        let e = cloud("https://k:5000/v2.0").for_session("old").expect_err("v2.0");
+        assert_eq!(
+            e,
+            "old cloud: auth_url \"https://k:5000/v2.0\" names Keystone v2.0, which is gone; use the v3 URL (https://k:5000/v3)"
+        );
+    }
 }

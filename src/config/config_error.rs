@@ -24,6 +24,9 @@ pub enum ConfigError {
     CloudNotFound { file: PathBuf, name: String, known: String },
     #[error("OS_* environment: {0}")]
     Env(String),
+    /// Neither a credentials file nor both clouds named: what is missing.
+    #[error("no config: {0}")]
+    NoConfig(String),
 }
 
 fn render_invalid(file: &std::path::Path, position: Option<(usize, usize)>, field: &str, message: &str) -> String {

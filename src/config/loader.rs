@@ -2,7 +2,11 @@
 //! serde with their position, semantic ones from `validate` with a position
 //! found by the locator.
 
-use super::{json_locator::locate, validate::validate, Config, ConfigError};
+use super::{
+    json_locator::locate,
+    validate::{missing_files, validate},
+    Config, ConfigError,
+};
 use std::path::Path;
 
 impl Config {
@@ -14,6 +18,15 @@ impl Config {
             source,
         })?;
         let config = Self::from_json_str(&text, path)?;
+        if let Some((field, message)) = missing_files(&config).into_iter().next() {
+            let parts: Vec<&str> = field.split('.').collect();
+            return Err(ConfigError::Invalid {
+                file: path.to_path_buf(),
+                position: locate(&text, &parts),
+                field,
+                message,
+            });
+        }
         let warnings = permission_warning(path).into_iter().collect();
         Ok((config, warnings))
     }

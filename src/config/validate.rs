@@ -25,6 +25,18 @@ pub(super) fn validate(config: &Config) -> Vec<(String, String)> {
                 "the tape command is empty; give an argv such as [\"dd\", \"if={file}\", \"of=/dev/nst0\"] or set tape to null to disable it".into(),
             ));
         }
+        // It runs without a shell: a whole command line in one argument is
+        // looked for as a program of that name.
+        if let [line] = tape.command.as_slice() {
+            if line.trim().contains(char::is_whitespace) {
+                errors.push((
+                    "tape.command".into(),
+                    format!(
+                        "{line:?} is one argument holding a whole command line, and it runs without a shell; give one argument per item, such as [\"dd\", \"if={{file}}\", \"of=/dev/nst0\"]"
+                    ),
+                ));
+            }
+        }
         match &tape.drives {
             None if tape.names_drive() => errors.push((
                 "tape.command".into(),
@@ -89,7 +101,11 @@ fn cloud(errors: &mut Vec<(String, String)>, name: &str, cloud: &CloudConfig) {
             format!("{name}.auth_url"),
             "holds a user name or password (user:password@host); remove them from the URL and give them in the auth fields".into(),
         )),
-        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {
+            if let Err(e) = cloud.keystone_v3_url() {
+                errors.push((format!("{name}.auth_url"), e));
+            }
+        }
         _ => errors.push((
             format!("{name}.auth_url"),
             format!(
@@ -97,6 +113,27 @@ fn cloud(errors: &mut Vec<(String, String)>, name: &str, cloud: &CloudConfig) {
                 cloud.auth_url
             ),
         )),
+    }
+    let empty = match &cloud.auth {
+        AuthMethod::Password { username, password, .. } => {
+            [("username", username.is_empty()), ("password", password.is_empty())]
+        }
+        AuthMethod::ApplicationCredential {
+            application_credential_id: id,
+            application_credential_secret: secret,
+        } => [
+            ("application_credential_id", id.is_empty()),
+            ("application_credential_secret", secret.is_empty()),
+        ],
+    };
+    for (field, _) in empty.into_iter().filter(|(_, e)| *e) {
+        errors.push((format!("{name}.auth.{field}"), "is empty; fill it in".into()));
+    }
+    if cloud.ceph.is_some() && cloud.files.is_some() {
+        errors.push((
+            format!("{name}.files"),
+            "is set beside ceph, and only one store is used: keep ceph for a real cloud (files is for simulated ones), and remove the other".into(),
+        ));
     }
     if let AuthMethod::Password { .. } = cloud.auth {
         if cloud.project_name.is_none() && cloud.project_id.is_none() {
@@ -114,4 +151,22 @@ fn cloud(errors: &mut Vec<(String, String)>, name: &str, cloud: &CloudConfig) {
             ));
         }
     }
+}
+
+/// Files the config names that must exist on the machine that loads it:
+/// checked for a file loaded to run (not for a text parsed alone).
+pub(super) fn missing_files(config: &Config) -> Vec<(String, String)> {
+    [("old_cloud", &config.old_cloud), ("new_cloud", &config.new_cloud)]
+        .into_iter()
+        .filter_map(|(name, c)| {
+            let ca = c.cacert.as_ref().filter(|ca| !ca.is_file())?;
+            Some((
+                format!("{name}.cacert"),
+                format!(
+                    "{}: no such file; give the path of the CA bundle (PEM) that signed the cloud's certificates, or null to trust the system's",
+                    ca.display()
+                ),
+            ))
+        })
+        .collect()
 }

@@ -68,14 +68,8 @@ const REFRESH_MARGIN_SECS: i64 = 300;
 
 impl Session {
     pub fn new(name: &str, cloud: &CloudConfig) -> Result<Self> {
-        // From any source (clouds.yaml too): errors and logs name the URL.
-        let userinfo =
-            reqwest::Url::parse(&cloud.auth_url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some());
-        if userinfo {
-            return Err(OpenStackError::Config(format!(
-                "{name} cloud: auth_url holds a user name or password (user:password@host); remove them from the URL and give them in the auth fields"
-            )));
-        }
+        // From any source (clouds.yaml too, which is not validated as a file is).
+        let cloud = cloud.for_session(name).map_err(OpenStackError::Config)?;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
@@ -101,7 +95,7 @@ impl Session {
         Ok(Self {
             name: name.to_string(),
             scope: cloud.scope(),
-            cloud: cloud.clone(),
+            cloud,
             http,
             token: Mutex::new(None),
         })
@@ -123,8 +117,9 @@ impl Session {
         &self.name
     }
 
+    /// The Keystone v3 URL, without a trailing slash.
     pub fn auth_url(&self) -> &str {
-        self.cloud.auth_url.trim_end_matches('/')
+        &self.cloud.auth_url
     }
 
     /// A valid token, fetched or refreshed as needed.
@@ -170,6 +165,12 @@ impl Session {
                 source,
             })?;
         };
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Err(OpenStackError::Config(format!(
+                "{} cloud: {request} → HTTP 404: no Keystone v3 token API there; auth_url must be the Keystone v3 URL (such as https://keystone.example.org:5000/v3)",
+                self.name
+            )));
+        }
         if !resp.status().is_success() {
             let (status, headers) = (resp.status(), resp.headers().clone());
             let body = resp.text().await.unwrap_or_default();

@@ -30,14 +30,28 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// The example as it is on a machine that has its CA bundle (in `dir`).
+fn example_here(dir: &Path) -> String {
+    let ca = write(dir, "old-cloud-ca.pem", "-----BEGIN CERTIFICATE-----\n");
+    example().replacen("/etc/ssl/certs/old-cloud-ca.pem", &ca.display().to_string(), 1)
+}
+
 #[test]
 fn the_example_validates() {
     let dir = tempfile::tempdir().expect("tmp");
-    let p = write(dir.path(), "credentials.json", &example());
+    let p = write(dir.path(), "credentials.json", &example_here(dir.path()));
     let (code, stdout, stderr) = validate(&p);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("OK"), "{stdout}");
     assert!(stderr.is_empty(), "no warning expected for mode 600: {stderr}");
+    // Where its CA bundle is missing, the file that would fail to log in fails here.
+    let p = write(dir.path(), "as-shipped.json", &example());
+    let (code, _, stderr) = validate(&p);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains(":14:15: old_cloud.cacert: /etc/ssl/certs/old-cloud-ca.pem: no such file;"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -168,6 +182,42 @@ fn each_broken_file_names_file_line_column_and_field() {
             "holds a user name or password",
         ),
         (
+            "keystone-v2.json",
+            ex.replacen(
+                "keystone.old.example.org:5000/v3",
+                "keystone.old.example.org:5000/v2.0",
+                1,
+            ),
+            ": old_cloud.auth_url:",
+            "names Keystone v2.0, which is gone; use the v3 URL (https://keystone.old.example.org:5000/v3)",
+        ),
+        (
+            "empty-password.json",
+            ex.replacen("\"password\": \"s3cret-old\"", "\"password\": \"\"", 1),
+            ":7:19: old_cloud.auth.password:",
+            "is empty",
+        ),
+        (
+            "ceph-and-files.json",
+            ex.replacen(
+                "\"ceph\": {",
+                "\"files\": {\"dir\": \"/srv/volumes\"},\n    \"ceph\": {",
+                1,
+            ),
+            ": old_cloud.files:",
+            "is set beside ceph",
+        ),
+        (
+            "tape-one-line.json",
+            ex.replacen(
+                "[\"dd\", \"if={file}\", \"of={drive}\", \"bs=1M\"]",
+                "[\"dd if={file} of={drive} bs=1M\"]",
+                1,
+            ),
+            ": tape.command:",
+            "is one argument holding a whole command line, and it runs without a shell",
+        ),
+        (
             "truncated.json",
             ex[..ex.len() / 2].to_string(),
             "truncated.json:",
@@ -232,7 +282,7 @@ fn a_missing_file_is_a_clear_error() {
 fn group_readable_file_warns_but_validates() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("tmp");
-    let p = write(dir.path(), "credentials.json", &example());
+    let p = write(dir.path(), "credentials.json", &example_here(dir.path()));
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let (code, _, stderr) = validate(&p);
     assert_eq!(code, 0);
