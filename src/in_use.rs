@@ -3,8 +3,39 @@
 //! ([`VolumeRow::live_writer`]) is warm-synced unless the operator chose one
 //! crash-consistent snapshot; every other volume is copied cold, in one pass.
 
+use crate::check_line::CheckLine;
 use crate::engine::{CopyMode, VolumeRow};
+use crate::escaped::Escaped;
+use crate::openstack::Volume;
 use std::collections::HashMap;
+
+/// Warm sync patches the export file round after round, so a run that keeps
+/// none (`export_dir: null`, `--no-export-file`) cannot sync: pre-flight's ✘
+/// line naming the volumes that would be, and the ways out. `None` when the
+/// run keeps the file or syncs nothing.
+pub fn sync_without_export_file<'a>(
+    keeps_file: bool,
+    modes: &HashMap<String, CopyMode>,
+    volumes: impl IntoIterator<Item = &'a Volume>,
+) -> Option<CheckLine> {
+    if keeps_file {
+        return None;
+    }
+    let names: Vec<String> = volumes
+        .into_iter()
+        .filter(|v| modes.get(&v.id) == Some(&CopyMode::Sync))
+        .map(|v| format!("{} ({})", Escaped(v.display_name()), v.id))
+        .collect();
+    (!names.is_empty()).then(|| {
+        CheckLine::new(
+            false,
+            format!(
+                "warm sync patches the export file each round, and this run keeps none (export_dir is null, or --no-export-file): {} would be warm-synced; set export_dir, or stop their servers, or leave them out (`migrate --in-use snapshot` copies them crash-consistent instead)",
+                names.join(", ")
+            ),
+        )
+    })
+}
 
 /// What becomes of a volume a running server may write to (`--in-use`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,6 +94,30 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    /// A run that keeps no export file cannot warm-sync: pre-flight fails,
+    /// naming the volumes that would be synced and no other.
+    #[test]
+    fn warm_sync_without_an_export_file_fails_pre_flight() {
+        let rows = [
+            row("active", "in-use", &[("db-1", Some("ACTIVE"))]),
+            row("detached", "available", &[]),
+        ];
+        let modes = InUse::Sync.copy_modes(&rows, false);
+        let volumes = || rows.iter().map(|r| &r.volume);
+        assert_eq!(sync_without_export_file(true, &modes, volumes()), None);
+        let line = sync_without_export_file(false, &modes, volumes()).expect("a failed check");
+        assert!(!line.ok);
+        assert!(
+            line.text
+                .contains(": active (active) would be warm-synced; set export_dir"),
+            "{}",
+            line.text
+        );
+        assert!(!line.text.contains("detached"), "{}", line.text);
+        let snapshot = InUse::Snapshot.copy_modes(&rows, false);
+        assert_eq!(sync_without_export_file(false, &snapshot, volumes()), None);
     }
 
     #[test]

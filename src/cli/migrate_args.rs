@@ -79,4 +79,81 @@ impl MigrateArgs {
         }
         <Line as clap::Parser>::parse_from(["migrate", "--project", project]).args
     }
+
+    /// What is wrong with these flags together, before anything is read or
+    /// contacted (exit 64); `no_export_file`: the global `--no-export-file`.
+    pub fn usage_error(&self, no_export_file: bool) -> Option<String> {
+        let every = matches!(self.volumes.as_str(), "all" | "migratable");
+        if self.start_over && every {
+            return Some("--start-over needs --volumes naming the volumes to start over (ids or prefixes)".into());
+        }
+        if !every && self.volumes.split(',').all(|id| id.trim().is_empty()) {
+            return Some(format!(
+                "--volumes {:?} names no volume: pass `all`, `migratable`, or volume ids (or prefixes) separated by commas",
+                self.volumes
+            ));
+        }
+        if self.sync && self.in_use == "snapshot" {
+            return Some("--sync warm-syncs every selected volume, and --in-use snapshot copies in-use ones from one snapshot: pass one of them".into());
+        }
+        if self.sync && no_export_file {
+            return Some(
+                "--sync patches the export file each round, and --no-export-file keeps none: pass one of them".into(),
+            );
+        }
+        if self.keep_exports && no_export_file {
+            return Some(
+                "--keep-exports keeps the export files, and --no-export-file writes none: pass one of them".into(),
+            );
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &[&str]) -> MigrateArgs {
+        #[derive(clap::Parser)]
+        struct Line {
+            #[command(flatten)]
+            args: MigrateArgs,
+        }
+        let line = [&["migrate", "--project", "p"], line].concat();
+        <Line as clap::Parser>::parse_from(line).args
+    }
+
+    /// Flags that contradict each other, or name nothing, are refused before
+    /// any cloud is asked; the rest pass.
+    #[test]
+    fn contradicting_flags_are_refused_by_name() {
+        let refused = |line: &[&str], no_file: bool, says: &str| {
+            let e = args(line)
+                .usage_error(no_file)
+                .unwrap_or_else(|| panic!("{line:?} accepted"));
+            assert!(e.contains(says), "{line:?}: {e}");
+        };
+        refused(&["--start-over"], false, "--start-over needs --volumes");
+        refused(
+            &["--start-over", "--volumes", "migratable"],
+            false,
+            "--start-over needs --volumes",
+        );
+        refused(&["--volumes", ","], false, "names no volume");
+        refused(&["--volumes", " "], false, "names no volume");
+        refused(&["--sync", "--in-use", "snapshot"], false, "pass one of them");
+        refused(&["--sync"], true, "--no-export-file keeps none");
+        refused(&["--keep-exports"], true, "--no-export-file writes none");
+        for (line, no_file) in [
+            (&["--start-over", "--volumes", "9a01"][..], false),
+            (&["--sync"], false),
+            (&["--keep-exports"], false),
+            (&["--in-use", "snapshot"], true),
+            (&["--volumes", "9a01,"], false),
+            (&[], true),
+        ] {
+            assert_eq!(args(line).usage_error(no_file), None, "{line:?}");
+        }
+    }
 }

@@ -96,6 +96,11 @@ fn resolve<'a>(all: &'a [Volume], id: &str) -> Result<&'a Volume, Fatal> {
 }
 
 pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal> {
+    // `main` refuses these before anything is contacted (exit 64); the demo
+    // and tests call this directly.
+    if let Some(e) = args.usage_error(false) {
+        return Err(Fatal(e));
+    }
     let mut printer = EventPrinter::new(args.json);
     // Answered while the clouds are asked: a cutover's first step needs it.
     crate::storage::probe_in_background();
@@ -134,11 +139,6 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         Some(_) => Some(ImportStrategy::Replace),
         None => None,
     };
-    if args.start_over && matches!(args.volumes.as_str(), "all" | "migratable") {
-        return Err(Fatal(
-            "--start-over needs --volumes naming the volumes to start over (ids or prefixes)".into(),
-        ));
-    }
     let mut setup = RunSetup::new(cfg, old, new, project, strategy).map_err(fatal)?;
     if !args.dry_run {
         // Before the inventory and pre-flight: a second run is refused at once.
@@ -185,7 +185,12 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
     });
     // The inventory archives the listing the plan was drawn from: no second one.
     let inventory = setup.inventory_from(&listing).map_err(fatal)?;
-    let checks = setup.preflight(cfg, &volumes, &cancel, Some(progress)).await;
+    let mut checks = setup.preflight(cfg, &volumes, &cancel, Some(progress)).await;
+    checks.extend(crate::in_use::sync_without_export_file(
+        cfg.export_dir.is_some(),
+        &modes,
+        &volumes,
+    ));
     let _ = shown.await;
     if cancel.is_cancelled() {
         return Err(Fatal("interrupted during pre-flight; nothing was started".into()));

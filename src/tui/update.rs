@@ -8,6 +8,7 @@ use super::app::{App, Screen};
 use super::chrome::FlashLevel;
 use super::screens::{CheckKind, UsageStatus};
 use super::{Action, Effect};
+use crate::in_use::{sync_without_export_file, InUse};
 use run::{choose, dashboard, engine_event, quit, start, stop_signal, summary};
 
 pub fn update(app: &mut App, action: Action) {
@@ -60,7 +61,12 @@ fn reduce(app: &mut App, action: Action) {
         }
         Action::TargetLoaded(t) => app.volumes.target = Some(t),
         Action::PreflightProgress(p) => app.plan.progress = Some(p),
-        Action::PlanReady { lines, inventory } => {
+        Action::PlanReady { mut lines, inventory } => {
+            // The rule the run will follow (`update::run`): what a running server writes to is synced.
+            let rows = || app.plan.volumes.iter().map(|e| &e.row);
+            let modes = InUse::Sync.copy_modes(rows(), false);
+            let keeps_file = app.cfg.export_dir.is_some();
+            lines.extend(sync_without_export_file(keeps_file, &modes, rows().map(|r| &r.volume)));
             app.plan.lines = Some(lines);
             app.plan.inventory = Some(inventory);
         }

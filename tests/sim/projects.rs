@@ -64,3 +64,29 @@ async fn a_dry_run_exits_2_when_all_leaves_a_volume_out() {
         .expect("dry run");
     assert_eq!(code, 0);
 }
+
+/// Warm sync patches the export file each round: a run that keeps none
+/// fails pre-flight, dry run or not, naming the demo's volume a running
+/// server writes to, before anything is copied; `--in-use snapshot` passes.
+#[tokio::test]
+async fn with_no_export_file_pre_flight_refuses_warm_sync() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = crate::sim(dir.path()).await;
+    let mut cfg = sim.config.clone();
+    cfg.export_dir = None;
+    // The demo's tape reads the export file: with none, it fails pre-flight too.
+    cfg.tape = None;
+    let mut args = stackmigrate::cli::MigrateArgs {
+        volumes: "migratable".into(),
+        dry_run: true,
+        ..stackmigrate::cli::MigrateArgs::new("research")
+    };
+    let e = stackmigrate::cli::run_migrate(&cfg, &args)
+        .await
+        .expect_err("refused")
+        .to_string();
+    assert_eq!(e, "pre-flight: 1 problem(s); nothing was started");
+    args.in_use = "snapshot".into();
+    let code = stackmigrate::cli::run_migrate(&cfg, &args).await.expect("dry run");
+    assert_eq!(code, 0);
+}

@@ -204,27 +204,6 @@ fn all_volumes_cleaned_finishes_by_itself() {
     h.snap("dashboard_all_done");
 }
 
-/// With `export_dir: null` there is no export file: a finished copy's log line
-/// does not claim one was deleted.
-#[test]
-fn with_no_export_file_a_finished_copy_says_none_was_kept() {
-    let mut h = Harness::new();
-    std::sync::Arc::make_mut(&mut h.app.cfg).export_dir = None;
-    let mut h = run_started(h);
-    h.event(state(1, Phase::Cleaned));
-    let log: Vec<String> = h
-        .app
-        .dashboard
-        .as_ref()
-        .expect("dashboard")
-        .log
-        .lines()
-        .map(|l| l.text.clone())
-        .collect();
-    assert!(log.iter().any(|l| l == "→ done (no export file kept)"), "{log:?}");
-    assert!(!log.iter().any(|l| l.contains("export deleted")), "{log:?}");
-}
-
 /// With no export file the tape is fed from the export's stream: its gauge
 /// moves with the export's and fails with it.
 #[test]

@@ -10,6 +10,7 @@ mod fixtures;
 mod flow;
 mod harness;
 mod narrow;
+mod no_export_file;
 mod screens;
 mod start_over;
 #[path = "../common/testbed.rs"]
