@@ -135,7 +135,7 @@ impl EventPrinter {
             ),
             EngineEvent::Finished(s) => {
                 let mut line = format!(
-                    "finished: {} of {} verified ({} without tape copy), {} failed, {} aborted",
+                    "finished: {} of {} verified ({} with a tape copy owed), {} failed, {} aborted",
                     s.verified, s.total, s.backup_failed, s.failed, s.aborted
                 );
                 if s.not_started > 0 {

@@ -237,7 +237,7 @@ fn tape_text(t: &Track) -> &'static str {
 
 fn markdown(plan: &Plan, rows: &[Row], s: &Summary) -> String {
     let mut md = format!(
-        "# stackmigrate report: {} ({})\n\n{} volume{}: {} verified ({} without tape copy), {} failed, {} aborted.\n\n",
+        "# stackmigrate report: {} ({})\n\n{} volume{}: {} verified ({} with a tape copy owed), {} failed, {} aborted.\n\n",
         markdown_cell(&plan.project_name),
         plan.project_id,
         s.total,

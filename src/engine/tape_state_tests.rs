@@ -57,6 +57,24 @@ fn a_failed_tape_copy_is_still_owed_when_the_tape_is_turned_off() {
     assert_eq!(run(&never).expect("ok").phase, Phase::Done);
 }
 
+/// A tape copy cut off by an abort or a crash (then resumed) is owed as a
+/// failed one is: a later run with no tape configured keeps the export.
+#[test]
+fn an_interrupted_tape_copy_is_still_owed_when_the_tape_is_turned_off() {
+    for cut in [Transition::Resumed, Transition::Aborted { stage: Stage::Tape }] {
+        let mut ts = to_transferring(true);
+        ts.push(verified());
+        ts.push(cut.clone());
+        if cut != Transition::Resumed {
+            ts.push(Transition::Retry);
+        }
+        ts.push(Transition::TransferStarted { tape_enabled: false });
+        let r = run(&ts).expect("ok");
+        assert_eq!((r.phase, &r.tape), (Phase::BackupFailed, &Track::Failed), "{cut:?}");
+        assert_eq!(r.error, Some((Stage::Tape, TAPE_OWED.into())));
+    }
+}
+
 #[test]
 fn an_abort_that_stops_the_tape_of_a_failed_volume_leaves_the_tape_owed() {
     let mut ts = to_transferring(true);

@@ -80,7 +80,8 @@ pub struct VolumeRecord {
     /// Warm sync's rounds, for a source a running server writes to.
     #[serde(default)]
     pub sync: Option<SyncRecord>,
-    /// A tape copy failed and none has succeeded since: a run with no tape
+    /// A tape copy was started (it may have failed, been aborted or cut off
+    /// by a crash) and none has succeeded since: a run with no tape
     /// configured does not excuse it (the export is kept, `backup-failed`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tape_owed: bool,
@@ -90,7 +91,7 @@ pub struct VolumeRecord {
 }
 
 /// Why a volume whose tape copy failed stays `backup-failed` in a run with no tape.
-pub const TAPE_OWED: &str = "its tape copy failed in an earlier run and no tape command is configured now; the export is kept until a tape copy succeeds: configure the tape and migrate again, or delete the export by hand if no tape copy is wanted";
+pub const TAPE_OWED: &str = "its tape copy was started in an earlier run and never succeeded, and no tape command is configured now; the export is kept until a tape copy succeeds: configure the tape and migrate again, or delete the export by hand if no tape copy is wanted";
 
 impl VolumeRecord {
     pub fn new(id: &str) -> Self {
@@ -200,7 +201,11 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             }
             if r.tape != Track::Succeeded {
                 r.tape = match (*tape_enabled, r.tape_owed) {
-                    (true, _) => Track::Running,
+                    // Owed from now on: an abort or a crash does not excuse it either.
+                    (true, _) => {
+                        r.tape_owed = true;
+                        Track::Running
+                    }
                     (false, false) => Track::Disabled,
                     (false, true) => {
                         r.error = Some((Stage::Tape, TAPE_OWED.into()));

@@ -130,7 +130,7 @@ impl SummaryScreen {
                     s.total
                 );
                 let counts = [
-                    (s.backup_failed, "without tape copy", true),
+                    (s.backup_failed, "with a tape copy owed", true),
                     (s.failed, "failed", true),
                     (s.aborted, "aborted", true),
                     (s.not_started, "not started", false),
