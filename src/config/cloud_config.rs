@@ -158,11 +158,20 @@ impl CloudConfig {
     /// refused when that URL holds a user name or password, which errors and
     /// logs naming a request would show.
     pub fn for_session(&self, name: &str) -> Result<CloudConfig, String> {
-        let userinfo =
-            reqwest::Url::parse(&self.auth_url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some());
-        if userinfo {
+        let url = reqwest::Url::parse(&self.auth_url);
+        if url
+            .as_ref()
+            .is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+        {
             return Err(format!(
                 "{name} cloud: auth_url holds a user name or password (user:password@host); remove them from the URL and give them in the auth fields"
+            ));
+        }
+        // From clouds.yaml or OS_AUTH_URL too, which no file validation saw.
+        if !url.is_ok_and(|u| u.scheme() == "http" || u.scheme() == "https") {
+            return Err(format!(
+                "{name} cloud: auth_url {:?} is not an http(s) URL; use the Keystone v3 URL such as https://keystone.example.org:5000/v3",
+                self.auth_url
             ));
         }
         let v3 = self
@@ -243,6 +252,11 @@ mod tests {
             assert_eq!(cloud(given).keystone_v3_url().as_deref(), Ok(v3), "{given}");
             assert_eq!(cloud(given).for_session("old").expect("session").auth_url, v3);
         }
+        let e = cloud("keystone.old:5000").for_session("old").expect_err("no scheme");
+        assert_eq!(
+            e,
+            "old cloud: auth_url \"keystone.old:5000\" is not an http(s) URL; use the Keystone v3 URL such as https://keystone.example.org:5000/v3"
+        );
         let e = cloud("https://k:5000/v2.0").for_session("old").expect_err("v2.0");
         assert_eq!(
             e,

@@ -132,7 +132,7 @@ fn cloud(errors: &mut Vec<(String, String)>, name: &str, cloud: &CloudConfig) {
     if cloud.ceph.is_some() && cloud.files.is_some() {
         errors.push((
             format!("{name}.files"),
-            "is set beside ceph, and only one store is used: keep ceph for a real cloud (files is for simulated ones), and remove the other".into(),
+            "is set beside ceph, and only one store is used: keep the one that holds this cloud's volumes (ceph for RBD, files for a directory such as NFS), and remove the other".into(),
         ));
     }
     if let AuthMethod::Password { .. } = cloud.auth {

@@ -178,7 +178,7 @@ impl VolumePipeline {
                 Stage::Tape,
                 &vol.id,
                 format!(
-                    "the export file {} no longer matches its checksum ({h}, exported as {}); it is not written to tape; delete it and run migrate again: a missing export is exported afresh, and a verified copy in the new cloud is kept",
+                    "the export file {} no longer matches its checksum ({h}, exported as {}); it is not written to tape, and a verified copy in the new cloud is kept. A copy made in one pass: delete the file and run migrate again (a missing export is exported afresh). A warm-synced copy cannot be exported afresh once cut over: back up the new cloud's volume instead, then delete the file by hand",
                     export.path.display(),
                     export.hash
                 ),
