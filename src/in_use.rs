@@ -10,20 +10,23 @@ use crate::openstack::Volume;
 use std::collections::HashMap;
 
 /// Warm sync patches the export file round after round, so a run that keeps
-/// none (`export_dir: null`, `--no-export-file`) cannot sync: pre-flight's ✘
-/// line naming the volumes that would be, and the ways out. `None` when the
-/// run keeps the file or syncs nothing.
+/// none (`export_dir: null`, `--no-export-file`) cannot start it: pre-flight's
+/// ✘ line naming the volumes that would, and the ways out. `begun`: volumes
+/// the journal has a copy of (an export, rounds, a verified copy), which go
+/// on from what it recorded. `None` when the run keeps the file or starts no
+/// warm sync.
 pub fn sync_without_export_file<'a>(
     keeps_file: bool,
     modes: &HashMap<String, CopyMode>,
     volumes: impl IntoIterator<Item = &'a Volume>,
+    begun: &[String],
 ) -> Option<CheckLine> {
     if keeps_file {
         return None;
     }
     let names: Vec<String> = volumes
         .into_iter()
-        .filter(|v| modes.get(&v.id) == Some(&CopyMode::Sync))
+        .filter(|v| modes.get(&v.id) == Some(&CopyMode::Sync) && !begun.contains(&v.id))
         .map(|v| format!("{} ({})", Escaped(v.display_name()), v.id))
         .collect();
     (!names.is_empty()).then(|| {
@@ -106,8 +109,8 @@ mod tests {
         ];
         let modes = InUse::Sync.copy_modes(&rows, false);
         let volumes = || rows.iter().map(|r| &r.volume);
-        assert_eq!(sync_without_export_file(true, &modes, volumes()), None);
-        let line = sync_without_export_file(false, &modes, volumes()).expect("a failed check");
+        assert_eq!(sync_without_export_file(true, &modes, volumes(), &[]), None);
+        let line = sync_without_export_file(false, &modes, volumes(), &[]).expect("a failed check");
         assert!(!line.ok);
         assert!(
             line.text
@@ -117,7 +120,10 @@ mod tests {
         );
         assert!(!line.text.contains("detached"), "{}", line.text);
         let snapshot = InUse::Snapshot.copy_modes(&rows, false);
-        assert_eq!(sync_without_export_file(false, &snapshot, volumes()), None);
+        assert_eq!(sync_without_export_file(false, &snapshot, volumes(), &[]), None);
+        // A copy the journal has begun goes on from it (a verified one is not synced).
+        let begun = ["active".to_string()];
+        assert_eq!(sync_without_export_file(false, &modes, volumes(), &begun), None);
     }
 
     #[test]

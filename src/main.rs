@@ -99,7 +99,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match command {
         Command::Config {
             action: ConfigAction::Validate { file },
-        } => match Config::from_json_file(file) {
+        } => match Config::from_json_file_checked(file) {
             Ok((_, warnings)) => {
                 for w in warnings {
                     eprintln!("{w}");

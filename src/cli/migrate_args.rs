@@ -101,11 +101,6 @@ impl MigrateArgs {
                 "--sync patches the export file each round, and --no-export-file keeps none: pass one of them".into(),
             );
         }
-        if self.keep_exports && no_export_file {
-            return Some(
-                "--keep-exports keeps the export files, and --no-export-file writes none: pass one of them".into(),
-            );
-        }
         None
     }
 }
@@ -144,11 +139,12 @@ mod tests {
         refused(&["--volumes", " "], false, "names no volume");
         refused(&["--sync", "--in-use", "snapshot"], false, "pass one of them");
         refused(&["--sync"], true, "--no-export-file keeps none");
-        refused(&["--keep-exports"], true, "--no-export-file writes none");
         for (line, no_file) in [
             (&["--start-over", "--volumes", "9a01"][..], false),
             (&["--sync"], false),
             (&["--keep-exports"], false),
+            // It still keeps the files earlier runs exported (cleanup deletes by the journal's path).
+            (&["--keep-exports"], true),
             (&["--in-use", "snapshot"], true),
             (&["--volumes", "9a01,"], false),
             (&[], true),

@@ -190,6 +190,7 @@ pub async fn run_migrate(cfg: &Config, args: &MigrateArgs) -> Result<i32, Fatal>
         cfg.export_dir.is_some(),
         &modes,
         &volumes,
+        &setup.begun_by_journal(),
     ));
     let _ = shown.await;
     if cancel.is_cancelled() {

@@ -142,15 +142,28 @@ impl CloudConfig {
     /// many clouds.yaml files write it, or DevStack's `…/identity`). A v2
     /// URL is refused: Keystone v2.0 is gone, and stackmigrate speaks v3.
     pub fn keystone_v3_url(&self) -> Result<String, String> {
-        let url = self.auth_url.trim_end_matches('/');
-        match url.rsplit('/').next().unwrap_or_default() {
-            "v3" => Ok(url.to_string()),
-            v if v.starts_with("v2") => Err(format!(
-                "{:?} names Keystone {v}, which is gone; use the v3 URL ({}/v3)",
-                self.auth_url,
-                url.trim_end_matches(v).trim_end_matches('/')
+        let given = self.auth_url.trim_end_matches('/');
+        // Not a URL: refused by validation and by `for_session`, naming it.
+        let Ok(mut url) = reqwest::Url::parse(given) else {
+            return Ok(given.to_string());
+        };
+        let last = url.path_segments().and_then(|mut s| s.next_back()).unwrap_or_default();
+        if last == "v3" {
+            return Ok(given.to_string());
+        }
+        let old = last.starts_with("v2").then(|| last.to_string());
+        if let Ok(mut path) = url.path_segments_mut() {
+            if old.is_some() {
+                path.pop();
+            }
+            path.pop_if_empty().push("v3");
+        }
+        match old {
+            Some(v) => Err(format!(
+                "{:?} names Keystone {v}, which is gone; use the v3 URL ({url})",
+                self.auth_url
             )),
-            _ => Ok(format!("{url}/v3")),
+            None => Ok(url.to_string()),
         }
     }
 
@@ -248,6 +261,9 @@ mod tests {
             ("https://k:5000", "https://k:5000/v3"),
             ("https://k:5000/", "https://k:5000/v3"),
             ("http://h/identity", "http://h/identity/v3"),
+            ("https://v2.cloud.example", "https://v2.cloud.example/v3"),
+            ("http://v3", "http://v3/v3"),
+            ("http://[::1]:5000", "http://[::1]:5000/v3"),
         ] {
             assert_eq!(cloud(given).keystone_v3_url().as_deref(), Ok(v3), "{given}");
             assert_eq!(cloud(given).for_session("old").expect("session").auth_url, v3);

@@ -18,7 +18,17 @@ impl Config {
             source,
         })?;
         let config = Self::from_json_str(&text, path)?;
+        let warnings = permission_warning(path).into_iter().collect();
+        Ok((config, warnings))
+    }
+
+    /// `config validate`: [`Self::from_json_file`], and the files the config
+    /// names exist here (a command checks those of the clouds it uses only,
+    /// when it uses them).
+    pub fn from_json_file_checked(path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
+        let (config, warnings) = Self::from_json_file(path)?;
         if let Some((field, message)) = missing_files(&config).into_iter().next() {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
             let parts: Vec<&str> = field.split('.').collect();
             return Err(ConfigError::Invalid {
                 file: path.to_path_buf(),
@@ -27,7 +37,6 @@ impl Config {
                 message,
             });
         }
-        let warnings = permission_warning(path).into_iter().collect();
         Ok((config, warnings))
     }
 

@@ -28,7 +28,8 @@ pub(super) fn validate(config: &Config) -> Vec<(String, String)> {
         // It runs without a shell: a whole command line in one argument is
         // looked for as a program of that name.
         if let [line] = tape.command.as_slice() {
-            if line.trim().contains(char::is_whitespace) {
+            // A program whose path holds a space is one argument indeed.
+            if line.trim().contains(char::is_whitespace) && !std::path::Path::new(line).is_file() {
                 errors.push((
                     "tape.command".into(),
                     format!(

@@ -87,7 +87,10 @@ async fn a_failed_copys_staging_image_goes_unless_a_new_volume_was_requested() {
                 export: staged_export(dir.path()),
                 seconds: 1.0,
             },
-            Transition::TransferStarted { tape_enabled: false },
+            Transition::TransferStarted {
+                tape_enabled: false,
+                owes_tape: false,
+            },
         ];
         if id == "b" {
             ts.push(Transition::NewVolumeClaimed { claim: "c-b".into() });
@@ -156,7 +159,10 @@ async fn an_export_whose_warm_sync_snapshots_are_or_may_be_left_is_kept() {
             },
             Transition::CutoverStarted { forced: false },
             Transition::CutoverVerified { round: round(2) },
-            Transition::TransferStarted { tape_enabled: false },
+            Transition::TransferStarted {
+                tape_enabled: false,
+                owes_tape: false,
+            },
             Transition::ImportVerified {
                 new_id: "n".into(),
                 hash: "blake3-blocks-64k-v1:2".into(),
@@ -211,7 +217,10 @@ async fn an_export_there_after_its_cleanup_is_named_not_deleted() {
             export: export.clone(),
             seconds: 1.0,
         },
-        Transition::TransferStarted { tape_enabled: false },
+        Transition::TransferStarted {
+            tape_enabled: false,
+            owes_tape: false,
+        },
         Transition::ImportVerified {
             new_id: "n".into(),
             hash: "h".into(),

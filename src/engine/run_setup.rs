@@ -188,19 +188,32 @@ impl RunSetup {
     /// none when there is no journal yet (or it cannot be read: the run
     /// itself reports that).
     fn created_by_journal(&self) -> Vec<String> {
+        self.journal_records()
+            .into_iter()
+            .filter(|r| r.new_id.is_some() || !r.created.is_empty())
+            .map(|r| r.id)
+            .collect()
+    }
+
+    /// The volumes whose copy this project's journal has begun (an export,
+    /// warm-sync rounds, or a verified copy): a run goes on from what it
+    /// recorded and does not export them afresh. None without a journal.
+    pub fn begun_by_journal(&self) -> Vec<String> {
+        self.journal_records()
+            .into_iter()
+            .filter(|r| r.export.is_some() || r.sync.is_some() || r.is_verified())
+            .map(|r| r.id)
+            .collect()
+    }
+
+    /// The journal's records, read without taking it; none when there is no
+    /// journal yet (or it cannot be read: the run itself reports that).
+    fn journal_records(&self) -> Vec<super::VolumeRecord> {
         let path = self.journal_path();
         if !path.exists() {
             return Vec::new();
         }
-        super::Journal::read(&path)
-            .map(|records| {
-                records
-                    .into_iter()
-                    .filter(|r| r.new_id.is_some() || !r.created.is_empty())
-                    .map(|r| r.id)
-                    .collect()
-            })
-            .unwrap_or_default()
+        super::Journal::read(&path).unwrap_or_default()
     }
 
     /// `cancel` stops a slow used-bytes measure; `progress` hears about it.

@@ -117,7 +117,13 @@ fn a_refused_or_failed_cutover_stays_synced_and_a_verified_one_finishes() {
     assert_eq!(r.phase, Phase::Exported);
     let sync = r.sync.clone().expect("sync");
     assert!(sync.final_round && sync.forced && !r.is_syncing());
-    ts.extend([Transition::TransferStarted { tape_enabled: true }, verified()]);
+    ts.extend([
+        Transition::TransferStarted {
+            tape_enabled: true,
+            owes_tape: true,
+        },
+        verified(),
+    ]);
     ts.push(Transition::TapeDone {
         seconds: 1.0,
         drive: None,
@@ -136,7 +142,10 @@ fn sync_transitions_out_of_place_are_refused() {
             export: export(),
             seconds: 1.0,
         },
-        Transition::TransferStarted { tape_enabled: true },
+        Transition::TransferStarted {
+            tape_enabled: true,
+            owes_tape: true,
+        },
         verified(),
         Transition::TapeFailed {
             error: "no drive".into(),
@@ -174,7 +183,14 @@ fn sync_snapshots_left_after_a_cutover_are_kept_until_a_later_run_removes_them()
     let mut refused = ts.clone();
     refused.push(left.clone());
     assert!(run(&refused).is_err(), "only once the cut-over volume is verified");
-    ts.extend([Transition::TransferStarted { tape_enabled: false }, verified(), left]);
+    ts.extend([
+        Transition::TransferStarted {
+            tape_enabled: false,
+            owes_tape: false,
+        },
+        verified(),
+        left,
+    ]);
     let r = run(&ts).expect("ok");
     assert_eq!(
         (r.phase, r.is_verified()),
@@ -200,7 +216,10 @@ fn a_tape_written_before_a_warm_sync_is_written_again_after_its_cutover() {
             export: export(),
             seconds: 1.0,
         },
-        Transition::TransferStarted { tape_enabled: true },
+        Transition::TransferStarted {
+            tape_enabled: true,
+            owes_tape: true,
+        },
         Transition::TapeDone {
             seconds: 1.0,
             drive: None,
@@ -220,7 +239,13 @@ fn a_tape_written_before_a_warm_sync_is_written_again_after_its_cutover() {
         Track::Pending,
         "the rounds changed the export file after that tape"
     );
-    ts.extend([Transition::TransferStarted { tape_enabled: true }, verified()]);
+    ts.extend([
+        Transition::TransferStarted {
+            tape_enabled: true,
+            owes_tape: true,
+        },
+        verified(),
+    ]);
     let r = run(&ts).expect("ok");
     assert_eq!(
         (r.phase, r.tape),
@@ -234,7 +259,10 @@ fn a_cut_over_copy_that_cannot_be_finished_fails_and_older_journals_replay() {
     let mut ts = to_synced();
     ts.extend(cut_over());
     ts.extend([
-        Transition::TransferStarted { tape_enabled: true },
+        Transition::TransferStarted {
+            tape_enabled: true,
+            owes_tape: true,
+        },
         Transition::Failed {
             stage: Stage::Cutover,
             error: "413 quota".into(),
@@ -293,7 +321,10 @@ fn an_export_keeps_the_copy_mode_it_was_taken_for() {
             export: export(),
             seconds: 1.0,
         },
-        Transition::TransferStarted { tape_enabled: true },
+        Transition::TransferStarted {
+            tape_enabled: true,
+            owes_tape: true,
+        },
         verified(),
     ];
     ts.push(Transition::TapeFailed {
@@ -337,7 +368,13 @@ fn a_resume_keeps_a_cut_over_volume_whose_export_file_is_gone() {
 fn sync_snapshots_count_as_left_until_their_removal_is_journaled() {
     let mut ts = to_synced();
     ts.extend(cut_over());
-    ts.extend([Transition::TransferStarted { tape_enabled: false }, verified()]);
+    ts.extend([
+        Transition::TransferStarted {
+            tape_enabled: false,
+            owes_tape: false,
+        },
+        verified(),
+    ]);
     let r = run(&ts).expect("ok");
     assert_eq!(r.phase, Phase::Done);
     assert!(

@@ -40,12 +40,18 @@ fn a_failed_tape_copy_is_still_owed_when_the_tape_is_turned_off() {
         error: "offline".into(),
     });
     ts.push(Transition::Retry);
-    ts.push(Transition::TransferStarted { tape_enabled: false });
+    ts.push(Transition::TransferStarted {
+        tape_enabled: false,
+        owes_tape: false,
+    });
     let r = run(&ts).expect("ok");
     assert_eq!((r.phase, &r.tape), (Phase::BackupFailed, &Track::Failed));
     assert_eq!(r.error, Some((Stage::Tape, TAPE_OWED.into())));
     ts.push(Transition::Retry);
-    ts.push(Transition::TransferStarted { tape_enabled: true });
+    ts.push(Transition::TransferStarted {
+        tape_enabled: true,
+        owes_tape: true,
+    });
     ts.push(Transition::TapeDone {
         seconds: 1.0,
         drive: None,
@@ -68,11 +74,35 @@ fn an_interrupted_tape_copy_is_still_owed_when_the_tape_is_turned_off() {
         if cut != Transition::Resumed {
             ts.push(Transition::Retry);
         }
-        ts.push(Transition::TransferStarted { tape_enabled: false });
+        ts.push(Transition::TransferStarted {
+            tape_enabled: false,
+            owes_tape: false,
+        });
         let r = run(&ts).expect("ok");
         assert_eq!((r.phase, &r.tape), (Phase::BackupFailed, &Track::Failed), "{cut:?}");
         assert_eq!(r.error, Some((Stage::Tape, TAPE_OWED.into())));
     }
+}
+
+/// A journal written before a started tape copy was owed replays as it was
+/// run: its copy cut off, then finished with tape off, is done and cleaned
+/// (its export is gone already), not refused as corrupt.
+#[test]
+fn a_journal_from_before_the_rule_replays_as_it_ran() {
+    let old_line: Transition =
+        serde_json::from_str(r#"{"t":"transfer_started","tape_enabled":true}"#).expect("old line");
+    let mut ts = to_transferring(true);
+    ts[2] = old_line;
+    ts.push(verified());
+    ts.push(Transition::Resumed);
+    ts.push(serde_json::from_str(r#"{"t":"transfer_started","tape_enabled":false}"#).expect("old line"));
+    ts.push(Transition::Cleaned);
+    assert_eq!(run(&ts).expect("replays").phase, Phase::Cleaned);
+    let new_line = serde_json::to_string(&to_transferring(true)[2]).expect("json");
+    assert_eq!(
+        new_line,
+        r#"{"t":"transfer_started","tape_enabled":true,"owes_tape":true}"#
+    );
 }
 
 #[test]

@@ -22,6 +22,11 @@ pub enum Transition {
     },
     TransferStarted {
         tape_enabled: bool,
+        /// The tape copy it starts is owed until one succeeds, whatever ends
+        /// it (an abort, a crash). Lines written before this field replay
+        /// under the earlier rule (owed only once one failed).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        owes_tape: bool,
     },
     ImportVerified {
         new_id: String,
@@ -98,6 +103,16 @@ pub enum Transition {
     /// (export, rounds, the new volumes it made), which is then made afresh.
     /// What that copy left in the new cloud is left alone, never reused.
     StartedOver,
+}
+
+impl Transition {
+    /// Phase 3 starts, as this code journals it: a tape copy it starts is owed.
+    pub fn transfer_started(tape_enabled: bool) -> Self {
+        Transition::TransferStarted {
+            tape_enabled,
+            owes_tape: tape_enabled,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

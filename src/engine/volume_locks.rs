@@ -46,7 +46,13 @@ impl VolumeLocks {
             None => crate::logging::state_dir_of_user().map(|state| state.join("locks")),
         };
         match dir {
-            Some(dir) => Self::take_in(&dir, &old.auth_url, ids, holder),
+            // One cloud, however its URL is spelt (`/v3` or none).
+            Some(dir) => Self::take_in(
+                &dir,
+                &old.keystone_v3_url().unwrap_or_else(|_| old.auth_url.clone()),
+                ids,
+                holder,
+            ),
             None => Ok(Self::default()),
         }
     }

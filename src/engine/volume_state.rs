@@ -194,7 +194,13 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
             r.add_seconds(Stage::Export, *seconds);
             r.phase = Exported;
         }
-        (Exported, Transition::TransferStarted { tape_enabled }) => {
+        (
+            Exported,
+            Transition::TransferStarted {
+                tape_enabled,
+                owes_tape,
+            },
+        ) => {
             r.phase = Transferring;
             if r.import != Track::Succeeded {
                 r.import = Track::Running;
@@ -203,7 +209,7 @@ pub fn apply(r: &mut VolumeRecord, t: &Transition) -> Result<(), IllegalTransiti
                 r.tape = match (*tape_enabled, r.tape_owed) {
                     // Owed from now on: an abort or a crash does not excuse it either.
                     (true, _) => {
-                        r.tape_owed = true;
+                        r.tape_owed |= *owes_tape;
                         Track::Running
                     }
                     (false, false) => Track::Disabled,

@@ -41,7 +41,10 @@ fn to_transferring(tape: bool) -> Vec<Transition> {
             export: export(),
             seconds: 1.0,
         },
-        Transition::TransferStarted { tape_enabled: tape },
+        Transition::TransferStarted {
+            tape_enabled: tape,
+            owes_tape: tape,
+        },
     ]
 }
 
@@ -129,7 +132,10 @@ fn tape_failure_is_backup_failed_and_retry_reruns_only_the_tape() {
         (r.phase, &r.import, &r.tape, r.attempt),
         (Phase::Exported, &Track::Succeeded, &Track::Pending, 2)
     );
-    ts.push(Transition::TransferStarted { tape_enabled: true });
+    ts.push(Transition::TransferStarted {
+        tape_enabled: true,
+        owes_tape: true,
+    });
     ts.push(Transition::TapeDone {
         seconds: 1.0,
         drive: None,
@@ -262,7 +268,10 @@ fn a_tape_copy_of_an_export_made_again_is_made_again() {
             export: streamed,
             seconds: 1.0,
         },
-        Transition::TransferStarted { tape_enabled: true },
+        Transition::TransferStarted {
+            tape_enabled: true,
+            owes_tape: true,
+        },
         Transition::TapeDone {
             seconds: 1.0,
             drive: None,

@@ -145,7 +145,7 @@ impl Worker {
                 return;
             }
             let tape_enabled = self.pipeline.settings.tape.is_some();
-            let Some(r) = self.record(&id, Transition::TransferStarted { tape_enabled }).await else {
+            let Some(r) = self.record(&id, Transition::transfer_started(tape_enabled)).await else {
                 return;
             };
             tokio::join!(

@@ -73,6 +73,8 @@ pub enum Action {
     PlanReady {
         lines: Vec<CheckLine>,
         inventory: Result<String, String>,
+        /// The chosen volumes whose copy the project's journal has begun.
+        begun: Vec<String>,
     },
     RunStarted,
     RunFailed(String),

@@ -136,10 +136,18 @@ impl Executor {
                     }
                 });
                 tokio::spawn(async move {
-                    let (lines, inventory) = loads::prepare(&cfg, old, project, &volumes, &cancel, progress).await;
+                    let (lines, inventory, begun) =
+                        loads::prepare(&cfg, old, project, &volumes, &cancel, progress).await;
                     // A cancelled pre-flight's lines belong to a plan no longer shown.
                     if !cancel.is_cancelled() {
-                        Self::send(&tx, Action::PlanReady { lines, inventory });
+                        Self::send(
+                            &tx,
+                            Action::PlanReady {
+                                lines,
+                                inventory,
+                                begun,
+                            },
+                        );
                     }
                 });
             }

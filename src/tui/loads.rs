@@ -158,7 +158,8 @@ pub async fn target(cfg: &Config) -> TargetInfo {
     TargetInfo { quota, export_free }
 }
 
-/// Inventory archive and pre-flight, exactly as `migrate` does them.
+/// Inventory archive and pre-flight, exactly as `migrate` does them; and the
+/// volumes whose copy the project's journal has begun.
 pub async fn prepare(
     cfg: &Config,
     old: Arc<Session>,
@@ -166,8 +167,11 @@ pub async fn prepare(
     volumes: &[Volume],
     cancel: &CancellationToken,
     progress: UnboundedSender<PreflightProgress>,
-) -> (Vec<CheckLine>, Result<String, String>) {
-    let fail = |text: String| (vec![CheckLine::new(false, text)], Err("not written".to_string()));
+) -> (Vec<CheckLine>, Result<String, String>, Vec<String>) {
+    let fail = |text: String| {
+        let lines = vec![CheckLine::new(false, text)];
+        (lines, Err("not written".to_string()), Vec::new())
+    };
     let new = match Session::new("new", &cfg.new_cloud) {
         Ok(s) => s,
         Err(e) => return fail(e.to_string()),
@@ -181,7 +185,8 @@ pub async fn prepare(
         .await
         .map(|p| p.display().to_string())
         .map_err(|e| e.to_string());
-    (setup.preflight(cfg, volumes, cancel, Some(progress)).await, inventory)
+    let lines = setup.preflight(cfg, volumes, cancel, Some(progress)).await;
+    (lines, inventory, setup.begun_by_journal())
 }
 
 /// Starts the engine; `sync` says which volumes are warm-synced (a running

@@ -61,12 +61,17 @@ fn reduce(app: &mut App, action: Action) {
         }
         Action::TargetLoaded(t) => app.volumes.target = Some(t),
         Action::PreflightProgress(p) => app.plan.progress = Some(p),
-        Action::PlanReady { mut lines, inventory } => {
+        Action::PlanReady {
+            mut lines,
+            inventory,
+            begun,
+        } => {
             // The rule the run will follow (`update::run`): what a running server writes to is synced.
             let rows = || app.plan.volumes.iter().map(|e| &e.row);
             let modes = InUse::Sync.copy_modes(rows(), false);
             let keeps_file = app.cfg.export_dir.is_some();
-            lines.extend(sync_without_export_file(keeps_file, &modes, rows().map(|r| &r.volume)));
+            let volumes = rows().map(|r| &r.volume);
+            lines.extend(sync_without_export_file(keeps_file, &modes, volumes, &begun));
             app.plan.lines = Some(lines);
             app.plan.inventory = Some(inventory);
         }

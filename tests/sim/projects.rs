@@ -89,4 +89,21 @@ async fn with_no_export_file_pre_flight_refuses_warm_sync() {
     args.in_use = "snapshot".into();
     let code = stackmigrate::cli::run_migrate(&cfg, &args).await.expect("dry run");
     assert_eq!(code, 0);
+    // Copied once (crash-consistent, with export files): a later run with none
+    // goes on from the journal, and pre-flight names nothing to warm-sync.
+    args.dry_run = false;
+    args.yes = true;
+    let kept = stackmigrate::config::Config {
+        export_dir: sim.config.export_dir.clone(),
+        ..cfg.clone()
+    };
+    let code = stackmigrate::cli::run_migrate(&kept, &args)
+        .await
+        .expect("snapshot run");
+    assert_eq!(code, 2, "crash-consistent copies need attention");
+    args.in_use = "sync".into();
+    args.dry_run = true;
+    stackmigrate::cli::run_migrate(&cfg, &args)
+        .await
+        .expect("the journal's copies pass pre-flight");
 }

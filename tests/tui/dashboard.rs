@@ -24,6 +24,7 @@ fn run_started(mut h: Harness) -> Harness {
             text: "all good".into(),
         }],
         inventory: Ok("inventory.json".into()),
+        begun: Vec::new(),
     });
     h.key(KeyCode::Char('y'));
     h.act(Action::RunStarted);

@@ -44,6 +44,7 @@ fn ctrl_c_during_a_run_asks_first() {
     h.act(Action::PlanReady {
         lines: vec![],
         inventory: Ok("inventory.json".into()),
+        begun: Vec::new(),
     });
     h.key(KeyCode::Char('y')).act(Action::RunStarted);
     h.event(planned(&[(1, "db-data")]));
@@ -73,6 +74,7 @@ fn q_while_the_run_is_starting_waits_for_it() {
     h.act(Action::PlanReady {
         lines: vec![],
         inventory: Ok("inventory.json".into()),
+        begun: Vec::new(),
     });
     h.key(KeyCode::Char('y'));
     assert_eq!(h.app.screen, Screen::Dashboard);

@@ -8,8 +8,8 @@ use stackmigrate::engine::Phase;
 use stackmigrate::tui::{Action, Effect, Screen};
 
 /// On the plan of the ticked volumes (keys: what ticks them), pre-flight
-/// passed, with no export file kept.
-fn planned_without_file(keys: &[KeyCode]) -> Harness {
+/// passed, with no export file kept; `begun`: the journal has their copies.
+fn planned_without_file(keys: &[KeyCode], begun: Vec<String>) -> Harness {
     let mut h = Harness::new();
     std::sync::Arc::make_mut(&mut h.app.cfg).export_dir = None;
     h.on_volumes();
@@ -20,6 +20,7 @@ fn planned_without_file(keys: &[KeyCode]) -> Harness {
     h.act(Action::PlanReady {
         lines: vec![CheckLine::new(true, "all good".into())],
         inventory: Ok("inventory.json".into()),
+        begun,
     });
     h.take_effects();
     h
@@ -30,20 +31,26 @@ fn planned_without_file(keys: &[KeyCode]) -> Harness {
 /// starts nothing.
 #[test]
 fn a_running_servers_volume_fails_pre_flight_when_no_export_file_is_kept() {
-    let mut h = planned_without_file(&[KeyCode::Char(' '), KeyCode::Down, KeyCode::Char(' ')]);
+    // db-data and db-logs (db-1 is ACTIVE), and web-root (detached).
+    let ticks = [KeyCode::Char(' '); 3];
+    let mut h = planned_without_file(&ticks, Vec::new());
     let lines = h.app.plan.lines.clone().expect("pre-flight done");
     let failed: Vec<&CheckLine> = lines.iter().filter(|l| !l.ok).collect();
     assert_eq!(failed.len(), 1, "{lines:?}");
-    assert!(
-        failed[0]
-            .text
-            .contains(&format!("db-data ({}) would be warm-synced; set export_dir", vid(1))),
-        "{lines:?}"
+    let named = format!(
+        "db-data ({}), db-logs ({}) would be warm-synced; set export_dir",
+        vid(1),
+        vid(2)
     );
+    assert!(failed[0].text.contains(&named), "{lines:?}");
     assert!(!failed[0].text.contains("web-root"), "{lines:?}");
     h.key(KeyCode::Char('y'));
     assert!(h.take_effects().is_empty(), "nothing starts");
     assert_eq!(h.app.screen, Screen::Plan);
+    // Copies the journal has begun go on from what it recorded: no refusal.
+    let mut h = planned_without_file(&ticks, vec![vid(1), vid(2)]);
+    h.key(KeyCode::Char('y'));
+    assert!(matches!(h.take_effects().as_slice(), [Effect::Start { .. }]));
 }
 
 /// With `export_dir: null` there is no export file: a finished copy's log line
@@ -51,7 +58,7 @@ fn a_running_servers_volume_fails_pre_flight_when_no_export_file_is_kept() {
 #[test]
 fn with_no_export_file_a_finished_copy_says_none_was_kept() {
     // web-root alone: detached, so copied cold.
-    let mut h = planned_without_file(&[KeyCode::Down, KeyCode::Down, KeyCode::Char(' ')]);
+    let mut h = planned_without_file(&[KeyCode::Down, KeyCode::Down, KeyCode::Char(' ')], Vec::new());
     h.key(KeyCode::Char('y'));
     assert!(
         matches!(h.take_effects().as_slice(), [Effect::Start { .. }]),

@@ -234,6 +234,7 @@ fn plan_waits_for_preflight_then_starts_on_y() {
     h.act(Action::PlanReady {
         lines: preflight(false),
         inventory: Ok("/srv/stackmigrate/work/9863486da0934ecda13801fdd6a89341/inventory.json".into()),
+        begun: Vec::new(),
     });
     h.snap("plan_preflight_failed");
     h.key(KeyCode::Char('y'));
@@ -242,6 +243,7 @@ fn plan_waits_for_preflight_then_starts_on_y() {
     h.act(Action::PlanReady {
         lines: preflight(true),
         inventory: Ok("/srv/stackmigrate/work/9863486da0934ecda13801fdd6a89341/inventory.json".into()),
+        begun: Vec::new(),
     });
     h.snap("plan_ready");
     h.key(KeyCode::Char('y'));
@@ -275,6 +277,7 @@ fn a_slow_du_shows_on_the_plan_and_esc_stops_the_preflight() {
     h.act(Action::PlanReady {
         lines: preflight(true),
         inventory: Ok("/srv/stackmigrate/work/9863486da0934ecda13801fdd6a89341/inventory.json".into()),
+        begun: Vec::new(),
     });
     h.key(KeyCode::Esc);
     assert!(h.take_effects().is_empty());

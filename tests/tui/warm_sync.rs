@@ -26,6 +26,7 @@ fn start() -> (Harness, Effect) {
             text: "all good".into(),
         }],
         inventory: Ok("inventory.json".into()),
+        begun: Vec::new(),
     });
     h.take_effects();
     h.key(KeyCode::Char('y'));
