@@ -64,8 +64,10 @@ pub async fn run_usage(
         .await
         .map_err(|e| Fatal(e.to_string()))?;
     let dir = work_dir.join(&project.id).join("usage");
+    // Nova answers a member about the project its token is for.
+    let scoped = session.scoped_to(&project.id).await.map_err(|e| Fatal(e.to_string()))?;
     let archive = UsageArchive {
-        session: &session,
+        session: scoped.as_ref().unwrap_or(&session),
         project_id: &project.id,
         dir: &dir,
         concurrency,

@@ -322,8 +322,11 @@ impl RunSetup {
             if let Some(line) = period.note.clone() {
                 let _ = usage_tx.send(EngineEvent::Log { volume: None, line }).await;
             }
+            // Nova answers a member about the project its token is for (a failed
+            // login is the archive's own first error).
+            let scoped = old.scoped_to(&project_id).await.ok().flatten();
             let archive = UsageArchive {
-                session: &old,
+                session: scoped.as_ref().unwrap_or(&old),
                 project_id: &project_id,
                 dir: &usage_dir,
                 concurrency,

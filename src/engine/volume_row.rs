@@ -157,15 +157,14 @@ pub async fn project_volumes(session: &Session, project: &Project) -> Result<Vec
 
 /// As [`project_volumes`], keeping the raw answers too.
 pub async fn project_listing(session: &Session, project: &Project) -> Result<ProjectListing, OpenStackError> {
-    let token = session.token().await?;
-    let scoped;
-    let (s, filter) = if token.project_id() == Some(project.id.as_str()) {
-        (session, None)
-    } else if token.is_admin() {
-        (session, Some(project.id.as_str()))
-    } else {
-        scoped = session.rescoped(&project.id);
-        (&scoped, None)
+    let scoped = session.scoped_to(&project.id).await?;
+    let (s, filter) = match &scoped {
+        Some(s) => (s, None),
+        // An admin's token for another project lists this one's by filter.
+        None if session.token().await?.project_id() != Some(project.id.as_str()) => {
+            (session, Some(project.id.as_str()))
+        }
+        None => (session, None),
     };
     // Two services, asked at once.
     let (cinder, nova) = (Cinder::new(s), Nova::new(s));
@@ -179,6 +178,7 @@ pub async fn project_listing(session: &Session, project: &Project) -> Result<Pro
     let rows = cinder
         .decode_volumes(&raw)?
         .into_iter()
+        .filter(|v| v.of_project(&project.id))
         .map(|v| {
             let servers = attached_servers(&v, &by_id);
             VolumeRow { volume: v, servers }
@@ -312,6 +312,24 @@ mod tests {
             lines[0].contains("(b) is in status \"error\"") && lines[0].contains("--volumes b"),
             "{lines:?}"
         );
+    }
+
+    /// An admin's listing: the copy Cinder makes while it migrates a volume,
+    /// and another project's volume (a filter not applied), are not planned.
+    #[test]
+    fn a_migration_target_and_another_projects_volume_are_not_the_projects() {
+        let vol = |v: serde_json::Value| -> Volume { serde_json::from_value(v).expect("volume") };
+        let own = vol(serde_json::json!({"id": "a", "size": 1, "status": "available",
+            "os-vol-tenant-attr:tenant_id": "p", "migration_status": "success"}));
+        assert!(own.of_project("p"));
+        let target = vol(serde_json::json!({"id": "b", "size": 1, "status": "available",
+            "os-vol-tenant-attr:tenant_id": "p", "migration_status": "target:a"}));
+        assert!(!target.of_project("p"));
+        let theirs = vol(serde_json::json!({"id": "c", "size": 1, "status": "available",
+            "os-vol-tenant-attr:tenant_id": "q"}));
+        assert!(!theirs.of_project("p"));
+        let member = vol(serde_json::json!({"id": "d", "size": 1, "status": "available"}));
+        assert!(member.of_project("p"), "a member's listing names no tenant");
     }
 
     /// A multiattach volume on a stopped server and a host: the host's

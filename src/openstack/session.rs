@@ -101,8 +101,14 @@ impl Session {
         })
     }
 
-    /// A session for the same credentials scoped to another project (an admin
-    /// needs a token in the target project for manage-existing).
+    /// The session to ask about `project_id` with: `None` when this one's token is
+    /// for it or an admin's; else one scoped to it (a member logged in elsewhere).
+    pub async fn scoped_to(&self, project_id: &str) -> Result<Option<Self>> {
+        let t = self.token().await?;
+        Ok((t.project_id() != Some(project_id) && !t.is_admin()).then(|| self.rescoped(project_id)))
+    }
+
+    /// The same credentials scoped to another project (manage-existing needs the target's).
     pub fn rescoped(&self, project_id: &str) -> Self {
         Self {
             name: self.name.clone(),

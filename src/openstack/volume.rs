@@ -33,6 +33,10 @@ pub struct Volume {
     pub project_id: Option<String>,
     #[serde(default, rename = "os-vol-host-attr:host")]
     pub host: Option<String>,
+    /// Shown to an admin: `target:<id>` marks the copy Cinder makes while it
+    /// migrates or retypes volume `<id>`, not a volume of the project's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration_status: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -46,6 +50,17 @@ pub struct Attachment {
 }
 
 impl Volume {
+    /// One of `project_id`'s own volumes: not a copy Cinder is migrating into
+    /// (an admin's listing shows those), and not another project's (a
+    /// listing whose project filter was not applied).
+    pub fn of_project(&self, project_id: &str) -> bool {
+        let target = self
+            .migration_status
+            .as_deref()
+            .is_some_and(|m| m.starts_with("target:"));
+        !target && self.project_id.as_deref().is_none_or(|p| p == project_id)
+    }
+
     pub fn display_name(&self) -> &str {
         self.name.as_deref().filter(|n| !n.is_empty()).unwrap_or(&self.id)
     }

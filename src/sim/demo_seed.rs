@@ -75,7 +75,13 @@ pub fn users_and_projects(s: &mut CloudState, extra_project: bool) {
         .iter()
         .map(|p| (p.id.clone(), vec!["admin".into(), "member".into(), "reader".into()]))
         .collect();
-    let research = s.project("research").map(|p| p.id.clone()).unwrap_or_default();
+    let member = |name: &str| {
+        let id = s.project(name).map(|p| p.id.clone())?;
+        Some((id, vec!["member".into(), "reader".into()]))
+    };
+    // In the old cloud, a member of `other` too: the one it logs in to may
+    // not be the one it migrates.
+    let operator: Vec<(String, Vec<String>)> = ["research", "other"].into_iter().filter_map(member).collect();
     s.users = vec![
         SimUser {
             id: id("user", "admin").replace('-', ""),
@@ -87,7 +93,7 @@ pub fn users_and_projects(s: &mut CloudState, extra_project: bool) {
             id: id("user", "operator").replace('-', ""),
             name: "operator".into(),
             password: "operatorpass".into(),
-            roles: vec![(research, vec!["member".into(), "reader".into()])],
+            roles: operator,
         },
     ];
 }

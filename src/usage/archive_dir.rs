@@ -64,8 +64,17 @@ impl ArchiveDir {
             Some(file) => self.lock = Some(file),
             None => return Err(UsageError::Busy { path }),
         }
-        if self.staging.exists() {
-            std::fs::remove_dir_all(&self.staging).map_err(io(&self.staging))?;
+        // Every crashed run's, whatever its period: one whose end was clipped
+        // to "now" is named after a second no later run shares.
+        for entry in std::fs::read_dir(&self.root).map_err(io(&self.root))? {
+            let path = entry.map_err(io(&self.root))?.path();
+            if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(".staging-"))
+            {
+                std::fs::remove_dir_all(&path).map_err(io(&path))?;
+            }
         }
         // A crash inside `publish`: between its two renames the earlier archive
         // is only aside (it goes back); after them the aside is left over.
@@ -255,6 +264,27 @@ mod tests {
         ArchiveDir::new(dir.path(), &p)
             .begin()
             .expect("free once the first is gone");
+    }
+
+    /// A crashed run's staging, named after an end clipped to its "now",
+    /// goes with the next run of any period: it holds every tenant's usage.
+    #[test]
+    fn a_crashed_runs_staging_of_another_period_is_removed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let t = |s| crate::config::naive_time::parse(s).expect("time");
+        let period = |end| CheckedPeriod {
+            start: t("2025-01-01"),
+            end: t(end),
+            note: None,
+        };
+        let mut crashed = ArchiveDir::new(dir.path(), &period("2026-12-06T08:00:01"));
+        let left = crashed.begin().expect("crashed run");
+        std::fs::write(left.join("global.json"), "{}").expect("write");
+        drop(crashed);
+        let mut next = ArchiveDir::new(dir.path(), &period("2026-12-06T08:00:02"));
+        let staging = next.begin().expect("next run");
+        assert!(!left.exists(), "the crashed run's staging is left");
+        assert!(staging.exists());
     }
 
     /// A re-run of the same period whose totals are smaller (rows purged in

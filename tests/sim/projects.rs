@@ -107,3 +107,31 @@ async fn with_no_export_file_pre_flight_refuses_warm_sync() {
         .await
         .expect("the journal's copies pass pre-flight");
 }
+
+/// A member of two projects, logged in to one, archives the other's usage:
+/// Nova answers a member only about its token's project (403 otherwise, as
+/// the real one does), so a token for the project archived is taken.
+#[tokio::test]
+async fn a_member_logged_in_to_another_project_archives_this_ones_usage() {
+    use stackmigrate::config::{AuthMethod, Secret};
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = crate::sim(dir.path()).await;
+    let mut cloud = sim.config.old_cloud.clone();
+    if let AuthMethod::Password { username, password, .. } = &mut cloud.auth {
+        *username = "operator".into();
+        *password = Secret::new("operatorpass");
+    }
+    cloud.project_name = Some("other".into());
+    let args = stackmigrate::cli::UsageArgs {
+        project: "research".into(),
+        start: None,
+        end: None,
+        json: true,
+    };
+    let period = sim.config.usage.expect("the demo's period");
+    let work = dir.path().join("usage-work");
+    let code = stackmigrate::cli::run_usage(&cloud, Some(period), &work, 2, &args)
+        .await
+        .expect("archived");
+    assert_eq!(code, 0);
+}

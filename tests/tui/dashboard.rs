@@ -377,3 +377,21 @@ fn the_log_says_a_phase_once_however_often_it_is_reported() {
     assert_eq!(screen.matches("→ importing").count(), 1, "{screen}");
     assert_eq!(screen.matches("→ verified").count(), 1, "{screen}");
 }
+
+/// A usage period that ends in the future is archived up to now: the pane
+/// counts the months the archive will ask for, not those of the config.
+#[test]
+fn the_usage_pane_counts_the_months_up_to_now() {
+    let mut h = Harness::new();
+    let cfg = std::sync::Arc::make_mut(&mut h.app.cfg);
+    let t = |s| stackmigrate::config::naive_time::parse(s).expect("time");
+    cfg.usage = Some(stackmigrate::config::UsagePeriod {
+        start: t("2025-01-01"),
+        end: t("2099-01-01"),
+    });
+    let h = run_started(h);
+    let now = chrono::Utc::now().naive_utc();
+    let expected = stackmigrate::usage::months(t("2025-01-01"), now).len();
+    let pane = &h.app.dashboard.as_ref().expect("dashboard").usage;
+    assert_eq!(pane.expected, Some(expected));
+}

@@ -157,7 +157,15 @@ pub(super) fn start(app: &mut App) {
         return;
     };
     let volumes = app.plan.to_migrate();
-    let usage_months = app.cfg.usage.map(|u| crate::usage::months(u.start, u.end).len());
+    // The months the archive will ask for: its period with the end clipped to now.
+    let now = chrono::Utc::now().naive_utc();
+    let usage_months = app
+        .cfg
+        .usage
+        .map(|u| match crate::usage::check_period(u.start, u.end, now) {
+            Ok(p) => crate::usage::months(p.start, p.end).len(),
+            Err(_) => crate::usage::months(u.start, u.end).len(),
+        });
     app.plan.starting = true;
     let dir = app.cfg.work_dir.join(&project.id);
     app.summary.usage_dir = crate::usage::latest(&dir.join("usage")).display().to_string();
