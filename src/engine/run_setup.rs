@@ -37,6 +37,9 @@ pub enum SetupError {
     UsagePeriod(String),
     #[error(transparent)]
     Usage(#[from] UsageError),
+    /// Written, but its months do not add up to the whole-period total.
+    #[error("the archive in {0} is written, but the sum of its months does not equal the whole-period total (did the old cloud purge deleted servers' rows meanwhile?): compare monthly.csv with total.json, or archive the period again")]
+    UsageUnbalanced(String),
     /// The project's journal: another run holds it, or it cannot be read.
     #[error(transparent)]
     Journal(#[from] JournalError),
@@ -352,6 +355,9 @@ impl RunSetup {
                 if summary.sums_match { "equals" } else { "DOES NOT equal" }
             );
             let _ = usage_tx.send(EngineEvent::Log { volume: None, line }).await;
+            if !summary.sums_match {
+                return Err(SetupError::UsageUnbalanced(summary.dir));
+            }
             Ok(())
         });
         Ok(Running {

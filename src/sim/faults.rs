@@ -19,6 +19,10 @@ pub struct Faults {
     /// Nova cannot show servers in detail or by id (a Nova without Neutron
     /// behind it): HTTP 500, as the real one answers then; `/servers` works.
     pub no_server_details: bool,
+    /// Deleted servers' usage is purged once the first whole answer about a
+    /// project's usage is given (`nova-manage db archive_deleted_rows` run
+    /// between the archive's whole-period query and its months).
+    pub usage_purge: bool,
 }
 
 impl Faults {

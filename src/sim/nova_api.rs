@@ -287,8 +287,15 @@ async fn usage_show(
     } else {
         json!({"tenant_usage": tenant_usage(&project, &usages, start, end)})
     };
-    if let Some(m) = next {
-        body["tenant_usage_links"] = next_link(&s, &format!("/v2.1/os-simple-tenant-usage/{project}"), &q, &m);
+    match next {
+        Some(m) => {
+            body["tenant_usage_links"] = next_link(&s, &format!("/v2.1/os-simple-tenant-usage/{project}"), &q, &m)
+        }
+        None if s.faults.usage_purge => {
+            s.faults.usage_purge = false;
+            s.instances.retain(|i| i.ended_at.is_none());
+        }
+        None => {}
     }
     reply(StatusCode::OK, &rid, body, &[])
 }

@@ -19,6 +19,7 @@ mod stopped_run;
 mod tape_drives;
 mod transient;
 mod two_work_dirs;
+mod usage_purge;
 mod wrong_pool;
 
 /// The embedded clouds with default options, their files under `dir`.
