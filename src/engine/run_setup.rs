@@ -38,7 +38,7 @@ pub enum SetupError {
     #[error(transparent)]
     Usage(#[from] UsageError),
     /// Written, but its months do not add up to the whole-period total.
-    #[error("the archive in {0} is written, but the sum of its months does not equal the whole-period total (did the old cloud purge deleted servers' rows meanwhile?): compare monthly.csv with total.json, or archive the period again")]
+    #[error("written, but its months do not add up to the whole-period total (did the old cloud purge deleted servers' rows meanwhile?): compare monthly.csv with total.json in {0}, or archive the period again")]
     UsageUnbalanced(String),
     /// The project's journal: another run holds it, or it cannot be read.
     #[error(transparent)]
@@ -198,9 +198,8 @@ impl RunSetup {
             .collect()
     }
 
-    /// The volumes whose copy this project's journal has begun (an export,
-    /// warm-sync rounds, or a verified copy): a run goes on from what it
-    /// recorded and does not export them afresh. None without a journal.
+    /// The volumes whose copy the journal has begun (an export, warm-sync rounds,
+    /// a verified copy): a run goes on from what it recorded, not afresh.
     pub fn begun_by_journal(&self) -> Vec<String> {
         self.journal_records()
             .into_iter()
@@ -209,8 +208,7 @@ impl RunSetup {
             .collect()
     }
 
-    /// The journal's records, read without taking it; none when there is no
-    /// journal yet (or it cannot be read: the run itself reports that).
+    /// The journal's records, read without taking it (none without a readable one).
     fn journal_records(&self) -> Vec<super::VolumeRecord> {
         let path = self.journal_path();
         if !path.exists() {
@@ -273,6 +271,12 @@ impl RunSetup {
             let _ = events_tx.send(EngineEvent::Log { volume: None, line }).await;
         }
         let usage_tx = events_tx.clone();
+        // A member's token answers for its own project: the cutover's checks and
+        // the usage archive ask with one scoped to this one.
+        let old = match self.old.scoped_to(&self.project.id).await {
+            Ok(Some(scoped)) => Arc::new(scoped),
+            _ => self.old.clone(),
+        };
         let pipeline = Arc::new(VolumePipeline {
             pending_snaps: Default::default(),
             snap_drops: Default::default(),
@@ -282,7 +286,7 @@ impl RunSetup {
             old: self.old_store,
             new: self.new_store,
             new_session: Arc::new(new_session),
-            old_session: Some(self.old.clone()),
+            old_session: Some(old.clone()),
             settings: PipelineSettings {
                 export_dir: self.export_dir,
                 strategy: self.strategy,
@@ -316,7 +320,7 @@ impl RunSetup {
             let _locks = locks;
             run_locked(journal, plan, pipeline, commands_rx).await
         });
-        let (old, project_id, usage_dir) = (self.old, self.project.id, self.project_dir.join("usage"));
+        let (project_id, usage_dir) = (self.project.id, self.project_dir.join("usage"));
         let (period, concurrency) = (cfg.usage, cfg.concurrency.usage_queries);
         let usage = tokio::spawn(async move {
             let Some(p) = period else { return Ok(()) };
@@ -325,11 +329,8 @@ impl RunSetup {
             if let Some(line) = period.note.clone() {
                 let _ = usage_tx.send(EngineEvent::Log { volume: None, line }).await;
             }
-            // Nova answers a member about the project its token is for (a failed
-            // login is the archive's own first error).
-            let scoped = old.scoped_to(&project_id).await.ok().flatten();
             let archive = UsageArchive {
-                session: scoped.as_ref().unwrap_or(&old),
+                session: &old,
                 project_id: &project_id,
                 dir: &usage_dir,
                 concurrency,

@@ -108,20 +108,27 @@ async fn with_no_export_file_pre_flight_refuses_warm_sync() {
         .expect("the journal's copies pass pre-flight");
 }
 
-/// A member of two projects, logged in to one, archives the other's usage:
-/// Nova answers a member only about its token's project (403 otherwise, as
-/// the real one does), so a token for the project archived is taken.
-#[tokio::test]
-async fn a_member_logged_in_to_another_project_archives_this_ones_usage() {
+/// The old cloud as the operator sees it, logged in to project `other`
+/// (a member of `research` too).
+fn operator_in_other(sim: &stackmigrate::sim::SimClouds) -> stackmigrate::config::CloudConfig {
     use stackmigrate::config::{AuthMethod, Secret};
-    let dir = tempfile::tempdir().expect("tmp");
-    let sim = crate::sim(dir.path()).await;
     let mut cloud = sim.config.old_cloud.clone();
     if let AuthMethod::Password { username, password, .. } = &mut cloud.auth {
         *username = "operator".into();
         *password = Secret::new("operatorpass");
     }
     cloud.project_name = Some("other".into());
+    cloud
+}
+
+/// A member of two projects, logged in to one, archives the other's usage:
+/// Nova answers a member only about its token's project (403 otherwise, as
+/// the real one does), so a token for the project archived is taken.
+#[tokio::test]
+async fn a_member_logged_in_to_another_project_archives_this_ones_usage() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = crate::sim(dir.path()).await;
+    let cloud = operator_in_other(&sim);
     let args = stackmigrate::cli::UsageArgs {
         project: "research".into(),
         start: None,
@@ -134,4 +141,36 @@ async fn a_member_logged_in_to_another_project_archives_this_ones_usage() {
         .await
         .expect("archived");
     assert_eq!(code, 0);
+}
+
+/// The same member warm-syncs a volume of `research` and asks for its
+/// cutover: the source's status is read with a token for `research` (Cinder
+/// shows another project's volume as 404), so the refusal names the running
+/// server, not an unreadable volume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_logged_in_to_another_project_has_its_cutover_checked() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sim = crate::sim(dir.path()).await;
+    let cfg = stackmigrate::config::Config {
+        old_cloud: operator_in_other(&sim),
+        ..sim.config.clone()
+    };
+    let old = Session::new("old", &cfg.old_cloud).expect("old");
+    let (_, row) = crate::in_use_row(&old).await;
+    crate::one_sync_run(&cfg, &row, None).await;
+    let events = crate::one_sync_run(&cfg, &row, Some(false)).await;
+    let refusals: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            stackmigrate::engine::EngineEvent::Notice { message, .. } if message.contains("cutover refused") => {
+                Some(message)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refusals.len(), 1, "{events:#?}");
+    assert!(
+        refusals[0].contains("still attached to a server that may write: server "),
+        "{refusals:?}"
+    );
 }
